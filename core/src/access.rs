@@ -1,0 +1,133 @@
+//! Roles of operators and scopes of API keys. A route names the scope it needs; an
+//! operator holds the scopes of its role, an API key the scopes it was given.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Editor,
+    Reviewer,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Editor, Role::Reviewer, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Reviewer => "reviewer",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether an operator of this role holds `scope`.
+    pub fn grants(self, scope: Scope) -> bool {
+        use Scope::*;
+        match self {
+            Role::Admin => true,
+            Role::Editor => matches!(scope, SubscribersRead | SubscribersWrite),
+            Role::Reviewer => matches!(scope, SubscribersRead),
+            Role::Viewer => matches!(scope, SubscribersRead | AuditRead),
+        }
+    }
+}
+
+/// A permission a route requires. The string form appears in the OpenAPI document
+/// (as the route's security scope) and in API keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum Scope {
+    #[serde(rename = "subscribers:read")]
+    SubscribersRead,
+    #[serde(rename = "subscribers:write")]
+    SubscribersWrite,
+    #[serde(rename = "messages:send")]
+    MessagesSend,
+    #[serde(rename = "operators:manage")]
+    OperatorsManage,
+    #[serde(rename = "api_keys:manage")]
+    ApiKeysManage,
+    #[serde(rename = "audit:read")]
+    AuditRead,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 6] = [
+        Scope::SubscribersRead,
+        Scope::SubscribersWrite,
+        Scope::MessagesSend,
+        Scope::OperatorsManage,
+        Scope::ApiKeysManage,
+        Scope::AuditRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::SubscribersRead => "subscribers:read",
+            Scope::SubscribersWrite => "subscribers:write",
+            Scope::MessagesSend => "messages:send",
+            Scope::OperatorsManage => "operators:manage",
+            Scope::ApiKeysManage => "api_keys:manage",
+            Scope::AuditRead => "audit:read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == s)
+    }
+
+    /// Scopes a product service may hold. Managing operators, keys and the audit log
+    /// stays with people.
+    pub fn grantable_to_api_keys(self) -> bool {
+        matches!(
+            self,
+            Scope::SubscribersRead | Scope::SubscribersWrite | Scope::MessagesSend
+        )
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+            let json = serde_json::to_string(&scope).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", scope.as_str()));
+        }
+    }
+
+    #[test]
+    fn only_admins_manage_people_and_keys() {
+        for role in [Role::Editor, Role::Reviewer, Role::Viewer] {
+            assert!(!role.grants(Scope::OperatorsManage));
+            assert!(!role.grants(Scope::ApiKeysManage));
+        }
+        assert!(Role::Admin.grants(Scope::OperatorsManage));
+    }
+}

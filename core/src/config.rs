@@ -1,0 +1,239 @@
+//! Configuration in layers: the commented defaults file, then an optional TOML
+//! file, then `HERALD_*` environment variables. Validated once at start-up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The defaults, with a comment for every key; also what `herald config` users read.
+pub const DEFAULTS_TOML: &str = include_str!("../config.default.toml");
+
+/// Environment variables with this prefix that are not configuration keys.
+const NON_CONFIG_ENV: &[&str] = &["config", "test_database_url", "test_backend"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: SecretString,
+    pub data_dir: PathBuf,
+    pub public_url: String,
+    pub admin_user: String,
+    pub admin_password: SecretString,
+    pub log: LogConfig,
+    pub http: HttpConfig,
+    pub auth: AuthConfig,
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub body_limit_bytes: usize,
+    pub import_body_limit_bytes: usize,
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub session_ttl_secs: u64,
+    pub secure_cookies: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, Env::prefixed("HERALD_"))
+    }
+
+    /// Like [`Config::load`] with the environment layer given, so tests need not touch
+    /// the process environment.
+    pub fn load_from(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS_TOML));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env = env
+            .filter(|key| !NON_CONFIG_ENV.contains(&key.as_str().to_ascii_lowercase().as_str()))
+            .split("__");
+        let config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_owned(),
+        };
+        let url = self.database_url.expose_secret();
+        if !url.is_empty()
+            && !["postgres://", "postgresql://", "sqlite:"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ));
+        }
+        if self.admin_user.trim().is_empty() || self.admin_user.len() > 64 {
+            return Err(invalid("admin_user", "must be 1 to 64 characters"));
+        }
+        let password = self.admin_password.expose_secret();
+        if !password.is_empty() && password.chars().count() < crate::operators::MIN_PASSWORD_LEN {
+            return Err(invalid(
+                "admin_password",
+                "must be at least 12 characters (or empty to generate one)",
+            ));
+        }
+        if !self.public_url.is_empty() {
+            let parsed = url::Url::parse(&self.public_url)
+                .map_err(|e| invalid("public_url", &e.to_string()))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid("public_url", "must be an http or https URL"));
+            }
+        }
+        if self.http.body_limit_bytes == 0 {
+            return Err(invalid("http.body_limit_bytes", "must be positive"));
+        }
+        if self.http.import_body_limit_bytes < self.http.body_limit_bytes {
+            return Err(invalid(
+                "http.import_body_limit_bytes",
+                "must be at least http.body_limit_bytes",
+            ));
+        }
+        if self.http.request_timeout_secs == 0 {
+            return Err(invalid("http.request_timeout_secs", "must be positive"));
+        }
+        if self.auth.session_ttl_secs < 60 {
+            return Err(invalid("auth.session_ttl_secs", "must be at least 60"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The URL people use to reach this server, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    /// The database URL to connect to: the configured one, or the embedded SQLite file.
+    pub fn effective_database_url(&self) -> SecretString {
+        let url = self.database_url.expose_secret();
+        if url.is_empty() {
+            let file = self.data_dir.join("herald.db");
+            SecretString::from(format!("sqlite://{}?mode=rwc", file.display()))
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// True when no database was configured and Herald uses its own SQLite file.
+    pub fn uses_embedded_database(&self) -> bool {
+        self.database_url.expose_secret().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads the configuration with exactly these `HERALD_*` variables set.
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            for (key, value) in pairs {
+                jail.set_env(format!("HERALD_{key}"), value);
+            }
+            result = Some(Config::load(None));
+            Ok(())
+        });
+        result.expect("the jail ran the closure")
+    }
+
+    #[test]
+    fn defaults_load_and_are_valid() {
+        let config = load(&[]).expect("defaults are valid");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.admin_user, "admin");
+        assert!(config.uses_embedded_database());
+        assert_eq!(config.public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_top_level_and_nested_keys() {
+        let config = load(&[
+            ("LISTEN", "0.0.0.0:9000"),
+            ("DATABASE_URL", "postgres://u@h/db"),
+            ("LOG__FORMAT", "json"),
+        ])
+        .expect("valid");
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert!(!config.uses_embedded_database());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (pair, key) in [
+            (("LISTEN", "not-an-address"), "listen"),
+            (("DATABASE_URL", "mysql://x"), "database_url"),
+            (("LOG__FORMAT", "xml"), "format"),
+            (("ADMIN_PASSWORD", "short"), "admin_password"),
+            (("HTTP__BODY_LIMIT_BYTES", "0"), "http.body_limit_bytes"),
+        ] {
+            let err = load(&[pair]).expect_err("must be refused").to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = load(&[("LISTN", "127.0.0.1:1")])
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("listn"), "{err}");
+    }
+}

@@ -1,0 +1,115 @@
+//! The one error type of the domain layer. `api` maps it to HTTP in one place.
+
+use sea_orm::{DbErr, SqlErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A named thing does not exist (or the caller may not know that it does).
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str },
+
+    /// The request is well formed but a field's value is not acceptable.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+
+    /// The request clashes with the current state (a duplicate name, the last admin…).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+
+    /// Username/password or key did not match.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+
+    /// Reading an uploaded body failed part-way (the client went away, or it was too big).
+    #[error("reading the upload failed: {0}")]
+    Upload(String),
+
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
+
+    #[error("database error")]
+    Database(#[source] DbErr),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        // A unique-constraint violation that slipped past a check (a race between two
+        // requests) is a conflict for the caller, not a server fault.
+        if let Some(SqlErr::UniqueConstraintViolation(detail)) = err.sql_err() {
+            return Self::conflict("already_exists", unique_violation_message(&detail));
+        }
+        Self::Database(err)
+    }
+}
+
+fn unique_violation_message(detail: &str) -> String {
+    let _ = detail; // the driver's text names internal constraints; keep them out of responses
+    "a record with the same unique value already exists".to_owned()
+}
+
+impl From<validator::ValidationErrors> for Error {
+    fn from(errors: validator::ValidationErrors) -> Self {
+        let (field, message) = first_validation_error(&errors);
+        Self::Invalid { field, message }
+    }
+}
+
+/// The first failing field of a validator report, with a dotted path for nested fields.
+pub fn first_validation_error(errors: &validator::ValidationErrors) -> (String, String) {
+    use validator::ValidationErrorsKind;
+    let mut fields: Vec<_> = errors.errors().iter().collect();
+    fields.sort_by_key(|(name, _)| name.to_string());
+    for (name, kind) in fields {
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                if let Some(first) = list.first() {
+                    let message = first
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| describe_code(&first.code));
+                    return (name.to_string(), message);
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => {
+                let (field, message) = first_validation_error(inner);
+                return (format!("{name}.{field}"), message);
+            }
+            ValidationErrorsKind::List(items) => {
+                if let Some((index, inner)) = items.iter().next() {
+                    let (field, message) = first_validation_error(inner);
+                    return (format!("{name}[{index}].{field}"), message);
+                }
+            }
+        }
+    }
+    ("body".to_owned(), "invalid input".to_owned())
+}
+
+fn describe_code(code: &str) -> String {
+    match code {
+        "length" => "has an invalid length".to_owned(),
+        "email" => "is not a valid email address".to_owned(),
+        "url" => "is not a valid URL".to_owned(),
+        "range" => "is out of range".to_owned(),
+        other => format!("is invalid ({other})"),
+    }
+}

@@ -1,0 +1,20 @@
+//! Herald's domain: configuration, database access, entities and the plain functions
+//! over a connection that the API and the worker compose. No HTTP, no job queue.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod api_keys;
+pub mod audit;
+pub mod channel;
+pub mod config;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod operators;
+pub mod password;
+pub mod secrets;
+pub mod sessions;
+pub mod subscribers;
+pub mod telemetry;
+
+pub use error::{Error, Result};

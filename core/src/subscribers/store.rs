@@ -1,0 +1,178 @@
+//! Writing subscribers: one at a time (the REST upsert) and in batches (imports).
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
+};
+use serde_json::json;
+
+use super::input::SubscriberIn;
+use crate::audit::{self, Actor, AuditContext, Change};
+use crate::entities::subscriber::{self, Column};
+use crate::error::{Error, Result};
+
+fn active_model(
+    external_id: &str,
+    input: SubscriberIn,
+    now: DateTime<Utc>,
+) -> subscriber::ActiveModel {
+    subscriber::ActiveModel {
+        external_id: Set(external_id.to_owned()),
+        email: Set(input.email),
+        phone: Set(input.phone),
+        timezone: Set(input.timezone),
+        locale: Set(input.locale),
+        tags: Set(json!(input.tags)),
+        attributes: Set(serde_json::Value::Object(input.attributes)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// `ON CONFLICT (external_id) DO UPDATE` of every profile column but `created_at`.
+fn upsert_clause() -> OnConflict {
+    OnConflict::column(Column::ExternalId)
+        .update_columns([
+            Column::Email,
+            Column::Phone,
+            Column::Timezone,
+            Column::Locale,
+            Column::Tags,
+            Column::Attributes,
+            Column::UpdatedAt,
+        ])
+        .to_owned()
+}
+
+pub async fn find(conn: &impl ConnectionTrait, external_id: &str) -> Result<subscriber::Model> {
+    subscriber::Entity::find()
+        .filter(Column::ExternalId.eq(external_id))
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound {
+            entity: "subscriber",
+        })
+}
+
+/// Subscriber writes by people are audited; the high-volume profile sync of product
+/// services (API keys) is not, except deletions and imports.
+fn audits_profile_writes(actor: &Actor) -> bool {
+    !matches!(actor, Actor::ApiKey { .. })
+}
+
+/// Creates or replaces a subscriber's profile. Returns the stored row and whether it is new.
+pub async fn upsert(
+    conn: &impl TransactionTrait,
+    ctx: &AuditContext,
+    external_id: &str,
+    input: SubscriberIn,
+) -> Result<(subscriber::Model, bool)> {
+    let input = input.into_valid()?;
+    let changed_fields = changed_field_names(&input);
+    let txn = conn.begin().await?;
+    let existed = subscriber::Entity::find()
+        .filter(Column::ExternalId.eq(external_id))
+        .one(&txn)
+        .await?
+        .is_some();
+    subscriber::Entity::insert(active_model(external_id, input, Utc::now()))
+        .on_conflict(upsert_clause())
+        .exec_without_returning(&txn)
+        .await?;
+    let stored = find(&txn, external_id).await?;
+    if audits_profile_writes(&ctx.actor) {
+        audit::record(
+            &txn,
+            ctx,
+            Change {
+                action: if existed {
+                    "subscriber.update"
+                } else {
+                    "subscriber.create"
+                },
+                target_kind: "subscriber",
+                target_id: Some(external_id.to_owned()),
+                before: None,
+                after: Some(json!({ "fields": changed_fields })),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok((stored, !existed))
+}
+
+/// Names of the fields a write set, for the audit log (values are personal data).
+fn changed_field_names(input: &SubscriberIn) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    for (present, name) in [
+        (input.email.is_some(), "email"),
+        (input.phone.is_some(), "phone"),
+        (input.timezone.is_some(), "timezone"),
+        (input.locale.is_some(), "locale"),
+        (!input.tags.is_empty(), "tags"),
+        (!input.attributes.is_empty(), "attributes"),
+    ] {
+        if present {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Upserts many already-validated profiles in one statement. Within `rows` an external
+/// id must appear once (Postgres refuses to update one row twice in a statement).
+pub async fn upsert_batch(
+    conn: &impl ConnectionTrait,
+    rows: Vec<(String, SubscriberIn)>,
+) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let count = rows.len() as u64;
+    let models = rows
+        .into_iter()
+        .map(|(external_id, input)| active_model(&external_id, input, now));
+    subscriber::Entity::insert_many(models)
+        .on_conflict(upsert_clause())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(count)
+}
+
+/// Deletes a subscriber with its endpoints and preferences (their personal data).
+pub async fn delete(
+    conn: &impl TransactionTrait,
+    ctx: &AuditContext,
+    external_id: &str,
+) -> Result<()> {
+    let txn = conn.begin().await?;
+    let deleted = subscriber::Entity::delete_many()
+        .filter(Column::ExternalId.eq(external_id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if deleted == 0 {
+        return Err(Error::NotFound {
+            entity: "subscriber",
+        });
+    }
+    audit::record(
+        &txn,
+        ctx,
+        Change {
+            action: "subscriber.delete",
+            target_kind: "subscriber",
+            target_id: Some(external_id.to_owned()),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
