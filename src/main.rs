@@ -1,1 +1,72 @@
-fn main() {}
+//! The `herald` command: parse the command line, load the configuration, hand over.
+#![forbid(unsafe_code)]
+
+mod admin;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use herald_core::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "herald",
+    version,
+    about = "Self-hosted multi-channel message push"
+)]
+struct Cli {
+    /// A TOML file layered over the defaults (environment variables override it).
+    #[arg(long, global = true, env = "HERALD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// API, worker and realtime in one process, migrating the database first (default).
+    Serve,
+    /// Only the HTTP API (scale out behind a load balancer).
+    Api,
+    /// Only the background worker.
+    Worker,
+    /// Create or upgrade the database schema and job tables, then exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Operator accounts.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+    /// API keys for product services.
+    ApiKey {
+        #[command(subcommand)]
+        command: admin::ApiKeyCommand,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&herald_api::openapi_document())?
+        );
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    herald_core::telemetry::init(&config.log);
+    match command {
+        Command::Serve => run::serve(config).await,
+        Command::Api => run::api(config).await,
+        Command::Worker => run::worker(config).await,
+        Command::Migrate => run::migrate_only(config).await,
+        Command::Admin { command } => admin::admin(config, command).await,
+        Command::ApiKey { command } => admin::api_key(config, command).await,
+        Command::Openapi => Ok(()),
+    }
+}

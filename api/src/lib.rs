@@ -1,1 +1,30 @@
-//! placeholder
+//! Herald's HTTP API: axum routers, authentication and authorisation, OpenAPI.
+#![forbid(unsafe_code)]
+
+mod app;
+pub mod auth;
+pub mod error;
+mod extract;
+pub mod metrics;
+mod openapi;
+mod routes;
+pub mod state;
+
+use std::future::Future;
+
+pub use app::{build, openapi_document};
+pub use state::AppState;
+use tokio::net::TcpListener;
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes the requests
+/// in flight. Taking both as arguments lets tests bind port 0 and stop the server.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = build(state).map_err(std::io::Error::other)?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -183,7 +183,7 @@ pub async fn authenticate(conn: &impl ConnectionTrait, presented: &str) -> Resul
         .ok_or(Error::InvalidCredentials)?;
     let now = Utc::now();
     let live = found.revoked_at.is_none() && found.expires_at.is_none_or(|at| at > now);
-    if !live || !secrets::digests_equal(&secrets::digest(presented), &found.secret_digest) {
+    if !live || !secrets::constant_time_eq(&secrets::digest(presented), &found.secret_digest) {
         return Err(Error::InvalidCredentials);
     }
     let stale_before = now - Duration::seconds(LAST_USED_PRECISION_SECS);

@@ -18,8 +18,8 @@ pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Compares two digests without an early exit, so timing does not tell how much matched.
-pub fn digests_equal(a: &str, b: &str) -> bool {
+/// Compares two strings without an early exit, so timing does not tell how much matched.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

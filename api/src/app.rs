@@ -1,0 +1,104 @@
+//! Assembling the HTTP application: routes, access control, docs and the middleware
+//! every request passes through.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::access::AccessTableError;
+use crate::auth::{AccessTable, authorize};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{metrics, openapi, routes};
+
+/// Every documented route, with the document.
+fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let bounded = routes::router().route_layer(from_fn_with_state(state.clone(), request_timeout));
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(bounded)
+        .merge(routes::long_running())
+}
+
+/// The OpenAPI document as the running server serves it.
+pub fn openapi_document() -> OpenApi {
+    // The document does not depend on the state; any state value builds the same one.
+    let (_, document) = OpenApiRouter::<AppState>::with_openapi(openapi::base())
+        .merge(routes::router())
+        .merge(routes::long_running())
+        .split_for_parts();
+    document
+}
+
+pub fn build(state: AppState) -> Result<Router, AccessTableError> {
+    let (api, document) = documented_routes(&state).split_for_parts();
+    let table = Arc::new(AccessTable::from_openapi(&document)?);
+    let api = api
+        .route_layer(from_fn_with_state((state.clone(), table), authorize))
+        .route_layer(from_fn_with_state(state.clone(), metrics::track));
+    let router = api
+        .route("/metrics", get(metrics::render))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
+        .with_state(state);
+    Ok(router.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::COOKIE,
+            ]))
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
+            }))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(CatchPanicLayer::custom(|_panic| {
+                ApiError::internal("a handler panicked").into_response()
+            })),
+    ))
+}
+
+async fn request_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit: Duration = state.settings.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request took too long",
+        )
+        .into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}

@@ -1,0 +1,136 @@
+//! The middleware that authenticates the caller and enforces the route's access rule.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum_extra::extract::CookieJar;
+use herald_core::{api_keys, operators, secrets, sessions};
+
+use super::access::{AccessRule, AccessTable};
+use super::caller::{Caller, Principal};
+use super::cookies::{CSRF_HEADER, SESSION_COOKIE};
+use crate::error::ApiError;
+use crate::state::AppState;
+use std::sync::Arc;
+
+pub async fn authorize(
+    State((state, table)): State<(AppState, Arc<AccessTable>)>,
+    matched: Option<MatchedPath>,
+    jar: CookieJar,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let path = matched
+        .as_ref()
+        .map(MatchedPath::as_str)
+        .unwrap_or_default();
+    // Deny by default: a route the table does not know was never declared.
+    let rule = table.rule(request.method(), path).ok_or_else(|| {
+        ApiError::internal(format!("no access rule for {} {path}", request.method()))
+    })?;
+    if *rule == AccessRule::Public {
+        return Ok(next.run(request).await);
+    }
+    let principal = authenticate(&state, request.headers(), &jar).await?;
+    let Some(scopes) = rule.scopes_for(principal.scheme()) else {
+        return Err(ApiError::forbidden(match principal {
+            Principal::ApiKey { .. } => "this route is for operators, not API keys",
+            Principal::Operator { .. } => "this route is for API keys, not operator sessions",
+        }));
+    };
+    if let Some(missing) = scopes.iter().find(|scope| !principal.holds(**scope)) {
+        return Err(ApiError::forbidden(format!(
+            "this needs the `{missing}` permission"
+        )));
+    }
+    if let Principal::Operator { csrf_token, .. } = &principal {
+        check_csrf(request.method(), request.headers(), csrf_token)?;
+    }
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    request.extensions_mut().insert(Caller {
+        principal,
+        request_id,
+    });
+    Ok(next.run(request).await)
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    jar: &CookieJar,
+) -> Result<Principal, ApiError> {
+    if let Some(value) = headers.get(AUTHORIZATION) {
+        let key = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "invalid_api_key",
+                    "send the key as `Authorization: Bearer <key>`",
+                )
+            })?;
+        let model = api_keys::authenticate(&state.db, key.trim())
+            .await
+            .map_err(|e| match e {
+                herald_core::Error::InvalidCredentials => ApiError::unauthenticated(
+                    "invalid_api_key",
+                    "the API key is unknown, revoked or expired",
+                ),
+                other => ApiError::from(other),
+            })?;
+        return Ok(Principal::ApiKey {
+            scopes: api_keys::scopes_of(&model),
+            id: model.id,
+            name: model.name,
+        });
+    }
+    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        let (session, operator) = sessions::find_active(&state.db, cookie.value())
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "session_expired",
+                    "the session has expired; log in again",
+                )
+            })?;
+        return Ok(Principal::Operator {
+            role: operators::role_of(&operator),
+            id: operator.id,
+            username: operator.username,
+            session_id: session.id,
+            csrf_token: session.csrf_token,
+        });
+    }
+    Err(ApiError::unauthenticated(
+        "unauthenticated",
+        "log in or send an API key",
+    ))
+}
+
+/// A cookie rides along on cross-site requests; a header the attacker's page cannot
+/// read or set does not. Safe methods change nothing and need no token.
+fn check_csrf(method: &Method, headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let presented = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if secrets::constant_time_eq(presented, expected) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "missing or wrong X-CSRF-Token header",
+        ))
+    }
+}

@@ -1,0 +1,169 @@
+//! The one error type of the HTTP layer: a stable machine code, a status and one JSON
+//! shape, `{"error": {"code", "message", "field"}}`. Domain errors are mapped here once.
+//!
+//! Codes are part of the API contract; clients may switch on them:
+//!
+//! | status | code |
+//! |---|---|
+//! | 400 | `malformed_json`, `bad_request` |
+//! | 401 | `unauthenticated`, `invalid_credentials`, `invalid_api_key`, `session_expired` |
+//! | 403 | `forbidden`, `csrf_failed` |
+//! | 404 | `not_found` |
+//! | 405 | `method_not_allowed` |
+//! | 408 | `timeout` |
+//! | 409 | `conflict`, `already_exists`, `username_taken`, `last_admin` |
+//! | 413 | `payload_too_large` |
+//! | 415 | `unsupported_media_type` |
+//! | 422 | `validation_failed` (with `field`) |
+//! | 500 | `internal` |
+//! | 503 | `unavailable` |
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    /// The cause of a server fault, logged and never sent.
+    cause: Option<String>,
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable machine-readable code, e.g. `validation_failed`.
+    pub code: String,
+    /// A human-readable explanation.
+    pub message: String,
+    /// The input field at fault, as a dotted path, when there is one.
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            cause: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            message,
+        )
+        .with_field(field)
+    }
+
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    /// A server fault: the client sees a generic message, the log sees `cause`.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        );
+        error.cause = Some(cause.to_string());
+        error
+    }
+}
+
+impl From<herald_core::Error> for ApiError {
+    fn from(error: herald_core::Error) -> Self {
+        use herald_core::Error as E;
+        match error {
+            E::NotFound { entity } => Self::not_found(entity),
+            E::Invalid { field, message } => Self::validation(field, message),
+            E::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            E::InvalidCredentials => Self::unauthenticated(
+                "invalid_credentials",
+                "the username or password is not correct",
+            ),
+            E::Upload(message) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("reading the upload failed: {message}"),
+            ),
+            other @ (E::PasswordHash(_) | E::Database(_)) => Self::internal(error_chain(&other)),
+        }
+    }
+}
+
+/// The error and its sources on one line, for the log.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(
+                code = self.code,
+                cause = self.cause.as_deref().unwrap_or(""),
+                "request failed"
+            );
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                field: self.field,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}

@@ -1,0 +1,125 @@
+//! Extractors whose rejections are `ApiError`s naming the field at fault.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use validator::Validate;
+
+use crate::error::ApiError;
+
+/// A JSON body, deserialised and then validated.
+pub struct ValidJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ValidJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim() == "application/json")
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        let value = parse_json::<T>(&bytes)?;
+        value.validate().map_err(herald_core::Error::from)?;
+        Ok(Self(value))
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            );
+        }
+        let field = if path == "." {
+            // serde names missing and unknown fields only in its message.
+            inner
+                .to_string()
+                .split('`')
+                .nth(1)
+                .unwrap_or("body")
+                .to_owned()
+        } else {
+            path
+        };
+        ApiError::validation(field, inner.to_string())
+    })
+}
+
+pub fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            rejection.body_text(),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            rejection.body_text(),
+        )
+    }
+}
+
+/// Query parameters, deserialised and then validated.
+pub struct ValidQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ValidQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let value: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            let field = if path == "." {
+                inner
+                    .to_string()
+                    .split('`')
+                    .nth(1)
+                    .unwrap_or("query")
+                    .to_owned()
+            } else {
+                path
+            };
+            ApiError::validation(field, inner.to_string())
+        })?;
+        value.validate().map_err(herald_core::Error::from)?;
+        Ok(Self(value))
+    }
+}

@@ -1,0 +1,59 @@
+//! The OpenAPI document: collected from the routers, plus what no route declares
+//! (info, security schemes, tags).
+
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi as _};
+
+use crate::auth::access::{API_KEY_SCHEME, SESSION_SCHEME};
+use crate::auth::cookies::SESSION_COOKIE;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Herald",
+        description = "Self-hosted multi-channel message push. Operators log in with a session cookie \
+(state-changing requests also send `X-CSRF-Token`); product services send `Authorization: Bearer <api key>`. \
+Each operation lists the permission it needs as the scope of its security requirement. \
+Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"}}`.",
+        license(name = "Apache-2.0"),
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "operations", description = "Health and readiness"),
+        (name = "auth", description = "Operator login sessions"),
+        (name = "operators", description = "People who use the console, and their roles"),
+        (name = "api-keys", description = "Keys for product services"),
+        (name = "audit", description = "Who changed what"),
+        (name = "subscribers", description = "The product's users, their endpoints and preferences"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            SESSION_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                SESSION_COOKIE,
+                "Operator session from POST /v1/auth/login",
+            ))),
+        );
+        components.add_security_scheme(
+            API_KEY_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key: `Authorization: Bearer hk_…`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn base() -> OpenApi {
+    ApiDoc::openapi()
+}

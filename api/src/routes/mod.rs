@@ -1,0 +1,31 @@
+//! One module per resource, each exposing `router()`; merged here.
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+mod api_keys;
+mod audit;
+mod auth;
+mod health;
+mod operators;
+mod pagination;
+mod subscriber_endpoints;
+mod subscriber_import;
+mod subscribers;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(health::router())
+        .merge(auth::router())
+        .merge(operators::router())
+        .merge(api_keys::router())
+        .merge(audit::router())
+        .merge(subscribers::router())
+        .merge(subscriber_endpoints::router())
+}
+
+/// Routes that may legitimately take long (streamed uploads): no request timeout.
+pub fn long_running() -> OpenApiRouter<AppState> {
+    subscriber_import::router()
+}

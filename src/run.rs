@@ -1,0 +1,161 @@
+//! Wiring the long-running parts together: database, migrations, API, worker, signals.
+
+use anyhow::Context;
+use herald_core::config::Config;
+use herald_core::operators::{self, Bootstrap};
+use herald_migrations::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    herald_core::db::connect(config)
+        .await
+        .context("cannot open the database (check HERALD_DATABASE_URL)")
+}
+
+/// Applies Herald's migrations and the job tables.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .context("database migration failed")?;
+    herald_worker::storage::setup(db).await?;
+    Ok(())
+}
+
+/// Separate `api` and `worker` processes do not migrate (two nodes starting together
+/// must not race on the schema); they refuse to start on an old one.
+async fn require_current_schema(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let pending = Migrator::get_pending_migrations(db).await?;
+    if !pending.is_empty() {
+        anyhow::bail!(
+            "the database schema is {} migration(s) behind; run `herald migrate` first",
+            pending.len()
+        );
+    }
+    Ok(())
+}
+
+pub async fn migrate_only(config: Config) -> anyhow::Result<()> {
+    let db = connect(&config).await?;
+    migrate(&db).await?;
+    println!("database is up to date");
+    Ok(())
+}
+
+/// Cancelled on SIGTERM or Ctrl-C; every part watches it and drains.
+fn shutdown_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(signal) => signal,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        trigger.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        trigger.cancel();
+    });
+    token
+}
+
+async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (HERALD_LISTEN)", config.listen))
+}
+
+async fn bootstrap_admin(config: &Config, db: &DatabaseConnection) -> anyhow::Result<()> {
+    let configured = Some(config.admin_password.expose_secret()).filter(|p| !p.is_empty());
+    let base = config.public_url();
+    match operators::ensure_first_admin(db, &config.admin_user, configured).await? {
+        Bootstrap::Created {
+            username,
+            generated_password: Some(password),
+        } => {
+            println!(
+                "Created the first admin. Log in at {base}/ as `{username}` with password:\n\n    {password}\n"
+            );
+            println!(
+                "It is shown only this once; set HERALD_ADMIN_PASSWORD to choose it yourself."
+            );
+        }
+        Bootstrap::Created { username, .. } => {
+            println!(
+                "Created the first admin `{username}` with the password from HERALD_ADMIN_PASSWORD."
+            );
+        }
+        Bootstrap::AlreadySetUp => {}
+    }
+    Ok(())
+}
+
+fn print_banner(config: &Config) {
+    let base = config.public_url();
+    println!("Herald is listening on {} ({})", config.listen, base);
+    println!("  API docs:  {base}/docs");
+    println!("  health:    {base}/healthz");
+    if config.uses_embedded_database() {
+        println!(
+            "  database:  embedded SQLite under {}",
+            config.data_dir.display()
+        );
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = connect(&config).await?;
+    migrate(&db).await?;
+    bootstrap_admin(&config, &db).await?;
+    let listener = bind(&config).await?;
+    print_banner(&config);
+    let shutdown = shutdown_token();
+    let api = herald_api::serve(
+        herald_api::AppState::new(db.clone(), &config),
+        listener,
+        shutdown.clone().cancelled_owned(),
+    );
+    let worker = herald_worker::run(db, shutdown.clone().cancelled_owned());
+    let (api, worker) = tokio::join!(api, worker);
+    api.context("the API server failed")?;
+    worker?;
+    Ok(())
+}
+
+pub async fn api(config: Config) -> anyhow::Result<()> {
+    let db = connect(&config).await?;
+    require_current_schema(&db).await?;
+    let listener = bind(&config).await?;
+    print_banner(&config);
+    herald_api::serve(
+        herald_api::AppState::new(db, &config),
+        listener,
+        shutdown_token().cancelled_owned(),
+    )
+    .await
+    .context("the API server failed")
+}
+
+pub async fn worker(config: Config) -> anyhow::Result<()> {
+    let db = connect(&config).await?;
+    require_current_schema(&db).await?;
+    tracing::info!("worker started");
+    herald_worker::run(db, shutdown_token().cancelled_owned()).await?;
+    Ok(())
+}
