@@ -9,6 +9,8 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use validator::Validate;
 
+use herald_core::error::serde_field_path;
+
 use crate::error::ApiError;
 
 /// A JSON body, deserialised and then validated.
@@ -59,18 +61,8 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 format!("the body is not valid JSON: {inner}"),
             );
         }
-        let field = if path == "." {
-            // serde names missing and unknown fields only in its message.
-            inner
-                .to_string()
-                .split('`')
-                .nth(1)
-                .unwrap_or("body")
-                .to_owned()
-        } else {
-            path
-        };
-        ApiError::validation(field, inner.to_string())
+        let message = inner.to_string();
+        ApiError::validation(serde_field_path(&path, &message, "body"), message)
     })
 }
 
@@ -106,18 +98,8 @@ where
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         let value: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
             let path = error.path().to_string();
-            let inner = error.into_inner();
-            let field = if path == "." {
-                inner
-                    .to_string()
-                    .split('`')
-                    .nth(1)
-                    .unwrap_or("query")
-                    .to_owned()
-            } else {
-                path
-            };
-            ApiError::validation(field, inner.to_string())
+            let message = error.into_inner().to_string();
+            ApiError::validation(serde_field_path(&path, &message, "query"), message)
         })?;
         value.validate().map_err(herald_core::Error::from)?;
         Ok(Self(value))

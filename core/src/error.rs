@@ -113,3 +113,19 @@ fn describe_code(code: &str) -> String {
         other => format!("is invalid ({other})"),
     }
 }
+
+/// The dotted path of the field a deserialisation error is about. A missing field is
+/// named only in serde's message, relative to the path where it stopped (an unknown
+/// field is already the last step of the path).
+pub fn serde_field_path(path: &str, message: &str, fallback: &str) -> String {
+    let named = message
+        .starts_with("missing field")
+        .then(|| message.split('`').nth(1))
+        .flatten();
+    match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => fallback.to_owned(),
+        (path, Some(name)) => format!("{path}.{name}"),
+        (path, None) => path.to_owned(),
+    }
+}

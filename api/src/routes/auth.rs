@@ -115,7 +115,7 @@ async fn logout(
 /// The logged-in operator.
 #[utoipa::path(get, path = "/v1/auth/me", tag = "auth",
     security(("session" = [])),
-    responses((status = 200, body = OperatorOut), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = OperatorOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<OperatorOut>, ApiError> {
     let Principal::Operator { id, .. } = caller.principal else {
         return Err(ApiError::forbidden("this route is for operators"));

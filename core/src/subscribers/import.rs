@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::input::{SubscriberIn, is_attribute_key, parse_external_id};
 use super::store;
 use crate::audit::{self, AuditContext, Change};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, serde_field_path};
 
 /// Rows per multi-row upsert: large enough to amortise round trips, small enough to
 /// stay under SQLite's bound-parameter limit (9 columns × 1,000 rows).
@@ -217,24 +217,12 @@ fn parse_json_row(line: u64, text: &str) -> Result<(String, SubscriberIn), RowEr
     };
     let profile = serde_path_to_error::deserialize::<_, SubscriberIn>(Value::Object(object))
         .map_err(|e| {
-            let field = field_of(&e);
-            error(
-                Some(external_id.clone()),
-                &field,
-                e.into_inner().to_string(),
-            )
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            let field = serde_field_path(&path, &message, "row");
+            error(Some(external_id.clone()), &field, message)
         })?;
     Ok((external_id, profile))
-}
-
-/// The field a deserialisation error is about; serde names unknown fields only in text.
-fn field_of(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
-    let path = error.path().to_string();
-    if path != "." {
-        return path;
-    }
-    let text = error.inner().to_string();
-    text.split('`').nth(1).unwrap_or("row").to_owned()
 }
 
 enum CsvColumn {

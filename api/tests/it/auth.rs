@@ -1,0 +1,153 @@
+use herald_core::access::Role;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, Session, error_of, spawn_app};
+
+#[tokio::test]
+async fn login_sets_a_strict_http_only_session_cookie() {
+    let app = spawn_app().await;
+    let session = app.operator(Role::Viewer).await;
+    let me: serde_json::Value = session
+        .get("/v1/auth/me")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "viewer");
+
+    let response = app
+        .anonymous()
+        .post(app.url("/v1/auth/login"))
+        .json(&json!({ "username": me["username"], "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let cookies: Vec<_> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let session_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("herald_session="))
+        .expect("session cookie");
+    assert!(session_cookie.contains("HttpOnly"));
+    assert!(session_cookie.contains("SameSite=Strict"));
+    let csrf_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("herald_csrf="))
+        .expect("csrf cookie");
+    assert!(
+        !csrf_cookie.contains("HttpOnly"),
+        "the UI must be able to read the CSRF cookie"
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_answer_the_same() {
+    let app = spawn_app().await;
+    let _ = app.operator(Role::Editor).await;
+    for (username, password) in [("editor-0", "wrong password!"), ("nobody", PASSWORD)] {
+        let response = app
+            .anonymous()
+            .post(app.url("/v1/auth/login"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        let error = error_of(response, 401).await;
+        assert_eq!(error["code"], "invalid_credentials");
+    }
+}
+
+#[tokio::test]
+async fn state_changing_cookie_requests_need_the_csrf_header() {
+    let app = spawn_app().await;
+    let session = app.operator(Role::Editor).await;
+    let body = json!({ "email": "ada@example.com" });
+
+    let missing = session
+        .client
+        .put(app.url("/v1/subscribers/ada"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(missing, 403).await["code"], "csrf_failed");
+
+    let wrong = session
+        .client
+        .put(app.url("/v1/subscribers/ada"))
+        .header("x-csrf-token", "forged")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(wrong, 403).await["code"], "csrf_failed");
+
+    let ok = session
+        .put("/v1/subscribers/ada")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    // Reads need no token.
+    assert_eq!(
+        session
+            .client
+            .get(app.url("/v1/subscribers/ada"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = spawn_app().await;
+    let session = app.operator(Role::Viewer).await;
+    let response = session.post("/v1/auth/logout").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // The browser forgot the cookie; replaying it must not work either.
+    let error = error_of(session.get("/v1/auth/me").send().await.unwrap(), 401).await;
+    assert_eq!(error["code"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_disabled_operator_loses_sessions_and_cannot_log_in() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let editor = app.operator(Role::Editor).await;
+    let me: serde_json::Value = editor
+        .get("/v1/auth/me")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = me["id"].as_i64().unwrap();
+
+    let response = admin
+        .patch(&format!("/v1/operators/{id}"))
+        .json(&json!({ "disabled": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let error = error_of(editor.get("/v1/auth/me").send().await.unwrap(), 401).await;
+    assert_eq!(error["code"], "session_expired");
+    let username = me["username"].as_str().unwrap();
+    assert_eq!(
+        Session::login(app.url(""), username, PASSWORD).await.err(),
+        Some(401)
+    );
+}

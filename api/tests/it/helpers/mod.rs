@@ -1,0 +1,150 @@
+//! `spawn_app()`: a Herald API on port 0 over a fresh database per test.
+//!
+//! `HERALD_TEST_BACKEND=postgres` runs on Postgres (a new database per test, created
+//! from `HERALD_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`,
+//! and dropped afterwards); otherwise each test gets its own SQLite file.
+//! `TEST_LOG=1` shows the server's logs.
+
+mod database;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use herald_core::access::Role;
+use herald_core::api_keys::{self, NewApiKey};
+use herald_core::audit::{Actor, AuditContext};
+use herald_core::config::Config;
+use herald_core::operators::{self, NewOperator};
+use sea_orm::DatabaseConnection;
+use tokio::sync::oneshot;
+
+pub use database::TestDatabase;
+pub use session::Session;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    shutdown: Option<oneshot::Sender<()>>,
+    _database: TestDatabase,
+}
+
+static OPERATOR_SEQ: AtomicUsize = AtomicUsize::new(0);
+
+pub fn test_config() -> Config {
+    let mut config = Config::load_from(
+        None,
+        figment::providers::Env::prefixed("HERALD_UNUSED_IN_TESTS_"),
+    )
+    .expect("defaults are valid");
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        herald_core::telemetry::init(&herald_core::config::LogConfig {
+            format: herald_core::config::LogFormat::Text,
+            filter: "debug,sqlx=warn,hyper=info".into(),
+        });
+    }
+    let database = TestDatabase::create().await;
+    let db = database.connect().await;
+    let mut config = test_config();
+    adjust(&mut config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let state = herald_api::AppState::new(db.clone(), &config);
+    tokio::spawn(async move {
+        herald_api::serve(state, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp {
+        addr,
+        db,
+        shutdown: Some(tx),
+        _database: database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A client with no credentials.
+    pub fn anonymous(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
+    /// Creates an operator with `role` and logs it in.
+    pub async fn operator(&self, role: Role) -> Session {
+        let username = format!(
+            "{}-{}",
+            role.as_str(),
+            OPERATOR_SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        operators::create(
+            &self.db,
+            &AuditContext::new(Actor::System),
+            NewOperator {
+                username: username.clone(),
+                display_name: None,
+                password: PASSWORD.into(),
+                role,
+            },
+        )
+        .await
+        .expect("operator created");
+        self.login(&username, PASSWORD).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Session {
+        Session::login(self.url(""), username, password)
+            .await
+            .unwrap_or_else(|status| panic!("login of {username} failed with {status}"))
+    }
+
+    /// Creates an API key with these scopes and returns its secret.
+    pub async fn api_key(&self, scopes: &[&str]) -> String {
+        api_keys::create(
+            &self.db,
+            &AuditContext::new(Actor::System),
+            NewApiKey {
+                name: format!("test key {}", OPERATOR_SEQ.fetch_add(1, Ordering::Relaxed)),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                expires_at: None,
+            },
+        )
+        .await
+        .expect("key created")
+        .secret
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `error` object of an error response, asserting its status.
+pub async fn error_of(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let body: serde_json::Value = response.json().await.expect("error body is JSON");
+    body["error"].clone()
+}

@@ -1,0 +1,62 @@
+//! A logged-in operator: a cookie-keeping client that sends the CSRF header.
+
+use reqwest::{Method, RequestBuilder};
+
+pub struct Session {
+    pub client: reqwest::Client,
+    pub csrf: String,
+    base: String,
+}
+
+impl Session {
+    pub async fn login(base: String, username: &str, password: &str) -> Result<Self, u16> {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        let response = client
+            .post(format!("{base}/v1/auth/login"))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .expect("login request");
+        if !response.status().is_success() {
+            return Err(response.status().as_u16());
+        }
+        let body: serde_json::Value = response.json().await.expect("login body");
+        let csrf = body["csrf_token"].as_str().expect("csrf token").to_owned();
+        Ok(Self { client, csrf, base })
+    }
+
+    /// A request with the session cookie and, for unsafe methods, the CSRF header.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self
+            .client
+            .request(method.clone(), format!("{}{}", self.base, path));
+        if method == Method::GET || method == Method::HEAD {
+            builder
+        } else {
+            builder.header("x-csrf-token", &self.csrf)
+        }
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PUT, path)
+    }
+
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PATCH, path)
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path)
+    }
+}

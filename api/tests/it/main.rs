@@ -1,0 +1,13 @@
+//! Integration tests of the HTTP API against a real database (SQLite by default,
+//! Postgres with HERALD_TEST_BACKEND=postgres) and a real server on port 0.
+
+mod access_matrix;
+mod api_keys;
+mod audit;
+mod auth;
+mod helpers;
+mod import;
+mod openapi;
+mod operations;
+mod operators;
+mod subscribers;

@@ -1,0 +1,48 @@
+//! The committed `openapi/openapi.json` must be what the code generates.
+
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
+
+#[test]
+fn committed_openapi_matches_the_code() {
+    let generated = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&herald_api::openapi_document()).unwrap()
+    );
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(COMMITTED, &generated).expect("write openapi.json");
+    }
+    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is out of date: run `cargo run -q -- openapi > openapi/openapi.json` \
+         (or the tests with UPDATE_SNAPSHOTS=1) and commit it"
+    );
+}
+
+#[test]
+fn every_operation_documents_its_errors_and_security() {
+    let document = serde_json::to_value(herald_api::openapi_document()).unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(
+                operation.get("security").is_some(),
+                "{method} {path} has no security"
+            );
+            let responses = operation["responses"].as_object().unwrap();
+            let requires_auth = operation["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+            });
+            if requires_auth {
+                assert!(
+                    responses.contains_key("401"),
+                    "{method} {path} does not document 401"
+                );
+                assert!(
+                    responses.contains_key("403"),
+                    "{method} {path} does not document 403"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+use herald_core::access::Role;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{error_of, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn health_readiness_metrics_and_docs_answer() {
+    let app = spawn_app().await;
+    let client = app.anonymous();
+    for path in ["/healthz", "/readyz"] {
+        let response = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(
+            response.headers().contains_key("x-request-id"),
+            "{path} carries a request id"
+        );
+    }
+    let docs = client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(
+        docs.text().await.unwrap().contains("swagger"),
+        "Swagger UI is served"
+    );
+    let spec: serde_json::Value = client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spec["info"]["title"], "Herald");
+    let metrics = client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("herald_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("route=\"/healthz\""));
+}
+
+#[tokio::test]
+async fn a_request_id_sent_by_the_client_is_kept() {
+    let app = spawn_app().await;
+    let response = app
+        .anonymous()
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+}
+
+#[tokio::test]
+async fn malformed_requests_get_json_errors() {
+    let app = spawn_app_with(|config| config.http.body_limit_bytes = 2048).await;
+    let editor = app.operator(Role::Editor).await;
+
+    let unknown = app
+        .anonymous()
+        .get(app.url("/no/such/route"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(unknown, 404).await["code"], "not_found");
+
+    let wrong_method = app
+        .anonymous()
+        .post(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(wrong_method, 405).await["code"],
+        "method_not_allowed"
+    );
+
+    let broken = editor
+        .put("/v1/subscribers/x")
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(broken, 400).await["code"], "malformed_json");
+
+    let not_json = editor
+        .put("/v1/subscribers/x")
+        .header("content-type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(not_json, 415).await["code"],
+        "unsupported_media_type"
+    );
+
+    let huge = json!({ "attributes": { "blob": "x".repeat(4096) } });
+    let too_big = editor
+        .put("/v1/subscribers/x")
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(too_big, 413).await["code"], "payload_too_large");
+}

@@ -1,0 +1,320 @@
+use herald_core::access::Role;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Session, error_of, spawn_app};
+
+async fn put(session: &Session, id: &str, body: Value) -> reqwest::Response {
+    session
+        .put(&format!("/v1/subscribers/{id}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn upsert_creates_then_replaces() {
+    let app = spawn_app().await;
+    let editor = app.operator(Role::Editor).await;
+    let first = put(
+        &editor,
+        "user-1",
+        json!({
+            "email": "Ada@Example.com", "phone": "+4915112345678", "timezone": "Europe/Berlin",
+            "locale": "de-DE", "tags": ["vip", "beta"], "attributes": { "plan": "pro", "age": 36 }
+        }),
+    )
+    .await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let body: Value = first.json().await.unwrap();
+    assert_eq!(body["email"], "ada@example.com");
+    assert_eq!(body["tags"], json!(["vip", "beta"]));
+
+    let second = put(&editor, "user-1", json!({ "email": "ada@example.org" })).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let body: Value = editor
+        .get("/v1/subscribers/user-1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["email"], "ada@example.org");
+    assert_eq!(
+        body["timezone"],
+        Value::Null,
+        "PUT replaces the whole profile"
+    );
+    assert_eq!(body["tags"], json!([]));
+}
+
+#[tokio::test]
+async fn list_filters_and_pages_through_subscribers() {
+    let app = spawn_app().await;
+    let editor = app.operator(Role::Editor).await;
+    for i in 0..7 {
+        let tags = if i % 2 == 0 {
+            json!(["even"])
+        } else {
+            json!(["odd"])
+        };
+        let zone = if i < 3 {
+            "Asia/Tokyo"
+        } else {
+            "America/New_York"
+        };
+        let body =
+            json!({ "tags": tags, "timezone": zone, "attributes": { "n": i, "paid": i == 4 } });
+        assert!(
+            put(&editor, &format!("s{i}"), body)
+                .await
+                .status()
+                .is_success()
+        );
+    }
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["external_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let get = |query: &'static str| editor.get(&format!("/v1/subscribers?{query}")).send();
+
+    let even: Value = get("tag=even").await.unwrap().json().await.unwrap();
+    assert_eq!(ids(&even), ["s0", "s2", "s4", "s6"]);
+    let tokyo: Value = get("timezone=Asia/Tokyo")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&tokyo), ["s0", "s1", "s2"]);
+    let by_number: Value = get("attribute=n:5").await.unwrap().json().await.unwrap();
+    assert_eq!(ids(&by_number), ["s5"]);
+    let by_bool: Value = get("attribute=paid:true")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&by_bool), ["s4"]);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/subscribers?limit=3&cursor={c}"),
+            None => "/v1/subscribers?limit=3".to_owned(),
+        };
+        let page: Value = editor
+            .get(&path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["s0", "s1", "s2", "s3", "s4", "s5", "s6"]);
+}
+
+#[tokio::test]
+async fn bad_input_on_every_subscriber_endpoint_names_the_field() {
+    let app = spawn_app().await;
+    let editor = app.operator(Role::Editor).await;
+    assert!(put(&editor, "ok", json!({})).await.status().is_success());
+
+    for (body, field) in [
+        (json!({ "email": "not-an-email" }), "email"),
+        (json!({ "phone": "0123" }), "phone"),
+        (json!({ "timezone": "Mars/Base" }), "timezone"),
+        (json!({ "locale": "!!" }), "locale"),
+        (json!({ "tags": [""] }), "tags"),
+        (json!({ "tags": "vip" }), "tags"),
+        (json!({ "attributes": { "9lives": true } }), "attributes"),
+        (json!({ "colour": "red" }), "colour"),
+    ] {
+        let error = error_of(put(&editor, "ok", body.clone()).await, 422).await;
+        assert_eq!(error["field"], field, "{body}");
+        assert_eq!(error["code"], "validation_failed");
+    }
+    let long_id = "x".repeat(300);
+    let error = error_of(put(&editor, &long_id, json!({})).await, 422).await;
+    assert_eq!(error["field"], "external_id");
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("cursor=zz", "cursor"),
+        ("attribute=novalue", "attribute"),
+    ] {
+        let response = editor
+            .get(&format!("/v1/subscribers?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_of(response, 422).await["field"], field, "{query}");
+    }
+
+    for (body, field) in [
+        (json!({ "channel": "push", "address": "tok" }), "provider"),
+        (
+            json!({ "channel": "webhook", "address": "ftp://x" }),
+            "address",
+        ),
+        (json!({ "channel": "mqtt", "address": "a/+/b" }), "address"),
+        (json!({ "channel": "fax", "address": "1" }), "channel"),
+        (
+            json!({ "channel": "push", "provider": "fcm", "address": "" }),
+            "address",
+        ),
+    ] {
+        let response = editor
+            .post("/v1/subscribers/ok/endpoints")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_of(response, 422).await["field"], field, "{body}");
+    }
+
+    for (body, field) in [
+        (
+            json!({ "preferences": [{ "channel": "fax", "category": "*", "opted_out": true }] }),
+            "preferences[0].channel",
+        ),
+        (
+            json!({ "preferences": [{ "channel": "email", "category": "", "opted_out": true }] }),
+            "preferences[0].category",
+        ),
+        (
+            json!({ "preferences": [{ "channel": "email", "category": "*" }] }),
+            "preferences[0].opted_out",
+        ),
+    ] {
+        let response = editor
+            .put("/v1/subscribers/ok/preferences")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_of(response, 422).await["field"], field, "{body}");
+    }
+    // Nothing stored was changed by the refused requests.
+    let stored: Value = editor
+        .get("/v1/subscribers/ok")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["email"], Value::Null);
+}
+
+#[tokio::test]
+async fn endpoints_and_preferences_round_trip_and_delete_removes_everything() {
+    let app = spawn_app().await;
+    let editor = app.operator(Role::Editor).await;
+    assert!(
+        put(&editor, "u", json!({ "email": "u@example.com" }))
+            .await
+            .status()
+            .is_success()
+    );
+
+    let added = editor
+        .post("/v1/subscribers/u/endpoints")
+        .json(&json!({ "channel": "push", "provider": "fcm", "address": "device-token-1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let endpoint: Value = added.json().await.unwrap();
+    for body in [
+        json!({ "channel": "webhook", "address": "https://hooks.example.com/u" }),
+        json!({ "channel": "mqtt", "address": "herald/u/inbox" }),
+    ] {
+        assert_eq!(
+            editor
+                .post("/v1/subscribers/u/endpoints")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::CREATED
+        );
+    }
+    let listed: Value = editor
+        .get("/v1/subscribers/u/endpoints")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    let removed = editor
+        .delete(&format!("/v1/subscribers/u/endpoints/{}", endpoint["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+
+    let prefs = json!({ "preferences": [
+        { "channel": "email", "category": "marketing", "opted_out": true },
+        { "channel": "*", "category": "digest", "opted_out": true }
+    ]});
+    let stored: Value = editor
+        .put("/v1/subscribers/u/preferences")
+        .json(&prefs)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["preferences"].as_array().unwrap().len(), 2);
+
+    let deleted = editor.delete("/v1/subscribers/u").send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        editor
+            .get("/v1/subscribers/u")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    // Re-creating the id starts from nothing: the old endpoints and preferences are gone.
+    assert!(put(&editor, "u", json!({})).await.status().is_success());
+    let listed: Value = editor
+        .get("/v1/subscribers/u/endpoints")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]));
+    let prefs: Value = editor
+        .get("/v1/subscribers/u/preferences")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prefs["preferences"], json!([]));
+}
