@@ -155,7 +155,7 @@ pub async fn update(
     operator::Entity::update_many()
         .col_expr(
             operator::Column::UpdatedAt,
-            Expr::col(operator::Column::UpdatedAt).into(),
+            Expr::col(operator::Column::UpdatedAt),
         )
         .filter(operator::Column::Role.eq(Role::Admin.as_str()))
         .filter(operator::Column::Disabled.eq(false))

@@ -1,5 +1,6 @@
 //! Integration tests of the HTTP API against a real database (SQLite by default,
 //! Postgres with HERALD_TEST_BACKEND=postgres) and a real server on port 0.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod access_matrix;
 mod api_keys;

@@ -1,0 +1,193 @@
+//! The `herald` binary as an operator runs it: real processes, real signals.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn herald(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HERALD_DATA_DIR", data_dir)
+        .env("HERALD_LOG__FILTER", "warn");
+    command
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value, named) in [
+        ("HERALD_LISTEN", "nowhere", "listen"),
+        ("HERALD_DATABASE_URL", "mysql://localhost/x", "database_url"),
+        ("HERALD_LOG__FORMAT", "xml", "format"),
+        ("HERALD_LISTN", "127.0.0.1:1", "listn"),
+    ] {
+        let output = herald(dir.path())
+            .arg("migrate")
+            .env(key, value)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{key}={value} must be refused");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.to_lowercase().contains(named), "{key}: {stderr}");
+    }
+}
+
+fn wait_until_healthy(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if probe::healthy(port) {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("herald exited early with {status}");
+        }
+        assert!(Instant::now() < deadline, "herald did not become healthy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+mod probe {
+    /// A blocking health probe over a plain TCP socket (no runtime needed).
+    pub fn healthy(port: u16) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let request = "GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.starts_with("HTTP/1.1 200")
+    }
+}
+
+#[test]
+fn serve_prints_how_to_log_in_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = herald(dir.path())
+        .arg("serve")
+        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_healthy(port, &mut child);
+    assert!(
+        dir.path().join("herald.db").exists(),
+        "the embedded database is created"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "herald did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+
+    let banner: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    let text = banner.join("\n");
+    assert!(text.contains("as `admin` with password"), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{port}/docs")), "{text}");
+    let password = banner
+        .iter()
+        .skip_while(|l| !l.contains("with password"))
+        .nth(2)
+        .map(|l| l.trim().to_owned())
+        .unwrap();
+    assert!(
+        password.len() >= 20,
+        "a generated password is printed: {text}"
+    );
+
+    // A second start finds the admin already there and prints no password.
+    let port = free_port();
+    let mut again = herald(dir.path())
+        .arg("serve")
+        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_healthy(port, &mut again);
+    Command::new("kill")
+        .args(["-TERM", &again.id().to_string()])
+        .status()
+        .unwrap();
+    let output = again.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("password"));
+}
+
+#[test]
+fn api_key_create_prints_a_working_secret_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = herald(dir.path())
+        .args([
+            "api-key",
+            "create",
+            "--name",
+            "ci",
+            "--scopes",
+            "subscribers:read,messages:send",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let secret = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(secret.starts_with("hk_"), "{secret}");
+
+    let refused = herald(dir.path())
+        .args([
+            "api-key",
+            "create",
+            "--name",
+            "bad",
+            "--scopes",
+            "operators:manage",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("scopes[0]"));
+}
+
+#[test]
+fn openapi_prints_the_committed_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = herald(dir.path()).arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
+}
