@@ -191,3 +191,40 @@ fn openapi_prints_the_committed_document() {
             .unwrap();
     assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
 }
+
+#[test]
+fn admin_create_takes_its_password_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |username: &str| {
+        herald(dir.path())
+            .args([
+                "admin",
+                "create",
+                "--username",
+                username,
+                "--role",
+                "reviewer",
+            ])
+            .env("HERALD_NEW_OPERATOR_PASSWORD", "a long enough password")
+            .output()
+            .unwrap()
+    };
+    let first = create("rita");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains("created operator `rita` (reviewer)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("password"),
+        "a chosen password is not echoed"
+    );
+    let again = create("rita");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already taken"));
+}

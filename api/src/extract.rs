@@ -105,3 +105,25 @@ where
         Ok(Self(value))
     }
 }
+
+/// The request's `x-request-id` (assigned by the outer layer when the client sent none).
+pub struct RequestId(pub Option<String>);
+
+impl RequestId {
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        Self(
+            headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(&parts.headers))
+    }
+}

@@ -13,7 +13,12 @@ use serde::Deserialize;
 pub const DEFAULTS_TOML: &str = include_str!("../config.default.toml");
 
 /// Environment variables with this prefix that are not configuration keys.
-const NON_CONFIG_ENV: &[&str] = &["config", "test_database_url", "test_backend"];
+const NON_CONFIG_ENV: &[&str] = &[
+    "config",
+    "new_operator_password",
+    "test_database_url",
+    "test_backend",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -12,11 +12,17 @@ use crate::WorkerError;
 /// Every minute, at second 0.
 const SCHEDULE: &str = "0 * * * * *";
 
-async fn sweep(_tick: Tick, db: Data<DatabaseConnection>) -> Result<(), BoxDynError> {
-    let purged = herald_core::sessions::purge_expired(&*db).await?;
+/// One pass of clean-up; returns the number of rows removed.
+pub async fn sweep_once(db: &DatabaseConnection) -> Result<u64, herald_core::Error> {
+    let purged = herald_core::sessions::purge_expired(db).await?;
     if purged > 0 {
         tracing::info!(purged, "expired sessions deleted");
     }
+    Ok(purged)
+}
+
+async fn sweep(_tick: Tick, db: Data<DatabaseConnection>) -> Result<(), BoxDynError> {
+    sweep_once(&db).await?;
     Ok(())
 }
 

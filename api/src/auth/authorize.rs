@@ -12,6 +12,7 @@ use super::access::{AccessRule, AccessTable};
 use super::caller::{Caller, Principal};
 use super::cookies::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ApiError;
+use crate::extract::RequestId;
 use crate::state::AppState;
 use std::sync::Arc;
 
@@ -48,11 +49,7 @@ pub async fn authorize(
     if let Principal::Operator { csrf_token, .. } = &principal {
         check_csrf(request.method(), request.headers(), csrf_token)?;
     }
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let RequestId(request_id) = RequestId::of(request.headers());
     request.extensions_mut().insert(Caller {
         principal,
         request_id,

@@ -14,7 +14,7 @@ use validator::Validate;
 use super::operators::OperatorOut;
 use crate::auth::{Caller, Principal, cookies};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::ValidJson;
+use crate::extract::{RequestId, ValidJson};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -52,6 +52,7 @@ pub struct SessionOut {
 async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
+    RequestId(request_id): RequestId,
     ValidJson(input): ValidJson<LoginIn>,
 ) -> Result<(CookieJar, Json<SessionOut>), ApiError> {
     let operator = match operators::authenticate(&state.db, &input.username, &input.password).await
@@ -66,10 +67,13 @@ async fn login(
     operators::record_login(&state.db, operator.id).await?;
     audit::record(
         &state.db,
-        &AuditContext::new(Actor::Operator {
-            id: operator.id,
-            username: operator.username.clone(),
-        }),
+        &AuditContext {
+            actor: Actor::Operator {
+                id: operator.id,
+                username: operator.username.clone(),
+            },
+            request_id,
+        },
         Change {
             action: "auth.login",
             target_kind: "operator",

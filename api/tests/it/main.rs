@@ -7,6 +7,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod helpers;
+mod housekeeping;
 mod import;
 mod openapi;
 mod operations;
