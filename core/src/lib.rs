@@ -16,5 +16,6 @@ pub mod secrets;
 pub mod sessions;
 pub mod subscribers;
 pub mod telemetry;
+pub mod templates;
 
 pub use error::{Error, Result};

@@ -5,6 +5,8 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
+use crate::schema_util::{index, unique_index};
+
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -191,37 +193,6 @@ impl MigrationTrait for Migration {
             .await?;
         Ok(())
     }
-}
-
-async fn index(manager: &SchemaManager<'_>, table: &str, columns: &[&str]) -> Result<(), DbErr> {
-    create_index(manager, table, columns, false).await
-}
-
-async fn unique_index(
-    manager: &SchemaManager<'_>,
-    table: &str,
-    columns: &[&str],
-) -> Result<(), DbErr> {
-    create_index(manager, table, columns, true).await
-}
-
-async fn create_index(
-    manager: &SchemaManager<'_>,
-    table: &str,
-    columns: &[&str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut statement = Index::create();
-    statement
-        .name(format!("idx_{table}_{}", columns.join("_")))
-        .table(table.to_owned());
-    for column in columns {
-        statement.col(String::from(*column));
-    }
-    if unique {
-        statement.unique();
-    }
-    manager.create_index(statement).await
 }
 
 /// The audit log is append-only at the database level too: an UPDATE or DELETE fails

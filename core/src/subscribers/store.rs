@@ -3,13 +3,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
+    TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
 use super::input::SubscriberIn;
 use crate::audit::{self, Actor, AuditContext, Change};
+use crate::db::is_postgres;
 use crate::entities::subscriber::{self, Column};
 use crate::error::{Error, Result};
 
@@ -132,8 +133,12 @@ pub async fn upsert_batch(
     if rows.is_empty() {
         return Ok(0);
     }
-    let now = Utc::now();
     let count = rows.len() as u64;
+    if is_postgres(conn) {
+        upsert_batch_unnest(conn, rows).await?;
+        return Ok(count);
+    }
+    let now = Utc::now();
     let models = rows
         .into_iter()
         .map(|(external_id, input)| active_model(&external_id, input, now));
@@ -142,6 +147,53 @@ pub async fn upsert_batch(
         .exec_without_returning(conn)
         .await?;
     Ok(count)
+}
+
+/// Postgres: one array per column and `UNNEST`, so a batch is 8 bound parameters instead
+/// of 9 per row; this is what makes million-row imports fast. Arrays cannot carry NULL
+/// elements through the driver layer, so absent values travel as '' and `NULLIF` restores
+/// them (validation never accepts an empty email, phone, zone or locale).
+async fn upsert_batch_unnest(
+    conn: &impl ConnectionTrait,
+    rows: Vec<(String, SubscriberIn)>,
+) -> Result<()> {
+    const SQL: &str = "INSERT INTO subscribers \
+        (external_id, email, phone, timezone, locale, tags, attributes, created_at, updated_at) \
+        SELECT u.external_id, NULLIF(u.email, ''), NULLIF(u.phone, ''), NULLIF(u.timezone, ''), \
+               NULLIF(u.locale, ''), u.tags::jsonb, u.attributes::jsonb, $8, $8 \
+        FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+             AS u(external_id, email, phone, timezone, locale, tags, attributes) \
+        ON CONFLICT (external_id) DO UPDATE SET \
+            email = EXCLUDED.email, phone = EXCLUDED.phone, timezone = EXCLUDED.timezone, \
+            locale = EXCLUDED.locale, tags = EXCLUDED.tags, attributes = EXCLUDED.attributes, \
+            updated_at = EXCLUDED.updated_at";
+    let capacity = rows.len();
+    let mut columns: [Vec<String>; 7] = std::array::from_fn(|_| Vec::with_capacity(capacity));
+    for (external_id, input) in rows {
+        let tags = serde_json::to_string(&input.tags).unwrap_or_else(|_| "[]".into());
+        let attributes = serde_json::to_string(&input.attributes).unwrap_or_else(|_| "{}".into());
+        let values = [
+            external_id,
+            input.email.unwrap_or_default(),
+            input.phone.unwrap_or_default(),
+            input.timezone.unwrap_or_default(),
+            input.locale.unwrap_or_default(),
+            tags,
+            attributes,
+        ];
+        for (column, value) in columns.iter_mut().zip(values) {
+            column.push(value);
+        }
+    }
+    let mut values: Vec<sea_orm::Value> = columns.into_iter().map(sea_orm::Value::from).collect();
+    values.push(Utc::now().into());
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        SQL,
+        values,
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Deletes a subscriber with its endpoints and preferences (their personal data).

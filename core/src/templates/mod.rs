@@ -1,0 +1,7 @@
+//! Templates: named, versioned content per channel, rendered strictly with minijinja.
+
+pub mod content;
+pub mod render;
+
+pub use content::TemplateContent;
+pub use render::{CompiledContent, RenderContext, RenderedContent, check};

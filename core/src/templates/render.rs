@@ -1,0 +1,405 @@
+//! Checking template texts when they are saved and rendering them for a recipient.
+//! Rendering is strict: an undefined variable is an error, never an empty string.
+
+use std::collections::BTreeMap;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::content::{Escaping, TemplateContent, escaping_of};
+use crate::entities::subscriber;
+use crate::error::{Error, Result};
+
+/// Fields of `subscriber` a template may use; attributes below `subscriber.attributes`.
+pub const SUBSCRIBER_FIELDS: [&str; 7] = [
+    "external_id",
+    "email",
+    "phone",
+    "timezone",
+    "locale",
+    "tags",
+    "attributes",
+];
+/// Functions minijinja provides that look like variables to its analysis.
+const BUILTIN_GLOBALS: [&str; 4] = ["range", "dict", "namespace", "debug"];
+
+/// A part failed to render for one recipient (missing attribute, payload not JSON…).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{part}: {message}")]
+pub struct RenderError {
+    pub part: String,
+    pub message: String,
+}
+
+impl From<RenderError> for Error {
+    fn from(e: RenderError) -> Self {
+        Error::invalid(format!("content.{}", e.part), e.message)
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|name| match escaping_of(name) {
+        Escaping::Html => AutoEscape::Html,
+        Escaping::Json => AutoEscape::Json,
+        Escaping::None => AutoEscape::None,
+    });
+    env
+}
+
+fn describe(error: &minijinja::Error) -> String {
+    let what = error
+        .detail()
+        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    match error.line() {
+        Some(line) => format!("line {line}: {what}"),
+        None => what,
+    }
+}
+
+fn variable_allowed(name: &str, data_keys: &[String]) -> bool {
+    let mut segments = name.split('.');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some("subscriber"), None, _) | (Some("data"), None, _) => true,
+        (Some("subscriber"), Some("attributes"), _) => true,
+        (Some("subscriber"), Some(field), None) => SUBSCRIBER_FIELDS.contains(&field),
+        (Some("data"), Some(key), _) => data_keys.iter().any(|k| k == key),
+        (Some(global), None, _) => BUILTIN_GLOBALS.contains(&global),
+        _ => false,
+    }
+}
+
+/// 1-based line of the first occurrence of `needle`, for pointing at unknown variables.
+fn line_of(source: &str, needle: &str) -> usize {
+    source
+        .find(needle)
+        .map_or(1, |at| source[..at].matches('\n').count() + 1)
+}
+
+/// Checks syntax and variables of every part. `data_keys` are the per-send data fields
+/// the template declares; any other `data.x` is unknown.
+pub fn check(content: &TemplateContent, data_keys: &[String]) -> Result<()> {
+    if content.channels().is_empty() {
+        return Err(Error::invalid(
+            "content",
+            "give content for at least one channel",
+        ));
+    }
+    if let Some(email) = &content.email
+        && email.html.is_none()
+        && email.text.is_none()
+    {
+        return Err(Error::invalid(
+            "content.email",
+            "give an html or a text body",
+        ));
+    }
+    let env = environment();
+    for part in content.parts() {
+        let field = format!("content.{}", part.path);
+        let template = env
+            .template_from_named_str(&part.path, part.source)
+            .map_err(|e| Error::invalid(field.clone(), describe(&e)))?;
+        let mut unknown: Vec<String> = template
+            .undeclared_variables(true)
+            .into_iter()
+            .filter(|name| !variable_allowed(name, data_keys))
+            .collect();
+        unknown.sort();
+        if let Some(name) = unknown.first() {
+            let hint = if name.starts_with("data.") {
+                " (declare it in data_keys)"
+            } else {
+                ""
+            };
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "line {}: unknown variable `{name}`{hint}",
+                    line_of(part.source, name)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a recipient receives, per channel.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct RenderedContent {
+    pub inbox: Option<RenderedInbox>,
+    pub email: Option<RenderedEmail>,
+    pub push: Option<RenderedPush>,
+    #[schema(value_type = Option<Object>)]
+    pub webhook: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub mqtt: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct RenderedInbox {
+    pub title: String,
+    pub body: String,
+    pub data: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub html: Option<String>,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct RenderedPush {
+    pub title: String,
+    pub body: String,
+    pub data: BTreeMap<String, String>,
+}
+
+/// Content compiled once and rendered for many recipients.
+pub struct CompiledContent {
+    env: Environment<'static>,
+    content: TemplateContent,
+}
+
+/// The variables of one recipient.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderContext {
+    pub subscriber: Value,
+    pub data: Value,
+}
+
+impl RenderContext {
+    pub fn for_subscriber(model: &subscriber::Model, data: Value) -> Self {
+        Self {
+            subscriber: serde_json::json!({
+                "external_id": model.external_id,
+                "email": model.email,
+                "phone": model.phone,
+                "timezone": model.timezone,
+                "locale": model.locale,
+                "tags": model.tags,
+                "attributes": model.attributes,
+            }),
+            data,
+        }
+    }
+}
+
+impl CompiledContent {
+    pub fn compile(content: &TemplateContent) -> Result<Self> {
+        let mut env = environment();
+        for part in content.parts() {
+            env.add_template_owned(part.path.clone(), part.source.to_owned())
+                .map_err(|e| Error::invalid(format!("content.{}", part.path), describe(&e)))?;
+        }
+        Ok(Self {
+            env,
+            content: content.clone(),
+        })
+    }
+
+    fn text(&self, path: &str, ctx: &minijinja::Value) -> Result<String, RenderError> {
+        let failed = |message: String| RenderError {
+            part: path.to_owned(),
+            message,
+        };
+        let template = self
+            .env
+            .get_template(path)
+            .map_err(|e| failed(describe(&e)))?;
+        template.render(ctx).map_err(|e| failed(describe(&e)))
+    }
+
+    fn json(&self, path: &str, ctx: &minijinja::Value) -> Result<Value, RenderError> {
+        let text = self.text(path, ctx)?;
+        serde_json::from_str(&text).map_err(|e| RenderError {
+            part: path.to_owned(),
+            message: format!("does not render to JSON: {e}"),
+        })
+    }
+
+    fn data(
+        &self,
+        prefix: &str,
+        keys: &BTreeMap<String, String>,
+        ctx: &minijinja::Value,
+    ) -> Result<BTreeMap<String, String>, RenderError> {
+        keys.keys()
+            .map(|key| {
+                Ok((
+                    key.clone(),
+                    self.text(&format!("{prefix}.data.{key}"), ctx)?,
+                ))
+            })
+            .collect()
+    }
+
+    pub fn render(&self, ctx: &RenderContext) -> Result<RenderedContent, RenderError> {
+        // Converted once per recipient; every part renders from the same value.
+        let ctx = &minijinja::Value::from(minijinja::value::Serde(ctx));
+        let c = &self.content;
+        Ok(RenderedContent {
+            inbox: c
+                .inbox
+                .as_ref()
+                .map(|inbox| {
+                    Ok::<_, RenderError>(RenderedInbox {
+                        title: self.text("inbox.title", ctx)?,
+                        body: self.text("inbox.body", ctx)?,
+                        data: self.data("inbox", &inbox.data, ctx)?,
+                    })
+                })
+                .transpose()?,
+            email: c
+                .email
+                .as_ref()
+                .map(|email| {
+                    Ok::<_, RenderError>(RenderedEmail {
+                        subject: self.text("email.subject", ctx)?,
+                        html: email
+                            .html
+                            .as_ref()
+                            .map(|_| self.text("email.html", ctx))
+                            .transpose()?,
+                        text: email
+                            .text
+                            .as_ref()
+                            .map(|_| self.text("email.text", ctx))
+                            .transpose()?,
+                    })
+                })
+                .transpose()?,
+            push: c
+                .push
+                .as_ref()
+                .map(|push| {
+                    Ok::<_, RenderError>(RenderedPush {
+                        title: self.text("push.title", ctx)?,
+                        body: self.text("push.body", ctx)?,
+                        data: self.data("push", &push.data, ctx)?,
+                    })
+                })
+                .transpose()?,
+            webhook: c
+                .webhook
+                .as_ref()
+                .map(|_| self.json("webhook.payload", ctx))
+                .transpose()?,
+            mqtt: c
+                .mqtt
+                .as_ref()
+                .map(|_| self.json("mqtt.payload", ctx))
+                .transpose()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::templates::content::{EmailContent, InboxContent, PayloadContent};
+    use serde_json::json;
+
+    fn email(subject: &str, html: &str) -> TemplateContent {
+        TemplateContent {
+            email: Some(EmailContent {
+                subject: subject.into(),
+                html: Some(html.into()),
+                text: None,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn field_and_message(result: Result<()>) -> (String, String) {
+        match result {
+            Err(Error::Invalid { field, message }) => (field, message),
+            other => panic!("expected an invalid field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_the_part_and_line() {
+        let (field, message) =
+            field_and_message(check(&email("Hi", "<p>\n{{ subscriber.email \n</p>"), &[]));
+        assert_eq!(field, "content.email.html");
+        assert!(message.starts_with("line "), "{message}");
+    }
+
+    #[test]
+    fn unknown_variables_name_the_part_and_line() {
+        let (field, message) = field_and_message(check(
+            &email("Hi", "<p>\n\n{{ subscriber.emial }}</p>"),
+            &[],
+        ));
+        assert_eq!(field, "content.email.html");
+        assert_eq!(message, "line 3: unknown variable `subscriber.emial`");
+        let (_, message) = field_and_message(check(&email("{{ data.order }}", "x"), &[]));
+        assert!(
+            message.contains("data.order") && message.contains("data_keys"),
+            "{message}"
+        );
+        let (_, message) = field_and_message(check(&email("{{ user }}", "x"), &[]));
+        assert!(message.contains("`user`"));
+    }
+
+    #[test]
+    fn known_variables_loops_and_declared_data_pass() {
+        let content = email(
+            "Order {{ data.order }} for {{ subscriber.attributes.first_name | default('you') }}",
+            "{% for t in subscriber.tags %}<b>{{ t }}</b>{% endfor %}{% set x = 1 %}{{ x }}",
+        );
+        check(&content, &["order".into()]).expect("valid");
+    }
+
+    #[test]
+    fn rendering_escapes_html_and_json_and_is_strict() {
+        let content = TemplateContent {
+            inbox: Some(InboxContent {
+                title: "Hi {{ subscriber.email }}".into(),
+                body: "{{ data.note }}".into(),
+                data: [("link".to_owned(), "/orders/{{ data.order }}".to_owned())].into(),
+            }),
+            email: Some(EmailContent {
+                subject: "S".into(),
+                html: Some("<p>{{ data.note }}</p>".into()),
+                text: Some("{{ data.note }}".into()),
+            }),
+            webhook: Some(PayloadContent {
+                payload: r#"{"to": {{ subscriber.external_id }}, "note": {{ data.note }}}"#.into(),
+            }),
+            ..Default::default()
+        };
+        let compiled = CompiledContent::compile(&content).unwrap();
+        let ctx = RenderContext {
+            subscriber: json!({ "external_id": "u\"1", "email": "a@b.co", "attributes": {} }),
+            data: json!({ "note": "<b>5 > 4</b>", "order": 7 }),
+        };
+        let out = compiled.render(&ctx).unwrap();
+        let inbox = out.inbox.unwrap();
+        assert_eq!(inbox.title, "Hi a@b.co");
+        assert_eq!(inbox.data["link"], "/orders/7");
+        let email = out.email.unwrap();
+        assert_eq!(
+            email.html.unwrap(),
+            "<p>&lt;b&gt;5 &gt; 4&lt;&#x2f;b&gt;</p>"
+        );
+        assert_eq!(email.text.unwrap(), "<b>5 > 4</b>");
+        assert_eq!(
+            out.webhook.unwrap(),
+            json!({ "to": "u\"1", "note": "<b>5 > 4</b>" })
+        );
+
+        let missing = RenderContext {
+            subscriber: json!({ "external_id": "u" }),
+            data: json!({}),
+        };
+        let error = compiled.render(&missing).unwrap_err();
+        assert_eq!(error.part, "inbox.title");
+    }
+}
