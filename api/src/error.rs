@@ -14,7 +14,7 @@
 //! | 409 | `conflict`, `already_exists`, `username_taken`, `last_admin` |
 //! | 413 | `payload_too_large` |
 //! | 415 | `unsupported_media_type` |
-//! | 422 | `validation_failed` (with `field`) |
+//! | 422 | `validation_failed`, `banned_words` (with `field`) |
 //! | 500 | `internal` |
 //! | 503 | `unavailable` |
 
@@ -109,6 +109,10 @@ impl From<herald_core::Error> for ApiError {
         match error {
             E::NotFound { entity } => Self::not_found(entity),
             E::Invalid { field, message } => Self::validation(field, message),
+            E::Banned { field, message, .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "banned_words", message)
+                    .with_field(field)
+            }
             E::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
             E::InvalidCredentials => Self::unauthenticated(
                 "invalid_credentials",

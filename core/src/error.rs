@@ -12,6 +12,14 @@ pub enum Error {
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
 
+    /// Content holds words a keyword rule bans.
+    #[error("{field}: {message}")]
+    Banned {
+        field: String,
+        message: String,
+        words: Vec<String>,
+    },
+
     /// The request clashes with the current state (a duplicate name, the last admin…).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },

@@ -12,6 +12,7 @@ pub mod entities;
 pub mod error;
 pub mod operators;
 pub mod password;
+pub mod rules;
 pub mod secrets;
 pub mod sessions;
 pub mod subscribers;

@@ -2,8 +2,13 @@
 
 pub mod api_key;
 pub mod audit_log;
+pub mod list_entry;
 pub mod operator;
+pub mod rule;
+pub mod send_ledger;
 pub mod session;
 pub mod subscriber;
 pub mod subscriber_endpoint;
 pub mod subscriber_preference;
+pub mod template;
+pub mod template_version;

@@ -5,21 +5,25 @@
 use std::collections::HashMap;
 
 use futures::StreamExt;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::io::AsyncRead;
+use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use utoipa::ToSchema;
 
 use super::input::{SubscriberIn, is_attribute_key, parse_external_id};
 use super::store;
 use crate::audit::{self, AuditContext, Change};
+use crate::db::is_postgres;
 use crate::error::{Error, Result, serde_field_path};
 
 /// Rows per multi-row upsert: large enough to amortise round trips, small enough to
 /// stay under SQLite's bound-parameter limit (9 columns × 1,000 rows).
 pub const BATCH_ROWS: usize = 1_000;
+/// Rows per upsert on Postgres, where a batch is one array per column.
+pub const BATCH_ROWS_POSTGRES: usize = 5_000;
 /// Errors listed in the report; the count covers all of them.
 pub const MAX_REPORTED_ERRORS: usize = 1_000;
 const MAX_LINE_BYTES: usize = 64 * 1024;
@@ -55,19 +59,25 @@ pub struct RowError {
     pub message: String,
 }
 
-struct Batcher<'c, C> {
-    conn: &'c C,
-    rows: Vec<(String, SubscriberIn)>,
+type Batch = Vec<(String, SubscriberIn)>;
+
+/// Collects valid rows into batches and hands each full batch to the writer, so the next
+/// batch is parsed while the database stores the previous one.
+struct Batcher {
+    writer: mpsc::Sender<Batch>,
+    batch_rows: usize,
+    rows: Batch,
     index: HashMap<String, usize>,
     report: ImportReport,
 }
 
-impl<'c, C: ConnectionTrait> Batcher<'c, C> {
-    fn new(conn: &'c C) -> Self {
+impl Batcher {
+    fn new(writer: mpsc::Sender<Batch>, batch_rows: usize) -> Self {
         Self {
-            conn,
-            rows: Vec::with_capacity(BATCH_ROWS),
-            index: HashMap::with_capacity(BATCH_ROWS),
+            writer,
+            batch_rows,
+            rows: Vec::with_capacity(batch_rows),
+            index: HashMap::with_capacity(batch_rows),
             report: ImportReport::default(),
         }
     }
@@ -99,18 +109,36 @@ impl<'c, C: ConnectionTrait> Batcher<'c, C> {
         }
         self.index.insert(external_id.clone(), self.rows.len());
         self.rows.push((external_id, profile));
-        if self.rows.len() >= BATCH_ROWS {
+        if self.rows.len() >= self.batch_rows {
             self.flush().await?;
         }
         Ok(())
     }
 
     async fn flush(&mut self) -> Result<()> {
-        let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(BATCH_ROWS));
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(self.batch_rows));
         self.index.clear();
-        self.report.imported += store::upsert_batch(self.conn, rows).await?;
-        Ok(())
+        // A closed channel means the writer stopped on an error, which `import` reports.
+        self.writer
+            .send(rows)
+            .await
+            .map_err(|_| Error::Upload("the import stopped".into()))
     }
+}
+
+/// Stores batches in arrival order; returns the number of rows stored.
+async fn write_batches(
+    conn: DatabaseConnection,
+    mut batches: mpsc::Receiver<Batch>,
+) -> Result<u64> {
+    let mut stored = 0;
+    while let Some(batch) = batches.recv().await {
+        stored += store::upsert_batch(&conn, batch).await?;
+    }
+    Ok(stored)
 }
 
 fn validate(
@@ -137,23 +165,40 @@ fn describe(error: Error, row_error: &impl Fn(String, String) -> RowError) -> Ro
 }
 
 /// Reads `reader` to the end and stores its valid rows.
-pub async fn import<C, R>(
-    conn: &C,
+pub async fn import<R>(
+    conn: &DatabaseConnection,
     ctx: &AuditContext,
     format: ImportFormat,
     reader: R,
 ) -> Result<ImportReport>
 where
-    C: ConnectionTrait + TransactionTrait,
     R: AsyncRead + Unpin + Send,
 {
-    let mut batcher = Batcher::new(conn);
-    match format {
-        ImportFormat::JsonLines => read_json_lines(&mut batcher, reader).await?,
-        ImportFormat::Csv => read_csv(&mut batcher, reader).await?,
-    }
-    batcher.flush().await?;
-    let report = batcher.report;
+    // Postgres takes a batch as one array per column, so batches can be larger there.
+    let batch_rows = if is_postgres(conn) {
+        BATCH_ROWS_POSTGRES
+    } else {
+        BATCH_ROWS
+    };
+    let (sender, receiver) = mpsc::channel(2);
+    // The writer is a task of its own, so parsing and the database work in parallel.
+    let writer = tokio::spawn(write_batches(conn.clone(), receiver));
+    let mut batcher = Batcher::new(sender, batch_rows);
+    let read = match format {
+        ImportFormat::JsonLines => read_json_lines(&mut batcher, reader).await,
+        ImportFormat::Csv => read_csv(&mut batcher, reader).await,
+    };
+    let read = match read {
+        Ok(()) => batcher.flush().await,
+        Err(error) => Err(error),
+    };
+    let mut report = std::mem::take(&mut batcher.report);
+    drop(batcher);
+    let stored = writer
+        .await
+        .map_err(|e| Error::Upload(format!("the import writer failed: {e}")))??;
+    read?;
+    report.imported += stored;
     audit::record(
         conn,
         ctx,
@@ -173,8 +218,8 @@ where
     Ok(report)
 }
 
-async fn read_json_lines<C: ConnectionTrait, R: AsyncRead + Unpin + Send>(
-    batcher: &mut Batcher<'_, C>,
+async fn read_json_lines<R: AsyncRead + Unpin + Send>(
+    batcher: &mut Batcher,
     reader: R,
 ) -> Result<()> {
     let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE_BYTES));
@@ -286,10 +331,7 @@ fn typed_cell(cell: &str) -> Value {
     }
 }
 
-async fn read_csv<C: ConnectionTrait, R: AsyncRead + Unpin + Send>(
-    batcher: &mut Batcher<'_, C>,
-    reader: R,
-) -> Result<()> {
+async fn read_csv<R: AsyncRead + Unpin + Send>(batcher: &mut Batcher, reader: R) -> Result<()> {
     let mut csv = csv_async::AsyncReaderBuilder::new()
         .flexible(false)
         .create_reader(reader);

@@ -1,0 +1,10 @@
+//! Delivery rules: frequency caps, quiet hours, keyword filters and dedup windows, each
+//! with a scope (global, one channel, one category), an enabled flag and categories
+//! that are exempt.
+
+pub mod keywords;
+pub mod params;
+pub mod store;
+
+pub use params::RuleParams;
+pub use store::{RuleIn, check_keywords};

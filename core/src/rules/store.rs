@@ -1,0 +1,306 @@
+//! Storing rules, and the keyword check content passes at save and submit.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionSession, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::keywords::find_banned;
+use super::params::RuleParams;
+use crate::audit::{self, AuditContext, Change};
+use crate::channel::ChannelKind;
+use crate::entities::rule;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleScope {
+    Global,
+    Channel,
+    Category,
+}
+
+impl RuleScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleScope::Global => "global",
+            RuleScope::Channel => "channel",
+            RuleScope::Category => "category",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+pub struct RuleIn {
+    #[validate(length(min = 1, max = 128))]
+    pub name: String,
+    pub scope: RuleScope,
+    /// The channel or category a scoped rule applies to.
+    #[validate(length(min = 1, max = 64))]
+    pub scope_value: Option<String>,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Categories this rule never applies to (e.g. `security` ignores quiet hours).
+    #[serde(default)]
+    pub exempt_categories: Vec<String>,
+    #[serde(flatten)]
+    pub rule: RuleParams,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl RuleIn {
+    fn check(&self) -> Result<()> {
+        self.validate()?;
+        self.rule.validate().map_err(|errors| {
+            let (field, message) = crate::error::first_validation_error(&errors);
+            Error::invalid(format!("params.{field}"), message)
+        })?;
+        match (self.scope, self.scope_value.as_deref()) {
+            (RuleScope::Global, Some(_)) => Err(Error::invalid(
+                "scope_value",
+                "a global rule has no scope value",
+            )),
+            (RuleScope::Channel | RuleScope::Category, None) => Err(Error::invalid(
+                "scope_value",
+                "name the channel or category",
+            )),
+            (RuleScope::Channel, Some(channel)) if ChannelKind::parse(channel).is_none() => Err(
+                Error::invalid("scope_value", format!("unknown channel `{channel}`")),
+            ),
+            _ => Ok(()),
+        }?;
+        if let RuleParams::FrequencyCap(cap) = &self.rule
+            && (cap.window == super::params::CapWindow::Rolling) != cap.rolling_secs.is_some()
+        {
+            return Err(Error::invalid(
+                "params.rolling_secs",
+                "give rolling_secs exactly when the window is rolling",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A stored rule with its parameters parsed.
+pub struct Rule {
+    pub model: rule::Model,
+    pub params: RuleParams,
+}
+
+impl Rule {
+    fn from_model(model: rule::Model) -> Result<Self> {
+        let tagged = serde_json::json!({ "kind": model.kind, "params": model.params });
+        let params = serde_json::from_value(tagged).map_err(|e| {
+            Error::invalid(
+                "params",
+                format!("stored rule {} is unreadable: {e}", model.id),
+            )
+        })?;
+        Ok(Self { model, params })
+    }
+
+    pub fn exempts(&self, category: &str) -> bool {
+        self.model
+            .exempt_categories
+            .as_array()
+            .is_some_and(|list| list.iter().any(|c| c.as_str() == Some(category)))
+    }
+
+    /// Whether the rule's scope covers a send on `channel` in `category`.
+    pub fn applies_to(&self, channel: Option<ChannelKind>, category: Option<&str>) -> bool {
+        let value = self.model.scope_value.as_deref();
+        let in_scope = match self.model.scope.as_str() {
+            "global" => true,
+            "channel" => channel.is_some_and(|c| Some(c.as_str()) == value),
+            "category" => category.is_some_and(|c| Some(c) == value),
+            _ => false,
+        };
+        in_scope && !category.is_some_and(|c| self.exempts(c))
+    }
+}
+
+fn snapshot(model: &rule::Model) -> Option<serde_json::Value> {
+    audit::snapshot(&serde_json::json!({
+        "name": model.name, "kind": model.kind, "scope": model.scope, "scope_value": model.scope_value,
+        "enabled": model.enabled, "exempt_categories": model.exempt_categories, "params": model.params,
+    }))
+}
+
+fn params_json(params: &RuleParams) -> serde_json::Value {
+    serde_json::to_value(params)
+        .ok()
+        .and_then(|mut v| v.get_mut("params").map(serde_json::Value::take))
+        .unwrap_or_default()
+}
+
+pub async fn create(
+    conn: &impl TransactionTrait,
+    ctx: &AuditContext,
+    input: RuleIn,
+) -> Result<rule::Model> {
+    input.check()?;
+    let now = Utc::now();
+    let txn = conn.begin().await?;
+    let model = rule::ActiveModel {
+        name: Set(input.name),
+        kind: Set(input.rule.kind().to_owned()),
+        scope: Set(input.scope.as_str().to_owned()),
+        scope_value: Set(input.scope_value),
+        enabled: Set(input.enabled),
+        exempt_categories: Set(serde_json::json!(input.exempt_categories)),
+        params: Set(params_json(&input.rule)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        ctx,
+        Change {
+            action: "rule.create",
+            target_kind: "rule",
+            target_id: Some(model.id.to_string()),
+            before: None,
+            after: snapshot(&model),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn replace(
+    conn: &impl TransactionTrait,
+    ctx: &AuditContext,
+    id: i64,
+    input: RuleIn,
+) -> Result<rule::Model> {
+    input.check()?;
+    let txn = conn.begin().await?;
+    let before = get(&txn, id).await?;
+    let mut active: rule::ActiveModel = before.clone().into();
+    active.name = Set(input.name);
+    active.kind = Set(input.rule.kind().to_owned());
+    active.scope = Set(input.scope.as_str().to_owned());
+    active.scope_value = Set(input.scope_value);
+    active.enabled = Set(input.enabled);
+    active.exempt_categories = Set(serde_json::json!(input.exempt_categories));
+    active.params = Set(params_json(&input.rule));
+    active.updated_at = Set(Utc::now());
+    let after = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        ctx,
+        Change {
+            action: "rule.update",
+            target_kind: "rule",
+            target_id: Some(id.to_string()),
+            before: snapshot(&before),
+            after: snapshot(&after),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, id: i64) -> Result<()> {
+    let txn = conn.begin().await?;
+    let before = get(&txn, id).await?;
+    rule::Entity::delete_by_id(id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        ctx,
+        Change {
+            action: "rule.delete",
+            target_kind: "rule",
+            target_id: Some(id.to_string()),
+            before: snapshot(&before),
+            after: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn get(conn: &impl ConnectionTrait, id: i64) -> Result<rule::Model> {
+    rule::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound { entity: "rule" })
+}
+
+pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<rule::Model>> {
+    Ok(rule::Entity::find()
+        .order_by_asc(rule::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Enabled rules of one kind, parsed.
+pub async fn enabled_of_kind(conn: &impl ConnectionTrait, kind: &str) -> Result<Vec<Rule>> {
+    rule::Entity::find()
+        .filter(rule::Column::Kind.eq(kind))
+        .filter(rule::Column::Enabled.eq(true))
+        .order_by_asc(rule::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Rule::from_model)
+        .collect()
+}
+
+/// Refuses content holding banned words of any enabled keyword rule that applies to
+/// one of `channels` (or globally) and to `category` when it is known. `field` names the
+/// input the error points at.
+pub async fn check_keywords(
+    conn: &impl ConnectionTrait,
+    field: &str,
+    texts: &[&str],
+    channels: &[ChannelKind],
+    category: Option<&str>,
+) -> Result<()> {
+    let mut banned: Vec<String> = Vec::new();
+    for rule in enabled_of_kind(conn, "keyword").await? {
+        let RuleParams::Keyword(params) = &rule.params else {
+            continue;
+        };
+        let applies = match rule.model.scope.as_str() {
+            "channel" => channels.iter().any(|c| rule.applies_to(Some(*c), category)),
+            "category" => category.is_some() && rule.applies_to(None, category),
+            _ => rule.applies_to(None, category),
+        };
+        if !applies {
+            continue;
+        }
+        for word in find_banned(params, texts) {
+            if !banned.iter().any(|b| b == word) {
+                banned.push(word.to_owned());
+            }
+        }
+    }
+    if banned.is_empty() {
+        Ok(())
+    } else {
+        let list = banned
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(Error::Banned {
+            field: field.to_owned(),
+            message: format!("contains banned words: {list}"),
+            words: banned,
+        })
+    }
+}
