@@ -26,6 +26,8 @@ Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"}}`."
         (name = "api-keys", description = "Keys for product services"),
         (name = "audit", description = "Who changed what"),
         (name = "subscribers", description = "The product's users, their endpoints and preferences"),
+        (name = "templates", description = "Versioned content per channel, rendered strictly"),
+        (name = "rules", description = "Frequency caps, quiet hours, keyword filters, dedup windows"),
     )
 )]
 pub struct ApiDoc;

@@ -34,9 +34,15 @@ impl Role {
         use Scope::*;
         match self {
             Role::Admin => true,
-            Role::Editor => matches!(scope, SubscribersRead | SubscribersWrite),
-            Role::Reviewer => matches!(scope, SubscribersRead),
-            Role::Viewer => matches!(scope, SubscribersRead | AuditRead),
+            Role::Editor => matches!(
+                scope,
+                SubscribersRead | SubscribersWrite | TemplatesRead | TemplatesWrite | RulesRead
+            ),
+            Role::Reviewer => matches!(scope, SubscribersRead | TemplatesRead | RulesRead),
+            Role::Viewer => matches!(
+                scope,
+                SubscribersRead | AuditRead | TemplatesRead | RulesRead
+            ),
         }
     }
 }
@@ -57,16 +63,28 @@ pub enum Scope {
     ApiKeysManage,
     #[serde(rename = "audit:read")]
     AuditRead,
+    #[serde(rename = "templates:read")]
+    TemplatesRead,
+    #[serde(rename = "templates:write")]
+    TemplatesWrite,
+    #[serde(rename = "rules:read")]
+    RulesRead,
+    #[serde(rename = "rules:write")]
+    RulesWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 10] = [
         Scope::SubscribersRead,
         Scope::SubscribersWrite,
         Scope::MessagesSend,
         Scope::OperatorsManage,
         Scope::ApiKeysManage,
         Scope::AuditRead,
+        Scope::TemplatesRead,
+        Scope::TemplatesWrite,
+        Scope::RulesRead,
+        Scope::RulesWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +95,10 @@ impl Scope {
             Scope::OperatorsManage => "operators:manage",
             Scope::ApiKeysManage => "api_keys:manage",
             Scope::AuditRead => "audit:read",
+            Scope::TemplatesRead => "templates:read",
+            Scope::TemplatesWrite => "templates:write",
+            Scope::RulesRead => "rules:read",
+            Scope::RulesWrite => "rules:write",
         }
     }
 

@@ -10,9 +10,11 @@ mod auth;
 mod health;
 mod operators;
 mod pagination;
+mod rules;
 mod subscriber_endpoints;
 mod subscriber_import;
 mod subscribers;
+mod templates;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -23,6 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(subscribers::router())
         .merge(subscriber_endpoints::router())
+        .merge(templates::router())
+        .merge(rules::router())
 }
 
 /// Routes that may legitimately take long (streamed uploads): no request timeout.

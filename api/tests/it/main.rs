@@ -12,4 +12,6 @@ mod import;
 mod openapi;
 mod operations;
 mod operators;
+mod rules;
 mod subscribers;
+mod templates;

@@ -2,6 +2,7 @@
 
 pub mod content;
 pub mod render;
+pub mod store;
 
 pub use content::TemplateContent;
 pub use render::{CompiledContent, RenderContext, RenderedContent, check};

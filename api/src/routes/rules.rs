@@ -1,0 +1,138 @@
+//! Delivery rules: frequency caps, quiet hours, keyword filters, dedup windows.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use herald_core::entities::rule;
+use herald_core::rules::RuleIn;
+use herald_core::rules::store;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::ValidJson;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_rules, create_rule))
+        .routes(routes!(get_rule, replace_rule, delete_rule))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleOut {
+    id: i64,
+    name: String,
+    /// `frequency_cap`, `quiet_hours`, `keyword` or `dedup`.
+    kind: String,
+    /// `global`, `channel` or `category`.
+    scope: String,
+    scope_value: Option<String>,
+    enabled: bool,
+    exempt_categories: Vec<String>,
+    #[schema(value_type = Object)]
+    params: serde_json::Value,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<rule::Model> for RuleOut {
+    fn from(m: rule::Model) -> Self {
+        Self {
+            exempt_categories: serde_json::from_value(m.exempt_categories).unwrap_or_default(),
+            id: m.id,
+            name: m.name,
+            kind: m.kind,
+            scope: m.scope,
+            scope_value: m.scope_value,
+            enabled: m.enabled,
+            params: m.params,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// All rules.
+#[utoipa::path(get, path = "/v1/rules", tag = "rules",
+    security(("session" = ["rules:read"])),
+    responses((status = 200, body = Vec<RuleOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_rules(State(state): State<AppState>) -> Result<Json<Vec<RuleOut>>, ApiError> {
+    Ok(Json(
+        store::list(&state.db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Creates a rule: `{"name", "scope", "scope_value"?, "enabled"?, "exempt_categories"?,
+/// "kind", "params"}`.
+#[utoipa::path(post, path = "/v1/rules", tag = "rules",
+    security(("session" = ["rules:write"])),
+    request_body = RuleIn,
+    responses((status = 201, body = RuleOut), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(input): ValidJson<RuleIn>,
+) -> Result<(StatusCode, Json<RuleOut>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            store::create(&state.db, &caller.audit(), input)
+                .await?
+                .into(),
+        ),
+    ))
+}
+
+/// One rule.
+#[utoipa::path(get, path = "/v1/rules/{id}", tag = "rules",
+    security(("session" = ["rules:read"])),
+    params(("id" = i64, Path, description = "Rule id")),
+    responses((status = 200, body = RuleOut), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_rule(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<RuleOut>, ApiError> {
+    Ok(Json(store::get(&state.db, id).await?.into()))
+}
+
+/// Replaces a rule.
+#[utoipa::path(put, path = "/v1/rules/{id}", tag = "rules",
+    security(("session" = ["rules:write"])),
+    params(("id" = i64, Path, description = "Rule id")),
+    request_body = RuleIn,
+    responses((status = 200, body = RuleOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn replace_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ValidJson(input): ValidJson<RuleIn>,
+) -> Result<Json<RuleOut>, ApiError> {
+    Ok(Json(
+        store::replace(&state.db, &caller.audit(), id, input)
+            .await?
+            .into(),
+    ))
+}
+
+/// Deletes a rule.
+#[utoipa::path(delete, path = "/v1/rules/{id}", tag = "rules",
+    security(("session" = ["rules:write"])),
+    params(("id" = i64, Path, description = "Rule id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn delete_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    store::delete(&state.db, &caller.audit(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

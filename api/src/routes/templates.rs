@@ -1,0 +1,202 @@
+//! Templates: named content per channel, saved as immutable versions, with previews.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use herald_core::entities::{template, template_version};
+use herald_core::templates::store::{self, NewTemplate, NewVersion, PreviewIn};
+use herald_core::templates::{RenderedContent, TemplateContent};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::ValidJson;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_templates, create_template))
+        .routes(routes!(get_template))
+        .routes(routes!(list_versions, create_version))
+        .routes(routes!(get_version))
+        .routes(routes!(preview_version))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateOut {
+    id: i64,
+    name: String,
+    description: String,
+    latest_version: i32,
+    created_by: Option<i64>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<template::Model> for TemplateOut {
+    fn from(m: template::Model) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            description: m.description,
+            latest_version: m.latest_version,
+            created_by: m.created_by,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionOut {
+    template_id: i64,
+    version: i32,
+    content: TemplateContent,
+    data_keys: Vec<String>,
+    created_by: Option<i64>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<template_version::Model> for VersionOut {
+    type Error = ApiError;
+
+    fn try_from(m: template_version::Model) -> Result<Self, ApiError> {
+        Ok(Self {
+            content: store::content_of(&m)?,
+            data_keys: store::data_keys_of(&m),
+            template_id: m.template_id,
+            version: m.version,
+            created_by: m.created_by,
+            created_at: m.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateDetailOut {
+    template: TemplateOut,
+    latest: VersionOut,
+}
+
+/// All templates, by name.
+#[utoipa::path(get, path = "/v1/templates", tag = "templates",
+    security(("session" = ["templates:read"])),
+    responses((status = 200, body = Vec<TemplateOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_templates(State(state): State<AppState>) -> Result<Json<Vec<TemplateOut>>, ApiError> {
+    Ok(Json(
+        store::list(&state.db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Creates a template with its first version. Content is checked for syntax, unknown
+/// variables (422 naming the part and line) and banned words (422 `banned_words`).
+#[utoipa::path(post, path = "/v1/templates", tag = "templates",
+    security(("session" = ["templates:write"])),
+    request_body = NewTemplate,
+    responses((status = 201, body = TemplateDetailOut), (status = 409, body = ErrorBody, description = "template_name_taken"),
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_template(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(input): ValidJson<NewTemplate>,
+) -> Result<(StatusCode, Json<TemplateDetailOut>), ApiError> {
+    let (template, version) = store::create(&state.db, &caller.audit(), input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TemplateDetailOut {
+            template: template.into(),
+            latest: version.try_into()?,
+        }),
+    ))
+}
+
+/// A template with its latest version.
+#[utoipa::path(get, path = "/v1/templates/{id}", tag = "templates",
+    security(("session" = ["templates:read"])),
+    params(("id" = i64, Path, description = "Template id")),
+    responses((status = 200, body = TemplateDetailOut), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_template(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<TemplateDetailOut>, ApiError> {
+    let template = store::get(&state.db, id).await?;
+    let latest = store::version(&state.db, id, template.latest_version).await?;
+    Ok(Json(TemplateDetailOut {
+        template: template.into(),
+        latest: latest.try_into()?,
+    }))
+}
+
+/// The version history, newest first.
+#[utoipa::path(get, path = "/v1/templates/{id}/versions", tag = "templates",
+    security(("session" = ["templates:read"])),
+    params(("id" = i64, Path, description = "Template id")),
+    responses((status = 200, body = Vec<VersionOut>), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_versions(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<VersionOut>>, ApiError> {
+    let versions = store::versions(&state.db, id).await?;
+    Ok(Json(
+        versions
+            .into_iter()
+            .map(VersionOut::try_from)
+            .collect::<Result<_, _>>()?,
+    ))
+}
+
+/// Saves new content as the next version; earlier versions stay as they were.
+#[utoipa::path(post, path = "/v1/templates/{id}/versions", tag = "templates",
+    security(("session" = ["templates:write"])),
+    params(("id" = i64, Path, description = "Template id")),
+    request_body = NewVersion,
+    responses((status = 201, body = VersionOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ValidJson(input): ValidJson<NewVersion>,
+) -> Result<(StatusCode, Json<VersionOut>), ApiError> {
+    let version = store::add_version(&state.db, &caller.audit(), id, input).await?;
+    Ok((StatusCode::CREATED, Json(version.try_into()?)))
+}
+
+/// One version.
+#[utoipa::path(get, path = "/v1/templates/{id}/versions/{version}", tag = "templates",
+    security(("session" = ["templates:read"])),
+    params(("id" = i64, Path, description = "Template id"), ("version" = i32, Path, description = "Version number")),
+    responses((status = 200, body = VersionOut), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_version(
+    State(state): State<AppState>,
+    Path((id, number)): Path<(i64, i32)>,
+) -> Result<Json<VersionOut>, ApiError> {
+    Ok(Json(
+        store::version(&state.db, id, number).await?.try_into()?,
+    ))
+}
+
+/// Renders a version for a stored subscriber or sample fields, without sending.
+#[utoipa::path(post, path = "/v1/templates/{id}/versions/{version}/preview", tag = "templates",
+    security(("session" = ["templates:read"])),
+    params(("id" = i64, Path, description = "Template id"), ("version" = i32, Path, description = "Version number")),
+    request_body = PreviewIn,
+    responses((status = 200, body = RenderedContent), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn preview_version(
+    State(state): State<AppState>,
+    Path((id, number)): Path<(i64, i32)>,
+    ValidJson(input): ValidJson<PreviewIn>,
+) -> Result<Json<RenderedContent>, ApiError> {
+    Ok(Json(store::preview(&state.db, id, number, input).await?))
+}
