@@ -1,0 +1,211 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use herald_channels::{Channel, DeliveryOutcome};
+
+use crate::support::http::{closed_port, serve};
+use crate::support::webhook_receiver::Receiver;
+use crate::support::{webhook, webhook_channel};
+
+fn loopback() -> Vec<String> {
+    vec!["127.0.0.0/8".to_owned()]
+}
+
+#[tokio::test]
+async fn delivers_a_signed_request_that_an_independent_verifier_accepts() {
+    let receiver = Receiver::default();
+    let base = serve(receiver.router()).await;
+    let channel = webhook_channel(&loopback(), 5_000);
+
+    let outcome = channel
+        .send(&webhook("msg_2Kv9", format!("{base}/hooks")))
+        .await;
+
+    assert!(outcome.is_delivered(), "{outcome:?}");
+    let received = receiver.all();
+    assert_eq!(received.len(), 1);
+    let request = &received[0];
+    assert!(request.signature_valid);
+    assert_eq!(request.headers["webhook-id"], "msg_2Kv9");
+    assert_eq!(request.headers[header::CONTENT_TYPE], "application/json");
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(body["data"]["text"], "hello");
+}
+
+#[tokio::test]
+async fn the_webhook_id_is_stable_across_retries() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen_ids = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (calls_in, ids_in) = (Arc::clone(&calls), Arc::clone(&seen_ids));
+    let router = Router::new().route(
+        "/flaky",
+        post(move |headers: HeaderMap| async move {
+            ids_in
+                .lock()
+                .unwrap()
+                .push(headers["webhook-id"].to_str().unwrap().to_owned());
+            // The first attempt fails, the second succeeds.
+            if calls_in.fetch_add(1, Ordering::SeqCst) == 0 {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let channel = webhook_channel(&loopback(), 5_000);
+    let attempt = webhook("msg_retry_1", format!("{base}/flaky"));
+
+    assert!(matches!(
+        channel.send(&attempt).await,
+        DeliveryOutcome::Retryable { .. }
+    ));
+    assert!(channel.send(&attempt).await.is_delivered());
+    assert_eq!(
+        *seen_ids.lock().unwrap(),
+        vec!["msg_retry_1", "msg_retry_1"]
+    );
+}
+
+fn status_router() -> Router {
+    let in_two_minutes = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+    Router::new()
+        .route(
+            "/429-seconds",
+            post(|| async { (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "7")]) }),
+        )
+        .route(
+            "/429-date",
+            post(move || async move {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, in_two_minutes)],
+                )
+            }),
+        )
+        .route("/500", post(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+        .route(
+            "/400",
+            post(|| async { (StatusCode::BAD_REQUEST, "bad payload") }),
+        )
+        .route("/410", post(|| async { StatusCode::GONE }))
+        .route(
+            "/302",
+            post(|| async {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, "http://169.254.169.254/")],
+                )
+            }),
+        )
+        .route("/hang", post(std::future::pending::<StatusCode>))
+}
+
+#[tokio::test]
+async fn answers_are_classified_and_retry_after_is_honoured() {
+    let base = serve(status_router()).await;
+    let channel = webhook_channel(&loopback(), 5_000);
+    let send = |path: &str| {
+        let attempt = webhook("msg_status", format!("{base}{path}"));
+        let channel = &channel;
+        async move { channel.send(&attempt).await }
+    };
+
+    let outcome = send("/429-seconds").await;
+    assert!(
+        matches!(outcome, DeliveryOutcome::Retryable { retry_after: Some(after), .. } if after == Duration::from_secs(7)),
+        "{outcome:?}"
+    );
+    let outcome = send("/429-date").await;
+    assert!(
+        matches!(outcome, DeliveryOutcome::Retryable { retry_after: Some(after), .. }
+            if after > Duration::from_secs(60) && after <= Duration::from_secs(120)),
+        "{outcome:?}"
+    );
+    let outcome = send("/500").await;
+    assert!(
+        matches!(
+            outcome,
+            DeliveryOutcome::Retryable {
+                retry_after: None,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let outcome = send("/400").await;
+    assert!(
+        matches!(&outcome, DeliveryOutcome::Permanent { reason, endpoint_dead: false } if reason.contains("bad payload")),
+        "{outcome:?}"
+    );
+    let outcome = send("/410").await;
+    assert!(
+        matches!(
+            outcome,
+            DeliveryOutcome::Permanent {
+                endpoint_dead: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    // The redirect points at the metadata service: it must not be followed.
+    let outcome = send("/302").await;
+    assert!(
+        matches!(
+            outcome,
+            DeliveryOutcome::Permanent {
+                endpoint_dead: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_receiver_that_hangs_past_the_timeout_is_retryable() {
+    let base = serve(status_router()).await;
+    let channel = webhook_channel(&loopback(), 300);
+    let outcome = channel
+        .send(&webhook("msg_hang", format!("{base}/hang")))
+        .await;
+    assert!(
+        matches!(&outcome, DeliveryOutcome::Retryable { reason, .. } if reason.contains("timed out")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retryable() {
+    let channel = webhook_channel(&loopback(), 5_000);
+    let url = format!("http://127.0.0.1:{}/hooks", closed_port().await);
+    let outcome = channel.send(&webhook("msg_refused", url)).await;
+    assert!(
+        matches!(&outcome, DeliveryOutcome::Retryable { reason, .. } if reason.contains("connection failed")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_returns_one_outcome_per_message_in_order() {
+    let receiver = Receiver::default();
+    let base = serve(receiver.router().merge(status_router())).await;
+    let channel = webhook_channel(&loopback(), 5_000);
+    let batch = vec![
+        webhook("b-1", format!("{base}/hooks")),
+        webhook("b-2", format!("{base}/400")),
+        webhook("b-3", format!("{base}/hooks")),
+    ];
+    let outcomes = channel.send_batch(&batch).await;
+    assert!(
+        outcomes[0].is_delivered() && outcomes[2].is_delivered(),
+        "{outcomes:?}"
+    );
+    assert!(matches!(outcomes[1], DeliveryOutcome::Permanent { .. }));
+    assert_eq!(receiver.all().len(), 2);
+}
