@@ -27,6 +27,7 @@ Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"}}`."
         (name = "audit", description = "Who changed what"),
         (name = "subscribers", description = "The product's users, their endpoints and preferences"),
         (name = "templates", description = "Versioned content per channel, rendered strictly"),
+        (name = "audiences", description = "Everyone, lists, uploaded files and segments, with live counts"),
         (name = "rules", description = "Frequency caps, quiet hours, keyword filters, dedup windows"),
     )
 )]

@@ -36,12 +36,21 @@ impl Role {
             Role::Admin => true,
             Role::Editor => matches!(
                 scope,
-                SubscribersRead | SubscribersWrite | TemplatesRead | TemplatesWrite | RulesRead
+                SubscribersRead
+                    | SubscribersWrite
+                    | TemplatesRead
+                    | TemplatesWrite
+                    | RulesRead
+                    | AudiencesRead
+                    | AudiencesWrite
             ),
-            Role::Reviewer => matches!(scope, SubscribersRead | TemplatesRead | RulesRead),
+            Role::Reviewer => matches!(
+                scope,
+                SubscribersRead | TemplatesRead | RulesRead | AudiencesRead
+            ),
             Role::Viewer => matches!(
                 scope,
-                SubscribersRead | AuditRead | TemplatesRead | RulesRead
+                SubscribersRead | AuditRead | TemplatesRead | RulesRead | AudiencesRead
             ),
         }
     }
@@ -71,10 +80,14 @@ pub enum Scope {
     RulesRead,
     #[serde(rename = "rules:write")]
     RulesWrite,
+    #[serde(rename = "audiences:read")]
+    AudiencesRead,
+    #[serde(rename = "audiences:write")]
+    AudiencesWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 12] = [
         Scope::SubscribersRead,
         Scope::SubscribersWrite,
         Scope::MessagesSend,
@@ -85,6 +98,8 @@ impl Scope {
         Scope::TemplatesWrite,
         Scope::RulesRead,
         Scope::RulesWrite,
+        Scope::AudiencesRead,
+        Scope::AudiencesWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +114,8 @@ impl Scope {
             Scope::TemplatesWrite => "templates:write",
             Scope::RulesRead => "rules:read",
             Scope::RulesWrite => "rules:write",
+            Scope::AudiencesRead => "audiences:read",
+            Scope::AudiencesWrite => "audiences:write",
         }
     }
 

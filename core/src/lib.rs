@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api_keys;
+pub mod audiences;
 pub mod audit;
 pub mod channel;
 pub mod config;

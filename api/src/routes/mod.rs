@@ -5,6 +5,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 mod api_keys;
+mod audiences;
 mod audit;
 mod auth;
 mod health;
@@ -27,9 +28,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(subscriber_endpoints::router())
         .merge(templates::router())
         .merge(rules::router())
+        .merge(audiences::router())
 }
 
 /// Routes that may legitimately take long (streamed uploads): no request timeout.
 pub fn long_running() -> OpenApiRouter<AppState> {
-    subscriber_import::router()
+    subscriber_import::router().merge(audiences::uploads())
 }

@@ -4,6 +4,7 @@
 
 mod access_matrix;
 mod api_keys;
+mod audiences;
 mod audit;
 mod auth;
 mod helpers;

@@ -1,6 +1,8 @@
 //! sea-orm entities, one file per table.
 
 pub mod api_key;
+pub mod audience;
+pub mod audience_member;
 pub mod audit_log;
 pub mod list_entry;
 pub mod operator;
