@@ -37,7 +37,7 @@ pub fn condition(segment: &Segment, dialect: Dialect) -> Condition {
 /// SQL's NULL would make `NOT (zone IN …)` skip subscribers without a zone; a leaf that
 /// cannot tell is false, so its negation is true.
 fn null_safe(expr: SimpleExpr) -> SimpleExpr {
-    Func::coalesce([expr, Expr::val(false).into()]).into()
+    Func::coalesce([expr, Expr::val(false)]).into()
 }
 
 fn time_range(column: Column, range: &TimeRange) -> Condition {
