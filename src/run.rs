@@ -90,7 +90,7 @@ async fn bootstrap_admin(config: &Config, db: &DatabaseConnection) -> anyhow::Re
             generated_password: Some(password),
         } => {
             println!(
-                "Created the first admin. Log in at {base}/ as `{username}` with password:\n\n    {password}\n"
+                "Created the first admin. Log in (POST {base}/v1/auth/login, or try it from {base}/docs) as `{username}` with password:\n\n    {password}\n"
             );
             println!(
                 "It is shown only this once; set HERALD_ADMIN_PASSWORD to choose it yourself."

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn_with_state};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -51,6 +51,8 @@ pub fn build(state: AppState) -> Result<Router, AccessTableError> {
         .route_layer(from_fn_with_state(state.clone(), metrics::track));
     let router = api
         .route("/metrics", get(metrics::render))
+        // Until the admin console is served here, the front page is the API's own docs.
+        .route("/", get(|| async { Redirect::temporary("/docs/") }))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
