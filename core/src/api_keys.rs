@@ -96,7 +96,7 @@ pub async fn create(
     {
         return Err(Error::invalid("expires_at", "must be in the future"));
     }
-    let prefix = hex::encode(&secrets::random_token(9).as_bytes()[..6]);
+    let prefix = secrets::random_hex(6);
     let secret_part = secrets::random_token(32);
     let secret = format!("{KEY_TAG}_{prefix}_{secret_part}");
     let txn = conn.begin().await?;

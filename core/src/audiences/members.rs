@@ -37,7 +37,8 @@ pub struct InvalidLine {
     pub message: String,
 }
 
-/// Inserts ids, ignoring ones already present; returns how many were new.
+/// Inserts ids, ignoring ones already present; returns how many were new (the rows the
+/// insert reports, so no counting query per batch).
 pub async fn insert(
     conn: &impl ConnectionTrait,
     audience_id: i64,
@@ -45,10 +46,11 @@ pub async fn insert(
 ) -> Result<u64> {
     let mut added = 0;
     for chunk in ids.chunks(BATCH) {
-        let before = count(conn, audience_id).await?;
-        audience_member::Entity::insert_many(chunk.iter().map(|id| audience_member::ActiveModel {
-            audience_id: Set(audience_id),
-            external_id: Set(id.clone()),
+        added += audience_member::Entity::insert_many(chunk.iter().map(|id| {
+            audience_member::ActiveModel {
+                audience_id: Set(audience_id),
+                external_id: Set(id.clone()),
+            }
         }))
         .on_conflict(
             OnConflict::columns([
@@ -60,7 +62,6 @@ pub async fn insert(
         )
         .exec_without_returning(conn)
         .await?;
-        added += count(conn, audience_id).await? - before;
     }
     Ok(added)
 }
