@@ -9,6 +9,7 @@ mod audiences;
 mod audit;
 mod auth;
 mod health;
+mod list_entries;
 mod operators;
 mod pagination;
 mod rules;
@@ -29,9 +30,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(templates::router())
         .merge(rules::router())
         .merge(audiences::router())
+        .merge(list_entries::router())
 }
 
 /// Routes that may legitimately take long (streamed uploads): no request timeout.
 pub fn long_running() -> OpenApiRouter<AppState> {
-    subscriber_import::router().merge(audiences::uploads())
+    subscriber_import::router()
+        .merge(audiences::uploads())
+        .merge(list_entries::imports())
 }

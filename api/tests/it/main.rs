@@ -10,6 +10,7 @@ mod auth;
 mod helpers;
 mod housekeeping;
 mod import;
+mod list_entries;
 mod openapi;
 mod operations;
 mod operators;

@@ -3,6 +3,7 @@
 //! that are exempt.
 
 pub mod keywords;
+pub mod lists;
 pub mod params;
 pub mod store;
 
