@@ -1,0 +1,171 @@
+//! Allowed hours in a subscriber's local time, and when a window next opens. Local
+//! times that do not exist (the spring-forward gap) open at the first instant after the
+//! gap; times that occur twice (fall back) open at the earlier one.
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// Hours when delivery is allowed. `until` before `from` means the window spans
+/// midnight; `from == until` means all day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllowedWindow {
+    pub from: NaiveTime,
+    pub until: NaiveTime,
+}
+
+impl AllowedWindow {
+    pub fn contains(&self, local: NaiveTime) -> bool {
+        if self.from == self.until {
+            true
+        } else if self.from < self.until {
+            self.from <= local && local < self.until
+        } else {
+            local >= self.from || local < self.until
+        }
+    }
+
+    /// `None` when `at` is inside the window in `zone`; otherwise the next instant the
+    /// window opens.
+    pub fn next_opening(&self, zone: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = at.with_timezone(&zone);
+        if self.contains(local.time()) {
+            return None;
+        }
+        let today = local.date_naive();
+        // Today and the next two days always hold an opening after `at`, whatever offsets
+        // change in between. A window lying wholly inside a DST gap does not exist that
+        // day: its "opening" lands past the window, so that day is skipped.
+        (0..3)
+            .filter_map(|days| today.checked_add_signed(Duration::days(days)))
+            .map(|date| opening_on(zone, date, self.from))
+            .find(|opening| *opening > at && self.contains(opening.with_timezone(&zone).time()))
+    }
+}
+
+/// The instant `time` happens on `date` in `zone`, moved past a gap if it does not exist.
+fn opening_on(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let mut wanted = date.and_time(time);
+    // Gaps are at most a few hours; step a minute at a time to the first valid instant.
+    for _ in 0..(24 * 60) {
+        match zone.from_local_datetime(&wanted) {
+            LocalResult::Single(t) => return t.with_timezone(&Utc),
+            LocalResult::Ambiguous(earlier, _) => return earlier.with_timezone(&Utc),
+            LocalResult::None => wanted += Duration::minutes(1),
+        }
+    }
+    // Unreachable for real zones; fall back to reading the wall time as UTC.
+    Utc.from_utc_datetime(&date.and_time(time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn window(from: (u32, u32), until: (u32, u32)) -> AllowedWindow {
+        AllowedWindow {
+            from: NaiveTime::from_hms_opt(from.0, from.1, 0).unwrap(),
+            until: NaiveTime::from_hms_opt(until.0, until.1, 0).unwrap(),
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn inside_the_window_sends_now() {
+        let w = window((8, 0), (21, 0));
+        assert_eq!(
+            w.next_opening(chrono_tz::Europe::Berlin, utc("2026-06-01T10:00:00Z")),
+            None
+        );
+    }
+
+    #[test]
+    fn at_night_defers_to_the_local_morning() {
+        let w = window((8, 0), (21, 0));
+        // 22:30 in Berlin (UTC+2 in summer) → 08:00 Berlin next day = 06:00 UTC.
+        let next = w.next_opening(chrono_tz::Europe::Berlin, utc("2026-06-01T20:30:00Z"));
+        assert_eq!(next, Some(utc("2026-06-02T06:00:00Z")));
+    }
+
+    #[test]
+    fn spring_forward_gap_opens_after_the_gap() {
+        // Berlin skips 02:00–03:00 on 2026-03-29; a 02:30 opening happens at 03:00 CEST.
+        let w = window((2, 30), (5, 0));
+        let next = w.next_opening(chrono_tz::Europe::Berlin, utc("2026-03-28T23:00:00Z"));
+        assert_eq!(next, Some(utc("2026-03-29T01:00:00Z")));
+    }
+
+    #[test]
+    fn a_window_inside_the_gap_opens_the_next_day() {
+        let w = window((2, 30), (2, 45));
+        let next = w.next_opening(chrono_tz::Europe::Berlin, utc("2026-03-28T23:00:00Z"));
+        assert_eq!(next, Some(utc("2026-03-30T00:30:00Z")));
+    }
+
+    #[test]
+    fn fall_back_overlap_opens_at_the_first_occurrence() {
+        // New York repeats 01:00–02:00 on 2026-11-01; 01:30 first happens at 05:30 UTC (EDT).
+        let w = window((1, 30), (4, 0));
+        let next = w.next_opening(chrono_tz::America::New_York, utc("2026-11-01T03:00:00Z"));
+        assert_eq!(next, Some(utc("2026-11-01T05:30:00Z")));
+    }
+
+    #[test]
+    fn a_window_across_midnight_is_open_at_night() {
+        let w = window((22, 0), (6, 0));
+        assert_eq!(
+            w.next_opening(chrono_tz::Asia::Tokyo, utc("2026-01-10T15:00:00Z")),
+            None
+        ); // 00:00 Tokyo
+        let next = w.next_opening(chrono_tz::Asia::Tokyo, utc("2026-01-10T03:00:00Z")); // 12:00 Tokyo
+        assert_eq!(next, Some(utc("2026-01-10T13:00:00Z")));
+    }
+
+    const ZONES: [Tz; 6] = [
+        chrono_tz::Europe::Berlin,
+        chrono_tz::America::New_York,
+        chrono_tz::Australia::Sydney,
+        chrono_tz::Asia::Kolkata,
+        chrono_tz::Pacific::Chatham,
+        chrono_tz::Australia::Lord_Howe,
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Across two years (every DST change in these zones, including half-hour and
+        /// 45-minute offsets and Lord Howe's half-hour DST), an opening is after `at`,
+        /// inside the window, within a day and a bit, and no earlier minute was allowed.
+        #[test]
+        fn openings_are_correct_and_minimal(
+            zone in 0..ZONES.len(),
+            minutes in 0i64..(2 * 366 * 24 * 60),
+            from in 0u32..(24 * 60),
+            length in 1u32..(24 * 60),
+        ) {
+            let zone = ZONES[zone];
+            let at = utc("2026-01-01T00:00:00Z") + Duration::minutes(minutes);
+            let until = (from + length) % (24 * 60);
+            let w = AllowedWindow {
+                from: NaiveTime::from_hms_opt(from / 60, from % 60, 0).unwrap(),
+                until: NaiveTime::from_hms_opt(until / 60, until % 60, 0).unwrap(),
+            };
+            match w.next_opening(zone, at) {
+                None => prop_assert!(w.contains(at.with_timezone(&zone).time())),
+                Some(next) => {
+                    prop_assert!(next > at);
+                    prop_assert!(next - at <= Duration::hours(27), "{} after {}", next, at);
+                    prop_assert!(w.contains(next.with_timezone(&zone).time()), "opening {} is outside", next);
+                    let mut probe = at;
+                    while probe < next {
+                        prop_assert!(!w.contains(probe.with_timezone(&zone).time()), "{} was already allowed", probe);
+                        probe += Duration::minutes(15);
+                    }
+                }
+            }
+        }
+    }
+}
