@@ -35,11 +35,57 @@ impl AllowedWindow {
         // Today and the next two days always hold an opening after `at`, whatever offsets
         // change in between. A window lying wholly inside a DST gap does not exist that
         // day: its "opening" lands past the window, so that day is skipped.
-        (0..3)
+        let regular = (0..3)
             .filter_map(|days| today.checked_add_signed(Duration::days(days)))
             .map(|date| opening_on(zone, date, self.from))
-            .find(|opening| *opening > at && self.contains(opening.with_timezone(&zone).time()))
+            .find(|opening| *opening > at && self.contains(opening.with_timezone(&zone).time()));
+        // When clocks go back, wall times repeat: the window can reopen at the change
+        // without passing `from` again.
+        let horizon = regular.unwrap_or(at + Duration::hours(72));
+        let by_change = offset_changes(zone, at, horizon)
+            .into_iter()
+            .find(|change| self.contains(change.with_timezone(&zone).time()));
+        match (regular, by_change) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
+}
+
+fn offset_at(zone: Tz, at: DateTime<Utc>) -> i32 {
+    use chrono::Offset;
+    at.with_timezone(&zone).offset().fix().local_minus_utc()
+}
+
+/// Instants in `(from, to]` at which the zone's UTC offset changes, to the minute.
+fn offset_changes(zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let mut changes = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = (start + Duration::hours(1)).min(to);
+        let before = offset_at(zone, start);
+        if offset_at(zone, end) != before {
+            // Binary search for the first minute with the new offset.
+            let (mut low, mut high) = (start, end);
+            while high - low > Duration::minutes(1) {
+                let middle = low + (high - low) / 2;
+                if offset_at(zone, middle) == before {
+                    low = middle;
+                } else {
+                    high = middle;
+                }
+            }
+            let minute = high.timestamp().div_euclid(60) * 60;
+            let change = DateTime::from_timestamp(minute, 0).unwrap_or(high);
+            changes.push(if offset_at(zone, change) == before {
+                high
+            } else {
+                change
+            });
+        }
+        start = end;
+    }
+    changes
 }
 
 /// The instant `time` happens on `date` in `zone`, moved past a gap if it does not exist.
@@ -111,6 +157,15 @@ mod tests {
         let w = window((1, 30), (4, 0));
         let next = w.next_opening(chrono_tz::America::New_York, utc("2026-11-01T03:00:00Z"));
         assert_eq!(next, Some(utc("2026-11-01T05:30:00Z")));
+    }
+
+    #[test]
+    fn repeated_wall_time_after_fall_back_reopens_the_window() {
+        // Lord Howe goes from 02:00 back to 01:30 on 2027-04-04 (15:00 UTC). A window
+        // 22:51–01:32 is closed at 01:40 daylight time but open again at 01:30 standard.
+        let w = window((22, 51), (1, 32));
+        let next = w.next_opening(chrono_tz::Australia::Lord_Howe, utc("2027-04-03T14:40:00Z"));
+        assert_eq!(next, Some(utc("2027-04-03T15:00:00Z")));
     }
 
     #[test]
