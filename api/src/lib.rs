@@ -9,6 +9,7 @@ pub mod metrics;
 mod openapi;
 mod routes;
 pub mod state;
+mod upload;
 
 use std::future::Future;
 

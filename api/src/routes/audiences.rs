@@ -3,15 +3,13 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use herald_core::audiences::members::{self, MembersReport};
 use herald_core::audiences::store::{self, condition_for, count_matching, page_matching};
 use herald_core::audiences::{AudienceIn, Segment};
 use herald_core::entities::audience;
 use serde::{Deserialize, Serialize};
-use tokio_util::io::StreamReader;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
@@ -21,6 +19,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::state::AppState;
+use crate::upload;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -213,9 +212,10 @@ async fn upload_members(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Json<MembersReport>, ApiError> {
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let report = members::upload(&state.db, &caller.audit(), id, StreamReader::new(stream)).await?;
-    Ok(Json(report))
+    let (reader, guard) = upload::limited(body, &headers, state.settings.import_body_limit_bytes)?;
+    let report = members::upload(&state.db, &caller.audit(), id, reader).await;
+    Ok(Json(report.map_err(|e| guard.explain(e))?))
 }

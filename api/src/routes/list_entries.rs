@@ -3,15 +3,13 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use herald_core::entities::list_entry;
 use herald_core::rules::lists::{
     self, EntryFilter, EntryIn, EntryKind, ListImportReport, ListName,
 };
 use serde::{Deserialize, Serialize};
-use tokio_util::io::StreamReader;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
@@ -21,6 +19,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::state::AppState;
+use crate::upload;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -152,10 +151,10 @@ async fn delete_entry(
 async fn import_entries(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ListImportReport>, ApiError> {
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    Ok(Json(
-        lists::import(&state.db, &caller.audit(), StreamReader::new(stream)).await?,
-    ))
+    let (reader, guard) = upload::limited(body, &headers, state.settings.import_body_limit_bytes)?;
+    let report = lists::import(&state.db, &caller.audit(), reader).await;
+    Ok(Json(report.map_err(|e| guard.explain(e))?))
 }

@@ -1,22 +1,17 @@
 //! Bulk import of subscribers, streamed from the request body.
 
-use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
-use futures::TryStreamExt;
 use herald_core::subscribers::import::{self, ImportFormat, ImportReport};
-use tokio_util::io::StreamReader;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+use crate::upload;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(import_subscribers))
@@ -42,14 +37,6 @@ fn format_of(headers: &HeaderMap) -> Result<ImportFormat, ApiError> {
     }
 }
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("an import may be at most {limit} bytes; split it"),
-    )
-}
-
 /// Imports subscribers from JSON lines (`application/x-ndjson`, one object with
 /// `external_id` and the profile fields per line) or CSV (`text/csv`, a header row of
 /// `external_id`, `email`, `phone`, `timezone`, `locale`, `tags` separated by `;`, and
@@ -68,38 +55,9 @@ async fn import_subscribers(
     body: Body,
 ) -> Result<Json<ImportReport>, ApiError> {
     let format = format_of(&headers)?;
-    let limit = state.settings.import_body_limit_bytes;
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(too_large(limit));
-    }
-    // Count bytes as they stream, so a chunked upload cannot exceed the limit either.
-    let exceeded = Arc::new(AtomicBool::new(false));
-    let mut seen = 0usize;
-    let flag = exceeded.clone();
-    let stream = body
-        .into_data_stream()
-        .map_err(io::Error::other)
-        .and_then(move |chunk| {
-            seen += chunk.len();
-            let result = if seen > limit {
-                flag.store(true, Ordering::Relaxed);
-                Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "upload too large",
-                ))
-            } else {
-                Ok(chunk)
-            };
-            std::future::ready(result)
-        });
-    let reader = StreamReader::new(stream);
+    let (reader, guard) = upload::limited(body, &headers, state.settings.import_body_limit_bytes)?;
     match import::import(&state.db, &caller.audit(), format, reader).await {
         Ok(report) => Ok(Json(report)),
-        Err(_) if exceeded.load(Ordering::Relaxed) => Err(too_large(limit)),
-        Err(error) => Err(error.into()),
+        Err(error) => Err(guard.explain(error)),
     }
 }

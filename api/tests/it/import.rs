@@ -207,3 +207,52 @@ async fn imports_refuse_other_media_types_and_oversized_bodies() {
     let response = import(&app, &key, "application/x-ndjson", big).await;
     assert_eq!(error_of(response, 413).await["code"], "payload_too_large");
 }
+
+#[tokio::test]
+async fn every_bulk_upload_is_size_limited_while_it_streams() {
+    let app = spawn_app_with(|config| {
+        config.http.body_limit_bytes = 1024;
+        config.http.import_body_limit_bytes = 4096;
+    })
+    .await;
+    let admin = app.operator(Role::Admin).await;
+    let audience: Value = admin
+        .post("/v1/audiences")
+        .json(&json!({ "name": "file", "kind": "file" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids = "someone\n".repeat(1000);
+    let entries = format!(
+        "list,kind,value\n{}",
+        "block,email,a@example.com\n".repeat(300)
+    );
+    for (path, content_type, body) in [
+        (
+            format!("/v1/audiences/{}/members", audience["id"]),
+            "text/plain",
+            ids,
+        ),
+        ("/v1/list-entry-imports".to_owned(), "text/csv", entries),
+    ] {
+        // A chunked body has no Content-Length: the limit must hold while streaming.
+        let chunks = futures::stream::iter(
+            body.into_bytes()
+                .chunks(512)
+                .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+                .collect::<Vec<_>>(),
+        );
+        let response = admin
+            .post(&path)
+            .header("content-type", content_type)
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 413, "{path}");
+        assert_eq!(error_of(response, 413).await["code"], "payload_too_large");
+    }
+}

@@ -257,6 +257,11 @@ where
     let mut report = ListImportReport::default();
     let mut batch = Vec::with_capacity(IMPORT_BATCH);
     while let Some(next) = records.next().await {
+        if let Err(e) = &next
+            && let csv_async::ErrorKind::Io(io) = e.kind()
+        {
+            return Err(Error::Upload(io.to_string()));
+        }
         report.received += 1;
         let line = match &next {
             Ok(_) => report.received + 1,
