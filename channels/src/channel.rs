@@ -11,10 +11,12 @@ use crate::{Delivery, DeliveryOutcome, Message};
 /// How many sends the default [`Channel::send_batch`] keeps in flight.
 pub const DEFAULT_BATCH_CONCURRENCY: usize = 32;
 
-/// The plugin families, as named in configuration and in logs.
+/// The plugin families, as named in configuration and in logs. Not to be confused
+/// with `herald_core::channel::ChannelKind`, the delivery channels operators choose
+/// (`push` is served by the fcm, apns and jpush plugins).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ChannelKind {
+pub enum PluginKind {
     Email,
     Webhook,
     Fcm,
@@ -23,7 +25,7 @@ pub enum ChannelKind {
     Mqtt,
 }
 
-impl ChannelKind {
+impl PluginKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Email => "email",
@@ -36,7 +38,7 @@ impl ChannelKind {
     }
 }
 
-impl fmt::Display for ChannelKind {
+impl fmt::Display for PluginKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -49,7 +51,7 @@ impl fmt::Display for ChannelKind {
 /// schedules the next attempt.
 #[async_trait]
 pub trait Channel: Send + Sync + fmt::Debug {
-    fn kind(&self) -> ChannelKind;
+    fn kind(&self) -> PluginKind;
 
     /// Delivers one message. A message of the wrong kind for this plugin is a
     /// permanent failure, not a panic.
@@ -77,7 +79,7 @@ pub trait Channel: Send + Sync + fmt::Debug {
 }
 
 /// The outcome for a message handed to a plugin of another kind.
-pub(crate) fn wrong_kind(channel: ChannelKind, message: &Message) -> DeliveryOutcome {
+pub(crate) fn wrong_kind(channel: PluginKind, message: &Message) -> DeliveryOutcome {
     DeliveryOutcome::permanent(format!(
         "a {} channel cannot send a {} message",
         channel,

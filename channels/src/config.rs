@@ -12,7 +12,7 @@ use crate::fcm::{FcmChannel, FcmConfig};
 use crate::jpush::{JpushChannel, JpushConfig};
 use crate::mqtt::{MqttChannel, MqttConfig};
 use crate::webhook::{WebhookChannel, WebhookConfig};
-use crate::{BuildError, Channel, ChannelKind};
+use crate::{BuildError, Channel, PluginKind};
 
 /// The settings of one channel instance, tagged by `kind`:
 /// `{"kind": "smtp", "host": "...", ...}`.
@@ -28,14 +28,14 @@ pub enum ChannelConfig {
 }
 
 impl ChannelConfig {
-    pub fn kind(&self) -> ChannelKind {
+    pub fn kind(&self) -> PluginKind {
         match self {
-            Self::Smtp(_) => ChannelKind::Email,
-            Self::Webhook(_) => ChannelKind::Webhook,
-            Self::Fcm(_) => ChannelKind::Fcm,
-            Self::Apns(_) => ChannelKind::Apns,
-            Self::Jpush(_) => ChannelKind::Jpush,
-            Self::Mqtt(_) => ChannelKind::Mqtt,
+            Self::Smtp(_) => PluginKind::Email,
+            Self::Webhook(_) => PluginKind::Webhook,
+            Self::Fcm(_) => PluginKind::Fcm,
+            Self::Apns(_) => PluginKind::Apns,
+            Self::Jpush(_) => PluginKind::Jpush,
+            Self::Mqtt(_) => PluginKind::Mqtt,
         }
     }
 
@@ -66,11 +66,11 @@ mod tests {
             "allow_list": ["10.0.0.0/8", "hooks.internal:8443"]
         }))
         .unwrap();
-        assert_eq!(config.kind(), ChannelKind::Webhook);
+        assert_eq!(config.kind(), PluginKind::Webhook);
         let shown = serde_json::to_value(&config).unwrap();
         assert_eq!(shown["kind"], "webhook");
         assert_eq!(shown["allow_list"][1], "hooks.internal:8443");
         assert!(shown.get("secret").is_none());
-        assert_eq!(config.build().unwrap().kind(), ChannelKind::Webhook);
+        assert_eq!(config.build().unwrap().kind(), PluginKind::Webhook);
     }
 }

@@ -46,7 +46,7 @@ mod registry;
 mod tls;
 pub mod webhook;
 
-pub use channel::{Channel, ChannelKind, DEFAULT_BATCH_CONCURRENCY};
+pub use channel::{Channel, DEFAULT_BATCH_CONCURRENCY, PluginKind};
 pub use config::ChannelConfig;
 pub use error::BuildError;
 pub use message::{
@@ -60,6 +60,6 @@ pub use tls::install_default_crypto_provider;
 /// What a plugin module needs, in one import.
 pub mod prelude {
     pub use crate::{
-        BuildError, Channel, ChannelKind, Delivery, DeliveryOutcome, IdempotencyKey, Message,
+        BuildError, Channel, Delivery, DeliveryOutcome, IdempotencyKey, Message, PluginKind,
     };
 }

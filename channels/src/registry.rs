@@ -64,7 +64,7 @@ impl ChannelRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ChannelKind;
+    use crate::PluginKind;
 
     #[test]
     fn configures_replaces_and_removes_named_channels() {
@@ -74,7 +74,7 @@ mod tests {
         }))
         .unwrap();
         registry.configure("hooks", &config).unwrap();
-        assert_eq!(registry.get("hooks").unwrap().kind(), ChannelKind::Webhook);
+        assert_eq!(registry.get("hooks").unwrap().kind(), PluginKind::Webhook);
         let broken: ChannelConfig = serde_json::from_value(serde_json::json!({
             "kind": "webhook", "secret": "whsec_!!"
         }))

@@ -101,8 +101,8 @@ fn payload(message: &PushMessage) -> Value {
 
 #[async_trait]
 impl Channel for ApnsChannel {
-    fn kind(&self) -> ChannelKind {
-        ChannelKind::Apns
+    fn kind(&self) -> PluginKind {
+        PluginKind::Apns
     }
 
     #[tracing::instrument(skip_all, fields(channel = "apns", idempotency_key = %delivery.idempotency_key))]

@@ -100,8 +100,8 @@ fn protection_for(config: &SmtpConfig) -> Result<Protection, BuildError> {
 
 #[async_trait]
 impl Channel for EmailChannel {
-    fn kind(&self) -> ChannelKind {
-        ChannelKind::Email
+    fn kind(&self) -> PluginKind {
+        PluginKind::Email
     }
 
     #[tracing::instrument(skip_all, fields(channel = "email", idempotency_key = %delivery.idempotency_key))]

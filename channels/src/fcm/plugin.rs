@@ -79,8 +79,8 @@ fn request_body(message: &PushMessage) -> serde_json::Value {
 
 #[async_trait]
 impl Channel for FcmChannel {
-    fn kind(&self) -> ChannelKind {
-        ChannelKind::Fcm
+    fn kind(&self) -> PluginKind {
+        PluginKind::Fcm
     }
 
     #[tracing::instrument(skip_all, fields(channel = "fcm", idempotency_key = %delivery.idempotency_key))]

@@ -86,8 +86,8 @@ impl JpushChannel {
 
 #[async_trait]
 impl Channel for JpushChannel {
-    fn kind(&self) -> ChannelKind {
-        ChannelKind::Jpush
+    fn kind(&self) -> PluginKind {
+        PluginKind::Jpush
     }
 
     #[tracing::instrument(skip_all, fields(channel = "jpush", idempotency_key = %delivery.idempotency_key))]

@@ -109,8 +109,8 @@ fn tls_configuration() -> Result<TlsConfiguration, BuildError> {
 
 #[async_trait]
 impl Channel for MqttChannel {
-    fn kind(&self) -> ChannelKind {
-        ChannelKind::Mqtt
+    fn kind(&self) -> PluginKind {
+        PluginKind::Mqtt
     }
 
     #[tracing::instrument(skip_all, fields(channel = "mqtt", idempotency_key = %delivery.idempotency_key))]

@@ -56,8 +56,8 @@ impl WebhookChannel {
 
 #[async_trait]
 impl Channel for WebhookChannel {
-    fn kind(&self) -> ChannelKind {
-        ChannelKind::Webhook
+    fn kind(&self) -> PluginKind {
+        PluginKind::Webhook
     }
 
     #[tracing::instrument(skip_all, fields(channel = "webhook", idempotency_key = %delivery.idempotency_key))]
