@@ -11,7 +11,7 @@
 //! | 404 | `not_found` |
 //! | 405 | `method_not_allowed` |
 //! | 408 | `timeout` |
-//! | 409 | `conflict`, `already_exists`, `username_taken`, `last_admin` |
+//! | 409 | `conflict`, `already_exists`, `username_taken`, `last_admin`, `invalid_transition`, … |
 //! | 413 | `payload_too_large` |
 //! | 415 | `unsupported_media_type` |
 //! | 422 | `validation_failed`, `banned_words` (with `field`) |
@@ -114,6 +114,7 @@ impl From<herald_core::Error> for ApiError {
                     .with_field(field)
             }
             E::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            E::Forbidden { message } => Self::forbidden(message),
             E::InvalidCredentials => Self::unauthenticated(
                 "invalid_credentials",
                 "the username or password is not correct",

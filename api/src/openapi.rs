@@ -28,6 +28,7 @@ Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"}}`."
         (name = "subscribers", description = "The product's users, their endpoints and preferences"),
         (name = "templates", description = "Versioned content per channel, rendered strictly"),
         (name = "audiences", description = "Everyone, lists, uploaded files and segments, with live counts"),
+        (name = "campaigns", description = "Campaigns and their review: reviewers never approve their own work"),
         (name = "rules", description = "Frequency caps, quiet hours, keyword filters, dedup windows"),
     )
 )]

@@ -43,14 +43,26 @@ impl Role {
                     | RulesRead
                     | AudiencesRead
                     | AudiencesWrite
+                    | CampaignsRead
+                    | CampaignsWrite
             ),
             Role::Reviewer => matches!(
                 scope,
-                SubscribersRead | TemplatesRead | RulesRead | AudiencesRead
+                SubscribersRead
+                    | TemplatesRead
+                    | RulesRead
+                    | AudiencesRead
+                    | CampaignsRead
+                    | CampaignsReview
             ),
             Role::Viewer => matches!(
                 scope,
-                SubscribersRead | AuditRead | TemplatesRead | RulesRead | AudiencesRead
+                SubscribersRead
+                    | AuditRead
+                    | TemplatesRead
+                    | RulesRead
+                    | AudiencesRead
+                    | CampaignsRead
             ),
         }
     }
@@ -84,10 +96,16 @@ pub enum Scope {
     AudiencesRead,
     #[serde(rename = "audiences:write")]
     AudiencesWrite,
+    #[serde(rename = "campaigns:read")]
+    CampaignsRead,
+    #[serde(rename = "campaigns:write")]
+    CampaignsWrite,
+    #[serde(rename = "campaigns:review")]
+    CampaignsReview,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 12] = [
+    pub const ALL: [Scope; 15] = [
         Scope::SubscribersRead,
         Scope::SubscribersWrite,
         Scope::MessagesSend,
@@ -100,6 +118,9 @@ impl Scope {
         Scope::RulesWrite,
         Scope::AudiencesRead,
         Scope::AudiencesWrite,
+        Scope::CampaignsRead,
+        Scope::CampaignsWrite,
+        Scope::CampaignsReview,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -116,6 +137,9 @@ impl Scope {
             Scope::RulesWrite => "rules:write",
             Scope::AudiencesRead => "audiences:read",
             Scope::AudiencesWrite => "audiences:write",
+            Scope::CampaignsRead => "campaigns:read",
+            Scope::CampaignsWrite => "campaigns:write",
+            Scope::CampaignsReview => "campaigns:review",
         }
     }
 

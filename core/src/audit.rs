@@ -44,7 +44,8 @@ impl Actor {
         }
     }
 
-    fn name(&self) -> String {
+    /// The name shown for the actor in the log and in histories.
+    pub fn name(&self) -> String {
         match self {
             Actor::Operator { username, .. } => username.clone(),
             Actor::ApiKey { name, .. } => name.clone(),

@@ -24,6 +24,10 @@ pub enum Error {
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
 
+    /// The caller may use the route but not do this particular thing (four eyes).
+    #[error("{message}")]
+    Forbidden { message: String },
+
     /// Username/password or key did not match.
     #[error("invalid credentials")]
     InvalidCredentials,

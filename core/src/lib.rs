@@ -6,6 +6,7 @@ pub mod access;
 pub mod api_keys;
 pub mod audiences;
 pub mod audit;
+pub mod campaigns;
 pub mod channel;
 pub mod config;
 pub mod db;

@@ -8,6 +8,7 @@ mod api_keys;
 mod audiences;
 mod audit;
 mod auth;
+mod campaigns;
 mod health;
 mod list_entries;
 mod operators;
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(rules::router())
         .merge(audiences::router())
         .merge(list_entries::router())
+        .merge(campaigns::router())
 }
 
 /// Routes that may legitimately take long (streamed uploads): no request timeout.

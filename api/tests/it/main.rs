@@ -7,6 +7,7 @@ mod api_keys;
 mod audiences;
 mod audit;
 mod auth;
+mod campaigns;
 mod helpers;
 mod housekeeping;
 mod import;

@@ -4,6 +4,8 @@ pub mod api_key;
 pub mod audience;
 pub mod audience_member;
 pub mod audit_log;
+pub mod campaign;
+pub mod campaign_review;
 pub mod list_entry;
 pub mod operator;
 pub mod rule;

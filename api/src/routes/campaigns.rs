@@ -1,0 +1,285 @@
+//! Campaigns and their review: create and edit (editors), submit, approve or reject
+//! (reviewers, never the author), schedule, pause, resume, cancel.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use herald_core::campaigns::store::{self, CampaignIn, Schedule};
+use herald_core::campaigns::{Action, Status};
+use herald_core::channel::ChannelKind;
+use herald_core::entities::{campaign, campaign_review};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use validator::Validate;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ValidJson, ValidQuery};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_campaigns, create_campaign))
+        .routes(routes!(get_campaign, update_campaign))
+        .routes(routes!(campaign_history))
+        .routes(routes!(submit))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(schedule))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(cancel))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignOut {
+    id: i64,
+    name: String,
+    template_id: i64,
+    template_version: i32,
+    audience_id: i64,
+    channels: Vec<ChannelKind>,
+    schedule: Option<Schedule>,
+    priority: i32,
+    category: String,
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+    expires_at: Option<DateTime<Utc>>,
+    status: String,
+    created_by: Option<i64>,
+    approved_by: Option<i64>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<campaign::Model> for CampaignOut {
+    fn from(m: campaign::Model) -> Self {
+        Self {
+            channels: serde_json::from_value(m.channels).unwrap_or_default(),
+            schedule: serde_json::from_value(m.schedule).ok(),
+            id: m.id,
+            name: m.name,
+            template_id: m.template_id,
+            template_version: m.template_version,
+            audience_id: m.audience_id,
+            priority: m.priority,
+            category: m.category,
+            data: m.data,
+            expires_at: m.expires_at,
+            status: m.status,
+            created_by: m.created_by,
+            approved_by: m.approved_by,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepOut {
+    action: String,
+    from_status: String,
+    to_status: String,
+    actor_id: Option<i64>,
+    actor_name: String,
+    comment: String,
+    occurred_at: DateTime<Utc>,
+}
+
+impl From<campaign_review::Model> for StepOut {
+    fn from(m: campaign_review::Model) -> Self {
+        Self {
+            action: m.action,
+            from_status: m.from_status,
+            to_status: m.to_status,
+            actor_id: m.actor_id,
+            actor_name: m.actor_name,
+            comment: m.comment,
+            occurred_at: m.occurred_at,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepIn {
+    /// Why (required to reject).
+    #[validate(length(max = 2000))]
+    #[serde(default)]
+    comment: String,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+pub struct CampaignQuery {
+    status: Option<Status>,
+}
+
+/// Campaigns, newest first.
+#[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns",
+    security(("session" = ["campaigns:read"])),
+    params(CampaignQuery),
+    responses((status = 200, body = Vec<CampaignOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_campaigns(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<CampaignQuery>,
+) -> Result<Json<Vec<CampaignOut>>, ApiError> {
+    Ok(Json(
+        store::list(&state.db, query.status)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Creates a draft campaign.
+#[utoipa::path(post, path = "/v1/campaigns", tag = "campaigns",
+    security(("session" = ["campaigns:write"])),
+    request_body = CampaignIn,
+    responses((status = 201, body = CampaignOut), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_campaign(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(input): ValidJson<CampaignIn>,
+) -> Result<(StatusCode, Json<CampaignOut>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            store::create(&state.db, &caller.audit(), input)
+                .await?
+                .into(),
+        ),
+    ))
+}
+
+/// One campaign.
+#[utoipa::path(get, path = "/v1/campaigns/{id}", tag = "campaigns",
+    security(("session" = ["campaigns:read"])),
+    params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = CampaignOut), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_campaign(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<CampaignOut>, ApiError> {
+    Ok(Json(store::get(&state.db, id).await?.into()))
+}
+
+/// Replaces a campaign's settings. A campaign in review or approved returns to draft.
+#[utoipa::path(put, path = "/v1/campaigns/{id}", tag = "campaigns",
+    security(("session" = ["campaigns:write"])),
+    params(("id" = i64, Path, description = "Campaign id")),
+    request_body = CampaignIn,
+    responses((status = 200, body = CampaignOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "invalid_transition"),
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn update_campaign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ValidJson(input): ValidJson<CampaignIn>,
+) -> Result<Json<CampaignOut>, ApiError> {
+    Ok(Json(
+        store::update(&state.db, &caller.audit(), id, input)
+            .await?
+            .into(),
+    ))
+}
+
+/// Every step of the campaign's life: who did what, from which state to which, and why.
+#[utoipa::path(get, path = "/v1/campaigns/{id}/history", tag = "campaigns",
+    security(("session" = ["campaigns:read"])),
+    params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = Vec<StepOut>), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn campaign_history(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<StepOut>>, ApiError> {
+    Ok(Json(
+        store::history(&state.db, id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+async fn step(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    action: Action,
+    input: StepIn,
+) -> Result<Json<CampaignOut>, ApiError> {
+    Ok(Json(
+        store::transition(&state.db, &caller.audit(), id, action, &input.comment)
+            .await?
+            .into(),
+    ))
+}
+
+macro_rules! step_route {
+    ($name:ident, $path:literal, $scope:literal, $action:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "campaigns",
+            security(("session" = [$scope])),
+            params(("id" = i64, Path, description = "Campaign id")),
+            request_body = StepIn,
+            responses((status = 200, body = CampaignOut), (status = 404, body = ErrorBody),
+                (status = 409, body = ErrorBody, description = "invalid_transition: not allowed in the current state"),
+                (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+        async fn $name(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>, ValidJson(input): ValidJson<StepIn>) -> Result<Json<CampaignOut>, ApiError> {
+            step(&state, &caller, id, $action, input).await
+        }
+    };
+}
+
+step_route!(
+    submit,
+    "/v1/campaigns/{id}/submit",
+    "campaigns:write",
+    Action::Submit,
+    "Submits a draft or rejected campaign for review (content is checked against keyword rules)."
+);
+step_route!(
+    approve,
+    "/v1/campaigns/{id}/approve",
+    "campaigns:review",
+    Action::Approve,
+    "Approves a campaign in review. The author cannot approve their own campaign (403)."
+);
+step_route!(
+    reject,
+    "/v1/campaigns/{id}/reject",
+    "campaigns:review",
+    Action::Reject,
+    "Rejects a campaign in review, with a comment. The author cannot reject their own campaign (403)."
+);
+step_route!(
+    schedule,
+    "/v1/campaigns/{id}/schedule",
+    "campaigns:write",
+    Action::Schedule,
+    "Schedules an approved campaign for sending at its schedule."
+);
+step_route!(
+    pause,
+    "/v1/campaigns/{id}/pause",
+    "campaigns:write",
+    Action::Pause,
+    "Pauses a scheduled or running campaign: no new sends start."
+);
+step_route!(
+    resume,
+    "/v1/campaigns/{id}/resume",
+    "campaigns:write",
+    Action::Resume,
+    "Resumes a paused campaign."
+);
+step_route!(
+    cancel,
+    "/v1/campaigns/{id}/cancel",
+    "campaigns:write",
+    Action::Cancel,
+    "Cancels a campaign that has not finished."
+);

@@ -1,0 +1,329 @@
+//! Storing campaigns and moving them through their lifecycle, with a review history.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionSession, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::lifecycle::{Action, Status, next};
+use crate::audit::{self, AuditContext, Change};
+use crate::channel::ChannelKind;
+use crate::entities::{campaign, campaign_review};
+use crate::error::{Error, Result};
+use crate::rules::check_keywords;
+use crate::templates::store as templates;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Schedule {
+    /// As soon as it is scheduled.
+    Now,
+    /// At one instant for everyone.
+    At { at: DateTime<Utc> },
+    /// At this wall-clock time on this date in each subscriber's own time zone.
+    LocalTime {
+        date: NaiveDate,
+        #[schema(value_type = String, example = "09:00")]
+        time: NaiveTime,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignIn {
+    #[validate(length(min = 1, max = 200))]
+    pub name: String,
+    pub template_id: i64,
+    /// The version to send; the latest when absent.
+    pub template_version: Option<i32>,
+    pub audience_id: i64,
+    #[validate(length(min = 1, max = 5))]
+    pub channels: Vec<ChannelKind>,
+    pub schedule: Schedule,
+    /// 0 (lowest) to 10 (highest); 5 when absent.
+    #[validate(range(min = 0, max = 10))]
+    pub priority: Option<i32>,
+    /// What kind of message this is (rules and opt-outs are per category).
+    #[validate(length(min = 1, max = 64))]
+    pub category: String,
+    /// Values for the template's `data.<key>`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: serde_json::Map<String, serde_json::Value>,
+    /// Deliveries not made by then end as expired.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn status_of(model: &campaign::Model) -> Status {
+    Status::parse(&model.status).unwrap_or(Status::Cancelled)
+}
+
+/// Checks references and fills in the template version.
+async fn resolve(conn: &impl ConnectionTrait, input: &CampaignIn) -> Result<i32> {
+    input.validate()?;
+    let template = templates::get(conn, input.template_id)
+        .await
+        .map_err(|_| Error::invalid("template_id", "no such template"))?;
+    let version_number = input.template_version.unwrap_or(template.latest_version);
+    let version = templates::version(conn, input.template_id, version_number)
+        .await
+        .map_err(|_| Error::invalid("template_version", "no such version"))?;
+    let content = templates::content_of(&version)?;
+    let available = content.channels();
+    if let Some((index, missing)) = input
+        .channels
+        .iter()
+        .enumerate()
+        .find(|(_, c)| !available.contains(c))
+    {
+        return Err(Error::invalid(
+            format!("channels[{index}]"),
+            format!("the template has no {missing} content"),
+        ));
+    }
+    for key in templates::data_keys_of(&version) {
+        if !input.data.contains_key(&key) {
+            return Err(Error::invalid(
+                format!("data.{key}"),
+                "the template needs this value",
+            ));
+        }
+    }
+    crate::audiences::store::get(conn, input.audience_id)
+        .await
+        .map_err(|_| Error::invalid("audience_id", "no such audience"))?;
+    if input.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(Error::invalid("expires_at", "must be in the future"));
+    }
+    Ok(version_number)
+}
+
+fn apply(active: &mut campaign::ActiveModel, input: CampaignIn, version: i32) {
+    active.name = Set(input.name);
+    active.template_id = Set(input.template_id);
+    active.template_version = Set(version);
+    active.audience_id = Set(input.audience_id);
+    active.channels = Set(json!(input.channels));
+    active.schedule = Set(serde_json::to_value(&input.schedule).unwrap_or_default());
+    active.priority = Set(input.priority.unwrap_or(5));
+    active.category = Set(input.category);
+    active.data = Set(serde_json::Value::Object(input.data));
+    active.expires_at = Set(input.expires_at);
+    active.updated_at = Set(Utc::now());
+}
+
+async fn record_step(
+    conn: &impl ConnectionTrait,
+    ctx: &AuditContext,
+    campaign_id: i64,
+    action: Action,
+    from: Status,
+    to: Status,
+    comment: &str,
+) -> Result<()> {
+    campaign_review::ActiveModel {
+        campaign_id: Set(campaign_id),
+        action: Set(action.as_str().to_owned()),
+        from_status: Set(from.as_str().to_owned()),
+        to_status: Set(to.as_str().to_owned()),
+        actor_id: Set(ctx.actor.operator_id()),
+        actor_name: Set(ctx.actor.name()),
+        comment: Set(comment.to_owned()),
+        occurred_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    audit::record(
+        conn,
+        ctx,
+        Change {
+            action: &format!("campaign.{}", action.as_str()),
+            target_kind: "campaign",
+            target_id: Some(campaign_id.to_string()),
+            before: Some(json!({ "status": from.as_str() })),
+            after: Some(json!({ "status": to.as_str(), "comment": comment })),
+        },
+    )
+    .await
+}
+
+pub async fn create(
+    conn: &impl TransactionTrait,
+    ctx: &AuditContext,
+    input: CampaignIn,
+) -> Result<campaign::Model> {
+    let txn = conn.begin().await?;
+    let version = resolve(&txn, &input).await?;
+    let now = Utc::now();
+    let mut active = campaign::ActiveModel {
+        status: Set(Status::Draft.as_str().to_owned()),
+        created_by: Set(ctx.actor.operator_id()),
+        approved_by: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    apply(&mut active, input, version);
+    let model = active.insert(&txn).await?;
+    record_step(
+        &txn,
+        ctx,
+        model.id,
+        Action::Edit,
+        Status::Draft,
+        Status::Draft,
+        "created",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn get(conn: &impl ConnectionTrait, id: i64) -> Result<campaign::Model> {
+    campaign::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound { entity: "campaign" })
+}
+
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    status: Option<Status>,
+) -> Result<Vec<campaign::Model>> {
+    let mut query = campaign::Entity::find();
+    if let Some(status) = status {
+        query = query.filter(campaign::Column::Status.eq(status.as_str()));
+    }
+    Ok(query.order_by_desc(campaign::Column::Id).all(conn).await?)
+}
+
+pub async fn history(conn: &impl ConnectionTrait, id: i64) -> Result<Vec<campaign_review::Model>> {
+    get(conn, id).await?;
+    Ok(campaign_review::Entity::find()
+        .filter(campaign_review::Column::CampaignId.eq(id))
+        .order_by_asc(campaign_review::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+fn refused(action: Action, status: Status) -> Error {
+    Error::conflict(
+        "invalid_transition",
+        format!(
+            "cannot {} a campaign that is {}",
+            action.as_str(),
+            status.as_str()
+        ),
+    )
+}
+
+/// Moves the status from `from` to `to` only if no one else moved it meanwhile.
+async fn swap_status(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    from: Status,
+    to: Status,
+    approver: Option<i64>,
+) -> Result<()> {
+    let mut update = campaign::Entity::update_many()
+        .col_expr(
+            campaign::Column::Status,
+            sea_orm::sea_query::Expr::value(to.as_str()),
+        )
+        .col_expr(
+            campaign::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        );
+    if let Some(approver) = approver {
+        update = update.col_expr(
+            campaign::Column::ApprovedBy,
+            sea_orm::sea_query::Expr::value(approver),
+        );
+    }
+    let moved = update
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::Status.eq(from.as_str()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    if moved == 0 {
+        let now = status_of(&get(conn, id).await?);
+        return Err(Error::conflict(
+            "invalid_transition",
+            format!("the campaign changed meanwhile; it is {}", now.as_str()),
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces a campaign's settings; content under review or approved returns to draft.
+pub async fn update(
+    conn: &impl TransactionTrait,
+    ctx: &AuditContext,
+    id: i64,
+    input: CampaignIn,
+) -> Result<campaign::Model> {
+    let txn = conn.begin().await?;
+    let before = get(&txn, id).await?;
+    let from = status_of(&before);
+    let to = next(from, Action::Edit).ok_or_else(|| refused(Action::Edit, from))?;
+    let version = resolve(&txn, &input).await?;
+    let mut active: campaign::ActiveModel = before.into();
+    apply(&mut active, input, version);
+    active.status = Set(to.as_str().to_owned());
+    active.approved_by = Set(None);
+    let after = active.update(&txn).await?;
+    record_step(&txn, ctx, id, Action::Edit, from, to, "").await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Applies a lifecycle action requested by a person. Reviewers cannot approve or reject
+/// their own campaigns; a rejection needs a comment; submitting checks keyword rules.
+pub async fn transition(
+    conn: &impl TransactionTrait,
+    ctx: &AuditContext,
+    id: i64,
+    action: Action,
+    comment: &str,
+) -> Result<campaign::Model> {
+    let txn = conn.begin().await?;
+    let found = get(&txn, id).await?;
+    let from = status_of(&found);
+    let to = next(from, action).ok_or_else(|| refused(action, from))?;
+    if matches!(action, Action::Approve | Action::Reject)
+        && found.created_by.is_some()
+        && found.created_by == ctx.actor.operator_id()
+    {
+        return Err(Error::Forbidden {
+            message: "the author of a campaign cannot review it".into(),
+        });
+    }
+    if action == Action::Reject && comment.trim().is_empty() {
+        return Err(Error::invalid(
+            "comment",
+            "say why the campaign is rejected",
+        ));
+    }
+    if action == Action::Submit {
+        let version = templates::version(&txn, found.template_id, found.template_version).await?;
+        let content = templates::content_of(&version)?;
+        let texts: Vec<&str> = content.parts().iter().map(|p| p.source).collect();
+        let channels: Vec<ChannelKind> =
+            serde_json::from_value(found.channels.clone()).unwrap_or_default();
+        check_keywords(&txn, "template", &texts, &channels, Some(&found.category)).await?;
+    }
+    let approver = (action == Action::Approve)
+        .then(|| ctx.actor.operator_id())
+        .flatten();
+    swap_status(&txn, id, from, to, approver).await?;
+    record_step(&txn, ctx, id, action, from, to, comment).await?;
+    let after = get(&txn, id).await?;
+    txn.commit().await?;
+    Ok(after)
+}

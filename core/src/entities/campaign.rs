@@ -1,0 +1,31 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "campaigns")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    pub template_id: i64,
+    pub template_version: i32,
+    pub audience_id: i64,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub channels: Json,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub schedule: Json,
+    pub priority: i32,
+    pub category: String,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub data: Json,
+    pub expires_at: Option<DateTimeUtc>,
+    pub status: String,
+    pub created_by: Option<i64>,
+    pub approved_by: Option<i64>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
