@@ -3,7 +3,7 @@
 //! are identifiers (checked), so they are safe inside a JSON path.
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, SimpleExpr};
-use sea_orm::{ColumnTrait, Value as SqlValue};
+use sea_orm::{ColumnTrait, ConnectionTrait, Value as SqlValue};
 use serde_json::Value;
 
 use super::segment::{AttributeFilter, AttributeOp, Segment, TagFilter, TimeRange};
@@ -13,6 +13,16 @@ use crate::entities::subscriber::Column;
 pub enum Dialect {
     Postgres,
     Sqlite,
+}
+
+impl Dialect {
+    pub fn of(conn: &impl ConnectionTrait) -> Self {
+        if crate::db::is_postgres(conn) {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        }
+    }
 }
 
 pub fn condition(segment: &Segment, dialect: Dialect) -> Condition {
@@ -51,7 +61,8 @@ fn time_range(column: Column, range: &TimeRange) -> Condition {
     c
 }
 
-fn has_tag(tag: &str, dialect: Dialect) -> SimpleExpr {
+/// Subscribers carrying `tag` (also the tag filter of `GET /v1/subscribers`).
+pub fn has_tag(tag: &str, dialect: Dialect) -> SimpleExpr {
     match dialect {
         Dialect::Postgres => Expr::cust_with_values(
             "subscribers.tags @> $1::jsonb",

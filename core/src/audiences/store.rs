@@ -1,6 +1,7 @@
 //! Storing audiences and resolving them to subscribers (count, sample, pages).
 
 use chrono::Utc;
+use sea_orm::SqlErr;
 use sea_orm::sea_query::{Condition, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
@@ -15,7 +16,6 @@ use super::members;
 use super::segment::Segment;
 use super::sql::{Dialect, condition};
 use crate::audit::{self, AuditContext, Change};
-use crate::db::is_postgres;
 use crate::entities::{audience, audience_member, subscriber};
 use crate::error::{Error, Result};
 
@@ -93,14 +93,6 @@ pub fn segment_of(model: &audience::Model) -> Result<Option<Segment>> {
         .map_err(|e| Error::invalid("segment", format!("stored segment is unreadable: {e}")))
 }
 
-fn dialect(conn: &impl ConnectionTrait) -> Dialect {
-    if is_postgres(conn) {
-        Dialect::Postgres
-    } else {
-        Dialect::Sqlite
-    }
-}
-
 pub async fn create(
     conn: &impl TransactionTrait,
     ctx: &AuditContext,
@@ -170,7 +162,7 @@ pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<audience::Model>> {
 pub fn condition_for(conn: &impl ConnectionTrait, model: &audience::Model) -> Result<Condition> {
     Ok(match model.kind.as_str() {
         "segment" => match segment_of(model)? {
-            Some(segment) => condition(&segment, dialect(conn)),
+            Some(segment) => condition(&segment, Dialect::of(conn)),
             None => return Err(Error::invalid("segment", "the audience has no segment")),
         },
         "list" | "file" => Condition::all().add(
@@ -218,7 +210,7 @@ pub async fn preview_segment(
     sample: u64,
 ) -> Result<(u64, Vec<subscriber::Model>)> {
     segment.check()?;
-    let filter = condition(segment, dialect(conn));
+    let filter = condition(segment, Dialect::of(conn));
     let count = count_matching(conn, filter.clone()).await?;
     let sample = page_matching(conn, filter, None, sample).await?;
     Ok((count, sample))
@@ -230,11 +222,11 @@ pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, id: i64) -
     audience::Entity::delete_by_id(id)
         .exec(&txn)
         .await
-        .map_err(|e| match Error::from(e) {
-            Error::Database(_) => {
+        .map_err(|e| match e.sql_err() {
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
                 Error::conflict("audience_in_use", "a campaign uses this audience")
             }
-            other => other,
+            _ => Error::from(e),
         })?;
     audit::record(
         &txn,

@@ -275,10 +275,10 @@ pub async fn check_keywords(
         let RuleParams::Keyword(params) = &rule.params else {
             continue;
         };
-        let applies = match rule.model.scope.as_str() {
-            "channel" => channels.iter().any(|c| rule.applies_to(Some(*c), category)),
-            "category" => category.is_some() && rule.applies_to(None, category),
-            _ => rule.applies_to(None, category),
+        let applies = if channels.is_empty() {
+            rule.applies_to(None, category)
+        } else {
+            channels.iter().any(|c| rule.applies_to(Some(*c), category))
         };
         if !applies {
             continue;

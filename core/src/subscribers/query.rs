@@ -3,6 +3,7 @@
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use crate::audiences::sql::{Dialect, has_tag};
 use crate::db::is_postgres;
 use crate::entities::subscriber::{self, Column};
 use crate::error::Result;
@@ -14,20 +15,6 @@ pub struct SubscriberFilter {
     /// Subscribers whose attribute `key` equals `value` (compared as text).
     pub attribute: Option<(String, String)>,
     pub timezone: Option<String>,
-}
-
-fn has_tag(postgres: bool, tag: &str) -> SimpleExpr {
-    if postgres {
-        Expr::cust_with_values(
-            "subscribers.tags @> $1::jsonb",
-            [serde_json::json!([tag]).to_string()],
-        )
-    } else {
-        Expr::cust_with_values(
-            "EXISTS (SELECT 1 FROM json_each(subscribers.tags) WHERE json_each.value = ?)",
-            [tag.to_owned()],
-        )
-    }
 }
 
 /// `key` is an identifier (checked by the caller), so it is safe inside a JSON path.
@@ -58,7 +45,7 @@ pub async fn list(
     let postgres = is_postgres(conn);
     let mut query = subscriber::Entity::find();
     if let Some(tag) = &filter.tag {
-        query = query.filter(has_tag(postgres, tag));
+        query = query.filter(has_tag(tag, Dialect::of(conn)));
     }
     if let Some((key, value)) = &filter.attribute {
         query = query.filter(attribute_equals(postgres, key, value));
