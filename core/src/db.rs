@@ -43,3 +43,24 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
+
+/// `column IN (values)` for batch queries: one array parameter on Postgres
+/// (`= ANY($1)`), so a batch of thousands is one bind and one plan; a parameter list on
+/// SQLite, whose limit (32,766) is above any batch Herald builds.
+pub fn one_of<T>(
+    conn: &impl ConnectionTrait,
+    column: impl sea_orm::sea_query::IntoColumnRef,
+    values: Vec<T>,
+) -> sea_orm::sea_query::SimpleExpr
+where
+    T: Into<sea_orm::Value>
+        + sea_orm::sea_query::ValueType
+        + sea_orm::sea_query::value::postgres_array::NotU8,
+{
+    use sea_orm::sea_query::{Expr, ExprTrait, extension::postgres::PgFunc};
+    if is_postgres(conn) {
+        Expr::col(column).eq(PgFunc::any(Expr::val(sea_orm::Value::from(values))))
+    } else {
+        Expr::col(column).is_in(values)
+    }
+}

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use herald_core::campaigns::simulate::{SimulateIn, Simulation, simulate};
 use herald_core::campaigns::store::{self, CampaignIn, Schedule};
 use herald_core::campaigns::{Action, Status};
 use herald_core::channel::ChannelKind;
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_campaigns, create_campaign))
         .routes(routes!(get_campaign, update_campaign))
         .routes(routes!(campaign_history))
+        .routes(routes!(simulate_campaign))
         .routes(routes!(submit))
         .routes(routes!(approve))
         .routes(routes!(reject))
@@ -184,6 +186,22 @@ async fn update_campaign(
             .await?
             .into(),
     ))
+}
+
+/// Runs the rules engine over the campaign's audience without sending anything: how many
+/// deliveries would go out, be filtered (per rule) or be deferred (per rule and hour), with
+/// example decisions and their reasons.
+#[utoipa::path(post, path = "/v1/campaigns/{id}/simulate", tag = "campaigns",
+    security(("session" = ["campaigns:read"])),
+    params(("id" = i64, Path, description = "Campaign id")),
+    request_body = SimulateIn,
+    responses((status = 200, body = Simulation), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn simulate_campaign(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    ValidJson(input): ValidJson<SimulateIn>,
+) -> Result<Json<Simulation>, ApiError> {
+    Ok(Json(simulate(&state.db, id, input).await?))
 }
 
 /// Every step of the campaign's life: who did what, from which state to which, and why.

@@ -16,5 +16,6 @@ mod openapi;
 mod operations;
 mod operators;
 mod rules;
+mod rules_engine;
 mod subscribers;
 mod templates;

@@ -2,6 +2,7 @@
 //! through review (the reviewer is never the author) before anything is sent.
 
 pub mod lifecycle;
+pub mod simulate;
 pub mod store;
 
 pub use lifecycle::{Action, Status};

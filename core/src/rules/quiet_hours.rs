@@ -89,7 +89,7 @@ fn offset_changes(zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateT
 }
 
 /// The instant `time` happens on `date` in `zone`, moved past a gap if it does not exist.
-fn opening_on(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+pub(crate) fn opening_on(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
     let mut wanted = date.and_time(time);
     // Gaps are at most a few hours; step a minute at a time to the first valid instant.
     for _ in 0..(24 * 60) {

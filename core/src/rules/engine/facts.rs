@@ -1,0 +1,298 @@
+//! What the engine needs to know about a batch, each fetched with one set-based query
+//! keyed by the batch's subscriber ids: opt-outs, endpoint addresses, matching list
+//! entries, and what the send ledger holds.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use crate::channel::ChannelKind;
+use crate::db::one_of;
+use crate::entities::{list_entry, send_ledger, subscriber_endpoint, subscriber_preference};
+use crate::error::Result;
+use crate::subscribers::preferences::ANY;
+
+/// Preference rows of the batch for these channels and this category, as
+/// (subscriber, channel or `*`, category or `*`) → opted out.
+pub async fn preferences(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    category: &str,
+) -> Result<HashMap<(i64, String, String), bool>> {
+    use subscriber_preference::Column;
+    let rows: Vec<(i64, String, String, bool)> = subscriber_preference::Entity::find()
+        .select_only()
+        .columns([
+            Column::SubscriberId,
+            Column::Channel,
+            Column::Category,
+            Column::OptedOut,
+        ])
+        .filter(one_of(conn, Column::SubscriberId, ids.to_vec()))
+        .filter(Column::Category.is_in([category, ANY]))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, channel, category, out)| ((id, channel, category), out))
+        .collect())
+}
+
+/// The most specific preference decides: channel and category named, then the channel
+/// with any category, then the category on any channel, then everything.
+pub fn is_opted_out(
+    preferences: &HashMap<(i64, String, String), bool>,
+    subscriber: i64,
+    channel: ChannelKind,
+    category: &str,
+) -> bool {
+    [
+        (channel.as_str(), category),
+        (channel.as_str(), ANY),
+        (ANY, category),
+        (ANY, ANY),
+    ]
+    .into_iter()
+    .find_map(|(c, k)| {
+        preferences
+            .get(&(subscriber, c.to_owned(), k.to_owned()))
+            .copied()
+    })
+    .unwrap_or(false)
+}
+
+/// Enabled endpoint addresses of the batch on these channels.
+pub async fn endpoints(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    channels: &[ChannelKind],
+) -> Result<HashMap<(i64, ChannelKind), Vec<String>>> {
+    use subscriber_endpoint::Column;
+    if channels.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, String, String)> = subscriber_endpoint::Entity::find()
+        .select_only()
+        .columns([Column::SubscriberId, Column::Channel, Column::Address])
+        .filter(one_of(conn, Column::SubscriberId, ids.to_vec()))
+        .filter(Column::Channel.is_in(channels.iter().map(|c| c.as_str())))
+        .filter(Column::Enabled.eq(true))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut by_subscriber: HashMap<(i64, ChannelKind), Vec<String>> = HashMap::new();
+    for (id, channel, address) in rows {
+        if let Some(channel) = ChannelKind::parse(&channel) {
+            by_subscriber
+                .entry((id, channel))
+                .or_default()
+                .push(address);
+        }
+    }
+    Ok(by_subscriber)
+}
+
+/// A list entry that matched one of the batch's values.
+#[derive(Debug, Clone)]
+pub struct ListHit {
+    pub id: i64,
+    pub allow: bool,
+    pub kind: String,
+    pub channel: Option<ChannelKind>,
+    pub reason: String,
+}
+
+/// The values a batch can be matched on, by entry kind.
+#[derive(Default)]
+pub struct ListProbe {
+    pub subscribers: Vec<String>,
+    pub emails: Vec<String>,
+    pub domains: Vec<String>,
+    pub phones: Vec<String>,
+    pub endpoints: Vec<String>,
+}
+
+/// Unexpired entries matching any probe value, by (kind, value).
+pub async fn list_hits(
+    conn: &impl ConnectionTrait,
+    probe: ListProbe,
+    now: DateTime<Utc>,
+) -> Result<HashMap<(String, String), Vec<ListHit>>> {
+    use list_entry::Column;
+    let mut any_value = sea_orm::Condition::any();
+    for (kind, values) in [
+        ("subscriber", probe.subscribers),
+        ("email", probe.emails),
+        ("email_domain", probe.domains),
+        ("phone", probe.phones),
+        ("endpoint", probe.endpoints),
+    ] {
+        if !values.is_empty() {
+            any_value = any_value.add(Column::Kind.eq(kind).and(one_of(
+                conn,
+                Column::Value,
+                values,
+            )));
+        }
+    }
+    if any_value.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, String, String, String, Option<String>, String)> =
+        list_entry::Entity::find()
+            .select_only()
+            .columns([
+                Column::Id,
+                Column::List,
+                Column::Kind,
+                Column::Value,
+                Column::Channel,
+                Column::Reason,
+            ])
+            .filter(any_value)
+            .filter(Column::ExpiresAt.is_null().or(Column::ExpiresAt.gt(now)))
+            .into_tuple()
+            .all(conn)
+            .await?;
+    let mut hits: HashMap<(String, String), Vec<ListHit>> = HashMap::new();
+    for (id, list, kind, value, channel, reason) in rows {
+        let hit = ListHit {
+            id,
+            allow: list == "allow",
+            kind: kind.clone(),
+            // An entry for a channel name Herald does not know applies nowhere.
+            channel: match channel.as_deref().map(ChannelKind::parse) {
+                None => None,
+                Some(Some(channel)) => Some(channel),
+                Some(None) => continue,
+            },
+            reason,
+        };
+        hits.entry((kind, value)).or_default().push(hit);
+    }
+    Ok(hits)
+}
+
+/// Which ledger rows a cap or dedup rule counts.
+pub enum LedgerScope<'a> {
+    /// Rows on these channels, grouped per channel.
+    Channels(&'a [ChannelKind]),
+    /// Rows of this category on any channel.
+    Category(&'a str),
+}
+
+fn ledger_query(
+    conn: &impl ConnectionTrait,
+    ids: Vec<i64>,
+    scope: &LedgerScope<'_>,
+    since: DateTime<Utc>,
+) -> sea_orm::Select<send_ledger::Entity> {
+    use send_ledger::Column;
+    let query = send_ledger::Entity::find()
+        .select_only()
+        .filter(one_of(conn, Column::SubscriberId, ids))
+        .filter(Column::SentAt.gte(since));
+    match scope {
+        LedgerScope::Channels(channels) => {
+            query.filter(Column::Channel.is_in(channels.iter().map(|c| c.as_str())))
+        }
+        LedgerScope::Category(category) => query.filter(Column::Category.eq(*category)),
+    }
+}
+
+/// Ledger rows since `since`, counted per subscriber (and channel when the scope is
+/// channels; the category scope reports them under no channel).
+pub async fn ledger_counts(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    scope: &LedgerScope<'_>,
+    since: DateTime<Utc>,
+) -> Result<HashMap<(i64, Option<ChannelKind>), u32>> {
+    use send_ledger::Column;
+    let query = ledger_query(conn, ids.to_vec(), scope, since)
+        .column(Column::SubscriberId)
+        .group_by(Column::SubscriberId);
+    let counted = Expr::col(Column::Id).count();
+    let rows: Vec<(i64, Option<ChannelKind>, i64)> = match scope {
+        LedgerScope::Channels(_) => {
+            let rows: Vec<(i64, String, i64)> = query
+                .column(Column::Channel)
+                .group_by(Column::Channel)
+                .expr(counted)
+                .into_tuple()
+                .all(conn)
+                .await?;
+            rows.into_iter()
+                .map(|(id, channel, n)| (id, ChannelKind::parse(&channel), n))
+                .collect()
+        }
+        LedgerScope::Category(_) => {
+            let rows: Vec<(i64, i64)> = query.expr(counted).into_tuple().all(conn).await?;
+            rows.into_iter().map(|(id, n)| (id, None, n)).collect()
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(id, channel, n)| ((id, channel), u32::try_from(n).unwrap_or(u32::MAX)))
+        .collect())
+}
+
+/// The individual send times behind [`ledger_counts`], for the few subscribers whose
+/// window starts later than the batch's earliest start.
+pub async fn ledger_times(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    scope: &LedgerScope<'_>,
+    since: DateTime<Utc>,
+) -> Result<Vec<(i64, Option<ChannelKind>, DateTime<Utc>)>> {
+    use send_ledger::Column;
+    let rows: Vec<(i64, String, DateTime<Utc>)> = ledger_query(conn, ids.to_vec(), scope, since)
+        .columns([Column::SubscriberId, Column::Channel, Column::SentAt])
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let per_channel = matches!(scope, LedgerScope::Channels(_));
+    Ok(rows
+        .into_iter()
+        .map(|(id, channel, at)| {
+            let channel = if per_channel {
+                ChannelKind::parse(&channel)
+            } else {
+                None
+            };
+            (id, channel, at)
+        })
+        .collect())
+}
+
+/// What a dedup rule compares: the template or the caller's dedup key.
+pub enum DedupMatch<'a> {
+    Template(i64),
+    Key(&'a str),
+}
+
+/// (subscriber, channel) pairs already sent this template or key since `since`.
+pub async fn already_sent(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    channels: &[ChannelKind],
+    matching: DedupMatch<'_>,
+    since: DateTime<Utc>,
+) -> Result<HashSet<(i64, ChannelKind)>> {
+    use send_ledger::Column;
+    let query = ledger_query(conn, ids.to_vec(), &LedgerScope::Channels(channels), since)
+        .columns([Column::SubscriberId, Column::Channel])
+        .distinct();
+    let query = match matching {
+        DedupMatch::Template(id) => query.filter(Column::TemplateId.eq(id)),
+        DedupMatch::Key(key) => query.filter(Column::DedupKey.eq(key)),
+    };
+    let rows: Vec<(i64, String)> = query.into_tuple().all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, channel)| ChannelKind::parse(&channel).map(|c| (id, c)))
+        .collect())
+}
