@@ -4,7 +4,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use crate::schema_util::{index, unique_index};
+use crate::schema_util::{exact_text, index, unique_index};
 
 pub struct Migration;
 
@@ -142,7 +142,7 @@ impl MigrationTrait for Migration {
                     .col(big_pk_auto("id"))
                     .col(string("list"))
                     .col(string("kind"))
-                    .col(string("value"))
+                    .col(exact_text(manager, "value"))
                     .col(string_null("channel"))
                     .col(string("reason"))
                     .col(timestamp_with_time_zone_null("expires_at"))

@@ -36,3 +36,15 @@ async fn create_index(
     }
     manager.create_index(statement).await
 }
+
+/// A text column matched only for exact equality (normalised emails, ids, addresses).
+/// On Postgres it compares bytes (`COLLATE "C"`): batch lookups sort and search thousands
+/// of values, and locale-aware comparison made that several times slower. SQLite
+/// already compares bytes.
+pub(crate) fn exact_text(manager: &SchemaManager<'_>, name: &'static str) -> ColumnDef {
+    let mut column = sea_orm_migration::schema::string(name);
+    if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
+        column.extra("COLLATE \"C\"");
+    }
+    column
+}

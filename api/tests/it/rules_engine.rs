@@ -271,6 +271,22 @@ async fn every_check_decides_and_simulate_counts_what_the_engine_decides() {
             decided[2 * index + 1].2
         );
     }
+    // A sparse batch (ids far apart) is looked up by id rather than by id range, and
+    // decides the same.
+    let (ana, lou) = (recipient(&app, "ana").await, recipient(&app, "lou").await);
+    let sparse: Vec<Candidate<'_>> = [&ana, &lou]
+        .into_iter()
+        .flat_map(|recipient| {
+            [ChannelKind::Email, ChannelKind::Inbox].map(|channel| Candidate { recipient, channel })
+        })
+        .collect();
+    let batch = rules
+        .evaluate(&app.db, message, utc(AT), &sparse)
+        .await
+        .unwrap();
+    let one_by_one: Vec<Decision> = [0, 1, 22, 23].map(|i| decided[i].2.clone()).into();
+    assert_eq!(batch, one_by_one);
+
     let rule_of = |index: usize| match &decided[index].2 {
         Decision::Filtered {
             rule_id, reason, ..
@@ -449,6 +465,8 @@ async fn exemptions_drops_and_endpoint_entries() {
     }
     created(&admin, "/v1/list-entries",
         json!({ "list": "block", "kind": "endpoint", "value": "https://b.example/hook", "channel": "webhook" })).await;
+    // A rule set is a snapshot: load it again to see the new entry kind.
+    let rules = RuleSet::load(&app.db).await.unwrap();
     let (ana, ben, cy) = (
         recipient(&app, "ana").await,
         recipient(&app, "ben").await,

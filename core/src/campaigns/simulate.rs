@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, DurationRound, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    AccessMode, ColumnTrait, ConnectionTrait, EntityTrait, IsolationLevel, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -13,7 +16,7 @@ use validator::Validate;
 use super::store::{self, Schedule};
 use crate::audiences::store::{self as audiences, condition_for};
 use crate::channel::ChannelKind;
-use crate::db::is_postgres;
+use crate::db::{is_postgres, prefer_generic_plans};
 use crate::entities::{campaign, subscriber};
 use crate::error::{Error, Result};
 use crate::rules::engine::{Candidate, Decision, FilterKind, Message, Recipient, RuleSet};
@@ -156,12 +159,23 @@ fn default_instant(model: &campaign::Model, now: DateTime<Utc>) -> DateTime<Utc>
     }
 }
 
-pub async fn simulate(
-    conn: &impl ConnectionTrait,
-    campaign_id: i64,
-    input: SimulateIn,
-) -> Result<Simulation> {
+/// Runs in one read-only snapshot, so the counts describe a single moment of the data.
+pub async fn simulate<C>(db: &C, campaign_id: i64, input: SimulateIn) -> Result<Simulation>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     input.validate()?;
+    let txn = if is_postgres(db) {
+        db.begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await?
+    } else {
+        db.begin().await?
+    };
+    prefer_generic_plans(&txn).await?;
+    let conn = &txn;
     let model = store::get(conn, campaign_id).await?;
     let at = input
         .at
@@ -225,6 +239,7 @@ pub async fn simulate(
             tally.add(candidate, decision);
         }
     }
+    txn.commit().await?;
     Ok(finish(campaign_id, at, &rules, tally))
 }
 

@@ -9,18 +9,21 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::channel::ChannelKind;
-use crate::db::one_of;
+use crate::db::{ids_in, one_of};
 use crate::entities::{list_entry, send_ledger, subscriber_endpoint, subscriber_preference};
 use crate::error::Result;
 use crate::subscribers::preferences::ANY;
 
-/// Preference rows of the batch for these channels and this category, as
-/// (subscriber, channel or `*`, category or `*`) → opted out.
+/// A subscriber's preference rows that bear on one category: (channel or `*`, category
+/// or `*`, opted out).
+pub type Preferences = HashMap<i64, Vec<(String, String, bool)>>;
+
+/// Preference rows of the batch for this category (or every category).
 pub async fn preferences(
     conn: &impl ConnectionTrait,
     ids: &[i64],
     category: &str,
-) -> Result<HashMap<(i64, String, String), bool>> {
+) -> Result<Preferences> {
     use subscriber_preference::Column;
     let rows: Vec<(i64, String, String, bool)> = subscriber_preference::Entity::find()
         .select_only()
@@ -30,25 +33,32 @@ pub async fn preferences(
             Column::Category,
             Column::OptedOut,
         ])
-        .filter(one_of(conn, Column::SubscriberId, ids.to_vec()))
+        .filter(ids_in(conn, Column::SubscriberId, ids))
         .filter(Column::Category.is_in([category, ANY]))
         .into_tuple()
         .all(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, channel, category, out)| ((id, channel, category), out))
-        .collect())
+    let mut by_subscriber: Preferences = HashMap::new();
+    for (id, channel, category, out) in rows {
+        by_subscriber
+            .entry(id)
+            .or_default()
+            .push((channel, category, out));
+    }
+    Ok(by_subscriber)
 }
 
 /// The most specific preference decides: channel and category named, then the channel
 /// with any category, then the category on any channel, then everything.
 pub fn is_opted_out(
-    preferences: &HashMap<(i64, String, String), bool>,
+    preferences: &Preferences,
     subscriber: i64,
     channel: ChannelKind,
     category: &str,
 ) -> bool {
+    let Some(rows) = preferences.get(&subscriber) else {
+        return false;
+    };
     [
         (channel.as_str(), category),
         (channel.as_str(), ANY),
@@ -57,9 +67,9 @@ pub fn is_opted_out(
     ]
     .into_iter()
     .find_map(|(c, k)| {
-        preferences
-            .get(&(subscriber, c.to_owned(), k.to_owned()))
-            .copied()
+        rows.iter()
+            .find(|(channel, category, _)| channel == c && category == k)
+            .map(|(_, _, out)| *out)
     })
     .unwrap_or(false)
 }
@@ -77,14 +87,16 @@ pub async fn endpoints(
     let rows: Vec<(i64, String, String)> = subscriber_endpoint::Entity::find()
         .select_only()
         .columns([Column::SubscriberId, Column::Channel, Column::Address])
-        .filter(one_of(conn, Column::SubscriberId, ids.to_vec()))
+        .filter(ids_in(conn, Column::SubscriberId, ids))
         .filter(Column::Channel.is_in(channels.iter().map(|c| c.as_str())))
         .filter(Column::Enabled.eq(true))
         .into_tuple()
         .all(conn)
         .await?;
+    // The query may return neighbours of a dense batch; only the batch's own count.
+    let batch: HashSet<i64> = ids.iter().copied().collect();
     let mut by_subscriber: HashMap<(i64, ChannelKind), Vec<String>> = HashMap::new();
-    for (id, channel, address) in rows {
+    for (id, channel, address) in rows.into_iter().filter(|row| batch.contains(&row.0)) {
         if let Some(channel) = ChannelKind::parse(&channel) {
             by_subscriber
                 .entry((id, channel))
@@ -100,7 +112,7 @@ pub async fn endpoints(
 pub struct ListHit {
     pub id: i64,
     pub allow: bool,
-    pub kind: String,
+    pub kind: &'static str,
     pub channel: Option<ChannelKind>,
     pub reason: String,
 }
@@ -115,12 +127,37 @@ pub struct ListProbe {
     pub endpoints: Vec<String>,
 }
 
-/// Unexpired entries matching any probe value, by (kind, value).
+const KINDS: [&str; 5] = ["subscriber", "email", "email_domain", "phone", "endpoint"];
+
+/// The kinds of list entry present at all, each checked with one index probe.
+pub async fn list_kinds_in_use(conn: &impl ConnectionTrait) -> Result<Vec<&'static str>> {
+    use list_entry::Column;
+    let mut kinds = Vec::new();
+    for kind in KINDS {
+        let present = list_entry::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::Kind.eq(kind))
+            .into_tuple::<i64>()
+            .one(conn)
+            .await?
+            .is_some();
+        if present {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
+
+/// Matching entries by kind, then value (so lookups borrow instead of allocating).
+pub type ListHits = HashMap<&'static str, HashMap<String, Vec<ListHit>>>;
+
+/// Unexpired entries matching any probe value.
 pub async fn list_hits(
     conn: &impl ConnectionTrait,
     probe: ListProbe,
     now: DateTime<Utc>,
-) -> Result<HashMap<(String, String), Vec<ListHit>>> {
+) -> Result<ListHits> {
     use list_entry::Column;
     let mut any_value = sea_orm::Condition::any();
     for (kind, values) in [
@@ -157,12 +194,15 @@ pub async fn list_hits(
             .into_tuple()
             .all(conn)
             .await?;
-    let mut hits: HashMap<(String, String), Vec<ListHit>> = HashMap::new();
+    let mut hits: ListHits = HashMap::new();
     for (id, list, kind, value, channel, reason) in rows {
+        let Some(kind) = KINDS.iter().copied().find(|k| *k == kind) else {
+            continue;
+        };
         let hit = ListHit {
             id,
             allow: list == "allow",
-            kind: kind.clone(),
+            kind,
             // An entry for a channel name Herald does not know applies nowhere.
             channel: match channel.as_deref().map(ChannelKind::parse) {
                 None => None,
@@ -171,7 +211,11 @@ pub async fn list_hits(
             },
             reason,
         };
-        hits.entry((kind, value)).or_default().push(hit);
+        hits.entry(kind)
+            .or_default()
+            .entry(value)
+            .or_default()
+            .push(hit);
     }
     Ok(hits)
 }
@@ -186,14 +230,14 @@ pub enum LedgerScope<'a> {
 
 fn ledger_query(
     conn: &impl ConnectionTrait,
-    ids: Vec<i64>,
+    ids: &[i64],
     scope: &LedgerScope<'_>,
     since: DateTime<Utc>,
 ) -> sea_orm::Select<send_ledger::Entity> {
     use send_ledger::Column;
     let query = send_ledger::Entity::find()
         .select_only()
-        .filter(one_of(conn, Column::SubscriberId, ids))
+        .filter(ids_in(conn, Column::SubscriberId, ids))
         .filter(Column::SentAt.gte(since));
     match scope {
         LedgerScope::Channels(channels) => {
@@ -212,7 +256,7 @@ pub async fn ledger_counts(
     since: DateTime<Utc>,
 ) -> Result<HashMap<(i64, Option<ChannelKind>), u32>> {
     use send_ledger::Column;
-    let query = ledger_query(conn, ids.to_vec(), scope, since)
+    let query = ledger_query(conn, ids, scope, since)
         .column(Column::SubscriberId)
         .group_by(Column::SubscriberId);
     let counted = Expr::col(Column::Id).count();
@@ -240,8 +284,8 @@ pub async fn ledger_counts(
         .collect())
 }
 
-/// The individual send times behind [`ledger_counts`], for the few subscribers whose
-/// window starts later than the batch's earliest start.
+/// Ledger rows since `since` one by one, for windows that start at a different instant
+/// for each subscriber.
 pub async fn ledger_times(
     conn: &impl ConnectionTrait,
     ids: &[i64],
@@ -249,7 +293,7 @@ pub async fn ledger_times(
     since: DateTime<Utc>,
 ) -> Result<Vec<(i64, Option<ChannelKind>, DateTime<Utc>)>> {
     use send_ledger::Column;
-    let rows: Vec<(i64, String, DateTime<Utc>)> = ledger_query(conn, ids.to_vec(), scope, since)
+    let rows: Vec<(i64, String, DateTime<Utc>)> = ledger_query(conn, ids, scope, since)
         .columns([Column::SubscriberId, Column::Channel, Column::SentAt])
         .into_tuple()
         .all(conn)
@@ -283,7 +327,7 @@ pub async fn already_sent(
     since: DateTime<Utc>,
 ) -> Result<HashSet<(i64, ChannelKind)>> {
     use send_ledger::Column;
-    let query = ledger_query(conn, ids.to_vec(), &LedgerScope::Channels(channels), since)
+    let query = ledger_query(conn, ids, &LedgerScope::Channels(channels), since)
         .columns([Column::SubscriberId, Column::Channel])
         .distinct();
     let query = match matching {

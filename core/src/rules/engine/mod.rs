@@ -120,9 +120,12 @@ impl Decision {
     }
 }
 
-/// The enabled rules that decide per recipient, loaded once per campaign or batch run.
+/// A snapshot of what decides per recipient: the enabled rules, and which kinds of list
+/// entry exist. Load it once per campaign run or batch; changes after that are not seen.
 pub struct RuleSet {
     rules: Vec<Rule>,
+    /// The kinds of list entry that exist: a batch is only matched on those.
+    list_kinds: Vec<&'static str>,
 }
 
 /// Per-evaluation caches: zones parsed and quiet-hours openings computed once per zone.
@@ -135,10 +138,12 @@ struct Memo {
 impl Memo {
     fn zone(&mut self, name: Option<&str>) -> Option<Tz> {
         let name = name?;
-        *self
-            .zones
-            .entry(name.to_owned())
-            .or_insert_with(|| name.parse().ok())
+        if let Some(zone) = self.zones.get(name) {
+            return *zone;
+        }
+        let zone = name.parse().ok();
+        self.zones.insert(name.to_owned(), zone);
+        zone
     }
 }
 
@@ -154,7 +159,10 @@ impl RuleSet {
         for kind in ["frequency_cap", "quiet_hours", "dedup"] {
             rules.extend(enabled_of_kind(conn, kind).await?);
         }
-        Ok(Self { rules })
+        Ok(Self {
+            rules,
+            list_kinds: facts::list_kinds_in_use(conn).await?,
+        })
     }
 
     pub fn rule_name(&self, id: i64) -> Option<&str> {
@@ -194,7 +202,8 @@ impl RuleSet {
             .filter(|c| uses_endpoints(*c))
             .collect();
         let endpoints = facts::endpoints(conn, &ids, &endpoint_channels).await?;
-        let list_hits = facts::list_hits(conn, probe(candidates, &endpoints), now).await?;
+        let probe = probe(candidates, &endpoints, &self.list_kinds);
+        let list_hits = facts::list_hits(conn, probe, now).await?;
         let sent_before = self.dedup_facts(conn, message, now, &ids).await?;
         let mut caps = self
             .cap_facts(conn, message, now, candidates, &ids, &mut memo)
@@ -385,38 +394,31 @@ impl RuleSet {
                 CapPer::Channel => LedgerScope::Channels(&channels),
                 CapPer::Category => LedgerScope::Category(message.category),
             };
-            // One count from the earliest start any subscriber in the batch has; those
-            // whose own window starts later and have sends in it are recounted exactly.
-            let mut start_in: HashMap<Tz, DateTime<Utc>> = HashMap::new();
-            let mut start_of = HashMap::new();
-            for candidate in candidates {
-                let zone = cap_zone(memo, candidate.recipient);
-                let start = *start_in
-                    .entry(zone)
-                    .or_insert_with(|| windows::window_start(cap, zone, now));
-                start_of.insert(candidate.recipient.id, start);
-            }
-            let earliest = start_of.values().min().copied().unwrap_or(now);
-            let mut counts = facts::ledger_counts(conn, ids, &scope, earliest).await?;
-            if windows::is_local(cap) {
-                let recount: Vec<i64> = counts
-                    .keys()
-                    .map(|(id, _)| *id)
-                    .filter(|id| start_of.get(id).is_some_and(|s| *s > earliest))
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .collect();
-                if !recount.is_empty() {
-                    counts.retain(|(id, _), _| !recount.contains(id));
-                    for (id, channel, at) in
-                        facts::ledger_times(conn, &recount, &scope, earliest).await?
-                    {
-                        if start_of.get(&id).is_some_and(|start| at >= *start) {
-                            *counts.entry((id, channel)).or_default() += 1;
-                        }
+            let counts = if windows::is_local(cap) {
+                // Days and weeks start at each subscriber's own midnight: fetch the send
+                // times since the earliest start in the batch and count each against its
+                // subscriber's start. The rows are bounded by a week of sends.
+                let mut start_in: HashMap<Tz, DateTime<Utc>> = HashMap::new();
+                let mut start_of = HashMap::new();
+                for candidate in candidates {
+                    let zone = cap_zone(memo, candidate.recipient);
+                    let start = *start_in
+                        .entry(zone)
+                        .or_insert_with(|| windows::window_start(cap, zone, now));
+                    start_of.insert(candidate.recipient.id, start);
+                }
+                let earliest = start_in.values().min().copied().unwrap_or(now);
+                let mut counts: HashMap<(i64, Option<ChannelKind>), u32> = HashMap::new();
+                for (id, channel, at) in facts::ledger_times(conn, ids, &scope, earliest).await? {
+                    if start_of.get(&id).is_some_and(|start| at >= *start) {
+                        *counts.entry((id, channel)).or_default() += 1;
                     }
                 }
-            }
+                counts
+            } else {
+                let since = windows::window_start(cap, Tz::UTC, now);
+                facts::ledger_counts(conn, ids, &scope, since).await?
+            };
             states.insert(
                 index,
                 CapState {
@@ -526,7 +528,9 @@ fn email_domain(email: &str) -> Option<&str> {
 fn probe(
     candidates: &[Candidate<'_>],
     endpoints: &HashMap<(i64, ChannelKind), Vec<String>>,
+    kinds: &[&str],
 ) -> ListProbe {
+    let wanted = |kind: &str| kinds.contains(&kind);
     let mut probe = ListProbe::default();
     let mut seen = HashSet::new();
     for candidate in candidates {
@@ -534,18 +538,26 @@ fn probe(
         if !seen.insert(recipient.id) {
             continue;
         }
-        probe.subscribers.push(recipient.external_id.clone());
+        if wanted("subscriber") {
+            probe.subscribers.push(recipient.external_id.clone());
+        }
         if let Some(email) = &recipient.email {
-            probe.emails.push(email.clone());
-            if let Some(domain) = email_domain(email) {
+            if wanted("email") {
+                probe.emails.push(email.clone());
+            }
+            if let Some(domain) = email_domain(email).filter(|_| wanted("email_domain")) {
                 probe.domains.push(domain.to_owned());
             }
         }
-        if let Some(phone) = &recipient.phone {
+        if let Some(phone) = recipient.phone.as_ref().filter(|_| wanted("phone")) {
             probe.phones.push(phone.clone());
         }
     }
-    probe.endpoints = endpoints.values().flatten().cloned().collect();
+    if wanted("endpoint") {
+        probe.endpoints = endpoints.values().flatten().cloned().collect();
+    }
+    probe.domains.sort_unstable();
+    probe.domains.dedup();
     probe
 }
 
@@ -555,7 +567,7 @@ fn probe(
 fn blocked(
     candidate: &Candidate<'_>,
     endpoints: &HashMap<(i64, ChannelKind), Vec<String>>,
-    hits: &HashMap<(String, String), Vec<ListHit>>,
+    hits: &facts::ListHits,
 ) -> Option<Decision> {
     if hits.is_empty() {
         return None;
@@ -564,7 +576,8 @@ fn blocked(
     let channel = candidate.channel;
     let applies = |hit: &&ListHit| hit.channel.is_none_or(|c| c == channel);
     let lookup = |kind: &str, value: &str| -> Vec<&ListHit> {
-        hits.get(&(kind.to_owned(), value.to_owned()))
+        hits.get(kind)
+            .and_then(|by_value| by_value.get(value))
             .map(|v| v.iter().filter(applies).collect())
             .unwrap_or_default()
     };
