@@ -102,10 +102,12 @@ pub enum Scope {
     CampaignsWrite,
     #[serde(rename = "campaigns:review")]
     CampaignsReview,
+    #[serde(rename = "channels:manage")]
+    ChannelsManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 15] = [
+    pub const ALL: [Scope; 16] = [
         Scope::SubscribersRead,
         Scope::SubscribersWrite,
         Scope::MessagesSend,
@@ -121,6 +123,7 @@ impl Scope {
         Scope::CampaignsRead,
         Scope::CampaignsWrite,
         Scope::CampaignsReview,
+        Scope::ChannelsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -140,6 +143,7 @@ impl Scope {
             Scope::CampaignsRead => "campaigns:read",
             Scope::CampaignsWrite => "campaigns:write",
             Scope::CampaignsReview => "campaigns:review",
+            Scope::ChannelsManage => "channels:manage",
         }
     }
 

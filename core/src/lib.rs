@@ -8,6 +8,7 @@ pub mod audiences;
 pub mod audit;
 pub mod campaigns;
 pub mod channel;
+pub mod channel_instances;
 pub mod config;
 pub mod db;
 pub mod entities;

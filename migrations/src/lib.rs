@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_foundation;
 mod m20261122_000002_domain;
+mod m20261122_000003_channels;
 mod schema_util;
 
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_domain::Migration),
+            Box::new(m20261122_000003_channels::Migration),
         ]
     }
 }

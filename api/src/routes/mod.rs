@@ -9,6 +9,7 @@ mod audiences;
 mod audit;
 mod auth;
 mod campaigns;
+mod channels;
 mod health;
 mod list_entries;
 mod operators;
@@ -33,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audiences::router())
         .merge(list_entries::router())
         .merge(campaigns::router())
+        .merge(channels::router())
 }
 
 /// Routes that may legitimately take long (streamed uploads): no request timeout.

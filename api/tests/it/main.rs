@@ -8,6 +8,7 @@ mod audiences;
 mod audit;
 mod auth;
 mod campaigns;
+mod channels;
 mod helpers;
 mod housekeeping;
 mod import;

@@ -6,6 +6,7 @@ pub mod audience_member;
 pub mod audit_log;
 pub mod campaign;
 pub mod campaign_review;
+pub mod channel_instance;
 pub mod list_entry;
 pub mod operator;
 pub mod rule;

@@ -1,0 +1,114 @@
+//! Channel instances (admin only): named plugin settings with write-only secrets, and
+//! a test send that shows how the plugin classified the outcome.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use herald_core::channel_instances::{
+    self as instances, ChannelInstanceIn, ChannelInstanceOut, TestSendIn, TestSendOut,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::ValidJson;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_channels, create_channel))
+        .routes(routes!(get_channel, replace_channel, delete_channel))
+        .routes(routes!(test_send))
+}
+
+/// Channel instances by name, without their secrets.
+#[utoipa::path(get, path = "/v1/channels", tag = "channels",
+    security(("session" = ["channels:manage"])),
+    responses((status = 200, body = Vec<ChannelInstanceOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_channels(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ChannelInstanceOut>>, ApiError> {
+    let models = instances::list(&state.db).await?;
+    Ok(Json(
+        models
+            .into_iter()
+            .map(instances::to_out)
+            .collect::<Result<_, _>>()?,
+    ))
+}
+
+/// Creates a channel instance. The settings are checked by building the plugin.
+#[utoipa::path(post, path = "/v1/channels", tag = "channels",
+    security(("session" = ["channels:manage"])),
+    request_body = ChannelInstanceIn,
+    responses((status = 201, body = ChannelInstanceOut), (status = 409, body = ErrorBody, description = "name_taken"),
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(input): ValidJson<ChannelInstanceIn>,
+) -> Result<(StatusCode, Json<ChannelInstanceOut>), ApiError> {
+    let out = instances::create(&state.db, &caller.audit(), input).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// One channel instance, without its secrets.
+#[utoipa::path(get, path = "/v1/channels/{name}", tag = "channels",
+    security(("session" = ["channels:manage"])),
+    params(("name" = String, Path, description = "Instance name")),
+    responses((status = 200, body = ChannelInstanceOut), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_channel(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ChannelInstanceOut>, ApiError> {
+    Ok(Json(instances::to_out(
+        instances::get(&state.db, &name).await?,
+    )?))
+}
+
+/// Replaces an instance's settings. Secrets left out keep their stored values.
+#[utoipa::path(put, path = "/v1/channels/{name}", tag = "channels",
+    security(("session" = ["channels:manage"])),
+    params(("name" = String, Path, description = "Instance name")),
+    request_body = ChannelInstanceIn,
+    responses((status = 200, body = ChannelInstanceOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "name_taken"),
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn replace_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ValidJson(input): ValidJson<ChannelInstanceIn>,
+) -> Result<Json<ChannelInstanceOut>, ApiError> {
+    Ok(Json(
+        instances::replace(&state.db, &caller.audit(), &name, input).await?,
+    ))
+}
+
+/// Deletes a channel instance.
+#[utoipa::path(delete, path = "/v1/channels/{name}", tag = "channels",
+    security(("session" = ["channels:manage"])),
+    params(("name" = String, Path, description = "Instance name")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn delete_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    instances::delete(&state.db, &caller.audit(), &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sends one test message through the instance and answers with the outcome as the
+/// plugin classified it (delivered, retryable or permanent).
+#[utoipa::path(post, path = "/v1/channels/{name}/test", tag = "channels",
+    security(("session" = ["channels:manage"])),
+    params(("name" = String, Path, description = "Instance name")),
+    request_body = TestSendIn,
+    responses((status = 200, body = TestSendOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn test_send(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ValidJson(input): ValidJson<TestSendIn>,
+) -> Result<Json<TestSendOut>, ApiError> {
+    Ok(Json(instances::test_send(&state.db, &name, input).await?))
+}

@@ -1,0 +1,226 @@
+//! Channel instances through the API, sending to a real HTTP receiver that checks the
+//! Standard Webhooks signature with its own HMAC.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use herald_core::access::Role;
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::helpers::{error_of, spawn_app};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Received requests as (webhook-id, signature valid, body).
+type Received = Arc<Mutex<Vec<(String, bool, Value)>>>;
+
+fn signature_valid(headers: &HeaderMap, body: &[u8]) -> bool {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let key = STANDARD
+        .decode(SECRET.trim_start_matches("whsec_"))
+        .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{}.{}.", header("webhook-id"), header("webhook-timestamp")).as_bytes());
+    mac.update(body);
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    header("webhook-signature")
+        .split(' ')
+        .any(|s| s == expected)
+}
+
+async fn receiver() -> (String, Received) {
+    let received: Received = Arc::default();
+    let store = Arc::clone(&received);
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(move |headers: HeaderMap, body: Bytes| async move {
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let valid = signature_valid(&headers, &body);
+                let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                store.lock().unwrap().push((id, valid, json));
+                AxumStatus::OK
+            }),
+        )
+        .route("/gone", post(|| async { AxumStatus::GONE }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), received)
+}
+
+#[tokio::test]
+async fn secrets_are_write_only_and_a_test_send_reaches_a_real_receiver() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, received) = receiver().await;
+
+    let created = admin
+        .post("/v1/channels")
+        .json(&json!({ "name": "hooks", "settings": { "kind": "webhook", "secret": SECRET, "allow_list": ["127.0.0.0/8"] } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["kind"], "webhook");
+    assert_eq!(created["secrets_set"], json!(["secret"]));
+    assert!(
+        !created.to_string().contains("MfKQ9r8"),
+        "the secret is never returned: {created}"
+    );
+
+    // An update without the secret keeps it: the receiver still verifies the signature.
+    let updated = admin
+        .put("/v1/channels/hooks")
+        .json(&json!({ "name": "hooks", "settings": { "kind": "webhook", "allow_list": ["127.0.0.0/8"], "max_concurrency": 4 } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), StatusCode::OK);
+    let updated: Value = updated.json().await.unwrap();
+    assert_eq!(updated["settings"]["max_concurrency"], 4);
+    assert_eq!(updated["secrets_set"], json!(["secret"]));
+
+    let sent: Value = admin
+        .post("/v1/channels/hooks/test")
+        .json(&json!({ "to": format!("{base}/hook"), "subject": "Hi" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["outcome"], "delivered", "{sent}");
+    {
+        let received = received.lock().unwrap();
+        assert_eq!(received.len(), 1);
+        let (id, valid, body) = &received[0];
+        assert_eq!(id, sent["idempotency_key"].as_str().unwrap());
+        assert!(valid, "signature checked by the receiver's own HMAC");
+        assert_eq!(body["subject"], "Hi");
+    }
+
+    let gone: Value = admin
+        .post("/v1/channels/hooks/test")
+        .json(&json!({ "to": format!("{base}/gone") }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(gone["outcome"], "permanent", "{gone}");
+
+    // The audit log holds the change without the secret.
+    let audit: Value = admin
+        .get("/v1/audit-log?target_kind=channel")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(audit.to_string().contains("channel.update"), "{audit}");
+    assert!(!audit.to_string().contains("MfKQ9r8"), "{audit}");
+
+    let listed: Value = admin
+        .get("/v1/channels")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let response = admin.delete("/v1/channels/hooks").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    error_of(admin.get("/v1/channels/hooks").send().await.unwrap(), 404).await;
+}
+
+#[tokio::test]
+async fn bad_settings_name_the_field_and_names_are_unique() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let post = |body: Value| admin.post("/v1/channels").json(&body).send();
+
+    let error = error_of(
+        post(json!({ "name": "x", "settings": { "kind": "pigeon" } }))
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert!(
+        error["field"].as_str().unwrap().starts_with("settings"),
+        "{error}"
+    );
+    let error = error_of(
+        post(json!({ "name": "mail", "settings": { "kind": "smtp" } }))
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(error["field"], "settings", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("host"),
+        "{error}"
+    );
+    let error = error_of(
+        post(json!({ "name": "Bad Name", "settings": { "kind": "webhook", "secret": SECRET } }))
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(error["field"], "name");
+    let error = error_of(
+        post(json!({ "name": "hooks", "settings": { "kind": "webhook", "secret": "short" } }))
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert!(
+        error["field"].as_str().unwrap().starts_with("settings"),
+        "{error}"
+    );
+
+    let good = json!({ "name": "hooks", "settings": { "kind": "webhook", "secret": SECRET } });
+    assert_eq!(
+        post(good.clone()).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let error = error_of(post(good).await.unwrap(), 409).await;
+    assert_eq!(error["code"], "name_taken");
+
+    let error = error_of(
+        admin
+            .post("/v1/channels/hooks/test")
+            .json(&json!({ "to": "" }))
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(error["field"], "to");
+}

@@ -1,0 +1,373 @@
+//! Named channel instances configured at run time ("marketing-smtp", "ios-apns").
+//! Settings are stored as given, secrets included, and shown only through the plugin's
+//! own serialisation, which leaves secrets out: a secret can be written, never read
+//! back. An update that omits a secret keeps the stored one.
+
+use chrono::Utc;
+use herald_channels::{ChannelConfig, Delivery, DeliveryOutcome, IdempotencyKey, Message};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, SqlErr, TransactionSession, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::audit::{self, AuditContext, Change};
+use crate::entities::channel_instance::{self, Column};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelInstanceIn {
+    /// Lower-case letters, digits and dashes, e.g. `marketing-smtp`.
+    #[validate(length(min = 1, max = 64), custom(function = "validate_name"))]
+    pub name: String,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// The plugin's settings, tagged by `kind` (`smtp`, `webhook`, `fcm`, `apns`,
+    /// `jpush`, `mqtt`). Secrets (passwords, keys, signing secrets) are accepted here
+    /// and never returned; leave one out of an update to keep the stored value.
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+fn validate_name(name: &str) -> Result<(), validator::ValidationError> {
+    let ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("name")
+            .with_message("use lower-case letters, digits and dashes".into()))
+    }
+}
+
+/// An instance as shown: settings without secrets, and which secrets are set.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChannelInstanceOut {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub enabled: bool,
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    /// Names of the secret settings that hold a value (the values are never shown).
+    pub secrets_set: Vec<String>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+/// Parses settings into the plugin's configuration, naming the offending setting.
+pub fn parse(settings: &Map<String, Value>) -> Result<ChannelConfig> {
+    let value = Value::Object(settings.clone());
+    serde_path_to_error::deserialize::<_, ChannelConfig>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "settings".to_owned()
+        } else {
+            format!("settings.{path}")
+        };
+        Error::invalid(field, e.into_inner().to_string())
+    })
+}
+
+/// The settings as shown: what the plugin serialises, which leaves secrets out.
+fn shown(config: &ChannelConfig) -> Value {
+    serde_json::to_value(config).unwrap_or_default()
+}
+
+/// Secrets are the stored top-level settings the shown form leaves out.
+fn secret_names(stored: &Map<String, Value>, shown: &Value) -> Vec<String> {
+    stored
+        .keys()
+        .filter(|key| shown.get(key.as_str()).is_none())
+        .cloned()
+        .collect()
+}
+
+pub fn to_out(model: channel_instance::Model) -> Result<ChannelInstanceOut> {
+    let stored = stored_settings(&model)?;
+    let settings = shown(&parse(&stored)?);
+    Ok(ChannelInstanceOut {
+        secrets_set: secret_names(&stored, &settings),
+        settings,
+        id: model.id,
+        name: model.name,
+        kind: model.kind,
+        enabled: model.enabled,
+        created_at: model.created_at,
+        updated_at: model.updated_at,
+    })
+}
+
+fn stored_settings(model: &channel_instance::Model) -> Result<Map<String, Value>> {
+    match &model.settings {
+        Value::Object(map) => Ok(map.clone()),
+        _ => Err(Error::invalid(
+            "settings",
+            "stored settings are not an object",
+        )),
+    }
+}
+
+/// Checks settings by building the plugin: bad keys or certificates fail here, not at
+/// the first send. Returns the kind tag.
+fn check(settings: &Map<String, Value>) -> Result<String> {
+    let config = parse(settings)?;
+    config
+        .build()
+        .map_err(|e| Error::invalid("settings", e.to_string()))?;
+    Ok(settings
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned())
+}
+
+fn snapshot(out: &ChannelInstanceOut) -> Option<Value> {
+    audit::snapshot(&serde_json::json!({
+        "name": out.name, "kind": out.kind, "enabled": out.enabled,
+        "settings": out.settings, "secrets_set": out.secrets_set,
+    }))
+}
+
+fn name_taken(error: sea_orm::DbErr) -> Error {
+    match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            Error::conflict("name_taken", "a channel instance with this name exists")
+        }
+        _ => Error::from(error),
+    }
+}
+
+pub async fn create(
+    conn: &impl TransactionTrait,
+    ctx: &AuditContext,
+    input: ChannelInstanceIn,
+) -> Result<ChannelInstanceOut> {
+    input.validate()?;
+    let kind = check(&input.settings)?;
+    let now = Utc::now();
+    let txn = conn.begin().await?;
+    let model = channel_instance::ActiveModel {
+        name: Set(input.name),
+        kind: Set(kind),
+        enabled: Set(input.enabled),
+        settings: Set(Value::Object(input.settings)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(name_taken)?;
+    let out = to_out(model)?;
+    audit::record(
+        &txn,
+        ctx,
+        Change {
+            action: "channel.create",
+            target_kind: "channel",
+            target_id: Some(out.name.clone()),
+            before: None,
+            after: snapshot(&out),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Replaces an instance's settings; secrets left out keep their stored values.
+pub async fn replace(
+    conn: &impl TransactionTrait,
+    ctx: &AuditContext,
+    name: &str,
+    input: ChannelInstanceIn,
+) -> Result<ChannelInstanceOut> {
+    input.validate()?;
+    let txn = conn.begin().await?;
+    let before = get(&txn, name).await?;
+    let stored = stored_settings(&before)?;
+    let mut settings = input.settings;
+    let same_kind = settings.get("kind") == stored.get("kind");
+    if same_kind {
+        let shown_before = shown(&parse(&stored)?);
+        for secret in secret_names(&stored, &shown_before) {
+            if !settings.contains_key(&secret)
+                && let Some(value) = stored.get(&secret)
+            {
+                settings.insert(secret, value.clone());
+            }
+        }
+    }
+    let kind = check(&settings)?;
+    let before_out = to_out(before.clone())?;
+    let mut active: channel_instance::ActiveModel = before.into();
+    active.name = Set(input.name);
+    active.kind = Set(kind);
+    active.enabled = Set(input.enabled);
+    active.settings = Set(Value::Object(settings));
+    active.updated_at = Set(Utc::now());
+    let after = to_out(active.update(&txn).await.map_err(name_taken)?)?;
+    audit::record(
+        &txn,
+        ctx,
+        Change {
+            action: "channel.update",
+            target_kind: "channel",
+            target_id: Some(name.to_owned()),
+            before: snapshot(&before_out),
+            after: snapshot(&after),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, name: &str) -> Result<()> {
+    let txn = conn.begin().await?;
+    let before = to_out(get(&txn, name).await?)?;
+    channel_instance::Entity::delete_by_id(before.id)
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        ctx,
+        Change {
+            action: "channel.delete",
+            target_kind: "channel",
+            target_id: Some(name.to_owned()),
+            before: snapshot(&before),
+            after: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn get(conn: &impl ConnectionTrait, name: &str) -> Result<channel_instance::Model> {
+    channel_instance::Entity::find()
+        .filter(Column::Name.eq(name))
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound { entity: "channel" })
+}
+
+pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<channel_instance::Model>> {
+    Ok(channel_instance::Entity::find()
+        .order_by_asc(Column::Name)
+        .all(conn)
+        .await?)
+}
+
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestSendIn {
+    /// An email address, webhook URL, device token or MQTT topic, as the kind needs.
+    #[validate(length(min = 1, max = 4096))]
+    pub to: String,
+    /// The sender, for email instances.
+    #[validate(length(max = 320))]
+    pub from: Option<String>,
+    #[validate(length(max = 200))]
+    #[serde(default = "default_subject")]
+    pub subject: String,
+    #[validate(length(max = 10000))]
+    #[serde(default = "default_body")]
+    pub body: String,
+}
+
+fn default_subject() -> String {
+    "Herald test message".into()
+}
+
+fn default_body() -> String {
+    "This is a test message from Herald.".into()
+}
+
+/// What a test send did, as the plugin classified it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TestSendOut {
+    /// The idempotency key the message carried (a webhook's `webhook-id`).
+    pub idempotency_key: String,
+    /// `delivered` (with the provider's id and response), `retryable` (with the reason
+    /// and any retry-after) or `permanent` (with the reason, and whether the endpoint is
+    /// dead).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub outcome: DeliveryOutcome,
+}
+
+fn test_message(kind: &str, input: &TestSendIn) -> Result<Message> {
+    use herald_channels::{EmailMessage, MqttMessage, PushMessage, WebhookMessage};
+    let body =
+        serde_json::json!({ "type": "herald.test", "subject": input.subject, "body": input.body });
+    Ok(match kind {
+        "smtp" => Message::Email(EmailMessage {
+            from: input
+                .from
+                .clone()
+                .ok_or_else(|| Error::invalid("from", "an email test needs a sender"))?,
+            to: vec![input.to.clone()],
+            subject: input.subject.clone(),
+            text: input.body.clone(),
+            ..Default::default()
+        }),
+        "webhook" => Message::Webhook(WebhookMessage {
+            url: input.to.clone(),
+            body,
+        }),
+        "fcm" | "apns" | "jpush" => Message::Push(PushMessage {
+            token: input.to.clone(),
+            title: input.subject.clone(),
+            body: input.body.clone(),
+            ..Default::default()
+        }),
+        "mqtt" => Message::Mqtt(MqttMessage {
+            topic: input.to.clone(),
+            payload: body.to_string().into_bytes(),
+        }),
+        other => {
+            return Err(Error::invalid(
+                "settings.kind",
+                format!("unknown kind `{other}`"),
+            ));
+        }
+    })
+}
+
+/// Sends one message through the instance and reports how the plugin classified it.
+pub async fn test_send(
+    conn: &impl ConnectionTrait,
+    name: &str,
+    input: TestSendIn,
+) -> Result<TestSendOut> {
+    input.validate()?;
+    let model = get(conn, name).await?;
+    let config = parse(&stored_settings(&model)?)?;
+    let channel = config
+        .build()
+        .map_err(|e| Error::invalid("settings", e.to_string()))?;
+    let key = format!("test-{}", crate::secrets::random_hex(12));
+    let delivery = Delivery {
+        idempotency_key: IdempotencyKey::parse(key.clone())
+            .map_err(|e| Error::invalid("to", e.to_string()))?,
+        message: test_message(&model.kind, &input)?,
+    };
+    let outcome = channel.send(&delivery).await;
+    Ok(TestSendOut {
+        idempotency_key: key,
+        outcome,
+    })
+}
