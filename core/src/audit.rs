@@ -21,6 +21,10 @@ pub enum Actor {
         id: i64,
         name: String,
     },
+    /// A subscriber acting on their own behalf (a one-click unsubscribe).
+    Subscriber {
+        external_id: String,
+    },
     /// Herald itself (start-up bootstrap, housekeeping).
     System,
     /// A person at the command line of the server.
@@ -32,6 +36,7 @@ impl Actor {
         match self {
             Actor::Operator { .. } => "operator",
             Actor::ApiKey { .. } => "api_key",
+            Actor::Subscriber { .. } => "subscriber",
             Actor::System => "system",
             Actor::Cli => "cli",
         }
@@ -40,6 +45,7 @@ impl Actor {
     fn id(&self) -> Option<String> {
         match self {
             Actor::Operator { id, .. } | Actor::ApiKey { id, .. } => Some(id.to_string()),
+            Actor::Subscriber { external_id } => Some(external_id.clone()),
             Actor::System | Actor::Cli => None,
         }
     }
@@ -49,6 +55,7 @@ impl Actor {
         match self {
             Actor::Operator { username, .. } => username.clone(),
             Actor::ApiKey { name, .. } => name.clone(),
+            Actor::Subscriber { .. } => "subscriber".to_owned(),
             Actor::System => "herald".to_owned(),
             Actor::Cli => "command line".to_owned(),
         }

@@ -21,5 +21,6 @@ pub mod sessions;
 pub mod subscribers;
 pub mod telemetry;
 pub mod templates;
+pub mod unsubscribe;
 
 pub use error::{Error, Result};

@@ -1,5 +1,6 @@
 //! Channel instances configured at run time: a unique name, the plugin kind, and its
-//! settings as given (secrets included; the API never returns them).
+//! settings as given (secrets included; the API never returns them). And the server's
+//! signing keys (unsubscribe links), kept in the database so every node shares them.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -31,6 +32,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        unique_index(manager, "channel_instances", &["name"]).await
+        unique_index(manager, "channel_instances", &["name"]).await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("signing_keys")
+                    .col(string("name").primary_key())
+                    .col(string("secret"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .to_owned(),
+            )
+            .await
     }
 }

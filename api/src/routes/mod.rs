@@ -19,6 +19,7 @@ mod subscriber_endpoints;
 mod subscriber_import;
 mod subscribers;
 mod templates;
+mod unsubscribe;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(list_entries::router())
         .merge(campaigns::router())
         .merge(channels::router())
+        .merge(unsubscribe::router())
 }
 
 /// Routes that may legitimately take long (streamed uploads): no request timeout.

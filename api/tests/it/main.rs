@@ -20,3 +20,4 @@ mod rules;
 mod rules_engine;
 mod subscribers;
 mod templates;
+mod unsubscribe;

@@ -12,6 +12,7 @@ pub mod operator;
 pub mod rule;
 pub mod send_ledger;
 pub mod session;
+pub mod signing_key;
 pub mod subscriber;
 pub mod subscriber_endpoint;
 pub mod subscriber_preference;
