@@ -242,6 +242,9 @@ async fn every_check_decides_and_simulate_counts_what_the_engine_decides() {
         "ana", "ben", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo", "kim", "lou",
     ];
     let decided = decide_each(&app, &rules, message, &ids).await;
+    // Lists held in memory and lists looked up per batch decide alike.
+    let queried = RuleSet::load_with_list_limit(&app.db, 0).await.unwrap();
+    assert_eq!(decide_each(&app, &queried, message, &ids).await, decided);
 
     let expected = [
         ("ana", "allow", "frequency_cap"),
@@ -465,47 +468,52 @@ async fn exemptions_drops_and_endpoint_entries() {
     }
     created(&admin, "/v1/list-entries",
         json!({ "list": "block", "kind": "endpoint", "value": "https://b.example/hook", "channel": "webhook" })).await;
-    // A rule set is a snapshot: load it again to see the new entry kind.
-    let rules = RuleSet::load(&app.db).await.unwrap();
-    let (ana, ben, cy) = (
-        recipient(&app, "ana").await,
-        recipient(&app, "ben").await,
-        recipient(&app, "cy").await,
-    );
-    let webhook = |recipient| Candidate {
-        recipient,
-        channel: ChannelKind::Webhook,
-    };
-    let decided = rules
-        .evaluate(
-            &app.db,
-            alerts,
-            utc("2027-06-09T09:00:00Z"),
-            &[webhook(&ana), webhook(&ben), webhook(&cy)],
-        )
-        .await
-        .unwrap();
-    assert_eq!(decided[0], Decision::Allow);
-    assert!(
-        matches!(
-            decided[1],
-            Decision::Filtered {
-                filter: FilterKind::Blocked,
-                ..
-            }
-        ),
-        "{decided:?}"
-    );
-    assert!(
-        matches!(
-            decided[2],
-            Decision::Filtered {
-                filter: FilterKind::NoAddress,
-                ..
-            }
-        ),
-        "{decided:?}"
-    );
+    // A rule set is a snapshot: load it again to see the new entry, held in memory or
+    // looked up per batch.
+    for rules in [
+        RuleSet::load(&app.db).await.unwrap(),
+        RuleSet::load_with_list_limit(&app.db, 0).await.unwrap(),
+    ] {
+        let (ana, ben, cy) = (
+            recipient(&app, "ana").await,
+            recipient(&app, "ben").await,
+            recipient(&app, "cy").await,
+        );
+        let webhook = |recipient| Candidate {
+            recipient,
+            channel: ChannelKind::Webhook,
+        };
+        let decided = rules
+            .evaluate(
+                &app.db,
+                alerts,
+                utc("2027-06-09T09:00:00Z"),
+                &[webhook(&ana), webhook(&ben), webhook(&cy)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(decided[0], Decision::Allow);
+        assert!(
+            matches!(
+                decided[1],
+                Decision::Filtered {
+                    filter: FilterKind::Blocked,
+                    ..
+                }
+            ),
+            "{decided:?}"
+        );
+        assert!(
+            matches!(
+                decided[2],
+                Decision::Filtered {
+                    filter: FilterKind::NoAddress,
+                    ..
+                }
+            ),
+            "{decided:?}"
+        );
+    }
 
     // A second candidate for the same delivery inside one batch is a duplicate.
     let news = Message {
@@ -513,6 +521,7 @@ async fn exemptions_drops_and_endpoint_entries() {
         template_id: Some(s.template_id),
         dedup_key: None,
     };
+    let ben = recipient(&app, "ben").await;
     let inbox = Candidate {
         recipient: &ben,
         channel: ChannelKind::Inbox,

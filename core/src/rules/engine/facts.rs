@@ -115,6 +115,13 @@ pub struct ListHit {
     pub kind: &'static str,
     pub channel: Option<ChannelKind>,
     pub reason: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ListHit {
+    pub fn active_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
 }
 
 /// The values a batch can be matched on, by entry kind.
@@ -178,24 +185,40 @@ pub async fn list_hits(
     if any_value.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, String, String, String, Option<String>, String)> =
-        list_entry::Entity::find()
-            .select_only()
-            .columns([
-                Column::Id,
-                Column::List,
-                Column::Kind,
-                Column::Value,
-                Column::Channel,
-                Column::Reason,
-            ])
-            .filter(any_value)
-            .filter(Column::ExpiresAt.is_null().or(Column::ExpiresAt.gt(now)))
-            .into_tuple()
-            .all(conn)
-            .await?;
+    let rows: Vec<EntryRow> = list_entry::Entity::find()
+        .select_only()
+        .columns(ENTRY_COLUMNS)
+        .filter(any_value)
+        .filter(Column::ExpiresAt.is_null().or(Column::ExpiresAt.gt(now)))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(index_entries(rows))
+}
+
+type EntryRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<DateTime<Utc>>,
+);
+
+const ENTRY_COLUMNS: [list_entry::Column; 7] = [
+    list_entry::Column::Id,
+    list_entry::Column::List,
+    list_entry::Column::Kind,
+    list_entry::Column::Value,
+    list_entry::Column::Channel,
+    list_entry::Column::Reason,
+    list_entry::Column::ExpiresAt,
+];
+
+fn index_entries(rows: Vec<EntryRow>) -> ListHits {
     let mut hits: ListHits = HashMap::new();
-    for (id, list, kind, value, channel, reason) in rows {
+    for (id, list, kind, value, channel, reason, expires_at) in rows {
         let Some(kind) = KINDS.iter().copied().find(|k| *k == kind) else {
             continue;
         };
@@ -210,6 +233,7 @@ pub async fn list_hits(
                 Some(None) => continue,
             },
             reason,
+            expires_at,
         };
         hits.entry(kind)
             .or_default()
@@ -217,7 +241,23 @@ pub async fn list_hits(
             .or_default()
             .push(hit);
     }
-    Ok(hits)
+    hits
+}
+
+/// Every list entry, when there are at most `limit`: a whole list that small is
+/// cheaper to hold than to query for every batch. `None` when there are more.
+pub async fn all_list_entries(conn: &impl ConnectionTrait, limit: u64) -> Result<Option<ListHits>> {
+    use sea_orm::PaginatorTrait;
+    if list_entry::Entity::find().count(conn).await? > limit {
+        return Ok(None);
+    }
+    let rows: Vec<EntryRow> = list_entry::Entity::find()
+        .select_only()
+        .columns(ENTRY_COLUMNS)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(Some(index_entries(rows)))
 }
 
 /// Which ledger rows a cap or dedup rule counts.

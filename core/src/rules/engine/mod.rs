@@ -120,13 +120,20 @@ impl Decision {
     }
 }
 
-/// A snapshot of what decides per recipient: the enabled rules, and which kinds of list
-/// entry exist. Load it once per campaign run or batch; changes after that are not seen.
+/// A snapshot of what decides per recipient: the enabled rules, and the list entries
+/// (all of them when few, else which kinds exist). Load it once per campaign run or
+/// batch; changes after that are not seen.
 pub struct RuleSet {
     rules: Vec<Rule>,
     /// The kinds of list entry that exist: a batch is only matched on those.
     list_kinds: Vec<&'static str>,
+    /// All list entries, when there are few enough to hold (see [`LIST_SNAPSHOT_LIMIT`]).
+    lists: Option<facts::ListHits>,
 }
+
+/// Up to this many list entries are held in memory for a run instead of being looked up
+/// for every batch.
+pub const LIST_SNAPSHOT_LIMIT: u64 = 100_000;
 
 /// Per-evaluation caches: zones parsed and quiet-hours openings computed once per zone.
 #[derive(Default)]
@@ -155,13 +162,24 @@ struct CapState {
 
 impl RuleSet {
     pub async fn load(conn: &impl ConnectionTrait) -> Result<Self> {
+        Self::load_with_list_limit(conn, LIST_SNAPSHOT_LIMIT).await
+    }
+
+    /// Like [`RuleSet::load`], holding list entries in memory only up to `limit`.
+    pub async fn load_with_list_limit(conn: &impl ConnectionTrait, limit: u64) -> Result<Self> {
         let mut rules = Vec::new();
         for kind in ["frequency_cap", "quiet_hours", "dedup"] {
             rules.extend(enabled_of_kind(conn, kind).await?);
         }
+        let lists = facts::all_list_entries(conn, limit).await?;
+        let list_kinds = match lists {
+            Some(_) => Vec::new(),
+            None => facts::list_kinds_in_use(conn).await?,
+        };
         Ok(Self {
             rules,
-            list_kinds: facts::list_kinds_in_use(conn).await?,
+            list_kinds,
+            lists,
         })
     }
 
@@ -202,8 +220,15 @@ impl RuleSet {
             .filter(|c| uses_endpoints(*c))
             .collect();
         let endpoints = facts::endpoints(conn, &ids, &endpoint_channels).await?;
-        let probe = probe(candidates, &endpoints, &self.list_kinds);
-        let list_hits = facts::list_hits(conn, probe, now).await?;
+        let queried;
+        let list_hits = match &self.lists {
+            Some(all) => all,
+            None => {
+                let probe = probe(candidates, &endpoints, &self.list_kinds);
+                queried = facts::list_hits(conn, probe, now).await?;
+                &queried
+            }
+        };
         let sent_before = self.dedup_facts(conn, message, now, &ids).await?;
         let mut caps = self
             .cap_facts(conn, message, now, candidates, &ids, &mut memo)
@@ -223,7 +248,7 @@ impl RuleSet {
                     )
                 } else if let Some(missing) = missing_address(candidate, &endpoints) {
                     Decision::filtered(FilterKind::NoAddress, None, missing)
-                } else if let Some(blocked) = blocked(candidate, &endpoints, &list_hits) {
+                } else if let Some(blocked) = blocked(candidate, now, &endpoints, list_hits) {
                     blocked
                 } else if let Some(duplicate) =
                     self.duplicate(message, candidate, &sent_before, &allowed_pairs)
@@ -566,6 +591,7 @@ fn probe(
 /// matching allow entry wins over block entries.
 fn blocked(
     candidate: &Candidate<'_>,
+    now: DateTime<Utc>,
     endpoints: &HashMap<(i64, ChannelKind), Vec<String>>,
     hits: &facts::ListHits,
 ) -> Option<Decision> {
@@ -574,7 +600,7 @@ fn blocked(
     }
     let recipient = candidate.recipient;
     let channel = candidate.channel;
-    let applies = |hit: &&ListHit| hit.channel.is_none_or(|c| c == channel);
+    let applies = |hit: &&ListHit| hit.active_at(now) && hit.channel.is_none_or(|c| c == channel);
     let lookup = |kind: &str, value: &str| -> Vec<&ListHit> {
         hits.get(kind)
             .and_then(|by_value| by_value.get(value))
