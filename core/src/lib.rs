@@ -11,6 +11,7 @@ pub mod channel;
 pub mod channel_instances;
 pub mod config;
 pub mod db;
+pub mod deliveries;
 pub mod entities;
 pub mod error;
 pub mod operators;

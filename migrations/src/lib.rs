@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_foundation;
 mod m20261122_000002_domain;
 mod m20261122_000003_channels;
+mod m20261122_000004_deliveries;
 mod schema_util;
 
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_domain::Migration),
             Box::new(m20261122_000003_channels::Migration),
+            Box::new(m20261122_000004_deliveries::Migration),
         ]
     }
 }

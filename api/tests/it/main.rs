@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod campaigns;
 mod channels;
+mod deliveries;
 mod helpers;
 mod housekeeping;
 mod import;

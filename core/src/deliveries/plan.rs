@@ -1,0 +1,206 @@
+//! Planning a batch: the rules engine decides every (recipient, channel) of a message,
+//! and the decisions become delivery rows, with a send-ledger slot reserved for each
+//! delivery that will go out.
+//!
+//! Caps hold under concurrency because planning first locks the batch's subscribers
+//! (Postgres: `FOR UPDATE` in id order, so two batches never deadlock; SQLite: the
+//! database's single write lock, taken before anything is read). Whoever plans next
+//! for the same subscriber counts the slots the previous planner reserved. Planning a
+//! batch again (a retried job) finds its deliveries and plans only what is missing.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
+};
+
+use super::status::DeliveryStatus;
+use crate::channel::ChannelKind;
+use crate::db::{ids_in, is_postgres, one_of, prefer_generic_plans};
+use crate::entities::{delivery, message, send_ledger, subscriber};
+use crate::error::{Error, Result};
+use crate::rules::engine::{Candidate, Decision, Message, Recipient, RuleSet};
+
+/// Rows per insert statement: under SQLite's parameter limit with room to spare.
+const INSERT_CHUNK: usize = 1_000;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanSummary {
+    pub queued: u64,
+    pub filtered: u64,
+    pub deferred: u64,
+    /// Candidates that already had a delivery (the batch was planned before).
+    pub already_planned: u64,
+}
+
+fn channels_of(message: &message::Model) -> Result<Vec<ChannelKind>> {
+    serde_json::from_value(message.channels.clone())
+        .map_err(|e| Error::invalid("channels", format!("stored channels unreadable: {e}")))
+}
+
+/// Serialises planners that share subscribers (see the module comment).
+async fn lock_batch(txn: &impl ConnectionTrait, message_id: i64, ids: &[i64]) -> Result<()> {
+    if is_postgres(txn) {
+        subscriber::Entity::find()
+            .select_only()
+            .column(subscriber::Column::Id)
+            .filter(one_of(txn, subscriber::Column::Id, ids.to_vec()))
+            .order_by_asc(subscriber::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<i64>()
+            .all(txn)
+            .await?;
+    } else {
+        // A write as the first statement takes SQLite's write lock before the
+        // transaction reads anything, so what it reads stays current until it commits.
+        message::Entity::update_many()
+            .col_expr(message::Column::Id, Expr::col(message::Column::Id))
+            .filter(message::Column::Id.eq(message_id))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Plans `recipients` on every channel of `message`, deciding at `now`.
+pub async fn plan_batch<C>(
+    db: &C,
+    rules: &RuleSet,
+    message: &message::Model,
+    recipients: &[Recipient],
+    now: DateTime<Utc>,
+) -> Result<PlanSummary>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let mut summary = PlanSummary::default();
+    if recipients.is_empty() {
+        return Ok(summary);
+    }
+    let channels = channels_of(message)?;
+    let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
+
+    let txn = db.begin().await?;
+    prefer_generic_plans(&txn).await?;
+    lock_batch(&txn, message.id, &ids).await?;
+
+    let planned: HashSet<(i64, String)> = delivery::Entity::find()
+        .select_only()
+        .columns([delivery::Column::SubscriberId, delivery::Column::Channel])
+        .filter(delivery::Column::MessageId.eq(message.id))
+        .filter(ids_in(&txn, delivery::Column::SubscriberId, &ids))
+        .into_tuple::<(i64, String)>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    let candidates: Vec<Candidate<'_>> = recipients
+        .iter()
+        .flat_map(|recipient| {
+            channels.iter().map(move |channel| Candidate {
+                recipient,
+                channel: *channel,
+            })
+        })
+        .filter(|c| {
+            let done = planned.contains(&(c.recipient.id, c.channel.as_str().to_owned()));
+            if done {
+                summary.already_planned += 1;
+            }
+            !done
+        })
+        .collect();
+
+    let decided = rules
+        .evaluate(
+            &txn,
+            Message {
+                category: &message.category,
+                template_id: message.template_id,
+                dedup_key: message.dedup_key.as_deref(),
+            },
+            now,
+            &candidates,
+        )
+        .await?;
+
+    let mut deliveries = Vec::with_capacity(candidates.len());
+    let mut slots = Vec::new();
+    for (candidate, decision) in candidates.iter().zip(decided) {
+        let mut row = delivery::ActiveModel {
+            message_id: Set(message.id),
+            subscriber_id: Set(candidate.recipient.id),
+            channel: Set(candidate.channel.as_str().to_owned()),
+            attempts: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            rule_id: Set(None),
+            list_entry_id: Set(None),
+            reason: Set(None),
+            not_before: Set(None),
+            ..Default::default()
+        };
+        let status = match decision {
+            Decision::Allow => {
+                summary.queued += 1;
+                slots.push(send_ledger::ActiveModel {
+                    subscriber_id: Set(candidate.recipient.id),
+                    channel: Set(candidate.channel.as_str().to_owned()),
+                    category: Set(message.category.clone()),
+                    template_id: Set(message.template_id),
+                    dedup_key: Set(message.dedup_key.clone()),
+                    sent_at: Set(now),
+                    ..Default::default()
+                });
+                DeliveryStatus::Queued
+            }
+            Decision::Filtered {
+                rule_id,
+                list_entry_id,
+                reason,
+                ..
+            } => {
+                summary.filtered += 1;
+                row.rule_id = Set(rule_id);
+                row.list_entry_id = Set(list_entry_id);
+                row.reason = Set(Some(reason));
+                DeliveryStatus::Filtered
+            }
+            Decision::Deferred { until, rule_id } => {
+                summary.deferred += 1;
+                row.rule_id = Set(Some(rule_id));
+                row.not_before = Set(Some(until));
+                DeliveryStatus::Deferred
+            }
+        };
+        row.status = Set(status.as_str().to_owned());
+        deliveries.push(row);
+    }
+
+    while !deliveries.is_empty() {
+        let rest = deliveries.split_off(deliveries.len().min(INSERT_CHUNK));
+        delivery::Entity::insert_many(std::mem::replace(&mut deliveries, rest))
+            .on_conflict(
+                OnConflict::columns([
+                    delivery::Column::MessageId,
+                    delivery::Column::SubscriberId,
+                    delivery::Column::Channel,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    while !slots.is_empty() {
+        let rest = slots.split_off(slots.len().min(INSERT_CHUNK));
+        send_ledger::Entity::insert_many(std::mem::replace(&mut slots, rest))
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(summary)
+}

@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+/// One message to one subscriber on one channel, and where it stands.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "deliveries")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub message_id: i64,
+    pub subscriber_id: i64,
+    pub channel: String,
+    /// queued | filtered | deferred | sending | delivered | failed | dead | expired | cancelled
+    pub status: String,
+    pub rule_id: Option<i64>,
+    pub list_entry_id: Option<i64>,
+    pub reason: Option<String>,
+    /// Not to be attempted before this instant (a deferral or a retry's backoff).
+    pub not_before: Option<DateTimeUtc>,
+    pub attempts: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+/// One send: a campaign run or a transactional request. Its deliveries hang off it.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "messages")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// `campaign` or `transactional`.
+    pub kind: String,
+    pub campaign_id: Option<i64>,
+    pub category: String,
+    pub template_id: Option<i64>,
+    pub template_version: Option<i32>,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub data: Json,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub channels: Json,
+    pub dedup_key: Option<String>,
+    pub expires_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
