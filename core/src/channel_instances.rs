@@ -371,3 +371,32 @@ pub async fn test_send(
         outcome,
     })
 }
+
+/// Every enabled instance, built and ready to send. An instance whose stored settings
+/// no longer build is skipped with a warning, so one bad instance stops no other.
+pub async fn build_enabled(
+    conn: &impl ConnectionTrait,
+) -> Result<
+    Vec<(
+        channel_instance::Model,
+        std::sync::Arc<dyn herald_channels::Channel>,
+    )>,
+> {
+    let mut built = Vec::new();
+    for model in list(conn).await?.into_iter().filter(|m| m.enabled) {
+        let channel = stored_settings(&model)
+            .and_then(|settings| parse(&settings))
+            .and_then(|config| {
+                config
+                    .build()
+                    .map_err(|e| Error::invalid("settings", e.to_string()))
+            });
+        match channel {
+            Ok(channel) => built.push((model, channel)),
+            Err(error) => {
+                tracing::warn!(instance = %model.name, %error, "channel instance does not build; skipped");
+            }
+        }
+    }
+    Ok(built)
+}

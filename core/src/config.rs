@@ -33,6 +33,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub database: DatabaseConfig,
+    pub delivery: DeliveryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +70,23 @@ pub struct AuthConfig {
 pub struct DatabaseConfig {
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Seconds to wait before each retry; a delivery that fails once more is dead.
+    pub retry_schedule_secs: Vec<u64>,
+    /// Each wait is stretched or shrunk at random by up to this fraction.
+    pub retry_jitter: f64,
+    /// How long a worker may hold a claimed delivery before others may take it back.
+    pub lease_secs: u64,
+    /// Deliveries claimed per round.
+    pub batch_size: u64,
+    /// Sends in flight at once per worker.
+    pub concurrency: usize,
+    /// The sender of emails (`Name <address>` or an address).
+    pub email_from: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +142,18 @@ impl Config {
             return Err(invalid(
                 "admin_password",
                 "must be at least 12 characters (or empty to generate one)",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.delivery.retry_jitter) {
+            return Err(invalid(
+                "delivery.retry_jitter",
+                "must be at least 0 and below 1",
+            ));
+        }
+        if self.delivery.batch_size == 0 || self.delivery.concurrency == 0 {
+            return Err(invalid(
+                "delivery.batch_size",
+                "batch_size and concurrency must be at least 1",
             ));
         }
         if !self.public_url.is_empty() {

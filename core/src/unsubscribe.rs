@@ -55,21 +55,32 @@ fn mac(key: &[u8], subscriber_id: i64, category: &str) -> Hmac<Sha256> {
     mac
 }
 
-/// The link for a subscriber and category: `{public_url}/v1/unsubscribe/{token}`.
-pub async fn link(
-    conn: &impl ConnectionTrait,
-    public_url: &str,
-    subscriber_id: i64,
-    category: &str,
-) -> Result<String> {
-    let key = signing_key(conn).await?;
-    let signature = mac(&key, subscriber_id, category).finalize().into_bytes();
-    Ok(format!(
-        "{}/v1/unsubscribe/{subscriber_id}.{}.{}",
-        public_url.trim_end_matches('/'),
-        URL_SAFE_NO_PAD.encode(category),
-        URL_SAFE_NO_PAD.encode(signature)
-    ))
+/// Makes unsubscribe links; load it once per run, not per email.
+pub struct LinkSigner {
+    key: Vec<u8>,
+    base: String,
+}
+
+impl LinkSigner {
+    pub async fn load(conn: &impl ConnectionTrait, public_url: &str) -> Result<Self> {
+        Ok(Self {
+            key: signing_key(conn).await?,
+            base: public_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// `{public_url}/v1/unsubscribe/{token}` for a subscriber and category.
+    pub fn link(&self, subscriber_id: i64, category: &str) -> String {
+        let signature = mac(&self.key, subscriber_id, category)
+            .finalize()
+            .into_bytes();
+        format!(
+            "{}/v1/unsubscribe/{subscriber_id}.{}.{}",
+            self.base,
+            URL_SAFE_NO_PAD.encode(category),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! Herald's background worker: apalis jobs on Herald's own database.
 #![forbid(unsafe_code)]
 
+pub mod deliver;
 pub mod housekeeping;
 pub mod storage;
 

@@ -10,6 +10,7 @@ mod auth;
 mod campaigns;
 mod channels;
 mod deliveries;
+mod delivery_send;
 mod helpers;
 mod housekeeping;
 mod import;

@@ -8,7 +8,7 @@ use herald_core::access::Role;
 use herald_core::channel::ChannelKind;
 use herald_core::rules::engine::{Candidate, Decision, FilterKind, Message, Recipient, RuleSet};
 use herald_core::subscribers::store::find;
-use herald_core::unsubscribe::link;
+use herald_core::unsubscribe::LinkSigner;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -29,9 +29,8 @@ async fn a_signed_link_opts_out_on_post_only_and_cannot_be_forged() {
     }
     let ana = find(&app.db, "ana").await.unwrap();
     let ben = find(&app.db, "ben").await.unwrap();
-    let url = link(&app.db, &app.url(""), ana.id, "newsletter")
-        .await
-        .unwrap();
+    let signer = LinkSigner::load(&app.db, &app.url("")).await.unwrap();
+    let url = signer.link(ana.id, "newsletter");
     assert!(url.starts_with(&app.url("/v1/unsubscribe/")), "{url}");
     let client = app.anonymous();
 

@@ -1,9 +1,12 @@
 //! Deliveries: one per message, subscriber and channel. Planning turns a batch of
 //! recipients into deliveries with the rules engine's decisions, reserving frequency-cap
-//! slots under a lock so concurrent workers cannot overshoot a cap.
+//! slots under a lock so concurrent workers cannot overshoot a cap. The queue hands due
+//! deliveries to workers under a lease and records what each attempt did.
 
 pub mod plan;
+pub mod queue;
 pub mod status;
 
 pub use plan::{PlanSummary, plan_batch};
+pub use queue::{Attempt, Recorded, RetryPolicy, claim_due, record};
 pub use status::DeliveryStatus;

@@ -1,0 +1,224 @@
+//! The send step against a real webhook receiver: delivered, retried after a 500 with
+//! the same webhook-id, failed at once on a 400, dead when retries run out, and taken
+//! back from a worker that claimed deliveries and died.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::routing::post;
+use chrono::Utc;
+use herald_core::access::Role;
+use herald_core::deliveries::{claim_due, plan_batch};
+use herald_core::entities::{delivery, delivery_attempt, message, subscriber};
+use herald_core::rules::engine::{Recipient, RuleSet};
+use herald_worker::deliver::Deliverer;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, test_config};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Requests the receiver saw, by path: the webhook-id of each.
+type Seen = Arc<Mutex<HashMap<String, Vec<String>>>>;
+
+/// `/ok` answers 200; `/flaky` 500 the first time it sees a webhook-id, then 200;
+/// `/bad` 400; `/down` always 500.
+async fn receiver() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let store = Arc::clone(&seen);
+    let app = Router::new().route(
+        "/{path}",
+        post(
+            move |Path(path): Path<String>, headers: HeaderMap| async move {
+                let id = headers["webhook-id"].to_str().unwrap().to_owned();
+                let mut seen = store.lock().unwrap();
+                let ids = seen.entry(path.clone()).or_default();
+                let repeat = ids.contains(&id);
+                ids.push(id);
+                match path.as_str() {
+                    "ok" => AxumStatus::OK,
+                    "flaky" if repeat => AxumStatus::OK,
+                    "bad" => AxumStatus::BAD_REQUEST,
+                    _ => AxumStatus::INTERNAL_SERVER_ERROR,
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+async fn status_of(app: &TestApp, external_id: &str) -> (String, i32, Option<String>) {
+    let subscriber = subscriber::Entity::find()
+        .filter(subscriber::Column::ExternalId.eq(external_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let row = delivery::Entity::find()
+        .filter(delivery::Column::SubscriberId.eq(subscriber.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    (row.status, row.attempts, row.reason)
+}
+
+#[tokio::test]
+async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let post_json = |path: &'static str, body: Value| {
+        let admin = &admin;
+        async move {
+            let response = admin.post(path).json(&body).send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.text().await.unwrap()
+            );
+        }
+    };
+    post_json(
+        "/v1/channels",
+        json!({ "name": "hooks",
+        "settings": { "kind": "webhook", "secret": SECRET, "allow_list": ["127.0.0.0/8"] } }),
+    )
+    .await;
+    let template: Value = admin
+        .post("/v1/templates")
+        .json(&json!({ "name": "ping", "content": { "webhook": { "payload": r#"{"to": {{ subscriber.external_id }}}"# } } }))
+        .send().await.unwrap().json().await.unwrap();
+    for path in ["ok", "flaky", "bad", "down", "later"] {
+        let response = admin
+            .put(&format!("/v1/subscribers/{path}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        let address = format!("{base}/{}", if path == "later" { "ok" } else { path });
+        let response = admin
+            .post(&format!("/v1/subscribers/{path}/endpoints"))
+            .json(&json!({ "channel": "webhook", "address": address }))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
+    let message = message::ActiveModel {
+        kind: Set("transactional".into()),
+        campaign_id: Set(None),
+        category: Set("alerts".into()),
+        template_id: Set(template["template"]["id"].as_i64()),
+        template_version: Set(Some(1)),
+        data: Set(json!({})),
+        channels: Set(json!(["webhook"])),
+        dedup_key: Set(None),
+        expires_at: Set(None),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let recipients: Vec<Recipient> = subscriber::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(Recipient::from)
+        .collect();
+    let rules = RuleSet::load(&app.db).await.unwrap();
+    let now = Utc::now();
+    plan_batch(&app.db, &rules, &message, &recipients, now)
+        .await
+        .unwrap();
+
+    // A worker claims `later`'s delivery and dies before sending it.
+    let later_id = subscriber::Entity::find()
+        .filter(subscriber::Column::ExternalId.eq("later"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let only_later = delivery::Entity::find()
+        .filter(delivery::Column::SubscriberId.eq(later_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let lease = Duration::from_secs(300);
+    // Claim in id order up to `later`, then give the others back untouched.
+    let claimed = claim_due(&app.db, now, lease, 5).await.unwrap();
+    assert_eq!(claimed.len(), 5);
+    for row in claimed.into_iter().filter(|d| d.id != only_later.id) {
+        let mut active: delivery::ActiveModel = row.into();
+        active.status = Set("queued".into());
+        active.not_before = Set(None);
+        active.attempts = Set(0);
+        active.update(&app.db).await.unwrap();
+    }
+
+    let mut config = test_config();
+    config.delivery.retry_schedule_secs = vec![10];
+    let deliverer = Deliverer::new(app.db.clone(), &config).await.unwrap();
+    let first = deliverer.run_once(now).await.unwrap();
+    assert_eq!(
+        (first.delivered, first.retrying, first.failed, first.dead),
+        (1, 2, 1, 0),
+        "{first:?}"
+    );
+    assert_eq!(status_of(&app, "ok").await.0, "delivered");
+    assert_eq!(
+        status_of(&app, "bad").await.0,
+        "failed",
+        "a 400 is not retried"
+    );
+    assert!(status_of(&app, "bad").await.2.unwrap().contains("400"));
+    assert_eq!(status_of(&app, "flaky").await.0, "queued");
+    assert_eq!(
+        status_of(&app, "later").await.0,
+        "sending",
+        "still leased to the dead worker"
+    );
+
+    // Not due yet: nothing happens. After the backoff (and the lease): the rest.
+    assert_eq!(
+        deliverer
+            .run_once(now + chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        Default::default()
+    );
+    let second = deliverer
+        .run_once(now + chrono::Duration::seconds(400))
+        .await
+        .unwrap();
+    assert_eq!((second.delivered, second.dead), (2, 1), "{second:?}");
+    let (status, attempts, _) = status_of(&app, "flaky").await;
+    assert_eq!((status.as_str(), attempts), ("delivered", 2));
+    assert_eq!(status_of(&app, "down").await.0, "dead");
+    assert_eq!(status_of(&app, "later").await.0, "delivered");
+
+    let seen = seen.lock().unwrap().clone();
+    let flaky = &seen["flaky"];
+    assert_eq!(flaky.len(), 2);
+    assert_eq!(flaky[0], flaky[1], "a retry carries the same webhook-id");
+    assert!(flaky[0].starts_with("hd-"));
+    assert_eq!(seen["bad"].len(), 1);
+    assert_eq!(seen["down"].len(), 2);
+    assert_eq!(seen["ok"].len(), 2, "ok and later, once each");
+    let attempts = delivery_attempt::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(attempts.len(), 7);
+}

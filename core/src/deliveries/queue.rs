@@ -1,0 +1,293 @@
+//! The delivery queue in the deliveries table itself: workers claim due rows with a
+//! lease, send, and record each attempt's outcome. A worker that dies holding a claim
+//! loses nothing: when the lease runs out the row is due again.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use herald_channels::DeliveryOutcome;
+use rand::Rng;
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, Statement, TransactionSession, TransactionTrait, Value,
+};
+
+use crate::config::DeliveryConfig;
+use crate::db::is_postgres;
+use crate::entities::{delivery, delivery_attempt};
+use crate::error::Result;
+
+/// Rows per statement when recording: under SQLite's parameter limit.
+const RECORD_CHUNK: usize = 1_000;
+
+/// Claims up to `limit` due deliveries: queued ones whose time has come, and claimed
+/// ones whose lease ran out. Each claim counts as an attempt and holds a lease until
+/// `now + lease`. Postgres skips rows another worker is claiming at the same moment.
+pub async fn claim_due(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: u64,
+) -> Result<Vec<delivery::Model>> {
+    let backend = db.get_database_backend();
+    let (placeholders, skip_locked) = if is_postgres(db) {
+        (["$1", "$2", "$3"], "FOR UPDATE SKIP LOCKED")
+    } else {
+        (["?", "?", "?"], "")
+    };
+    let [now_at, lease_until, limit_at] = placeholders;
+    let sql = format!(
+        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, \
+             not_before = {lease_until}, updated_at = {now_at} \
+         WHERE id IN (SELECT id FROM deliveries \
+             WHERE status IN ('queued', 'sending') AND (not_before IS NULL OR not_before <= {now_at}) \
+             ORDER BY id LIMIT {limit_at} {skip_locked}) \
+         RETURNING id, message_id, subscriber_id, channel, status, rule_id, list_entry_id, \
+             reason, not_before, attempts, created_at, updated_at"
+    );
+    let lease_end = now + chrono::Duration::from_std(lease).unwrap_or_default();
+    // SQLite numbers `?` in order of appearance: now, lease end, now, limit.
+    let values: Vec<Value> = if is_postgres(db) {
+        vec![now.into(), lease_end.into(), (limit as i64).into()]
+    } else {
+        vec![
+            lease_end.into(),
+            now.into(),
+            now.into(),
+            (limit as i64).into(),
+        ]
+    };
+    let mut claimed = delivery::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .all(db)
+        .await?;
+    claimed.sort_by_key(|d| d.id);
+    Ok(claimed)
+}
+
+/// When to try again, from the configured schedule and jitter.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    schedule: Vec<Duration>,
+    jitter: f64,
+}
+
+impl RetryPolicy {
+    pub fn from_config(config: &DeliveryConfig) -> Self {
+        Self {
+            schedule: config
+                .retry_schedule_secs
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            jitter: config.retry_jitter,
+        }
+    }
+
+    /// After `attempts` tries, when the next may start; `None` when retries are spent.
+    /// A plugin's retry-after is honoured when it asks for longer.
+    pub fn next_try(
+        &self,
+        attempts: i32,
+        retry_after: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let index = usize::try_from(attempts).ok()?.checked_sub(1)?;
+        let base = *self.schedule.get(index)?;
+        let factor = 1.0 + rand::rng().random_range(-self.jitter..=self.jitter);
+        let wait = base
+            .mul_f64(factor.max(0.0))
+            .max(retry_after.unwrap_or_default());
+        Some(now + chrono::Duration::from_std(wait).unwrap_or_default())
+    }
+}
+
+/// One try at a delivery and what the plugin said.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub delivery: delivery::Model,
+    pub started_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub outcome: DeliveryOutcome,
+}
+
+/// A delivery's next state: id, status, `not_before`, reason.
+type Change = (i64, &'static str, Option<DateTime<Utc>>, Option<String>);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    pub delivered: u64,
+    pub retrying: u64,
+    pub failed: u64,
+    pub dead: u64,
+}
+
+fn outcome_row(outcome: &DeliveryOutcome) -> (&'static str, String) {
+    match outcome {
+        DeliveryOutcome::Delivered {
+            provider_message_id,
+            response,
+        } => (
+            "delivered",
+            match provider_message_id {
+                Some(id) => format!("{id}: {response}"),
+                None => response.clone(),
+            },
+        ),
+        DeliveryOutcome::Retryable { reason, .. } => ("retryable", reason.clone()),
+        DeliveryOutcome::Permanent { reason, .. } => ("permanent", reason.clone()),
+    }
+}
+
+/// Writes the attempts and moves each delivery on: delivered; queued again after a
+/// backoff; failed (permanent); or dead (retries spent). All in one transaction, in
+/// multi-row statements.
+pub async fn record(
+    db: &impl TransactionTrait,
+    attempts: Vec<Attempt>,
+    policy: &RetryPolicy,
+    now: DateTime<Utc>,
+) -> Result<Recorded> {
+    let mut recorded = Recorded::default();
+    let mut rows = Vec::with_capacity(attempts.len());
+    let mut changes: Vec<Change> = Vec::with_capacity(attempts.len());
+    for attempt in &attempts {
+        let (outcome, detail) = outcome_row(&attempt.outcome);
+        rows.push(delivery_attempt::ActiveModel {
+            delivery_id: sea_orm::ActiveValue::Set(attempt.delivery.id),
+            attempt: sea_orm::ActiveValue::Set(attempt.delivery.attempts),
+            started_at: sea_orm::ActiveValue::Set(attempt.started_at),
+            duration_ms: sea_orm::ActiveValue::Set(
+                i32::try_from(attempt.duration.as_millis()).unwrap_or(i32::MAX),
+            ),
+            outcome: sea_orm::ActiveValue::Set(outcome.to_owned()),
+            detail: sea_orm::ActiveValue::Set(detail.clone()),
+            ..Default::default()
+        });
+        let change = match &attempt.outcome {
+            DeliveryOutcome::Delivered { .. } => {
+                recorded.delivered += 1;
+                ("delivered", None, None)
+            }
+            DeliveryOutcome::Permanent { .. } => {
+                recorded.failed += 1;
+                ("failed", None, Some(detail))
+            }
+            DeliveryOutcome::Retryable { retry_after, .. } => {
+                match policy.next_try(attempt.delivery.attempts, *retry_after, now) {
+                    Some(at) => {
+                        recorded.retrying += 1;
+                        ("queued", Some(at), Some(detail))
+                    }
+                    None => {
+                        recorded.dead += 1;
+                        ("dead", None, Some(detail))
+                    }
+                }
+            }
+        };
+        changes.push((attempt.delivery.id, change.0, change.1, change.2));
+    }
+
+    let txn = db.begin().await?;
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(RECORD_CHUNK));
+        delivery_attempt::Entity::insert_many(std::mem::replace(&mut rows, rest))
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    for chunk in changes.chunks(RECORD_CHUNK) {
+        update_each(&txn, chunk, now).await?;
+    }
+    txn.commit().await?;
+    Ok(recorded)
+}
+
+/// Sets status, `not_before` and reason per row in one statement (`UPDATE … FROM
+/// (VALUES …)`, which both databases read the same way).
+async fn update_each(
+    txn: &impl ConnectionTrait,
+    rows: &[Change],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let postgres = txn.get_database_backend() == DbBackend::Postgres;
+    let mut values: Vec<Value> = vec![now.into()];
+    let mut tuples = Vec::with_capacity(rows.len());
+    for (id, status, not_before, reason) in rows {
+        let base = values.len();
+        let slot = |offset: usize| {
+            if postgres {
+                format!("${}", base + offset)
+            } else {
+                "?".to_owned()
+            }
+        };
+        tuples.push(format!(
+            "({}, {}, {}, {})",
+            slot(1),
+            slot(2),
+            slot(3),
+            slot(4)
+        ));
+        values.push((*id).into());
+        values.push((*status).into());
+        values.push((*not_before).into());
+        values.push(reason.clone().into());
+    }
+    let first = if postgres { "$1" } else { "?" };
+    let sql = format!(
+        "UPDATE deliveries SET status = u.column2, not_before = u.column3, reason = u.column4, \
+             updated_at = {first} \
+         FROM (VALUES {}) AS u WHERE deliveries.id = u.column1",
+        tuples.join(", ")
+    );
+    txn.execute_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        sql,
+        values,
+    ))
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            schedule: vec![Duration::from_secs(10), Duration::from_secs(100)],
+            jitter: 0.2,
+        }
+    }
+
+    #[test]
+    fn waits_follow_the_schedule_within_the_jitter_then_stop() {
+        let now = Utc::now();
+        for _ in 0..200 {
+            let first = policy().next_try(1, None, now).unwrap() - now;
+            assert!(
+                (8_000..=12_000).contains(&first.num_milliseconds()),
+                "{first}"
+            );
+            let second = policy().next_try(2, None, now).unwrap() - now;
+            assert!(
+                (80_000..=120_000).contains(&second.num_milliseconds()),
+                "{second}"
+            );
+        }
+        assert_eq!(policy().next_try(3, None, now), None, "retries spent: dead");
+        assert_eq!(policy().next_try(0, None, now), None);
+    }
+
+    #[test]
+    fn a_longer_retry_after_wins() {
+        let now = Utc::now();
+        let wait = policy()
+            .next_try(1, Some(Duration::from_secs(3600)), now)
+            .unwrap();
+        assert_eq!(wait - now, chrono::Duration::seconds(3600));
+    }
+}

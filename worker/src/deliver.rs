@@ -1,0 +1,302 @@
+//! The send step: claim due deliveries, render each for its recipient, route it to the
+//! channel instance for its channel, send with bounded concurrency, and record every
+//! attempt. Each outgoing message carries `hd-<delivery id>` as its idempotency key
+//! (the webhook `webhook-id`, the email Message-ID), the same on every retry.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use herald_channels::{
+    Channel, Delivery, DeliveryOutcome, EmailMessage, IdempotencyKey, Message, MqttMessage,
+    PushMessage, WebhookMessage,
+};
+use herald_core::channel::ChannelKind;
+use herald_core::channel_instances::build_enabled;
+use herald_core::config::{Config, DeliveryConfig};
+use herald_core::db::ids_in;
+use herald_core::deliveries::{Attempt, Recorded, RetryPolicy, claim_due, record};
+use herald_core::entities::{delivery, message, subscriber, subscriber_endpoint};
+use herald_core::templates::render::{CompiledContent, RenderContext, RenderedContent};
+use herald_core::templates::store::{content_of, version};
+use herald_core::unsubscribe::LinkSigner;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+/// The channel instance each kind of delivery goes through.
+#[derive(Default)]
+struct Routes {
+    email: Option<Arc<dyn Channel>>,
+    webhook: Option<Arc<dyn Channel>>,
+    mqtt: Option<Arc<dyn Channel>>,
+    /// By push provider: `fcm`, `apns`, `jpush`.
+    push: HashMap<String, Arc<dyn Channel>>,
+}
+
+impl Routes {
+    /// The first enabled instance (by name) of each kind.
+    async fn load(db: &DatabaseConnection) -> herald_core::Result<Self> {
+        let mut routes = Routes::default();
+        for (model, channel) in build_enabled(db).await? {
+            let slot = match model.kind.as_str() {
+                "smtp" => &mut routes.email,
+                "webhook" => &mut routes.webhook,
+                "mqtt" => &mut routes.mqtt,
+                provider => {
+                    routes.push.entry(provider.to_owned()).or_insert(channel);
+                    continue;
+                }
+            };
+            slot.get_or_insert(channel);
+        }
+        Ok(routes)
+    }
+}
+
+/// Sends due deliveries, one round at a time.
+pub struct Deliverer {
+    db: DatabaseConnection,
+    routes: Routes,
+    policy: RetryPolicy,
+    signer: LinkSigner,
+    config: DeliveryConfig,
+}
+
+/// What a delivery needs besides its row: its message, compiled content, subscriber
+/// and endpoints, each loaded once per round.
+struct Round {
+    messages: HashMap<i64, (message::Model, Option<CompiledContent>)>,
+    subscribers: HashMap<i64, subscriber::Model>,
+    endpoints: HashMap<(i64, String), subscriber_endpoint::Model>,
+}
+
+impl Deliverer {
+    /// Builds the enabled channel instances; build a new one to pick up changes.
+    pub async fn new(db: DatabaseConnection, config: &Config) -> herald_core::Result<Self> {
+        Ok(Self {
+            routes: Routes::load(&db).await?,
+            policy: RetryPolicy::from_config(&config.delivery),
+            signer: LinkSigner::load(&db, &config.public_url()).await?,
+            config: config.delivery.clone(),
+            db,
+        })
+    }
+
+    /// Claims one batch of due deliveries, sends them and records the outcomes.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
+        let lease = Duration::from_secs(self.config.lease_secs);
+        let claimed = claim_due(&self.db, now, lease, self.config.batch_size).await?;
+        if claimed.is_empty() {
+            return Ok(Recorded::default());
+        }
+        let round = self.load_round(&claimed).await?;
+        let attempts: Vec<Attempt> = futures::stream::iter(claimed)
+            .map(|row| {
+                let prepared = self.prepare(&round, &row);
+                async move {
+                    let started_at = Utc::now();
+                    let clock = Instant::now();
+                    let outcome = match prepared {
+                        Ok((channel, delivery)) => channel.send(&delivery).await,
+                        Err(outcome) => outcome,
+                    };
+                    Attempt {
+                        delivery: row,
+                        started_at,
+                        duration: clock.elapsed(),
+                        outcome,
+                    }
+                }
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        let recorded = record(&self.db, attempts, &self.policy, Utc::now().max(now)).await?;
+        tracing::info!(?recorded, "delivery round");
+        Ok(recorded)
+    }
+
+    async fn load_round(&self, claimed: &[delivery::Model]) -> herald_core::Result<Round> {
+        let mut message_ids: Vec<i64> = claimed.iter().map(|d| d.message_id).collect();
+        message_ids.sort_unstable();
+        message_ids.dedup();
+        let mut messages = HashMap::new();
+        for model in message::Entity::find()
+            .filter(message::Column::Id.is_in(message_ids))
+            .all(&self.db)
+            .await?
+        {
+            let compiled = match (model.template_id, model.template_version) {
+                (Some(template), Some(number)) => {
+                    let stored = version(&self.db, template, number).await?;
+                    Some(CompiledContent::compile(&content_of(&stored)?)?)
+                }
+                _ => None,
+            };
+            messages.insert(model.id, (model, compiled));
+        }
+        let mut ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let subscribers = subscriber::Entity::find()
+            .filter(ids_in(&self.db, subscriber::Column::Id, &ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s))
+            .collect();
+        // The oldest enabled endpoint of each subscriber and channel.
+        let mut endpoints = HashMap::new();
+        for endpoint in subscriber_endpoint::Entity::find()
+            .filter(ids_in(
+                &self.db,
+                subscriber_endpoint::Column::SubscriberId,
+                &ids,
+            ))
+            .filter(subscriber_endpoint::Column::Enabled.eq(true))
+            .order_by_desc(subscriber_endpoint::Column::Id)
+            .all(&self.db)
+            .await?
+        {
+            endpoints.insert((endpoint.subscriber_id, endpoint.channel.clone()), endpoint);
+        }
+        Ok(Round {
+            messages,
+            subscribers,
+            endpoints,
+        })
+    }
+
+    /// The plugin and the message for one delivery, or the outcome that stops it.
+    fn prepare(
+        &self,
+        round: &Round,
+        row: &delivery::Model,
+    ) -> Result<(Arc<dyn Channel>, Delivery), DeliveryOutcome> {
+        let (message, compiled) = round
+            .messages
+            .get(&row.message_id)
+            .ok_or_else(|| DeliveryOutcome::permanent("the message no longer exists"))?;
+        let subscriber = round
+            .subscribers
+            .get(&row.subscriber_id)
+            .ok_or_else(|| DeliveryOutcome::permanent("the subscriber no longer exists"))?;
+        let compiled = compiled
+            .as_ref()
+            .ok_or_else(|| DeliveryOutcome::permanent("the message has no content"))?;
+        let rendered = compiled
+            .render(&RenderContext::for_subscriber(
+                subscriber,
+                message.data.clone(),
+            ))
+            .map_err(|e| DeliveryOutcome::permanent(format!("rendering failed: {e}")))?;
+        let endpoint = round
+            .endpoints
+            .get(&(row.subscriber_id, row.channel.clone()));
+        let (route, content) = self.route(row, message, subscriber, endpoint, rendered)?;
+        let key = IdempotencyKey::parse(format!("hd-{}", row.id))
+            .map_err(|e| DeliveryOutcome::permanent(e.to_string()))?;
+        Ok((
+            route,
+            Delivery {
+                idempotency_key: key,
+                message: content,
+            },
+        ))
+    }
+
+    fn route(
+        &self,
+        row: &delivery::Model,
+        message: &message::Model,
+        subscriber: &subscriber::Model,
+        endpoint: Option<&subscriber_endpoint::Model>,
+        rendered: RenderedContent,
+    ) -> Result<(Arc<dyn Channel>, Message), DeliveryOutcome> {
+        let channel = ChannelKind::parse(&row.channel).ok_or_else(|| {
+            DeliveryOutcome::permanent(format!("unknown channel {}", row.channel))
+        })?;
+        let missing = |what: &str| DeliveryOutcome::permanent(format!("no {what} to send to"));
+        let no_content =
+            || DeliveryOutcome::permanent(format!("the template has no {channel} content"));
+        // Retryable, so deliveries wait (and can be re-driven) until an operator
+        // configures the instance.
+        let no_route = || {
+            DeliveryOutcome::retryable(format!("no enabled channel instance for {channel}"), None)
+        };
+        match channel {
+            ChannelKind::Email => {
+                let email = rendered.email.ok_or_else(no_content)?;
+                let to = subscriber
+                    .email
+                    .clone()
+                    .ok_or_else(|| missing("email address"))?;
+                let route = self.routes.email.clone().ok_or_else(no_route)?;
+                Ok((
+                    route,
+                    Message::Email(EmailMessage {
+                        from: self.config.email_from.clone(),
+                        to: vec![to],
+                        subject: email.subject,
+                        text: email.text.unwrap_or_default(),
+                        html: email.html,
+                        list_unsubscribe_url: Some(
+                            self.signer.link(subscriber.id, &message.category),
+                        ),
+                        ..Default::default()
+                    }),
+                ))
+            }
+            ChannelKind::Webhook => {
+                let body = rendered.webhook.ok_or_else(no_content)?;
+                let url = endpoint.ok_or_else(|| missing("webhook endpoint"))?;
+                let route = self.routes.webhook.clone().ok_or_else(no_route)?;
+                Ok((
+                    route,
+                    Message::Webhook(WebhookMessage {
+                        url: url.address.clone(),
+                        body,
+                    }),
+                ))
+            }
+            ChannelKind::Push => {
+                let push = rendered.push.ok_or_else(no_content)?;
+                let device = endpoint.ok_or_else(|| missing("push endpoint"))?;
+                let provider = device.provider.clone().unwrap_or_default();
+                let route = self
+                    .routes
+                    .push
+                    .get(&provider)
+                    .cloned()
+                    .ok_or_else(no_route)?;
+                Ok((
+                    route,
+                    Message::Push(PushMessage {
+                        token: device.address.clone(),
+                        title: push.title,
+                        body: push.body,
+                        data: push.data,
+                    }),
+                ))
+            }
+            ChannelKind::Mqtt => {
+                let payload = rendered.mqtt.ok_or_else(no_content)?;
+                let topic = endpoint
+                    .map(|e| e.address.clone())
+                    .unwrap_or_else(|| format!("herald/{}/inbox", subscriber.external_id));
+                let route = self.routes.mqtt.clone().ok_or_else(no_route)?;
+                Ok((
+                    route,
+                    Message::Mqtt(MqttMessage {
+                        topic,
+                        payload: payload.to_string().into_bytes(),
+                    }),
+                ))
+            }
+            ChannelKind::Inbox => Err(DeliveryOutcome::permanent(
+                "the inbox channel is not available yet",
+            )),
+        }
+    }
+}
