@@ -131,7 +131,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         listener,
         shutdown.clone().cancelled_owned(),
     );
-    let worker = herald_worker::run(db, shutdown.clone().cancelled_owned());
+    let worker = herald_worker::run(db, config.clone(), shutdown.clone().cancelled_owned());
     let (api, worker) = tokio::join!(api, worker);
     api.context("the API server failed")?;
     worker?;
@@ -156,6 +156,6 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     let db = connect(&config).await?;
     require_current_schema(&db).await?;
     tracing::info!("worker started");
-    herald_worker::run(db, shutdown_token().cancelled_owned()).await?;
+    herald_worker::run(db, config, shutdown_token().cancelled_owned()).await?;
     Ok(())
 }

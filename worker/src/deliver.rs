@@ -300,3 +300,47 @@ impl Deliverer {
         }
     }
 }
+
+/// How often an idle worker looks for due deliveries.
+const POLL: Duration = Duration::from_millis(500);
+/// How often channel instances are rebuilt, to pick up configuration changes.
+const REFRESH: Duration = Duration::from_secs(30);
+
+/// Sends due deliveries until `shutdown` completes: round after round while there is
+/// work, polling when there is none. A failing round is logged and retried after a
+/// pause; it never stops the worker.
+pub async fn run_loop(
+    db: DatabaseConnection,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut deliverer: Option<(Deliverer, Instant)> = None;
+    loop {
+        if deliverer
+            .as_ref()
+            .is_none_or(|(_, built)| built.elapsed() > REFRESH)
+        {
+            match Deliverer::new(db.clone(), &config).await {
+                Ok(built) => deliverer = Some((built, Instant::now())),
+                Err(error) => tracing::warn!(%error, "loading channel instances failed"),
+            }
+        }
+        let busy = match &deliverer {
+            Some((current, _)) => match current.run_once(Utc::now()).await {
+                Ok(recorded) => recorded != Recorded::default(),
+                Err(error) => {
+                    tracing::warn!(%error, "delivery round failed");
+                    false
+                }
+            },
+            None => false,
+        };
+        let pause = if busy { Duration::ZERO } else { POLL };
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}

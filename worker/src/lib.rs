@@ -7,6 +7,8 @@ pub mod storage;
 
 use std::future::Future;
 
+use futures::FutureExt;
+use herald_core::config::Config;
 use sea_orm::DatabaseConnection;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,10 +19,14 @@ pub enum WorkerError {
     Run(String),
 }
 
-/// Runs the worker's jobs until `shutdown` completes.
+/// Runs the worker's jobs (housekeeping, delivery) until `shutdown` completes.
 pub async fn run(
     db: DatabaseConnection,
+    config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
-    housekeeping::run(db, shutdown).await
+    let shutdown = shutdown.boxed().shared();
+    let delivery = deliver::run_loop(db.clone(), config, shutdown.clone());
+    let (housekeeping, ()) = tokio::join!(housekeeping::run(db, shutdown), delivery);
+    housekeeping
 }

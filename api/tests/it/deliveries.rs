@@ -9,33 +9,16 @@ use herald_core::rules::engine::{Recipient, RuleSet};
 use herald_core::subscribers::SubscriberIn;
 use herald_core::subscribers::store::upsert_batch;
 use reqwest::StatusCode;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, insert_message, spawn_app};
 
 const SUBSCRIBERS: usize = 60;
 const PLANNERS: usize = 4;
 
 async fn new_message(app: &TestApp) -> message::Model {
-    message::ActiveModel {
-        kind: Set("transactional".into()),
-        campaign_id: Set(None),
-        category: Set("news".into()),
-        template_id: Set(None),
-        template_version: Set(None),
-        data: Set(json!({})),
-        channels: Set(json!(["email", "inbox"])),
-        dedup_key: Set(None),
-        expires_at: Set(None),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap()
+    insert_message(&app.db, "news", None, json!(["email", "inbox"])).await
 }
 
 async fn recipients(app: &TestApp) -> Vec<Recipient> {

@@ -15,11 +15,12 @@ use herald_core::access::Role;
 use herald_core::deliveries::{claim_due, plan_batch};
 use herald_core::entities::{delivery, delivery_attempt, message, subscriber};
 use herald_core::rules::engine::{Recipient, RuleSet};
-use herald_worker::deliver::Deliverer;
+use herald_worker::deliver::{Deliverer, run_loop};
+use reqwest::Method;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app, test_config};
+use crate::helpers::{Session, TestApp, insert_message, spawn_app, test_config};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -55,6 +56,59 @@ async fn receiver() -> (String, Seen) {
     (format!("http://{addr}"), seen)
 }
 
+/// A webhook channel instance, a template with `payload`, and subscribers with a
+/// webhook endpoint each. Returns the template id.
+async fn setup(admin: &Session, payload: &str, subscribers: &[(&str, String)]) -> i64 {
+    admin
+        .ok(
+            Method::POST,
+            "/v1/channels",
+            &json!({ "name": "hooks",
+            "settings": { "kind": "webhook", "secret": SECRET, "allow_list": ["127.0.0.0/8"] } }),
+        )
+        .await;
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": "ping", "content": { "webhook": { "payload": payload } } }),
+        )
+        .await;
+    for (id, address) in subscribers {
+        admin
+            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
+            .await;
+        admin
+            .ok(
+                Method::POST,
+                &format!("/v1/subscribers/{id}/endpoints"),
+                &json!({ "channel": "webhook", "address": address }),
+            )
+            .await;
+    }
+    template["template"]["id"].as_i64().unwrap()
+}
+
+/// A transactional message on the webhook channel from version 1 of `template_id`.
+async fn webhook_message(app: &TestApp, template_id: Option<i64>) -> message::Model {
+    insert_message(&app.db, "alerts", template_id, json!(["webhook"])).await
+}
+
+/// Plans `message` for every subscriber.
+async fn plan_for_everyone(app: &TestApp, message: &message::Model, now: chrono::DateTime<Utc>) {
+    let recipients: Vec<Recipient> = subscriber::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(Recipient::from)
+        .collect();
+    let rules = RuleSet::load(&app.db).await.unwrap();
+    plan_batch(&app.db, &rules, message, &recipients, now)
+        .await
+        .unwrap();
+}
+
 async fn status_of(app: &TestApp, external_id: &str) -> (String, i32, Option<String>) {
     let subscriber = subscriber::Entity::find()
         .filter(subscriber::Column::ExternalId.eq(external_id))
@@ -76,73 +130,21 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
     let app = spawn_app().await;
     let admin = app.operator(Role::Admin).await;
     let (base, seen) = receiver().await;
-    let post_json = |path: &'static str, body: Value| {
-        let admin = &admin;
-        async move {
-            let response = admin.post(path).json(&body).send().await.unwrap();
-            assert!(
-                response.status().is_success(),
-                "{path}: {}",
-                response.text().await.unwrap()
-            );
-        }
-    };
-    post_json(
-        "/v1/channels",
-        json!({ "name": "hooks",
-        "settings": { "kind": "webhook", "secret": SECRET, "allow_list": ["127.0.0.0/8"] } }),
+    let template_id = setup(
+        &admin,
+        r#"{"to": {{ subscriber.external_id }}}"#,
+        &[
+            ("ok", format!("{base}/ok")),
+            ("flaky", format!("{base}/flaky")),
+            ("bad", format!("{base}/bad")),
+            ("down", format!("{base}/down")),
+            ("later", format!("{base}/ok")),
+        ],
     )
     .await;
-    let template: Value = admin
-        .post("/v1/templates")
-        .json(&json!({ "name": "ping", "content": { "webhook": { "payload": r#"{"to": {{ subscriber.external_id }}}"# } } }))
-        .send().await.unwrap().json().await.unwrap();
-    for path in ["ok", "flaky", "bad", "down", "later"] {
-        let response = admin
-            .put(&format!("/v1/subscribers/{path}"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-        let address = format!("{base}/{}", if path == "later" { "ok" } else { path });
-        let response = admin
-            .post(&format!("/v1/subscribers/{path}/endpoints"))
-            .json(&json!({ "channel": "webhook", "address": address }))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-    }
-
-    let message = message::ActiveModel {
-        kind: Set("transactional".into()),
-        campaign_id: Set(None),
-        category: Set("alerts".into()),
-        template_id: Set(template["template"]["id"].as_i64()),
-        template_version: Set(Some(1)),
-        data: Set(json!({})),
-        channels: Set(json!(["webhook"])),
-        dedup_key: Set(None),
-        expires_at: Set(None),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
-    let recipients: Vec<Recipient> = subscriber::Entity::find()
-        .all(&app.db)
-        .await
-        .unwrap()
-        .iter()
-        .map(Recipient::from)
-        .collect();
-    let rules = RuleSet::load(&app.db).await.unwrap();
+    let message = webhook_message(&app, Some(template_id)).await;
     let now = Utc::now();
-    plan_batch(&app.db, &rules, &message, &recipients, now)
-        .await
-        .unwrap();
+    plan_for_everyone(&app, &message, now).await;
 
     // A worker claims `later`'s delivery and dies before sending it.
     let later_id = subscriber::Entity::find()
@@ -221,4 +223,36 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
     assert_eq!(seen["ok"].len(), 2, "ok and later, once each");
     let attempts = delivery_attempt::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(attempts.len(), 7);
+}
+
+#[tokio::test]
+async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let template_id = setup(&admin, r#"{"n": 1}"#, &[("ana", format!("{base}/ok"))]).await;
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(run_loop(app.db.clone(), test_config(), async move {
+        let _ = stopped.await;
+    }));
+    let message = webhook_message(&app, Some(template_id)).await;
+    plan_for_everyone(&app, &message, Utc::now()).await;
+
+    // The loop polls; wait (bounded) for the delivery to land.
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = status_of(&app, "ana").await.0;
+        if status == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "delivered");
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 1);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), worker)
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -6,6 +6,7 @@
 //! `TEST_LOG=1` shows the server's logs.
 
 mod database;
+mod fixtures;
 mod session;
 
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::oneshot;
 
 pub use database::TestDatabase;
+pub use fixtures::insert_message;
 pub use session::Session;
 
 pub const PASSWORD: &str = "correct horse battery";

@@ -59,4 +59,23 @@ impl Session {
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.request(Method::DELETE, path)
     }
+
+    /// Sends `body` and returns the JSON answer; any status but 2xx fails the test.
+    pub async fn ok(
+        &self,
+        method: Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        let response = self
+            .request(method.clone(), path)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
 }
