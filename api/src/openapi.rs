@@ -30,6 +30,7 @@ Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"}}`."
         (name = "audiences", description = "Everyone, lists, uploaded files and segments, with live counts"),
         (name = "campaigns", description = "Campaigns and their review: reviewers never approve their own work"),
         (name = "rules", description = "Frequency caps, quiet hours, keyword filters, dedup windows"),
+        (name = "messages", description = "Transactional sends from product services, with idempotency keys and per-recipient status"),
         (name = "channels", description = "Channel instances (SMTP, webhooks, push providers, MQTT) with write-only secrets, and test sends"),
     )
 )]

@@ -14,6 +14,7 @@ pub mod db;
 pub mod deliveries;
 pub mod entities;
 pub mod error;
+pub mod messages;
 pub mod operators;
 pub mod password;
 pub mod rules;

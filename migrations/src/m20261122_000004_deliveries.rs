@@ -1,4 +1,5 @@
-//! Messages and their deliveries: one message per campaign run or transactional send,
+//! Messages and their deliveries: one message per campaign run or transactional send
+//! (with the idempotency keys transactional senders gave),
 //! one delivery per (message, subscriber, channel) — unique, so planning a batch twice
 //! never sends twice — and one row per delivery attempt.
 
@@ -36,8 +37,10 @@ impl MigrationTrait for Migration {
                     .col(string("category"))
                     .col(big_integer_null("template_id"))
                     .col(integer_null("template_version"))
+                    .col(json_binary_null("content"))
                     .col(json_binary("data"))
                     .col(json_binary("channels"))
+                    .col(string("sender"))
                     .col(string_null("dedup_key"))
                     .col(timestamp_with_time_zone_null("expires_at"))
                     .col(timestamp_with_time_zone("created_at"))
@@ -46,6 +49,21 @@ impl MigrationTrait for Migration {
             )
             .await?;
         index(manager, "messages", &["campaign_id"]).await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table("message_requests")
+                    .col(string("sender"))
+                    .col(string("idempotency_key"))
+                    .col(string("request_digest"))
+                    .col(big_integer("message_id"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .primary_key(Index::create().col("sender").col("idempotency_key"))
+                    .foreign_key(&mut cascade("message_requests", "message_id", "messages"))
+                    .to_owned(),
+            )
+            .await?;
 
         manager
             .create_table(

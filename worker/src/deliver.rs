@@ -127,13 +127,16 @@ impl Deliverer {
             .all(&self.db)
             .await?
         {
-            let compiled = match (model.template_id, model.template_version) {
-                (Some(template), Some(number)) => {
-                    let stored = version(&self.db, template, number).await?;
-                    Some(CompiledContent::compile(&content_of(&stored)?)?)
+            let content = match (model.template_id, model.template_version, &model.content) {
+                (Some(template), Some(number), _) => {
+                    Some(content_of(&version(&self.db, template, number).await?)?)
                 }
+                (_, _, Some(inline)) => serde_json::from_value(inline.clone()).ok(),
                 _ => None,
             };
+            let compiled = content
+                .map(|content| CompiledContent::compile(&content))
+                .transpose()?;
             messages.insert(model.id, (model, compiled));
         }
         let mut ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();

@@ -62,6 +62,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Who sends a message, as stored with it: only they may read it back.
+    pub fn sender(&self) -> String {
+        match &self.principal {
+            Principal::Operator { id, .. } => format!("operator:{id}"),
+            Principal::ApiKey { id, .. } => format!("api_key:{id}"),
+        }
+    }
+
     /// What audited domain functions need to know about this request.
     pub fn audit(&self) -> AuditContext {
         AuditContext {

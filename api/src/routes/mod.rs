@@ -12,6 +12,7 @@ mod campaigns;
 mod channels;
 mod health;
 mod list_entries;
+mod messages;
 mod operators;
 mod pagination;
 mod rules;
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(list_entries::router())
         .merge(campaigns::router())
         .merge(channels::router())
+        .merge(messages::router())
         .merge(unsubscribe::router())
 }
 

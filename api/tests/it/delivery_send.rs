@@ -18,18 +18,18 @@ use herald_core::rules::engine::{Recipient, RuleSet};
 use herald_worker::deliver::{Deliverer, run_loop};
 use reqwest::Method;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp, insert_message, spawn_app, test_config};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Requests the receiver saw, by path: the webhook-id of each.
-type Seen = Arc<Mutex<HashMap<String, Vec<String>>>>;
+pub(crate) type Seen = Arc<Mutex<HashMap<String, Vec<String>>>>;
 
 /// `/ok` answers 200; `/flaky` 500 the first time it sees a webhook-id, then 200;
 /// `/bad` 400; `/down` always 500.
-async fn receiver() -> (String, Seen) {
+pub(crate) async fn receiver() -> (String, Seen) {
     let seen: Seen = Arc::default();
     let store = Arc::clone(&seen);
     let app = Router::new().route(
@@ -56,9 +56,9 @@ async fn receiver() -> (String, Seen) {
     (format!("http://{addr}"), seen)
 }
 
-/// A webhook channel instance, a template with `payload`, and subscribers with a
-/// webhook endpoint each. Returns the template id.
-async fn setup(admin: &Session, payload: &str, subscribers: &[(&str, String)]) -> i64 {
+/// A webhook channel instance, a template, and subscribers with a webhook endpoint
+/// each. Returns the template id.
+pub(crate) async fn setup(admin: &Session, template: Value, subscribers: &[(&str, String)]) -> i64 {
     admin
         .ok(
             Method::POST,
@@ -67,13 +67,7 @@ async fn setup(admin: &Session, payload: &str, subscribers: &[(&str, String)]) -
             "settings": { "kind": "webhook", "secret": SECRET, "allow_list": ["127.0.0.0/8"] } }),
         )
         .await;
-    let template = admin
-        .ok(
-            Method::POST,
-            "/v1/templates",
-            &json!({ "name": "ping", "content": { "webhook": { "payload": payload } } }),
-        )
-        .await;
+    let template = admin.ok(Method::POST, "/v1/templates", &template).await;
     for (id, address) in subscribers {
         admin
             .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
@@ -87,6 +81,11 @@ async fn setup(admin: &Session, payload: &str, subscribers: &[(&str, String)]) -
             .await;
     }
     template["template"]["id"].as_i64().unwrap()
+}
+
+/// A template named ping with webhook content only.
+pub(crate) fn ping(payload: &str) -> Value {
+    json!({ "name": "ping", "content": { "webhook": { "payload": payload } } })
 }
 
 /// A transactional message on the webhook channel from version 1 of `template_id`.
@@ -132,7 +131,7 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
     let (base, seen) = receiver().await;
     let template_id = setup(
         &admin,
-        r#"{"to": {{ subscriber.external_id }}}"#,
+        ping(r#"{"to": {{ subscriber.external_id }}}"#),
         &[
             ("ok", format!("{base}/ok")),
             ("flaky", format!("{base}/flaky")),
@@ -230,7 +229,12 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
     let app = spawn_app().await;
     let admin = app.operator(Role::Admin).await;
     let (base, seen) = receiver().await;
-    let template_id = setup(&admin, r#"{"n": 1}"#, &[("ana", format!("{base}/ok"))]).await;
+    let template_id = setup(
+        &admin,
+        ping(r#"{"n": 1}"#),
+        &[("ana", format!("{base}/ok"))],
+    )
+    .await;
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(run_loop(app.db.clone(), test_config(), async move {

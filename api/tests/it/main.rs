@@ -15,6 +15,7 @@ mod helpers;
 mod housekeeping;
 mod import;
 mod list_entries;
+mod messages;
 mod openapi;
 mod operations;
 mod operators;

@@ -81,27 +81,8 @@ async fn resolve(conn: &impl ConnectionTrait, input: &CampaignIn) -> Result<i32>
     let version = templates::version(conn, input.template_id, version_number)
         .await
         .map_err(|e| missing_as_invalid(e, "template_version", "no such version"))?;
-    let content = templates::content_of(&version)?;
-    let available = content.channels();
-    if let Some((index, missing)) = input
-        .channels
-        .iter()
-        .enumerate()
-        .find(|(_, c)| !available.contains(c))
-    {
-        return Err(Error::invalid(
-            format!("channels[{index}]"),
-            format!("the template has no {missing} content"),
-        ));
-    }
-    for key in templates::data_keys_of(&version) {
-        if !input.data.contains_key(&key) {
-            return Err(Error::invalid(
-                format!("data.{key}"),
-                "the template needs this value",
-            ));
-        }
-    }
+    templates::require_channels(&templates::content_of(&version)?, &input.channels)?;
+    templates::require_data(&version, &input.data)?;
     crate::audiences::store::get(conn, input.audience_id)
         .await
         .map_err(|e| missing_as_invalid(e, "audience_id", "no such audience"))?;

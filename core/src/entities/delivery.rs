@@ -22,6 +22,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::subscriber::Entity",
+        from = "Column::SubscriberId",
+        to = "super::subscriber::Column::Id"
+    )]
+    Subscriber,
+}
+
+impl Related<super::subscriber::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Subscriber.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -12,10 +12,15 @@ pub struct Model {
     pub category: String,
     pub template_id: Option<i64>,
     pub template_version: Option<i32>,
+    /// Inline content, for a transactional send without a template.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub content: Option<Json>,
     #[sea_orm(column_type = "JsonBinary")]
     pub data: Json,
     #[sea_orm(column_type = "JsonBinary")]
     pub channels: Json,
+    /// Who asked: `api_key:<id>`, `operator:<id>` or `campaign`.
+    pub sender: String,
     pub dedup_key: Option<String>,
     pub expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod delivery_attempt;
 pub mod list_entry;
 pub mod message;
+pub mod message_request;
 pub mod operator;
 pub mod rule;
 pub mod send_ledger;

@@ -14,6 +14,7 @@ use validator::Validate;
 use super::content::TemplateContent;
 use super::render::{CompiledContent, RenderContext, RenderedContent, check};
 use crate::audit::{self, AuditContext, Change};
+use crate::channel::ChannelKind;
 use crate::entities::{template, template_version};
 use crate::error::{Error, Result};
 use crate::rules::check_keywords;
@@ -76,6 +77,39 @@ pub fn content_of(version: &template_version::Model) -> Result<TemplateContent> 
 
 pub fn data_keys_of(version: &template_version::Model) -> Vec<String> {
     serde_json::from_value(version.data_keys.clone()).unwrap_or_default()
+}
+
+/// Refuses data that lacks a key the version declares.
+pub fn require_data(
+    version: &template_version::Model,
+    data: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    match data_keys_of(version)
+        .into_iter()
+        .find(|key| !data.contains_key(key))
+    {
+        Some(key) => Err(Error::invalid(
+            format!("data.{key}"),
+            "the template needs this value",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a channel the content has nothing for, naming its index in `channels`.
+pub fn require_channels(content: &TemplateContent, channels: &[ChannelKind]) -> Result<()> {
+    let available = content.channels();
+    match channels
+        .iter()
+        .enumerate()
+        .find(|(_, c)| !available.contains(c))
+    {
+        Some((index, missing)) => Err(Error::invalid(
+            format!("channels[{index}]"),
+            format!("the content has nothing for {missing}"),
+        )),
+        None => Ok(()),
+    }
 }
 
 pub async fn create(

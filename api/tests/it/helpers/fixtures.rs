@@ -19,6 +19,8 @@ pub async fn insert_message(
         category: Set(category.into()),
         template_id: Set(template_id),
         template_version: Set(template_id.map(|_| 1)),
+        content: Set(None),
+        sender: Set("test".into()),
         data: Set(json!({})),
         channels: Set(channels),
         dedup_key: Set(None),

@@ -1,0 +1,340 @@
+//! Transactional sends: a product service names recipients, content (a template or
+//! inline), data and channels; Herald checks it, plans the deliveries at once and the
+//! worker sends them. An idempotency key makes a retried request return the first
+//! answer instead of sending again.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, SqlErr, TransactionSession, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::channel::ChannelKind;
+use crate::db::one_of;
+use crate::deliveries::plan_batch;
+use crate::entities::{delivery, message, message_request, subscriber};
+use crate::error::{Error, Result};
+use crate::rules::check_keywords;
+use crate::rules::engine::{Recipient, RuleSet};
+use crate::templates::{TemplateContent, check, store as templates};
+
+pub const MAX_RECIPIENTS: usize = 1_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendIn {
+    /// External ids of the subscribers to send to.
+    #[validate(length(min = 1, max = 1000))]
+    pub recipients: Vec<String>,
+    /// A stored template; give this or `content`.
+    pub template_id: Option<i64>,
+    /// The template version; the latest when absent.
+    pub template_version: Option<i32>,
+    /// Content given inline, checked like a template.
+    #[validate(nested)]
+    pub content: Option<TemplateContent>,
+    /// Values for `data.<key>` in the content.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: Map<String, Value>,
+    #[validate(length(min = 1, max = 5))]
+    pub channels: Vec<ChannelKind>,
+    /// What kind of message this is (opt-outs and rules are per category).
+    #[validate(length(min = 1, max = 64))]
+    pub category: String,
+    /// The same key to the same subscriber and channel is sent once within a dedup
+    /// rule's window.
+    #[validate(length(min = 1, max = 200))]
+    pub dedup_key: Option<String>,
+    /// Deliveries not made by then end as expired.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Accepted {
+    pub id: i64,
+    pub recipients: usize,
+    /// Deliveries that will be sent now.
+    pub queued: u64,
+    /// Deliveries stopped by an opt-out, a rule, a list or a missing address.
+    pub filtered: u64,
+    /// Deliveries waiting for quiet hours to end.
+    pub deferred: u64,
+}
+
+/// The content to send and where it comes from.
+struct Resolved {
+    content: TemplateContent,
+    template: Option<(i64, i32)>,
+}
+
+async fn resolve(conn: &impl ConnectionTrait, input: &SendIn) -> Result<Resolved> {
+    let resolved = match (&input.template_id, &input.content) {
+        (Some(id), None) => {
+            let template = templates::get(conn, *id).await.map_err(|e| match e {
+                Error::NotFound { .. } => Error::invalid("template_id", "no such template"),
+                other => other,
+            })?;
+            let number = input.template_version.unwrap_or(template.latest_version);
+            let version = templates::version(conn, *id, number)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound { .. } => Error::invalid("template_version", "no such version"),
+                    other => other,
+                })?;
+            templates::require_data(&version, &input.data)?;
+            Resolved {
+                content: templates::content_of(&version)?,
+                template: Some((*id, number)),
+            }
+        }
+        (None, Some(content)) => {
+            let keys: Vec<String> = input.data.keys().cloned().collect();
+            check(content, &keys)?;
+            Resolved {
+                content: content.clone(),
+                template: None,
+            }
+        }
+        _ => {
+            return Err(Error::invalid(
+                "template_id",
+                "give either template_id or content",
+            ));
+        }
+    };
+    templates::require_channels(&resolved.content, &input.channels)?;
+    let texts: Vec<&str> = resolved.content.parts().iter().map(|p| p.source).collect();
+    check_keywords(
+        conn,
+        "content",
+        &texts,
+        &input.channels,
+        Some(&input.category),
+    )
+    .await?;
+    Ok(resolved)
+}
+
+/// The subscribers behind the external ids, in one query; an unknown id is refused.
+async fn recipients(
+    conn: &impl ConnectionTrait,
+    external_ids: &[String],
+) -> Result<Vec<Recipient>> {
+    let found: Vec<subscriber::Model> = subscriber::Entity::find()
+        .filter(one_of(
+            conn,
+            subscriber::Column::ExternalId,
+            external_ids.to_vec(),
+        ))
+        .order_by_asc(subscriber::Column::Id)
+        .all(conn)
+        .await?;
+    if let Some((index, missing)) = external_ids
+        .iter()
+        .enumerate()
+        .find(|(_, id)| !found.iter().any(|s| &s.external_id == *id))
+    {
+        return Err(Error::invalid(
+            format!("recipients[{index}]"),
+            format!("no subscriber `{missing}`"),
+        ));
+    }
+    Ok(found.iter().map(Recipient::from).collect())
+}
+
+fn digest(input: &SendIn) -> String {
+    let body = serde_json::to_vec(input).unwrap_or_default();
+    hex::encode(Sha256::digest(body))
+}
+
+/// Accepts a send from `sender` (`api_key:<id>` or `operator:<id>`). With a key, a
+/// repeat of the same request returns the first message (and plans whatever a crash
+/// left unplanned); the same key with a different request is refused.
+pub async fn send<C>(
+    db: &C,
+    sender: &str,
+    idempotency_key: Option<&str>,
+    input: SendIn,
+) -> Result<Accepted>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    input.validate()?;
+    if input.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(Error::invalid("expires_at", "must be in the future"));
+    }
+    let request_digest = digest(&input);
+    if let Some(key) = idempotency_key
+        && let Some(earlier) =
+            message_request::Entity::find_by_id((sender.to_owned(), key.to_owned()))
+                .one(db)
+                .await?
+    {
+        return repeat(db, &earlier, &request_digest, &input).await;
+    }
+    let resolved = resolve(db, &input).await?;
+    let recipients = recipients(db, &input.recipients).await?;
+
+    let txn = db.begin().await?;
+    let message = message::ActiveModel {
+        kind: Set("transactional".to_owned()),
+        campaign_id: Set(None),
+        category: Set(input.category.clone()),
+        template_id: Set(resolved.template.map(|t| t.0)),
+        template_version: Set(resolved.template.map(|t| t.1)),
+        content: Set(match resolved.template {
+            Some(_) => None,
+            None => Some(serde_json::to_value(&resolved.content).unwrap_or_default()),
+        }),
+        data: Set(Value::Object(input.data.clone())),
+        channels: Set(json!(input.channels)),
+        sender: Set(sender.to_owned()),
+        dedup_key: Set(input.dedup_key.clone()),
+        expires_at: Set(input.expires_at),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    if let Some(key) = idempotency_key {
+        let recorded = message_request::ActiveModel {
+            sender: Set(sender.to_owned()),
+            idempotency_key: Set(key.to_owned()),
+            request_digest: Set(request_digest.clone()),
+            message_id: Set(message.id),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&txn)
+        .await;
+        if let Err(error) = recorded {
+            // Another request with this key won the race: answer as its repeat.
+            if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                txn.rollback().await?;
+                let earlier =
+                    message_request::Entity::find_by_id((sender.to_owned(), key.to_owned()))
+                        .one(db)
+                        .await?
+                        .ok_or(Error::NotFound { entity: "message" })?;
+                return repeat(db, &earlier, &request_digest, &input).await;
+            }
+            return Err(error.into());
+        }
+    }
+    txn.commit().await?;
+    plan(db, &message, &recipients).await
+}
+
+async fn repeat<C>(
+    db: &C,
+    earlier: &message_request::Model,
+    request_digest: &str,
+    input: &SendIn,
+) -> Result<Accepted>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    if earlier.request_digest != request_digest {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "was used before with a different request",
+        ));
+    }
+    let message = get(db, earlier.message_id).await?;
+    let recipients = recipients(db, &input.recipients).await?;
+    plan(db, &message, &recipients).await
+}
+
+/// Plans the message (again: already planned deliveries are kept) and counts them.
+async fn plan<C>(db: &C, message: &message::Model, recipients: &[Recipient]) -> Result<Accepted>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let rules = RuleSet::load(db).await?;
+    plan_batch(db, &rules, message, recipients, Utc::now()).await?;
+    let statuses: Vec<String> = delivery::Entity::find()
+        .filter(delivery::Column::MessageId.eq(message.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| d.status)
+        .collect();
+    let filtered = statuses.iter().filter(|s| *s == "filtered").count() as u64;
+    let deferred = statuses.iter().filter(|s| *s == "deferred").count() as u64;
+    Ok(Accepted {
+        id: message.id,
+        recipients: recipients.len(),
+        queued: statuses.len() as u64 - filtered - deferred,
+        filtered,
+        deferred,
+    })
+}
+
+pub async fn get(conn: &impl ConnectionTrait, id: i64) -> Result<message::Model> {
+    message::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound { entity: "message" })
+}
+
+/// One delivery of a message, as its sender sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryReport {
+    pub recipient: String,
+    pub channel: String,
+    /// queued | filtered | deferred | sending | delivered | failed | dead | expired | cancelled
+    pub status: String,
+    pub reason: Option<String>,
+    pub rule_id: Option<i64>,
+    pub attempts: i32,
+    /// When the next attempt may start (a deferral or a retry's backoff).
+    pub not_before: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageReport {
+    pub id: i64,
+    pub category: String,
+    pub channels: Vec<ChannelKind>,
+    pub created_at: DateTime<Utc>,
+    pub deliveries: Vec<DeliveryReport>,
+}
+
+/// The message with every delivery's status. Only its sender may read it.
+pub async fn report(conn: &impl ConnectionTrait, sender: &str, id: i64) -> Result<MessageReport> {
+    let message = get(conn, id).await?;
+    if message.sender != sender {
+        return Err(Error::NotFound { entity: "message" });
+    }
+    let rows: Vec<(delivery::Model, Option<subscriber::Model>)> = delivery::Entity::find()
+        .filter(delivery::Column::MessageId.eq(id))
+        .order_by_asc(delivery::Column::Id)
+        .find_also_related(subscriber::Entity)
+        .all(conn)
+        .await?;
+    Ok(MessageReport {
+        id: message.id,
+        category: message.category,
+        channels: serde_json::from_value(message.channels).unwrap_or_default(),
+        created_at: message.created_at,
+        deliveries: rows
+            .into_iter()
+            .map(|(d, s)| DeliveryReport {
+                recipient: s.map(|s| s.external_id).unwrap_or_default(),
+                channel: d.channel,
+                status: d.status,
+                reason: d.reason,
+                rule_id: d.rule_id,
+                attempts: d.attempts,
+                not_before: d.not_before,
+                updated_at: d.updated_at,
+            })
+            .collect(),
+    })
+}
