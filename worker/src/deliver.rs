@@ -17,8 +17,11 @@ use herald_core::channel::ChannelKind;
 use herald_core::channel_instances::build_enabled;
 use herald_core::config::{Config, DeliveryConfig};
 use herald_core::db::ids_in;
-use herald_core::deliveries::{Attempt, Recorded, RetryPolicy, claim_due, record};
+use herald_core::deliveries::{
+    Attempt, Recorded, RetryPolicy, any_deferred_due, claim_due, expire_due, reconsider_due, record,
+};
 use herald_core::entities::{delivery, message, subscriber, subscriber_endpoint};
+use herald_core::rules::engine::RuleSet;
 use herald_core::templates::render::{CompiledContent, RenderContext, RenderedContent};
 use herald_core::templates::store::{content_of, version};
 use herald_core::unsubscribe::LinkSigner;
@@ -85,10 +88,21 @@ impl Deliverer {
 
     /// Claims one batch of due deliveries, sends them and records the outcomes.
     pub async fn run_once(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
+        let expired = expire_due(&self.db, now).await?;
+        let mut reconsidered = 0;
+        if any_deferred_due(&self.db, now).await? {
+            let rules = RuleSet::load(&self.db).await?;
+            let summary = reconsider_due(&self.db, &rules, now, self.config.batch_size).await?;
+            reconsidered = summary.queued + summary.filtered + summary.deferred;
+        }
         let lease = Duration::from_secs(self.config.lease_secs);
         let claimed = claim_due(&self.db, now, lease, self.config.batch_size).await?;
         if claimed.is_empty() {
-            return Ok(Recorded::default());
+            return Ok(Recorded {
+                expired,
+                reconsidered,
+                ..Recorded::default()
+            });
         }
         let round = self.load_round(&claimed).await?;
         let attempts: Vec<Attempt> = futures::stream::iter(claimed)
@@ -112,7 +126,9 @@ impl Deliverer {
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
-        let recorded = record(&self.db, attempts, &self.policy, Utc::now().max(now)).await?;
+        let mut recorded = record(&self.db, attempts, &self.policy, Utc::now().max(now)).await?;
+        recorded.expired = expired;
+        recorded.reconsidered = reconsidered;
         tracing::info!(?recorded, "delivery round");
         Ok(recorded)
     }

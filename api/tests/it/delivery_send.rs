@@ -12,12 +12,14 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::routing::post;
 use chrono::Utc;
 use herald_core::access::Role;
-use herald_core::deliveries::{claim_due, plan_batch};
-use herald_core::entities::{delivery, delivery_attempt, message, subscriber};
+use herald_core::deliveries::{Recorded, claim_due, plan_batch};
+use herald_core::entities::{delivery, delivery_attempt, message, send_ledger, subscriber};
 use herald_core::rules::engine::{Recipient, RuleSet};
 use herald_worker::deliver::{Deliverer, run_loop};
 use reqwest::Method;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp, insert_message, spawn_app, test_config};
@@ -259,4 +261,113 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn deferred_deliveries_are_decided_again_and_expired_ones_end() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let template_id = setup(
+        &admin,
+        ping(r#"{"n": 1}"#),
+        &[("ana", format!("{base}/ok")), ("ben", format!("{base}/ok"))],
+    )
+    .await;
+    admin
+        .ok(
+            Method::POST,
+            "/v1/rules",
+            &json!({ "name": "nine to ten", "scope": "channel", "scope_value": "webhook",
+            "kind": "quiet_hours", "params": { "allowed_from": "09:00", "allowed_until": "10:00",
+                                               "default_timezone": "UTC", "action": "defer" } }),
+        )
+        .await;
+    // Tomorrow at noon UTC: outside the window, which opens the day after at 09:00.
+    let tomorrow = Utc::now().date_naive() + chrono::Days::new(1);
+    let at = tomorrow.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let opens = (tomorrow + chrono::Days::new(1))
+        .and_hms_opt(9, 0, 0)
+        .unwrap()
+        .and_utc();
+
+    let message = webhook_message(&app, Some(template_id)).await;
+    let expiring = webhook_message(&app, Some(template_id)).await;
+    let mut active: message::ActiveModel = expiring.clone().into();
+    active.expires_at = Set(Some(at + chrono::Duration::minutes(30)));
+    let expiring = active.update(&app.db).await.unwrap();
+    plan_for_everyone(&app, &message, at).await;
+    plan_for_everyone(&app, &expiring, at).await;
+    let deferred = delivery::Entity::find()
+        .filter(delivery::Column::Status.eq("deferred"))
+        .filter(delivery::Column::NotBefore.eq(opens))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(deferred.len(), 4, "both messages wait for the window");
+
+    // ben is blocked while his delivery waits.
+    admin
+        .ok(
+            Method::POST,
+            "/v1/list-entries",
+            &json!({ "list": "block", "kind": "subscriber", "value": "ben", "reason": "asked" }),
+        )
+        .await;
+
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let round = deliverer
+        .run_once(at + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        round,
+        Recorded {
+            expired: 2,
+            ..Default::default()
+        },
+        "only the expired message moves"
+    );
+    let round = deliverer.run_once(opens).await.unwrap();
+    assert_eq!((round.reconsidered, round.delivered), (2, 1), "{round:?}");
+
+    let of = |message_id: i64| {
+        let db = app.db.clone();
+        async move {
+            delivery::Entity::find()
+                .filter(delivery::Column::MessageId.eq(message_id))
+                .order_by_asc(delivery::Column::Id)
+                .all(&db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| (d.status, d.reason))
+                .collect::<Vec<_>>()
+        }
+    };
+    let decided = of(message.id).await;
+    assert_eq!(decided[0], ("delivered".to_owned(), None));
+    assert_eq!(decided[1].0, "filtered");
+    assert!(
+        decided[1].1.as_deref().unwrap().contains("asked"),
+        "{decided:?}"
+    );
+    assert!(
+        of(expiring.id)
+            .await
+            .iter()
+            .all(|(status, _)| status == "expired")
+    );
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 1);
+    assert_eq!(
+        send_ledger::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "one slot, taken when sent"
+    );
 }

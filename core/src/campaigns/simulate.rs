@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, DurationRound, Utc};
 use sea_orm::{
-    AccessMode, ColumnTrait, ConnectionTrait, EntityTrait, IsolationLevel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionSession, TransactionTrait,
+    AccessMode, ColumnTrait, ConnectionTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect,
+    TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -203,16 +203,7 @@ where
     };
     let mut after_id = None;
     loop {
-        let mut query = subscriber::Entity::find()
-            .select_only()
-            .columns([
-                subscriber::Column::Id,
-                subscriber::Column::ExternalId,
-                subscriber::Column::Email,
-                subscriber::Column::Phone,
-                subscriber::Column::Timezone,
-            ])
-            .filter(filter.clone());
+        let mut query = Recipient::select().filter(filter.clone());
         if let Some(id) = after_id {
             query = query.filter(subscriber::Column::Id.gt(id));
         }

@@ -5,8 +5,10 @@
 
 pub mod plan;
 pub mod queue;
+pub mod reconsider;
 pub mod status;
 
 pub use plan::{PlanSummary, plan_batch};
 pub use queue::{Attempt, Recorded, RetryPolicy, claim_due, record};
+pub use reconsider::{any_deferred_due, expire_due, reconsider_due};
 pub use status::DeliveryStatus;

@@ -5,7 +5,8 @@
 //! Caps hold under concurrency because planning first locks the batch's subscribers
 //! (Postgres: `FOR UPDATE` in id order, so two batches never deadlock; SQLite: the
 //! database's single write lock, taken before anything is read). Whoever plans next
-//! for the same subscriber counts the slots the previous planner reserved. Planning a
+//! for the same subscriber counts the slots the previous planner reserved. Deferred
+//! deliveries go through the same steps again when their time comes. Planning a
 //! batch again (a retried job) finds its deliveries and plans only what is missing.
 
 use std::collections::HashSet;
@@ -17,6 +18,7 @@ use sea_orm::{
     QuerySelect, TransactionSession, TransactionTrait,
 };
 
+use super::queue::Change;
 use super::status::DeliveryStatus;
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, one_of, prefer_generic_plans};
@@ -41,8 +43,24 @@ fn channels_of(message: &message::Model) -> Result<Vec<ChannelKind>> {
         .map_err(|e| Error::invalid("channels", format!("stored channels unreadable: {e}")))
 }
 
-/// Serialises planners that share subscribers (see the module comment).
-async fn lock_batch(txn: &impl ConnectionTrait, message_id: i64, ids: &[i64]) -> Result<()> {
+/// SQLite: takes the database's write lock before the transaction reads anything, so
+/// what it reads stays current until it commits (an UPDATE takes the lock even when it
+/// matches no row). Postgres: nothing; see [`lock_subscribers`].
+pub(crate) async fn lock_writes(txn: &impl ConnectionTrait) -> Result<()> {
+    if !is_postgres(txn) {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::Id, Expr::col(delivery::Column::Id))
+            .filter(delivery::Column::Id.eq(-1))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Postgres: locks the subscribers' rows in id order (so two batches never deadlock);
+/// whoever plans next for them waits, then counts the slots reserved before. SQLite
+/// serialises writers already (see [`lock_writes`]).
+pub(crate) async fn lock_subscribers(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<()> {
     if is_postgres(txn) {
         subscriber::Entity::find()
             .select_only()
@@ -53,13 +71,78 @@ async fn lock_batch(txn: &impl ConnectionTrait, message_id: i64, ids: &[i64]) ->
             .into_tuple::<i64>()
             .all(txn)
             .await?;
-    } else {
-        // A write as the first statement takes SQLite's write lock before the
-        // transaction reads anything, so what it reads stays current until it commits.
-        message::Entity::update_many()
-            .col_expr(message::Column::Id, Expr::col(message::Column::Id))
-            .filter(message::Column::Id.eq(message_id))
-            .exec(txn)
+    }
+    Ok(())
+}
+
+/// The send-ledger slot an allowed delivery takes.
+pub(crate) fn slot(
+    message: &message::Model,
+    subscriber_id: i64,
+    channel: ChannelKind,
+    now: DateTime<Utc>,
+) -> send_ledger::ActiveModel {
+    send_ledger::ActiveModel {
+        subscriber_id: Set(subscriber_id),
+        channel: Set(channel.as_str().to_owned()),
+        category: Set(message.category.clone()),
+        template_id: Set(message.template_id),
+        dedup_key: Set(message.dedup_key.clone()),
+        sent_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// The state a decision leaves a delivery in, counted in `summary`.
+pub(crate) fn change_for(id: i64, decision: Decision, summary: &mut PlanSummary) -> Change {
+    let mut change = Change {
+        id,
+        status: DeliveryStatus::Queued.as_str(),
+        not_before: None,
+        reason: None,
+        rule_id: None,
+        list_entry_id: None,
+    };
+    match decision {
+        Decision::Allow => summary.queued += 1,
+        Decision::Filtered {
+            rule_id,
+            list_entry_id,
+            reason,
+            ..
+        } => {
+            summary.filtered += 1;
+            change.status = DeliveryStatus::Filtered.as_str();
+            change.reason = Some(reason);
+            change.rule_id = rule_id;
+            change.list_entry_id = list_entry_id;
+        }
+        Decision::Deferred { until, rule_id } => {
+            summary.deferred += 1;
+            change.status = DeliveryStatus::Deferred.as_str();
+            change.not_before = Some(until);
+            change.rule_id = Some(rule_id);
+        }
+    }
+    change
+}
+
+pub(crate) fn engine_message(message: &message::Model) -> Message<'_> {
+    Message {
+        category: &message.category,
+        template_id: message.template_id,
+        dedup_key: message.dedup_key.as_deref(),
+    }
+}
+
+pub(crate) async fn insert_slots(
+    txn: &impl ConnectionTrait,
+    mut slots: Vec<send_ledger::ActiveModel>,
+) -> Result<()> {
+    while !slots.is_empty() {
+        let rest = slots.split_off(slots.len().min(INSERT_CHUNK));
+        send_ledger::Entity::insert_many(std::mem::replace(&mut slots, rest))
+            .exec_without_returning(txn)
             .await?;
     }
     Ok(())
@@ -84,8 +167,9 @@ where
     let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
 
     let txn = db.begin().await?;
+    lock_writes(&txn).await?;
     prefer_generic_plans(&txn).await?;
-    lock_batch(&txn, message.id, &ids).await?;
+    lock_subscribers(&txn, &ids).await?;
 
     let planned: HashSet<(i64, String)> = delivery::Entity::find()
         .select_only()
@@ -115,69 +199,35 @@ where
         .collect();
 
     let decided = rules
-        .evaluate(
-            &txn,
-            Message {
-                category: &message.category,
-                template_id: message.template_id,
-                dedup_key: message.dedup_key.as_deref(),
-            },
-            now,
-            &candidates,
-        )
+        .evaluate(&txn, engine_message(message), now, &candidates)
         .await?;
 
     let mut deliveries = Vec::with_capacity(candidates.len());
     let mut slots = Vec::new();
     for (candidate, decision) in candidates.iter().zip(decided) {
-        let mut row = delivery::ActiveModel {
+        let change = change_for(0, decision, &mut summary);
+        if change.status == DeliveryStatus::Queued.as_str() {
+            slots.push(slot(
+                message,
+                candidate.recipient.id,
+                candidate.channel,
+                now,
+            ));
+        }
+        deliveries.push(delivery::ActiveModel {
             message_id: Set(message.id),
             subscriber_id: Set(candidate.recipient.id),
             channel: Set(candidate.channel.as_str().to_owned()),
+            status: Set(change.status.to_owned()),
+            rule_id: Set(change.rule_id),
+            list_entry_id: Set(change.list_entry_id),
+            reason: Set(change.reason),
+            not_before: Set(change.not_before),
             attempts: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
-            rule_id: Set(None),
-            list_entry_id: Set(None),
-            reason: Set(None),
-            not_before: Set(None),
             ..Default::default()
-        };
-        let status = match decision {
-            Decision::Allow => {
-                summary.queued += 1;
-                slots.push(send_ledger::ActiveModel {
-                    subscriber_id: Set(candidate.recipient.id),
-                    channel: Set(candidate.channel.as_str().to_owned()),
-                    category: Set(message.category.clone()),
-                    template_id: Set(message.template_id),
-                    dedup_key: Set(message.dedup_key.clone()),
-                    sent_at: Set(now),
-                    ..Default::default()
-                });
-                DeliveryStatus::Queued
-            }
-            Decision::Filtered {
-                rule_id,
-                list_entry_id,
-                reason,
-                ..
-            } => {
-                summary.filtered += 1;
-                row.rule_id = Set(rule_id);
-                row.list_entry_id = Set(list_entry_id);
-                row.reason = Set(Some(reason));
-                DeliveryStatus::Filtered
-            }
-            Decision::Deferred { until, rule_id } => {
-                summary.deferred += 1;
-                row.rule_id = Set(Some(rule_id));
-                row.not_before = Set(Some(until));
-                DeliveryStatus::Deferred
-            }
-        };
-        row.status = Set(status.as_str().to_owned());
-        deliveries.push(row);
+        });
     }
 
     while !deliveries.is_empty() {
@@ -195,12 +245,7 @@ where
             .exec_without_returning(&txn)
             .await?;
     }
-    while !slots.is_empty() {
-        let rest = slots.split_off(slots.len().min(INSERT_CHUNK));
-        send_ledger::Entity::insert_many(std::mem::replace(&mut slots, rest))
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    insert_slots(&txn, slots).await?;
     txn.commit().await?;
     Ok(summary)
 }

@@ -110,15 +110,28 @@ pub struct Attempt {
     pub outcome: DeliveryOutcome,
 }
 
-/// A delivery's next state: id, status, `not_before`, reason.
-type Change = (i64, &'static str, Option<DateTime<Utc>>, Option<String>);
+/// A delivery's next state.
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    pub id: i64,
+    pub status: &'static str,
+    pub not_before: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub rule_id: Option<i64>,
+    pub list_entry_id: Option<i64>,
+}
 
+/// What one round of the worker did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recorded {
     pub delivered: u64,
     pub retrying: u64,
     pub failed: u64,
     pub dead: u64,
+    /// Deferred deliveries decided again.
+    pub reconsidered: u64,
+    /// Deliveries ended because their message expired.
+    pub expired: u64,
 }
 
 fn outcome_row(outcome: &DeliveryOutcome) -> (&'static str, String) {
@@ -185,7 +198,14 @@ pub async fn record(
                 }
             }
         };
-        changes.push((attempt.delivery.id, change.0, change.1, change.2));
+        changes.push(Change {
+            id: attempt.delivery.id,
+            status: change.0,
+            not_before: change.1,
+            reason: change.2,
+            rule_id: attempt.delivery.rule_id,
+            list_entry_id: attempt.delivery.list_entry_id,
+        });
     }
 
     let txn = db.begin().await?;
@@ -202,9 +222,9 @@ pub async fn record(
     Ok(recorded)
 }
 
-/// Sets status, `not_before` and reason per row in one statement (`UPDATE … FROM
-/// (VALUES …)`, which both databases read the same way).
-async fn update_each(
+/// Sets each row's status, `not_before`, reason, rule and list entry in one statement
+/// (`UPDATE … FROM (VALUES …)`, which both databases read the same way).
+pub(crate) async fn update_each(
     txn: &impl ConnectionTrait,
     rows: &[Change],
     now: DateTime<Utc>,
@@ -215,31 +235,29 @@ async fn update_each(
     let postgres = txn.get_database_backend() == DbBackend::Postgres;
     let mut values: Vec<Value> = vec![now.into()];
     let mut tuples = Vec::with_capacity(rows.len());
-    for (id, status, not_before, reason) in rows {
+    for row in rows {
         let base = values.len();
-        let slot = |offset: usize| {
-            if postgres {
-                format!("${}", base + offset)
-            } else {
-                "?".to_owned()
-            }
-        };
-        tuples.push(format!(
-            "({}, {}, {}, {})",
-            slot(1),
-            slot(2),
-            slot(3),
-            slot(4)
-        ));
-        values.push((*id).into());
-        values.push((*status).into());
-        values.push((*not_before).into());
-        values.push(reason.clone().into());
+        let slots: Vec<String> = (1..=6)
+            .map(|offset| {
+                if postgres {
+                    format!("${}", base + offset)
+                } else {
+                    "?".to_owned()
+                }
+            })
+            .collect();
+        tuples.push(format!("({})", slots.join(", ")));
+        values.push(row.id.into());
+        values.push(row.status.into());
+        values.push(row.not_before.into());
+        values.push(row.reason.clone().into());
+        values.push(row.rule_id.into());
+        values.push(row.list_entry_id.into());
     }
     let first = if postgres { "$1" } else { "?" };
     let sql = format!(
         "UPDATE deliveries SET status = u.column2, not_before = u.column3, reason = u.column4, \
-             updated_at = {first} \
+             rule_id = u.column5, list_entry_id = u.column6, updated_at = {first} \
          FROM (VALUES {}) AS u WHERE deliveries.id = u.column1",
         tuples.join(", ")
     );

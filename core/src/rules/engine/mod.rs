@@ -49,6 +49,20 @@ impl From<&subscriber::Model> for Recipient {
     }
 }
 
+impl Recipient {
+    /// Subscribers with only the columns the engine reads.
+    pub fn select() -> sea_orm::Select<subscriber::Entity> {
+        use sea_orm::{EntityTrait, QuerySelect};
+        subscriber::Entity::find().select_only().columns([
+            subscriber::Column::Id,
+            subscriber::Column::ExternalId,
+            subscriber::Column::Email,
+            subscriber::Column::Phone,
+            subscriber::Column::Timezone,
+        ])
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Candidate<'a> {
     pub recipient: &'a Recipient,

@@ -1,0 +1,135 @@
+//! Deliveries waiting on time: deferred ones whose time has come are decided again (the
+//! rules may say send, filter, or wait longer; a cap slot is taken only now), and
+//! unfinished deliveries of an expired message end as expired.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{LockBehavior, LockType, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionSession, TransactionTrait,
+};
+
+use super::plan::{
+    PlanSummary, change_for, engine_message, insert_slots, lock_subscribers, lock_writes, slot,
+};
+use super::queue::update_each;
+use super::status::DeliveryStatus;
+use crate::channel::ChannelKind;
+use crate::db::{ids_in, is_postgres, prefer_generic_plans};
+use crate::entities::{delivery, message, subscriber};
+use crate::error::Result;
+use crate::rules::engine::{Candidate, Recipient, RuleSet};
+
+/// Whether any deferred delivery is due, so a worker loads rules only when needed.
+pub async fn any_deferred_due(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<bool> {
+    Ok(delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Id)
+        .filter(delivery::Column::Status.eq(DeliveryStatus::Deferred.as_str()))
+        .filter(delivery::Column::NotBefore.lte(now))
+        .into_tuple::<i64>()
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Decides up to `limit` due deferred deliveries again, at `now`.
+pub async fn reconsider_due<C>(
+    db: &C,
+    rules: &RuleSet,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<PlanSummary>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let mut summary = PlanSummary::default();
+    let txn = db.begin().await?;
+    lock_writes(&txn).await?;
+    prefer_generic_plans(&txn).await?;
+    let mut due = delivery::Entity::find()
+        .filter(delivery::Column::Status.eq(DeliveryStatus::Deferred.as_str()))
+        .filter(delivery::Column::NotBefore.lte(now))
+        .order_by_asc(delivery::Column::Id)
+        .limit(limit);
+    if is_postgres(&txn) {
+        due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let due = due.all(&txn).await?;
+    let mut by_message: BTreeMap<i64, Vec<delivery::Model>> = BTreeMap::new();
+    for row in due {
+        by_message.entry(row.message_id).or_default().push(row);
+    }
+
+    let mut changes = Vec::new();
+    let mut slots = Vec::new();
+    for (message_id, rows) in by_message {
+        let Some(message) = message::Entity::find_by_id(message_id).one(&txn).await? else {
+            continue;
+        };
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.subscriber_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        lock_subscribers(&txn, &ids).await?;
+        let recipients: HashMap<i64, Recipient> = Recipient::select()
+            .filter(ids_in(&txn, subscriber::Column::Id, &ids))
+            .into_model::<Recipient>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let (rows, candidates): (Vec<&delivery::Model>, Vec<Candidate<'_>>) = rows
+            .iter()
+            .filter_map(|row| {
+                let recipient = recipients.get(&row.subscriber_id)?;
+                let channel = ChannelKind::parse(&row.channel)?;
+                Some((row, Candidate { recipient, channel }))
+            })
+            .unzip();
+        let decided = rules
+            .evaluate(&txn, engine_message(&message), now, &candidates)
+            .await?;
+        for ((row, candidate), decision) in rows.iter().zip(&candidates).zip(decided) {
+            let change = change_for(row.id, decision, &mut summary);
+            if change.status == DeliveryStatus::Queued.as_str() {
+                slots.push(slot(&message, row.subscriber_id, candidate.channel, now));
+            }
+            changes.push(change);
+        }
+    }
+    for chunk in changes.chunks(1_000) {
+        update_each(&txn, chunk, now).await?;
+    }
+    insert_slots(&txn, slots).await?;
+    txn.commit().await?;
+    Ok(summary)
+}
+
+/// Ends the unfinished deliveries of messages that expired by `now`; returns how many.
+pub async fn expire_due(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64> {
+    let expired_messages = Query::select()
+        .column(message::Column::Id)
+        .from(message::Entity)
+        .and_where(message::Column::ExpiresAt.lte(now))
+        .to_owned();
+    let result = delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            sea_orm::sea_query::Expr::value(DeliveryStatus::Expired.as_str()),
+        )
+        .col_expr(
+            delivery::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(delivery::Column::Status.is_in([
+            DeliveryStatus::Queued.as_str(),
+            DeliveryStatus::Deferred.as_str(),
+        ]))
+        .filter(delivery::Column::MessageId.in_subquery(expired_messages))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
