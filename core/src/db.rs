@@ -97,3 +97,15 @@ pub async fn prefer_generic_plans(txn: &impl ConnectionTrait) -> Result<(), DbEr
     }
     Ok(())
 }
+
+/// SQLite: takes the database's write lock before a transaction reads anything, so
+/// what it reads stays current until it commits and its first write cannot fail with
+/// "database is locked" (an UPDATE takes the lock even when it matches no row). Call it
+/// first in transactions that read, then write. Postgres: nothing (row locks do this).
+pub async fn lock_writes(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if !is_postgres(txn) {
+        txn.execute_unprepared("UPDATE signing_keys SET name = name WHERE 0 = 1")
+            .await?;
+    }
+    Ok(())
+}

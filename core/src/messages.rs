@@ -197,6 +197,7 @@ where
         sender: Set(sender.to_owned()),
         dedup_key: Set(input.dedup_key.clone()),
         expires_at: Set(input.expires_at),
+        dispatched_at: Set(Some(Utc::now())),
         created_at: Set(Utc::now()),
         ..Default::default()
     }

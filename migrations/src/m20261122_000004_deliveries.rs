@@ -43,12 +43,14 @@ impl MigrationTrait for Migration {
                     .col(string("sender"))
                     .col(string_null("dedup_key"))
                     .col(timestamp_with_time_zone_null("expires_at"))
+                    .col(timestamp_with_time_zone_null("dispatched_at"))
                     .col(timestamp_with_time_zone("created_at"))
                     .foreign_key(&mut cascade("messages", "campaign_id", "campaigns"))
                     .to_owned(),
             )
             .await?;
-        index(manager, "messages", &["campaign_id"]).await?;
+        // A campaign runs once: one message, found again after a crash.
+        unique_index(manager, "messages", &["campaign_id"]).await?;
 
         manager
             .create_table(

@@ -13,6 +13,7 @@ use herald_channels::{
     Channel, Delivery, DeliveryOutcome, EmailMessage, IdempotencyKey, Message, MqttMessage,
     PushMessage, WebhookMessage,
 };
+use herald_core::campaigns::dispatch::{complete_finished, dispatch_running, start_due};
 use herald_core::channel::ChannelKind;
 use herald_core::channel_instances::build_enabled;
 use herald_core::config::{Config, DeliveryConfig};
@@ -86,8 +87,21 @@ impl Deliverer {
         })
     }
 
-    /// Claims one batch of due deliveries, sends them and records the outcomes.
+    /// One round: sends what is due, starts due campaigns and plans them, and completes
+    /// campaigns that have finished. Planned deliveries go out in the next round.
     pub async fn run_once(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
+        let mut recorded = self.send_due(now).await?;
+        let started = start_due(&self.db, now).await?;
+        recorded.planned = dispatch_running(&self.db, now).await?;
+        let completed = complete_finished(&self.db).await?;
+        if !started.is_empty() || !completed.is_empty() {
+            tracing::info!(?started, ?completed, "campaigns");
+        }
+        Ok(recorded)
+    }
+
+    /// Expires, reconsiders, then claims and sends one batch.
+    async fn send_due(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
         let expired = expire_due(&self.db, now).await?;
         let mut reconsidered = 0;
         if any_deferred_due(&self.db, now).await? {

@@ -7,6 +7,7 @@ mod api_keys;
 mod audiences;
 mod audit;
 mod auth;
+mod campaign_run;
 mod campaigns;
 mod channels;
 mod deliveries;

@@ -212,6 +212,34 @@ fn refused(action: Action, status: Status) -> Error {
 }
 
 /// Moves the status from `from` to `to` only if no one else moved it meanwhile.
+/// Ends a cancelled campaign's deliveries that have not started; those being sent finish.
+async fn cancel_deliveries(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<()> {
+    use crate::deliveries::DeliveryStatus;
+    use crate::entities::{delivery, message};
+    let of_campaign = sea_orm::sea_query::Query::select()
+        .column(message::Column::Id)
+        .from(message::Entity)
+        .and_where(message::Column::CampaignId.eq(campaign_id))
+        .to_owned();
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            sea_orm::sea_query::Expr::value(DeliveryStatus::Cancelled.as_str()),
+        )
+        .col_expr(
+            delivery::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(delivery::Column::Status.is_in([
+            DeliveryStatus::Queued.as_str(),
+            DeliveryStatus::Deferred.as_str(),
+        ]))
+        .filter(delivery::Column::MessageId.in_subquery(of_campaign))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 async fn swap_status(
     conn: &impl ConnectionTrait,
     id: i64,
@@ -282,6 +310,7 @@ pub async fn transition(
     comment: &str,
 ) -> Result<campaign::Model> {
     let txn = conn.begin().await?;
+    crate::db::lock_writes(&txn).await?;
     let found = get(&txn, id).await?;
     let from = status_of(&found);
     let to = next(from, action).ok_or_else(|| refused(action, from))?;
@@ -311,6 +340,9 @@ pub async fn transition(
         .then(|| ctx.actor.operator_id())
         .flatten();
     swap_status(&txn, id, from, to, approver).await?;
+    if action == Action::Cancel {
+        cancel_deliveries(&txn, id).await?;
+    }
     record_step(&txn, ctx, id, action, from, to, comment).await?;
     let after = get(&txn, id).await?;
     txn.commit().await?;

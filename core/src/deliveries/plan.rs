@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionSession, TransactionTrait,
@@ -43,23 +43,9 @@ fn channels_of(message: &message::Model) -> Result<Vec<ChannelKind>> {
         .map_err(|e| Error::invalid("channels", format!("stored channels unreadable: {e}")))
 }
 
-/// SQLite: takes the database's write lock before the transaction reads anything, so
-/// what it reads stays current until it commits (an UPDATE takes the lock even when it
-/// matches no row). Postgres: nothing; see [`lock_subscribers`].
-pub(crate) async fn lock_writes(txn: &impl ConnectionTrait) -> Result<()> {
-    if !is_postgres(txn) {
-        delivery::Entity::update_many()
-            .col_expr(delivery::Column::Id, Expr::col(delivery::Column::Id))
-            .filter(delivery::Column::Id.eq(-1))
-            .exec(txn)
-            .await?;
-    }
-    Ok(())
-}
-
 /// Postgres: locks the subscribers' rows in id order (so two batches never deadlock);
 /// whoever plans next for them waits, then counts the slots reserved before. SQLite
-/// serialises writers already (see [`lock_writes`]).
+/// serialises writers already (see [`crate::db::lock_writes`]).
 pub(crate) async fn lock_subscribers(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<()> {
     if is_postgres(txn) {
         subscriber::Entity::find()
@@ -135,6 +121,30 @@ pub(crate) fn engine_message(message: &message::Model) -> Message<'_> {
     }
 }
 
+/// Inserts new deliveries; one that exists already (same message, subscriber and
+/// channel) is left as it is.
+pub(crate) async fn insert_deliveries(
+    txn: &impl ConnectionTrait,
+    mut rows: Vec<delivery::ActiveModel>,
+) -> Result<()> {
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(INSERT_CHUNK));
+        delivery::Entity::insert_many(std::mem::replace(&mut rows, rest))
+            .on_conflict(
+                OnConflict::columns([
+                    delivery::Column::MessageId,
+                    delivery::Column::SubscriberId,
+                    delivery::Column::Channel,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn insert_slots(
     txn: &impl ConnectionTrait,
     mut slots: Vec<send_ledger::ActiveModel>,
@@ -167,7 +177,7 @@ where
     let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
 
     let txn = db.begin().await?;
-    lock_writes(&txn).await?;
+    crate::db::lock_writes(&txn).await?;
     prefer_generic_plans(&txn).await?;
     lock_subscribers(&txn, &ids).await?;
 
@@ -230,21 +240,7 @@ where
         });
     }
 
-    while !deliveries.is_empty() {
-        let rest = deliveries.split_off(deliveries.len().min(INSERT_CHUNK));
-        delivery::Entity::insert_many(std::mem::replace(&mut deliveries, rest))
-            .on_conflict(
-                OnConflict::columns([
-                    delivery::Column::MessageId,
-                    delivery::Column::SubscriberId,
-                    delivery::Column::Channel,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    insert_deliveries(&txn, deliveries).await?;
     insert_slots(&txn, slots).await?;
     txn.commit().await?;
     Ok(summary)

@@ -16,6 +16,10 @@ use crate::db::is_postgres;
 use crate::entities::{delivery, delivery_attempt};
 use crate::error::Result;
 
+/// Messages of paused or cancelled campaigns: their deliveries are not sent.
+pub(crate) const HELD_MESSAGES: &str = "SELECT m.id FROM messages m JOIN campaigns c ON c.id = m.campaign_id \
+     WHERE c.status IN ('paused', 'cancelled')";
+
 /// Rows per statement when recording: under SQLite's parameter limit.
 const RECORD_CHUNK: usize = 1_000;
 
@@ -40,6 +44,7 @@ pub async fn claim_due(
              not_before = {lease_until}, updated_at = {now_at} \
          WHERE id IN (SELECT id FROM deliveries \
              WHERE status IN ('queued', 'sending') AND (not_before IS NULL OR not_before <= {now_at}) \
+             AND message_id NOT IN ({HELD_MESSAGES}) \
              ORDER BY id LIMIT {limit_at} {skip_locked}) \
          RETURNING id, message_id, subscriber_id, channel, status, rule_id, list_entry_id, \
              reason, not_before, attempts, created_at, updated_at"
@@ -128,6 +133,8 @@ pub struct Recorded {
     pub retrying: u64,
     pub failed: u64,
     pub dead: u64,
+    /// Deliveries planned for running campaigns.
+    pub planned: u64,
     /// Deferred deliveries decided again.
     pub reconsidered: u64,
     /// Deliveries ended because their message expired.

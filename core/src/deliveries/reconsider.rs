@@ -11,10 +11,8 @@ use sea_orm::{
     TransactionSession, TransactionTrait,
 };
 
-use super::plan::{
-    PlanSummary, change_for, engine_message, insert_slots, lock_subscribers, lock_writes, slot,
-};
-use super::queue::update_each;
+use super::plan::{PlanSummary, change_for, engine_message, insert_slots, lock_subscribers, slot};
+use super::queue::{HELD_MESSAGES, update_each};
 use super::status::DeliveryStatus;
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, prefer_generic_plans};
@@ -47,11 +45,14 @@ where
 {
     let mut summary = PlanSummary::default();
     let txn = db.begin().await?;
-    lock_writes(&txn).await?;
+    crate::db::lock_writes(&txn).await?;
     prefer_generic_plans(&txn).await?;
     let mut due = delivery::Entity::find()
         .filter(delivery::Column::Status.eq(DeliveryStatus::Deferred.as_str()))
         .filter(delivery::Column::NotBefore.lte(now))
+        .filter(sea_orm::sea_query::Expr::cust(format!(
+            "message_id NOT IN ({HELD_MESSAGES})"
+        )))
         .order_by_asc(delivery::Column::Id)
         .limit(limit);
     if is_postgres(&txn) {

@@ -23,6 +23,8 @@ pub struct Model {
     pub sender: String,
     pub dedup_key: Option<String>,
     pub expires_at: Option<DateTimeUtc>,
+    /// When every recipient of a campaign had been planned.
+    pub dispatched_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

@@ -25,6 +25,7 @@ pub async fn insert_message(
         channels: Set(channels),
         dedup_key: Set(None),
         expires_at: Set(None),
+        dispatched_at: Set(Some(Utc::now())),
         created_at: Set(Utc::now()),
         ..Default::default()
     }

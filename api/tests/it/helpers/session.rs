@@ -60,6 +60,15 @@ impl Session {
         self.request(Method::DELETE, path)
     }
 
+    /// GETs `path` and returns the JSON answer; any status but 2xx fails the test.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path).send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_success(), "GET {path}: {status} {text}");
+        serde_json::from_str(&text).expect("a JSON body")
+    }
+
     /// Sends `body` and returns the JSON answer; any status but 2xx fails the test.
     pub async fn ok(
         &self,

@@ -1,0 +1,236 @@
+//! Campaigns run by the worker: started once when due, planned over the audience,
+//! sent to a real webhook receiver, held while paused, ended when cancelled, and
+//! completed when every delivery is final.
+
+use chrono::Utc;
+use herald_core::access::Role;
+use herald_core::entities::delivery;
+use herald_worker::deliver::Deliverer;
+use reqwest::Method;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::delivery_send::{ping, receiver, setup};
+use crate::helpers::{Session, TestApp, spawn_app, test_config};
+
+/// A campaign to everyone over webhooks, approved by a reviewer and scheduled.
+async fn scheduled_campaign(
+    app: &TestApp,
+    admin: &Session,
+    template_id: i64,
+    schedule: Value,
+) -> i64 {
+    let audience = admin
+        .ok(
+            Method::POST,
+            "/v1/audiences",
+            &json!({ "name": format!("everyone {}", unique_suffix()), "kind": "all" }),
+        )
+        .await;
+    let campaign = admin
+        .ok(
+            Method::POST,
+            "/v1/campaigns",
+            &json!({ "name": "launch", "template_id": template_id,
+            "audience_id": audience["id"], "channels": ["webhook"], "schedule": schedule,
+            "category": "news" }),
+        )
+        .await;
+    let id = campaign["id"].as_i64().unwrap();
+    let reviewer = app.operator(Role::Reviewer).await;
+    admin
+        .ok(
+            Method::POST,
+            &format!("/v1/campaigns/{id}/submit"),
+            &json!({}),
+        )
+        .await;
+    reviewer
+        .ok(
+            Method::POST,
+            &format!("/v1/campaigns/{id}/approve"),
+            &json!({ "comment": "ok" }),
+        )
+        .await;
+    admin
+        .ok(
+            Method::POST,
+            &format!("/v1/campaigns/{id}/schedule"),
+            &json!({}),
+        )
+        .await;
+    id
+}
+
+/// A name no other test object has.
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+async fn status(admin: &Session, id: i64) -> String {
+    let campaign = admin.get_json(&format!("/v1/campaigns/{id}")).await;
+    campaign["status"].as_str().unwrap().to_owned()
+}
+
+async fn deliveries_with(app: &TestApp, status: &str) -> usize {
+    delivery::Entity::find()
+        .filter(delivery::Column::Status.eq(status))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn a_campaign_runs_once_pauses_resumes_and_completes() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let subscribers: Vec<(String, String)> = (0..5)
+        .map(|i| (format!("s{i}"), format!("{base}/ok")))
+        .collect();
+    let borrowed: Vec<(&str, String)> = subscribers
+        .iter()
+        .map(|(id, url)| (id.as_str(), url.clone()))
+        .collect();
+    let template_id = setup(
+        &admin,
+        ping(r#"{"hello": {{ subscriber.external_id }}}"#),
+        &borrowed,
+    )
+    .await;
+    let id = scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
+
+    // Two workers' rounds at once: the campaign starts and is planned once (either
+    // may also send what the other planned). Then every subscriber gets it once.
+    let config = test_config();
+    let (first, second) = (
+        Deliverer::new(app.db.clone(), &config).await.unwrap(),
+        Deliverer::new(app.db.clone(), &config).await.unwrap(),
+    );
+    let now = Utc::now();
+    let (a, b) = tokio::join!(first.run_once(now), second.run_once(now));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.planned + b.planned, 5, "{a:?} {b:?}");
+    let (a, b) = tokio::join!(first.run_once(now), second.run_once(now));
+    assert_eq!(a.unwrap().planned + b.unwrap().planned, 0);
+    assert_eq!(deliveries_with(&app, "delivered").await, 5);
+    assert_eq!(
+        status(&admin, id).await,
+        "completed",
+        "all deliveries final"
+    );
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 5);
+    assert_eq!(
+        first.run_once(Utc::now()).await.unwrap(),
+        Default::default(),
+        "nothing left to do"
+    );
+
+    // A second campaign, paused once planned: nothing goes out until it resumes.
+    let id = scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
+    assert_eq!(first.run_once(Utc::now()).await.unwrap().planned, 5);
+    admin
+        .ok(
+            Method::POST,
+            &format!("/v1/campaigns/{id}/pause"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(first.run_once(Utc::now()).await.unwrap().delivered, 0);
+    assert_eq!(deliveries_with(&app, "queued").await, 5);
+    admin
+        .ok(
+            Method::POST,
+            &format!("/v1/campaigns/{id}/resume"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(first.run_once(Utc::now()).await.unwrap().delivered, 5);
+    assert_eq!(status(&admin, id).await, "completed");
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 10);
+}
+
+#[tokio::test]
+async fn cancelling_ends_what_was_not_sent() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let template_id = setup(
+        &admin,
+        ping(r#"{"n": 1}"#),
+        &[("a", format!("{base}/ok")), ("b", format!("{base}/ok"))],
+    )
+    .await;
+    let id = scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    assert_eq!(deliverer.run_once(Utc::now()).await.unwrap().planned, 2);
+    admin
+        .ok(
+            Method::POST,
+            &format!("/v1/campaigns/{id}/cancel"),
+            &json!({ "comment": "wrong list" }),
+        )
+        .await;
+    assert_eq!(deliveries_with(&app, "cancelled").await, 2);
+    assert_eq!(deliverer.run_once(Utc::now()).await.unwrap().delivered, 0);
+    assert!(!seen.lock().unwrap().contains_key("ok"));
+    assert_eq!(status(&admin, id).await, "cancelled");
+}
+
+#[tokio::test]
+async fn a_local_time_campaign_reaches_each_zone_at_its_own_hour() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let template_id = setup(
+        &admin,
+        ping(r#"{"n": 1}"#),
+        &[
+            ("tokyo", format!("{base}/ok")),
+            ("utc", format!("{base}/ok")),
+        ],
+    )
+    .await;
+    admin
+        .ok(
+            Method::PUT,
+            "/v1/subscribers/tokyo",
+            &json!({ "timezone": "Asia/Tokyo" }),
+        )
+        .await;
+    let date = Utc::now().date_naive() + chrono::Days::new(2);
+    let id = scheduled_campaign(
+        &app,
+        &admin,
+        template_id,
+        json!({ "kind": "local_time", "date": date.to_string(), "time": "09:00" }),
+    )
+    .await;
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+
+    // The campaign starts as soon as 09:00 has come anywhere (UTC+14); everyone waits
+    // for their own 09:00. In Tokyo that is midnight UTC.
+    let midnight = date.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let round = deliverer
+        .run_once(midnight - chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!((round.planned, round.delivered), (2, 0));
+    assert_eq!(deliveries_with(&app, "deferred").await, 2);
+    let round = deliverer.run_once(midnight).await.unwrap();
+    assert_eq!((round.reconsidered, round.delivered), (1, 1), "{round:?}");
+    assert_eq!(status(&admin, id).await, "running");
+
+    let nine = date.and_hms_opt(9, 0, 0).unwrap().and_utc();
+    let round = deliverer.run_once(nine).await.unwrap();
+    assert_eq!((round.reconsidered, round.delivered), (1, 1), "{round:?}");
+    assert_eq!(status(&admin, id).await, "completed");
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 2);
+}

@@ -1,0 +1,263 @@
+//! Running campaigns. A due scheduled campaign is started by exactly one worker (the
+//! guarded status swap lets one win); its audience is then planned page by page into
+//! the deliveries of one message. Planning is idempotent, so a worker that dies part
+//! way is simply followed by another that plans what is missing. A campaign completes
+//! when every delivery has reached a final status.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::lifecycle::{Action, Status};
+use super::store::{self, Schedule};
+use crate::audiences::store::{self as audiences, condition_for};
+use crate::audit::{Actor, AuditContext};
+use crate::channel::ChannelKind;
+use crate::deliveries::{DeliveryStatus, plan_batch};
+use crate::entities::{campaign, delivery, message, subscriber};
+use crate::error::{Error, Result};
+use crate::rules::engine::{Recipient, RuleSet};
+use crate::rules::quiet_hours::opening_on;
+
+/// Recipients planned per transaction.
+const PAGE: u64 = 1_000;
+/// No zone is further ahead of UTC than this: the first local-time send is then.
+const MAX_OFFSET_HOURS: i64 = 14;
+
+fn worker() -> AuditContext {
+    AuditContext::new(Actor::System)
+}
+
+fn schedule_of(model: &campaign::Model) -> Option<Schedule> {
+    serde_json::from_value(model.schedule.clone()).ok()
+}
+
+/// When the campaign's first delivery may go out.
+fn first_send(model: &campaign::Model) -> Option<DateTime<Utc>> {
+    match schedule_of(model)? {
+        Schedule::Now => Some(model.updated_at),
+        Schedule::At { at } => Some(at),
+        Schedule::LocalTime { date, time } => {
+            Some(date.and_time(time).and_utc() - Duration::hours(MAX_OFFSET_HOURS))
+        }
+    }
+}
+
+/// Starts every scheduled campaign that is due; returns the ids this call started.
+/// When several workers try at once, each campaign is started by one of them.
+pub async fn start_due<C>(db: &C, now: DateTime<Utc>) -> Result<Vec<i64>>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let scheduled = store::list(db, Some(Status::Scheduled)).await?;
+    let mut started = Vec::new();
+    for model in scheduled {
+        if first_send(&model).is_none_or(|at| at > now) {
+            continue;
+        }
+        match store::transition(db, &worker(), model.id, Action::Start, "").await {
+            Ok(_) => started.push(model.id),
+            // Another worker started it (or an operator changed it) first.
+            Err(Error::Conflict { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(started)
+}
+
+/// The campaign's message, created on first use.
+async fn message_of(db: &impl ConnectionTrait, model: &campaign::Model) -> Result<message::Model> {
+    message::Entity::insert(message::ActiveModel {
+        kind: Set("campaign".to_owned()),
+        campaign_id: Set(Some(model.id)),
+        category: Set(model.category.clone()),
+        template_id: Set(Some(model.template_id)),
+        template_version: Set(Some(model.template_version)),
+        content: Set(None),
+        data: Set(model.data.clone()),
+        channels: Set(model.channels.clone()),
+        sender: Set("campaign".to_owned()),
+        dedup_key: Set(None),
+        expires_at: Set(model.expires_at),
+        dispatched_at: Set(None),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(message::Column::CampaignId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    message::Entity::find()
+        .filter(message::Column::CampaignId.eq(model.id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound { entity: "message" })
+}
+
+/// Plans the audience of every running campaign not fully planned yet; returns how
+/// many deliveries were planned.
+pub async fn dispatch_running<C>(db: &C, now: DateTime<Utc>) -> Result<u64>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let mut planned = 0;
+    for model in store::list(db, Some(Status::Running)).await? {
+        let message = message_of(db, &model).await?;
+        if message.dispatched_at.is_some() {
+            continue;
+        }
+        planned += dispatch(db, &model, &message, now).await?;
+        let mut done: message::ActiveModel = message.into();
+        done.dispatched_at = Set(Some(Utc::now()));
+        done.update(db).await?;
+    }
+    Ok(planned)
+}
+
+async fn dispatch<C>(
+    db: &C,
+    model: &campaign::Model,
+    message: &message::Model,
+    now: DateTime<Utc>,
+) -> Result<u64>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let audience = audiences::get(db, model.audience_id).await?;
+    let filter = condition_for(db, &audience)?;
+    let rules = RuleSet::load(db).await?;
+    let local_time = match schedule_of(model) {
+        Some(Schedule::LocalTime { date, time }) => Some((date, time)),
+        _ => None,
+    };
+    let mut planned = 0;
+    let mut after = None;
+    loop {
+        let mut page = Recipient::select().filter(filter.clone());
+        if let Some(id) = after {
+            page = page.filter(subscriber::Column::Id.gt(id));
+        }
+        let page: Vec<Recipient> = page
+            .order_by_asc(subscriber::Column::Id)
+            .limit(PAGE)
+            .into_model()
+            .all(db)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let (now_due, later): (Vec<Recipient>, Vec<(Recipient, DateTime<Utc>)>) = match local_time {
+            None => (page, Vec::new()),
+            Some((date, time)) => {
+                let mut due = Vec::new();
+                let mut wait = Vec::new();
+                for recipient in page {
+                    let zone = recipient
+                        .timezone
+                        .as_deref()
+                        .and_then(|z| z.parse().ok())
+                        .unwrap_or(chrono_tz::Tz::UTC);
+                    let at = opening_on(zone, date, time);
+                    if at <= now {
+                        due.push(recipient);
+                    } else {
+                        wait.push((recipient, at));
+                    }
+                }
+                (due, wait)
+            }
+        };
+        let summary = plan_batch(db, &rules, message, &now_due, now).await?;
+        planned += summary.queued + summary.filtered + summary.deferred;
+        planned += wait_for_local_time(db, model, message, &later, now).await?;
+    }
+    Ok(planned)
+}
+
+/// Recipients whose local send time is still ahead wait as deferred deliveries; the
+/// rules decide when that time comes.
+async fn wait_for_local_time(
+    db: &impl ConnectionTrait,
+    model: &campaign::Model,
+    message: &message::Model,
+    later: &[(Recipient, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    if later.is_empty() {
+        return Ok(0);
+    }
+    let channels: Vec<ChannelKind> =
+        serde_json::from_value(model.channels.clone()).unwrap_or_default();
+    let rows: Vec<delivery::ActiveModel> = later
+        .iter()
+        .flat_map(|(recipient, at)| {
+            channels.iter().map(move |channel| delivery::ActiveModel {
+                message_id: Set(message.id),
+                subscriber_id: Set(recipient.id),
+                channel: Set(channel.as_str().to_owned()),
+                status: Set(DeliveryStatus::Deferred.as_str().to_owned()),
+                rule_id: Set(None),
+                list_entry_id: Set(None),
+                reason: Set(Some(
+                    "waiting for the subscriber's local send time".to_owned(),
+                )),
+                not_before: Set(Some(*at)),
+                attempts: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+        })
+        .collect();
+    let count = rows.len() as u64;
+    crate::deliveries::plan::insert_deliveries(db, rows).await?;
+    Ok(count)
+}
+
+/// Completes running campaigns whose deliveries have all reached a final status.
+pub async fn complete_finished<C>(db: &C) -> Result<Vec<i64>>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let mut completed = Vec::new();
+    for model in store::list(db, Some(Status::Running)).await? {
+        let Some(message) = message::Entity::find()
+            .filter(message::Column::CampaignId.eq(model.id))
+            .one(db)
+            .await?
+        else {
+            continue;
+        };
+        if message.dispatched_at.is_none() {
+            continue;
+        }
+        let unfinished = delivery::Entity::find()
+            .select_only()
+            .column(delivery::Column::Id)
+            .filter(delivery::Column::MessageId.eq(message.id))
+            .filter(
+                delivery::Column::Status.is_in(
+                    DeliveryStatus::ALL
+                        .into_iter()
+                        .filter(|s| !s.is_final())
+                        .map(DeliveryStatus::as_str),
+                ),
+            )
+            .into_tuple::<i64>()
+            .one(db)
+            .await?;
+        if unfinished.is_none() {
+            match store::transition(db, &worker(), model.id, Action::Complete, "").await {
+                Ok(_) => completed.push(model.id),
+                Err(Error::Conflict { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+    }
+    Ok(completed)
+}
