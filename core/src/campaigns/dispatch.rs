@@ -68,8 +68,21 @@ where
     Ok(started)
 }
 
-/// The campaign's message, created on first use.
+async fn find_message(
+    db: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<Option<message::Model>> {
+    Ok(message::Entity::find()
+        .filter(message::Column::CampaignId.eq(campaign_id))
+        .one(db)
+        .await?)
+}
+
+/// The campaign's message, created on first use (by whichever worker comes first).
 async fn message_of(db: &impl ConnectionTrait, model: &campaign::Model) -> Result<message::Model> {
+    if let Some(found) = find_message(db, model.id).await? {
+        return Ok(found);
+    }
     message::Entity::insert(message::ActiveModel {
         kind: Set("campaign".to_owned()),
         campaign_id: Set(Some(model.id)),
@@ -93,9 +106,7 @@ async fn message_of(db: &impl ConnectionTrait, model: &campaign::Model) -> Resul
     )
     .exec_without_returning(db)
     .await?;
-    message::Entity::find()
-        .filter(message::Column::CampaignId.eq(model.id))
-        .one(db)
+    find_message(db, model.id)
         .await?
         .ok_or(Error::NotFound { entity: "message" })
 }
@@ -226,11 +237,7 @@ where
 {
     let mut completed = Vec::new();
     for model in store::list(db, Some(Status::Running)).await? {
-        let Some(message) = message::Entity::find()
-            .filter(message::Column::CampaignId.eq(model.id))
-            .one(db)
-            .await?
-        else {
+        let Some(message) = find_message(db, model.id).await? else {
             continue;
         };
         if message.dispatched_at.is_none() {
