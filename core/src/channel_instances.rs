@@ -400,3 +400,20 @@ pub async fn build_enabled(
     }
     Ok(built)
 }
+
+/// Changes whenever an instance is created, updated or deleted: workers rebuild their
+/// plugins when it does.
+pub async fn fingerprint(
+    conn: &impl ConnectionTrait,
+) -> Result<(u64, Option<chrono::DateTime<Utc>>)> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let count = channel_instance::Entity::find().count(conn).await?;
+    let latest: Option<chrono::DateTime<Utc>> = channel_instance::Entity::find()
+        .select_only()
+        .column(Column::UpdatedAt)
+        .order_by_desc(Column::UpdatedAt)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok((count, latest))
+}

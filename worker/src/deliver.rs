@@ -15,7 +15,7 @@ use herald_channels::{
 };
 use herald_core::campaigns::dispatch::{complete_finished, dispatch_running, start_due};
 use herald_core::channel::ChannelKind;
-use herald_core::channel_instances::build_enabled;
+use herald_core::channel_instances::{build_enabled, fingerprint};
 use herald_core::config::{Config, DeliveryConfig};
 use herald_core::db::ids_in;
 use herald_core::deliveries::{
@@ -76,7 +76,8 @@ struct Round {
 }
 
 impl Deliverer {
-    /// Builds the enabled channel instances; build a new one to pick up changes.
+    /// Builds the enabled channel instances; build a new one to pick up changes
+    /// ([`run_loop`] does when they change).
     pub async fn new(db: DatabaseConnection, config: &Config) -> herald_core::Result<Self> {
         Ok(Self {
             routes: Routes::load(&db).await?,
@@ -336,31 +337,35 @@ impl Deliverer {
 
 /// How often an idle worker looks for due deliveries.
 const POLL: Duration = Duration::from_millis(500);
-/// How often channel instances are rebuilt, to pick up configuration changes.
-const REFRESH: Duration = Duration::from_secs(30);
 
 /// Sends due deliveries until `shutdown` completes: round after round while there is
-/// work, polling when there is none. A failing round is logged and retried after a
-/// pause; it never stops the worker.
+/// work, polling when there is none. Channel instances are rebuilt as soon as they
+/// change. A failing round is logged and retried after a pause; it never stops the
+/// worker.
 pub async fn run_loop(
     db: DatabaseConnection,
     config: Config,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
-    let mut deliverer: Option<(Deliverer, Instant)> = None;
+    let mut deliverer: Option<Deliverer> = None;
+    let mut built_from = None;
     loop {
-        if deliverer
-            .as_ref()
-            .is_none_or(|(_, built)| built.elapsed() > REFRESH)
-        {
-            match Deliverer::new(db.clone(), &config).await {
-                Ok(built) => deliverer = Some((built, Instant::now())),
-                Err(error) => tracing::warn!(%error, "loading channel instances failed"),
+        match fingerprint(&db).await {
+            Ok(current) if built_from.as_ref() != Some(&current) || deliverer.is_none() => {
+                match Deliverer::new(db.clone(), &config).await {
+                    Ok(built) => {
+                        deliverer = Some(built);
+                        built_from = Some(current);
+                    }
+                    Err(error) => tracing::warn!(%error, "loading channel instances failed"),
+                }
             }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "reading channel instances failed"),
         }
         let busy = match &deliverer {
-            Some((current, _)) => match current.run_once(Utc::now()).await {
+            Some(current) => match current.run_once(Utc::now()).await {
                 Ok(recorded) => recorded != Recorded::default(),
                 Err(error) => {
                     tracing::warn!(%error, "delivery round failed");

@@ -231,17 +231,19 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
     let app = spawn_app().await;
     let admin = app.operator(Role::Admin).await;
     let (base, seen) = receiver().await;
+    // The worker is running before any channel is configured: it picks the new
+    // instance up for the very first attempt.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(run_loop(app.db.clone(), test_config(), async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let template_id = setup(
         &admin,
         ping(r#"{"n": 1}"#),
         &[("ana", format!("{base}/ok"))],
     )
     .await;
-
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(run_loop(app.db.clone(), test_config(), async move {
-        let _ = stopped.await;
-    }));
     let message = webhook_message(&app, Some(template_id)).await;
     plan_for_everyone(&app, &message, Utc::now()).await;
 
@@ -255,6 +257,11 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, "delivered");
+    assert_eq!(
+        status_of(&app, "ana").await.1,
+        1,
+        "delivered at the first attempt"
+    );
     assert_eq!(seen.lock().unwrap()["ok"].len(), 1);
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), worker)
