@@ -45,6 +45,8 @@ impl Role {
                     | AudiencesWrite
                     | CampaignsRead
                     | CampaignsWrite
+                    | DeliveriesRead
+                    | DeliveriesRedrive
             ),
             Role::Reviewer => matches!(
                 scope,
@@ -54,6 +56,7 @@ impl Role {
                     | AudiencesRead
                     | CampaignsRead
                     | CampaignsReview
+                    | DeliveriesRead
             ),
             Role::Viewer => matches!(
                 scope,
@@ -63,6 +66,7 @@ impl Role {
                     | RulesRead
                     | AudiencesRead
                     | CampaignsRead
+                    | DeliveriesRead
             ),
         }
     }
@@ -104,10 +108,14 @@ pub enum Scope {
     CampaignsReview,
     #[serde(rename = "channels:manage")]
     ChannelsManage,
+    #[serde(rename = "deliveries:read")]
+    DeliveriesRead,
+    #[serde(rename = "deliveries:redrive")]
+    DeliveriesRedrive,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 16] = [
+    pub const ALL: [Scope; 18] = [
         Scope::SubscribersRead,
         Scope::SubscribersWrite,
         Scope::MessagesSend,
@@ -124,6 +132,8 @@ impl Scope {
         Scope::CampaignsWrite,
         Scope::CampaignsReview,
         Scope::ChannelsManage,
+        Scope::DeliveriesRead,
+        Scope::DeliveriesRedrive,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -144,6 +154,8 @@ impl Scope {
             Scope::CampaignsWrite => "campaigns:write",
             Scope::CampaignsReview => "campaigns:review",
             Scope::ChannelsManage => "channels:manage",
+            Scope::DeliveriesRead => "deliveries:read",
+            Scope::DeliveriesRedrive => "deliveries:redrive",
         }
     }
 

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod campaigns;
 mod channels;
+mod dead_letters;
 mod health;
 mod list_entries;
 mod messages;
@@ -38,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(campaigns::router())
         .merge(channels::router())
         .merge(messages::router())
+        .merge(dead_letters::router())
         .merge(unsubscribe::router())
 }
 

@@ -214,6 +214,7 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
     assert_eq!(status_of(&app, "down").await.0, "dead");
     assert_eq!(status_of(&app, "later").await.0, "delivered");
 
+    let receiver_seen = Arc::clone(&seen);
     let seen = seen.lock().unwrap().clone();
     let flaky = &seen["flaky"];
     assert_eq!(flaky.len(), 2);
@@ -224,6 +225,54 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
     assert_eq!(seen["ok"].len(), 2, "ok and later, once each");
     let attempts = delivery_attempt::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(attempts.len(), 7);
+
+    // The dead letter is listed with its error, and re-driven: queued afresh, sent
+    // again with the same webhook-id, and the re-drive is in the audit log.
+    let dead = admin
+        .get_json("/v1/dead-letters?channel=webhook&error=500")
+        .await;
+    let items = dead["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{dead}");
+    assert_eq!(items[0]["recipient"], "down");
+    assert_eq!(
+        admin.get_json("/v1/dead-letters?error=timeout").await["items"],
+        json!([])
+    );
+    let viewer = app.operator(Role::Viewer).await;
+    let refused = viewer
+        .post("/v1/dead-letters/redrive")
+        .json(&json!({ "ids": [1] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN);
+    let redriven = admin
+        .ok(
+            Method::POST,
+            "/v1/dead-letters/redrive",
+            &json!({ "ids": [items[0]["delivery_id"]] }),
+        )
+        .await;
+    assert_eq!(redriven["redriven"], 1);
+    assert_eq!(status_of(&app, "down").await.0, "queued");
+    deliverer
+        .run_once(now + chrono::Duration::seconds(500))
+        .await
+        .unwrap();
+    let ids = received_ids(&receiver_seen, "down");
+    assert_eq!(ids.len(), 3);
+    assert_eq!(
+        ids[0], ids[2],
+        "a re-driven delivery keeps its idempotency key"
+    );
+    let audit = admin
+        .get_json("/v1/audit-log?action=delivery.redrive")
+        .await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+}
+
+fn received_ids(seen: &Seen, path: &str) -> Vec<String> {
+    seen.lock().unwrap().get(path).cloned().unwrap_or_default()
 }
 
 #[tokio::test]
