@@ -31,7 +31,7 @@ Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"}}`."
         (name = "campaigns", description = "Campaigns and their review: reviewers never approve their own work"),
         (name = "rules", description = "Frequency caps, quiet hours, keyword filters, dedup windows"),
         (name = "messages", description = "Transactional sends from product services, with idempotency keys and per-recipient status"),
-        (name = "deliveries", description = "Dead letters and their re-drive"),
+        (name = "deliveries", description = "The delivery log, per-delivery traces, dead letters and their re-drive"),
         (name = "channels", description = "Channel instances (SMTP, webhooks, push providers, MQTT) with write-only secrets, and test sends"),
     )
 )]

@@ -11,6 +11,7 @@ mod auth;
 mod campaigns;
 mod channels;
 mod dead_letters;
+mod deliveries;
 mod health;
 mod list_entries;
 mod messages;
@@ -40,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(channels::router())
         .merge(messages::router())
         .merge(dead_letters::router())
+        .merge(deliveries::router())
         .merge(unsubscribe::router())
 }
 

@@ -226,6 +226,41 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
     let attempts = delivery_attempt::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(attempts.len(), 7);
 
+    // The log answers "what happened to flaky's message": one delivery, two attempts.
+    let log = admin
+        .get_json("/v1/deliveries?subscriber=flaky&channel=webhook")
+        .await;
+    let entries = log["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(entries[0]["status"], "delivered");
+    let trace = admin
+        .get_json(&format!("/v1/deliveries/{}", entries[0]["id"]))
+        .await;
+    let outcomes: Vec<&str> = trace["attempts_made"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["retryable", "delivered"], "{trace}");
+    let failed = admin.get_json("/v1/deliveries?status=failed").await;
+    assert_eq!(failed["items"][0]["recipient"], "bad");
+    assert!(
+        failed["items"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("400")
+    );
+    assert_eq!(
+        admin
+            .get_json("/v1/deliveries?status=delivered&limit=2")
+            .await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
     // The dead letter is listed with its error, and re-driven: queued afresh, sent
     // again with the same webhook-id, and the re-drive is in the audit log.
     let dead = admin

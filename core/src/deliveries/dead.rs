@@ -3,7 +3,7 @@
 //! delivery is queued afresh with the same idempotency key, and the re-drive is audited.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionSession, TransactionTrait,
@@ -16,7 +16,7 @@ use validator::Validate;
 use super::status::DeliveryStatus;
 use crate::audit::{self, AuditContext, Change};
 use crate::channel::ChannelKind;
-use crate::entities::{delivery, message, subscriber};
+use crate::entities::{delivery, subscriber};
 use crate::error::Result;
 
 /// Which dead letters: every field narrows.
@@ -35,15 +35,7 @@ impl DeadFilter {
         let mut condition =
             Condition::all().add(delivery::Column::Status.eq(DeliveryStatus::Dead.as_str()));
         if let Some(campaign) = self.campaign_id {
-            condition = condition.add(
-                delivery::Column::MessageId.in_subquery(
-                    Query::select()
-                        .column(message::Column::Id)
-                        .from(message::Entity)
-                        .and_where(message::Column::CampaignId.eq(campaign))
-                        .to_owned(),
-                ),
-            );
+            condition = condition.add(super::log::of_campaign(campaign));
         }
         if let Some(channel) = self.channel {
             condition = condition.add(delivery::Column::Channel.eq(channel.as_str()));

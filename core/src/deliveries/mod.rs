@@ -4,6 +4,7 @@
 //! deliveries to workers under a lease and records what each attempt did.
 
 pub mod dead;
+pub mod log;
 pub mod plan;
 pub mod queue;
 pub mod reconsider;

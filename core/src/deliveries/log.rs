@@ -1,0 +1,183 @@
+//! The delivery log: every delivery with its status and why, filtered and paged, and
+//! one delivery's trace with every attempt — "why did this subscriber not get that
+//! campaign".
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::status::DeliveryStatus;
+use crate::channel::ChannelKind;
+use crate::entities::{delivery, delivery_attempt, message, subscriber};
+use crate::error::{Error, Result};
+
+/// Which deliveries: every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub campaign_id: Option<i64>,
+    pub message_id: Option<i64>,
+    /// A subscriber's external id.
+    pub subscriber: Option<String>,
+    pub channel: Option<ChannelKind>,
+    pub status: Option<DeliveryStatus>,
+    /// Changed at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Changed before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Deliveries of a campaign's message.
+pub(crate) fn of_campaign(campaign_id: i64) -> sea_orm::sea_query::SimpleExpr {
+    delivery::Column::MessageId.in_subquery(
+        Query::select()
+            .column(message::Column::Id)
+            .from(message::Entity)
+            .and_where(message::Column::CampaignId.eq(campaign_id))
+            .to_owned(),
+    )
+}
+
+impl DeliveryFilter {
+    fn condition(&self) -> Condition {
+        let mut condition = Condition::all();
+        if let Some(campaign) = self.campaign_id {
+            condition = condition.add(of_campaign(campaign));
+        }
+        if let Some(id) = self.message_id {
+            condition = condition.add(delivery::Column::MessageId.eq(id));
+        }
+        if let Some(external_id) = &self.subscriber {
+            condition = condition.add(
+                delivery::Column::SubscriberId.in_subquery(
+                    Query::select()
+                        .column(subscriber::Column::Id)
+                        .from(subscriber::Entity)
+                        .and_where(subscriber::Column::ExternalId.eq(external_id.as_str()))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(channel) = self.channel {
+            condition = condition.add(delivery::Column::Channel.eq(channel.as_str()));
+        }
+        if let Some(status) = self.status {
+            condition = condition.add(delivery::Column::Status.eq(status.as_str()));
+        }
+        if let Some(since) = self.since {
+            condition = condition.add(delivery::Column::UpdatedAt.gte(since));
+        }
+        if let Some(until) = self.until {
+            condition = condition.add(delivery::Column::UpdatedAt.lt(until));
+        }
+        condition
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryEntry {
+    pub id: i64,
+    pub message_id: i64,
+    pub recipient: String,
+    pub channel: String,
+    /// queued | filtered | deferred | sending | delivered | failed | dead | expired | cancelled
+    pub status: String,
+    /// The rule that filtered or deferred it.
+    pub rule_id: Option<i64>,
+    /// The block list entry that filtered it.
+    pub list_entry_id: Option<i64>,
+    /// Why it was filtered, or the last error.
+    pub reason: Option<String>,
+    pub attempts: i32,
+    /// When the next attempt may start (a deferral or a retry's backoff).
+    pub not_before: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn entry(d: delivery::Model, s: Option<subscriber::Model>) -> DeliveryEntry {
+    DeliveryEntry {
+        id: d.id,
+        message_id: d.message_id,
+        recipient: s.map(|s| s.external_id).unwrap_or_default(),
+        channel: d.channel,
+        status: d.status,
+        rule_id: d.rule_id,
+        list_entry_id: d.list_entry_id,
+        reason: d.reason,
+        attempts: d.attempts,
+        not_before: d.not_before,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+    }
+}
+
+/// Deliveries matching `filter`, newest first, after the cursor `before_id`.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &DeliveryFilter,
+    before_id: Option<i64>,
+    limit: u64,
+) -> Result<Vec<DeliveryEntry>> {
+    let mut query = delivery::Entity::find().filter(filter.condition());
+    if let Some(id) = before_id {
+        query = query.filter(delivery::Column::Id.lt(id));
+    }
+    Ok(query
+        .order_by_desc(delivery::Column::Id)
+        .limit(limit)
+        .find_also_related(subscriber::Entity)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|(d, s)| entry(d, s))
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttemptEntry {
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    /// delivered | retryable | permanent
+    pub outcome: String,
+    /// The provider's answer, or the error.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryTrace {
+    #[serde(flatten)]
+    pub delivery: DeliveryEntry,
+    pub attempts_made: Vec<AttemptEntry>,
+}
+
+/// One delivery with every attempt, oldest first.
+pub async fn trace(conn: &impl ConnectionTrait, id: i64) -> Result<DeliveryTrace> {
+    let (found, subscriber) = delivery::Entity::find_by_id(id)
+        .find_also_related(subscriber::Entity)
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound { entity: "delivery" })?;
+    let attempts = delivery_attempt::Entity::find()
+        .filter(delivery_attempt::Column::DeliveryId.eq(id))
+        .order_by_asc(delivery_attempt::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| AttemptEntry {
+            attempt: a.attempt,
+            started_at: a.started_at,
+            duration_ms: a.duration_ms,
+            outcome: a.outcome,
+            detail: a.detail,
+        })
+        .collect();
+    Ok(DeliveryTrace {
+        delivery: entry(found, subscriber),
+        attempts_made: attempts,
+    })
+}
