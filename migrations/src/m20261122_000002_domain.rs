@@ -4,7 +4,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use crate::schema_util::{exact_text, index, unique_index};
+use crate::schema_util::{exact_text, fk, index, unique_index};
 
 pub struct Migration;
 
@@ -12,19 +12,6 @@ impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261122_000002_domain"
     }
-}
-
-fn fk(
-    table: &str,
-    column: &str,
-    to: &str,
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(table.to_owned(), column.to_owned())
-        .to(to.to_owned(), "id")
-        .on_delete(on_delete)
-        .to_owned()
 }
 
 #[sea_orm_migration::async_trait::async_trait]

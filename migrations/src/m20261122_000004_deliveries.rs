@@ -6,7 +6,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use crate::schema_util::{index, unique_index};
+use crate::schema_util::{fk, index, unique_index};
 
 pub struct Migration;
 
@@ -14,14 +14,6 @@ impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261122_000004_deliveries"
     }
-}
-
-fn cascade(table: &str, column: &str, to: &str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(table.to_owned(), column.to_owned())
-        .to(to.to_owned(), "id")
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
 }
 
 #[sea_orm_migration::async_trait::async_trait]
@@ -45,7 +37,12 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null("expires_at"))
                     .col(timestamp_with_time_zone_null("dispatched_at"))
                     .col(timestamp_with_time_zone("created_at"))
-                    .foreign_key(&mut cascade("messages", "campaign_id", "campaigns"))
+                    .foreign_key(&mut fk(
+                        "messages",
+                        "campaign_id",
+                        "campaigns",
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -62,7 +59,12 @@ impl MigrationTrait for Migration {
                     .col(big_integer("message_id"))
                     .col(timestamp_with_time_zone("created_at"))
                     .primary_key(Index::create().col("sender").col("idempotency_key"))
-                    .foreign_key(&mut cascade("message_requests", "message_id", "messages"))
+                    .foreign_key(&mut fk(
+                        "message_requests",
+                        "message_id",
+                        "messages",
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -83,8 +85,18 @@ impl MigrationTrait for Migration {
                     .col(integer("attempts"))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))
-                    .foreign_key(&mut cascade("deliveries", "message_id", "messages"))
-                    .foreign_key(&mut cascade("deliveries", "subscriber_id", "subscribers"))
+                    .foreign_key(&mut fk(
+                        "deliveries",
+                        "message_id",
+                        "messages",
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        "deliveries",
+                        "subscriber_id",
+                        "subscribers",
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -108,10 +120,11 @@ impl MigrationTrait for Migration {
                     .col(integer("duration_ms"))
                     .col(string("outcome"))
                     .col(text("detail"))
-                    .foreign_key(&mut cascade(
+                    .foreign_key(&mut fk(
                         "delivery_attempts",
                         "delivery_id",
                         "deliveries",
+                        ForeignKeyAction::Cascade,
                     ))
                     .to_owned(),
             )

@@ -48,3 +48,17 @@ pub(crate) fn exact_text(manager: &SchemaManager<'_>, name: &'static str) -> Col
     }
     column
 }
+
+/// A foreign key from `table.column` to `to.id`.
+pub(crate) fn fk(
+    table: &str,
+    column: &str,
+    to: &str,
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table.to_owned(), column.to_owned())
+        .to(to.to_owned(), "id")
+        .on_delete(on_delete)
+        .to_owned()
+}
