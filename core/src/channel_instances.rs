@@ -405,15 +405,15 @@ pub async fn build_enabled(
 /// plugins when it does.
 pub async fn fingerprint(
     conn: &impl ConnectionTrait,
-) -> Result<(u64, Option<chrono::DateTime<Utc>>)> {
-    use sea_orm::{PaginatorTrait, QuerySelect};
-    let count = channel_instance::Entity::find().count(conn).await?;
-    let latest: Option<chrono::DateTime<Utc>> = channel_instance::Entity::find()
+) -> Result<(i64, Option<chrono::DateTime<Utc>>)> {
+    use sea_orm::QuerySelect;
+    let (count, latest): (i64, Option<chrono::DateTime<Utc>>) = channel_instance::Entity::find()
         .select_only()
-        .column(Column::UpdatedAt)
-        .order_by_desc(Column::UpdatedAt)
+        .column_as(Column::Id.count(), "count")
+        .column_as(Column::UpdatedAt.max(), "latest")
         .into_tuple()
         .one(conn)
-        .await?;
+        .await?
+        .unwrap_or((0, None));
     Ok((count, latest))
 }

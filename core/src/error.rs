@@ -46,6 +46,15 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A referenced record that does not exist is the input's fault (a 422 naming
+    /// `field`); any other error stays what it is.
+    pub fn missing_as_invalid(self, field: &str, message: &str) -> Self {
+        match self {
+            Error::NotFound { .. } => Error::invalid(field, message),
+            other => other,
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
             field: field.into(),

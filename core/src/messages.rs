@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, SqlErr, TransactionSession, TransactionTrait,
+    QueryOrder, QuerySelect, SqlErr, TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -76,21 +76,11 @@ struct Resolved {
 async fn resolve(conn: &impl ConnectionTrait, input: &SendIn) -> Result<Resolved> {
     let resolved = match (&input.template_id, &input.content) {
         (Some(id), None) => {
-            let template = templates::get(conn, *id).await.map_err(|e| match e {
-                Error::NotFound { .. } => Error::invalid("template_id", "no such template"),
-                other => other,
-            })?;
-            let number = input.template_version.unwrap_or(template.latest_version);
-            let version = templates::version(conn, *id, number)
-                .await
-                .map_err(|e| match e {
-                    Error::NotFound { .. } => Error::invalid("template_version", "no such version"),
-                    other => other,
-                })?;
+            let version = templates::referenced_version(conn, *id, input.template_version).await?;
             templates::require_data(&version, &input.data)?;
             Resolved {
                 content: templates::content_of(&version)?,
-                template: Some((*id, number)),
+                template: Some((*id, version.version)),
             }
         }
         (None, Some(content)) => {
@@ -258,19 +248,28 @@ where
 {
     let rules = RuleSet::load(db).await?;
     plan_batch(db, &rules, message, recipients, Utc::now()).await?;
-    let statuses: Vec<String> = delivery::Entity::find()
+    let counts: Vec<(String, i64)> = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Status)
+        .column_as(delivery::Column::Id.count(), "n")
         .filter(delivery::Column::MessageId.eq(message.id))
+        .group_by(delivery::Column::Status)
+        .into_tuple()
         .all(db)
-        .await?
-        .into_iter()
-        .map(|d| d.status)
-        .collect();
-    let filtered = statuses.iter().filter(|s| *s == "filtered").count() as u64;
-    let deferred = statuses.iter().filter(|s| *s == "deferred").count() as u64;
+        .await?;
+    let count = |status: &str| {
+        counts
+            .iter()
+            .filter(|(s, _)| s == status)
+            .map(|(_, n)| *n as u64)
+            .sum::<u64>()
+    };
+    let total: u64 = counts.iter().map(|(_, n)| *n as u64).sum();
+    let (filtered, deferred) = (count("filtered"), count("deferred"));
     Ok(Accepted {
         id: message.id,
         recipients: recipients.len(),
-        queued: statuses.len() as u64 - filtered - deferred,
+        queued: total - filtered - deferred,
         filtered,
         deferred,
     })

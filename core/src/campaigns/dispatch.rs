@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QuerySelect, TransactionTrait,
 };
 
 use super::lifecycle::{Action, Status};
@@ -17,7 +17,7 @@ use crate::audiences::store::{self as audiences, condition_for};
 use crate::audit::{Actor, AuditContext};
 use crate::channel::ChannelKind;
 use crate::deliveries::{DeliveryStatus, plan_batch};
-use crate::entities::{campaign, delivery, message, subscriber};
+use crate::entities::{campaign, delivery, message};
 use crate::error::{Error, Result};
 use crate::rules::engine::{Recipient, RuleSet};
 use crate::rules::quiet_hours::opening_on;
@@ -150,16 +150,7 @@ where
     let mut planned = 0;
     let mut after = None;
     loop {
-        let mut page = Recipient::select().filter(filter.clone());
-        if let Some(id) = after {
-            page = page.filter(subscriber::Column::Id.gt(id));
-        }
-        let page: Vec<Recipient> = page
-            .order_by_asc(subscriber::Column::Id)
-            .limit(PAGE)
-            .into_model()
-            .all(db)
-            .await?;
+        let page = Recipient::page(db, filter.clone(), after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         let (now_due, later): (Vec<Recipient>, Vec<(Recipient, DateTime<Utc>)>) = match local_time {

@@ -5,10 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, DurationRound, Utc};
-use sea_orm::{
-    AccessMode, ColumnTrait, ConnectionTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect,
-    TransactionSession, TransactionTrait,
-};
+use sea_orm::{AccessMode, ConnectionTrait, IsolationLevel, TransactionSession, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -17,7 +14,7 @@ use super::store::{self, Schedule};
 use crate::audiences::store::{self as audiences, condition_for};
 use crate::channel::ChannelKind;
 use crate::db::{is_postgres, prefer_generic_plans};
-use crate::entities::{campaign, subscriber};
+use crate::entities::campaign;
 use crate::error::{Error, Result};
 use crate::rules::engine::{Candidate, Decision, FilterKind, Message, Recipient, RuleSet};
 
@@ -203,16 +200,7 @@ where
     };
     let mut after_id = None;
     loop {
-        let mut query = Recipient::select().filter(filter.clone());
-        if let Some(id) = after_id {
-            query = query.filter(subscriber::Column::Id.gt(id));
-        }
-        let page: Vec<Recipient> = query
-            .order_by_asc(subscriber::Column::Id)
-            .limit(page_size(conn))
-            .into_model()
-            .all(conn)
-            .await?;
+        let page = Recipient::page(conn, filter.clone(), after_id, page_size(conn)).await?;
         let Some(last) = page.last() else { break };
         after_id = Some(last.id);
         tally.subscribers += page.len() as u64;

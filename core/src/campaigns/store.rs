@@ -63,33 +63,20 @@ fn status_of(model: &campaign::Model) -> Status {
     Status::parse(&model.status).unwrap_or(Status::Cancelled)
 }
 
-/// A referenced record that does not exist is the input's fault; anything else is not.
-fn missing_as_invalid(error: Error, field: &str, message: &str) -> Error {
-    match error {
-        Error::NotFound { .. } => Error::invalid(field, message),
-        other => other,
-    }
-}
-
 /// Checks references and fills in the template version.
 async fn resolve(conn: &impl ConnectionTrait, input: &CampaignIn) -> Result<i32> {
     input.validate()?;
-    let template = templates::get(conn, input.template_id)
-        .await
-        .map_err(|e| missing_as_invalid(e, "template_id", "no such template"))?;
-    let version_number = input.template_version.unwrap_or(template.latest_version);
-    let version = templates::version(conn, input.template_id, version_number)
-        .await
-        .map_err(|e| missing_as_invalid(e, "template_version", "no such version"))?;
+    let version =
+        templates::referenced_version(conn, input.template_id, input.template_version).await?;
     templates::require_channels(&templates::content_of(&version)?, &input.channels)?;
     templates::require_data(&version, &input.data)?;
     crate::audiences::store::get(conn, input.audience_id)
         .await
-        .map_err(|e| missing_as_invalid(e, "audience_id", "no such audience"))?;
+        .map_err(|e| e.missing_as_invalid("audience_id", "no such audience"))?;
     if input.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(Error::invalid("expires_at", "must be in the future"));
     }
-    Ok(version_number)
+    Ok(version.version)
 }
 
 fn apply(active: &mut campaign::ActiveModel, input: CampaignIn, version: i32) {

@@ -181,7 +181,7 @@ where
     prefer_generic_plans(&txn).await?;
     lock_subscribers(&txn, &ids).await?;
 
-    let planned: HashSet<(i64, String)> = delivery::Entity::find()
+    let planned: HashSet<(i64, ChannelKind)> = delivery::Entity::find()
         .select_only()
         .columns([delivery::Column::SubscriberId, delivery::Column::Channel])
         .filter(delivery::Column::MessageId.eq(message.id))
@@ -190,6 +190,7 @@ where
         .all(&txn)
         .await?
         .into_iter()
+        .filter_map(|(id, channel)| Some((id, ChannelKind::parse(&channel)?)))
         .collect();
     let candidates: Vec<Candidate<'_>> = recipients
         .iter()
@@ -200,7 +201,7 @@ where
             })
         })
         .filter(|c| {
-            let done = planned.contains(&(c.recipient.id, c.channel.as_str().to_owned()));
+            let done = planned.contains(&(c.recipient.id, c.channel));
             if done {
                 summary.already_planned += 1;
             }

@@ -79,6 +79,21 @@ pub fn data_keys_of(version: &template_version::Model) -> Vec<String> {
     serde_json::from_value(version.data_keys.clone()).unwrap_or_default()
 }
 
+/// The version a send refers to (the latest when `number` is absent); one that does not
+/// exist is a 422 naming `template_id` or `template_version`.
+pub async fn referenced_version(
+    conn: &impl ConnectionTrait,
+    template_id: i64,
+    number: Option<i32>,
+) -> Result<template_version::Model> {
+    let template = get(conn, template_id)
+        .await
+        .map_err(|e| e.missing_as_invalid("template_id", "no such template"))?;
+    version(conn, template_id, number.unwrap_or(template.latest_version))
+        .await
+        .map_err(|e| e.missing_as_invalid("template_version", "no such version"))
+}
+
 /// Refuses data that lacks a key the version declares.
 pub fn require_data(
     version: &template_version::Model,

@@ -61,6 +61,27 @@ impl Recipient {
             subscriber::Column::Timezone,
         ])
     }
+
+    /// One page of an audience (`filter`) in id order; `after_id` is the previous
+    /// page's last id.
+    pub async fn page(
+        conn: &impl ConnectionTrait,
+        filter: sea_orm::Condition,
+        after_id: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Recipient>> {
+        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+        let mut query = Self::select().filter(filter);
+        if let Some(id) = after_id {
+            query = query.filter(subscriber::Column::Id.gt(id));
+        }
+        Ok(query
+            .order_by_asc(subscriber::Column::Id)
+            .limit(limit)
+            .into_model()
+            .all(conn)
+            .await?)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
