@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use herald_core::campaigns::progress::{CampaignProgress, progress};
 use herald_core::campaigns::simulate::{SimulateIn, Simulation, simulate};
 use herald_core::campaigns::store::{self, CampaignIn, Schedule};
 use herald_core::campaigns::{Action, Status};
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_campaign, update_campaign))
         .routes(routes!(campaign_history))
         .routes(routes!(simulate_campaign))
+        .routes(routes!(campaign_progress))
         .routes(routes!(submit))
         .routes(routes!(approve))
         .routes(routes!(reject))
@@ -202,6 +204,20 @@ async fn simulate_campaign(
     ValidJson(input): ValidJson<SimulateIn>,
 ) -> Result<Json<Simulation>, ApiError> {
     Ok(Json(simulate(&state.db, id, input).await?))
+}
+
+/// Live counters: deliveries targeted so far and where they stand (queued, deferred,
+/// sending, sent, delivered, filtered, failed, dead, expired, cancelled), per channel,
+/// with filtered deliveries broken down by check and rule.
+#[utoipa::path(get, path = "/v1/campaigns/{id}/progress", tag = "campaigns",
+    security(("session" = ["campaigns:read"])),
+    params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = CampaignProgress), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn campaign_progress(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<CampaignProgress>, ApiError> {
+    Ok(Json(progress(&state.db, id).await?))
 }
 
 /// Every step of the campaign's life: who did what, from which state to which, and why.

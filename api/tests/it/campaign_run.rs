@@ -234,3 +234,99 @@ async fn a_local_time_campaign_reaches_each_zone_at_its_own_hour() {
     assert_eq!(status(&admin, id).await, "completed");
     assert_eq!(seen.lock().unwrap()["ok"].len(), 2);
 }
+
+#[tokio::test]
+async fn counters_follow_a_campaign_as_it_runs() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, _seen) = receiver().await;
+    let template_id = setup(
+        &admin,
+        ping(r#"{"n": 1}"#),
+        &[
+            ("ok1", format!("{base}/ok")),
+            ("ok2", format!("{base}/ok")),
+            ("bad", format!("{base}/bad")),
+            ("down", format!("{base}/down")),
+            ("blocked", format!("{base}/ok?blocked")),
+        ],
+    )
+    .await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/nowhere", &json!({}))
+        .await;
+    admin
+        .ok(
+            Method::POST,
+            "/v1/list-entries",
+            &json!({ "list": "block", "kind": "endpoint", "value": format!("{base}/ok?blocked"),
+                "channel": "webhook" }),
+        )
+        .await;
+    let id = scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
+    let path = format!("/v1/campaigns/{id}/progress");
+
+    let before = admin.get_json(&path).await;
+    assert_eq!(before["status"], "scheduled");
+    assert_eq!(before["planned"], false);
+    assert_eq!(before["targeted"], 0);
+
+    // The first round starts and plans the campaign.
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    deliverer.run_once(Utc::now()).await.unwrap();
+    let planned = admin.get_json(&path).await;
+    assert_eq!(planned["status"], "running");
+    assert_eq!(planned["planned"], true);
+    assert_eq!(
+        (planned["targeted"].as_u64(), planned["queued"].as_u64()),
+        (Some(6), Some(4))
+    );
+    assert_eq!(
+        (planned["filtered"].as_u64(), planned["sent"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let by_filter: Vec<(String, u64)> = planned["filtered_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["filter"].as_str().unwrap().to_owned(),
+                f["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_filter,
+        [("blocked".to_owned(), 1), ("no_address".to_owned(), 1)]
+    );
+
+    // The next sends: two delivered, one failed for good, one waiting for its retry.
+    deliverer.run_once(Utc::now()).await.unwrap();
+    let sent = admin.get_json(&path).await;
+    for (counter, expected) in [
+        ("targeted", 6),
+        ("sent", 4),
+        ("delivered", 2),
+        ("failed", 1),
+        ("queued", 1),
+        ("filtered", 2),
+        ("dead", 0),
+        ("deferred", 0),
+    ] {
+        assert_eq!(sent[counter].as_u64(), Some(expected), "{counter}: {sent}");
+    }
+    assert_eq!(sent["channels"][0]["channel"], "webhook");
+    assert_eq!(sent["channels"][0]["delivered"], 2);
+    assert_eq!(sent["status"], "running", "a retry is still due");
+
+    let missing = admin
+        .client
+        .get(app.url("/v1/campaigns/999999/progress"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+}

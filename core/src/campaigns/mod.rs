@@ -3,6 +3,7 @@
 
 pub mod dispatch;
 pub mod lifecycle;
+pub mod progress;
 pub mod simulate;
 pub mod store;
 

@@ -85,6 +85,8 @@ pub struct DeliveryEntry {
     pub channel: String,
     /// queued | filtered | deferred | sending | delivered | failed | dead | expired | cancelled
     pub status: String,
+    /// The check that filtered it: opted_out | no_address | blocked | dedup | quiet_hours | frequency_cap
+    pub filter: Option<String>,
     /// The rule that filtered or deferred it.
     pub rule_id: Option<i64>,
     /// The block list entry that filtered it.
@@ -105,6 +107,7 @@ fn entry(d: delivery::Model, s: Option<subscriber::Model>) -> DeliveryEntry {
         recipient: s.map(|s| s.external_id).unwrap_or_default(),
         channel: d.channel,
         status: d.status,
+        filter: d.filter,
         rule_id: d.rule_id,
         list_entry_id: d.list_entry_id,
         reason: d.reason,

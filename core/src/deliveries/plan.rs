@@ -86,20 +86,22 @@ pub(crate) fn change_for(id: i64, decision: Decision, summary: &mut PlanSummary)
         status: DeliveryStatus::Queued.as_str(),
         not_before: None,
         reason: None,
+        filter: None,
         rule_id: None,
         list_entry_id: None,
     };
     match decision {
         Decision::Allow => summary.queued += 1,
         Decision::Filtered {
+            filter,
             rule_id,
             list_entry_id,
             reason,
-            ..
         } => {
             summary.filtered += 1;
             change.status = DeliveryStatus::Filtered.as_str();
             change.reason = Some(reason);
+            change.filter = Some(filter.as_str());
             change.rule_id = rule_id;
             change.list_entry_id = list_entry_id;
         }
@@ -230,6 +232,7 @@ where
             subscriber_id: Set(candidate.recipient.id),
             channel: Set(candidate.channel.as_str().to_owned()),
             status: Set(change.status.to_owned()),
+            filter: Set(change.filter.map(str::to_owned)),
             rule_id: Set(change.rule_id),
             list_entry_id: Set(change.list_entry_id),
             reason: Set(change.reason),

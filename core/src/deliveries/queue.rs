@@ -46,7 +46,7 @@ pub async fn claim_due(
              WHERE status IN ('queued', 'sending') AND (not_before IS NULL OR not_before <= {now_at}) \
              AND message_id NOT IN ({HELD_MESSAGES}) \
              ORDER BY id LIMIT {limit_at} {skip_locked}) \
-         RETURNING id, message_id, subscriber_id, channel, status, rule_id, list_entry_id, \
+         RETURNING id, message_id, subscriber_id, channel, status, filter, rule_id, list_entry_id, \
              reason, not_before, attempts, created_at, updated_at"
     );
     let lease_end = now + chrono::Duration::from_std(lease).unwrap_or_default();
@@ -122,6 +122,7 @@ pub(crate) struct Change {
     pub status: &'static str,
     pub not_before: Option<DateTime<Utc>>,
     pub reason: Option<String>,
+    pub filter: Option<&'static str>,
     pub rule_id: Option<i64>,
     pub list_entry_id: Option<i64>,
 }
@@ -210,6 +211,7 @@ pub async fn record(
             status: change.0,
             not_before: change.1,
             reason: change.2,
+            filter: None,
             rule_id: attempt.delivery.rule_id,
             list_entry_id: attempt.delivery.list_entry_id,
         });
@@ -229,7 +231,7 @@ pub async fn record(
     Ok(recorded)
 }
 
-/// Sets each row's status, `not_before`, reason, rule and list entry in one statement
+/// Sets each row's status, `not_before`, reason, filter, rule and list entry in one statement
 /// (`UPDATE … FROM (VALUES …)`, which both databases read the same way).
 pub(crate) async fn update_each(
     txn: &impl ConnectionTrait,
@@ -244,7 +246,7 @@ pub(crate) async fn update_each(
     let mut tuples = Vec::with_capacity(rows.len());
     for row in rows {
         let base = values.len();
-        let slots: Vec<String> = (1..=6)
+        let slots: Vec<String> = (1..=7)
             .map(|offset| {
                 if postgres {
                     format!("${}", base + offset)
@@ -260,11 +262,12 @@ pub(crate) async fn update_each(
         values.push(row.reason.clone().into());
         values.push(row.rule_id.into());
         values.push(row.list_entry_id.into());
+        values.push(row.filter.into());
     }
     let first = if postgres { "$1" } else { "?" };
     let sql = format!(
         "UPDATE deliveries SET status = u.column2, not_before = u.column3, reason = u.column4, \
-             rule_id = u.column5, list_entry_id = u.column6, updated_at = {first} \
+             rule_id = u.column5, list_entry_id = u.column6, filter = u.column7, updated_at = {first} \
          FROM (VALUES {}) AS u WHERE deliveries.id = u.column1",
         tuples.join(", ")
     );
