@@ -57,7 +57,7 @@ impl TestDatabase {
         }
     }
 
-    fn url(&self) -> &str {
+    pub fn url(&self) -> &str {
         match self {
             Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
         }

@@ -20,7 +20,8 @@ use herald_core::operators::{self, NewOperator};
 use sea_orm::DatabaseConnection;
 use tokio::sync::oneshot;
 
-pub use database::TestDatabase;
+#[allow(unused_imports)] // used by the worker process tests at the workspace root
+pub use database::{TestDatabase, backend_is_postgres};
 pub use fixtures::insert_message;
 pub use session::Session;
 
@@ -30,7 +31,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub db: DatabaseConnection,
     shutdown: Option<oneshot::Sender<()>>,
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 static OPERATOR_SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -77,11 +78,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         addr,
         db,
         shutdown: Some(tx),
-        _database: database,
+        database,
     }
 }
 
 impl TestApp {
+    /// The database the app runs on, for other processes to share.
+    #[allow(dead_code)] // used by the worker process tests at the workspace root
+    pub fn database_url(&self) -> &str {
+        self.database.url()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -1,0 +1,487 @@
+//! Real `herald worker` processes sending real campaigns to a real webhook receiver:
+//! killed with SIGKILL at random moments and restarted, three at once on Postgres, and
+//! against a receiver that fails or hangs on a good share of requests.
+//!
+//! The API runs in the test process over a database of the test's own (SQLite, or
+//! Postgres with `HERALD_TEST_BACKEND=postgres`); the workers are separate processes on
+//! the same database.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+#[allow(dead_code, unused_imports)] // the API tests' harness; these tests use part of it
+#[path = "../api/tests/it/helpers/mod.rs"]
+mod helpers;
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use chrono::Utc;
+use herald_core::access::Role;
+use herald_core::entities::{campaign, delivery, message, subscriber, subscriber_endpoint};
+use rand::Rng;
+use reqwest::Method;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use helpers::{Session, TestApp, spawn_app};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// How the receiver answers.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// 200 after a short pause, so a campaign takes long enough to be interrupted.
+    Slow,
+    /// Per request, from a hash of its webhook-id and how often that id was seen:
+    /// 30% answer 500, 10% hang past the sender's timeout; from the fourth try of an
+    /// id on, every request succeeds, so every delivery fits the retry schedule.
+    Flaky,
+}
+
+/// One request the receiver answered 200 to, or failed.
+#[derive(Clone, Debug)]
+struct Hit {
+    webhook_id: String,
+    to: String,
+    campaign: String,
+    answer: u16,
+}
+
+type Hits = Arc<Mutex<Vec<Hit>>>;
+
+/// The hang outlasts the channel's request timeout (see `create_channel`).
+const HANG: Duration = Duration::from_secs(3);
+
+async fn receiver(behaviour: Behaviour) -> (String, Hits) {
+    let hits: Hits = Arc::default();
+    let store = Arc::clone(&hits);
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: String| {
+            let store = Arc::clone(&store);
+            async move {
+                let webhook_id = headers["webhook-id"].to_str().unwrap().to_owned();
+                let body: Value = serde_json::from_str(&body).unwrap();
+                let tries = store
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|h| h.webhook_id == webhook_id)
+                    .count();
+                let answer = match behaviour {
+                    Behaviour::Slow => {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        200
+                    }
+                    Behaviour::Flaky if tries >= 3 => 200,
+                    Behaviour::Flaky => match draw(&webhook_id, tries) {
+                        0..30 => 500,
+                        30..40 => 0,
+                        _ => 200,
+                    },
+                };
+                store.lock().unwrap().push(Hit {
+                    webhook_id,
+                    to: body["to"].as_str().unwrap().to_owned(),
+                    campaign: body["campaign"].as_str().unwrap().to_owned(),
+                    answer,
+                });
+                if answer == 0 {
+                    tokio::time::sleep(HANG).await;
+                    return StatusCode::OK;
+                }
+                StatusCode::from_u16(answer).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), hits)
+}
+
+/// A number in 0..100 fixed by the request's id and try: the same run decides alike.
+fn draw(webhook_id: &str, tries: usize) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (webhook_id, tries).hash(&mut hasher);
+    hasher.finish() % 100
+}
+
+/// A `herald worker` process on the test's database.
+struct Worker(Child);
+
+impl Worker {
+    fn start(database_url: &str) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("worker")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HERALD_DATABASE_URL", database_url)
+            .env("HERALD_LOG__FILTER", "error")
+            .env("HERALD_DELIVERY__BATCH_SIZE", "50")
+            .env("HERALD_DELIVERY__CONCURRENCY", "16")
+            // A killed worker's claims come back after the lease.
+            .env("HERALD_DELIVERY__LEASE_SECS", "5")
+            .env("HERALD_DELIVERY__RETRY_SCHEDULE_SECS", "[1, 1, 1, 1, 1]")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self(child)
+    }
+
+    /// SIGKILL: no chance to finish a round or release a claim.
+    fn kill_nine(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `count` subscribers `u0…`, each with a webhook endpoint at `url`, written in bulk.
+async fn seed_subscribers(app: &TestApp, count: usize, url: &str) {
+    let now = Utc::now();
+    let ids: Vec<usize> = (0..count).collect();
+    for chunk in ids.chunks(500) {
+        subscriber::Entity::insert_many(chunk.iter().map(|i| subscriber::ActiveModel {
+            external_id: Set(format!("u{i}")),
+            tags: Set(json!([])),
+            attributes: Set(json!({})),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }))
+        .exec_without_returning(&app.db)
+        .await
+        .unwrap();
+    }
+    let stored = subscriber::Entity::find().all(&app.db).await.unwrap();
+    for chunk in stored.chunks(500) {
+        subscriber_endpoint::Entity::insert_many(chunk.iter().map(|s| {
+            subscriber_endpoint::ActiveModel {
+                subscriber_id: Set(s.id),
+                channel: Set("webhook".into()),
+                address: Set(url.to_owned()),
+                enabled: Set(true),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+        }))
+        .exec_without_returning(&app.db)
+        .await
+        .unwrap();
+    }
+}
+
+/// The webhook channel, with a 1 s request timeout so a hanging receiver costs a retry.
+async fn create_channel(admin: &Session) {
+    admin
+        .ok(
+            Method::POST,
+            "/v1/channels",
+            &json!({ "name": "hooks", "settings": { "kind": "webhook", "secret": SECRET,
+                "allow_list": ["127.0.0.0/8"], "http": { "request_timeout_ms": 1000 } } }),
+        )
+        .await;
+}
+
+/// A campaign named `name` to everyone over webhooks, reviewed and scheduled to run now.
+/// Its payload names the recipient and the campaign.
+async fn campaign_to_everyone(app: &TestApp, admin: &Session, name: &str) -> i64 {
+    let payload = format!(r#"{{"to": {{{{ subscriber.external_id }}}}, "campaign": "{name}"}}"#);
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": name, "content": { "webhook": { "payload": payload } } }),
+        )
+        .await;
+    let audience = admin
+        .ok(
+            Method::POST,
+            "/v1/audiences",
+            &json!({ "name": format!("everyone for {name}"), "kind": "all" }),
+        )
+        .await;
+    let campaign = admin
+        .ok(
+            Method::POST,
+            "/v1/campaigns",
+            &json!({ "name": name, "template_id": template["template"]["id"],
+                "audience_id": audience["id"], "channels": ["webhook"],
+                "schedule": { "kind": "now" }, "category": "news" }),
+        )
+        .await;
+    let id = campaign["id"].as_i64().unwrap();
+    let reviewer = app.operator(Role::Reviewer).await;
+    let step = |action: &'static str| format!("/v1/campaigns/{id}/{action}");
+    admin.ok(Method::POST, &step("submit"), &json!({})).await;
+    reviewer
+        .ok(Method::POST, &step("approve"), &json!({ "comment": "ok" }))
+        .await;
+    admin.ok(Method::POST, &step("schedule"), &json!({})).await;
+    id
+}
+
+/// Waits until every campaign has completed, restarting nothing: the workers must get
+/// there on their own.
+async fn wait_for_completion(app: &TestApp, ids: &[i64]) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let done = campaign::Entity::find()
+            .filter(campaign::Column::Id.is_in(ids.to_vec()))
+            .filter(campaign::Column::Status.eq("completed"))
+            .count(&app.db)
+            .await
+            .unwrap();
+        if done == ids.len() as u64 {
+            return;
+        }
+        let statuses: Vec<String> = delivery::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.status)
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "campaigns did not complete; deliveries: {:?}",
+            tally(&statuses)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn tally(items: &[String]) -> HashMap<&str, usize> {
+    let mut counts = HashMap::new();
+    for item in items {
+        *counts.entry(item.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+/// Each delivery of the campaign, by status.
+async fn statuses(app: &TestApp) -> Vec<String> {
+    delivery::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.status)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_at_any_moment_and_restarted_loses_and_repeats_nothing() {
+    const SUBSCRIBERS: usize = 1_500;
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (url, hits) = receiver(Behaviour::Slow).await;
+    seed_subscribers(&app, SUBSCRIBERS, &url).await;
+    create_channel(&admin).await;
+    let id = campaign_to_everyone(&app, &admin, "spring").await;
+
+    // Kill the worker at random moments: while it starts, plans, claims, sends, records.
+    let mut kills = 0;
+    let mut rng = rand::rng();
+    for _ in 0..6 {
+        let worker = Worker::start(app.database_url());
+        tokio::time::sleep(Duration::from_millis(rng.random_range(300..1_200))).await;
+        worker.kill_nine();
+        kills += 1;
+    }
+    let progress_at_last_kill = hits.lock().unwrap().len();
+    let _worker = Worker::start(app.database_url());
+    wait_for_completion(&app, &[id]).await;
+
+    // Every delivery ended exactly once, delivered: nobody lost.
+    let statuses = statuses(&app).await;
+    assert_eq!(statuses.len(), SUBSCRIBERS, "one delivery per subscriber");
+    assert_eq!(
+        tally(&statuses),
+        HashMap::from([("delivered", SUBSCRIBERS)])
+    );
+    let runs = message::Entity::find()
+        .filter(message::Column::CampaignId.eq(id))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(runs, 1, "planned into one message");
+
+    // Every subscriber was reached. A request in flight when its worker died may have
+    // been repeated, but always with the same webhook-id, so the receiver can drop it.
+    let hits = hits.lock().unwrap().clone();
+    let mut ids_per_recipient: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for hit in &hits {
+        ids_per_recipient
+            .entry(hit.to.as_str())
+            .or_default()
+            .insert(hit.webhook_id.as_str());
+    }
+    assert_eq!(
+        ids_per_recipient.len(),
+        SUBSCRIBERS,
+        "every subscriber reached"
+    );
+    assert!(
+        ids_per_recipient.values().all(|ids| ids.len() == 1),
+        "a repeat carries the first webhook-id"
+    );
+    let repeats = hits.len() - SUBSCRIBERS;
+    eprintln!("{kills} kills; {progress_at_last_kill} requests before the last; {repeats} repeated");
+    assert!(
+        repeats <= kills * 50,
+        "only claims in flight at a kill repeat: {repeats}"
+    );
+    assert!(
+        progress_at_last_kill > 0,
+        "the killed workers had been sending (else the kills proved nothing)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_send_once_hold_caps_and_dispatch_each_campaign_once() {
+    if !helpers::backend_is_postgres() {
+        eprintln!("three concurrent workers run on Postgres (HERALD_TEST_BACKEND=postgres)");
+        return;
+    }
+    const SUBSCRIBERS: usize = 600;
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (url, hits) = receiver(Behaviour::Slow).await;
+    seed_subscribers(&app, SUBSCRIBERS, &url).await;
+    create_channel(&admin).await;
+    admin
+        .ok(
+            Method::POST,
+            "/v1/rules",
+            &json!({ "name": "two a day", "scope": "channel", "scope_value": "webhook",
+                "kind": "frequency_cap", "params": { "max": 2, "window": "day", "per": "channel" } }),
+        )
+        .await;
+    let mut campaigns = Vec::new();
+    for name in ["alpha", "beta", "gamma"] {
+        campaigns.push(campaign_to_everyone(&app, &admin, name).await);
+    }
+
+    let workers: Vec<Worker> = (0..3).map(|_| Worker::start(app.database_url())).collect();
+    wait_for_completion(&app, &campaigns).await;
+    drop(workers);
+
+    // Each campaign was planned into one message, one delivery per subscriber.
+    for id in &campaigns {
+        let runs = message::Entity::find()
+            .filter(message::Column::CampaignId.eq(*id))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(runs, 1, "campaign {id} dispatched once");
+    }
+    let statuses = statuses(&app).await;
+    assert_eq!(
+        tally(&statuses),
+        HashMap::from([("delivered", 2 * SUBSCRIBERS), ("filtered", SUBSCRIBERS)]),
+        "the cap of two lets two of three campaigns through to each subscriber"
+    );
+
+    // The receiver saw each (subscriber, campaign) at most once and each subscriber
+    // exactly twice: no double sends, and the cap held across workers.
+    let hits = hits.lock().unwrap().clone();
+    let mut per_recipient: HashMap<&str, Vec<&str>> = HashMap::new();
+    for hit in &hits {
+        per_recipient
+            .entry(hit.to.as_str())
+            .or_default()
+            .push(hit.campaign.as_str());
+    }
+    assert_eq!(per_recipient.len(), SUBSCRIBERS);
+    for (to, received) in &per_recipient {
+        let distinct: HashSet<_> = received.iter().collect();
+        assert_eq!(received.len(), 2, "{to} got {received:?}");
+        assert_eq!(distinct.len(), 2, "{to} got a campaign twice");
+    }
+    let progress: Vec<Value> = {
+        let mut all = Vec::new();
+        for id in &campaigns {
+            all.push(
+                admin
+                    .get_json(&format!("/v1/campaigns/{id}/progress"))
+                    .await,
+            );
+        }
+        all
+    };
+    let delivered: u64 = progress
+        .iter()
+        .map(|p| p["delivered"].as_u64().unwrap())
+        .sum();
+    let capped: u64 = progress
+        .iter()
+        .flat_map(|p| p["filtered_by"].as_array().unwrap().clone())
+        .filter(|f| f["filter"] == "frequency_cap")
+        .map(|f| f["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        (delivered, capped),
+        (2 * SUBSCRIBERS as u64, SUBSCRIBERS as u64)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_failing_and_hanging_still_gets_everything_within_the_retry_schedule() {
+    const SUBSCRIBERS: usize = 300;
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (url, hits) = receiver(Behaviour::Flaky).await;
+    seed_subscribers(&app, SUBSCRIBERS, &url).await;
+    create_channel(&admin).await;
+    let id = campaign_to_everyone(&app, &admin, "autumn").await;
+
+    let workers: Vec<Worker> = (0..2).map(|_| Worker::start(app.database_url())).collect();
+    wait_for_completion(&app, &[id]).await;
+    drop(workers);
+
+    // Everything delivered, none dead, and no delivery needed more tries than the
+    // schedule allows (five retries after the first).
+    let rows = delivery::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(rows.len(), SUBSCRIBERS);
+    assert!(
+        rows.iter().all(|d| d.status == "delivered"),
+        "{:?}",
+        tally(&statuses(&app).await)
+    );
+    assert!(rows.iter().all(|d| d.attempts <= 6));
+
+    // The receiver really did fail about 30% and hang about 10% of what it was sent.
+    let hits = hits.lock().unwrap().clone();
+    let share =
+        |answer: u16| hits.iter().filter(|h| h.answer == answer).count() as f64 / hits.len() as f64;
+    let (failed, hung) = (share(500), share(0));
+    eprintln!("{} requests: {failed:.2} answered 500, {hung:.2} hung", hits.len());
+    assert!((0.2..0.4).contains(&failed), "500s: {failed:.2}");
+    assert!((0.05..0.15).contains(&hung), "hangs: {hung:.2}");
+    let accepted: Vec<&str> = hits
+        .iter()
+        .filter(|h| h.answer == 200)
+        .map(|h| h.webhook_id.as_str())
+        .collect();
+    let distinct: HashSet<&&str> = accepted.iter().collect();
+    assert_eq!(
+        (accepted.len(), distinct.len()),
+        (SUBSCRIBERS, SUBSCRIBERS),
+        "each delivery accepted exactly once"
+    );
+}
