@@ -401,11 +401,12 @@ pub async fn build_enabled(
     Ok(built)
 }
 
+/// How many instances there are and when the latest changed.
+pub type Fingerprint = (i64, Option<chrono::DateTime<Utc>>);
+
 /// Changes whenever an instance is created, updated or deleted: workers rebuild their
 /// plugins when it does.
-pub async fn fingerprint(
-    conn: &impl ConnectionTrait,
-) -> Result<(i64, Option<chrono::DateTime<Utc>>)> {
+pub async fn fingerprint(conn: &impl ConnectionTrait) -> Result<Fingerprint> {
     use sea_orm::QuerySelect;
     let (count, latest): (i64, Option<chrono::DateTime<Utc>>) = channel_instance::Entity::find()
         .select_only()

@@ -83,8 +83,11 @@ pub struct DeliveryConfig {
     pub lease_secs: u64,
     /// Deliveries claimed per round.
     pub batch_size: u64,
-    /// Sends in flight at once per worker.
+    /// Sends in flight at once per batch.
     pub concurrency: usize,
+    /// Batches each worker works on side by side: while one is being sent, the next
+    /// is claimed and the last recorded.
+    pub batches_in_flight: usize,
     /// The sender of emails (`Name <address>` or an address).
     pub email_from: String,
 }
@@ -150,10 +153,13 @@ impl Config {
                 "must be at least 0 and below 1",
             ));
         }
-        if self.delivery.batch_size == 0 || self.delivery.concurrency == 0 {
+        if self.delivery.batch_size == 0
+            || self.delivery.concurrency == 0
+            || self.delivery.batches_in_flight == 0
+        {
             return Err(invalid(
                 "delivery.batch_size",
-                "batch_size and concurrency must be at least 1",
+                "batch_size, concurrency and batches_in_flight must be at least 1",
             ));
         }
         if !self.public_url.is_empty() {

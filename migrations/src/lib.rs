@@ -6,7 +6,7 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_domain;
 mod m20261122_000003_channels;
 mod m20261122_000004_deliveries;
-mod m20261122_000005_delivery_filter;
+mod m20261122_000005_delivery_queue;
 mod schema_util;
 
 pub struct Migrator;
@@ -19,7 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_domain::Migration),
             Box::new(m20261122_000003_channels::Migration),
             Box::new(m20261122_000004_deliveries::Migration),
-            Box::new(m20261122_000005_delivery_filter::Migration),
+            Box::new(m20261122_000005_delivery_queue::Migration),
         ]
     }
 }

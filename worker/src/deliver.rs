@@ -15,7 +15,7 @@ use herald_channels::{
 };
 use herald_core::campaigns::dispatch::{complete_finished, dispatch_running, start_due};
 use herald_core::channel::ChannelKind;
-use herald_core::channel_instances::{build_enabled, fingerprint};
+use herald_core::channel_instances::{Fingerprint, build_enabled, fingerprint};
 use herald_core::config::{Config, DeliveryConfig};
 use herald_core::db::ids_in;
 use herald_core::deliveries::{
@@ -27,6 +27,8 @@ use herald_core::templates::render::{CompiledContent, RenderContext, RenderedCon
 use herald_core::templates::store::{content_of, version};
 use herald_core::unsubscribe::LinkSigner;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
 
 /// The channel instance each kind of delivery goes through.
 #[derive(Default)]
@@ -88,21 +90,23 @@ impl Deliverer {
         })
     }
 
-    /// One round: sends what is due, starts due campaigns and plans them, and completes
-    /// campaigns that have finished. Planned deliveries go out in the next round.
+    /// One round, all steps in turn: expires and reconsiders, sends one batch, then
+    /// starts due campaigns, plans them and completes finished ones. Planned deliveries
+    /// go out in the next round. ([`run_loop`] runs the steps side by side instead.)
     pub async fn run_once(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
-        let mut recorded = self.send_due(now).await?;
-        let started = start_due(&self.db, now).await?;
-        recorded.planned = dispatch_running(&self.db, now).await?;
-        let completed = complete_finished(&self.db).await?;
-        if !started.is_empty() || !completed.is_empty() {
-            tracing::info!(?started, ?completed, "campaigns");
-        }
-        Ok(recorded)
+        let upkeep = self.upkeep(now).await?;
+        let sent = self.send_batch(now).await?;
+        let planned = self.advance_campaigns(now).await?;
+        Ok(Recorded {
+            planned,
+            expired: upkeep.expired,
+            reconsidered: upkeep.reconsidered,
+            ..sent
+        })
     }
 
-    /// Expires, reconsiders, then claims and sends one batch.
-    async fn send_due(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
+    /// Ends deliveries of expired messages and decides due deferred ones again.
+    pub async fn upkeep(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
         let expired = expire_due(&self.db, now).await?;
         let mut reconsidered = 0;
         if any_deferred_due(&self.db, now).await? {
@@ -110,14 +114,31 @@ impl Deliverer {
             let summary = reconsider_due(&self.db, &rules, now, self.config.batch_size).await?;
             reconsidered = summary.queued + summary.filtered + summary.deferred;
         }
+        Ok(Recorded {
+            expired,
+            reconsidered,
+            ..Recorded::default()
+        })
+    }
+
+    /// Starts due campaigns, plans running ones, completes finished ones; returns how
+    /// many deliveries were planned.
+    pub async fn advance_campaigns(&self, now: DateTime<Utc>) -> herald_core::Result<u64> {
+        let started = start_due(&self.db, now).await?;
+        let planned = dispatch_running(&self.db, now).await?;
+        let completed = complete_finished(&self.db).await?;
+        if !started.is_empty() || !completed.is_empty() {
+            tracing::info!(?started, ?completed, "campaigns");
+        }
+        Ok(planned)
+    }
+
+    /// Claims one batch of due deliveries, sends it and records the outcomes.
+    pub async fn send_batch(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
         let lease = Duration::from_secs(self.config.lease_secs);
         let claimed = claim_due(&self.db, now, lease, self.config.batch_size).await?;
         if claimed.is_empty() {
-            return Ok(Recorded {
-                expired,
-                reconsidered,
-                ..Recorded::default()
-            });
+            return Ok(Recorded::default());
         }
         let round = self.load_round(&claimed).await?;
         let attempts: Vec<Attempt> = futures::stream::iter(claimed)
@@ -141,10 +162,8 @@ impl Deliverer {
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
-        let mut recorded = record(&self.db, attempts, &self.policy, Utc::now().max(now)).await?;
-        recorded.expired = expired;
-        recorded.reconsidered = reconsidered;
-        tracing::info!(?recorded, "delivery round");
+        let recorded = record(&self.db, attempts, &self.policy, Utc::now().max(now)).await?;
+        tracing::debug!(?recorded, "batch sent");
         Ok(recorded)
     }
 
@@ -335,50 +354,126 @@ impl Deliverer {
     }
 }
 
-/// How often an idle worker looks for due deliveries.
+/// How often an idle worker looks for due deliveries and due campaigns.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Sends due deliveries until `shutdown` completes: round after round while there is
-/// work, polling when there is none. Channel instances are rebuilt as soon as they
-/// change. A failing round is logged and retried after a pause; it never stops the
-/// worker.
+/// The deliverer for the channel instances as they are now: checked before every
+/// batch (one small query), rebuilt when an instance changed.
+struct Current {
+    db: DatabaseConnection,
+    config: Config,
+    built: Mutex<Option<(Fingerprint, Arc<Deliverer>)>>,
+}
+
+impl Current {
+    async fn get(&self) -> Option<Arc<Deliverer>> {
+        let mut built = self.built.lock().await;
+        let now_is = match fingerprint(&self.db).await {
+            Ok(now_is) => now_is,
+            Err(error) => {
+                tracing::warn!(%error, "reading channel instances failed");
+                return built.as_ref().map(|(_, deliverer)| Arc::clone(deliverer));
+            }
+        };
+        if built.as_ref().is_none_or(|(from, _)| *from != now_is) {
+            match Deliverer::new(self.db.clone(), &self.config).await {
+                Ok(deliverer) => *built = Some((now_is, Arc::new(deliverer))),
+                Err(error) => tracing::warn!(%error, "loading channel instances failed"),
+            }
+        }
+        built.as_ref().map(|(_, deliverer)| Arc::clone(deliverer))
+    }
+}
+
+/// Sends due deliveries until `shutdown` completes. One task keeps campaigns moving
+/// (upkeep, start, plan, complete) while `batches_in_flight` tasks claim, send and
+/// record batches side by side, so a large audience starts going out while it is still
+/// being planned. A failing round is logged and tried again after a pause; it never
+/// stops the worker.
 pub async fn run_loop(
     db: DatabaseConnection,
     config: Config,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    let mut deliverer: Option<Deliverer> = None;
-    let mut built_from = None;
-    loop {
-        match fingerprint(&db).await {
-            Ok(current) if built_from.as_ref() != Some(&current) || deliverer.is_none() => {
-                match Deliverer::new(db.clone(), &config).await {
-                    Ok(built) => {
-                        deliverer = Some(built);
-                        built_from = Some(current);
-                    }
-                    Err(error) => tracing::warn!(%error, "loading channel instances failed"),
-                }
+    let current = Arc::new(Current {
+        db,
+        built: Mutex::new(None),
+        config: config.clone(),
+    });
+    let planned = Arc::new(Notify::new());
+    let stop = CancellationToken::new();
+    let mut senders = Vec::new();
+    for _ in 0..config.delivery.batches_in_flight {
+        senders.push(send_loop(
+            Arc::clone(&current),
+            Arc::clone(&planned),
+            stop.clone(),
+        ));
+    }
+    // Planning may stop at any await: it is idempotent and resumes where it was.
+    let campaigns = {
+        let stop = stop.clone();
+        let campaign_loop = campaign_loop(current, planned);
+        async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = campaign_loop => {}
             }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "reading channel instances failed"),
         }
-        let busy = match &deliverer {
-            Some(current) => match current.run_once(Utc::now()).await {
+    };
+    let work = futures::future::join(campaigns, futures::future::join_all(senders));
+    tokio::pin!(work);
+    tokio::select! {
+        () = shutdown => {
+            // Batches being sent finish and are recorded before the worker stops.
+            stop.cancel();
+            work.await;
+        }
+        _ = &mut work => {}
+    }
+}
+
+/// Upkeep and campaign steps, round after round, waking the senders when something
+/// was planned or became due.
+async fn campaign_loop(current: Arc<Current>, planned: Arc<Notify>) {
+    loop {
+        if let Some(deliverer) = current.get().await {
+            let now = Utc::now();
+            match deliverer.upkeep(now).await {
+                Ok(upkeep) if upkeep.reconsidered > 0 => planned.notify_waiters(),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "delivery upkeep failed"),
+            }
+            match deliverer.advance_campaigns(now).await {
+                Ok(0) => {}
+                Ok(_) => planned.notify_waiters(),
+                Err(error) => tracing::warn!(%error, "campaign round failed"),
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Claims, sends and records batches while there are any; otherwise waits for the
+/// poll interval or until something was planned.
+async fn send_loop(current: Arc<Current>, planned: Arc<Notify>, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        let busy = match current.get().await {
+            Some(deliverer) => match deliverer.send_batch(Utc::now()).await {
                 Ok(recorded) => recorded != Recorded::default(),
                 Err(error) => {
-                    tracing::warn!(%error, "delivery round failed");
+                    tracing::warn!(%error, "delivery batch failed");
                     false
                 }
             },
             None => false,
         };
-        let pause = if busy { Duration::ZERO } else { POLL };
-        tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            () = tokio::time::sleep(pause) => {}
+        if !busy {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = planned.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
         }
     }
 }

@@ -4,7 +4,9 @@
 //! way is simply followed by another that plans what is missing. A campaign completes
 //! when every delivery has reached a final status.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -24,6 +26,9 @@ use crate::rules::quiet_hours::opening_on;
 
 /// Recipients planned per transaction.
 const PAGE: u64 = 1_000;
+/// Pages planned at once, each in its own transaction: one page's rows are written
+/// while the next one's rules are evaluated.
+const PAGES_IN_FLIGHT: usize = 2;
 /// No zone is further ahead of UTC than this: the first local-time send is then.
 const MAX_OFFSET_HOURS: i64 = 14;
 
@@ -147,38 +152,68 @@ where
         Some(Schedule::LocalTime { date, time }) => Some((date, time)),
         _ => None,
     };
-    let mut planned = 0;
+    // Up to PAGES_IN_FLIGHT pages are planned at once; the next page is read (a quick
+    // keyset query) whenever one finishes.
+    let mut in_flight = FuturesUnordered::new();
     let mut after = None;
+    let mut exhausted = false;
+    let mut planned = 0;
     loop {
-        let page = Recipient::page(db, filter.clone(), after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        let (now_due, later): (Vec<Recipient>, Vec<(Recipient, DateTime<Utc>)>) = match local_time {
-            None => (page, Vec::new()),
-            Some((date, time)) => {
-                let mut due = Vec::new();
-                let mut wait = Vec::new();
-                for recipient in page {
-                    let zone = recipient
-                        .timezone
-                        .as_deref()
-                        .and_then(|z| z.parse().ok())
-                        .unwrap_or(chrono_tz::Tz::UTC);
-                    let at = opening_on(zone, date, time);
-                    if at <= now {
-                        due.push(recipient);
-                    } else {
-                        wait.push((recipient, at));
-                    }
+        while !exhausted && in_flight.len() < PAGES_IN_FLIGHT {
+            let page = Recipient::page(db, filter.clone(), after, PAGE).await?;
+            match page.last() {
+                Some(last) => {
+                    after = Some(last.id);
+                    in_flight.push(plan_page(db, &rules, model, message, local_time, page, now));
                 }
-                (due, wait)
+                None => exhausted = true,
             }
-        };
-        let summary = plan_batch(db, &rules, message, &now_due, now).await?;
-        planned += summary.queued + summary.filtered + summary.deferred;
-        planned += wait_for_local_time(db, model, message, &later, now).await?;
+        }
+        match in_flight.next().await {
+            Some(count) => planned += count?,
+            None => return Ok(planned),
+        }
     }
-    Ok(planned)
+}
+
+/// Plans one page of the audience: those whose send time has come through the rules,
+/// the rest (local-time schedules) as deliveries waiting for it.
+async fn plan_page<C>(
+    db: &C,
+    rules: &RuleSet,
+    model: &campaign::Model,
+    message: &message::Model,
+    local_time: Option<(NaiveDate, NaiveTime)>,
+    page: Vec<Recipient>,
+    now: DateTime<Utc>,
+) -> Result<u64>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let (now_due, later): (Vec<Recipient>, Vec<(Recipient, DateTime<Utc>)>) = match local_time {
+        None => (page, Vec::new()),
+        Some((date, time)) => {
+            let mut due = Vec::new();
+            let mut wait = Vec::new();
+            for recipient in page {
+                let zone = recipient
+                    .timezone
+                    .as_deref()
+                    .and_then(|z| z.parse().ok())
+                    .unwrap_or(chrono_tz::Tz::UTC);
+                let at = opening_on(zone, date, time);
+                if at <= now {
+                    due.push(recipient);
+                } else {
+                    wait.push((recipient, at));
+                }
+            }
+            (due, wait)
+        }
+    };
+    let summary = plan_batch(db, rules, message, &now_due, now).await?;
+    let waiting = wait_for_local_time(db, model, message, &later, now).await?;
+    Ok(summary.queued + summary.filtered + summary.deferred + waiting)
 }
 
 /// Recipients whose local send time is still ahead wait as deferred deliveries; the

@@ -12,7 +12,6 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionSession, TransactionTrait,
@@ -20,14 +19,12 @@ use sea_orm::{
 
 use super::queue::Change;
 use super::status::DeliveryStatus;
+use crate::bulk::insert_all;
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, one_of, prefer_generic_plans};
 use crate::entities::{delivery, message, send_ledger, subscriber};
 use crate::error::{Error, Result};
 use crate::rules::engine::{Candidate, Decision, Message, Recipient, RuleSet};
-
-/// Rows per insert statement: under SQLite's parameter limit with room to spare.
-const INSERT_CHUNK: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PlanSummary {
@@ -127,37 +124,25 @@ pub(crate) fn engine_message(message: &message::Model) -> Message<'_> {
 /// channel) is left as it is.
 pub(crate) async fn insert_deliveries(
     txn: &impl ConnectionTrait,
-    mut rows: Vec<delivery::ActiveModel>,
+    rows: Vec<delivery::ActiveModel>,
 ) -> Result<()> {
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(INSERT_CHUNK));
-        delivery::Entity::insert_many(std::mem::replace(&mut rows, rest))
-            .on_conflict(
-                OnConflict::columns([
-                    delivery::Column::MessageId,
-                    delivery::Column::SubscriberId,
-                    delivery::Column::Channel,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
+    insert_all(
+        txn,
+        rows,
+        &[
+            delivery::Column::MessageId,
+            delivery::Column::SubscriberId,
+            delivery::Column::Channel,
+        ],
+    )
+    .await
 }
 
 pub(crate) async fn insert_slots(
     txn: &impl ConnectionTrait,
-    mut slots: Vec<send_ledger::ActiveModel>,
+    slots: Vec<send_ledger::ActiveModel>,
 ) -> Result<()> {
-    while !slots.is_empty() {
-        let rest = slots.split_off(slots.len().min(INSERT_CHUNK));
-        send_ledger::Entity::insert_many(std::mem::replace(&mut slots, rest))
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
+    insert_all(txn, slots, &[]).await
 }
 
 /// Plans `recipients` on every channel of `message`, deciding at `now`.

@@ -8,9 +8,11 @@ use chrono::{DateTime, Utc};
 use herald_channels::DeliveryOutcome;
 use rand::Rng;
 use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, Statement, TransactionSession, TransactionTrait, Value,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, TransactionSession,
+    TransactionTrait, Value,
 };
 
+use crate::bulk::insert_all;
 use crate::config::DeliveryConfig;
 use crate::db::is_postgres;
 use crate::entities::{delivery, delivery_attempt};
@@ -116,7 +118,7 @@ pub struct Attempt {
 }
 
 /// A delivery's next state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct Change {
     pub id: i64,
     pub status: &'static str,
@@ -218,12 +220,7 @@ pub async fn record(
     }
 
     let txn = db.begin().await?;
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(RECORD_CHUNK));
-        delivery_attempt::Entity::insert_many(std::mem::replace(&mut rows, rest))
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    insert_all(&txn, rows, &[]).await?;
     for chunk in changes.chunks(RECORD_CHUNK) {
         update_each(&txn, chunk, now).await?;
     }
@@ -231,8 +228,9 @@ pub async fn record(
     Ok(recorded)
 }
 
-/// Sets each row's status, `not_before`, reason, filter, rule and list entry in one statement
-/// (`UPDATE … FROM (VALUES …)`, which both databases read the same way).
+/// Sets each row's status, `not_before`, reason, filter, rule and list entry in one
+/// statement: Postgres reads the rows from one JSON parameter (see [`crate::bulk`]),
+/// SQLite from `UPDATE … FROM (VALUES …)`.
 pub(crate) async fn update_each(
     txn: &impl ConnectionTrait,
     rows: &[Change],
@@ -241,42 +239,42 @@ pub(crate) async fn update_each(
     if rows.is_empty() {
         return Ok(());
     }
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
-    let mut values: Vec<Value> = vec![now.into()];
-    let mut tuples = Vec::with_capacity(rows.len());
-    for row in rows {
-        let base = values.len();
-        let slots: Vec<String> = (1..=7)
-            .map(|offset| {
-                if postgres {
-                    format!("${}", base + offset)
-                } else {
-                    "?".to_owned()
-                }
-            })
-            .collect();
-        tuples.push(format!("({})", slots.join(", ")));
-        values.push(row.id.into());
-        values.push(row.status.into());
-        values.push(row.not_before.into());
-        values.push(row.reason.clone().into());
-        values.push(row.rule_id.into());
-        values.push(row.list_entry_id.into());
-        values.push(row.filter.into());
-    }
-    let first = if postgres { "$1" } else { "?" };
-    let sql = format!(
-        "UPDATE deliveries SET status = u.column2, not_before = u.column3, reason = u.column4, \
-             rule_id = u.column5, list_entry_id = u.column6, filter = u.column7, updated_at = {first} \
-         FROM (VALUES {}) AS u WHERE deliveries.id = u.column1",
-        tuples.join(", ")
-    );
-    txn.execute_raw(Statement::from_sql_and_values(
-        txn.get_database_backend(),
-        sql,
-        values,
-    ))
-    .await?;
+    let backend = txn.get_database_backend();
+    let statement = if backend == DbBackend::Postgres {
+        let json = serde_json::to_string(rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+        Statement::from_sql_and_values(
+            backend,
+            "UPDATE deliveries SET status = u.status, not_before = u.not_before, \
+                 reason = u.reason, rule_id = u.rule_id, list_entry_id = u.list_entry_id, \
+                 filter = u.filter, updated_at = $2 \
+             FROM json_to_recordset($1::json) AS u(id bigint, status text, \
+                 not_before timestamptz, reason text, filter text, rule_id bigint, \
+                 list_entry_id bigint) \
+             WHERE deliveries.id = u.id",
+            [Value::from(json), now.into()],
+        )
+    } else {
+        let mut values: Vec<Value> = vec![now.into()];
+        let mut tuples = Vec::with_capacity(rows.len());
+        for row in rows {
+            tuples.push("(?, ?, ?, ?, ?, ?, ?)");
+            values.push(row.id.into());
+            values.push(row.status.into());
+            values.push(row.not_before.into());
+            values.push(row.reason.clone().into());
+            values.push(row.rule_id.into());
+            values.push(row.list_entry_id.into());
+            values.push(row.filter.into());
+        }
+        let sql = format!(
+            "UPDATE deliveries SET status = u.column2, not_before = u.column3, reason = u.column4, \
+                 rule_id = u.column5, list_entry_id = u.column6, filter = u.column7, updated_at = ? \
+             FROM (VALUES {}) AS u WHERE deliveries.id = u.column1",
+            tuples.join(", ")
+        );
+        Statement::from_sql_and_values(backend, sql, values)
+    };
+    txn.execute_raw(statement).await?;
     Ok(())
 }
 

@@ -1,0 +1,143 @@
+//! Set-based writes of many rows.
+//!
+//! Postgres receives the rows as one JSON parameter unpacked by `json_to_recordset`,
+//! so the statement has the same small size for ten rows or ten thousand. A multi-row
+//! `VALUES` list with thousands of parameters costs Postgres more to parse and plan
+//! than to execute (measured while planning a campaign: 1,000 ledger rows took ~60 ms
+//! as `VALUES`). SQLite gets multi-row inserts in chunks under its parameter limit.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, Iden, IdenStatic, Iterable,
+    Statement, Value,
+};
+
+use crate::db::is_postgres;
+use crate::error::Result;
+
+/// Rows per statement on SQLite: under its parameter limit with room to spare.
+const SQLITE_CHUNK: usize = 1_000;
+
+/// Inserts `rows` (each setting the same columns); with `skip_conflicts_on`, rows that
+/// collide with an existing one on those columns are skipped.
+pub async fn insert_all<A>(
+    conn: &impl ConnectionTrait,
+    mut rows: Vec<A>,
+    skip_conflicts_on: &[<A::Entity as EntityTrait>::Column],
+) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if is_postgres(conn) {
+        return insert_as_json(conn, &rows, skip_conflicts_on).await;
+    }
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(SQLITE_CHUNK));
+        let mut insert = A::Entity::insert_many(std::mem::replace(&mut rows, rest));
+        if !skip_conflicts_on.is_empty() {
+            insert = insert.on_conflict(
+                OnConflict::columns(skip_conflicts_on.iter().copied())
+                    .do_nothing()
+                    .to_owned(),
+            );
+        }
+        insert.exec_without_returning(conn).await?;
+    }
+    Ok(())
+}
+
+async fn insert_as_json<A>(
+    conn: &impl ConnectionTrait,
+    rows: &[A],
+    skip_conflicts_on: &[<A::Entity as EntityTrait>::Column],
+) -> Result<()>
+where
+    A: ActiveModelTrait,
+{
+    let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
+        .filter(|column| rows[0].get(*column).is_set())
+        .collect();
+    let mut definitions = Vec::with_capacity(columns.len());
+    for column in &columns {
+        let value = rows[0]
+            .get(*column)
+            .into_value()
+            .unwrap_or(Value::Bool(None));
+        definitions.push(format!("{} {}", quoted(column), sql_type(&value)?));
+    }
+    let mut json_rows = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut object = serde_json::Map::with_capacity(columns.len());
+        for column in &columns {
+            let value = row.get(*column).into_value().unwrap_or(Value::Bool(None));
+            object.insert(column.as_str().to_owned(), json_of(value)?);
+        }
+        json_rows.push(serde_json::Value::Object(object));
+    }
+    let names: Vec<String> = columns.iter().map(quoted).collect();
+    let names = names.join(", ");
+    let conflict = if skip_conflicts_on.is_empty() {
+        String::new()
+    } else {
+        let keys: Vec<String> = skip_conflicts_on.iter().map(quoted).collect();
+        format!(" ON CONFLICT ({}) DO NOTHING", keys.join(", "))
+    };
+    let sql = format!(
+        "INSERT INTO \"{table}\" ({names}) SELECT {names} FROM json_to_recordset($1::json) AS r({}){conflict}",
+        definitions.join(", "),
+        table = A::Entity::default().table_name(),
+    );
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        sql,
+        [Value::from(serde_json::Value::Array(json_rows).to_string())],
+    ))
+    .await?;
+    Ok(())
+}
+
+fn quoted(column: &impl Iden) -> String {
+    format!("\"{}\"", column.to_string())
+}
+
+/// The Postgres type a column's value is read back as.
+fn sql_type(value: &Value) -> Result<&'static str> {
+    Ok(match value {
+        Value::Bool(_) => "boolean",
+        Value::SmallInt(_) => "smallint",
+        Value::Int(_) => "integer",
+        Value::BigInt(_) => "bigint",
+        Value::Double(_) => "double precision",
+        Value::String(_) => "text",
+        Value::Json(_) => "jsonb",
+        Value::ChronoDateTimeUtc(_) => "timestamptz",
+        other => return Err(unsupported(other)),
+    })
+}
+
+fn json_of(value: Value) -> Result<serde_json::Value> {
+    use serde_json::Value as Json;
+    Ok(match value {
+        Value::Bool(v) => v.map_or(Json::Null, Json::from),
+        Value::SmallInt(v) => v.map_or(Json::Null, Json::from),
+        Value::Int(v) => v.map_or(Json::Null, Json::from),
+        Value::BigInt(v) => v.map_or(Json::Null, Json::from),
+        Value::Double(v) => v.map_or(Json::Null, Json::from),
+        Value::String(v) => v.map_or(Json::Null, Json::from),
+        Value::Json(v) => v.map_or(Json::Null, |v| *v),
+        Value::ChronoDateTimeUtc(v) => v.map_or(Json::Null, |at| {
+            Json::from(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }),
+        other => return Err(unsupported(&other)),
+    })
+}
+
+fn unsupported(value: &Value) -> crate::error::Error {
+    DbErr::Custom(format!(
+        "bulk insert of a value of this kind is not supported: {value:?}"
+    ))
+    .into()
+}
