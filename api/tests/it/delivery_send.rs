@@ -30,7 +30,7 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub(crate) type Seen = Arc<Mutex<HashMap<String, Vec<String>>>>;
 
 /// `/ok` answers 200; `/flaky` 500 the first time it sees a webhook-id, then 200;
-/// `/bad` 400; `/down` always 500.
+/// `/bad` 400; `/gone` 410; `/down` always 500.
 pub(crate) async fn receiver() -> (String, Seen) {
     let seen: Seen = Arc::default();
     let store = Arc::clone(&seen);
@@ -47,6 +47,7 @@ pub(crate) async fn receiver() -> (String, Seen) {
                     "ok" => AxumStatus::OK,
                     "flaky" if repeat => AxumStatus::OK,
                     "bad" => AxumStatus::BAD_REQUEST,
+                    "gone" => AxumStatus::GONE,
                     _ => AxumStatus::INTERNAL_SERVER_ERROR,
                 }
             },
@@ -461,4 +462,72 @@ async fn deferred_deliveries_are_decided_again_and_expired_ones_end() {
         1,
         "one slot, taken when sent"
     );
+}
+
+#[tokio::test]
+async fn a_gone_endpoint_is_disabled_and_unloadable_content_fails_its_deliveries() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let template_id = setup(
+        &admin,
+        ping(r#"{"n": 1}"#),
+        &[
+            ("gone", format!("{base}/gone")),
+            ("ok", format!("{base}/ok")),
+        ],
+    )
+    .await;
+    let message = webhook_message(&app, Some(template_id)).await;
+    plan_for_everyone(&app, &message, Utc::now()).await;
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let sent = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!((sent.delivered, sent.failed), (1, 1), "{sent:?}");
+    assert!(status_of(&app, "gone").await.2.unwrap().contains("410"));
+    let endpoints = admin.get_json("/v1/subscribers/gone/endpoints").await;
+    assert_eq!(endpoints[0]["enabled"], false, "{endpoints}");
+    assert!(
+        endpoints[0]["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("410")
+    );
+
+    // The next message finds no address for `gone` and is not sent there again.
+    let next = webhook_message(&app, Some(template_id)).await;
+    plan_for_everyone(&app, &next, Utc::now()).await;
+    let rows = delivery::Entity::find()
+        .filter(delivery::Column::MessageId.eq(next.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let filters: Vec<Option<String>> = rows.iter().map(|d| d.filter.clone()).collect();
+    assert!(
+        filters.contains(&Some("no_address".to_owned())),
+        "{filters:?}"
+    );
+    deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!(seen.lock().unwrap()["gone"].len(), 1);
+
+    // A message whose template version is gone fails its own deliveries at once;
+    // the batch's other deliveries still go out.
+    let broken = insert_message(&app.db, "alerts", Some(template_id), json!(["webhook"])).await;
+    let mut active: message::ActiveModel = broken.clone().into();
+    active.template_version = Set(Some(99));
+    let broken = active.update(&app.db).await.unwrap();
+    plan_for_everyone(&app, &broken, Utc::now()).await;
+    let third = webhook_message(&app, Some(template_id)).await;
+    plan_for_everyone(&app, &third, Utc::now()).await;
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!((round.delivered, round.failed), (1, 1), "{round:?}");
+    let failed = delivery::Entity::find()
+        .filter(delivery::Column::MessageId.eq(broken.id))
+        .filter(delivery::Column::Status.eq("failed"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(failed.reason.unwrap().contains("template"));
 }

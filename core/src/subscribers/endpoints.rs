@@ -204,3 +204,32 @@ pub async fn remove(
     txn.commit().await?;
     Ok(())
 }
+
+/// Disables endpoints a provider reported gone for good (an unregistered device token,
+/// a webhook answering 410), so no later message is planned to them. One statement per
+/// distinct reason. Returns how many were still enabled.
+pub async fn disable_dead(conn: &impl ConnectionTrait, dead: &[(i64, String)]) -> Result<u64> {
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+    for (id, reason) in dead {
+        by_reason.entry(reason).or_default().push(*id);
+    }
+    let mut disabled = 0;
+    for (reason, ids) in by_reason {
+        disabled += subscriber_endpoint::Entity::update_many()
+            .col_expr(Column::Enabled, sea_orm::sea_query::Expr::value(false))
+            .col_expr(
+                Column::DisabledReason,
+                sea_orm::sea_query::Expr::value(reason),
+            )
+            .col_expr(
+                Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(Utc::now()),
+            )
+            .filter(Column::Id.is_in(ids))
+            .filter(Column::Enabled.eq(true))
+            .exec(conn)
+            .await?
+            .rows_affected;
+    }
+    Ok(disabled)
+}
