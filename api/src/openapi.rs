@@ -5,7 +5,7 @@ use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi as _};
 
-use crate::auth::access::{API_KEY_SCHEME, SESSION_SCHEME};
+use crate::auth::access::{API_KEY_SCHEME, SESSION_SCHEME, SUBSCRIBER_TOKEN_SCHEME};
 use crate::auth::cookies::SESSION_COOKIE;
 
 #[derive(utoipa::OpenApi)]
@@ -26,6 +26,7 @@ Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"}}`."
         (name = "api-keys", description = "Keys for product services"),
         (name = "audit", description = "Who changed what"),
         (name = "subscribers", description = "The product's users, their endpoints and preferences"),
+        (name = "inbox", description = "A subscriber's own in-app inbox, read with a subscriber token"),
         (name = "templates", description = "Versioned content per channel, rendered strictly"),
         (name = "audiences", description = "Everyone, lists, uploaded files and segments, with live counts"),
         (name = "campaigns", description = "Campaigns and their review: reviewers never approve their own work"),
@@ -55,6 +56,20 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("An API key: `Authorization: Bearer hk_…`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            SUBSCRIBER_TOKEN_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A subscriber token (HS256 JWT with `sub` = external id and `exp`), from \
+                         POST /v1/subscribers/{external_id}/tokens or signed by the product with \
+                         `auth.subscriber_token_secret`. Streams also take it as `?token=`.",
+                    ))
                     .build(),
             ),
         );

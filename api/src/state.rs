@@ -4,7 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_core::config::Config;
+use herald_core::inbox::tokens::TokenKeys;
 use sea_orm::DatabaseConnection;
+use secrecy::SecretString;
+use tokio::sync::OnceCell;
 
 use crate::metrics::Metrics;
 
@@ -13,6 +16,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
+    /// Loaded on first use (the generated secret lives in the database).
+    token_keys: Arc<OnceCell<TokenKeys>>,
 }
 
 /// The parts of the configuration the HTTP layer reads.
@@ -23,6 +28,7 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     pub import_body_limit_bytes: usize,
     pub request_timeout: Duration,
+    pub subscriber_token_secret: SecretString,
 }
 
 impl Settings {
@@ -33,6 +39,7 @@ impl Settings {
             body_limit_bytes: config.http.body_limit_bytes,
             import_body_limit_bytes: config.http.import_body_limit_bytes,
             request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+            subscriber_token_secret: config.auth.subscriber_token_secret.clone(),
         }
     }
 }
@@ -43,6 +50,14 @@ impl AppState {
             db,
             settings: Arc::new(Settings::from_config(config)),
             metrics: Arc::new(Metrics::new()),
+            token_keys: Arc::default(),
         }
+    }
+
+    /// The keys that sign and check subscriber tokens.
+    pub async fn token_keys(&self) -> herald_core::Result<&TokenKeys> {
+        self.token_keys
+            .get_or_try_init(|| TokenKeys::load(&self.db, &self.settings.subscriber_token_secret))
+            .await
     }
 }

@@ -63,6 +63,9 @@ pub struct HttpConfig {
 pub struct AuthConfig {
     pub session_ttl_secs: u64,
     pub secure_cookies: bool,
+    /// The HS256 secret of subscriber tokens, for products that sign their own. Empty:
+    /// a secret generated and kept in the database (tokens come from the API only).
+    pub subscriber_token_secret: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +183,13 @@ impl Config {
         }
         if self.http.request_timeout_secs == 0 {
             return Err(invalid("http.request_timeout_secs", "must be positive"));
+        }
+        let token_secret = self.auth.subscriber_token_secret.expose_secret();
+        if !token_secret.is_empty() && token_secret.len() < 32 {
+            return Err(invalid(
+                "auth.subscriber_token_secret",
+                "must be empty or at least 32 characters",
+            ));
         }
         if self.auth.session_ttl_secs < 60 {
             return Err(invalid("auth.session_ttl_secs", "must be at least 60"));

@@ -15,6 +15,7 @@ pub mod db;
 pub mod deliveries;
 pub mod entities;
 pub mod error;
+pub mod inbox;
 pub mod messages;
 pub mod operators;
 pub mod password;

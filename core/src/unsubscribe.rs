@@ -17,7 +17,7 @@ use sha2::Sha256;
 use utoipa::ToSchema;
 
 use crate::audit::{self, Actor, AuditContext, Change};
-use crate::entities::{signing_key, subscriber, subscriber_preference};
+use crate::entities::{subscriber, subscriber_preference};
 use crate::error::{Error, Result};
 
 const KEY_NAME: &str = "unsubscribe";
@@ -26,25 +26,7 @@ const CHANNEL: &str = "email";
 
 /// The unsubscribe signing key, created once and shared by every node.
 async fn signing_key(conn: &impl ConnectionTrait) -> Result<Vec<u8>> {
-    signing_key::Entity::insert(signing_key::ActiveModel {
-        name: Set(KEY_NAME.to_owned()),
-        secret: Set(crate::secrets::random_hex(32)),
-        created_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        OnConflict::column(signing_key::Column::Name)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
-    let key = signing_key::Entity::find_by_id(KEY_NAME.to_owned())
-        .one(conn)
-        .await?
-        .ok_or(Error::NotFound {
-            entity: "signing key",
-        })?;
-    hex::decode(key.secret).map_err(|_| Error::invalid("signing_key", "stored key is not hex"))
+    crate::secrets::stored_key(conn, KEY_NAME).await
 }
 
 fn mac(key: &[u8], subscriber_id: i64, category: &str) -> Hmac<Sha256> {

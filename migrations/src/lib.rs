@@ -7,6 +7,7 @@ mod m20261122_000002_domain;
 mod m20261122_000003_channels;
 mod m20261122_000004_deliveries;
 mod m20261122_000005_delivery_queue;
+mod m20261122_000006_inbox;
 mod schema_util;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_channels::Migration),
             Box::new(m20261122_000004_deliveries::Migration),
             Box::new(m20261122_000005_delivery_queue::Migration),
+            Box::new(m20261122_000006_inbox::Migration),
         ]
     }
 }

@@ -22,6 +22,8 @@ use herald_core::deliveries::{
     Attempt, Recorded, RetryPolicy, any_deferred_due, claim_due, expire_due, reconsider_due, record,
 };
 use herald_core::entities::{delivery, message, subscriber, subscriber_endpoint};
+use herald_core::inbox::NewItem;
+use herald_core::inbox::store::store_batch;
 use herald_core::rules::engine::RuleSet;
 use herald_core::subscribers::endpoints::disable_dead;
 use herald_core::templates::render::{CompiledContent, RenderContext, RenderedContent};
@@ -150,6 +152,10 @@ impl Deliverer {
             return Ok(Recorded::default());
         }
         let round = self.load_round(&claimed).await?;
+        let (inbox, claimed): (Vec<_>, Vec<_>) = claimed
+            .into_iter()
+            .partition(|row| row.channel == ChannelKind::Inbox.as_str());
+        let stored = self.store_inbox(&round, inbox).await?;
         let sent: Vec<(Attempt, Option<i64>)> = futures::stream::iter(claimed)
             .map(|row| {
                 let prepared = self.prepare(&round, &row);
@@ -182,7 +188,10 @@ impl Deliverer {
                 _ => None,
             })
             .collect();
-        let attempts = sent.into_iter().map(|(attempt, _)| attempt).collect();
+        let attempts = stored
+            .into_iter()
+            .chain(sent.into_iter().map(|(attempt, _)| attempt))
+            .collect();
         let recorded = record(&self.db, attempts, &self.policy, Utc::now().max(now)).await?;
         if !dead_endpoints.is_empty() {
             let disabled = disable_dead(&self.db, &dead_endpoints).await?;
@@ -258,23 +267,7 @@ impl Deliverer {
 
     /// The plugin and the message for one delivery, or the outcome that stops it.
     fn prepare(&self, round: &Round, row: &delivery::Model) -> Result<Prepared, DeliveryOutcome> {
-        let (message, compiled) = round
-            .messages
-            .get(&row.message_id)
-            .ok_or_else(|| DeliveryOutcome::permanent("the message no longer exists"))?;
-        let subscriber = round
-            .subscribers
-            .get(&row.subscriber_id)
-            .ok_or_else(|| DeliveryOutcome::permanent("the subscriber no longer exists"))?;
-        let compiled = compiled
-            .as_ref()
-            .map_err(|reason| DeliveryOutcome::permanent(reason.clone()))?;
-        let rendered = compiled
-            .render(&RenderContext::for_subscriber(
-                subscriber,
-                message.data.clone(),
-            ))
-            .map_err(|e| DeliveryOutcome::permanent(format!("rendering failed: {e}")))?;
+        let (message, subscriber, rendered) = render(round, row)?;
         let endpoint = round
             .endpoints
             .get(&(row.subscriber_id, row.channel.clone()));
@@ -291,6 +284,83 @@ impl Deliverer {
         })
     }
 
+    /// Inbox deliveries are not sent anywhere: they become inbox items, all of a batch in
+    /// one transaction keyed by delivery (a retried batch stores nothing twice).
+    async fn store_inbox(
+        &self,
+        round: &Round,
+        rows: Vec<delivery::Model>,
+    ) -> herald_core::Result<Vec<Attempt>> {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let mut items = Vec::new();
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let item = render(round, row).and_then(|(message, _, rendered)| {
+                let inbox = rendered.inbox.ok_or_else(|| {
+                    DeliveryOutcome::permanent("the template has no inbox content")
+                })?;
+                Ok(NewItem {
+                    subscriber_id: row.subscriber_id,
+                    delivery_id: row.id,
+                    category: message.category.clone(),
+                    title: inbox.title,
+                    body: inbox.body,
+                    data: serde_json::to_value(inbox.data).unwrap_or_default(),
+                })
+            });
+            outcomes.push(match item {
+                Ok(item) => {
+                    items.push(item);
+                    None
+                }
+                Err(outcome) => Some(outcome),
+            });
+        }
+        store_batch(&self.db, items, started_at).await?;
+        let duration = clock.elapsed();
+        Ok(rows
+            .into_iter()
+            .zip(outcomes)
+            .map(|(row, failed)| Attempt {
+                outcome: failed.unwrap_or_else(|| DeliveryOutcome::Delivered {
+                    provider_message_id: None,
+                    response: "stored in the subscriber's inbox".to_owned(),
+                }),
+                delivery: row,
+                started_at,
+                duration,
+            })
+            .collect())
+    }
+}
+
+/// A delivery's message and subscriber, and its content rendered for them.
+fn render<'r>(
+    round: &'r Round,
+    row: &delivery::Model,
+) -> Result<(&'r message::Model, &'r subscriber::Model, RenderedContent), DeliveryOutcome> {
+    let (message, compiled) = round
+        .messages
+        .get(&row.message_id)
+        .ok_or_else(|| DeliveryOutcome::permanent("the message no longer exists"))?;
+    let subscriber = round
+        .subscribers
+        .get(&row.subscriber_id)
+        .ok_or_else(|| DeliveryOutcome::permanent("the subscriber no longer exists"))?;
+    let compiled = compiled
+        .as_ref()
+        .map_err(|reason| DeliveryOutcome::permanent(reason.clone()))?;
+    let rendered = compiled
+        .render(&RenderContext::for_subscriber(
+            subscriber,
+            message.data.clone(),
+        ))
+        .map_err(|e| DeliveryOutcome::permanent(format!("rendering failed: {e}")))?;
+    Ok((message, subscriber, rendered))
+}
+
+impl Deliverer {
     fn route(
         &self,
         row: &delivery::Model,
@@ -379,8 +449,9 @@ impl Deliverer {
                     }),
                 ))
             }
+            // Stored by `store_inbox`, never routed to a plugin.
             ChannelKind::Inbox => Err(DeliveryOutcome::permanent(
-                "the inbox channel is not available yet",
+                "inbox deliveries are stored, not sent",
             )),
         }
     }

@@ -8,11 +8,14 @@ use herald_core::access::Scope;
 /// Security scheme names as they appear in the OpenAPI document.
 pub const SESSION_SCHEME: &str = "session";
 pub const API_KEY_SCHEME: &str = "api_key";
+pub const SUBSCRIBER_TOKEN_SCHEME: &str = "subscriber_token";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
     Session,
     ApiKey,
+    /// A subscriber's own token: the inbox and its streams.
+    SubscriberToken,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +122,7 @@ fn parse_rule(
             let scheme = match name.as_str() {
                 SESSION_SCHEME => Scheme::Session,
                 API_KEY_SCHEME => Scheme::ApiKey,
+                SUBSCRIBER_TOKEN_SCHEME => Scheme::SubscriberToken,
                 other => {
                     return Err(AccessTableError::UnknownScheme {
                         method: method.to_uppercase(),

@@ -2,14 +2,14 @@
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use herald_core::{api_keys, operators, secrets, sessions};
 
-use super::access::{AccessRule, AccessTable};
-use super::caller::{Caller, Principal};
+use super::access::{AccessRule, AccessTable, Scheme};
+use super::caller::{Caller, Principal, SubscriberCaller};
 use super::cookies::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::extract::RequestId;
@@ -32,6 +32,12 @@ pub async fn authorize(
         ApiError::internal(format!("no access rule for {} {path}", request.method()))
     })?;
     if *rule == AccessRule::Public {
+        return Ok(next.run(request).await);
+    }
+    // A subscriber's routes take their token and nothing else.
+    if rule.scopes_for(Scheme::SubscriberToken).is_some() {
+        let subscriber = authenticate_subscriber(&state, request.headers(), request.uri()).await?;
+        request.extensions_mut().insert(subscriber);
         return Ok(next.run(request).await);
     }
     let principal = authenticate(&state, request.headers(), &jar).await?;
@@ -109,6 +115,54 @@ async fn authenticate(
         "unauthenticated",
         "log in or send an API key",
     ))
+}
+
+/// The subscriber a token names, from `Authorization: Bearer` or, for EventSource
+/// (which cannot set headers), the `token` query parameter.
+async fn authenticate_subscriber(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<SubscriberCaller, ApiError> {
+    let from_header = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let from_query = || {
+        uri.query().and_then(|query| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(key, _)| key == "token")
+                .map(|(_, value)| value.into_owned())
+        })
+    };
+    let token = from_header.or_else(from_query).ok_or_else(|| {
+        ApiError::unauthenticated(
+            "unauthenticated",
+            "send a subscriber token as `Authorization: Bearer <token>` or `?token=`",
+        )
+    })?;
+    let invalid = || {
+        ApiError::unauthenticated(
+            "invalid_token",
+            "the subscriber token is malformed, forged or expired",
+        )
+    };
+    let external_id = state
+        .token_keys()
+        .await?
+        .verify(token.trim())
+        .map_err(|_| invalid())?;
+    let subscriber = herald_core::subscribers::store::find(&state.db, &external_id)
+        .await
+        .map_err(|e| match e {
+            herald_core::Error::NotFound { .. } => invalid(),
+            other => ApiError::from(other),
+        })?;
+    Ok(SubscriberCaller {
+        id: subscriber.id,
+        external_id,
+    })
 }
 
 /// A cookie rides along on cross-site requests; a header the attacker's page cannot

@@ -88,3 +88,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
         })
     }
 }
+
+/// The subscriber whose token authenticated the request (inbox and stream routes).
+#[derive(Debug, Clone)]
+pub struct SubscriberCaller {
+    pub id: i64,
+    pub external_id: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SubscriberCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<SubscriberCaller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthenticated("unauthenticated", "send a subscriber token"))
+    }
+}

@@ -13,4 +13,4 @@ pub mod cookies;
 
 pub use access::AccessTable;
 pub use authorize::authorize;
-pub use caller::{Caller, Principal};
+pub use caller::{Caller, Principal, SubscriberCaller};

@@ -13,6 +13,7 @@ mod channels;
 mod dead_letters;
 mod deliveries;
 mod health;
+mod inbox;
 mod list_entries;
 mod messages;
 mod operators;
@@ -20,6 +21,7 @@ mod pagination;
 mod rules;
 mod subscriber_endpoints;
 mod subscriber_import;
+mod subscriber_tokens;
 mod subscribers;
 mod templates;
 mod unsubscribe;
@@ -43,6 +45,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(dead_letters::router())
         .merge(deliveries::router())
         .merge(unsubscribe::router())
+        .merge(subscriber_tokens::router())
+        .merge(inbox::router())
 }
 
 /// Routes that may legitimately take long (streamed uploads): no request timeout.

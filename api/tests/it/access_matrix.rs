@@ -45,6 +45,11 @@ fn allowed_roles(rule: &AccessRule) -> Vec<&'static str> {
         .collect()
 }
 
+/// Routes a subscriber's own token opens (and nothing else does).
+fn for_subscribers(rule: &AccessRule) -> bool {
+    matches!(rule, AccessRule::Require(_)) && rule.scopes_for(Scheme::SubscriberToken).is_some()
+}
+
 fn describe(table: &AccessTable) -> String {
     let mut lines = BTreeMap::new();
     for (method, path, rule) in table.iter() {
@@ -55,6 +60,9 @@ fn describe(table: &AccessTable) -> String {
                 if let Some(scopes) = rule.scopes_for(Scheme::ApiKey) {
                     let names: Vec<_> = scopes.iter().map(|s| s.as_str()).collect();
                     who.push_str(&format!(" | api_key[{}]", names.join(",")));
+                }
+                if for_subscribers(rule) {
+                    who.push_str("the subscriber's own token");
                 }
                 who
             }
@@ -119,7 +127,12 @@ async fn every_route_answers_each_role_as_declared() {
                 AccessRule::Public => true,
                 AccessRule::Require(_) => allowed_roles(rule).contains(&role.as_str()),
             };
-            if expected_allowed {
+            if for_subscribers(rule) {
+                assert_eq!(
+                    status, 401,
+                    "a session is no subscriber token: {method} {path}"
+                );
+            } else if expected_allowed {
                 assert!(
                     !denied(status),
                     "{role} should reach {method} {path}, got {status}"
@@ -163,6 +176,12 @@ async fn every_route_answers_each_role_as_declared() {
                 !denied(status),
                 "an API key should reach {method} {path}, got {status}"
             ),
+            None if for_subscribers(rule) => {
+                assert_eq!(
+                    status, 401,
+                    "an API key is no subscriber token: {method} {path}"
+                )
+            }
             None => assert_eq!(status, 403, "an API key must be refused {method} {path}"),
         }
     }

@@ -15,6 +15,7 @@ mod delivery_send;
 mod helpers;
 mod housekeeping;
 mod import;
+mod inbox;
 mod list_entries;
 mod messages;
 mod openapi;

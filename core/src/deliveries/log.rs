@@ -145,7 +145,8 @@ pub struct AttemptEntry {
     pub attempt: i32,
     pub started_at: DateTime<Utc>,
     pub duration_ms: i32,
-    /// delivered | retryable | permanent
+    /// delivered | retryable | permanent; for inbox items also what the subscriber's
+    /// client reported: received | displayed | read | archived
     pub outcome: String,
     /// The provider's answer, or the error.
     pub detail: String,

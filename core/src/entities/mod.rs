@@ -9,6 +9,8 @@ pub mod campaign_review;
 pub mod channel_instance;
 pub mod delivery;
 pub mod delivery_attempt;
+pub mod inbox_item;
+pub mod inbox_state;
 pub mod list_entry;
 pub mod message;
 pub mod message_request;

@@ -1,0 +1,164 @@
+//! A subscriber's inbox, for the subscriber's own client (short-poll transport): items,
+//! the unread pair, and marking read, archiving and acknowledging. Every route takes a
+//! subscriber token and sees only that subscriber's items.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::Utc;
+use herald_core::inbox::store::{self, acknowledge, mark_all_read};
+use herald_core::inbox::{Ack, InboxItem, Page, Unread};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use validator::Validate;
+
+use super::pagination::DEFAULT_LIMIT;
+use crate::auth::SubscriberCaller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ValidJson, ValidQuery};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_inbox))
+        .routes(routes!(unread_count))
+        .routes(routes!(read_item))
+        .routes(routes!(read_all))
+        .routes(routes!(archive_item))
+        .routes(routes!(acknowledge_item))
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+pub struct InboxQuery {
+    /// Items older than this id, newest first (scrolling back). The default page is
+    /// the newest items.
+    before: Option<i64>,
+    /// Items newer than this id, oldest first (catching up after a reconnect).
+    after: Option<i64>,
+    /// 1 to 200 (default 50).
+    #[validate(range(min = 1, max = 200))]
+    limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboxPage {
+    items: Vec<InboxItem>,
+    unread: Unread,
+}
+
+/// The subscriber's items (archived ones left out) and unread pair.
+#[utoipa::path(get, path = "/v1/inbox", tag = "inbox",
+    security(("subscriber_token" = [])),
+    params(InboxQuery),
+    responses((status = 200, body = InboxPage), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_inbox(
+    State(state): State<AppState>,
+    subscriber: SubscriberCaller,
+    ValidQuery(query): ValidQuery<InboxQuery>,
+) -> Result<Json<InboxPage>, ApiError> {
+    let page = match (query.after, query.before) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "after",
+                "give `after` or `before`, not both",
+            ));
+        }
+        (Some(after), None) => Page::After(after),
+        (None, before) => Page::Before(before),
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    let items = store::list(&state.db, subscriber.id, page, limit).await?;
+    let unread = store::unread(&state.db, subscriber.id).await?;
+    Ok(Json(InboxPage { items, unread }))
+}
+
+/// The unread count and the version it belongs to: keep the pair with the highest
+/// version, whichever transport it came over.
+#[utoipa::path(get, path = "/v1/inbox/unread-count", tag = "inbox",
+    security(("subscriber_token" = [])),
+    responses((status = 200, body = Unread), (status = 401, body = ErrorBody)))]
+async fn unread_count(
+    State(state): State<AppState>,
+    subscriber: SubscriberCaller,
+) -> Result<Json<Unread>, ApiError> {
+    Ok(Json(store::unread(&state.db, subscriber.id).await?))
+}
+
+/// Marks one item read (again is harmless); answers the new unread pair.
+#[utoipa::path(post, path = "/v1/inbox/{id}/read", tag = "inbox",
+    security(("subscriber_token" = [])),
+    params(("id" = i64, Path, description = "Inbox item id")),
+    responses((status = 200, body = Unread), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn read_item(
+    State(state): State<AppState>,
+    subscriber: SubscriberCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<Unread>, ApiError> {
+    Ok(Json(
+        acknowledge(&state.db, subscriber.id, id, Ack::Read, Utc::now()).await?,
+    ))
+}
+
+/// Marks every unread item read.
+#[utoipa::path(post, path = "/v1/inbox/read-all", tag = "inbox",
+    security(("subscriber_token" = [])),
+    responses((status = 200, body = Unread), (status = 401, body = ErrorBody)))]
+async fn read_all(
+    State(state): State<AppState>,
+    subscriber: SubscriberCaller,
+) -> Result<Json<Unread>, ApiError> {
+    Ok(Json(
+        mark_all_read(&state.db, subscriber.id, Utc::now()).await?,
+    ))
+}
+
+/// Archives an item: it leaves the list and, if unread, the count.
+#[utoipa::path(post, path = "/v1/inbox/{id}/archive", tag = "inbox",
+    security(("subscriber_token" = [])),
+    params(("id" = i64, Path, description = "Inbox item id")),
+    responses((status = 200, body = Unread), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn archive_item(
+    State(state): State<AppState>,
+    subscriber: SubscriberCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<Unread>, ApiError> {
+    Ok(Json(
+        acknowledge(&state.db, subscriber.id, id, Ack::Archived, Utc::now()).await?,
+    ))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reported {
+    /// The client has the item.
+    Received,
+    /// The item was shown to the user.
+    Displayed,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AckIn {
+    status: Reported,
+}
+
+/// Reports that the client received or displayed an item; the delivery log records it.
+#[utoipa::path(post, path = "/v1/inbox/{id}/ack", tag = "inbox",
+    security(("subscriber_token" = [])),
+    params(("id" = i64, Path, description = "Inbox item id")),
+    request_body = AckIn,
+    responses((status = 200, body = Unread), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn acknowledge_item(
+    State(state): State<AppState>,
+    subscriber: SubscriberCaller,
+    Path(id): Path<i64>,
+    ValidJson(input): ValidJson<AckIn>,
+) -> Result<Json<Unread>, ApiError> {
+    let ack = match input.status {
+        Reported::Received => Ack::Received,
+        Reported::Displayed => Ack::Displayed,
+    };
+    Ok(Json(
+        acknowledge(&state.db, subscriber.id, id, ack, Utc::now()).await?,
+    ))
+}

@@ -1,0 +1,351 @@
+//! The in-app inbox over its short-poll routes: the worker stores inbox deliveries as
+//! items, a subscriber token (minted by the API or signed by the product itself) reads
+//! only its own subscriber's items, and read, archive and acknowledgements move the
+//! versioned unread pair and reach the delivery log.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use herald_core::access::Role;
+use herald_core::deliveries::plan_batch;
+use herald_core::entities::{delivery, inbox_item, subscriber};
+use herald_core::inbox::NewItem;
+use herald_core::inbox::store::store_batch;
+use herald_core::rules::engine::{Recipient, RuleSet};
+use herald_worker::deliver::Deliverer;
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::helpers::{TestApp, error_of, insert_message, spawn_app_with, test_config};
+
+const SECRET: &str = "a-product-secret-of-more-than-32-characters";
+
+/// An HS256 JWT made here, from the documented format alone.
+fn sign(claims: &Value, secret: &str) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{header}.{payload}").as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{header}.{payload}.{signature}")
+}
+
+/// Two subscribers, each sent one inbox message by the worker.
+async fn inbox_with_two_subscribers() -> TestApp {
+    let app = spawn_app_with(|config| {
+        config.auth.subscriber_token_secret = SECRET.to_owned().into();
+    })
+    .await;
+    let admin = app.operator(Role::Admin).await;
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": "welcome", "content": { "inbox": {
+                "title": "Hi {{ subscriber.external_id }}", "body": "Welcome aboard",
+                "data": { "link": "/start" } } } }),
+        )
+        .await;
+    for id in ["ana", "ben"] {
+        admin
+            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
+            .await;
+    }
+    let message = insert_message(
+        &app.db,
+        "news",
+        template["template"]["id"].as_i64(),
+        json!(["inbox"]),
+    )
+    .await;
+    let recipients: Vec<Recipient> = subscriber::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(Recipient::from)
+        .collect();
+    let rules = RuleSet::load(&app.db).await.unwrap();
+    plan_batch(&app.db, &rules, &message, &recipients, Utc::now())
+        .await
+        .unwrap();
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let sent = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!(sent.delivered, 2, "{sent:?}");
+    app
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
+    app.anonymous()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
+    app.anonymous()
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn minted(app: &TestApp, key: &str, external_id: &str) -> String {
+    let response = app
+        .anonymous()
+        .post(app.url(&format!("/v1/subscribers/{external_id}/tokens")))
+        .bearer_auth(key)
+        .json(&json!({ "ttl_secs": 600 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().await.unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_token_reads_its_own_inbox_only_and_moves_the_unread_pair() {
+    let app = inbox_with_two_subscribers().await;
+    let key = app.api_key(&["subscribers:write"]).await;
+    let ana = minted(&app, &key, "ana").await;
+    // The product's backend signs ben's token itself.
+    let exp = Utc::now().timestamp() + 600;
+    let ben = sign(&json!({ "sub": "ben", "exp": exp }), SECRET);
+
+    let page: Value = get(&app, "/v1/inbox", &ana).await.json().await.unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["title"], "Hi ana");
+    assert_eq!(items[0]["data"]["link"], "/start");
+    assert_eq!(page["unread"], json!({ "count": 1, "version": 1 }));
+    let ana_item = items[0]["id"].as_i64().unwrap();
+    let ben_page: Value = get(&app, "/v1/inbox", &ben).await.json().await.unwrap();
+    assert_eq!(ben_page["items"][0]["title"], "Hi ben");
+    let ben_item = ben_page["items"][0]["id"].as_i64().unwrap();
+
+    // Another subscriber's item does not exist for this token.
+    for path in [
+        format!("/v1/inbox/{ben_item}/read"),
+        format!("/v1/inbox/{ben_item}/archive"),
+    ] {
+        let response = post(&app, &path, &ana, json!({})).await;
+        assert_eq!(error_of(response, 404).await["code"], "not_found");
+    }
+    let response = post(
+        &app,
+        &format!("/v1/inbox/{ben_item}/ack"),
+        &ana,
+        json!({ "status": "displayed" }),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 404);
+
+    // Acknowledgements reach the delivery log; reading moves the pair once.
+    for status in ["received", "displayed"] {
+        let response = post(
+            &app,
+            &format!("/v1/inbox/{ana_item}/ack"),
+            &ana,
+            json!({ "status": status }),
+        )
+        .await;
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let read: Value = post(&app, &format!("/v1/inbox/{ana_item}/read"), &ana, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read, json!({ "count": 0, "version": 2 }));
+    let again: Value = post(&app, &format!("/v1/inbox/{ana_item}/read"), &ana, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, read, "reading twice changes nothing");
+    let unread: Value = get(&app, "/v1/inbox/unread-count", &ben)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        unread,
+        json!({ "count": 1, "version": 1 }),
+        "ben's untouched"
+    );
+
+    let ana_delivery = inbox_item::Entity::find_by_id(ana_item)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .delivery_id
+        .unwrap();
+    let viewer = app.operator(Role::Viewer).await;
+    let trace = viewer
+        .get_json(&format!("/v1/deliveries/{ana_delivery}"))
+        .await;
+    let outcomes: Vec<&str> = trace["attempts_made"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["delivered", "received", "displayed", "read"]);
+
+    // Archive takes an unread item out of the list and the count; read-all the rest.
+    let archived: Value = post(
+        &app,
+        &format!("/v1/inbox/{ben_item}/archive"),
+        &ben,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(archived, json!({ "count": 0, "version": 2 }));
+    let page: Value = get(&app, "/v1/inbox", &ben).await.json().await.unwrap();
+    assert!(page["items"].as_array().unwrap().is_empty());
+    let all: Value = post(&app, "/v1/inbox/read-all", &ben, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        json!({ "count": 0, "version": 2 }),
+        "nothing left to read"
+    );
+}
+
+#[tokio::test]
+async fn missing_forged_expired_and_foreign_tokens_get_401() {
+    let app = inbox_with_two_subscribers().await;
+    let exp = Utc::now().timestamp() + 600;
+    let cases = [
+        ("", "unauthenticated"),
+        ("not-a-token", "invalid_token"),
+        (
+            &sign(
+                &json!({ "sub": "ana", "exp": exp }),
+                "another-secret-of-32-characters!!!",
+            ),
+            "invalid_token",
+        ),
+        (
+            &sign(
+                &json!({ "sub": "ana", "exp": Utc::now().timestamp() - 5 }),
+                SECRET,
+            ),
+            "invalid_token",
+        ),
+        (
+            &sign(&json!({ "sub": "nobody", "exp": exp }), SECRET),
+            "invalid_token",
+        ),
+        (&sign(&json!({ "sub": "ana" }), SECRET), "invalid_token"),
+    ];
+    for (token, code) in cases {
+        for path in ["/v1/inbox", "/v1/inbox/unread-count"] {
+            let mut request = app.anonymous().get(app.url(path));
+            if !token.is_empty() {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                error_of(response, 401).await["code"],
+                code,
+                "{path} {token}"
+            );
+        }
+    }
+    // An API key or an operator session is not a subscriber token.
+    let key = app.api_key(&["subscribers:write"]).await;
+    let response = get(&app, "/v1/inbox", &key).await;
+    assert_eq!(error_of(response, 401).await["code"], "invalid_token");
+    // The token may also come as a query parameter (EventSource cannot set headers).
+    let token = sign(&json!({ "sub": "ana", "exp": exp }), SECRET);
+    let response = app
+        .anonymous()
+        .get(app.url(&format!("/v1/inbox/unread-count?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    // Minting needs a key allowed to write subscribers, for a subscriber that exists.
+    let reader = app.api_key(&["subscribers:read"]).await;
+    let response = app
+        .anonymous()
+        .post(app.url("/v1/subscribers/ana/tokens"))
+        .bearer_auth(&reader)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    for (path, body, status, field) in [
+        ("/v1/subscribers/nobody/tokens", json!({}), 404, None),
+        (
+            "/v1/subscribers/ana/tokens",
+            json!({ "ttl_secs": 5 }),
+            422,
+            Some("ttl_secs"),
+        ),
+    ] {
+        let response = app
+            .anonymous()
+            .post(app.url(path))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let error = error_of(response, status).await;
+        if let Some(field) = field {
+            assert_eq!(error["field"], field);
+        }
+    }
+}
+
+#[tokio::test]
+async fn storing_a_batch_twice_stores_each_delivery_once() {
+    let app = inbox_with_two_subscribers().await;
+    let ana = subscriber::Entity::find()
+        .filter(subscriber::Column::ExternalId.eq("ana"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let delivery_id = delivery::Entity::find()
+        .filter(delivery::Column::SubscriberId.eq(ana.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let item = NewItem {
+        subscriber_id: ana.id,
+        delivery_id,
+        category: "news".into(),
+        title: "again".into(),
+        body: "a retried batch".into(),
+        data: json!({}),
+    };
+    let stored = store_batch(&app.db, vec![item], Utc::now()).await.unwrap();
+    assert!(stored.is_empty(), "already stored by the worker");
+    let unread = herald_core::inbox::store::unread(&app.db, ana.id)
+        .await
+        .unwrap();
+    assert_eq!((unread.count, unread.version), (1, 1));
+}

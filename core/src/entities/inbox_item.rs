@@ -1,0 +1,26 @@
+use sea_orm::entity::prelude::*;
+
+/// One message in a subscriber's in-app inbox.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "inbox_items")]
+pub struct Model {
+    /// Only grows: the SSE event id and the resume cursor.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub subscriber_id: i64,
+    pub delivery_id: Option<i64>,
+    pub category: String,
+    pub title: String,
+    pub body: String,
+    pub data: Json,
+    pub created_at: DateTimeUtc,
+    pub received_at: Option<DateTimeUtc>,
+    pub displayed_at: Option<DateTimeUtc>,
+    pub read_at: Option<DateTimeUtc>,
+    pub archived_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

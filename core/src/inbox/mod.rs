@@ -1,0 +1,8 @@
+//! The in-app inbox: items stored per subscriber with ids that only grow, an unread
+//! count versioned with every change, and what clients acknowledge (received,
+//! displayed, read, archived) written to the delivery log.
+
+pub mod store;
+pub mod tokens;
+
+pub use store::{Ack, InboxItem, NewItem, Page, Stored, Unread};

@@ -1,0 +1,367 @@
+//! Inbox items and each subscriber's unread count. Every change to a subscriber's
+//! items moves their `(unread, version)` pair in the same transaction, so a client that
+//! keeps the pair with the highest version can never drift.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::entities::{inbox_item, inbox_state};
+use crate::error::{Error, Result};
+
+/// An item to store for a subscriber.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub subscriber_id: i64,
+    /// The delivery it comes from: storing it twice (a retried batch) stores it once.
+    pub delivery_id: i64,
+    pub category: String,
+    pub title: String,
+    pub body: String,
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxItem {
+    /// Grows with every item: the SSE event id and the resume cursor.
+    pub id: i64,
+    pub category: String,
+    pub title: String,
+    pub body: String,
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl From<inbox_item::Model> for InboxItem {
+    fn from(m: inbox_item::Model) -> Self {
+        Self {
+            id: m.id,
+            category: m.category,
+            title: m.title,
+            body: m.body,
+            data: m.data,
+            created_at: m.created_at,
+            read_at: m.read_at,
+            archived_at: m.archived_at,
+        }
+    }
+}
+
+/// A subscriber's unread count and the version it belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Unread {
+    pub count: i64,
+    /// Moves on every change; a client keeps the pair with the highest version.
+    pub version: i64,
+}
+
+/// An item newly stored, with its subscriber's unread pair after it: what the realtime
+/// bus announces.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stored {
+    pub subscriber_id: i64,
+    pub item: InboxItem,
+    pub unread: Unread,
+}
+
+/// Stores `items` (skipping deliveries stored before) and moves each subscriber's
+/// unread pair, in one transaction. Returns what was new, in id order.
+pub async fn store_batch<C>(db: &C, items: Vec<NewItem>, now: DateTime<Utc>) -> Result<Vec<Stored>>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let txn = db.begin().await?;
+    crate::db::lock_writes(&txn).await?;
+    let delivery_ids: Vec<i64> = items.iter().map(|i| i.delivery_id).collect();
+    let existing: std::collections::HashSet<i64> = inbox_item::Entity::find()
+        .select_only()
+        .column(inbox_item::Column::DeliveryId)
+        .filter(inbox_item::Column::DeliveryId.is_in(delivery_ids.clone()))
+        .into_tuple::<Option<i64>>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let fresh: Vec<inbox_item::ActiveModel> = items
+        .into_iter()
+        .filter(|item| !existing.contains(&item.delivery_id))
+        .map(|item| inbox_item::ActiveModel {
+            subscriber_id: Set(item.subscriber_id),
+            delivery_id: Set(Some(item.delivery_id)),
+            category: Set(item.category),
+            title: Set(item.title),
+            body: Set(item.body),
+            data: Set(item.data),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    crate::bulk::insert_all(&txn, fresh, &[inbox_item::Column::DeliveryId]).await?;
+    let stored = inbox_item::Entity::find()
+        .filter(inbox_item::Column::DeliveryId.is_in(delivery_ids))
+        .order_by_asc(inbox_item::Column::Id)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .filter(|m| !m.delivery_id.is_some_and(|id| existing.contains(&id)))
+        .collect::<Vec<_>>();
+
+    let mut added: std::collections::BTreeMap<i64, i64> = Default::default();
+    for model in &stored {
+        *added.entry(model.subscriber_id).or_default() += 1;
+    }
+    bump(&txn, &added).await?;
+    let states = states_of(&txn, added.keys().copied().collect()).await?;
+    txn.commit().await?;
+    Ok(stored
+        .into_iter()
+        .map(|model| Stored {
+            subscriber_id: model.subscriber_id,
+            unread: states
+                .get(&model.subscriber_id)
+                .copied()
+                .unwrap_or_default(),
+            item: model.into(),
+        })
+        .collect())
+}
+
+/// Adds `unread` to each subscriber's count and moves the version on, creating the
+/// state on first use.
+async fn bump(
+    txn: &impl ConnectionTrait,
+    unread: &std::collections::BTreeMap<i64, i64>,
+) -> Result<()> {
+    if unread.is_empty() {
+        return Ok(());
+    }
+    let rows = unread
+        .iter()
+        .map(|(subscriber_id, added)| inbox_state::ActiveModel {
+            subscriber_id: Set(*subscriber_id),
+            unread: Set(*added),
+            version: Set(1),
+        });
+    let excluded = sea_orm::sea_query::Alias::new("excluded");
+    inbox_state::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(inbox_state::Column::SubscriberId)
+                .value(
+                    inbox_state::Column::Unread,
+                    Expr::col((inbox_state::Entity, inbox_state::Column::Unread))
+                        .add(Expr::col((excluded, inbox_state::Column::Unread))),
+                )
+                .value(
+                    inbox_state::Column::Version,
+                    Expr::col((inbox_state::Entity, inbox_state::Column::Version)).add(1),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+async fn states_of(
+    conn: &impl ConnectionTrait,
+    subscribers: Vec<i64>,
+) -> Result<std::collections::HashMap<i64, Unread>> {
+    Ok(inbox_state::Entity::find()
+        .filter(inbox_state::Column::SubscriberId.is_in(subscribers))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|s| {
+            (
+                s.subscriber_id,
+                Unread {
+                    count: s.unread,
+                    version: s.version,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The subscriber's unread pair (zero, version zero, before their first item).
+pub async fn unread(conn: &impl ConnectionTrait, subscriber_id: i64) -> Result<Unread> {
+    Ok(states_of(conn, vec![subscriber_id])
+        .await?
+        .remove(&subscriber_id)
+        .unwrap_or_default())
+}
+
+/// Which page of a subscriber's items to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Page {
+    /// Items after this id, oldest first: replay after a reconnect.
+    After(i64),
+    /// Items before this id (or the newest), newest first: scrolling back.
+    Before(Option<i64>),
+}
+
+/// The subscriber's items that are not archived.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    subscriber_id: i64,
+    page: Page,
+    limit: u64,
+) -> Result<Vec<InboxItem>> {
+    let query = inbox_item::Entity::find()
+        .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
+        .filter(inbox_item::Column::ArchivedAt.is_null());
+    let query = match page {
+        Page::After(id) => query
+            .filter(inbox_item::Column::Id.gt(id))
+            .order_by_asc(inbox_item::Column::Id),
+        Page::Before(Some(id)) => query
+            .filter(inbox_item::Column::Id.lt(id))
+            .order_by_desc(inbox_item::Column::Id),
+        Page::Before(None) => query.order_by_desc(inbox_item::Column::Id),
+    };
+    Ok(query
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(InboxItem::from)
+        .collect())
+}
+
+/// What a client reports about an item it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// The client has the item (it arrived over some transport).
+    Received,
+    /// The item was shown to the user.
+    Displayed,
+    /// The user read it.
+    Read,
+    /// The user put it away: it leaves the list (and the unread count).
+    Archived,
+}
+
+impl Ack {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ack::Received => "received",
+            Ack::Displayed => "displayed",
+            Ack::Read => "read",
+            Ack::Archived => "archived",
+        }
+    }
+
+    fn column(self) -> inbox_item::Column {
+        match self {
+            Ack::Received => inbox_item::Column::ReceivedAt,
+            Ack::Displayed => inbox_item::Column::DisplayedAt,
+            Ack::Read => inbox_item::Column::ReadAt,
+            Ack::Archived => inbox_item::Column::ArchivedAt,
+        }
+    }
+}
+
+/// Records `ack` for one of the subscriber's items (the first time only), in the item,
+/// the unread pair and the delivery log. Another subscriber's item is not found.
+pub async fn acknowledge<C>(
+    db: &C,
+    subscriber_id: i64,
+    item_id: i64,
+    ack: Ack,
+    now: DateTime<Utc>,
+) -> Result<Unread>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = db.begin().await?;
+    crate::db::lock_writes(&txn).await?;
+    let item = inbox_item::Entity::find_by_id(item_id)
+        .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound {
+            entity: "inbox item",
+        })?;
+    let changed = inbox_item::Entity::update_many()
+        .col_expr(ack.column(), Expr::value(now))
+        .filter(inbox_item::Column::Id.eq(item_id))
+        .filter(ack.column().is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    if changed {
+        let was_unread = item.read_at.is_none() && item.archived_at.is_none();
+        let leaves_unread = matches!(ack, Ack::Read | Ack::Archived) && was_unread;
+        if leaves_unread || ack == Ack::Archived {
+            let delta = if leaves_unread { -1 } else { 0 };
+            bump(&txn, &[(subscriber_id, delta)].into_iter().collect()).await?;
+        }
+        if let Some(delivery_id) = item.delivery_id {
+            log_ack(&txn, delivery_id, ack, now).await?;
+        }
+    }
+    let state = unread(&txn, subscriber_id).await?;
+    txn.commit().await?;
+    Ok(state)
+}
+
+/// Marks every unread item of the subscriber read.
+pub async fn mark_all_read<C>(db: &C, subscriber_id: i64, now: DateTime<Utc>) -> Result<Unread>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = db.begin().await?;
+    crate::db::lock_writes(&txn).await?;
+    let read = inbox_item::Entity::update_many()
+        .col_expr(inbox_item::Column::ReadAt, Expr::value(now))
+        .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
+        .filter(inbox_item::Column::ReadAt.is_null())
+        .filter(inbox_item::Column::ArchivedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if read > 0 {
+        let delta = -i64::try_from(read).unwrap_or(i64::MAX);
+        bump(&txn, &[(subscriber_id, delta)].into_iter().collect()).await?;
+    }
+    let state = unread(&txn, subscriber_id).await?;
+    txn.commit().await?;
+    Ok(state)
+}
+
+/// The delivery log keeps what the client reported, beside the attempts.
+async fn log_ack(
+    txn: &impl ConnectionTrait,
+    delivery_id: i64,
+    ack: Ack,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    use crate::entities::delivery_attempt;
+    delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
+        delivery_id: Set(delivery_id),
+        attempt: Set(0),
+        started_at: Set(now),
+        duration_ms: Set(0),
+        outcome: Set(ack.as_str().to_owned()),
+        detail: Set(format!(
+            "the subscriber's client reported the item {}",
+            ack.as_str()
+        )),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
