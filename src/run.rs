@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use herald_core::config::Config;
+use herald_core::inbox::Bus;
 use herald_core::operators::{self, Bootstrap};
 use herald_migrations::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
@@ -126,12 +127,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = bind(&config).await?;
     print_banner(&config);
     let shutdown = shutdown_token();
+    // One process: the worker wakes the API's inbox streams directly.
+    let bus = Bus::default();
     let api = herald_api::serve(
-        herald_api::AppState::new(db.clone(), &config),
+        herald_api::AppState::new(db.clone(), &config).with_bus(bus.clone()),
         listener,
         shutdown.clone().cancelled_owned(),
     );
-    let worker = herald_worker::run(db, config.clone(), shutdown.clone().cancelled_owned());
+    let worker = herald_worker::run(db, config.clone(), bus, shutdown.clone().cancelled_owned());
     let (api, worker) = tokio::join!(api, worker);
     api.context("the API server failed")?;
     worker?;
@@ -156,6 +159,14 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     let db = connect(&config).await?;
     require_current_schema(&db).await?;
     tracing::info!("worker started");
-    herald_worker::run(db, config, shutdown_token().cancelled_owned()).await?;
+    // Streams in `herald api` processes see this worker's inbox items when they poll
+    // or reconnect; waking them across processes is not built yet.
+    herald_worker::run(
+        db,
+        config,
+        Bus::default(),
+        shutdown_token().cancelled_owned(),
+    )
+    .await?;
     Ok(())
 }

@@ -24,8 +24,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.closing.clone();
     let app = build(state).map_err(std::io::Error::other)?;
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Streams end (their clients reconnect elsewhere after the retry hint) so
+            // the server can finish its other requests and stop.
+            closing.cancel();
+        })
         .await
 }

@@ -4,10 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_core::config::Config;
+use herald_core::inbox::Bus;
 use herald_core::inbox::tokens::TokenKeys;
 use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 
@@ -18,6 +20,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Loaded on first use (the generated secret lives in the database).
     token_keys: Arc<OnceCell<TokenKeys>>,
+    /// Wakes inbox streams when a subscriber's inbox changes.
+    pub bus: Bus,
+    /// Cancelled when the server shuts down: open streams end.
+    pub closing: CancellationToken,
 }
 
 /// The parts of the configuration the HTTP layer reads.
@@ -51,7 +57,15 @@ impl AppState {
             settings: Arc::new(Settings::from_config(config)),
             metrics: Arc::new(Metrics::new()),
             token_keys: Arc::default(),
+            bus: Bus::default(),
+            closing: CancellationToken::new(),
         }
+    }
+
+    /// Shares `bus` with the worker of the same process.
+    pub fn with_bus(mut self, bus: Bus) -> Self {
+        self.bus = bus;
+        self
     }
 
     /// The keys that sign and check subscriber tokens.

@@ -22,8 +22,8 @@ use herald_core::deliveries::{
     Attempt, Recorded, RetryPolicy, any_deferred_due, claim_due, expire_due, reconsider_due, record,
 };
 use herald_core::entities::{delivery, message, subscriber, subscriber_endpoint};
-use herald_core::inbox::NewItem;
 use herald_core::inbox::store::store_batch;
+use herald_core::inbox::{Bus, NewItem};
 use herald_core::rules::engine::RuleSet;
 use herald_core::subscribers::endpoints::disable_dead;
 use herald_core::templates::render::{CompiledContent, RenderContext, RenderedContent};
@@ -77,6 +77,8 @@ pub struct Deliverer {
     policy: RetryPolicy,
     signer: LinkSigner,
     config: DeliveryConfig,
+    /// Wakes inbox streams when items are stored.
+    bus: Option<Bus>,
 }
 
 /// What a delivery needs besides its row: its message, compiled content, subscriber
@@ -97,8 +99,15 @@ impl Deliverer {
             policy: RetryPolicy::from_config(&config.delivery),
             signer: LinkSigner::load(&db, &config.public_url()).await?,
             config: config.delivery.clone(),
+            bus: None,
             db,
         })
+    }
+
+    /// Announces stored inbox items on `bus`.
+    pub fn with_bus(mut self, bus: Bus) -> Self {
+        self.bus = Some(bus);
+        self
     }
 
     /// One round, all steps in turn: expires and reconsiders, sends one batch, then
@@ -317,8 +326,11 @@ impl Deliverer {
                 Err(outcome) => Some(outcome),
             });
         }
-        store_batch(&self.db, items, started_at).await?;
+        let stored = store_batch(&self.db, items, started_at).await?;
         let duration = clock.elapsed();
+        if let Some(bus) = &self.bus {
+            bus.stored(&stored);
+        }
         Ok(rows
             .into_iter()
             .zip(outcomes)
@@ -465,6 +477,7 @@ const POLL: Duration = Duration::from_millis(500);
 struct Current {
     db: DatabaseConnection,
     config: Config,
+    bus: Bus,
     built: Mutex<Option<(Fingerprint, Arc<Deliverer>)>>,
 }
 
@@ -480,7 +493,9 @@ impl Current {
         };
         if built.as_ref().is_none_or(|(from, _)| *from != now_is) {
             match Deliverer::new(self.db.clone(), &self.config).await {
-                Ok(deliverer) => *built = Some((now_is, Arc::new(deliverer))),
+                Ok(deliverer) => {
+                    *built = Some((now_is, Arc::new(deliverer.with_bus(self.bus.clone()))));
+                }
                 Err(error) => tracing::warn!(%error, "loading channel instances failed"),
             }
         }
@@ -496,12 +511,14 @@ impl Current {
 pub async fn run_loop(
     db: DatabaseConnection,
     config: Config,
+    bus: Bus,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let current = Arc::new(Current {
         db,
         built: Mutex::new(None),
         config: config.clone(),
+        bus,
     });
     let planned = Arc::new(Notify::new());
     let stop = CancellationToken::new();

@@ -9,6 +9,7 @@ use std::future::Future;
 
 use futures::FutureExt;
 use herald_core::config::Config;
+use herald_core::inbox::Bus;
 use sea_orm::DatabaseConnection;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,10 +24,11 @@ pub enum WorkerError {
 pub async fn run(
     db: DatabaseConnection,
     config: Config,
+    bus: Bus,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let shutdown = shutdown.boxed().shared();
-    let delivery = deliver::run_loop(db.clone(), config, shutdown.clone());
+    let delivery = deliver::run_loop(db.clone(), config, bus, shutdown.clone());
     let (housekeeping, ()) = tokio::join!(housekeeping::run(db, shutdown), delivery);
     housekeeping
 }

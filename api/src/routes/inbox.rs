@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
 use herald_core::inbox::store::{self, acknowledge, mark_all_read};
-use herald_core::inbox::{Ack, InboxItem, Page, Unread};
+use herald_core::inbox::{Ack, InboxItem, Page, Signal, Unread};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -94,9 +94,16 @@ async fn read_item(
     subscriber: SubscriberCaller,
     Path(id): Path<i64>,
 ) -> Result<Json<Unread>, ApiError> {
-    Ok(Json(
-        acknowledge(&state.db, subscriber.id, id, Ack::Read, Utc::now()).await?,
-    ))
+    let unread = acknowledge(&state.db, subscriber.id, id, Ack::Read, Utc::now()).await?;
+    read_elsewhere(&state, &subscriber, vec![id], unread);
+    Ok(Json(unread))
+}
+
+/// Tells the subscriber's other connections (another tab, the phone) what was read.
+fn read_elsewhere(state: &AppState, subscriber: &SubscriberCaller, ids: Vec<i64>, unread: Unread) {
+    state
+        .bus
+        .publish(subscriber.id, Signal::Read { ids, unread });
 }
 
 /// Marks every unread item read.
@@ -122,9 +129,9 @@ async fn archive_item(
     subscriber: SubscriberCaller,
     Path(id): Path<i64>,
 ) -> Result<Json<Unread>, ApiError> {
-    Ok(Json(
-        acknowledge(&state.db, subscriber.id, id, Ack::Archived, Utc::now()).await?,
-    ))
+    let unread = acknowledge(&state.db, subscriber.id, id, Ack::Archived, Utc::now()).await?;
+    read_elsewhere(&state, &subscriber, vec![id], unread);
+    Ok(Json(unread))
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]

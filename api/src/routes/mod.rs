@@ -19,6 +19,7 @@ mod messages;
 mod operators;
 mod pagination;
 mod rules;
+mod streams;
 mod subscriber_endpoints;
 mod subscriber_import;
 mod subscriber_tokens;
@@ -52,6 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Routes that may legitimately take long (streamed uploads): no request timeout.
 pub fn long_running() -> OpenApiRouter<AppState> {
     subscriber_import::router()
+        .merge(streams::router())
         .merge(audiences::uploads())
         .merge(list_entries::imports())
 }

@@ -14,6 +14,7 @@ use chrono::Utc;
 use herald_core::access::Role;
 use herald_core::deliveries::{Recorded, claim_due, plan_batch};
 use herald_core::entities::{delivery, delivery_attempt, message, send_ledger, subscriber};
+use herald_core::inbox::Bus;
 use herald_core::rules::engine::{Recipient, RuleSet};
 use herald_worker::deliver::{Deliverer, run_loop};
 use reqwest::Method;
@@ -319,9 +320,14 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
     // The worker is running before any channel is configured: it picks the new
     // instance up for the very first attempt.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(run_loop(app.db.clone(), test_config(), async move {
-        let _ = stopped.await;
-    }));
+    let worker = tokio::spawn(run_loop(
+        app.db.clone(),
+        test_config(),
+        Bus::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let template_id = setup(
         &admin,

@@ -2,7 +2,9 @@
 //! count versioned with every change, and what clients acknowledge (received,
 //! displayed, read, archived) written to the delivery log.
 
+pub mod bus;
 pub mod store;
 pub mod tokens;
 
+pub use bus::{Bus, Signal};
 pub use store::{Ack, InboxItem, NewItem, Page, Stored, Unread};

@@ -107,6 +107,16 @@ where
             ..Default::default()
         })
         .collect();
+    // Lock (and move) the subscribers' unread pairs before the items get their ids: two
+    // batches for one subscriber then insert one after the other, so that subscriber's
+    // ids grow in commit order and a reader resuming "after the last id" misses nothing.
+    let mut planned: std::collections::BTreeMap<i64, i64> = Default::default();
+    for item in &fresh {
+        if let sea_orm::ActiveValue::Set(subscriber_id) = item.subscriber_id {
+            *planned.entry(subscriber_id).or_default() += 1;
+        }
+    }
+    bump(&txn, &planned).await?;
     crate::bulk::insert_all(&txn, fresh, &[inbox_item::Column::DeliveryId]).await?;
     let stored = inbox_item::Entity::find()
         .filter(inbox_item::Column::DeliveryId.is_in(delivery_ids))
@@ -117,12 +127,19 @@ where
         .filter(|m| !m.delivery_id.is_some_and(|id| existing.contains(&id)))
         .collect::<Vec<_>>();
 
-    let mut added: std::collections::BTreeMap<i64, i64> = Default::default();
+    // A concurrent store of the same delivery (a lease that ran out mid-send) may have
+    // won a row: count only what this call inserted.
+    let mut surplus = planned.clone();
     for model in &stored {
-        *added.entry(model.subscriber_id).or_default() += 1;
+        *surplus.entry(model.subscriber_id).or_default() -= 1;
     }
-    bump(&txn, &added).await?;
-    let states = states_of(&txn, added.keys().copied().collect()).await?;
+    surplus.retain(|_, extra| *extra != 0);
+    let corrections = surplus
+        .into_iter()
+        .map(|(id, extra)| (id, -extra))
+        .collect();
+    bump(&txn, &corrections).await?;
+    let states = states_of(&txn, planned.keys().copied().collect()).await?;
     txn.commit().await?;
     Ok(stored
         .into_iter()
@@ -348,7 +365,15 @@ async fn log_ack(
     ack: Ack,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    use crate::entities::delivery_attempt;
+    use crate::entities::{delivery, delivery_attempt};
+    // The log keeps deliveries only while their message exists; the item outlives it.
+    if delivery::Entity::find_by_id(delivery_id)
+        .one(txn)
+        .await?
+        .is_none()
+    {
+        return Ok(());
+    }
     delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
         delivery_id: Set(delivery_id),
         attempt: Set(0),
@@ -364,4 +389,17 @@ async fn log_ack(
     .exec_without_returning(txn)
     .await?;
     Ok(())
+}
+
+/// The subscriber's newest item id (0 before the first): where a new stream starts.
+pub async fn latest_id(conn: &impl ConnectionTrait, subscriber_id: i64) -> Result<i64> {
+    Ok(inbox_item::Entity::find()
+        .select_only()
+        .column_as(inbox_item::Column::Id.max(), "latest")
+        .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
+        .into_tuple::<Option<i64>>()
+        .one(conn)
+        .await?
+        .flatten()
+        .unwrap_or(0))
 }

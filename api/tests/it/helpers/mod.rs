@@ -30,6 +30,8 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: DatabaseConnection,
+    /// The server's inbox bus: what a worker in the same process would publish on.
+    pub bus: herald_core::inbox::Bus,
     shutdown: Option<oneshot::Sender<()>>,
     database: TestDatabase,
 }
@@ -67,6 +69,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     let state = herald_api::AppState::new(db.clone(), &config);
+    let bus = state.bus.clone();
     tokio::spawn(async move {
         herald_api::serve(state, listener, async {
             let _ = rx.await;
@@ -77,6 +80,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     TestApp {
         addr,
         db,
+        bus,
         shutdown: Some(tx),
         database,
     }
