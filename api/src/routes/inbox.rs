@@ -28,6 +28,56 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(acknowledge_item))
 }
 
+/// Long-poll: the poll route waits, so it lives beside the streams (no request timeout).
+pub fn long_poll() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(poll))
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+pub struct PollQuery {
+    /// Answer with items newer than this id (the last one the client has; 0 for all).
+    #[validate(range(min = 0))]
+    after: i64,
+    /// Seconds to wait for something new before answering 204: 1 to 60 (default 25).
+    #[validate(range(min = 1, max = 60))]
+    timeout: Option<u64>,
+}
+
+/// Long-poll: answers as soon as there is an item newer than `after` (all of them, up
+/// to 200, oldest first, with the unread pair), or 204 when `timeout` passes first.
+#[utoipa::path(get, path = "/v1/inbox/poll", tag = "inbox",
+    security(("subscriber_token" = [])),
+    params(PollQuery),
+    responses((status = 200, body = InboxPage), (status = 204, description = "Nothing new before the timeout"),
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn poll(
+    State(state): State<AppState>,
+    subscriber: SubscriberCaller,
+    ValidQuery(query): ValidQuery<PollQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    // Listen before reading, so an item stored in between still wakes this poll.
+    let mut signals = state.bus.subscribe(subscriber.id);
+    let deadline =
+        tokio::time::Instant::now() + std::time::Duration::from_secs(query.timeout.unwrap_or(25));
+    loop {
+        let items = store::list(&state.db, subscriber.id, Page::After(query.after), 200).await?;
+        if !items.is_empty() {
+            let unread = store::unread(&state.db, subscriber.id).await?;
+            return Ok(Json(InboxPage { items, unread }).into_response());
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => break,
+            () = state.closing.cancelled() => break,
+            // Any signal (or a lag) is worth a look; a closed bus ends the wait.
+            signal = signals.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = signal {
+                break;
+            },
+        }
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 pub struct InboxQuery {
     /// Items older than this id, newest first (scrolling back). The default page is

@@ -54,6 +54,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn long_running() -> OpenApiRouter<AppState> {
     subscriber_import::router()
         .merge(streams::router())
+        .merge(inbox::long_poll())
         .merge(audiences::uploads())
         .merge(list_entries::imports())
 }

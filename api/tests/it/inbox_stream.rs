@@ -225,3 +225,235 @@ impl ProducerApp {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_answers_when_an_item_arrives_or_204_at_its_timeout() {
+    let app = spawn_app_with(|config| {
+        config.auth.subscriber_token_secret = SECRET.to_owned().into();
+    })
+    .await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
+    let ana = subscriber_id(&app, "ana").await;
+    let token = token("ana", Utc::now().timestamp() + 600);
+    let producer = ProducerApp {
+        db: app.db.clone(),
+        bus: app.bus.clone(),
+    };
+    let poll = |after: i64, timeout: u64| {
+        app.anonymous()
+            .get(app.url(&format!("/v1/inbox/poll?after={after}&timeout={timeout}")))
+            .bearer_auth(&token)
+            .send()
+    };
+
+    // Nothing newer: 204 once the timeout passes.
+    let response = poll(0, 1).await.unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+
+    // A waiting poll answers as soon as an item is stored (well before its 30 s).
+    let waiting = poll(0, 30);
+    let (response, ()) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(10), waiting),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            producer.produce(ana, 1, 1).await;
+        }
+    );
+    let response = response.expect("answered early").unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let page: Value = response.json().await.unwrap();
+    assert_eq!(page["items"][0]["title"], "item 0");
+    assert_eq!(page["unread"]["count"], 1);
+    let last = page["items"][0]["id"].as_i64().unwrap();
+
+    // Something already newer than `after`: at once. Nothing newer than the last: 204.
+    let response = poll(0, 30).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let response = poll(last, 1).await.unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+
+    // Bad input names the field; no token is 401.
+    let response = poll(0, 600).await.unwrap();
+    assert_eq!(error_of(response, 422).await["field"], "timeout");
+    let response = app
+        .anonymous()
+        .get(app.url("/v1/inbox/poll?after=0"))
+        .send()
+        .await
+        .unwrap();
+    error_of(response, 401).await;
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn socket(app: &TestApp, token: &str, last_event_id: i64) -> Socket {
+    let url = format!(
+        "ws://{}/v1/stream/ws?token={token}&last_event_id={last_event_id}",
+        app.addr
+    );
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+/// The next JSON frame from the server.
+async fn frame(socket: &mut Socket) -> Value {
+    use futures::StreamExt;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .unwrap()
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, frame: Value) {
+    use futures::SinkExt;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            frame.to_string().into(),
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_on_one_websocket_updates_the_subscribers_other_connections() {
+    let app = spawn_app_with(|config| {
+        config.auth.subscriber_token_secret = SECRET.to_owned().into();
+    })
+    .await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
+    let ana = subscriber_id(&app, "ana").await;
+    let token = token("ana", Utc::now().timestamp() + 600);
+    ProducerApp {
+        db: app.db.clone(),
+        bus: app.bus.clone(),
+    }
+    .produce(ana, 1, 2)
+    .await;
+
+    // Two tabs, both resuming from the start: each gets both items, then the pair.
+    let mut tabs = [socket(&app, &token, 0).await, socket(&app, &token, 0).await];
+    let mut first_id = 0;
+    for tab in &mut tabs {
+        let one = frame(tab).await;
+        assert_eq!(one["event"], "message");
+        assert_eq!(one["item"]["title"], "item 0");
+        first_id = one["id"].as_i64().unwrap();
+        assert_eq!(frame(tab).await["item"]["title"], "item 1");
+        assert_eq!(
+            frame(tab).await,
+            json!({ "event": "unread", "count": 2, "version": 2 })
+        );
+    }
+
+    // Reading in one tab: both tabs hear which item and the new pair.
+    send(&mut tabs[0], json!({ "action": "read", "id": first_id })).await;
+    for tab in &mut tabs {
+        assert_eq!(
+            frame(tab).await,
+            json!({ "event": "read", "ids": [first_id] })
+        );
+        assert_eq!(
+            frame(tab).await,
+            json!({ "event": "unread", "count": 1, "version": 3 })
+        );
+    }
+    // Read-all, an acknowledgement, a resume and a bad frame.
+    send(&mut tabs[1], json!({ "action": "read_all" })).await;
+    assert_eq!(
+        frame(&mut tabs[0]).await,
+        json!({ "event": "read", "ids": [] })
+    );
+    assert_eq!(frame(&mut tabs[0]).await["count"], 0);
+    send(&mut tabs[0], json!({ "action": "resume", "after": 0 })).await;
+    assert_eq!(frame(&mut tabs[0]).await["item"]["title"], "item 0");
+    assert_eq!(frame(&mut tabs[0]).await["item"]["title"], "item 1");
+    assert_eq!(frame(&mut tabs[0]).await["event"], "unread");
+    send(&mut tabs[0], json!({ "action": "fly" })).await;
+    assert_eq!(frame(&mut tabs[0]).await["event"], "error");
+    send(&mut tabs[0], json!({ "action": "read", "id": 999_999 })).await;
+    let error = frame(&mut tabs[0]).await;
+    assert_eq!(
+        error["event"], "error",
+        "another subscriber's or no item: {error}"
+    );
+
+    // The upgrade itself needs a valid token.
+    let refused = tokio_tungstenite::connect_async(format!("ws://{}/v1/stream/ws", app.addr)).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 401)
+        }
+        other => panic!("expected 401, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_iframe_stream_posts_each_update_to_the_embedding_origin() {
+    let app = spawn_app_with(|config| {
+        config.auth.subscriber_token_secret = SECRET.to_owned().into();
+    })
+    .await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
+    let ana = subscriber_id(&app, "ana").await;
+    let token = token("ana", Utc::now().timestamp() + 600);
+    let url = |origin: &str| {
+        app.url(&format!(
+            "/v1/stream/iframe?token={token}&origin={origin}&last_event_id=0"
+        ))
+    };
+    let mut response = app
+        .anonymous()
+        .get(url("https://shop.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    ProducerApp {
+        db: app.db.clone(),
+        bus: app.bus.clone(),
+    }
+    .produce(ana, 1, 1)
+    .await;
+    let mut page = String::new();
+    while !page.contains("item 0") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .expect("a chunk within 10 s")
+            .unwrap()
+            .expect("the document stays open");
+        page.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let script = page.lines().find(|line| line.contains("item 0")).unwrap();
+    assert!(script.starts_with("<script>parent.postMessage({\"event\":\"message\""));
+    assert!(
+        script.ends_with(", \"https://shop.example\");</script>"),
+        "{script}"
+    );
+
+    // The origin must be a bare origin.
+    for bad in ["*", "https://shop.example/path", "javascript:alert(1)"] {
+        let response = app.anonymous().get(url(bad)).send().await.unwrap();
+        assert_eq!(error_of(response, 422).await["field"], "origin", "{bad}");
+    }
+}

@@ -1,0 +1,190 @@
+//! WebSocket: the same updates as SSE as JSON text frames, and client frames to mark
+//! items read, acknowledge them and resume from an id.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use chrono::Utc;
+use futures::{SinkExt, StreamExt};
+use herald_core::inbox::store::{acknowledge, mark_all_read};
+use herald_core::inbox::{Ack, Signal, Unread};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::feed::Feed;
+use crate::auth::SubscriberCaller;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// A ping every interval; a peer that has not answered the previous one is dropped.
+const PING: Duration = Duration::from_secs(20);
+/// Close code 1012 (service restart): reconnect and resume.
+const RESTARTING: u16 = 1012;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WsQuery {
+    /// Resume after this inbox id; without it the stream starts with what comes next.
+    last_event_id: Option<i64>,
+    /// The subscriber token (browsers cannot set headers on a WebSocket).
+    #[allow(dead_code)] // read by the authorisation layer
+    token: Option<String>,
+}
+
+/// What a client may send.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+enum ClientFrame {
+    Read {
+        id: i64,
+    },
+    ReadAll,
+    Archive {
+        id: i64,
+    },
+    /// `received` or `displayed`.
+    Ack {
+        id: i64,
+        status: AckStatus,
+    },
+    /// Continue after this id (for example after the client restored its state).
+    Resume {
+        after: i64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AckStatus {
+    Received,
+    Displayed,
+}
+
+/// WebSocket: JSON frames `{"event":"message","id":…,"item":{…}}`,
+/// `{"event":"unread","count":…,"version":…}` and `{"event":"read","ids":[…]}`. The
+/// client may send `{"action":"read","id":…}`, `{"action":"read_all"}`,
+/// `{"action":"archive","id":…}`, `{"action":"ack","id":…,"status":"received"}` and
+/// `{"action":"resume","after":…}`. The server pings and drops peers that stop
+/// answering.
+#[utoipa::path(get, path = "/v1/stream/ws", tag = "inbox",
+    security(("subscriber_token" = [])),
+    params(WsQuery),
+    responses((status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 401, body = ErrorBody)))]
+pub(super) async fn ws(
+    State(state): State<AppState>,
+    subscriber: SubscriberCaller,
+    Query(query): Query<WsQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let feed = Feed::open(
+        state.db.clone(),
+        &state.bus,
+        state.closing.clone(),
+        subscriber.id,
+        query.last_event_id,
+    )
+    .await?;
+    Ok(upgrade.on_upgrade(move |socket| connection(socket, state, subscriber, feed)))
+}
+
+async fn connection(
+    socket: WebSocket,
+    state: AppState,
+    subscriber: SubscriberCaller,
+    mut feed: Feed,
+) {
+    let (mut sink, mut incoming) = socket.split();
+    let mut ping = tokio::time::interval(PING);
+    ping.reset();
+    let mut answered = true;
+    loop {
+        tokio::select! {
+            update = feed.next() => {
+                let Some(update) = update else {
+                    let close = CloseFrame { code: RESTARTING, reason: "resume from your last id".into() };
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    return;
+                };
+                let text = serde_json::to_string(&update).unwrap_or_default();
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
+            frame = incoming.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(reply) = handle(&state, &subscriber, &mut feed, &text).await
+                        && sink.send(Message::Text(reply.into())).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Pong(_))) => answered = true,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if !answered || sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+                answered = false;
+            }
+        }
+    }
+}
+
+/// Carries out a client frame; answers with an error frame when it cannot.
+async fn handle(
+    state: &AppState,
+    subscriber: &SubscriberCaller,
+    feed: &mut Feed,
+    text: &str,
+) -> Option<String> {
+    let frame: ClientFrame = match serde_json::from_str(text) {
+        Ok(frame) => frame,
+        Err(error) => return Some(error_frame(&format!("unreadable frame: {error}"))),
+    };
+    let now = Utc::now();
+    let changed: herald_core::Result<Option<(Vec<i64>, Unread)>> = match frame {
+        ClientFrame::Resume { after } => {
+            feed.resume_after(after);
+            Ok(None)
+        }
+        ClientFrame::Read { id } => acknowledge(&state.db, subscriber.id, id, Ack::Read, now)
+            .await
+            .map(|unread| Some((vec![id], unread))),
+        ClientFrame::Archive { id } => {
+            acknowledge(&state.db, subscriber.id, id, Ack::Archived, now)
+                .await
+                .map(|unread| Some((vec![id], unread)))
+        }
+        ClientFrame::ReadAll => mark_all_read(&state.db, subscriber.id, now)
+            .await
+            .map(|unread| Some((Vec::new(), unread))),
+        ClientFrame::Ack { id, status } => {
+            let ack = match status {
+                AckStatus::Received => Ack::Received,
+                AckStatus::Displayed => Ack::Displayed,
+            };
+            acknowledge(&state.db, subscriber.id, id, ack, now)
+                .await
+                .map(|_| None)
+        }
+    };
+    match changed {
+        // Every connection of the subscriber, this one included, hears of it.
+        Ok(Some((ids, unread))) => {
+            state
+                .bus
+                .publish(subscriber.id, Signal::Read { ids, unread });
+            None
+        }
+        Ok(None) => None,
+        Err(error) => Some(error_frame(&ApiError::from(error).message)),
+    }
+}
+
+fn error_frame(message: &str) -> String {
+    serde_json::json!({ "event": "error", "message": message }).to_string()
+}
