@@ -127,8 +127,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = bind(&config).await?;
     print_banner(&config);
     let shutdown = shutdown_token();
-    // One process: the worker wakes the API's inbox streams directly.
-    let bus = Bus::default();
+    // The worker wakes this process's inbox streams directly, and other processes'
+    // through the relay on Postgres.
+    let bus = inbox_bus(&db, &shutdown).await?;
     let api = herald_api::serve(
         herald_api::AppState::new(db.clone(), &config).with_bus(bus.clone()),
         listener,
@@ -146,10 +147,12 @@ pub async fn api(config: Config) -> anyhow::Result<()> {
     require_current_schema(&db).await?;
     let listener = bind(&config).await?;
     print_banner(&config);
+    let shutdown = shutdown_token();
+    let bus = inbox_bus(&db, &shutdown).await?;
     herald_api::serve(
-        herald_api::AppState::new(db, &config),
+        herald_api::AppState::new(db, &config).with_bus(bus),
         listener,
-        shutdown_token().cancelled_owned(),
+        shutdown.cancelled_owned(),
     )
     .await
     .context("the API server failed")
@@ -159,14 +162,20 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     let db = connect(&config).await?;
     require_current_schema(&db).await?;
     tracing::info!("worker started");
-    // Streams in `herald api` processes see this worker's inbox items when they poll
-    // or reconnect; waking them across processes is not built yet.
-    herald_worker::run(
-        db,
-        config,
-        Bus::default(),
-        shutdown_token().cancelled_owned(),
-    )
-    .await?;
+    let shutdown = shutdown_token();
+    let bus = inbox_bus(&db, &shutdown).await?;
+    herald_worker::run(db, config, bus, shutdown.cancelled_owned()).await?;
     Ok(())
+}
+
+/// The inbox bus of this process; on Postgres, relayed to every other Herald process
+/// (LISTEN/NOTIFY) until shutdown.
+async fn inbox_bus(db: &DatabaseConnection, shutdown: &CancellationToken) -> anyhow::Result<Bus> {
+    let bus = Bus::default();
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        herald_core::inbox::relay::start(db, &bus, shutdown.clone())
+            .await
+            .context("cannot listen for inbox signals on Postgres")?;
+    }
+    Ok(bus)
 }

@@ -5,17 +5,21 @@
 //! query, never an item. Items of one subscriber get their ids in commit order (see
 //! `store_batch`), so reading "after the last id sent" leaves no gap.
 //!
-//! In one process (`herald serve`) the bus is this in-memory map.
+//! In one process the bus is this in-memory map. On Postgres, a relay
+//! ([`super::relay`]) also carries every signal to the other processes through
+//! LISTEN/NOTIFY, so an item stored by any worker wakes streams on any API node.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::broadcast;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
 
 use super::store::{Stored, Unread};
 
 /// What changed in a subscriber's inbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
 pub enum Signal {
     /// New items were stored.
     Items,
@@ -26,9 +30,14 @@ pub enum Signal {
 /// Signals buffered per subscriber before a slow connection lags (it then re-reads).
 const BUFFER: usize = 16;
 
+/// Where signals for other processes go: (subscriber id, signal).
+pub(super) type Outbox = mpsc::UnboundedSender<(i64, Signal)>;
+
 #[derive(Clone, Default)]
 pub struct Bus {
     channels: Arc<Mutex<HashMap<i64, broadcast::Sender<Signal>>>>,
+    /// Signals for other processes, when a relay runs.
+    outbox: Arc<Mutex<Option<Outbox>>>,
 }
 
 impl Bus {
@@ -41,7 +50,16 @@ impl Bus {
             .subscribe()
     }
 
+    /// Wakes the subscriber's connections here and, through the relay, elsewhere.
     pub fn publish(&self, subscriber_id: i64, signal: Signal) {
+        if let Some(outbox) = &*self.outbox.lock().unwrap_or_else(PoisonError::into_inner) {
+            let _ = outbox.send((subscriber_id, signal.clone()));
+        }
+        self.publish_here(subscriber_id, signal);
+    }
+
+    /// Wakes the subscriber's connections in this process only.
+    pub(super) fn publish_here(&self, subscriber_id: i64, signal: Signal) {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         // An error means nobody listens any more.
         if let Some(sender) = channels.get(&subscriber_id)
@@ -49,6 +67,20 @@ impl Bus {
         {
             channels.remove(&subscriber_id);
         }
+    }
+
+    /// Wakes every connection here, to look for anything it may have missed (after the
+    /// relay lost its connection for a while).
+    pub(super) fn wake_all(&self) {
+        let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        for sender in channels.values() {
+            let _ = sender.send(Signal::Items);
+        }
+    }
+
+    /// Sends what is published here to other processes too.
+    pub(super) fn relay_to(&self, outbox: Outbox) {
+        *self.outbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(outbox);
     }
 
     /// One `Items` signal per subscriber that got new items.

@@ -3,6 +3,7 @@
 //! displayed, read, archived) written to the delivery log.
 
 pub mod bus;
+pub mod relay;
 pub mod store;
 pub mod tokens;
 

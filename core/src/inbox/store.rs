@@ -8,7 +8,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::entities::{inbox_item, inbox_state};
@@ -55,7 +55,7 @@ impl From<inbox_item::Model> for InboxItem {
 }
 
 /// A subscriber's unread count and the version it belongs to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Unread {
     pub count: i64,
     /// Moves on every change; a client keeps the pair with the highest version.

@@ -1,0 +1,167 @@
+//! Herald as several processes on one Postgres database: a message stored by a
+//! `herald worker` process reaches the subscriber's streams on two separate
+//! `herald api` processes (the inbox relay over LISTEN/NOTIFY).
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+#[allow(dead_code, unused_imports)] // the API tests' harness; these tests use part of it
+#[path = "../api/tests/it/helpers/mod.rs"]
+mod helpers;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use herald_core::access::Role;
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde_json::json;
+use sha2::Sha256;
+
+use helpers::spawn_app;
+
+const SECRET: &str = "a-product-secret-of-more-than-32-characters";
+
+/// A `herald` process on the test's database, killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn herald(command: &str, database_url: &str, port: u16) -> Process {
+    let child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg(command)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HERALD_DATABASE_URL", database_url)
+        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HERALD_AUTH__SUBSCRIBER_TOKEN_SECRET", SECRET)
+        .env("HERALD_LOG__FILTER", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    Process(child)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_until_healthy(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "herald api did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A token signed as a product backend would.
+fn token(external_id: &str) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = json!({ "sub": external_id, "exp": Utc::now().timestamp() + 600 });
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{header}.{payload}").as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{header}.{payload}.{signature}")
+}
+
+/// Reads a stream until `needle` appears in it.
+async fn wait_for(mut response: reqwest::Response, needle: &str) {
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("`{needle}` did not arrive; got {seen}"))
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_by_a_worker_reaches_streams_on_two_api_processes() {
+    if !helpers::backend_is_postgres() {
+        eprintln!("several processes share Postgres (HERALD_TEST_BACKEND=postgres)");
+        return;
+    }
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": "ping", "content": { "inbox": {
+                "title": "Across nodes", "body": "hello" } } }),
+        )
+        .await;
+
+    let ports = [free_port(), free_port()];
+    let _apis: Vec<Process> = ports
+        .iter()
+        .map(|port| herald("api", app.database_url(), *port))
+        .collect();
+    let _worker = herald("worker", app.database_url(), free_port());
+    for port in ports {
+        wait_until_healthy(port).await;
+    }
+
+    // The subscriber is connected to both API processes.
+    let token = token("ana");
+    let mut streams = Vec::new();
+    for port in ports {
+        let response = reqwest::get(format!(
+            "http://127.0.0.1:{port}/v1/stream/sse?token={token}"
+        ))
+        .await
+        .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        streams.push(response);
+    }
+    // Each stream has opened (its first unread event) before the message is sent.
+    let mut opened = Vec::new();
+    for mut stream in streams {
+        let first = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(first.is_some());
+        opened.push(stream);
+    }
+
+    let key = app.api_key(&["messages:send"]).await;
+    let response = app
+        .anonymous()
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&key)
+        .json(
+            &json!({ "recipients": ["ana"], "template_id": template["template"]["id"],
+            "channels": ["inbox"], "category": "news" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+
+    // The worker process stores the item; both API processes hear of it.
+    let waits: Vec<_> = opened
+        .into_iter()
+        .map(|stream| wait_for(stream, "Across nodes"))
+        .collect();
+    futures::future::join_all(waits).await;
+}
