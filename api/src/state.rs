@@ -35,6 +35,7 @@ pub struct Settings {
     pub import_body_limit_bytes: usize,
     pub request_timeout: Duration,
     pub subscriber_token_secret: SecretString,
+    pub max_streams_per_subscriber: usize,
 }
 
 impl Settings {
@@ -46,6 +47,7 @@ impl Settings {
             import_body_limit_bytes: config.http.import_body_limit_bytes,
             request_timeout: Duration::from_secs(config.http.request_timeout_secs),
             subscriber_token_secret: config.auth.subscriber_token_secret.clone(),
+            max_streams_per_subscriber: config.http.max_streams_per_subscriber,
         }
     }
 }

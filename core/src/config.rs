@@ -56,6 +56,8 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     pub import_body_limit_bytes: usize,
     pub request_timeout_secs: u64,
+    /// Open inbox streams (SSE, WebSocket, iframe) one subscriber may hold at once.
+    pub max_streams_per_subscriber: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +173,12 @@ impl Config {
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(invalid("public_url", "must be an http or https URL"));
             }
+        }
+        if self.http.max_streams_per_subscriber == 0 {
+            return Err(invalid(
+                "http.max_streams_per_subscriber",
+                "must be at least 1",
+            ));
         }
         if self.http.body_limit_bytes == 0 {
             return Err(invalid("http.body_limit_bytes", "must be positive"));

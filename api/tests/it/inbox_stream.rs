@@ -457,3 +457,33 @@ async fn the_iframe_stream_posts_each_update_to_the_embedding_origin() {
         assert_eq!(error_of(response, 422).await["field"], "origin", "{bad}");
     }
 }
+
+#[tokio::test]
+async fn a_subscriber_may_hold_only_so_many_streams() {
+    let app = spawn_app_with(|config| {
+        config.auth.subscriber_token_secret = SECRET.to_owned().into();
+        config.http.max_streams_per_subscriber = 2;
+    })
+    .await;
+    let admin = app.operator(Role::Admin).await;
+    for id in ["ana", "ben"] {
+        admin
+            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
+            .await;
+    }
+    let ana = token("ana", Utc::now().timestamp() + 600);
+    let _open = [
+        EventReader::open(&app, &ana, None).await,
+        EventReader::open(&app, &ana, None).await,
+    ];
+    let third = app
+        .anonymous()
+        .get(app.url(&format!("/v1/stream/sse?token={ana}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(third, 429).await["code"], "too_many_streams");
+    // The limit is per subscriber.
+    let ben = token("ben", Utc::now().timestamp() + 600);
+    EventReader::open(&app, &ben, None).await;
+}

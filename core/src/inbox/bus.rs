@@ -41,6 +41,14 @@ pub struct Bus {
 }
 
 impl Bus {
+    /// How many connections of this subscriber listen here.
+    pub fn listeners(&self, subscriber_id: i64) -> usize {
+        let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        channels
+            .get(&subscriber_id)
+            .map_or(0, broadcast::Sender::receiver_count)
+    }
+
     /// Signals for one subscriber, from now on.
     pub fn subscribe(&self, subscriber_id: i64) -> broadcast::Receiver<Signal> {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);

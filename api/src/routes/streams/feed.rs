@@ -6,12 +6,16 @@
 
 use std::collections::VecDeque;
 
+use axum::http::StatusCode;
 use herald_core::inbox::store::{self, latest_id};
-use herald_core::inbox::{Bus, InboxItem, Page, Signal, Unread};
+use herald_core::inbox::{InboxItem, Page, Signal, Unread};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
+
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Items read from the database per query while catching up.
 const REPLAY_PAGE: u64 = 200;
@@ -41,26 +45,32 @@ pub struct Feed {
 
 impl Feed {
     /// Starts listening, then positions the feed after `resume`, or after the newest
-    /// item when the client has none.
+    /// item when the client has none. 429 when the subscriber has as many streams open
+    /// here as allowed.
     pub async fn open(
-        db: DatabaseConnection,
-        bus: &Bus,
-        closing: CancellationToken,
+        state: &AppState,
         subscriber_id: i64,
         resume: Option<i64>,
-    ) -> herald_core::Result<Self> {
+    ) -> Result<Self, ApiError> {
+        if state.bus.listeners(subscriber_id) >= state.settings.max_streams_per_subscriber {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                "this subscriber has too many open streams; close one first",
+            ));
+        }
         // Listen before reading, so nothing stored in between goes unannounced.
-        let signals = bus.subscribe(subscriber_id);
+        let signals = state.bus.subscribe(subscriber_id);
         let after = match resume {
             Some(id) => id,
-            None => latest_id(&db, subscriber_id).await?,
+            None => latest_id(&state.db, subscriber_id).await?,
         };
         Ok(Self {
-            db,
+            db: state.db.clone(),
+            closing: state.closing.clone(),
             subscriber_id,
             after,
             signals,
-            closing,
             pending: VecDeque::new(),
             caught_up: false,
         })

@@ -60,20 +60,14 @@ fn invalid_origin() -> validator::ValidationError {
     security(("subscriber_token" = [])),
     params(IframeQuery),
     responses((status = 200, content_type = "text/html", description = "The streaming document"),
-        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too_many_streams"),
+        (status = 401, body = ErrorBody)))]
 pub(super) async fn iframe(
     State(state): State<AppState>,
     subscriber: SubscriberCaller,
     ValidQuery(query): ValidQuery<IframeQuery>,
 ) -> Result<Response, ApiError> {
-    let feed = Feed::open(
-        state.db.clone(),
-        &state.bus,
-        state.closing.clone(),
-        subscriber.id,
-        query.last_event_id,
-    )
-    .await?;
+    let feed = Feed::open(&state, subscriber.id, query.last_event_id).await?;
     let origin = serde_json::to_string(&query.origin).unwrap_or_default();
     // Browsers render a streamed document only once they have a little of it.
     let opening = format!(

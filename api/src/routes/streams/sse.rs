@@ -37,7 +37,7 @@ pub struct StreamQuery {
     security(("subscriber_token" = [])),
     params(StreamQuery),
     responses((status = 200, content_type = "text/event-stream", description = "The event stream"),
-        (status = 401, body = ErrorBody)))]
+        (status = 429, body = ErrorBody, description = "too_many_streams"), (status = 401, body = ErrorBody)))]
 pub(super) async fn sse(
     State(state): State<AppState>,
     subscriber: SubscriberCaller,
@@ -49,14 +49,7 @@ pub(super) async fn sse(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .or(query.last_event_id);
-    let feed = Feed::open(
-        state.db.clone(),
-        &state.bus,
-        state.closing.clone(),
-        subscriber.id,
-        resume,
-    )
-    .await?;
+    let feed = Feed::open(&state, subscriber.id, resume).await?;
     let hint = futures::stream::once(async { Ok(Event::default().retry(RETRY)) });
     let updates = futures::stream::unfold(feed, |mut feed| async move {
         let update = feed.next().await?;

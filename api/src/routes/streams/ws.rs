@@ -71,21 +71,14 @@ enum AckStatus {
     security(("subscriber_token" = [])),
     params(WsQuery),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 401, body = ErrorBody)))]
+        (status = 429, body = ErrorBody, description = "too_many_streams"), (status = 401, body = ErrorBody)))]
 pub(super) async fn ws(
     State(state): State<AppState>,
     subscriber: SubscriberCaller,
     Query(query): Query<WsQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let feed = Feed::open(
-        state.db.clone(),
-        &state.bus,
-        state.closing.clone(),
-        subscriber.id,
-        query.last_event_id,
-    )
-    .await?;
+    let feed = Feed::open(&state, subscriber.id, query.last_event_id).await?;
     Ok(upgrade.on_upgrade(move |socket| connection(socket, state, subscriber, feed)))
 }
 
