@@ -111,6 +111,7 @@ fn print_banner(config: &Config) {
     let base = config.public_url();
     println!("Herald is listening on {} ({})", config.listen, base);
     println!("  API docs:  {base}/docs");
+    println!("  inbox:     {base}/demo (a subscriber's messages and unread badge, live)");
     println!("  health:    {base}/healthz");
     if config.uses_embedded_database() {
         println!(

@@ -53,6 +53,8 @@ pub fn build(state: AppState) -> Result<Router, AccessTableError> {
         .route("/metrics", get(metrics::render))
         // Until the admin console is served here, the front page is the API's own docs.
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
+        .route("/sdk/herald.js", get(sdk))
+        .route("/demo", get(demo))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -103,4 +105,23 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this route does not take that method",
     )
+}
+
+/// The browser client for the inbox (`api/static/herald.js`).
+async fn sdk() -> impl axum::response::IntoResponse {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../static/herald.js"),
+    )
+}
+
+/// A page showing one subscriber's inbox and unread badge live, for newcomers.
+async fn demo() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../static/demo.html"))
 }
