@@ -349,3 +349,18 @@ async fn storing_a_batch_twice_stores_each_delivery_once() {
         .unwrap();
     assert_eq!((unread.count, unread.version), (1, 1));
 }
+
+#[tokio::test]
+async fn the_browser_client_and_the_demo_page_are_served() {
+    let app = crate::helpers::spawn_app().await;
+    for (path, kind, needle) in [
+        ("/sdk/herald.js", "text/javascript", "/v1/stream/sse"),
+        ("/demo", "text/html", "/sdk/herald.js"),
+    ] {
+        let response = app.anonymous().get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert!(response.text().await.unwrap().contains(needle), "{path}");
+    }
+}
