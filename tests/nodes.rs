@@ -10,18 +10,11 @@ mod helpers;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::Utc;
 use herald_core::access::Role;
-use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::json;
-use sha2::Sha256;
 
 use helpers::spawn_app;
-
-const SECRET: &str = "a-product-secret-of-more-than-32-characters";
 
 /// A `herald` process on the test's database, killed when dropped.
 struct Process(Child);
@@ -40,7 +33,10 @@ fn herald(command: &str, database_url: &str, port: u16) -> Process {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HERALD_DATABASE_URL", database_url)
         .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HERALD_AUTH__SUBSCRIBER_TOKEN_SECRET", SECRET)
+        .env(
+            "HERALD_AUTH__SUBSCRIBER_TOKEN_SECRET",
+            helpers::TOKEN_SECRET,
+        )
         .env("HERALD_LOG__FILTER", "error")
         .stdout(Stdio::null())
         .spawn()
@@ -65,17 +61,6 @@ async fn wait_until_healthy(port: u16) {
         assert!(Instant::now() < deadline, "herald api did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// A token signed as a product backend would.
-fn token(external_id: &str) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = json!({ "sub": external_id, "exp": Utc::now().timestamp() + 600 });
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(format!("{header}.{payload}").as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{header}.{payload}.{signature}")
 }
 
 /// Reads a stream until `needle` appears in it.
@@ -122,7 +107,7 @@ async fn a_message_sent_by_a_worker_reaches_streams_on_two_api_processes() {
     }
 
     // The subscriber is connected to both API processes.
-    let token = token("ana");
+    let token = helpers::subscriber_token("ana");
     let mut streams = Vec::new();
     for port in ports {
         let response = reqwest::get(format!(

@@ -3,8 +3,6 @@
 //! only its own subscriber's items, and read, archive and acknowledgements move the
 //! versioned unread pair and reach the delivery log.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use herald_core::access::Role;
 use herald_core::deliveries::plan_batch;
@@ -13,32 +11,18 @@ use herald_core::inbox::NewItem;
 use herald_core::inbox::store::store_batch;
 use herald_core::rules::engine::{Recipient, RuleSet};
 use herald_worker::deliver::Deliverer;
-use hmac::{Hmac, Mac};
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
-use crate::helpers::{TestApp, error_of, insert_message, spawn_app_with, test_config};
-
-const SECRET: &str = "a-product-secret-of-more-than-32-characters";
-
-/// An HS256 JWT made here, from the documented format alone.
-fn sign(claims: &Value, secret: &str) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{header}.{payload}").as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{header}.{payload}.{signature}")
-}
+use crate::helpers::{
+    TOKEN_SECRET, TestApp, error_of, insert_message, sign, spawn_app_with_token_secret,
+    subscriber_token, test_config,
+};
 
 /// Two subscribers, each sent one inbox message by the worker.
 async fn inbox_with_two_subscribers() -> TestApp {
-    let app = spawn_app_with(|config| {
-        config.auth.subscriber_token_secret = SECRET.to_owned().into();
-    })
-    .await;
+    let app = spawn_app_with_token_secret().await;
     let admin = app.operator(Role::Admin).await;
     let template = admin
         .ok(
@@ -119,8 +103,7 @@ async fn a_token_reads_its_own_inbox_only_and_moves_the_unread_pair() {
     let key = app.api_key(&["subscribers:write"]).await;
     let ana = minted(&app, &key, "ana").await;
     // The product's backend signs ben's token itself.
-    let exp = Utc::now().timestamp() + 600;
-    let ben = sign(&json!({ "sub": "ben", "exp": exp }), SECRET);
+    let ben = subscriber_token("ben");
 
     let page: Value = get(&app, "/v1/inbox", &ana).await.json().await.unwrap();
     let items = page["items"].as_array().unwrap();
@@ -246,15 +229,18 @@ async fn missing_forged_expired_and_foreign_tokens_get_401() {
         (
             &sign(
                 &json!({ "sub": "ana", "exp": Utc::now().timestamp() - 5 }),
-                SECRET,
+                TOKEN_SECRET,
             ),
             "invalid_token",
         ),
         (
-            &sign(&json!({ "sub": "nobody", "exp": exp }), SECRET),
+            &sign(&json!({ "sub": "nobody", "exp": exp }), TOKEN_SECRET),
             "invalid_token",
         ),
-        (&sign(&json!({ "sub": "ana" }), SECRET), "invalid_token"),
+        (
+            &sign(&json!({ "sub": "ana" }), TOKEN_SECRET),
+            "invalid_token",
+        ),
     ];
     for (token, code) in cases {
         for path in ["/v1/inbox", "/v1/inbox/unread-count"] {
@@ -275,7 +261,7 @@ async fn missing_forged_expired_and_foreign_tokens_get_401() {
     let response = get(&app, "/v1/inbox", &key).await;
     assert_eq!(error_of(response, 401).await["code"], "invalid_token");
     // The token may also come as a query parameter (EventSource cannot set headers).
-    let token = sign(&json!({ "sub": "ana", "exp": exp }), SECRET);
+    let token = sign(&json!({ "sub": "ana", "exp": exp }), TOKEN_SECRET);
     let response = app
         .anonymous()
         .get(app.url(&format!("/v1/inbox/unread-count?token={token}")))
@@ -359,7 +345,10 @@ async fn the_browser_client_and_the_demo_page_are_served() {
     ] {
         let response = app.anonymous().get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200, "{path}");
-        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(content_type.starts_with(kind), "{path}: {content_type}");
         assert!(response.text().await.unwrap().contains(needle), "{path}");
     }

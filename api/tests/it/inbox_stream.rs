@@ -13,9 +13,9 @@ use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_of, spawn_app_with};
-
-const SECRET: &str = "a-product-secret-of-more-than-32-characters";
+use crate::helpers::{
+    TOKEN_SECRET, TestApp, error_of, sign, spawn_app_with, spawn_app_with_token_secret,
+};
 
 /// One server-sent event.
 #[derive(Debug)]
@@ -96,15 +96,19 @@ impl EventReader {
 }
 
 fn token(external_id: &str, exp: i64) -> String {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use hmac::{Hmac, Mac};
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(json!({ "sub": external_id, "exp": exp }).to_string());
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(format!("{header}.{payload}").as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{header}.{payload}.{signature}")
+    sign(&json!({ "sub": external_id, "exp": exp }), TOKEN_SECRET)
+}
+
+/// An app accepting product-signed tokens, with these subscribers.
+async fn app_with(subscribers: &[&str]) -> TestApp {
+    let app = spawn_app_with_token_secret().await;
+    let admin = app.operator(Role::Admin).await;
+    for id in subscribers {
+        admin
+            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
+            .await;
+    }
+    app
 }
 
 async fn subscriber_id(app: &TestApp, external_id: &str) -> i64 {
@@ -119,14 +123,7 @@ async fn subscriber_id(app: &TestApp, external_id: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumed_stream_misses_nothing_and_repeats_nothing_while_items_arrive() {
-    let app = spawn_app_with(|config| {
-        config.auth.subscriber_token_secret = SECRET.to_owned().into();
-    })
-    .await;
-    let admin = app.operator(Role::Admin).await;
-    admin
-        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
-        .await;
+    let app = app_with(&["ana"]).await;
     let ana = subscriber_id(&app, "ana").await;
     let token = token("ana", Utc::now().timestamp() + 600);
 
@@ -228,14 +225,7 @@ impl ProducerApp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_poll_answers_when_an_item_arrives_or_204_at_its_timeout() {
-    let app = spawn_app_with(|config| {
-        config.auth.subscriber_token_secret = SECRET.to_owned().into();
-    })
-    .await;
-    let admin = app.operator(Role::Admin).await;
-    admin
-        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
-        .await;
+    let app = app_with(&["ana"]).await;
     let ana = subscriber_id(&app, "ana").await;
     let token = token("ana", Utc::now().timestamp() + 600);
     let producer = ProducerApp {
@@ -325,14 +315,7 @@ async fn send(socket: &mut Socket, frame: Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_on_one_websocket_updates_the_subscribers_other_connections() {
-    let app = spawn_app_with(|config| {
-        config.auth.subscriber_token_secret = SECRET.to_owned().into();
-    })
-    .await;
-    let admin = app.operator(Role::Admin).await;
-    admin
-        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
-        .await;
+    let app = app_with(&["ana"]).await;
     let ana = subscriber_id(&app, "ana").await;
     let token = token("ana", Utc::now().timestamp() + 600);
     ProducerApp {
@@ -401,14 +384,7 @@ async fn reading_on_one_websocket_updates_the_subscribers_other_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_iframe_stream_posts_each_update_to_the_embedding_origin() {
-    let app = spawn_app_with(|config| {
-        config.auth.subscriber_token_secret = SECRET.to_owned().into();
-    })
-    .await;
-    let admin = app.operator(Role::Admin).await;
-    admin
-        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
-        .await;
+    let app = app_with(&["ana"]).await;
     let ana = subscriber_id(&app, "ana").await;
     let token = token("ana", Utc::now().timestamp() + 600);
     let url = |origin: &str| {
@@ -461,7 +437,7 @@ async fn the_iframe_stream_posts_each_update_to_the_embedding_origin() {
 #[tokio::test]
 async fn a_subscriber_may_hold_only_so_many_streams() {
     let app = spawn_app_with(|config| {
-        config.auth.subscriber_token_secret = SECRET.to_owned().into();
+        config.auth.subscriber_token_secret = TOKEN_SECRET.to_owned().into();
         config.http.max_streams_per_subscriber = 2;
     })
     .await;

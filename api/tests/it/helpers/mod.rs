@@ -8,6 +8,7 @@
 mod database;
 mod fixtures;
 mod session;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +25,7 @@ use tokio::sync::oneshot;
 pub use database::{TestDatabase, backend_is_postgres};
 pub use fixtures::insert_message;
 pub use session::Session;
+pub use tokens::{TOKEN_SECRET, sign, subscriber_token};
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -50,6 +52,14 @@ pub fn test_config() -> Config {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
+}
+
+/// An app that accepts subscriber tokens signed with [`TOKEN_SECRET`].
+pub async fn spawn_app_with_token_secret() -> TestApp {
+    spawn_app_with(|config| {
+        config.auth.subscriber_token_secret = TOKEN_SECRET.to_owned().into();
+    })
+    .await
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
