@@ -1,6 +1,7 @@
 //! Herald as several processes on one Postgres database: a message stored by a
 //! `herald worker` process reaches the subscriber's streams on two separate
-//! `herald api` processes (the inbox relay over LISTEN/NOTIFY).
+//! `herald api` processes (the inbox relay over LISTEN/NOTIFY); and SIGTERM closes open
+//! streams so the process can stop.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 #[allow(dead_code, unused_imports)] // the API tests' harness; these tests use part of it
@@ -149,4 +150,56 @@ async fn a_message_sent_by_a_worker_reaches_streams_on_two_api_processes() {
         .map(|stream| wait_for(stream, "Across nodes"))
         .collect();
     futures::future::join_all(waits).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_open_streams_and_the_process() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
+    let port = free_port();
+    let mut serve = herald("serve", app.database_url(), port);
+    wait_until_healthy(port).await;
+
+    let token = helpers::subscriber_token("ana");
+    let mut stream = reqwest::get(format!(
+        "http://127.0.0.1:{port}/v1/stream/sse?token={token}"
+    ))
+    .await
+    .unwrap();
+    let mut received = String::new();
+    while !received.contains("event: unread") {
+        let chunk = stream.chunk().await.unwrap().expect("the stream is open");
+        received.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(
+        received.starts_with("retry: "),
+        "a retry hint first: {received}"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &serve.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The stream ends (the client would reconnect after the hint) and so does Herald.
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream did not end on SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(exit) = serve.0.try_wait().unwrap() {
+            assert!(exit.success(), "herald exited with {exit}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "herald did not stop with a stream open"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
