@@ -15,7 +15,7 @@ use herald_channels::{
 };
 use herald_core::campaigns::dispatch::{complete_finished, dispatch_running, start_due};
 use herald_core::channel::ChannelKind;
-use herald_core::channel_instances::{Fingerprint, build_enabled, fingerprint};
+use herald_core::channel_instances::build_enabled;
 use herald_core::config::{Config, DeliveryConfig};
 use herald_core::db::ids_in;
 use herald_core::deliveries::{
@@ -30,8 +30,6 @@ use herald_core::templates::render::{CompiledContent, RenderContext, RenderedCon
 use herald_core::templates::store::{content_of, version};
 use herald_core::unsubscribe::LinkSigner;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
-use tokio::sync::{Mutex, Notify};
-use tokio_util::sync::CancellationToken;
 
 /// The channel instance each kind of delivery goes through.
 #[derive(Default)]
@@ -92,7 +90,7 @@ struct Round {
 
 impl Deliverer {
     /// Builds the enabled channel instances; build a new one to pick up changes
-    /// ([`run_loop`] does when they change).
+    /// ([`crate::loops::run_loop`] does when they change).
     pub async fn new(db: DatabaseConnection, config: &Config) -> herald_core::Result<Self> {
         Ok(Self {
             routes: Routes::load(&db).await?,
@@ -112,7 +110,7 @@ impl Deliverer {
 
     /// One round, all steps in turn: expires and reconsiders, sends one batch, then
     /// starts due campaigns, plans them and completes finished ones. Planned deliveries
-    /// go out in the next round. ([`run_loop`] runs the steps side by side instead.)
+    /// go out in the next round. ([`crate::loops::run_loop`] runs the steps side by side instead.)
     pub async fn run_once(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
         let upkeep = self.upkeep(now).await?;
         let sent = self.send_batch(now).await?;
@@ -465,135 +463,6 @@ impl Deliverer {
             ChannelKind::Inbox => Err(DeliveryOutcome::permanent(
                 "inbox deliveries are stored, not sent",
             )),
-        }
-    }
-}
-
-/// How often an idle worker looks for due deliveries and due campaigns.
-const POLL: Duration = Duration::from_millis(500);
-
-/// The deliverer for the channel instances as they are now: checked before every
-/// batch (one small query), rebuilt when an instance changed.
-struct Current {
-    db: DatabaseConnection,
-    config: Config,
-    bus: Bus,
-    built: Mutex<Option<(Fingerprint, Arc<Deliverer>)>>,
-}
-
-impl Current {
-    async fn get(&self) -> Option<Arc<Deliverer>> {
-        let mut built = self.built.lock().await;
-        let now_is = match fingerprint(&self.db).await {
-            Ok(now_is) => now_is,
-            Err(error) => {
-                tracing::warn!(%error, "reading channel instances failed");
-                return built.as_ref().map(|(_, deliverer)| Arc::clone(deliverer));
-            }
-        };
-        if built.as_ref().is_none_or(|(from, _)| *from != now_is) {
-            match Deliverer::new(self.db.clone(), &self.config).await {
-                Ok(deliverer) => {
-                    *built = Some((now_is, Arc::new(deliverer.with_bus(self.bus.clone()))));
-                }
-                Err(error) => tracing::warn!(%error, "loading channel instances failed"),
-            }
-        }
-        built.as_ref().map(|(_, deliverer)| Arc::clone(deliverer))
-    }
-}
-
-/// Sends due deliveries until `shutdown` completes. One task keeps campaigns moving
-/// (upkeep, start, plan, complete) while `batches_in_flight` tasks claim, send and
-/// record batches side by side, so a large audience starts going out while it is still
-/// being planned. A failing round is logged and tried again after a pause; it never
-/// stops the worker.
-pub async fn run_loop(
-    db: DatabaseConnection,
-    config: Config,
-    bus: Bus,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    let current = Arc::new(Current {
-        db,
-        built: Mutex::new(None),
-        config: config.clone(),
-        bus,
-    });
-    let planned = Arc::new(Notify::new());
-    let stop = CancellationToken::new();
-    let mut senders = Vec::new();
-    for _ in 0..config.delivery.batches_in_flight {
-        senders.push(send_loop(
-            Arc::clone(&current),
-            Arc::clone(&planned),
-            stop.clone(),
-        ));
-    }
-    // Planning may stop at any await: it is idempotent and resumes where it was.
-    let campaigns = {
-        let stop = stop.clone();
-        let campaign_loop = campaign_loop(current, planned);
-        async move {
-            tokio::select! {
-                () = stop.cancelled() => {}
-                () = campaign_loop => {}
-            }
-        }
-    };
-    let work = futures::future::join(campaigns, futures::future::join_all(senders));
-    tokio::pin!(work);
-    tokio::select! {
-        () = shutdown => {
-            // Batches being sent finish and are recorded before the worker stops.
-            stop.cancel();
-            work.await;
-        }
-        _ = &mut work => {}
-    }
-}
-
-/// Upkeep and campaign steps, round after round, waking the senders when something
-/// was planned or became due.
-async fn campaign_loop(current: Arc<Current>, planned: Arc<Notify>) {
-    loop {
-        if let Some(deliverer) = current.get().await {
-            let now = Utc::now();
-            match deliverer.upkeep(now).await {
-                Ok(upkeep) if upkeep.reconsidered > 0 => planned.notify_waiters(),
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "delivery upkeep failed"),
-            }
-            match deliverer.advance_campaigns(now).await {
-                Ok(0) => {}
-                Ok(_) => planned.notify_waiters(),
-                Err(error) => tracing::warn!(%error, "campaign round failed"),
-            }
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// Claims, sends and records batches while there are any; otherwise waits for the
-/// poll interval or until something was planned.
-async fn send_loop(current: Arc<Current>, planned: Arc<Notify>, stop: CancellationToken) {
-    while !stop.is_cancelled() {
-        let busy = match current.get().await {
-            Some(deliverer) => match deliverer.send_batch(Utc::now()).await {
-                Ok(recorded) => recorded != Recorded::default(),
-                Err(error) => {
-                    tracing::warn!(%error, "delivery batch failed");
-                    false
-                }
-            },
-            None => false,
-        };
-        if !busy {
-            tokio::select! {
-                () = stop.cancelled() => {}
-                () = planned.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
-            }
         }
     }
 }

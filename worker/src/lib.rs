@@ -3,6 +3,7 @@
 
 pub mod deliver;
 pub mod housekeeping;
+pub mod loops;
 pub mod storage;
 
 use std::future::Future;
@@ -28,7 +29,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let shutdown = shutdown.boxed().shared();
-    let delivery = deliver::run_loop(db.clone(), config, bus, shutdown.clone());
+    let delivery = loops::run_loop(db.clone(), config, bus, shutdown.clone());
     let (housekeeping, ()) = tokio::join!(housekeeping::run(db, shutdown), delivery);
     housekeeping
 }

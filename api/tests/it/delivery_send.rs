@@ -16,7 +16,8 @@ use herald_core::deliveries::{Recorded, claim_due, plan_batch};
 use herald_core::entities::{delivery, delivery_attempt, message, send_ledger, subscriber};
 use herald_core::inbox::Bus;
 use herald_core::rules::engine::{Recipient, RuleSet};
-use herald_worker::deliver::{Deliverer, run_loop};
+use herald_worker::deliver::Deliverer;
+use herald_worker::loops::run_loop;
 use reqwest::Method;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
