@@ -68,7 +68,8 @@ async function login(base) {
     body: JSON.stringify({ username: "admin", password: PASSWORD }),
   });
   assert.equal(response.status, 200);
-  const cookie = response.headers.get("set-cookie").split(";")[0];
+  // Every cookie the login set (the session and the CSRF cookie, in any order).
+  const cookie = response.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
   const { csrf_token } = await response.json();
   return async (method, path, body, extra = {}) => {
     const answer = await fetch(`${base}${path}`, {
