@@ -10,6 +10,7 @@
 //! LISTEN/NOTIFY, so an item stored by any worker wakes streams on any API node.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,8 @@ pub struct Bus {
     channels: Arc<Mutex<HashMap<i64, broadcast::Sender<Signal>>>>,
     /// Signals for other processes, when a relay runs.
     outbox: Arc<Mutex<Option<Outbox>>>,
+    /// How many subscribers the map held after it was last pruned.
+    pruned_at: Arc<AtomicUsize>,
 }
 
 impl Bus {
@@ -52,6 +55,12 @@ impl Bus {
     /// Signals for one subscriber, from now on.
     pub fn subscribe(&self, subscriber_id: i64) -> broadcast::Receiver<Signal> {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        // Forget subscribers whose connections all closed, whenever the map has doubled
+        // since it was last pruned: amortised O(1) per connection.
+        if channels.len() >= 2 * self.pruned_at.load(Ordering::Relaxed).max(64) {
+            channels.retain(|_, sender| sender.receiver_count() > 0);
+            self.pruned_at.store(channels.len(), Ordering::Relaxed);
+        }
         channels
             .entry(subscriber_id)
             .or_insert_with(|| broadcast::channel(BUFFER).0)
@@ -99,5 +108,33 @@ impl Bus {
         for subscriber in subscribers {
             self.publish(subscriber, Signal::Items);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribers_whose_connections_closed_are_forgotten() {
+        let bus = Bus::default();
+        let kept = bus.subscribe(0);
+        for id in 1..=200 {
+            drop(bus.subscribe(id));
+        }
+        let held = bus.channels.lock().unwrap().len();
+        assert!(held < 200, "closed subscribers pruned: {held} held");
+        assert_eq!(bus.listeners(0), 1, "an open connection stays");
+        drop(kept);
+    }
+
+    #[test]
+    fn a_signal_reaches_only_its_subscriber() {
+        let bus = Bus::default();
+        let mut ana = bus.subscribe(1);
+        let mut ben = bus.subscribe(2);
+        bus.publish(1, Signal::Items);
+        assert_eq!(ana.try_recv().unwrap(), Signal::Items);
+        assert!(ben.try_recv().is_err());
     }
 }
