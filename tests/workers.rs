@@ -250,18 +250,13 @@ async fn wait_for_completion(app: &TestApp, ids: &[i64]) {
         if done == ids.len() as u64 {
             return;
         }
-        let statuses: Vec<String> = delivery::Entity::find()
-            .all(&app.db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|d| d.status)
-            .collect();
-        assert!(
-            Instant::now() < deadline,
-            "campaigns did not complete; deliveries: {:?}",
-            tally(&statuses)
-        );
+        if Instant::now() >= deadline {
+            let statuses = statuses(app).await;
+            panic!(
+                "campaigns did not complete; deliveries: {:?}",
+                tally(&statuses)
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -285,14 +280,21 @@ async fn statuses(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
+/// An app with `count` subscribers whose webhooks go to a receiver behaving so, and the
+/// webhook channel configured.
+async fn stack(count: usize, behaviour: Behaviour) -> (TestApp, Session, Hits) {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (url, hits) = receiver(behaviour).await;
+    seed_subscribers(&app, count, &url).await;
+    create_channel(&admin).await;
+    (app, admin, hits)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_at_any_moment_and_restarted_loses_and_repeats_nothing() {
     const SUBSCRIBERS: usize = 1_500;
-    let app = spawn_app().await;
-    let admin = app.operator(Role::Admin).await;
-    let (url, hits) = receiver(Behaviour::Slow).await;
-    seed_subscribers(&app, SUBSCRIBERS, &url).await;
-    create_channel(&admin).await;
+    let (app, admin, hits) = stack(SUBSCRIBERS, Behaviour::Slow).await;
     let id = campaign_to_everyone(&app, &admin, "spring").await;
 
     // Kill the worker at random moments: while it starts, plans, claims, sends, records.
@@ -362,11 +364,7 @@ async fn three_workers_send_once_hold_caps_and_dispatch_each_campaign_once() {
         return;
     }
     const SUBSCRIBERS: usize = 600;
-    let app = spawn_app().await;
-    let admin = app.operator(Role::Admin).await;
-    let (url, hits) = receiver(Behaviour::Slow).await;
-    seed_subscribers(&app, SUBSCRIBERS, &url).await;
-    create_channel(&admin).await;
+    let (app, admin, hits) = stack(SUBSCRIBERS, Behaviour::Slow).await;
     admin
         .ok(
             Method::POST,
@@ -446,11 +444,7 @@ async fn three_workers_send_once_hold_caps_and_dispatch_each_campaign_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_failing_and_hanging_still_gets_everything_within_the_retry_schedule() {
     const SUBSCRIBERS: usize = 300;
-    let app = spawn_app().await;
-    let admin = app.operator(Role::Admin).await;
-    let (url, hits) = receiver(Behaviour::Flaky).await;
-    seed_subscribers(&app, SUBSCRIBERS, &url).await;
-    create_channel(&admin).await;
+    let (app, admin, hits) = stack(SUBSCRIBERS, Behaviour::Flaky).await;
     let id = campaign_to_everyone(&app, &admin, "autumn").await;
 
     let workers: Vec<Worker> = (0..2).map(|_| Worker::start(app.database_url())).collect();

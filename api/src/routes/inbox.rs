@@ -144,8 +144,18 @@ async fn read_item(
     subscriber: SubscriberCaller,
     Path(id): Path<i64>,
 ) -> Result<Json<Unread>, ApiError> {
-    let unread = acknowledge(&state.db, subscriber.id, id, Ack::Read, Utc::now()).await?;
-    read_elsewhere(&state, &subscriber, vec![id], unread);
+    put_away(&state, &subscriber, id, Ack::Read).await
+}
+
+/// Marks one item read or archived and tells the subscriber's other connections.
+async fn put_away(
+    state: &AppState,
+    subscriber: &SubscriberCaller,
+    id: i64,
+    ack: Ack,
+) -> Result<Json<Unread>, ApiError> {
+    let unread = acknowledge(&state.db, subscriber.id, id, ack, Utc::now()).await?;
+    read_elsewhere(state, subscriber, vec![id], unread);
     Ok(Json(unread))
 }
 
@@ -179,9 +189,7 @@ async fn archive_item(
     subscriber: SubscriberCaller,
     Path(id): Path<i64>,
 ) -> Result<Json<Unread>, ApiError> {
-    let unread = acknowledge(&state.db, subscriber.id, id, Ack::Archived, Utc::now()).await?;
-    read_elsewhere(&state, &subscriber, vec![id], unread);
-    Ok(Json(unread))
+    put_away(&state, &subscriber, id, Ack::Archived).await
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
