@@ -153,8 +153,22 @@ impl Deliverer {
 
     /// Claims one batch of due deliveries, sends it and records the outcomes.
     pub async fn send_batch(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
+        let claimed = self.claim(now).await?;
+        self.send_claimed(claimed, now).await
+    }
+
+    /// Claims one batch of due deliveries under a lease.
+    pub async fn claim(&self, now: DateTime<Utc>) -> herald_core::Result<Vec<delivery::Model>> {
         let lease = Duration::from_secs(self.config.lease_secs);
-        let claimed = claim_due(&self.db, now, lease, self.config.batch_size).await?;
+        claim_due(&self.db, now, lease, self.config.batch_size).await
+    }
+
+    /// Sends claimed deliveries and records the outcomes.
+    pub async fn send_claimed(
+        &self,
+        claimed: Vec<delivery::Model>,
+        now: DateTime<Utc>,
+    ) -> herald_core::Result<Recorded> {
         if claimed.is_empty() {
             return Ok(Recorded::default());
         }

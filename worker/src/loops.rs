@@ -124,15 +124,12 @@ async fn campaign_loop(current: Arc<Current>, planned: Arc<Notify>) {
 /// poll interval or until something was planned.
 async fn send_loop(current: Arc<Current>, planned: Arc<Notify>, stop: CancellationToken) {
     while !stop.is_cancelled() {
-        let busy = match current.get().await {
-            Some(deliverer) => match deliverer.send_batch(Utc::now()).await {
-                Ok(recorded) => recorded != Recorded::default(),
-                Err(error) => {
-                    tracing::warn!(%error, "delivery batch failed");
-                    false
-                }
-            },
-            None => false,
+        let busy = match send_one(&current).await {
+            Ok(recorded) => recorded != Recorded::default(),
+            Err(error) => {
+                tracing::warn!(%error, "delivery batch failed");
+                false
+            }
         };
         if !busy {
             tokio::select! {
@@ -142,4 +139,19 @@ async fn send_loop(current: Arc<Current>, planned: Arc<Notify>, stop: Cancellati
             }
         }
     }
+}
+
+/// Claims a batch, then sends it with the channel instances as they are after the
+/// claim: an instance configured before the deliveries were planned is always used.
+async fn send_one(current: &Current) -> herald_core::Result<Recorded> {
+    let Some(deliverer) = current.get().await else {
+        return Ok(Recorded::default());
+    };
+    let now = Utc::now();
+    let claimed = deliverer.claim(now).await?;
+    if claimed.is_empty() {
+        return Ok(Recorded::default());
+    }
+    let deliverer = current.get().await.unwrap_or(deliverer);
+    deliverer.send_claimed(claimed, now).await
 }
