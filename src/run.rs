@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use herald_core::config::Config;
+use herald_core::deliveries::Doorbell;
 use herald_core::inbox::Bus;
 use herald_core::operators::{self, Bootstrap};
 use herald_migrations::{Migrator, MigratorTrait};
@@ -131,12 +132,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // The worker wakes this process's inbox streams directly, and other processes'
     // through the relay on Postgres.
     let bus = inbox_bus(&db, &shutdown).await?;
+    let doorbell = Doorbell::default();
     let api = herald_api::serve(
-        herald_api::AppState::new(db.clone(), &config).with_bus(bus.clone()),
+        herald_api::AppState::new(db.clone(), &config).with_worker(bus.clone(), doorbell.clone()),
         listener,
         shutdown.clone().cancelled_owned(),
     );
-    let worker = herald_worker::run(db, config.clone(), bus, shutdown.clone().cancelled_owned());
+    let worker = herald_worker::run(
+        db,
+        config.clone(),
+        bus,
+        doorbell,
+        shutdown.clone().cancelled_owned(),
+    );
     let (api, worker) = tokio::join!(api, worker);
     api.context("the API server failed")?;
     worker?;
@@ -151,7 +159,7 @@ pub async fn api(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_token();
     let bus = inbox_bus(&db, &shutdown).await?;
     herald_api::serve(
-        herald_api::AppState::new(db, &config).with_bus(bus),
+        herald_api::AppState::new(db, &config).with_worker(bus, Doorbell::default()),
         listener,
         shutdown.cancelled_owned(),
     )
@@ -165,7 +173,15 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     tracing::info!("worker started");
     let shutdown = shutdown_token();
     let bus = inbox_bus(&db, &shutdown).await?;
-    herald_worker::run(db, config, bus, shutdown.cancelled_owned()).await?;
+    // Work queued by other processes is found by polling.
+    herald_worker::run(
+        db,
+        config,
+        bus,
+        Doorbell::default(),
+        shutdown.cancelled_owned(),
+    )
+    .await?;
     Ok(())
 }
 

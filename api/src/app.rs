@@ -23,7 +23,7 @@ use crate::auth::access::AccessTableError;
 use crate::auth::{AccessTable, authorize};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{metrics, openapi, routes};
+use crate::{cors, metrics, openapi, routes};
 
 /// Every documented route, with the document.
 fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
@@ -45,6 +45,7 @@ pub fn openapi_document() -> OpenApi {
 
 pub fn build(state: AppState) -> Result<Router, AccessTableError> {
     let (api, document) = documented_routes(&state).split_for_parts();
+    let cors = cors::inbox_policy(&state.settings.inbox_cors_origins);
     let table = Arc::new(AccessTable::from_openapi(&document)?);
     let api = api
         .route_layer(from_fn_with_state((state.clone(), table), authorize))
@@ -59,7 +60,8 @@ pub fn build(state: AppState) -> Result<Router, AccessTableError> {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
-        .with_state(state);
+        .with_state(state)
+        .layer(from_fn_with_state(cors, cors::inbox_cors));
     Ok(router.layer(
         ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new([

@@ -3,6 +3,7 @@
 
 mod app;
 pub mod auth;
+mod cors;
 pub mod error;
 mod extract;
 pub mod metrics;

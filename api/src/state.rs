@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_core::config::Config;
+use herald_core::deliveries::Doorbell;
 use herald_core::inbox::Bus;
 use herald_core::inbox::tokens::TokenKeys;
 use sea_orm::DatabaseConnection;
@@ -22,6 +23,8 @@ pub struct AppState {
     token_keys: Arc<OnceCell<TokenKeys>>,
     /// Wakes inbox streams when a subscriber's inbox changes.
     pub bus: Bus,
+    /// Wakes the worker of this process when deliveries are queued.
+    pub doorbell: Doorbell,
     /// Cancelled when the server shuts down: open streams end.
     pub closing: CancellationToken,
 }
@@ -36,6 +39,7 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub subscriber_token_secret: SecretString,
     pub max_streams_per_subscriber: usize,
+    pub inbox_cors_origins: Vec<String>,
 }
 
 impl Settings {
@@ -48,6 +52,7 @@ impl Settings {
             request_timeout: Duration::from_secs(config.http.request_timeout_secs),
             subscriber_token_secret: config.auth.subscriber_token_secret.clone(),
             max_streams_per_subscriber: config.http.max_streams_per_subscriber,
+            inbox_cors_origins: config.http.inbox_cors_origins.clone(),
         }
     }
 }
@@ -60,13 +65,15 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             token_keys: Arc::default(),
             bus: Bus::default(),
+            doorbell: Doorbell::default(),
             closing: CancellationToken::new(),
         }
     }
 
-    /// Shares `bus` with the worker of the same process.
-    pub fn with_bus(mut self, bus: Bus) -> Self {
+    /// Shares `bus` and `doorbell` with the worker of the same process.
+    pub fn with_worker(mut self, bus: Bus, doorbell: Doorbell) -> Self {
         self.bus = bus;
+        self.doorbell = doorbell;
         self
     }
 

@@ -58,6 +58,8 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// Open inbox streams (SSE, WebSocket, iframe) one subscriber may hold at once.
     pub max_streams_per_subscriber: usize,
+    /// Origins whose pages may call the inbox routes cross-origin (CORS).
+    pub inbox_cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +95,8 @@ pub struct DeliveryConfig {
     /// Batches each worker works on side by side: while one is being sent, the next
     /// is claimed and the last recorded.
     pub batches_in_flight: usize,
+    /// How long an idle worker waits before it looks for work again.
+    pub poll_interval_ms: u64,
     /// The sender of emails (`Name <address>` or an address).
     pub email_from: String,
 }
@@ -161,10 +165,11 @@ impl Config {
         if self.delivery.batch_size == 0
             || self.delivery.concurrency == 0
             || self.delivery.batches_in_flight == 0
+            || self.delivery.poll_interval_ms == 0
         {
             return Err(invalid(
                 "delivery.batch_size",
-                "batch_size, concurrency and batches_in_flight must be at least 1",
+                "batch_size, concurrency, batches_in_flight and poll_interval_ms must be at least 1",
             ));
         }
         if !self.public_url.is_empty() {
@@ -179,6 +184,17 @@ impl Config {
                 "http.max_streams_per_subscriber",
                 "must be at least 1",
             ));
+        }
+        for origin in &self.http.inbox_cors_origins {
+            let parsed = url::Url::parse(origin)
+                .map_err(|e| invalid("http.inbox_cors_origins", &format!("{origin}: {e}")))?;
+            let bare = parsed.path() == "/" && parsed.query().is_none() && !origin.ends_with('/');
+            if !matches!(parsed.scheme(), "http" | "https") || !bare {
+                return Err(invalid(
+                    "http.inbox_cors_origins",
+                    &format!("{origin}: must be an origin like https://shop.example.com"),
+                ));
+            }
         }
         if self.http.body_limit_bytes == 0 {
             return Err(invalid("http.body_limit_bytes", "must be positive"));
@@ -284,10 +300,27 @@ mod tests {
             (("LOG__FORMAT", "xml"), "format"),
             (("ADMIN_PASSWORD", "short"), "admin_password"),
             (("HTTP__BODY_LIMIT_BYTES", "0"), "http.body_limit_bytes"),
+            (
+                (
+                    "HTTP__INBOX_CORS_ORIGINS",
+                    r#"["https://shop.example.com/app"]"#,
+                ),
+                "http.inbox_cors_origins",
+            ),
         ] {
             let err = load(&[pair]).expect_err("must be refused").to_string();
             assert!(err.to_lowercase().contains(key), "{err} should name {key}");
         }
+    }
+
+    #[test]
+    fn inbox_cors_origins_come_as_a_list() {
+        let origins = r#"["https://shop.example.com", "http://localhost:3000"]"#;
+        let config = load(&[("HTTP__INBOX_CORS_ORIGINS", origins)]).expect("valid");
+        assert_eq!(
+            config.http.inbox_cors_origins,
+            ["https://shop.example.com", "http://localhost:3000"]
+        );
     }
 
     #[test]

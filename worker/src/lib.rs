@@ -10,6 +10,7 @@ use std::future::Future;
 
 use futures::FutureExt;
 use herald_core::config::Config;
+use herald_core::deliveries::Doorbell;
 use herald_core::inbox::Bus;
 use sea_orm::DatabaseConnection;
 
@@ -21,15 +22,18 @@ pub enum WorkerError {
     Run(String),
 }
 
-/// Runs the worker's jobs (housekeeping, delivery) until `shutdown` completes.
+/// Runs the worker's jobs (housekeeping, delivery) until `shutdown` completes. Items
+/// stored for the inbox are announced on `bus`; `doorbell` wakes the senders when this
+/// process queues deliveries.
 pub async fn run(
     db: DatabaseConnection,
     config: Config,
     bus: Bus,
+    doorbell: Doorbell,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let shutdown = shutdown.boxed().shared();
-    let delivery = loops::run_loop(db.clone(), config, bus, shutdown.clone());
+    let delivery = loops::run_loop(db.clone(), config, bus, doorbell, shutdown.clone());
     let (housekeeping, ()) = tokio::join!(housekeeping::run(db, shutdown), delivery);
     housekeeping
 }

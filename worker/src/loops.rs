@@ -7,16 +7,13 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_core::channel_instances::{Fingerprint, fingerprint};
 use herald_core::config::Config;
-use herald_core::deliveries::Recorded;
+use herald_core::deliveries::{Doorbell, Recorded};
 use herald_core::inbox::Bus;
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::deliver::Deliverer;
-
-/// How often an idle worker looks for due deliveries and due campaigns.
-const POLL: Duration = Duration::from_millis(500);
 
 /// The deliverer for the channel instances as they are now: checked before every
 /// batch (one small query), rebuilt when an instance changed.
@@ -24,6 +21,8 @@ struct Current {
     db: DatabaseConnection,
     config: Config,
     bus: Bus,
+    /// How long an idle loop waits before it looks for work again.
+    poll: Duration,
     built: Mutex<Option<(Fingerprint, Arc<Deliverer>)>>,
 }
 
@@ -52,34 +51,36 @@ impl Current {
 /// Sends due deliveries until `shutdown` completes. One task keeps campaigns moving
 /// (upkeep, start, plan, complete) while `batches_in_flight` tasks claim, send and
 /// record batches side by side, so a large audience starts going out while it is still
-/// being planned. A failing round is logged and tried again after a pause; it never
-/// stops the worker.
+/// being planned. Senders wake at once when `doorbell` rings (work queued by this
+/// process) and otherwise poll. A failing round is logged and tried again after a
+/// pause; it never stops the worker.
 pub async fn run_loop(
     db: DatabaseConnection,
     config: Config,
     bus: Bus,
+    doorbell: Doorbell,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let current = Arc::new(Current {
         db,
         built: Mutex::new(None),
+        poll: Duration::from_millis(config.delivery.poll_interval_ms),
         config: config.clone(),
         bus,
     });
-    let planned = Arc::new(Notify::new());
     let stop = CancellationToken::new();
     let mut senders = Vec::new();
     for _ in 0..config.delivery.batches_in_flight {
         senders.push(send_loop(
             Arc::clone(&current),
-            Arc::clone(&planned),
+            doorbell.clone(),
             stop.clone(),
         ));
     }
     // Planning may stop at any await: it is idempotent and resumes where it was.
     let campaigns = {
         let stop = stop.clone();
-        let campaign_loop = campaign_loop(current, planned);
+        let campaign_loop = campaign_loop(current, doorbell);
         async move {
             tokio::select! {
                 () = stop.cancelled() => {}
@@ -101,29 +102,32 @@ pub async fn run_loop(
 
 /// Upkeep and campaign steps, round after round, waking the senders when something
 /// was planned or became due.
-async fn campaign_loop(current: Arc<Current>, planned: Arc<Notify>) {
+async fn campaign_loop(current: Arc<Current>, planned: Doorbell) {
     loop {
         if let Some(deliverer) = current.get().await {
             let now = Utc::now();
             match deliverer.upkeep(now).await {
-                Ok(upkeep) if upkeep.reconsidered > 0 => planned.notify_waiters(),
+                Ok(upkeep) if upkeep.reconsidered > 0 => planned.ring(),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "delivery upkeep failed"),
             }
             match deliverer.advance_campaigns(now).await {
                 Ok(0) => {}
-                Ok(_) => planned.notify_waiters(),
+                Ok(_) => planned.ring(),
                 Err(error) => tracing::warn!(%error, "campaign round failed"),
             }
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(current.poll).await;
     }
 }
 
 /// Claims, sends and records batches while there are any; otherwise waits for the
-/// poll interval or until something was planned.
-async fn send_loop(current: Arc<Current>, planned: Arc<Notify>, stop: CancellationToken) {
+/// poll interval or until something was queued.
+async fn send_loop(current: Arc<Current>, doorbell: Doorbell, stop: CancellationToken) {
     while !stop.is_cancelled() {
+        let rung = doorbell.rung();
+        tokio::pin!(rung);
+        rung.as_mut().enable();
         let busy = match send_one(&current).await {
             Ok(recorded) => recorded != Recorded::default(),
             Err(error) => {
@@ -134,8 +138,8 @@ async fn send_loop(current: Arc<Current>, planned: Arc<Notify>, stop: Cancellati
         if !busy {
             tokio::select! {
                 () = stop.cancelled() => {}
-                () = planned.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
+                () = rung => {}
+                () = tokio::time::sleep(current.poll) => {}
             }
         }
     }

@@ -73,7 +73,7 @@ async fn redrive(
     caller: Caller,
     ValidJson(input): ValidJson<RedriveIn>,
 ) -> Result<Json<Redriven>, ApiError> {
-    Ok(Json(
-        dead::redrive(&state.db, &caller.audit(), input).await?,
-    ))
+    let redriven = dead::redrive(&state.db, &caller.audit(), input).await?;
+    state.doorbell.ring();
+    Ok(Json(redriven))
 }

@@ -57,6 +57,7 @@ async fn send_message(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let key = idempotency_key(&headers)?;
     let accepted = messages::send(&state.db, &caller.sender(), key.as_deref(), input).await?;
+    state.doorbell.ring();
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::routing::post;
 use chrono::Utc;
 use herald_core::access::Role;
-use herald_core::deliveries::{Recorded, claim_due, plan_batch};
+use herald_core::deliveries::{Doorbell, Recorded, claim_due, plan_batch};
 use herald_core::entities::{delivery, delivery_attempt, message, send_ledger, subscriber};
 use herald_core::inbox::Bus;
 use herald_core::rules::engine::{Recipient, RuleSet};
@@ -24,7 +24,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, insert_message, spawn_app, test_config};
+use crate::helpers::{Session, TestApp, insert_message, spawn_app, spawn_app_with, test_config};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -325,6 +325,7 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
         app.db.clone(),
         test_config(),
         Bus::default(),
+        Doorbell::default(),
         async move {
             let _ = stopped.await;
         },
@@ -354,6 +355,60 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
         1,
         "delivered at the first attempt"
     );
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 1);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), worker)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// The worker polls only hourly here: only the API's doorbell can make it send.
+#[tokio::test]
+async fn a_message_sent_through_the_api_wakes_the_worker_of_the_same_process() {
+    let hourly = |config: &mut herald_core::config::Config| {
+        config.delivery.poll_interval_ms = 3_600_000;
+    };
+    let app = spawn_app_with(hourly).await;
+    let mut config = test_config();
+    hourly(&mut config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(run_loop(
+        app.db.clone(),
+        config,
+        Bus::default(),
+        app.doorbell.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    // The loops have made their first (empty) round by the time this is set up.
+    let template_id = setup(
+        &admin,
+        ping(r#"{"n": 1}"#),
+        &[("ana", format!("{base}/ok"))],
+    )
+    .await;
+    admin
+        .ok(
+            Method::POST,
+            "/v1/messages",
+            &json!({ "recipients": ["ana"], "template_id": template_id,
+                     "channels": ["webhook"], "category": "orders" }),
+        )
+        .await;
+
+    let mut status = String::new();
+    for _ in 0..200 {
+        status = status_of(&app, "ana").await.0;
+        if status == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "delivered", "sent long before the next poll");
     assert_eq!(seen.lock().unwrap()["ok"].len(), 1);
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), worker)

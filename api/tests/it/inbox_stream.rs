@@ -19,20 +19,20 @@ use crate::helpers::{
 
 /// One server-sent event.
 #[derive(Debug)]
-struct SseEvent {
-    id: Option<i64>,
-    event: String,
-    data: Value,
+pub(crate) struct SseEvent {
+    pub(crate) id: Option<i64>,
+    pub(crate) event: String,
+    pub(crate) data: Value,
 }
 
 /// Reads events off a streaming response.
-struct EventReader {
+pub(crate) struct EventReader {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl EventReader {
-    async fn open(app: &TestApp, token: &str, last_event_id: Option<i64>) -> Self {
+    pub(crate) async fn open(app: &TestApp, token: &str, last_event_id: Option<i64>) -> Self {
         let mut request = app
             .anonymous()
             .get(app.url(&format!("/v1/stream/sse?token={token}")));
@@ -54,7 +54,7 @@ impl EventReader {
     }
 
     /// The next event with a name (comments and the retry hint are skipped).
-    async fn next(&mut self) -> SseEvent {
+    pub(crate) async fn next(&mut self) -> SseEvent {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
@@ -84,7 +84,7 @@ impl EventReader {
     }
 
     /// The next `message` event's id, skipping `unread` events.
-    async fn next_message(&mut self) -> i64 {
+    pub(crate) async fn next_message(&mut self) -> i64 {
         loop {
             let event = self.next().await;
             if event.event == "message" {
@@ -95,12 +95,12 @@ impl EventReader {
     }
 }
 
-fn token(external_id: &str, exp: i64) -> String {
+pub(crate) fn token(external_id: &str, exp: i64) -> String {
     sign(&json!({ "sub": external_id, "exp": exp }), TOKEN_SECRET)
 }
 
 /// An app accepting product-signed tokens, with these subscribers.
-async fn app_with(subscribers: &[&str]) -> TestApp {
+pub(crate) async fn app_with(subscribers: &[&str]) -> TestApp {
     let app = spawn_app_with_token_secret().await;
     let admin = app.operator(Role::Admin).await;
     for id in subscribers {
@@ -111,7 +111,7 @@ async fn app_with(subscribers: &[&str]) -> TestApp {
     app
 }
 
-async fn subscriber_id(app: &TestApp, external_id: &str) -> i64 {
+pub(crate) async fn subscriber_id(app: &TestApp, external_id: &str) -> i64 {
     subscriber::Entity::find()
         .filter(subscriber::Column::ExternalId.eq(external_id))
         .one(&app.db)

@@ -16,6 +16,7 @@ mod helpers;
 mod housekeeping;
 mod import;
 mod inbox;
+mod inbox_flow;
 mod inbox_stream;
 mod list_entries;
 mod messages;

@@ -4,12 +4,14 @@
 //! deliveries to workers under a lease and records what each attempt did.
 
 pub mod dead;
+mod doorbell;
 pub mod log;
 pub mod plan;
 pub mod queue;
 pub mod reconsider;
 pub mod status;
 
+pub use doorbell::Doorbell;
 pub use plan::{PlanSummary, plan_batch};
 pub use queue::{Attempt, Recorded, RetryPolicy, claim_due, record};
 pub use reconsider::{any_deferred_due, expire_due, reconsider_due};

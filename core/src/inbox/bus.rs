@@ -1,9 +1,13 @@
 //! Wakes a subscriber's open connections when their inbox changes.
 //!
-//! The bus carries signals, not the record: a woken connection reads what is new from
-//! the database after the last id it sent, so a lagging or dropped signal costs a
-//! query, never an item. Items of one subscriber get their ids in commit order (see
-//! `store_batch`), so reading "after the last id sent" leaves no gap.
+//! Every signal carries the subscriber's unread pair after the change. Its version
+//! moves by one per change, so a connection that knows the version it is at can tell
+//! whether a signal is the very next change. In one process, a signal for new items
+//! carries the items too: a connection at the previous version sends them straight
+//! on, so a broadcast to 10,000 connections costs no query per connection. Anything
+//! else (a version skipped, a signal relayed from another process without its items)
+//! makes the connection read what is new from the database after the last id it sent:
+//! the database stays the record, and a lost signal costs a query, never an item.
 //!
 //! In one process the bus is this in-memory map. On Postgres, a relay
 //! ([`super::relay`]) also carries every signal to the other processes through
@@ -16,16 +20,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
-use super::store::{Stored, Unread};
+use super::store::{InboxItem, Stored, Unread};
 
 /// What changed in a subscriber's inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
 pub enum Signal {
-    /// New items were stored.
-    Items,
-    /// Items were read or archived (no ids: all were read); the unread pair after it.
+    /// New items were stored; `items` are they, in id order, when the signal did not
+    /// cross processes (notifications are too small to carry them).
+    Items {
+        unread: Unread,
+        #[serde(skip)]
+        items: Option<Arc<[InboxItem]>>,
+    },
+    /// Items were read or archived (no ids: all were read).
     Read { ids: Vec<i64>, unread: Unread },
+    /// Something may have been missed: look in the database.
+    Recheck,
 }
 
 /// Signals buffered per subscriber before a slow connection lags (it then re-reads).
@@ -91,7 +102,7 @@ impl Bus {
     pub(super) fn wake_all(&self) {
         let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         for sender in channels.values() {
-            let _ = sender.send(Signal::Items);
+            let _ = sender.send(Signal::Recheck);
         }
     }
 
@@ -100,13 +111,20 @@ impl Bus {
         *self.outbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(outbox);
     }
 
-    /// One `Items` signal per subscriber that got new items.
+    /// One `Items` signal per subscriber that got new items (`stored` is in id order,
+    /// as `store_batch` returns it).
     pub fn stored(&self, stored: &[Stored]) {
-        let mut subscribers: Vec<i64> = stored.iter().map(|s| s.subscriber_id).collect();
-        subscribers.sort_unstable();
-        subscribers.dedup();
-        for subscriber in subscribers {
-            self.publish(subscriber, Signal::Items);
+        let mut by_subscriber: HashMap<i64, (Unread, Vec<InboxItem>)> = HashMap::new();
+        for one in stored {
+            by_subscriber
+                .entry(one.subscriber_id)
+                .or_insert_with(|| (one.unread, Vec::new()))
+                .1
+                .push(one.item.clone());
+        }
+        for (subscriber, (unread, items)) in by_subscriber {
+            let items = Some(Arc::from(items));
+            self.publish(subscriber, Signal::Items { unread, items });
         }
     }
 }
@@ -133,8 +151,8 @@ mod tests {
         let bus = Bus::default();
         let mut ana = bus.subscribe(1);
         let mut ben = bus.subscribe(2);
-        bus.publish(1, Signal::Items);
-        assert_eq!(ana.try_recv().unwrap(), Signal::Items);
+        bus.publish(1, Signal::Recheck);
+        assert_eq!(ana.try_recv().unwrap(), Signal::Recheck);
         assert!(ben.try_recv().is_err());
     }
 }

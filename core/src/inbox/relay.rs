@@ -2,7 +2,8 @@
 //! sent with NOTIFY (many signals per notification) and every other process LISTENs
 //! and wakes its own connections. Signals only wake; items are always read from the
 //! database, so a notification lost while the listener reconnects costs nothing once
-//! every connection has been woken to look again.
+//! every connection has been woken to look again. Items themselves do not travel (a
+//! notification holds under 8,000 bytes): a connection woken from here reads them.
 
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -134,10 +135,25 @@ async fn listen(mut listener: PgListener, bus: Bus, node: String, stop: Cancella
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inbox::Unread;
 
     #[test]
     fn many_signals_are_split_under_the_payload_limit() {
-        let signals: Vec<(i64, Signal)> = (0..5_000).map(|id| (id, Signal::Items)).collect();
+        let signals: Vec<(i64, Signal)> = (0..5_000)
+            .map(|id| {
+                let unread = Unread {
+                    count: id,
+                    version: id,
+                };
+                (
+                    id,
+                    Signal::Items {
+                        unread,
+                        items: None,
+                    },
+                )
+            })
+            .collect();
         let payloads = payloads("node", signals);
         assert!(payloads.len() > 1);
         let mut seen = 0;

@@ -1,8 +1,11 @@
 //! One connection's position in a subscriber's inbox, shared by every transport.
 //!
-//! A feed reads from the database after the last id it gave out whenever the bus says
-//! something changed (or it lagged), so a resumed connection gets every missed item
-//! once, in order, and a dropped signal costs a query, never an item.
+//! A feed takes new items straight from the bus when a signal is the very next change
+//! of the subscriber's inbox (see [`herald_core::inbox::bus`]), and otherwise reads
+//! from the database after the last id it gave out, so a resumed connection gets every
+//! missed item once, in order, and a dropped signal costs a query, never an item. A
+//! connection that falls more than the bus's buffer behind is ended with
+//! [`End::Overflow`]; its client resumes from its last id.
 
 use std::collections::VecDeque;
 
@@ -32,15 +35,31 @@ pub enum Update {
     Read { ids: Vec<i64> },
 }
 
+/// Why a feed ended; the client resumes from its last id in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The server is shutting down.
+    Closing,
+    /// The client fell behind by more signals than its buffer holds (it reads too
+    /// slowly): it is cut off rather than buffered for without bound.
+    Overflow,
+    /// The database failed.
+    Failed,
+}
+
 pub struct Feed {
     db: DatabaseConnection,
     subscriber_id: i64,
     /// The last item id given out.
     after: i64,
+    /// The unread version this feed has caught up with: every item stored at this
+    /// version or before has an id of at most `after`.
+    version: i64,
     signals: broadcast::Receiver<Signal>,
     closing: CancellationToken,
     pending: VecDeque<Update>,
     caught_up: bool,
+    ended: Option<End>,
 }
 
 impl Feed {
@@ -70,9 +89,11 @@ impl Feed {
             closing: state.closing.clone(),
             subscriber_id,
             after,
+            version: 0,
             signals,
             pending: VecDeque::new(),
             caught_up: false,
+            ended: None,
         })
     }
 
@@ -83,46 +104,84 @@ impl Feed {
         self.caught_up = false;
     }
 
-    /// The next update; `None` ends the connection (the server is shutting down or the
-    /// database failed; the client resumes from its last id). Cancel-safe: an update
-    /// read but not yet returned stays queued.
+    /// Why the feed ended, once `next` returned `None`.
+    pub fn ended(&self) -> Option<End> {
+        self.ended
+    }
+
+    /// The next update; `None` ends the connection (see [`Feed::ended`]; the client
+    /// resumes from its last id). Cancel-safe: an update read but not yet returned
+    /// stays queued.
     pub async fn next(&mut self) -> Option<Update> {
         loop {
             if let Some(update) = self.pending.pop_front() {
                 return Some(update);
             }
+            if self.ended.is_some() {
+                return None;
+            }
             if !self.caught_up {
                 self.caught_up = true;
-                self.read_new().await?;
+                self.read_new().await;
                 continue;
             }
             let signal = tokio::select! {
-                () = self.closing.cancelled() => return None,
-                signal = self.signals.recv() => signal,
+                () = self.closing.cancelled() => Err(End::Closing),
+                signal = self.signals.recv() => signal.map_err(|error| match error {
+                    RecvError::Lagged(_) => End::Overflow,
+                    RecvError::Closed => End::Closing,
+                }),
             };
             match signal {
-                Ok(Signal::Items) | Err(RecvError::Lagged(_)) => self.read_new().await?,
-                Ok(Signal::Read { ids, unread }) => {
-                    self.pending.push_back(Update::Read { ids });
-                    self.pending.push_back(unread_update(unread));
+                Ok(signal) => self.apply(signal).await,
+                Err(end) => self.ended = Some(end),
+            }
+        }
+    }
+
+    /// Queues what a signal says, straight from it when it is the very next change
+    /// this feed expects, else from the database.
+    async fn apply(&mut self, signal: Signal) {
+        let next_version = self.version + 1;
+        match signal {
+            Signal::Items { unread, .. } if unread.version <= self.version => {}
+            Signal::Items {
+                unread,
+                items: Some(items),
+            } if unread.version == next_version => {
+                let seen = self.after;
+                for item in items.iter().filter(|item| item.id > seen) {
+                    self.after = item.id;
+                    let (id, item) = (item.id, item.clone());
+                    self.pending.push_back(Update::Message { id, item });
                 }
-                Err(RecvError::Closed) => return None,
+                self.version = unread.version;
+                self.pending.push_back(unread_update(unread));
             }
+            Signal::Read { ids, unread } => {
+                self.pending.push_back(Update::Read { ids });
+                if unread.version == next_version {
+                    self.version = unread.version;
+                    self.pending.push_back(unread_update(unread));
+                } else if unread.version > next_version {
+                    self.read_new().await;
+                }
+            }
+            Signal::Items { .. } | Signal::Recheck => self.read_new().await,
         }
     }
 
-    async fn read_new(&mut self) -> Option<()> {
-        match self.try_read_new().await {
-            Ok(()) => Some(()),
-            Err(error) => {
-                tracing::warn!(%error, subscriber_id = self.subscriber_id, "inbox stream ended");
-                None
-            }
+    async fn read_new(&mut self) {
+        if let Err(error) = self.try_read_new().await {
+            tracing::warn!(%error, subscriber_id = self.subscriber_id, "inbox stream ended");
+            self.ended = Some(End::Failed);
         }
     }
 
-    /// Queues every item after the last one given out, then the unread pair.
+    /// Queues every item after the last one given out, then the unread pair. The pair
+    /// is read first: every item stored at its version is then among the items read.
     async fn try_read_new(&mut self) -> herald_core::Result<()> {
+        let unread = store::unread(&self.db, self.subscriber_id).await?;
         loop {
             let page = Page::After(self.after);
             let items = store::list(&self.db, self.subscriber_id, page, REPLAY_PAGE).await?;
@@ -136,7 +195,7 @@ impl Feed {
                 break;
             }
         }
-        let unread = store::unread(&self.db, self.subscriber_id).await?;
+        self.version = self.version.max(unread.version);
         self.pending.push_back(unread_update(unread));
         Ok(())
     }

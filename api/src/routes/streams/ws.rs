@@ -13,7 +13,7 @@ use herald_core::inbox::{Ack, Signal, Unread};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::feed::Feed;
+use super::feed::{End, Feed};
 use crate::auth::SubscriberCaller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -22,6 +22,18 @@ use crate::state::AppState;
 const PING: Duration = Duration::from_secs(20);
 /// Close code 1012 (service restart): reconnect and resume.
 const RESTARTING: u16 = 1012;
+/// Close code 1013 (try again later): the client read too slowly; resume.
+const TOO_SLOW: u16 = 1013;
+/// Close code 1011: the server failed; resume.
+const FAILED: u16 = 1011;
+/// Socket buffers per connection: client frames are small, and what is sent waits in
+/// the bus rather than here, so an idle connection holds little memory.
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 8 * 1024;
+/// The most a connection may have waiting to be written before it counts as stuck.
+const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+/// Client frames are actions and ids.
+const MAX_CLIENT_FRAME: usize = 16 * 1024;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct WsQuery {
@@ -79,7 +91,13 @@ pub(super) async fn ws(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let feed = Feed::open(&state, subscriber.id, query.last_event_id).await?;
-    Ok(upgrade.on_upgrade(move |socket| connection(socket, state, subscriber, feed)))
+    Ok(upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(MAX_CLIENT_FRAME)
+        .max_frame_size(MAX_CLIENT_FRAME)
+        .on_upgrade(move |socket| connection(socket, state, subscriber, feed)))
 }
 
 async fn connection(
@@ -96,7 +114,12 @@ async fn connection(
         tokio::select! {
             update = feed.next() => {
                 let Some(update) = update else {
-                    let close = CloseFrame { code: RESTARTING, reason: "resume from your last id".into() };
+                    let (code, reason) = match feed.ended() {
+                        Some(End::Overflow) => (TOO_SLOW, "fell behind; resume from your last id"),
+                        Some(End::Failed) => (FAILED, "resume from your last id"),
+                        Some(End::Closing) | None => (RESTARTING, "resume from your last id"),
+                    };
+                    let close = CloseFrame { code, reason: reason.into() };
                     let _ = sink.send(Message::Close(Some(close))).await;
                     return;
                 };

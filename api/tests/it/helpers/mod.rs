@@ -34,6 +34,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// The server's inbox bus: what a worker in the same process would publish on.
     pub bus: herald_core::inbox::Bus,
+    /// Rung by the server when it queues deliveries, for a worker in the same process.
+    pub doorbell: herald_core::deliveries::Doorbell,
     shutdown: Option<oneshot::Sender<()>>,
     database: TestDatabase,
 }
@@ -80,6 +82,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let (tx, rx) = oneshot::channel::<()>();
     let state = herald_api::AppState::new(db.clone(), &config);
     let bus = state.bus.clone();
+    let doorbell = state.doorbell.clone();
     tokio::spawn(async move {
         herald_api::serve(state, listener, async {
             let _ = rx.await;
@@ -91,6 +94,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         addr,
         db,
         bus,
+        doorbell,
         shutdown: Some(tx),
         database,
     }
