@@ -4,9 +4,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::Utc;
-use herald_core::inbox::store::{self, acknowledge, mark_all_read};
-use herald_core::inbox::{Ack, InboxItem, Page, Signal, Unread};
+use herald_core::inbox::store;
+use herald_core::inbox::{Action, InboxItem, Page, Unread, act_now};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -144,26 +143,19 @@ async fn read_item(
     subscriber: SubscriberCaller,
     Path(id): Path<i64>,
 ) -> Result<Json<Unread>, ApiError> {
-    put_away(&state, &subscriber, id, Ack::Read).await
+    act(&state, &subscriber, Action::Read(id)).await
 }
 
-/// Marks one item read or archived and tells the subscriber's other connections.
-async fn put_away(
+/// Carries out the action; the subscriber's other connections (another tab, the phone)
+/// hear of it.
+async fn act(
     state: &AppState,
     subscriber: &SubscriberCaller,
-    id: i64,
-    ack: Ack,
+    action: Action,
 ) -> Result<Json<Unread>, ApiError> {
-    let unread = acknowledge(&state.db, subscriber.id, id, ack, Utc::now()).await?;
-    read_elsewhere(state, subscriber, vec![id], unread);
-    Ok(Json(unread))
-}
-
-/// Tells the subscriber's other connections (another tab, the phone) what was read.
-fn read_elsewhere(state: &AppState, subscriber: &SubscriberCaller, ids: Vec<i64>, unread: Unread) {
-    state
-        .bus
-        .publish(subscriber.id, Signal::Read { ids, unread });
+    Ok(Json(
+        act_now(&state.db, &state.bus, subscriber.id, action).await?,
+    ))
 }
 
 /// Marks every unread item read.
@@ -174,9 +166,7 @@ async fn read_all(
     State(state): State<AppState>,
     subscriber: SubscriberCaller,
 ) -> Result<Json<Unread>, ApiError> {
-    Ok(Json(
-        mark_all_read(&state.db, subscriber.id, Utc::now()).await?,
-    ))
+    act(&state, &subscriber, Action::ReadAll).await
 }
 
 /// Archives an item: it leaves the list and, if unread, the count.
@@ -189,7 +179,7 @@ async fn archive_item(
     subscriber: SubscriberCaller,
     Path(id): Path<i64>,
 ) -> Result<Json<Unread>, ApiError> {
-    put_away(&state, &subscriber, id, Ack::Archived).await
+    act(&state, &subscriber, Action::Archive(id)).await
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -219,11 +209,9 @@ async fn acknowledge_item(
     Path(id): Path<i64>,
     ValidJson(input): ValidJson<AckIn>,
 ) -> Result<Json<Unread>, ApiError> {
-    let ack = match input.status {
-        Reported::Received => Ack::Received,
-        Reported::Displayed => Ack::Displayed,
+    let action = match input.status {
+        Reported::Received => Action::Received(id),
+        Reported::Displayed => Action::Displayed(id),
     };
-    Ok(Json(
-        acknowledge(&state.db, subscriber.id, id, ack, Utc::now()).await?,
-    ))
+    act(&state, &subscriber, action).await
 }

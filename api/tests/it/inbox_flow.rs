@@ -201,3 +201,39 @@ async fn without_allowed_origins_the_inbox_routes_stay_same_origin() {
     assert_eq!(count.status().as_u16(), 200);
     assert!(count.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_everything_over_rest_reaches_the_open_streams() {
+    let app = app_with(&["ana"]).await;
+    let ana = subscriber_id(&app, "ana").await;
+    let token = token("ana", Utc::now().timestamp() + 600);
+    let mut stream = EventReader::open(&app, &token, None).await;
+    let items = (1..=2).map(|n| item(ana, n, "…".into())).collect();
+    let stored = store_batch(&app.db, items, Utc::now()).await.unwrap();
+    app.bus.stored(&stored);
+    stream.next_message().await;
+    stream.next_message().await;
+
+    let answer = app
+        .anonymous()
+        .post(app.url("/v1/inbox/read-all"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let mut events = Vec::new();
+    while events
+        .last()
+        .is_none_or(|(event, _): &(String, _)| event != "read")
+    {
+        let event = stream.next().await;
+        events.push((event.event, event.data));
+    }
+    assert_eq!(events.last().unwrap().1, json!({ "ids": [] }), "all read");
+    let unread = stream.next().await;
+    assert_eq!(
+        (unread.event.as_str(), &unread.data["count"]),
+        ("unread", &json!(0))
+    );
+}

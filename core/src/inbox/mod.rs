@@ -2,10 +2,12 @@
 //! count versioned with every change, and what clients acknowledge (received,
 //! displayed, read, archived) written to the delivery log.
 
+pub mod actions;
 pub mod bus;
 pub mod relay;
 pub mod store;
 pub mod tokens;
 
+pub use actions::{Action, act_now};
 pub use bus::{Bus, Signal};
 pub use store::{Ack, InboxItem, NewItem, Page, Stored, Unread};

@@ -6,10 +6,8 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::Utc;
 use futures::{SinkExt, StreamExt};
-use herald_core::inbox::store::{acknowledge, mark_all_read};
-use herald_core::inbox::{Ack, Signal, Unread};
+use herald_core::inbox::{Action, act_now};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -161,42 +159,26 @@ async fn handle(
         Ok(frame) => frame,
         Err(error) => return Some(error_frame(&format!("unreadable frame: {error}"))),
     };
-    let now = Utc::now();
-    let changed: herald_core::Result<Option<(Vec<i64>, Unread)>> = match frame {
+    let action = match frame {
         ClientFrame::Resume { after } => {
             feed.resume_after(after);
-            Ok(None)
+            return None;
         }
-        ClientFrame::Read { id } => acknowledge(&state.db, subscriber.id, id, Ack::Read, now)
-            .await
-            .map(|unread| Some((vec![id], unread))),
-        ClientFrame::Archive { id } => {
-            acknowledge(&state.db, subscriber.id, id, Ack::Archived, now)
-                .await
-                .map(|unread| Some((vec![id], unread)))
-        }
-        ClientFrame::ReadAll => mark_all_read(&state.db, subscriber.id, now)
-            .await
-            .map(|unread| Some((Vec::new(), unread))),
-        ClientFrame::Ack { id, status } => {
-            let ack = match status {
-                AckStatus::Received => Ack::Received,
-                AckStatus::Displayed => Ack::Displayed,
-            };
-            acknowledge(&state.db, subscriber.id, id, ack, now)
-                .await
-                .map(|_| None)
-        }
+        ClientFrame::Read { id } => Action::Read(id),
+        ClientFrame::Archive { id } => Action::Archive(id),
+        ClientFrame::ReadAll => Action::ReadAll,
+        ClientFrame::Ack {
+            id,
+            status: AckStatus::Received,
+        } => Action::Received(id),
+        ClientFrame::Ack {
+            id,
+            status: AckStatus::Displayed,
+        } => Action::Displayed(id),
     };
-    match changed {
-        // Every connection of the subscriber, this one included, hears of it.
-        Ok(Some((ids, unread))) => {
-            state
-                .bus
-                .publish(subscriber.id, Signal::Read { ids, unread });
-            None
-        }
-        Ok(None) => None,
+    // Every connection of the subscriber, this one included, hears of a change.
+    match act_now(&state.db, &state.bus, subscriber.id, action).await {
+        Ok(_) => None,
         Err(error) => Some(error_frame(&ApiError::from(error).message)),
     }
 }
