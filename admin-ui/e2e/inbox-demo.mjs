@@ -3,28 +3,16 @@
 // EventSource. Screenshots go to test-output/.
 //
 // Usage: HERALD_BIN=target/debug/herald node admin-ui/e2e/inbox-demo.mjs
-import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launchChromium, startHerald } from "./herald.mjs";
 
 const SECRET = "a-product-secret-of-more-than-32-characters";
 const PASSWORD = "browser-test-password";
 const output = resolve(process.env.TEST_OUTPUT ?? "test-output");
 mkdirSync(output, { recursive: true });
-
-function freePort() {
-  return new Promise((done) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
 
 // A subscriber token as a product backend signs it (HS256 JWT, `sub` and `exp`).
 function token(externalId) {
@@ -34,30 +22,6 @@ function token(externalId) {
     exp: Math.floor(Date.now() / 1000) + 600,
   })}`;
   return `${unsigned}.${createHmac("sha256", SECRET).update(unsigned).digest("base64url")}`;
-}
-
-async function startHerald() {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), "herald-browser-"));
-  const child = spawn(process.env.HERALD_BIN ?? "target/debug/herald", ["serve"], {
-    env: {
-      PATH: process.env.PATH,
-      HERALD_DATA_DIR: dataDir,
-      HERALD_LISTEN: `127.0.0.1:${port}`,
-      HERALD_ADMIN_PASSWORD: PASSWORD,
-      HERALD_AUTH__SUBSCRIBER_TOKEN_SECRET: SECRET,
-      HERALD_LOG__FILTER: "warn",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return { base, child, dataDir };
-    } catch {}
-    await new Promise((wait) => setTimeout(wait, 100));
-  }
-  throw new Error("herald serve did not start");
 }
 
 // An operator session: every call sends the cookie and the CSRF token.
@@ -82,12 +46,8 @@ async function login(base) {
   };
 }
 
-const { base, child, dataDir } = await startHerald();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const { base, child, dataDir } = await startHerald({ adminPassword: PASSWORD, env: { HERALD_AUTH__SUBSCRIBER_TOKEN_SECRET: SECRET } });
+const browser = await launchChromium();
 try {
   const call = await login(base);
   await call("PUT", "/v1/subscribers/web-1", {});

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn_with_state};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -52,12 +52,12 @@ pub fn build(state: AppState) -> Result<Router, AccessTableError> {
         .route_layer(from_fn_with_state(state.clone(), metrics::track));
     let router = api
         .route("/metrics", get(metrics::render))
-        // Until the admin console is served here, the front page is the API's own docs.
-        .route("/", get(|| async { Redirect::temporary("/docs/") }))
+        // The admin console; its own pages (e.g. /campaigns/12) come through the fallback.
+        .route("/", get(crate::admin_ui::index))
         .route("/sdk/herald.js", get(sdk))
         .route("/demo", get(demo))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
-        .fallback(not_found)
+        .fallback(|request: Request| crate::admin_ui::fallback(request, not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
         .with_state(state)

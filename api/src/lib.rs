@@ -1,6 +1,7 @@
 //! Herald's HTTP API: axum routers, authentication and authorisation, OpenAPI.
 #![forbid(unsafe_code)]
 
+mod admin_ui;
 mod app;
 pub mod auth;
 mod cors;
@@ -27,7 +28,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let closing = state.closing.clone();
     let app = build(state).map_err(std::io::Error::other)?;
-    axum::serve(listener, app)
+    // `into_make_service` shares the router between connections; serving the `Router`
+    // itself deep-clones every route's middleware stack per connection (~200 KiB each,
+    // held for as long as an SSE stream stays open).
+    axum::serve(listener, app.into_make_service())
         .with_graceful_shutdown(async move {
             shutdown.await;
             // Streams end (their clients reconnect elsewhere after the retry hint) so

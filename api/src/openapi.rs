@@ -33,6 +33,7 @@ Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"}}`."
         (name = "rules", description = "Frequency caps, quiet hours, keyword filters, dedup windows"),
         (name = "messages", description = "Transactional sends from product services, with idempotency keys and per-recipient status"),
         (name = "deliveries", description = "The delivery log, per-delivery traces, dead letters and their re-drive"),
+        (name = "reports", description = "Delivery reports for auditors (by campaign, channel, day and status; filtered deliveries by rule; a funnel per campaign), as JSON or streamed CSV"),
         (name = "channels", description = "Channel instances (SMTP, webhooks, push providers, MQTT) with write-only secrets, and test sends"),
     )
 )]

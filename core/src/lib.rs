@@ -19,6 +19,7 @@ pub mod inbox;
 pub mod messages;
 pub mod operators;
 pub mod password;
+pub mod reports;
 pub mod rules;
 pub mod secrets;
 pub mod sessions;

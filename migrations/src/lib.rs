@@ -8,6 +8,7 @@ mod m20261122_000003_channels;
 mod m20261122_000004_deliveries;
 mod m20261122_000005_delivery_queue;
 mod m20261122_000006_inbox;
+mod m20261122_000007_report_statistics;
 mod schema_util;
 
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_deliveries::Migration),
             Box::new(m20261122_000005_delivery_queue::Migration),
             Box::new(m20261122_000006_inbox::Migration),
+            Box::new(m20261122_000007_report_statistics::Migration),
         ]
     }
 }

@@ -77,6 +77,7 @@ pub struct SegmentPreviewOut {
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SampleQuery {
     /// 1 to 100 (default 20).
     #[validate(range(min = 1, max = 100))]

@@ -64,6 +64,7 @@ pub struct AuditPage {
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     action: Option<String>,
     actor_kind: Option<String>,

@@ -116,6 +116,7 @@ pub struct StepIn {
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CampaignQuery {
     status: Option<Status>,
 }

@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeadQuery {
     campaign_id: Option<i64>,
     channel: Option<ChannelKind>,

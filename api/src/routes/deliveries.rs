@@ -1,17 +1,21 @@
-//! The delivery log: filtered, paged, and one delivery's trace with every attempt.
+//! The delivery log: filtered, paged, and one delivery's trace with every attempt; with
+//! `?format=csv`, every matching delivery as a streamed CSV download.
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use herald_core::channel::ChannelKind;
 use herald_core::deliveries::DeliveryStatus;
 use herald_core::deliveries::log::{self, DeliveryEntry, DeliveryFilter, DeliveryTrace};
+use herald_core::reports::delivery_log_csv;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
 
 use super::pagination::{DEFAULT_LIMIT, next_cursor, parse_cursor};
+use super::reports::{Format, csv_download};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ValidQuery;
 use crate::state::AppState;
@@ -23,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     campaign_id: Option<i64>,
     message_id: Option<i64>,
@@ -30,15 +35,20 @@ pub struct DeliveryQuery {
     #[validate(length(min = 1, max = 255))]
     subscriber: Option<String>,
     channel: Option<ChannelKind>,
+    #[param(inline)]
     status: Option<DeliveryStatus>,
     /// Changed at or after this time (RFC 3339).
     since: Option<DateTime<Utc>>,
     /// Changed before this time (RFC 3339).
     until: Option<DateTime<Utc>>,
     cursor: Option<String>,
-    /// 1 to 500 (default 50).
+    /// 1 to 500 (default 50); JSON pages only.
     #[validate(range(min = 1, max = 500))]
     limit: Option<u64>,
+    /// `json` (default): one page. `csv`: every matching delivery (from `cursor`, when
+    /// given), newest first, streamed as it is read.
+    #[param(inline)]
+    format: Option<Format>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,17 +58,23 @@ pub struct DeliveryPage {
     next_cursor: Option<String>,
 }
 
-/// Deliveries, newest first, with filters: the log auditors read.
+/// Deliveries, newest first, with filters: the log auditors read. `?format=csv`
+/// downloads every delivery the same filters match (one subscriber's trace, a campaign,
+/// a period…), streamed page by page however long the log is.
 #[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries",
     security(("session" = ["deliveries:read"])),
     params(DeliveryQuery),
-    responses((status = 200, body = DeliveryPage), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses(
+        (status = 200, description = "A page of the log, or all of it as CSV", content(
+            (DeliveryPage = "application/json"),
+            (String = "text/csv", example = "id,message_id,recipient,channel,status,filter,rule_id,list_entry_id,reason,attempts,not_before,created_at,updated_at\n\
+                17,2,user-42,email,delivered,,,,,1,,2026-11-22T09:00:00.000000Z,2026-11-22T09:00:01.250000Z\n"))),
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_deliveries(
     State(state): State<AppState>,
     ValidQuery(query): ValidQuery<DeliveryQuery>,
-) -> Result<Json<DeliveryPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let before_id = parse_cursor(query.cursor.as_deref())?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let filter = DeliveryFilter {
         campaign_id: query.campaign_id,
         message_id: query.message_id,
@@ -68,9 +84,14 @@ async fn list_deliveries(
         since: query.since,
         until: query.until,
     };
+    if query.format == Some(Format::Csv) {
+        let chunks = delivery_log_csv(state.db.clone(), filter, before_id).await?;
+        return Ok(csv_download("deliveries.csv", chunks));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let items = log::list(&state.db, &filter, before_id, limit).await?;
     let next_cursor = next_cursor(&items, limit, |d| d.id);
-    Ok(Json(DeliveryPage { items, next_cursor }))
+    Ok(Json(DeliveryPage { items, next_cursor }).into_response())
 }
 
 /// One delivery and every attempt at it: what was decided, why, and what each provider

@@ -33,6 +33,7 @@ pub fn long_poll() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PollQuery {
     /// Answer with items newer than this id (the last one the client has; 0 for all).
     #[validate(range(min = 0))]
@@ -78,6 +79,7 @@ async fn poll(
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InboxQuery {
     /// Items older than this id, newest first (scrolling back). The default page is
     /// the newest items.

@@ -68,6 +68,7 @@ pub struct ListEntryPage {
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListEntryQuery {
     list: Option<ListName>,
     kind: Option<EntryKind>,

@@ -18,6 +18,7 @@ mod list_entries;
 mod messages;
 mod operators;
 mod pagination;
+mod reports;
 mod rules;
 mod streams;
 mod subscriber_endpoints;
@@ -45,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(messages::router())
         .merge(dead_letters::router())
         .merge(deliveries::router())
+        .merge(reports::router())
         .merge(unsubscribe::router())
         .merge(subscriber_tokens::router())
         .merge(inbox::router())

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use herald_core::access::Role;
+use herald_core::access::{Role, Scope};
 use herald_core::entities::operator;
 use herald_core::operators::{self, NewOperator, OperatorPatch};
 use serde::Serialize;
@@ -28,6 +28,9 @@ pub struct OperatorOut {
     username: String,
     display_name: String,
     role: Role,
+    /// What the role lets the operator do: a console shows only the controls these
+    /// allow (the server checks them on every request regardless).
+    scopes: Vec<Scope>,
     disabled: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -36,8 +39,13 @@ pub struct OperatorOut {
 
 impl From<operator::Model> for OperatorOut {
     fn from(model: operator::Model) -> Self {
+        let role = operators::role_of(&model);
         Self {
-            role: operators::role_of(&model),
+            scopes: Scope::ALL
+                .into_iter()
+                .filter(|scope| role.grants(*scope))
+                .collect(),
+            role,
             id: model.id,
             username: model.username,
             display_name: model.display_name,

@@ -64,6 +64,7 @@ pub struct SubscriberPage {
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubscriberQuery {
     /// Only subscribers with this tag.
     tag: Option<String>,

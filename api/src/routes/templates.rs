@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use herald_core::entities::{template, template_version};
-use herald_core::templates::store::{self, NewTemplate, NewVersion, PreviewIn};
+use herald_core::templates::store::{self, DraftPreviewIn, NewTemplate, NewVersion, PreviewIn};
 use herald_core::templates::{RenderedContent, TemplateContent};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_versions, create_version))
         .routes(routes!(get_version))
         .routes(routes!(preview_version))
+        .routes(routes!(preview_draft))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -184,6 +185,20 @@ async fn get_version(
     Ok(Json(
         store::version(&state.db, id, number).await?.try_into()?,
     ))
+}
+
+/// Renders content that is not saved yet (an editor's draft) for a stored subscriber or
+/// sample fields: the same checks as saving, without saving or sending.
+#[utoipa::path(post, path = "/v1/templates/preview", tag = "templates",
+    security(("session" = ["templates:read"])),
+    request_body = DraftPreviewIn,
+    responses((status = 200, body = RenderedContent), (status = 404, body = ErrorBody, description = "No such subscriber"),
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn preview_draft(
+    State(state): State<AppState>,
+    ValidJson(input): ValidJson<DraftPreviewIn>,
+) -> Result<Json<RenderedContent>, ApiError> {
+    Ok(Json(store::preview_draft(&state.db, input).await?))
 }
 
 /// Renders a version for a stored subscriber or sample fields, without sending.

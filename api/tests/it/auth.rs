@@ -17,6 +17,9 @@ async fn login_sets_a_strict_http_only_session_cookie() {
         .await
         .unwrap();
     assert_eq!(me["role"], "viewer");
+    let scopes = me["scopes"].as_array().unwrap();
+    assert!(scopes.contains(&json!("audit:read")), "{scopes:?}");
+    assert!(!scopes.contains(&json!("campaigns:write")), "{scopes:?}");
 
     let response = app
         .anonymous()

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod access_matrix;
+mod admin_ui;
 mod api_keys;
 mod audiences;
 mod audit;
@@ -23,6 +24,7 @@ mod messages;
 mod openapi;
 mod operations;
 mod operators;
+mod reports;
 mod rules;
 mod rules_engine;
 mod subscribers;

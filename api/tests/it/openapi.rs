@@ -50,3 +50,32 @@ fn every_operation_documents_its_errors_and_security() {
         }
     }
 }
+
+/// Generated clients follow the document: a query parameter documented as a path
+/// parameter (utoipa's default for `IntoParams`) would be sent in the wrong place.
+#[test]
+fn path_parameters_are_in_their_path_and_every_schema_reference_resolves() {
+    let document = serde_json::to_value(herald_api::openapi_document()).unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                if parameter["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: `{name}` is documented as a path parameter"
+                    );
+                }
+            }
+        }
+    }
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    let text = document.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = &reference[..reference.find('"').unwrap()];
+        assert!(
+            schemas.contains_key(name),
+            "`{name}` is referenced but not defined"
+        );
+    }
+}

@@ -110,15 +110,3 @@ async fn malformed_requests_get_json_errors() {
         .unwrap();
     assert_eq!(error_of(too_big, 413).await["code"], "payload_too_large");
 }
-
-#[tokio::test]
-async fn the_front_page_leads_to_the_docs() {
-    let app = spawn_app().await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = client.get(app.url("/")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
-    assert_eq!(response.headers()["location"], "/docs/");
-}

@@ -127,6 +127,58 @@ async fn templates_are_versioned_and_previewed() {
 }
 
 #[tokio::test]
+async fn a_draft_is_previewed_with_the_checks_of_saving_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let editor = app.operator(Role::Editor).await;
+    editor
+        .put("/v1/subscribers/ada")
+        .json(&json!({ "attributes": { "first_name": "Ada" } }))
+        .send()
+        .await
+        .unwrap();
+    let draft = |title: &str, data_keys: Value| {
+        json!({ "content": { "inbox": { "title": title, "body": "Order {{ data.order }}" } },
+                "data_keys": data_keys, "subscriber": "ada", "data": { "order": 7 } })
+    };
+    let rendered: Value = editor
+        .post("/v1/templates/preview")
+        .json(&draft(
+            "Hi {{ subscriber.attributes.first_name }}",
+            json!(["order"]),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rendered["inbox"]["title"], "Hi Ada");
+    assert_eq!(rendered["inbox"]["body"], "Order 7");
+
+    // An undeclared data key is refused as saving would refuse it, naming the part.
+    let undeclared = editor
+        .post("/v1/templates/preview")
+        .json(&draft("Hi", json!([])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(undeclared, 422).await["field"],
+        "content.inbox.body"
+    );
+    let broken = editor
+        .post("/v1/templates/preview")
+        .json(&draft("Hi {{ subscriber.", json!(["order"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(broken, 422).await["field"], "content.inbox.title");
+
+    let templates: Value = editor.get_json("/v1/templates").await;
+    assert_eq!(templates, json!([]), "nothing saved");
+}
+
+#[tokio::test]
 async fn saving_reports_syntax_errors_and_unknown_variables_with_part_and_line() {
     let app = spawn_app().await;
     let editor = app.operator(Role::Editor).await;

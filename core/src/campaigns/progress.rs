@@ -35,7 +35,8 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, status: DeliveryStatus, count: u64, sent: u64) {
+    /// Counts `count` deliveries in `status`, `sent` of which were handed to a channel.
+    pub(crate) fn add(&mut self, status: DeliveryStatus, count: u64, sent: u64) {
         self.targeted += count;
         self.sent += sent;
         *match status {
@@ -200,7 +201,11 @@ async fn groups_of(conn: &impl ConnectionTrait, message_id: i64) -> Result<Vec<G
     Ok(Group::find_by_statement(statement).all(conn).await?)
 }
 
-async fn rule_names(conn: &impl ConnectionTrait, ids: Vec<i64>) -> Result<HashMap<i64, String>> {
+/// Names of the rules with these ids (a deleted rule has none).
+pub(crate) async fn rule_names(
+    conn: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> Result<HashMap<i64, String>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }

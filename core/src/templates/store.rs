@@ -311,7 +311,50 @@ pub async fn preview(
 ) -> Result<RenderedContent> {
     input.validate()?;
     let stored = version(conn, template_id, number).await?;
-    let content = content_of(&stored)?;
+    render_for(conn, &content_of(&stored)?, input).await
+}
+
+/// Content not saved yet (an editor's draft), with the data keys it may use.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftPreviewIn {
+    #[validate(nested)]
+    pub content: TemplateContent,
+    #[serde(default)]
+    #[validate(custom(function = "validate_data_keys"))]
+    pub data_keys: Vec<String>,
+    /// Render for this stored subscriber…
+    #[validate(length(min = 1, max = 255))]
+    pub subscriber: Option<String>,
+    /// …or for these sample subscriber fields (`email`, `attributes`, …).
+    #[schema(value_type = Option<Object>)]
+    pub sample: Option<serde_json::Value>,
+    /// Per-send data (`data.<key>` in the content).
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+}
+
+/// Checks a draft as saving it would (errors name the part and variable), then renders
+/// it like a saved version.
+pub async fn preview_draft(
+    conn: &impl ConnectionTrait,
+    input: DraftPreviewIn,
+) -> Result<RenderedContent> {
+    input.validate()?;
+    check(&input.content, &input.data_keys)?;
+    let preview = PreviewIn {
+        subscriber: input.subscriber,
+        sample: input.sample,
+        data: input.data,
+    };
+    render_for(conn, &input.content, preview).await
+}
+
+async fn render_for(
+    conn: &impl ConnectionTrait,
+    content: &TemplateContent,
+    input: PreviewIn,
+) -> Result<RenderedContent> {
     let data = input.data.unwrap_or_else(|| json!({}));
     let ctx = match (input.subscriber, input.sample) {
         (Some(external_id), None) => {
@@ -337,5 +380,5 @@ pub async fn preview(
             ));
         }
     };
-    Ok(CompiledContent::compile(&content)?.render(&ctx)?)
+    Ok(CompiledContent::compile(content)?.render(&ctx)?)
 }

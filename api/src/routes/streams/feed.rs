@@ -122,7 +122,7 @@ impl Feed {
             }
             if !self.caught_up {
                 self.caught_up = true;
-                self.read_new().await;
+                Box::pin(self.read_new()).await;
                 continue;
             }
             let signal = tokio::select! {
@@ -133,7 +133,9 @@ impl Feed {
                 }),
             };
             match signal {
-                Ok(signal) => self.apply(signal).await,
+                // Boxed: the database reads behind it are large futures, and an idle
+                // connection should not carry their space while it waits for a signal.
+                Ok(signal) => Box::pin(self.apply(signal)).await,
                 Err(end) => self.ended = Some(end),
             }
         }

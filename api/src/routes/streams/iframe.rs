@@ -23,6 +23,7 @@ use crate::state::AppState;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IframeQuery {
     /// The embedding page's origin (`https://shop.example`): updates are posted to it
     /// alone.

@@ -1,0 +1,597 @@
+// The admin console in headless Chromium against a real `herald serve` and a local
+// webhook receiver (a Node HTTP server in this test that records requests, answers 200):
+// an admin adds a webhook channel in the console and test-sends to the receiver; an
+// editor writes a template (inbox, email, webhook), builds an audience and a campaign,
+// simulates and submits it and sees no approve button; a reviewer approves it; the
+// editor schedules it, the receiver gets one signed request per subscriber, and the
+// dashboard shows it complete; an auditor (viewer) opens the report, checks its numbers,
+// downloads its CSV, filters the delivery log to one subscriber's trace and downloads
+// that CSV, and opens the subscriber's page. Also: rules of every kind and a block list
+// import, admin screens, session expiry, a narrow (390px) window, and a keyboard-only
+// walk from login through the campaign wizard. Screenshots of every main screen go to
+// $TEST_OUTPUT (test-output/); any console error fails the test.
+//
+// Usage: (cd admin-ui && npm run build) && HERALD_BIN=target/debug/herald node admin-ui/e2e/console.mjs
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import { join, resolve } from "node:path";
+import assert from "node:assert/strict";
+import { launchChromium, startHerald } from "./herald.mjs";
+
+const ADMIN_PASSWORD = "console-test-admin-password";
+const PASSWORD = "console-test-password";
+const output = resolve(process.env.TEST_OUTPUT ?? "test-output");
+mkdirSync(output, { recursive: true });
+
+// An API session for setting up what the browser flow starts from.
+async function apiSession(base, username, password) {
+  const response = await fetch(`${base}/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  assert.equal(response.status, 200, `login ${username}`);
+  const cookie = response.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  const { csrf_token } = await response.json();
+  return async (method, path, body, headers = {}) => {
+    const answer = await fetch(`${base}${path}`, {
+      method,
+      headers: { "content-type": "application/json", cookie, "x-csrf-token": csrf_token, ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    assert.ok(answer.ok, `${method} ${path}: ${answer.status} ${await answer.clone().text()}`);
+    return answer.status === 204 ? null : answer.json();
+  };
+}
+
+// The local webhook receiver: records every request and answers 200.
+async function startReceiver() {
+  const requests = [];
+  const server = createHttpServer((request, response) => {
+    const chunks = [];
+    request.on("data", (chunk) => chunks.push(chunk));
+    request.on("end", () => {
+      requests.push({ path: request.url, headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
+      response.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise((done) => server.listen(0, "127.0.0.1", done));
+  return { url: `http://127.0.0.1:${server.address().port}`, requests, server };
+}
+
+async function until(what, check, ms = 30000) {
+  for (const start = Date.now(); Date.now() - start < ms; await new Promise((wait) => setTimeout(wait, 200))) {
+    if (check()) return;
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const receiver = await startReceiver();
+const { base, child, dataDir } = await startHerald({ adminPassword: ADMIN_PASSWORD });
+const browser = await launchChromium();
+
+// Console errors of every page. A request the flow expects to fail (a validation error
+// shown inline, a 401 after the session was ended) is allowed by status while `expect`
+// runs; anything else fails the test at the end.
+const errors = [];
+let allowedStatuses = [];
+async function expectFailures(statuses, step) {
+  allowedStatuses = statuses;
+  try {
+    await step();
+  } finally {
+    allowedStatuses = [];
+  }
+}
+
+const pages = [];
+async function newPage(width = 1280, height = 860) {
+  const context = await browser.newContext({ viewport: { width, height } });
+  const page = await context.newPage();
+  pages.push(page);
+  page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    const text = message.text();
+    const status = /status of (\d{3})/.exec(text)?.[1];
+    if (status && allowedStatuses.includes(Number(status))) return;
+    errors.push(`console: ${text} (${message.location().url})`);
+  });
+  return { context, page };
+}
+
+// From the top: a full-page shot of a scrolled page paints the sticky top bar mid-page.
+async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(output, `console-${name}.png`), fullPage: true });
+}
+
+async function logIn(page, username, password = PASSWORD, { stay = false } = {}) {
+  if (!stay) await page.goto(`${base}/`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("button", { name: "Log out" }).waitFor();
+}
+
+// Presses Tab until the focused element's label (or text) matches: the keyboard walk.
+async function tabTo(page, name, max = 80) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el) return "";
+      const labelled = el.labels?.[0]?.textContent ?? el.getAttribute("aria-label");
+      return (labelled ?? el.textContent ?? "").trim();
+    });
+    if (name.test(focused)) return;
+  }
+  throw new Error(`Tab never reached ${name}`);
+}
+
+const nav = (page, name) => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
+
+try {
+  // Setup through the API: the operators, and subscribers to send to.
+  const admin = await apiSession(base, "admin", ADMIN_PASSWORD);
+  for (const [username, role, display_name] of [
+    ["edith", "editor", "Edith Editor"],
+    ["rita", "reviewer", "Rita Reviewer"],
+    ["vic", "viewer", "Vic Viewer"],
+  ]) {
+    await admin("POST", "/v1/operators", { username, password: PASSWORD, role, display_name });
+  }
+  for (let i = 1; i <= 5; i++) {
+    await admin("PUT", `/v1/subscribers/u${i}`, {
+      email: `u${i}@example.com`,
+      timezone: i % 2 ? "Europe/Berlin" : "America/New_York",
+      tags: i <= 3 ? ["vip"] : ["trial"],
+    });
+    await admin("POST", `/v1/subscribers/u${i}/endpoints`, { channel: "webhook", address: `${receiver.url}/hook/u${i}` });
+  }
+
+  // ---- an admin sets up the webhook channel in the console and test-sends ----
+  const { page: adminPage } = await newPage();
+  await logIn(adminPage, "admin", ADMIN_PASSWORD);
+  await nav(adminPage, "Channels").click();
+  await adminPage.getByText("No channel instances yet.").waitFor();
+  await adminPage.getByLabel("Kind").selectOption("webhook");
+  await adminPage.getByLabel("Name", { exact: true }).fill("partner-webhook");
+  await adminPage.getByRole("button", { name: "Generate" }).click();
+  assert.match(await adminPage.getByLabel("Signing secret").inputValue(), /^whsec_/);
+  await adminPage.getByLabel("Private addresses allowed").fill("127.0.0.1/32");
+  await adminPage.getByRole("button", { name: "Add channel" }).click();
+  await adminPage.getByRole("heading", { name: /partner-webhook/ }).waitFor();
+  await adminPage.getByLabel("Send a test to").fill(`${receiver.url}/test`);
+  await adminPage.getByRole("button", { name: "Send test" }).click();
+  await adminPage.getByText("Test delivered.").waitFor();
+  assert.equal(receiver.requests.filter((r) => r.path === "/test").length, 1, "the test send reached the receiver");
+  await shot(adminPage, "channels");
+
+  // ---- the editor ----
+  const { page: editor } = await newPage();
+  await editor.goto(`${base}/campaigns/new`);
+  await editor.getByRole("heading", { name: "Log in to Herald" }).waitFor();
+  await shot(editor, "login");
+  await logIn(editor, "edith", PASSWORD, { stay: true });
+  // Logging in from a deep link lands on that page.
+  await editor.getByRole("heading", { name: "New campaign" }).waitFor();
+  assert.equal(await nav(editor, "Review queue").count(), 0, "an editor has no review queue");
+  assert.equal(await nav(editor, "Operators").count(), 0, "an editor does not manage operators");
+
+  await nav(editor, "Templates").click();
+  await editor.getByText("No templates yet.").waitFor();
+  await editor.getByRole("link", { name: "New template" }).click();
+  await editor.getByLabel("Name").fill("spring-welcome");
+  await editor.getByLabel("Data keys").fill("promo");
+  await editor.getByLabel("Title").fill("Hello {{ subscriber.emial }}");
+  await editor.getByLabel("Body", { exact: true }).fill("Your code: {{ data.promo }}");
+  // The API refuses the unknown variable; the message sits at the field.
+  await expectFailures([422], async () => {
+    await editor.getByRole("button", { name: "Create template" }).click();
+    await editor.locator(".field-error", { hasText: "unknown variable `subscriber.emial`" }).waitFor();
+  });
+  await shot(editor, "template-variable-error");
+  await editor.getByLabel("Title").fill("Hello {{ subscriber.email }}");
+  await editor.getByRole("tab", { name: /Email/ }).click();
+  await editor.getByLabel("Send on email").check();
+  await editor.getByLabel("Subject").fill("Spring is here, {{ subscriber.external_id }}");
+  await editor.getByLabel("Plain-text body").fill("Use {{ data.promo }} at checkout.");
+  await editor.getByRole("tab", { name: /Webhook/ }).click();
+  await editor.getByLabel("Send on webhook").check();
+  await editor.getByLabel("Payload (JSON)").fill('{"user": {{ subscriber.external_id }}, "promo": {{ data.promo }}}');
+  await editor.getByRole("button", { name: "Create template" }).click();
+  await editor.waitForURL(/\/templates\/\d+$/);
+  await editor.getByRole("heading", { name: "spring-welcome" }).waitFor();
+  // The preview renders the saved version for a chosen subscriber and data.
+  await editor.getByLabel("Subscriber").fill("u2");
+  await editor.getByLabel("data.promo").fill("SPRING25");
+  await editor.getByText("Hello u2@example.com").waitFor();
+  await editor.getByText("Use SPRING25 at checkout.").waitFor();
+  // A second version appears in the history.
+  await editor.getByRole("tab", { name: /Inbox/ }).click();
+  await editor.getByLabel("Body", { exact: true }).fill("Your code: {{ data.promo }}. Enjoy!");
+  // Unsaved changes render on request, for the same subscriber and data.
+  await editor.getByRole("button", { name: "Preview unsaved changes" }).click();
+  await editor.getByText("The preview shows your unsaved changes.").waitFor();
+  await editor.locator(".preview").getByText("Your code: SPRING25. Enjoy!").waitFor();
+  await shot(editor, "template-draft-preview");
+  await editor.getByRole("button", { name: "Save new version" }).click();
+  await editor.getByText("Saved as version 2.").waitFor();
+  await editor.getByText("Your code: SPRING25. Enjoy!").waitFor();
+  await editor.locator(".versions li").nth(1).waitFor();
+  assert.equal(await editor.locator(".versions li").count(), 2);
+  await shot(editor, "template-editor");
+
+  // An audience from a segment, with its live count.
+  await nav(editor, "Audiences").click();
+  await editor.getByRole("link", { name: "New audience" }).click();
+  await editor.getByLabel("Name").fill("VIPs");
+  await editor.getByLabel("Tags", { exact: true }).fill("vip");
+  await editor.locator(".live-count", { hasText: "3 subscribers match now" }).waitFor();
+  await shot(editor, "audience-builder");
+  await editor.getByRole("button", { name: "Create audience" }).click();
+  await editor.getByRole("heading", { name: "VIPs" }).waitFor();
+  await editor.locator(".stat", { hasText: "subscribers now" }).getByText("3").waitFor();
+
+  // The campaign wizard.
+  await nav(editor, "Campaigns").click();
+  await editor.getByText("No campaigns yet.").waitFor();
+  await editor.getByRole("link", { name: "New campaign" }).first().click();
+  await editor.getByLabel("Campaign name").fill("Spring promo");
+  await editor.getByLabel("Category").fill("promotions");
+  await editor.getByLabel("Template").selectOption({ label: "spring-welcome" });
+  await editor.getByLabel("data.promo").fill("SPRING25");
+  await editor.getByRole("button", { name: "Next" }).click();
+  await editor.getByLabel("Audience", { exact: true }).selectOption({ label: "VIPs (segment)" });
+  await editor.getByText("3 subscribers right now").waitFor();
+  await editor.getByRole("button", { name: "Next" }).click();
+  assert.ok(await editor.getByLabel("inbox").isChecked(), "the template's channels are chosen");
+  assert.ok(await editor.getByLabel("email").isChecked());
+  assert.ok(await editor.getByLabel("webhook").isChecked());
+  assert.ok(await editor.getByLabel("push").isDisabled(), "a channel without content cannot be chosen");
+  await editor.getByLabel("email").uncheck();
+  await editor.getByRole("button", { name: "Next" }).click();
+  await editor.getByLabel("At a local time").check();
+  await editor.getByLabel("Date", { exact: true }).fill("2031-05-04");
+  await editor.getByLabel("Local time", { exact: true }).fill("09:30");
+  await shot(editor, "campaign-wizard-schedule");
+  await editor.getByLabel("Right away").check();
+  await editor.getByRole("button", { name: "Next" }).click();
+  await editor.getByText("Right after it is scheduled").waitFor();
+  await editor.getByRole("button", { name: "Create draft" }).click();
+  await editor.waitForURL(/\/campaigns\/\d+$/);
+  const campaignUrl = editor.url();
+  await editor.getByRole("heading", { name: /Spring promo/ }).waitFor();
+
+  await editor.getByRole("button", { name: "Simulate" }).click();
+  await editor.locator(".stat", { hasText: "would be sent" }).getByText("6", { exact: true }).waitFor();
+  await editor.getByText("Hello u1@example.com").waitFor();
+  await shot(editor, "campaign-draft");
+  await editor.getByLabel("Note for the reviewer (optional)").fill("Spring campaign for VIPs");
+  await editor.getByRole("button", { name: "Submit for review" }).click();
+  await editor.getByText("The campaign is now in review.").waitFor();
+  assert.equal(await editor.getByRole("button", { name: "Approve" }).count(), 0, "no approve button for the editor");
+  await editor.getByText("Waiting for a reviewer.").waitFor();
+  await shot(editor, "campaign-in-review");
+
+  // ---- the reviewer ----
+  const { page: reviewer } = await newPage();
+  await logIn(reviewer, "rita");
+  await nav(reviewer, "Review queue").click();
+  await reviewer.getByRole("link", { name: "Spring promo" }).waitFor();
+  await reviewer.getByText("Submitted by edith").waitFor();
+  await shot(reviewer, "review-queue");
+  await reviewer.getByRole("link", { name: "Review", exact: true }).click();
+  // Content and simulation side by side; the simulation runs by itself.
+  await reviewer.getByText("Hello u1@example.com").waitFor();
+  await reviewer.locator(".stat", { hasText: "would be sent" }).getByText("6", { exact: true }).waitFor();
+  assert.equal(await reviewer.getByRole("link", { name: "Edit" }).count(), 0, "a reviewer cannot edit");
+  await shot(reviewer, "review");
+  await reviewer.getByLabel("Review comment").fill("Looks good.");
+  await reviewer.getByRole("button", { name: "Approve" }).click();
+  await reviewer.getByText("The campaign is now approved.").waitFor();
+  await reviewer.locator("blockquote", { hasText: "Looks good." }).waitFor();
+
+  // ---- the editor schedules it and watches it go out ----
+  await editor.goto(campaignUrl);
+  await editor.getByRole("button", { name: "Schedule" }).click();
+  await editor.locator(".progress-caption", { hasText: "6 delivered of 6 targeted" }).waitFor({ timeout: 30000 });
+  await editor.locator(".badge", { hasText: "completed" }).first().waitFor({ timeout: 30000 });
+  await shot(editor, "campaign-completed");
+  // One signed request per VIP reached the receiver, with the rendered payload.
+  await until("three webhook requests", () => receiver.requests.filter((r) => r.path.startsWith("/hook/")).length >= 3);
+  const hooks = receiver.requests.filter((r) => r.path.startsWith("/hook/"));
+  assert.deepEqual(hooks.map((r) => r.path).sort(), ["/hook/u1", "/hook/u2", "/hook/u3"]);
+  for (const hook of hooks) {
+    assert.ok(hook.headers["webhook-signature"], "a signed webhook");
+    assert.ok(hook.body.includes("SPRING25"), hook.body);
+  }
+
+  // A second campaign at 09:00 in each subscriber's own time zone tomorrow, set up
+  // through the API: it waits, deferred, and the dashboard shows it live.
+  const edith = await apiSession(base, "edith", PASSWORD);
+  const rita = await apiSession(base, "rita", PASSWORD);
+  const [template] = await edith("GET", "/v1/templates");
+  const [audience] = await edith("GET", "/v1/audiences");
+  const tomorrow = new Date(Date.now() + 36 * 3600 * 1000).toISOString().slice(0, 10);
+  const digest = await edith("POST", "/v1/campaigns", {
+    name: "Weekend digest", template_id: template.id, audience_id: audience.id, channels: ["inbox"],
+    category: "news", data: { promo: "WEEKEND" }, schedule: { kind: "local_time", date: tomorrow, time: "09:00" },
+  });
+  await edith("POST", `/v1/campaigns/${digest.id}/submit`, {});
+  await rita("POST", `/v1/campaigns/${digest.id}/approve`, { comment: "ok" });
+  await edith("POST", `/v1/campaigns/${digest.id}/schedule`, {});
+
+  await nav(editor, "Dashboard").click();
+  await editor.locator(".bar-row", { hasText: "inbox" }).getByText("100%").waitFor();
+  await editor.locator(".bar-row", { hasText: "webhook" }).getByText("100%").waitFor();
+  const finished = editor.locator("section", { has: editor.getByRole("heading", { name: "Recently finished" }) }).locator("li", { hasText: "Spring promo" });
+  await finished.locator(".badge", { hasText: "completed" }).waitFor();
+  await finished.locator(".progress-caption", { hasText: "6 delivered of 6 targeted" }).waitFor();
+  await editor.locator(".stat", { hasText: "Sends today" }).getByText("6", { exact: true }).waitFor();
+  await editor.locator(".live-list li", { hasText: "Weekend digest" }).locator(".progress-caption").waitFor();
+  await shot(editor, "dashboard");
+  await nav(editor, "Delivery log").click();
+  await editor.getByRole("cell", { name: "u1", exact: true }).first().waitFor();
+  await editor.getByRole("button", { name: "Trace" }).first().click();
+  await editor.locator(".trace").getByText(/Delivery #\d+/).waitFor();
+  await shot(editor, "deliveries");
+  await nav(editor, "Dead letters").click();
+  await editor.getByText("No dead letters.").waitFor();
+
+  // The session ends on the server: the next request brings back the login page.
+  await expectFailures([401], async () => {
+    await editor.context().clearCookies();
+    await nav(editor, "Templates").click();
+    await editor.getByText("Log in again to continue").waitFor();
+  });
+  await shot(editor, "session-ended");
+  // Logging in again stays on the page the operator was on.
+  await logIn(editor, "edith", PASSWORD, { stay: true });
+  await editor.getByRole("heading", { name: "Templates" }).waitFor();
+
+  // ---- a viewer sees no edit controls ----
+  const { page: viewer } = await newPage();
+  await logIn(viewer, "vic");
+  await viewer.goto(campaignUrl);
+  await viewer.getByRole("heading", { name: /Spring promo/ }).waitFor();
+  for (const name of ["Pause", "Cancel campaign", "Approve", "Submit for review"]) {
+    assert.equal(await viewer.getByRole("button", { name }).count(), 0, `a viewer has no ${name} button`);
+  }
+  await nav(viewer, "Templates").click();
+  await viewer.getByRole("link", { name: "spring-welcome" }).click();
+  await viewer.getByText("You can read templates; editors change them.").waitFor();
+  assert.equal(await viewer.getByRole("button", { name: "Save new version" }).count(), 0);
+  assert.equal(await viewer.getByRole("link", { name: "New template" }).count(), 0);
+  // The auditor's report: outcomes by campaign, channel and status, the funnel, the
+  // charts, and CSV downloads of the report and of one subscriber's trace.
+  await nav(viewer, "Reports").click();
+  await viewer.getByRole("heading", { name: "Reports" }).waitFor();
+  const outcomes = viewer.locator("section", { has: viewer.getByRole("heading", { name: /^Outcomes by/ }) });
+  const webhookRow = outcomes.locator("tbody tr", { hasText: "Spring promo" }).filter({ hasText: "webhook" });
+  await webhookRow.getByRole("cell", { name: "3", exact: true }).waitFor();
+  await webhookRow.getByText("delivered").waitFor();
+  await viewer.getByRole("img", { name: /Funnel of Spring promo/ }).waitFor();
+  await viewer.getByRole("img", { name: /Outcomes on webhook per UTC day/ }).waitFor();
+  await viewer.getByText("Nothing was filtered.").waitFor();
+  await shot(viewer, "reports");
+  await viewer.getByRole("combobox", { name: "Campaign" }).selectOption({ label: "Spring promo" });
+  await viewer.getByRole("combobox", { name: "Channel" }).selectOption("webhook");
+  await viewer.getByRole("button", { name: "Apply filters" }).click();
+  await viewer.waitForURL(/channel=webhook/);
+  await outcomes.locator("tfoot").getByText("3", { exact: true }).waitFor();
+  const [reportCsv] = await Promise.all([
+    viewer.waitForEvent("download"),
+    viewer.getByRole("link", { name: "Download CSV of outcomes", exact: true }).click(),
+  ]);
+  const reportText = readFileSync(await reportCsv.path(), "utf8");
+  assert.match(reportText.split("\n")[0], /^campaign_id,campaign_name,message_kind,channel,status,count/);
+  assert.match(reportText, /,Spring promo,campaign,webhook,delivered,3/);
+  await shot(viewer, "reports-filtered");
+  // A period with nothing in it, and one that ends before it starts.
+  await viewer.goto(`${base}/reports?from=2030-01-01&to=2030-01-02`);
+  await viewer.getByText("No deliveries match these filters.").waitFor();
+  await viewer.getByText("No campaign has deliveries in this period.").waitFor();
+  await viewer.goto(`${base}/reports?from=2030-01-02&to=2030-01-01`);
+  await viewer.getByRole("alert").getByText(/starts \(2030-01-02\) after it ends/).waitFor();
+
+  await nav(viewer, "Delivery log").click();
+  await viewer.getByLabel("Subscriber").fill("u2");
+  await viewer.getByRole("button", { name: "Apply" }).click();
+  await viewer.getByText("Showing every delivery to subscriber").waitFor();
+  await viewer.locator("tbody tr", { hasText: "webhook" }).getByRole("button", { name: "Trace" }).click();
+  await viewer.locator(".trace-why").getByText("Attempts").waitFor();
+  await viewer.locator(".attempts li").first().waitFor();
+  assert.equal(await viewer.getByRole("cell", { name: "u1", exact: true }).count(), 0, "only u2's deliveries");
+  await shot(viewer, "delivery-trace");
+  const [logCsv] = await Promise.all([
+    viewer.waitForEvent("download"),
+    viewer.getByRole("link", { name: "Download CSV of the delivery log" }).click(),
+  ]);
+  const logText = readFileSync(await logCsv.path(), "utf8").trim().split("\n");
+  assert.match(logText[0], /^id,message_id,recipient,channel,status/);
+  assert.ok(logText.slice(1).length >= 2, `u2's deliveries in the CSV: ${logText.join(" / ")}`);
+  for (const row of logText.slice(1)) assert.equal(row.split(",")[2], "u2", row);
+  assert.ok(logText.some((row) => /,u2,webhook,delivered,/.test(row)), "u2's webhook delivery in the CSV");
+
+  // The same subscriber's page: endpoints, inbox and delivery history.
+  await nav(viewer, "Subscribers").click();
+  await viewer.getByLabel("External id").fill("u2");
+  await viewer.getByRole("button", { name: "Open" }).click();
+  await viewer.getByRole("heading", { name: "Subscriber u2" }).waitFor();
+  await viewer.getByText(`${receiver.url}/hook/u2`).waitFor();
+  const inbox = viewer.locator("section", { has: viewer.getByRole("heading", { name: "Inbox", exact: true }) });
+  await inbox.locator(".badge", { hasText: "delivered" }).first().waitFor();
+  const history = viewer.locator("section", { has: viewer.getByRole("heading", { name: "Delivery history" }) });
+  await history.getByRole("cell", { name: "webhook" }).waitFor();
+  await shot(viewer, "subscriber-detail");
+
+  await nav(viewer, "Audit log").click();
+  await viewer.getByText("campaign.approve").first().waitFor();
+  await shot(viewer, "audit-log");
+
+  // ---- admin screens ----
+  await nav(adminPage, "Operators").click();
+  await adminPage.getByRole("cell", { name: "rita", exact: true }).waitFor();
+  await shot(adminPage, "operators");
+  await nav(adminPage, "API keys").click();
+  await adminPage.getByLabel("Name", { exact: true }).fill("shop");
+  await adminPage.getByRole("button", { name: "Create key" }).click();
+  await adminPage.getByText("Copy the secret now").waitFor();
+  const secret = await adminPage.locator(".secret code").textContent();
+  assert.match(secret ?? "", /^hk_/);
+  await shot(adminPage, "api-keys");
+  // A transactional message to a blocked subscriber: its trace says why not.
+  const blockEntry = await admin("POST", "/v1/list-entries", { list: "block", kind: "subscriber", value: "u4", reason: "asked support to stop" });
+  await admin("POST", "/v1/messages", { recipients: ["u4"], template_id: 1, channels: ["webhook"], category: "orders", data: { promo: "TX" } },
+    { "idempotency-key": "console-test-blocked" });
+  await adminPage.goto(`${base}/deliveries?subscriber=u4`);
+  await adminPage.locator("tbody tr", { hasText: "webhook" }).locator(".badge", { hasText: "filtered" }).waitFor({ timeout: 30000 });
+  await adminPage.getByRole("button", { name: "Trace" }).first().click();
+  const why = adminPage.locator(".trace-why");
+  await why.getByText(`Blocked · block list entry #${blockEntry.id}`).waitFor();
+  await shot(adminPage, "delivery-trace-filtered");
+  await admin("DELETE", `/v1/list-entries/${blockEntry.id}`);
+
+  // Rules of every kind from one form; a block list imported from CSV.
+  await nav(adminPage, "Rules").click();
+  await adminPage.getByText("No rules yet.").waitFor();
+  await adminPage.getByText("No list entries.").waitFor();
+  await adminPage.getByRole("link", { name: "New rule" }).click();
+  await adminPage.getByLabel("Name", { exact: true }).fill("Quiet nights");
+  await adminPage.getByLabel("Kind").selectOption("quiet_hours");
+  await adminPage.getByLabel("Allowed from").fill("08:00");
+  await adminPage.getByLabel("Allowed until").fill("21:00");
+  await adminPage.getByLabel("Default time zone").fill("Europe/Berlin");
+  await adminPage.getByLabel("Except categories").fill("security");
+  await adminPage.getByRole("button", { name: "Create rule" }).click();
+  await adminPage.getByRole("link", { name: "Quiet nights" }).waitFor();
+  await adminPage.getByText("only 08:00–21:00 local time").waitFor();
+  for (const [name, kind, fill] of [
+    ["Three a day", "frequency_cap", async () => adminPage.getByLabel("At most").fill("3")],
+    ["No spam words", "keyword", async () => adminPage.getByLabel("Banned words").fill("casino\nfree money")],
+    ["Once a day", "dedup", async () => adminPage.getByLabel("Window (seconds)").fill("86400")],
+  ]) {
+    await adminPage.getByRole("link", { name: "New rule" }).click();
+    await adminPage.getByLabel("Name", { exact: true }).fill(name);
+    await adminPage.getByLabel("Kind").selectOption(kind);
+    await fill();
+    await adminPage.getByRole("button", { name: "Create rule" }).click();
+    await adminPage.getByRole("link", { name }).waitFor();
+  }
+  // Editing keeps the kind and changes the parameters.
+  await adminPage.getByRole("link", { name: "Quiet nights" }).click();
+  assert.ok(await adminPage.getByLabel("Kind").isDisabled());
+  await adminPage.getByLabel("Allowed until").fill("20:30");
+  await shot(adminPage, "rule-editor");
+  await adminPage.getByRole("button", { name: "Save rule" }).click();
+  await adminPage.getByText("only 08:00–20:30 local time").waitFor();
+  await adminPage.getByLabel("CSV rows").fill("list,kind,value,channel,reason\nblock,email,spam@example.com,,complaint\nblock,phone,not-a-phone,,\nallow,email_domain,example.org,email,partner\n");
+  await adminPage.getByRole("button", { name: "Import" }).click();
+  await adminPage.getByText("Imported 2 of 3 rows.").waitFor();
+  await adminPage.getByText(/Line 3/).waitFor();
+  await adminPage.getByRole("cell", { name: "spam@example.com", exact: true }).waitFor();
+  await shot(adminPage, "rules");
+  await nav(adminPage, "Subscribers").click();
+  await adminPage.getByRole("cell", { name: "u5@example.com" }).waitFor();
+  await shot(adminPage, "subscribers");
+  // A channel instance switched off and on again keeps its secret.
+  await nav(adminPage, "Channels").click();
+  await adminPage.getByRole("button", { name: "Disable" }).click();
+  await adminPage.locator(".badge", { hasText: "disabled" }).waitFor();
+  await adminPage.getByRole("button", { name: "Enable" }).click();
+  await adminPage.getByRole("button", { name: "Disable" }).waitFor();
+  await adminPage.getByText("secret", { exact: true }).waitFor();
+
+  // ---- a narrow window ----
+  const { page: phone } = await newPage(390, 844);
+  await logIn(phone, "edith");
+  await phone.getByRole("heading", { name: "Dashboard" }).waitFor();
+  assert.ok(!(await nav(phone, "Campaigns").isVisible()), "the menu is folded on a phone");
+  await shot(phone, "narrow-dashboard");
+  await phone.getByRole("button", { name: "Menu" }).click();
+  await nav(phone, "Campaigns").waitFor();
+  await shot(phone, "narrow-menu");
+  await nav(phone, "Campaigns").click();
+  await phone.getByRole("link", { name: "Spring promo" }).click();
+  await phone.getByRole("heading", { name: /Spring promo/ }).waitFor();
+  await phone.locator(".progress-caption").first().waitFor();
+  await shot(phone, "narrow-campaign");
+  // No page is wider than the phone (wide tables scroll inside their card).
+  for (const path of ["", "/campaigns/new", "/templates/1", "/audiences/new", "/deliveries", "/review", "/audiences/1", "/reports", "/subscribers/u2", "/rules", "/subscribers"]) {
+    if (path) {
+      await phone.goto(`${base}${path}`);
+      await phone.getByRole("button", { name: "Log out" }).waitFor();
+      await phone.locator("main h1").first().waitFor();
+    }
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+
+    assert.ok(overflow <= 0, `${path || "the campaign page"} fits a 390px window (overflows by ${overflow}px)`);
+  }
+  await phone.goto(`${base}/reports`);
+  await phone.getByRole("img", { name: /Funnel of Spring promo/ }).waitFor();
+  await shot(phone, "narrow-reports");
+  await phone.goto(`${base}/deliveries?subscriber=u2`);
+  await phone.getByRole("button", { name: "Trace" }).first().click();
+  await phone.locator(".trace-why").waitFor();
+  await shot(phone, "narrow-deliveries");
+  await phone.goto(`${base}/subscribers/u2`);
+  await phone.getByRole("heading", { name: "Delivery history" }).waitFor();
+  await phone.locator(".badge", { hasText: "delivered" }).first().waitFor();
+  await shot(phone, "narrow-subscriber");
+  await phone.goto(`${base}/templates/1`);
+  await phone.getByText("Fill in data.promo to preview.").waitFor();
+  await phone.getByLabel("data.promo").fill("PHONE");
+  await phone.getByText("Hello sample@example.com").waitFor();
+  await shot(phone, "narrow-template");
+
+  // ---- keyboard only: log in and create a campaign draft with Tab, typing and Enter ----
+  const { page: keys } = await newPage();
+  await keys.goto(`${base}/`);
+  await keys.getByRole("heading", { name: "Log in to Herald" }).waitFor();
+  await keys.keyboard.type("edith"); // the username field has focus
+  await tabTo(keys, /^Password$/);
+  await keys.keyboard.type(PASSWORD);
+  await keys.keyboard.press("Enter");
+  await keys.getByRole("heading", { name: "Dashboard" }).waitFor();
+  await tabTo(keys, /^New campaign$/);
+  await keys.keyboard.press("Enter");
+  await keys.getByRole("heading", { name: "New campaign" }).waitFor();
+  await tabTo(keys, /^Campaign name$/);
+  await keys.keyboard.type("Keyboard promo");
+  await tabTo(keys, /^Template$/);
+  await keys.keyboard.type("spring");
+  await tabTo(keys, /^data\.promo$/);
+  await keys.keyboard.type("KEYS");
+  for (const step of ["Audience", "Channels", "Schedule", "Confirm"]) {
+    await tabTo(keys, /^Next$/);
+    await keys.keyboard.press("Enter");
+    await keys.getByRole("form", { name: new RegExp(`: ${step}$`) }).waitFor();
+    if (step === "Audience") {
+      await tabTo(keys, /^Audience$/);
+      await keys.keyboard.type("VIPs");
+      await keys.getByText("3 subscribers right now").waitFor();
+    }
+  }
+  await shot(keys, "keyboard-confirm");
+  await tabTo(keys, /^Create draft$/);
+  await keys.keyboard.press("Enter");
+  await keys.waitForURL(/\/campaigns\/\d+$/);
+  await keys.getByRole("heading", { name: /Keyboard promo/ }).waitFor();
+
+  assert.deepEqual(errors, [], "no console errors");
+  console.log(`admin console: editor, reviewer, viewer and admin flows passed; screenshots in ${output}`);
+} catch (failure) {
+  // What each page showed when the test failed.
+  for (const [i, page] of pages.entries()) {
+    await page.screenshot({ path: join(output, `console-failure-${i}.png`), fullPage: true }).catch(() => {});
+  }
+  console.error("console errors so far:", errors);
+  throw failure;
+} finally {
+  await browser.close();
+  receiver.server.close();
+  child.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+}

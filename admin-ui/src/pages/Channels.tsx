@@ -1,0 +1,143 @@
+// Channel instances (SMTP, webhook, push providers, MQTT) configured at run time:
+// secrets are write-only (the list says which are set), and a test send shows what
+// the provider answered.
+import { useState, type FormEvent } from "react";
+import { api, type Schemas } from "../api/client";
+import { call } from "../api/errors";
+import { when } from "../lib/format";
+import { useApi } from "../lib/useApi";
+import { Button, Empty, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
+import { NewChannel } from "./channels/NewChannel";
+
+export function Channels() {
+  const channels = useApi(() => call(api.GET("/v1/channels")), []);
+  return (
+    <>
+      <PageHeader title="Channels" subtitle="Where messages go out. The worker sends through the first enabled instance of each kind." />
+      <Loaded state={channels} what="channels">
+        {(list) =>
+          list.length === 0 ? (
+            <Empty title="No channel instances yet.">
+              <p>Inbox messages need none; email, webhook, push and MQTT do.</p>
+            </Empty>
+          ) : (
+            <>
+              {list.map((c) => (
+                <ChannelCard key={c.id} channel={c} changed={channels.reload} />
+              ))}
+            </>
+          )
+        }
+      </Loaded>
+      <NewChannel created={channels.reload} />
+    </>
+  );
+}
+
+function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanceOut"]; changed: () => void }) {
+  const [to, setTo] = useState("");
+  const [result, setResult] = useState<Schemas["TestSendOut"] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const test = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    setResult(null);
+    try {
+      setResult(await call(api.POST("/v1/channels/{name}/test", { params: { path: { name: c.name } }, body: { to, subject: "Herald test", body: "A test message from Herald." } })));
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const name = { params: { path: { name: c.name } } };
+  const toggle = async () => {
+    setError(null);
+    try {
+      // Secrets left out of an update keep their stored values.
+      await call(api.PUT("/v1/channels/{name}", { ...name, body: { name: c.name, settings: c.settings, enabled: !c.enabled } }));
+      changed();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const remove = async () => {
+    if (!window.confirm(`Delete the channel instance “${c.name}”? Its secrets are lost.`)) return;
+    setError(null);
+    try {
+      await call(api.DELETE("/v1/channels/{name}", name));
+      changed();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const outcome = result ? String((result as Record<string, unknown>).outcome ?? "") : "";
+  return (
+    <section className="card" aria-labelledby={`channel-${c.id}`}>
+      <div className="card-head">
+        <h2 id={`channel-${c.id}`}>
+          {c.name} <span className="badge badge-neutral">{c.kind}</span> {!c.enabled && <span className="badge badge-danger">disabled</span>}
+        </h2>
+        <div className="card-actions">
+          <span className="muted small">updated {when(c.updated_at)}</span>
+          <Button kind="ghost" onClick={() => void toggle()}>
+            {c.enabled ? "Disable" : "Enable"}
+          </Button>
+          <Button kind="ghost" onClick={() => void remove()} aria-label={`Delete ${c.name}`}>
+            Delete
+          </Button>
+        </div>
+      </div>
+      <Settings settings={c.settings as Record<string, unknown>} secrets={c.secrets_set} />
+      <form onSubmit={test} aria-label={`Test ${c.name}`}>
+        <Field label="Send a test to" hint="An email address, webhook URL, device token or MQTT topic.">
+          {(p) => (
+            <div className="input-with-button">
+              <input {...p} value={to} onChange={(e) => setTo(e.target.value)} />
+              <Button type="submit" busy={busy} disabled={!to}>
+                Send test
+              </Button>
+            </div>
+          )}
+        </Field>
+      </form>
+      <ErrorNotice error={error} />
+      {result && (
+        <div className={`notice notice-${outcome === "delivered" ? "success" : "warning"}`} role="status">
+          <strong>Test {outcome || "sent"}.</strong>{" "}
+          {Object.entries(result)
+            .filter(([k, v]) => k !== "outcome" && v !== null && v !== "")
+            .map(([k, v]) => `${k.replace(/_/g, " ")}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
+            .join(" · ")}
+        </div>
+      )}
+    </section>
+  );
+}
+
+/// The instance's plain settings at a glance; nested ones (HTTP tuning…) folded away.
+function Settings({ settings, secrets }: { settings: Record<string, unknown>; secrets: string[] }) {
+  const plain = Object.entries(settings).filter(([k, v]) => k !== "kind" && (typeof v !== "object" || Array.isArray(v)));
+  return (
+    <>
+      <dl className="trace-why">
+        {plain.map(([k, v]) => (
+          <div key={k} className="contents">
+            <dt>{k.replace(/_/g, " ")}</dt>
+            <dd>{Array.isArray(v) ? v.join(", ") || "—" : String(v)}</dd>
+          </div>
+        ))}
+        <div className="contents">
+          <dt>secrets set</dt>
+          <dd>{secrets.join(", ") || "none"}</dd>
+        </div>
+      </dl>
+      <details className="chart-table">
+        <summary>All settings</summary>
+        <pre className="rendered-text">{JSON.stringify(settings, null, 2)}</pre>
+      </details>
+    </>
+  );
+}

@@ -1,0 +1,113 @@
+// Adding a channel instance: a webhook has its own fields (signing secret, private
+// networks it may reach); other kinds take their settings as JSON from an example.
+import { useState, type FormEvent } from "react";
+import { api } from "../../api/client";
+import { call, fieldError } from "../../api/errors";
+import { Button, ErrorNotice, Field } from "../../ui/kit";
+
+const KINDS = ["webhook", "smtp", "mqtt", "fcm", "apns", "jpush"] as const;
+type Kind = (typeof KINDS)[number];
+
+const EXAMPLES: Record<Exclude<Kind, "webhook">, object> = {
+  smtp: { kind: "smtp", host: "smtp.example.com", port: 587, security: "starttls", username: "", password: "" },
+  mqtt: { kind: "mqtt", host: "127.0.0.1", port: 1883 },
+  fcm: { kind: "fcm", service_account_json: "{…}" },
+  apns: { kind: "apns", team_id: "", key_id: "", private_key_pem: "", topic: "com.example.app" },
+  jpush: { kind: "jpush", app_key: "", master_secret: "" },
+};
+
+/// A fresh Standard Webhooks secret: `whsec_` and 24 random bytes in base64.
+function newSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return `whsec_${btoa(String.fromCharCode(...bytes))}`;
+}
+
+const lines = (text: string) => text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+
+export function NewChannel({ created }: { created: () => void }) {
+  const [kind, setKind] = useState<Kind>("webhook");
+  const [name, setName] = useState("");
+  const [secret, setSecret] = useState("");
+  const [allow, setAllow] = useState("");
+  const [json, setJson] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const choose = (next: Kind) => {
+    setKind(next);
+    setJson(next === "webhook" ? "" : JSON.stringify(EXAMPLES[next], null, 2));
+  };
+
+  const settings = (): Record<string, unknown> => {
+    if (kind === "webhook") return { kind, secret: secret.trim(), allow_list: lines(allow) };
+    try {
+      return JSON.parse(json) as Record<string, unknown>;
+    } catch {
+      throw new Error("Settings must be valid JSON.");
+    }
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await call(api.POST("/v1/channels", { body: { name: name.trim(), settings: settings(), enabled: true } }));
+      setName("");
+      setSecret("");
+      setAllow("");
+      created();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const err = (field: string) => fieldError(error, field);
+  const settingsError = err("settings") ?? err("settings.secret") ?? err("settings.allow_list");
+  return (
+    <form className="card" onSubmit={submit} aria-labelledby="new-channel-title" noValidate>
+      <h2 id="new-channel-title">New channel instance</h2>
+      {error && !err("name") && !settingsError ? <ErrorNotice error={error} /> : null}
+      <div className="row">
+        <Field label="Kind">
+          {(p) => (
+            <select {...p} value={kind} onChange={(e) => choose(e.target.value as Kind)}>
+              {KINDS.map((k) => (
+                <option key={k}>{k}</option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Name" error={err("name")} hint="Lower-case letters, digits and dashes, e.g. partner-webhook.">
+          {(p) => <input {...p} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />}
+        </Field>
+      </div>
+      {kind === "webhook" ? (
+        <>
+          <Field label="Signing secret" error={settingsError} hint="whsec_ and base64; receivers check the webhook-signature header with it. Stored and never shown again.">
+            {(p) => (
+              <div className="input-with-button">
+                <input {...p} value={secret} onChange={(e) => setSecret(e.target.value)} autoComplete="off" spellCheck={false} />
+                <Button onClick={() => setSecret(newSecret())}>Generate</Button>
+              </div>
+            )}
+          </Field>
+          <Field label="Private addresses allowed" hint="Networks (127.0.0.1/32) or host:port pairs this channel may reach although they are private; one per line. Leave empty for public URLs only.">
+            {(p) => <textarea {...p} rows={2} className="code" value={allow} onChange={(e) => setAllow(e.target.value)} />}
+          </Field>
+        </>
+      ) : (
+        <Field label="Settings (JSON)" hint="Secrets are stored and never shown again." error={settingsError}>
+          {(p) => <textarea {...p} className="code" rows={8} value={json} onChange={(e) => setJson(e.target.value)} spellCheck={false} />}
+        </Field>
+      )}
+      <div className="form-actions">
+        <Button kind="primary" type="submit" busy={busy}>
+          Add channel
+        </Button>
+      </div>
+    </form>
+  );
+}
