@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use herald_core::inbox::store;
 use herald_core::inbox::{Action, InboxItem, Page, Unread, act_now};
+use herald_core::subscribers::store as subscribers;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -20,6 +21,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_inbox))
+        .routes(routes!(subscriber_inbox))
         .routes(routes!(unread_count))
         .routes(routes!(read_item))
         .routes(routes!(read_all))
@@ -107,6 +109,31 @@ async fn list_inbox(
     subscriber: SubscriberCaller,
     ValidQuery(query): ValidQuery<InboxQuery>,
 ) -> Result<Json<InboxPage>, ApiError> {
+    Ok(Json(inbox_page(&state, subscriber.id, &query).await?))
+}
+
+/// A subscriber's inbox as the subscriber sees it (archived items left out), with read
+/// times and the unread pair: for operators answering "did they see it?".
+#[utoipa::path(get, path = "/v1/subscribers/{external_id}/inbox", tag = "inbox",
+    security(("session" = ["subscribers:read"]), ("api_key" = ["subscribers:read"])),
+    params(("external_id" = String, Path, description = "The product's id for the user"), InboxQuery),
+    responses((status = 200, body = InboxPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn subscriber_inbox(
+    State(state): State<AppState>,
+    Path(external_id): Path<String>,
+    ValidQuery(query): ValidQuery<InboxQuery>,
+) -> Result<Json<InboxPage>, ApiError> {
+    let subscriber =
+        subscribers::find(&state.db, super::subscribers::external_id(&external_id)?).await?;
+    Ok(Json(inbox_page(&state, subscriber.id, &query).await?))
+}
+
+async fn inbox_page(
+    state: &AppState,
+    subscriber_id: i64,
+    query: &InboxQuery,
+) -> Result<InboxPage, ApiError> {
     let page = match (query.after, query.before) {
         (Some(_), Some(_)) => {
             return Err(ApiError::validation(
@@ -118,9 +145,9 @@ async fn list_inbox(
         (None, before) => Page::Before(before),
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    let items = store::list(&state.db, subscriber.id, page, limit).await?;
-    let unread = store::unread(&state.db, subscriber.id).await?;
-    Ok(Json(InboxPage { items, unread }))
+    let items = store::list(&state.db, subscriber_id, page, limit).await?;
+    let unread = store::unread(&state.db, subscriber_id).await?;
+    Ok(InboxPage { items, unread })
 }
 
 /// The unread count and the version it belongs to: keep the pair with the highest

@@ -72,6 +72,9 @@ pub struct SubscriberQuery {
     attribute: Option<String>,
     /// Only subscribers in this IANA time zone.
     timezone: Option<String>,
+    /// Only subscribers whose external id or email starts with this text.
+    #[validate(length(min = 1, max = 255))]
+    search: Option<String>,
     cursor: Option<String>,
     /// 1 to 500 (default 50).
     #[validate(range(min = 1, max = 500))]
@@ -112,6 +115,7 @@ async fn list_subscribers(
         tag: query.tag,
         attribute,
         timezone: query.timezone,
+        search: query.search,
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let after = parse_cursor(query.cursor.as_deref())?;

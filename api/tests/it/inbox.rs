@@ -353,3 +353,35 @@ async fn the_browser_client_and_the_demo_page_are_served() {
         assert!(response.text().await.unwrap().contains(needle), "{path}");
     }
 }
+
+#[tokio::test]
+async fn operators_see_a_subscribers_inbox_with_what_was_read() {
+    let app = inbox_with_two_subscribers().await;
+    let ana = subscriber_token("ana");
+    let page: Value = get(&app, "/v1/inbox", &ana).await.json().await.unwrap();
+    let item = page["items"][0]["id"].as_i64().unwrap();
+    let read = post(&app, &format!("/v1/inbox/{item}/read"), &ana, json!({})).await;
+    assert_eq!(read.status().as_u16(), 200);
+
+    let auditor = app.operator(Role::Viewer).await;
+    let seen = auditor.get_json("/v1/subscribers/ana/inbox").await;
+    assert_eq!(seen["items"].as_array().unwrap().len(), 1);
+    assert_eq!(seen["items"][0]["title"], "Hi ana");
+    assert!(seen["items"][0]["read_at"].is_string(), "{seen}");
+    assert_eq!(seen["unread"]["count"], 0);
+    let ben = auditor.get_json("/v1/subscribers/ben/inbox").await;
+    assert_eq!(
+        (ben["items"][0]["title"].as_str(), &ben["unread"]["count"]),
+        (Some("Hi ben"), &json!(1))
+    );
+
+    let nobody = auditor
+        .get("/v1/subscribers/nobody/inbox")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(nobody, 404).await["code"], "not_found");
+    // A subscriber token is not an operator's credential.
+    let response = get(&app, "/v1/subscribers/ana/inbox", &ana).await;
+    assert_eq!(response.status().as_u16(), 401);
+}

@@ -125,6 +125,15 @@ async fn list_filters_and_pages_through_subscribers() {
         }
     }
     assert_eq!(seen, ["s0", "s1", "s2", "s3", "s4", "s5", "s6"]);
+    // A search matches the start of the external id or the email, pattern characters
+    // taken literally.
+    put(&editor, "s1x", json!({ "email": "s_1@example.com" })).await;
+    let search: Value = get("search=s1").await.unwrap().json().await.unwrap();
+    assert_eq!(ids(&search), ["s1", "s1x"]);
+    let by_email: Value = get("search=s_1%40").await.unwrap().json().await.unwrap();
+    assert_eq!(ids(&by_email), ["s1x"], "`_` is not a wildcard");
+    let none: Value = get("search=%25").await.unwrap().json().await.unwrap();
+    assert_eq!(ids(&none), Vec::<String>::new(), "`%` is not a wildcard");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Listing subscribers with filters, evaluated in SQL on both databases.
 
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::{Condition, Expr, LikeExpr, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::audiences::sql::{Dialect, has_tag};
@@ -15,6 +15,21 @@ pub struct SubscriberFilter {
     /// Subscribers whose attribute `key` equals `value` (compared as text).
     pub attribute: Option<(String, String)>,
     pub timezone: Option<String>,
+    /// Subscribers whose external id or email starts with this text.
+    pub search: Option<String>,
+}
+
+/// `LIKE 'text%'` with the pattern characters of `text` taken literally.
+fn starts_with(text: &str) -> LikeExpr {
+    let mut pattern = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    LikeExpr::new(pattern).escape('\\')
 }
 
 /// `key` is an identifier (checked by the caller), so it is safe inside a JSON path.
@@ -52,6 +67,13 @@ pub async fn list(
     }
     if let Some(zone) = &filter.timezone {
         query = query.filter(Column::Timezone.eq(zone.as_str()));
+    }
+    if let Some(text) = &filter.search {
+        query = query.filter(
+            Condition::any()
+                .add(Column::ExternalId.like(starts_with(text)))
+                .add(Column::Email.like(starts_with(text))),
+        );
     }
     if let Some(id) = after_id {
         query = query.filter(Column::Id.gt(id));
