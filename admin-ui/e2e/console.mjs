@@ -6,8 +6,10 @@
 // editor schedules it, the receiver gets one signed request per subscriber, and the
 // dashboard shows it complete; an auditor (viewer) opens the report, checks its numbers,
 // downloads its CSV, filters the delivery log to one subscriber's trace and downloads
-// that CSV, and opens the subscriber's page. Also: rules of every kind and a block list
-// import, admin screens, session expiry, a narrow (390px) window, and a keyboard-only
+// that CSV, finds the subscriber by typing the start of their id, opens their page from
+// the keyboard and sees the campaign's inbox message unread, then read. Also: rules of
+// every kind and a block list import, admin screens (SMTP and MQTT channels from their
+// forms), session expiry, a narrow (390px) window, and a keyboard-only
 // walk from login through the campaign wizard. Screenshots of every main screen go to
 // $TEST_OUTPUT (test-output/); any console error fails the test.
 //
@@ -415,17 +417,50 @@ try {
   for (const row of logText.slice(1)) assert.equal(row.split(",")[2], "u2", row);
   assert.ok(logText.some((row) => /,u2,webhook,delivered,/.test(row)), "u2's webhook delivery in the CSV");
 
-  // The same subscriber's page: endpoints, inbox and delivery history.
+  // The same subscriber found by typing the start of their id, opened from the keyboard:
+  // endpoints, the inbox as they see it (read or not) and the delivery history.
   await nav(viewer, "Subscribers").click();
-  await viewer.getByLabel("External id").fill("u2");
-  await viewer.getByRole("button", { name: "Open" }).click();
+  const search = viewer.getByRole("searchbox", { name: "Search" });
+  await search.pressSequentially("u", { delay: 50 });
+  await viewer.waitForURL(/search=u$/);
+  await viewer.getByRole("link", { name: "u5", exact: true }).waitFor();
+  assert.equal(await viewer.locator("tbody tr").count(), 5, "every u… subscriber matches u");
+  await search.pressSequentially("2", { delay: 50 });
+  await viewer.waitForURL(/search=u2$/);
+  await viewer.getByRole("link", { name: "u1", exact: true }).waitFor({ state: "detached" });
+  assert.equal(await viewer.locator("tbody tr").count(), 1, "only u2 starts with u2");
+  await viewer.getByRole("cell", { name: "u2@example.com" }).waitFor();
+  await shot(viewer, "subscriber-search");
+  await search.fill("nobody");
+  await viewer.getByText("No subscriber's external id or email starts with “nobody”.").waitFor();
+  await search.fill("u2@");
+  await viewer.getByRole("link", { name: "u2", exact: true }).waitFor();
+  await search.press("ArrowDown");
+  assert.equal(await viewer.evaluate(() => document.activeElement?.textContent), "u2", "the down arrow moves to the first result");
+  await viewer.keyboard.press("Enter");
   await viewer.getByRole("heading", { name: "Subscriber u2" }).waitFor();
   await viewer.getByText(`${receiver.url}/hook/u2`).waitFor();
+  // The campaign's inbox message to u2, unread.
   const inbox = viewer.locator("section", { has: viewer.getByRole("heading", { name: "Inbox", exact: true }) });
-  await inbox.locator(".badge", { hasText: "delivered" }).first().waitFor();
+  const inboxRow = inbox.locator("tbody tr", { hasText: "Hello u2@example.com" });
+  await inboxRow.getByText("Your code: SPRING25. Enjoy!").waitFor();
+  await inboxRow.locator(".badge", { hasText: "unread" }).waitFor();
+  await inbox.locator(".card-head .badge", { hasText: "1 unread" }).waitFor();
   const history = viewer.locator("section", { has: viewer.getByRole("heading", { name: "Delivery history" }) });
   await history.getByRole("cell", { name: "webhook" }).waitFor();
   await shot(viewer, "subscriber-detail");
+  // u2 reads it in their own client (a subscriber token an admin minted); the page says so.
+  const { token } = await admin("POST", "/v1/subscribers/u2/tokens", {});
+  const { items: [u2Item], unread } = await admin("GET", "/v1/subscribers/u2/inbox");
+  assert.equal(unread.count, 1, "u2 has one unread item");
+  const read = await fetch(`${base}/v1/inbox/${u2Item.id}/read`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  assert.equal(read.status, 200, `mark read: ${await read.clone().text()}`);
+  assert.equal((await read.json()).count, 0);
+  await viewer.reload();
+  await inboxRow.locator(".badge", { hasText: /^read$/ }).waitFor();
+  await inbox.locator(".card-head .badge", { hasText: "All read" }).waitFor();
+  assert.equal(await inbox.locator(".badge", { hasText: "unread" }).count(), 0, "nothing unread after reading");
+  await shot(viewer, "subscriber-inbox-read");
 
   await nav(viewer, "Audit log").click();
   await viewer.getByText("campaign.approve").first().waitFor();
@@ -503,6 +538,59 @@ try {
   await adminPage.getByRole("button", { name: "Enable" }).click();
   await adminPage.getByRole("button", { name: "Disable" }).waitFor();
   await adminPage.getByText("secret", { exact: true }).waitFor();
+  // An SMTP relay from labelled fields: the password is write-only, kept when other
+  // settings change, and never shown.
+  const newChannel = adminPage.getByRole("form", { name: "New channel instance" });
+  await newChannel.getByLabel("Kind").selectOption("smtp");
+  await newChannel.getByLabel("Name", { exact: true }).fill("relay");
+  await newChannel.getByLabel("Host").fill("127.0.0.1");
+  await newChannel.getByLabel("Security").selectOption("plain");
+  assert.equal(await newChannel.getByLabel("Port").getAttribute("placeholder"), "25", "the usual port of the security chosen");
+  await newChannel.getByLabel("Port").fill("2525");
+  await newChannel.getByLabel("Username").fill("herald");
+  await newChannel.getByRole("button", { name: "Add channel" }).click();
+  await newChannel.getByText("A username needs a password.").waitFor();
+  assert.equal(await newChannel.getByLabel("Password").getAttribute("type"), "password");
+  await newChannel.getByLabel("Password").fill("relay-password-1");
+  await shot(adminPage, "channel-smtp-new");
+  await newChannel.getByRole("button", { name: "Add channel" }).click();
+  const relay = adminPage.locator("section", { has: adminPage.getByRole("heading", { name: /^relay/ }) });
+  await relay.getByText("2525", { exact: true }).waitFor();
+  await relay.getByText("password", { exact: true }).waitFor();
+  await relay.getByRole("button", { name: "Edit the settings of relay" }).click();
+  const relayForm = relay.getByRole("form", { name: "Settings of relay" });
+  assert.equal(await relayForm.getByLabel("Password", { exact: true }).inputValue(), "", "a stored password is never shown");
+  assert.equal(await relayForm.getByLabel("Host").inputValue(), "127.0.0.1");
+  await relayForm.getByText("A password is stored (never shown).", { exact: false }).waitFor();
+  await relayForm.getByLabel("Port").fill("2526");
+  await relayForm.getByText("Advanced settings").click();
+  await relayForm.getByLabel("Connections at most").fill("4");
+  await shot(adminPage, "channel-smtp-edit");
+  await relayForm.getByRole("button", { name: "Save settings" }).click();
+  await relay.getByText("2526", { exact: true }).waitFor();
+  const relayStored = await admin("GET", "/v1/channels/relay");
+  assert.deepEqual(relayStored.secrets_set, ["password"], "the password stayed");
+  assert.equal(relayStored.settings.pool.max_size, 4);
+  assert.ok(!JSON.stringify(relayStored).includes("relay-password-1"), "the password is never returned");
+  assert.ok(!(await adminPage.content()).includes("relay-password-1"), "nor shown");
+  await admin("DELETE", "/v1/channels/relay");
+  await adminPage.reload();
+  await adminPage.getByRole("heading", { name: /partner-webhook/ }).waitFor();
+  // An MQTT broker from labelled fields, added and removed again.
+  await newChannel.getByLabel("Kind").selectOption("mqtt");
+  await newChannel.getByLabel("Name", { exact: true }).fill("broker");
+  await newChannel.getByLabel("Host").fill("127.0.0.1");
+  assert.equal(await newChannel.getByLabel("Port").getAttribute("placeholder"), "1883");
+  await newChannel.getByLabel("Retain published messages").check();
+  await newChannel.getByLabel("Username").fill("herald");
+  await newChannel.getByLabel("Password").fill("broker-password-1");
+  await shot(adminPage, "channel-mqtt-new");
+  await newChannel.getByRole("button", { name: "Add channel" }).click();
+  await adminPage.getByRole("heading", { name: /^broker/ }).waitFor();
+  const brokerStored = await admin("GET", "/v1/channels/broker");
+  assert.equal(brokerStored.settings.retain, true);
+  assert.deepEqual(brokerStored.secrets_set, ["password"]);
+  await admin("DELETE", "/v1/channels/broker");
 
   // ---- a narrow window ----
   const { page: phone } = await newPage(390, 844);
@@ -539,7 +627,11 @@ try {
   await phone.goto(`${base}/subscribers/u2`);
   await phone.getByRole("heading", { name: "Delivery history" }).waitFor();
   await phone.locator(".badge", { hasText: "delivered" }).first().waitFor();
+  await phone.getByText("All read").waitFor();
   await shot(phone, "narrow-subscriber");
+  await phone.goto(`${base}/subscribers?search=u`);
+  await phone.getByRole("link", { name: "u5", exact: true }).waitFor();
+  await shot(phone, "narrow-subscribers");
   await phone.goto(`${base}/templates/1`);
   await phone.getByText("Fill in data.promo to preview.").waitFor();
   await phone.getByLabel("data.promo").fill("PHONE");

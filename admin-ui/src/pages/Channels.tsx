@@ -8,6 +8,7 @@ import { when } from "../lib/format";
 import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
 import { NewChannel } from "./channels/NewChannel";
+import { KindSettings, settingsFrom, valuesFrom, type FormKind, type Values } from "./channels/KindSettings";
 
 export function Channels() {
   const channels = useApi(() => call(api.GET("/v1/channels")), []);
@@ -39,6 +40,8 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
   const [result, setResult] = useState<Schemas["TestSendOut"] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [editing, setEditing] = useState(false);
+  const formKind = c.kind === "smtp" || c.kind === "mqtt" ? (c.kind as FormKind) : null;
   const test = async (event: FormEvent) => {
     event.preventDefault();
     setBusy(true);
@@ -82,6 +85,11 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
         </h2>
         <div className="card-actions">
           <span className="muted small">updated {when(c.updated_at)}</span>
+          {formKind && !editing && (
+            <Button kind="ghost" onClick={() => setEditing(true)} aria-label={`Edit the settings of ${c.name}`}>
+              Edit settings
+            </Button>
+          )}
           <Button kind="ghost" onClick={() => void toggle()}>
             {c.enabled ? "Disable" : "Enable"}
           </Button>
@@ -90,7 +98,18 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
           </Button>
         </div>
       </div>
-      <Settings settings={c.settings as Record<string, unknown>} secrets={c.secrets_set} />
+      {formKind && editing ? (
+        <EditSettings
+          channel={c}
+          kind={formKind}
+          done={(saved) => {
+            setEditing(false);
+            if (saved) changed();
+          }}
+        />
+      ) : (
+        <Settings settings={c.settings as Record<string, unknown>} secrets={c.secrets_set} />
+      )}
       <form onSubmit={test} aria-label={`Test ${c.name}`}>
         <Field label="Send a test to" hint="An email address, webhook URL, device token or MQTT topic.">
           {(p) => (
@@ -114,6 +133,45 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
         </div>
       )}
     </section>
+  );
+}
+
+/// An SMTP or MQTT instance's settings in labelled fields; its secrets stay unless
+/// replaced or removed.
+function EditSettings({ channel: c, kind, done }: { channel: Schemas["ChannelInstanceOut"]; kind: FormKind; done: (saved: boolean) => void }) {
+  const [values, setValues] = useState<Values>(() => valuesFrom(kind, c.settings as Record<string, unknown>));
+  const [clear, setClear] = useState<Set<string>>(new Set());
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    const made = settingsFrom(kind, values, clear, c.secrets_set);
+    if ("problem" in made) {
+      setError(new Error(made.problem));
+      return;
+    }
+    setBusy(true);
+    try {
+      await call(api.PUT("/v1/channels/{name}", { params: { path: { name: c.name } }, body: { name: c.name, settings: made.settings, enabled: c.enabled } }));
+      done(true);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="edit-settings" onSubmit={save} aria-label={`Settings of ${c.name}`} noValidate>
+      <ErrorNotice error={error} />
+      <KindSettings kind={kind} values={values} onChange={setValues} secretsSet={c.secrets_set} clear={clear} onClear={setClear} />
+      <div className="form-actions">
+        <Button onClick={() => done(false)}>Cancel</Button>
+        <Button kind="primary" type="submit" busy={busy}>
+          Save settings
+        </Button>
+      </div>
+    </form>
   );
 }
 

@@ -1,5 +1,5 @@
-// One subscriber: profile, endpoints and preferences, their inbox (inbox deliveries)
-// and their delivery history on every channel.
+// One subscriber: profile, endpoints and preferences, their inbox as they see it (read
+// or not, the unread count) and their delivery history on every channel.
 import { api } from "../api/client";
 import { call } from "../api/errors";
 import { when } from "../lib/format";
@@ -7,6 +7,7 @@ import { Link } from "../lib/router";
 import { useApi } from "../lib/useApi";
 import { Loaded, PageHeader } from "../ui/kit";
 import { DeliveryHistory } from "./subscribers/DeliveryHistory";
+import { Inbox } from "./subscribers/Inbox";
 
 export function SubscriberDetail({ params }: { params: Record<string, string> }) {
   const id = params.id ?? "";
@@ -42,7 +43,7 @@ export function SubscriberDetail({ params }: { params: Record<string, string> })
           </div>
         )}
       </Loaded>
-      <DeliveryHistory subscriber={id} channel="inbox" title="Inbox" empty="Nothing in this subscriber's inbox." />
+      <Inbox subscriber={id} />
       <DeliveryHistory subscriber={id} title="Delivery history" empty="Nothing was sent to this subscriber yet." />
     </>
   );

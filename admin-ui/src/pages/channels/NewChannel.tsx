@@ -1,16 +1,15 @@
-// Adding a channel instance: a webhook has its own fields (signing secret, private
-// networks it may reach); other kinds take their settings as JSON from an example.
+// Adding a channel instance: a webhook, SMTP relay or MQTT broker has its own labelled
+// fields (secrets write-only); push providers take their settings as JSON from an example.
 import { useState, type FormEvent } from "react";
 import { api } from "../../api/client";
 import { call, fieldError } from "../../api/errors";
 import { Button, ErrorNotice, Field } from "../../ui/kit";
+import { KindSettings, settingsFrom, valuesFrom, type FormKind, type Values } from "./KindSettings";
 
 const KINDS = ["webhook", "smtp", "mqtt", "fcm", "apns", "jpush"] as const;
 type Kind = (typeof KINDS)[number];
 
-const EXAMPLES: Record<Exclude<Kind, "webhook">, object> = {
-  smtp: { kind: "smtp", host: "smtp.example.com", port: 587, security: "starttls", username: "", password: "" },
-  mqtt: { kind: "mqtt", host: "127.0.0.1", port: 1883 },
+const EXAMPLES: Record<Exclude<Kind, "webhook" | FormKind>, object> = {
   fcm: { kind: "fcm", service_account_json: "{…}" },
   apns: { kind: "apns", team_id: "", key_id: "", private_key_pem: "", topic: "com.example.app" },
   jpush: { kind: "jpush", app_key: "", master_secret: "" },
@@ -30,16 +29,23 @@ export function NewChannel({ created }: { created: () => void }) {
   const [secret, setSecret] = useState("");
   const [allow, setAllow] = useState("");
   const [json, setJson] = useState("");
+  const [values, setValues] = useState<Values>({});
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
   const choose = (next: Kind) => {
     setKind(next);
-    setJson(next === "webhook" ? "" : JSON.stringify(EXAMPLES[next], null, 2));
+    if (next === "smtp" || next === "mqtt") setValues(valuesFrom(next));
+    else setJson(next === "webhook" ? "" : JSON.stringify(EXAMPLES[next], null, 2));
   };
 
   const settings = (): Record<string, unknown> => {
     if (kind === "webhook") return { kind, secret: secret.trim(), allow_list: lines(allow) };
+    if (kind === "smtp" || kind === "mqtt") {
+      const made = settingsFrom(kind, values);
+      if ("problem" in made) throw new Error(made.problem);
+      return made.settings;
+    }
     try {
       return JSON.parse(json) as Record<string, unknown>;
     } catch {
@@ -56,6 +62,7 @@ export function NewChannel({ created }: { created: () => void }) {
       setName("");
       setSecret("");
       setAllow("");
+      if (kind === "smtp" || kind === "mqtt") setValues(valuesFrom(kind));
       created();
     } catch (e) {
       setError(e);
@@ -98,6 +105,11 @@ export function NewChannel({ created }: { created: () => void }) {
             {(p) => <textarea {...p} rows={2} className="code" value={allow} onChange={(e) => setAllow(e.target.value)} />}
           </Field>
         </>
+      ) : kind === "smtp" || kind === "mqtt" ? (
+        <fieldset className="kind-settings" aria-label={`${kind === "smtp" ? "SMTP" : "MQTT"} settings`}>
+          {settingsError && <ErrorNotice error={error} />}
+          <KindSettings kind={kind} values={values} onChange={setValues} />
+        </fieldset>
       ) : (
         <Field label="Settings (JSON)" hint="Secrets are stored and never shown again." error={settingsError}>
           {(p) => <textarea {...p} className="code" rows={8} value={json} onChange={(e) => setJson(e.target.value)} spellCheck={false} />}
