@@ -213,8 +213,8 @@ try {
   // A second version appears in the history.
   await editor.getByRole("tab", { name: /Inbox/ }).click();
   await editor.getByLabel("Body", { exact: true }).fill("Your code: {{ data.promo }}. Enjoy!");
-  // Unsaved changes render on request, for the same subscriber and data.
-  await editor.getByRole("button", { name: "Preview unsaved changes" }).click();
+  // The preview follows unsaved changes once typing pauses, for the same subscriber
+  // and data.
   await editor.getByText("The preview shows your unsaved changes.").waitFor();
   await editor.locator(".preview").getByText("Your code: SPRING25. Enjoy!").waitFor();
   await shot(editor, "template-draft-preview");

@@ -11,6 +11,9 @@ import { Button, ErrorNotice, Field, Loading, Notice, PageHeader } from "../ui/k
 import { TemplatePreview, type DraftContent } from "../ui/TemplatePreview";
 import { CHANNEL_NAMES, CHANNELS, contentOf, draftOf, emptyDraft, parseKeys, type ChannelKind, type Draft } from "../ui/templateContent";
 
+/** How long typing must pause before the preview follows unsaved edits. */
+const PREVIEW_PAUSE_MS = 700;
+
 type Version = Schemas["VersionOut"];
 
 export function TemplateEditor({ params }: { params: Record<string, string> }) {
@@ -39,7 +42,8 @@ function Editor({ detail }: { detail: Schemas["TemplateDetailOut"] | null }) {
   const [saved, setSaved] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [previewVersion, setPreviewVersion] = useState<number | null>(detail?.latest.version ?? null);
-  /// The unsaved content last rendered on request (`POST /v1/templates/preview`).
+  /// The unsaved content last rendered (`POST /v1/templates/preview`): it follows the
+  /// edits once typing pauses, or at once on request.
   const [shownDraft, setShownDraft] = useState<DraftContent | null>(null);
 
   const versions = useApi(
@@ -60,6 +64,11 @@ function Editor({ detail }: { detail: Schemas["TemplateDetailOut"] | null }) {
   useEffect(() => {
     if (!dirty) setShownDraft(null);
   }, [dirty]);
+  useEffect(() => {
+    if (!editable || !dirty) return;
+    const pause = setTimeout(() => setShownDraft(current), PREVIEW_PAUSE_MS);
+    return () => clearTimeout(pause);
+  }, [current, dirty, editable]);
 
   // A field error inside a channel's content opens that channel's tab.
   useEffect(() => {
