@@ -132,7 +132,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // The worker wakes this process's inbox streams directly, and other processes'
     // through the relay on Postgres.
     let bus = inbox_bus(&db, &shutdown).await?;
-    let doorbell = Doorbell::default();
+    let doorbell = doorbell(&db, &shutdown).await?;
     let api = herald_api::serve(
         herald_api::AppState::new(db.clone(), &config).with_worker(bus.clone(), doorbell.clone()),
         listener,
@@ -158,8 +158,10 @@ pub async fn api(config: Config) -> anyhow::Result<()> {
     print_banner(&config);
     let shutdown = shutdown_token();
     let bus = inbox_bus(&db, &shutdown).await?;
+    // Wakes the workers of other processes when this one queues deliveries.
+    let doorbell = doorbell(&db, &shutdown).await?;
     herald_api::serve(
-        herald_api::AppState::new(db, &config).with_worker(bus, Doorbell::default()),
+        herald_api::AppState::new(db, &config).with_worker(bus, doorbell),
         listener,
         shutdown.cancelled_owned(),
     )
@@ -173,15 +175,9 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     tracing::info!("worker started");
     let shutdown = shutdown_token();
     let bus = inbox_bus(&db, &shutdown).await?;
-    // Work queued by other processes is found by polling.
-    herald_worker::run(
-        db,
-        config,
-        bus,
-        Doorbell::default(),
-        shutdown.cancelled_owned(),
-    )
-    .await?;
+    // Rung by API processes on Postgres; otherwise work is found by polling.
+    let doorbell = doorbell(&db, &shutdown).await?;
+    herald_worker::run(db, config, bus, doorbell, shutdown.cancelled_owned()).await?;
     Ok(())
 }
 
@@ -195,4 +191,20 @@ async fn inbox_bus(db: &DatabaseConnection, shutdown: &CancellationToken) -> any
             .context("cannot listen for inbox signals on Postgres")?;
     }
     Ok(bus)
+}
+
+/// Wakes this process's worker when deliveries are queued here and, on Postgres, when
+/// any other Herald process queues them (LISTEN/NOTIFY), until shutdown.
+async fn doorbell(
+    db: &DatabaseConnection,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Doorbell> {
+    let doorbell = Doorbell::default();
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        doorbell
+            .relay(db, shutdown.clone())
+            .await
+            .context("cannot listen for queued work on Postgres")?;
+    }
+    Ok(doorbell)
 }

@@ -28,9 +28,14 @@ impl Drop for Process {
 }
 
 fn herald(command: &str, database_url: &str, port: u16) -> Process {
+    herald_with(command, database_url, port, &[])
+}
+
+fn herald_with(command: &str, database_url: &str, port: u16, env: &[(&str, &str)]) -> Process {
     let child = Command::new(env!("CARGO_BIN_EXE_herald"))
         .arg(command)
         .env_clear()
+        .envs(env.iter().copied())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HERALD_DATABASE_URL", database_url)
         .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
@@ -78,16 +83,22 @@ async fn wait_for(mut response: reqwest::Response, needle: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_sent_by_a_worker_reaches_streams_on_two_api_processes() {
+async fn a_message_sent_to_one_api_process_wakes_the_worker_process_and_reaches_both() {
     if !helpers::backend_is_postgres() {
         eprintln!("several processes share Postgres (HERALD_TEST_BACKEND=postgres)");
         return;
     }
     let app = spawn_app().await;
     let admin = app.operator(Role::Admin).await;
-    admin
-        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
-        .await;
+    for subscriber in ["ana", "ben"] {
+        admin
+            .ok(
+                Method::PUT,
+                &format!("/v1/subscribers/{subscriber}"),
+                &json!({}),
+            )
+            .await;
+    }
     let template = admin
         .ok(
             Method::POST,
@@ -102,7 +113,8 @@ async fn a_message_sent_by_a_worker_reaches_streams_on_two_api_processes() {
         .iter()
         .map(|port| herald("api", app.database_url(), *port))
         .collect();
-    let _worker = herald("worker", app.database_url(), free_port());
+    let hourly = [("HERALD_DELIVERY__POLL_INTERVAL_MS", "3600000")];
+    let _worker = herald_with("worker", app.database_url(), free_port(), &hourly);
     for port in ports {
         wait_until_healthy(port).await;
     }
@@ -130,21 +142,45 @@ async fn a_message_sent_by_a_worker_reaches_streams_on_two_api_processes() {
         opened.push(stream);
     }
 
+    // Sent through the first API process, as a product service would. The worker polls
+    // hourly, so only the API process's ring makes it send either message; the first
+    // (to ben) also makes sure it is idle, waiting, when the second is sent.
     let key = app.api_key(&["messages:send"]).await;
-    let response = app
-        .anonymous()
-        .post(app.url("/v1/messages"))
-        .bearer_auth(&key)
-        .json(
-            &json!({ "recipients": ["ana"], "template_id": template["template"]["id"],
-            "channels": ["inbox"], "category": "news" }),
-        )
-        .send()
-        .await
-        .unwrap();
+    let send = |recipient: &str| {
+        app.anonymous()
+            .post(format!("http://127.0.0.1:{}/v1/messages", ports[0]))
+            .bearer_auth(&key)
+            .json(
+                &json!({ "recipients": [recipient], "template_id": template["template"]["id"],
+                "channels": ["inbox"], "category": "news" }),
+            )
+            .send()
+    };
+    let first: serde_json::Value = send("ben").await.unwrap().json().await.unwrap();
+    let report = format!("http://127.0.0.1:{}/v1/messages/{}", ports[0], first["id"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status: serde_json::Value = app
+            .anonymous()
+            .get(&report)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["deliveries"][0]["status"] == "delivered" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker never sent: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let response = send("ana").await.unwrap();
     assert_eq!(response.status().as_u16(), 202);
 
-    // The worker process stores the item; both API processes hear of it.
+    // The worker process, woken, stores the item; both API processes hear of it.
     let waits: Vec<_> = opened
         .into_iter()
         .map(|stream| wait_for(stream, "Across nodes"))

@@ -1,24 +1,90 @@
-//! Wakes this process's senders the moment deliveries are queued, so a message sent
-//! through the API of a `herald serve` process goes out now rather than at the
-//! worker's next poll. Separate worker processes still find work by polling.
+//! Wakes senders the moment deliveries are queued, so a message sent through the API
+//! goes out now rather than at a worker's next poll. In one `herald serve` process the
+//! ring is a `Notify`; on Postgres it also travels to every other Herald process as a
+//! `herald_work` notification, so separate `herald api` and `herald worker` processes
+//! wake each other too. A ring lost on the way costs one poll interval, never work.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use tokio::sync::Notify;
+use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use tokio::sync::futures::Notified;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+
+const CHANNEL: &str = "herald_work";
 
 #[derive(Clone, Default)]
-pub struct Doorbell(Arc<Notify>);
+pub struct Doorbell {
+    here: Arc<Notify>,
+    /// Rings for other processes, when relayed (a full queue means one is pending).
+    elsewhere: Arc<OnceLock<mpsc::Sender<()>>>,
+}
 
 impl Doorbell {
-    /// Wakes every sender waiting for work.
+    /// Wakes every sender waiting for work, here and in other processes.
     pub fn ring(&self) {
-        self.0.notify_waiters();
+        self.here.notify_waiters();
+        if let Some(elsewhere) = self.elsewhere.get() {
+            let _ = elsewhere.try_send(());
+        }
     }
 
     /// Completes at the next ring. Call `enable` on it before looking for work, so a
     /// ring between the look and the wait is not missed.
     pub fn rung(&self) -> Notified<'_> {
-        self.0.notified()
+        self.here.notified()
+    }
+
+    /// Relays rings through the Postgres database `db` both ways until `stop`.
+    pub async fn relay(&self, db: &DatabaseConnection, stop: CancellationToken) -> Result<()> {
+        let pool = db.get_postgres_connection_pool().clone();
+        let custom = |e: sea_orm::sqlx::Error| Error::from(sea_orm::DbErr::Custom(e.to_string()));
+        let mut listener = PgListener::connect_with(&pool).await.map_err(custom)?;
+        listener.listen(CHANNEL).await.map_err(custom)?;
+        let (queue, queued) = mpsc::channel(1);
+        if self.elsewhere.set(queue).is_err() {
+            return Ok(()); // relayed already
+        }
+        tokio::spawn(send(db.clone(), queued, stop.clone()));
+        tokio::spawn(listen(listener, Arc::clone(&self.here), stop));
+        Ok(())
+    }
+}
+
+/// One notification per ring, coalescing rings that come while one is being sent.
+async fn send(db: DatabaseConnection, mut queued: mpsc::Receiver<()>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            ring = queued.recv() => if ring.is_none() { return },
+        }
+        let notify = Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT pg_notify($1, '')",
+            [CHANNEL.into()],
+        );
+        if let Err(error) = db.execute_raw(notify).await {
+            tracing::warn!(%error, "could not ring other processes");
+        }
+    }
+}
+
+/// Wakes this process's senders for rings from anywhere (its own included: harmless).
+async fn listen(mut listener: PgListener, here: Arc<Notify>, stop: CancellationToken) {
+    loop {
+        let received = tokio::select! {
+            () = stop.cancelled() => return,
+            received = listener.try_recv() => received,
+        };
+        match received {
+            Ok(_) => here.notify_waiters(),
+            Err(error) => {
+                tracing::warn!(%error, "work relay lost Postgres; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
     }
 }
