@@ -124,7 +124,9 @@ impl From<herald_core::Error> for ApiError {
                 "bad_request",
                 format!("reading the upload failed: {message}"),
             ),
-            other @ (E::PasswordHash(_) | E::Database(_)) => Self::internal(error_chain(&other)),
+            other @ (E::PasswordHash(_) | E::Database(_) | E::Csv(_)) => {
+                Self::internal(error_chain(&other))
+            }
         }
     }
 }

@@ -41,6 +41,9 @@ pub enum Error {
 
     #[error("database error")]
     Database(#[source] DbErr),
+
+    #[error("writing CSV failed")]
+    Csv(#[from] csv_async::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

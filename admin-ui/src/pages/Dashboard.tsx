@@ -57,17 +57,7 @@ function Overview({ campaigns }: { campaigns: Campaign[] }) {
             <p>Approved campaigns appear here once they are scheduled.</p>
           </Empty>
         ) : (
-          <ul className="live-list">
-            {live.map((c) => (
-              <li key={c.id}>
-                <div className="live-head">
-                  <Link to={`/campaigns/${c.id}`}>{c.name}</Link> <StatusBadge status={c.status} />
-                  <span className="muted"> · {c.channels.join(", ")}</span>
-                </div>
-                <LiveProgress id={c.id} status={c.status} name={c.name} />
-              </li>
-            ))}
-          </ul>
+          <CampaignRows campaigns={live} />
         )}
       </section>
 
@@ -84,18 +74,25 @@ function Finished({ campaigns }: { campaigns: Campaign[] }) {
   return (
     <section className="card" aria-labelledby="finished-title">
       <h2 id="finished-title">Recently finished</h2>
-      <ul className="live-list">
-        {campaigns.map((c) => (
-          <li key={c.id}>
-            <div className="live-head">
-              <Link to={`/campaigns/${c.id}`}>{c.name}</Link> <StatusBadge status={c.status} />
-              <span className="muted"> · {c.channels.join(", ")}</span>
-            </div>
-            <LiveProgress id={c.id} status={c.status} name={c.name} />
-          </li>
-        ))}
-      </ul>
+      <CampaignRows campaigns={campaigns} />
     </section>
+  );
+}
+
+/// Campaigns with their channels and progress, each linking to its page.
+function CampaignRows({ campaigns }: { campaigns: Campaign[] }) {
+  return (
+    <ul className="live-list">
+      {campaigns.map((c) => (
+        <li key={c.id}>
+          <div className="live-head">
+            <Link to={`/campaigns/${c.id}`}>{c.name}</Link> <StatusBadge status={c.status} />
+            <span className="muted"> · {c.channels.join(", ")}</span>
+          </div>
+          <LiveProgress id={c.id} status={c.status} name={c.name} />
+        </li>
+      ))}
+    </ul>
   );
 }
 

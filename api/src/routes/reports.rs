@@ -18,7 +18,7 @@ use herald_core::campaigns::progress::FilteredBy;
 use herald_core::channel::ChannelKind;
 use herald_core::deliveries::DeliveryStatus;
 use herald_core::reports::csv::table_csv;
-use herald_core::reports::{self, ExportError, FunnelRow, GroupKey, OutcomeReport, ReportFilter};
+use herald_core::reports::{self, FunnelRow, GroupKey, OutcomeReport, ReportFilter};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -49,7 +49,7 @@ pub enum Format {
 /// part-way ends the body early (the client sees an incomplete transfer) and is logged.
 pub(super) fn csv_download<S>(filename: &'static str, chunks: S) -> Response
 where
-    S: Stream<Item = Result<Vec<u8>, ExportError>> + Send + 'static,
+    S: Stream<Item = herald_core::Result<Vec<u8>>> + Send + 'static,
 {
     let chunks = chunks.inspect_err(move |error| {
         tracing::error!(file = filename, error = ?error, "CSV export stopped part-way");
@@ -65,15 +65,6 @@ where
         Body::from_stream(chunks),
     )
         .into_response()
-}
-
-impl From<ExportError> for ApiError {
-    fn from(error: ExportError) -> Self {
-        match error {
-            ExportError::Query(error) => error.into(),
-            csv @ ExportError::Csv(_) => ApiError::internal(format!("{csv:?}")),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]

@@ -9,18 +9,10 @@ use super::funnel::FunnelRow;
 use super::keys::GroupKey;
 use super::outcomes::OutcomeReport;
 use crate::campaigns::progress::FilteredBy;
-use crate::error::Error;
+use crate::error::Result;
 
 /// Deliveries read per query (and records per chunk) when exporting.
 pub const PAGE: u64 = 1_000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error(transparent)]
-    Query(#[from] Error),
-    #[error("writing CSV failed")]
-    Csv(#[from] csv_async::Error),
-}
 
 /// A report as CSV: its header and one record per row.
 pub trait CsvTable {
@@ -28,9 +20,7 @@ pub trait CsvTable {
     fn records(&self) -> Vec<Vec<String>>;
 }
 
-pub(super) async fn encode<R, F>(
-    records: impl IntoIterator<Item = R>,
-) -> Result<Vec<u8>, ExportError>
+pub(super) async fn encode<R, F>(records: impl IntoIterator<Item = R>) -> Result<Vec<u8>>
 where
     R: IntoIterator<Item = F>,
     F: AsRef<[u8]>,
@@ -53,7 +43,7 @@ pub(super) fn instant(at: DateTime<Utc>) -> String {
 /// A report's CSV: the header, then its records in chunks of [`PAGE`].
 pub fn table_csv(
     table: &(impl CsvTable + ?Sized),
-) -> impl Stream<Item = Result<Vec<u8>, ExportError>> + Send + 'static {
+) -> impl Stream<Item = Result<Vec<u8>>> + Send + 'static {
     let header: Vec<String> = table.header().into_iter().map(str::to_owned).collect();
     let mut chunks = vec![vec![header]];
     let mut records = table.records().into_iter().peekable();

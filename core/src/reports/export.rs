@@ -4,8 +4,9 @@
 use futures::{Stream, StreamExt, stream};
 use sea_orm::DatabaseConnection;
 
-use super::csv::{ExportError, PAGE, encode, instant, text};
+use super::csv::{PAGE, encode, instant, text};
 use crate::deliveries::log::{self, DeliveryEntry, DeliveryFilter};
+use crate::error::Result;
 
 const DELIVERY_HEADER: [&str; 13] = [
     "id",
@@ -58,7 +59,7 @@ pub async fn delivery_log_csv(
     conn: DatabaseConnection,
     filter: DeliveryFilter,
     before_id: Option<i64>,
-) -> Result<impl Stream<Item = Result<Vec<u8>, ExportError>> + Send + 'static, ExportError> {
+) -> Result<impl Stream<Item = Result<Vec<u8>>> + Send + 'static> {
     let first = log::list(&conn, &filter, before_id, PAGE).await?;
     let head = encode(
         std::iter::once(DELIVERY_HEADER.map(str::to_owned))

@@ -18,7 +18,6 @@ mod group;
 mod keys;
 mod outcomes;
 
-pub use self::csv::ExportError;
 pub use export::delivery_log_csv;
 pub use filter::ReportFilter;
 pub use filtered::filtered;
