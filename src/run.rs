@@ -132,7 +132,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // The worker wakes this process's inbox streams directly, and other processes'
     // through the relay on Postgres.
     let bus = inbox_bus(&db, &shutdown).await?;
-    let doorbell = doorbell(&db, &shutdown).await?;
+    let doorbell = doorbell(
+        &db,
+        &shutdown,
+        Rings {
+            send: true,
+            hear: true,
+        },
+    )
+    .await?;
     let api = herald_api::serve(
         herald_api::AppState::new(db.clone(), &config).with_worker(bus.clone(), doorbell.clone()),
         listener,
@@ -159,7 +167,15 @@ pub async fn api(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_token();
     let bus = inbox_bus(&db, &shutdown).await?;
     // Wakes the workers of other processes when this one queues deliveries.
-    let doorbell = doorbell(&db, &shutdown).await?;
+    let doorbell = doorbell(
+        &db,
+        &shutdown,
+        Rings {
+            send: true,
+            hear: false,
+        },
+    )
+    .await?;
     herald_api::serve(
         herald_api::AppState::new(db, &config).with_worker(bus, doorbell),
         listener,
@@ -176,7 +192,15 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_token();
     let bus = inbox_bus(&db, &shutdown).await?;
     // Rung by API processes on Postgres; otherwise work is found by polling.
-    let doorbell = doorbell(&db, &shutdown).await?;
+    let doorbell = doorbell(
+        &db,
+        &shutdown,
+        Rings {
+            send: false,
+            hear: true,
+        },
+    )
+    .await?;
     herald_worker::run(db, config, bus, doorbell, shutdown.cancelled_owned()).await?;
     Ok(())
 }
@@ -193,18 +217,33 @@ async fn inbox_bus(db: &DatabaseConnection, shutdown: &CancellationToken) -> any
     Ok(bus)
 }
 
-/// Wakes this process's worker when deliveries are queued here and, on Postgres, when
-/// any other Herald process queues them (LISTEN/NOTIFY), until shutdown.
+/// What a process does with rings from other processes on Postgres (LISTEN/NOTIFY).
+#[derive(Clone, Copy)]
+struct Rings {
+    /// It queues work: other processes' workers should hear of it.
+    send: bool,
+    /// It has a worker: it should hear of work queued elsewhere.
+    hear: bool,
+}
+
+/// Wakes this process's worker when deliveries are queued here and, on Postgres, joins
+/// the `herald_work` notifications as `rings` says, until shutdown.
 async fn doorbell(
     db: &DatabaseConnection,
     shutdown: &CancellationToken,
+    rings: Rings,
 ) -> anyhow::Result<Doorbell> {
     let doorbell = Doorbell::default();
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        doorbell
-            .relay(db, shutdown.clone())
-            .await
-            .context("cannot listen for queued work on Postgres")?;
+        if rings.send {
+            doorbell.ring_through(db, shutdown.clone());
+        }
+        if rings.hear {
+            doorbell
+                .hear_through(db, shutdown.clone())
+                .await
+                .context("cannot listen for queued work on Postgres")?;
+        }
     }
     Ok(doorbell)
 }

@@ -38,17 +38,26 @@ impl Doorbell {
         self.here.notified()
     }
 
-    /// Relays rings through the Postgres database `db` both ways until `stop`.
-    pub async fn relay(&self, db: &DatabaseConnection, stop: CancellationToken) -> Result<()> {
+    /// From now until `stop`, rings here also reach other processes through the
+    /// Postgres database `db` (processes that queue work: API nodes).
+    pub fn ring_through(&self, db: &DatabaseConnection, stop: CancellationToken) {
+        let (queue, queued) = mpsc::channel(1);
+        if self.elsewhere.set(queue).is_ok() {
+            tokio::spawn(send(db.clone(), queued, stop));
+        }
+    }
+
+    /// From now until `stop`, rings from other processes wake this one's senders
+    /// (processes that send: workers).
+    pub async fn hear_through(
+        &self,
+        db: &DatabaseConnection,
+        stop: CancellationToken,
+    ) -> Result<()> {
         let pool = db.get_postgres_connection_pool().clone();
         let custom = |e: sea_orm::sqlx::Error| Error::from(sea_orm::DbErr::Custom(e.to_string()));
         let mut listener = PgListener::connect_with(&pool).await.map_err(custom)?;
         listener.listen(CHANNEL).await.map_err(custom)?;
-        let (queue, queued) = mpsc::channel(1);
-        if self.elsewhere.set(queue).is_err() {
-            return Ok(()); // relayed already
-        }
-        tokio::spawn(send(db.clone(), queued, stop.clone()));
         tokio::spawn(listen(listener, Arc::clone(&self.here), stop));
         Ok(())
     }
