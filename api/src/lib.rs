@@ -10,6 +10,7 @@ mod extract;
 pub mod metrics;
 mod openapi;
 mod routes;
+mod serve;
 pub mod state;
 mod upload;
 
@@ -28,15 +29,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let closing = state.closing.clone();
     let app = build(state).map_err(std::io::Error::other)?;
-    // `into_make_service` shares the router between connections; serving the `Router`
-    // itself deep-clones every route's middleware stack per connection (~200 KiB each,
-    // held for as long as an SSE stream stays open).
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Streams end (their clients reconnect elsewhere after the retry hint) so
-            // the server can finish its other requests and stop.
-            closing.cancel();
-        })
-        .await
+    // A `Router` clone shares its routes; each connection gets one.
+    serve::serve_http1(listener, app, async move {
+        shutdown.await;
+        // Streams end (their clients reconnect elsewhere after the retry hint) so
+        // the server can finish its other requests and stop.
+        closing.cancel();
+    })
+    .await;
+    Ok(())
 }

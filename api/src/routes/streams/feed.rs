@@ -104,6 +104,11 @@ impl Feed {
         self.caught_up = false;
     }
 
+    /// An update already queued, without waiting for one.
+    pub fn next_queued(&mut self) -> Option<Update> {
+        self.pending.pop_front()
+    }
+
     /// Why the feed ended, once `next` returned `None`.
     pub fn ended(&self) -> Option<End> {
         self.ended

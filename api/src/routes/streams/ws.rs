@@ -24,9 +24,10 @@ const RESTARTING: u16 = 1012;
 const TOO_SLOW: u16 = 1013;
 /// Close code 1011: the server failed; resume.
 const FAILED: u16 = 1011;
-/// Socket buffers per connection: client frames are small, and what is sent waits in
-/// the bus rather than here, so an idle connection holds little memory.
-const READ_BUFFER: usize = 4 * 1024;
+/// Socket buffers per connection: client frames are small (the read buffer grows for a
+/// larger one), and what is sent waits in the bus rather than here, so an idle
+/// connection holds little memory.
+const READ_BUFFER: usize = 1024;
 const WRITE_BUFFER: usize = 8 * 1024;
 /// The most a connection may have waiting to be written before it counts as stuck.
 const MAX_WRITE_BUFFER: usize = 1024 * 1024;
@@ -121,14 +122,25 @@ async fn connection(
                     let _ = sink.send(Message::Close(Some(close))).await;
                     return;
                 };
-                let text = serde_json::to_string(&update).unwrap_or_default();
-                if sink.send(Message::Text(text.into())).await.is_err() {
+                // Everything already queued goes out in one write (a new item and the
+                // unread pair that follows it, a page of replayed items).
+                let mut update = Some(update);
+                while let Some(next) = update.take().or_else(|| feed.next_queued()) {
+                    let text = serde_json::to_string(&next).unwrap_or_default();
+                    if sink.feed(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                if sink.flush().await.is_err() {
                     return;
                 }
             }
             frame = incoming.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = handle(&state, &subscriber, &mut feed, &text).await
+                    // Boxed: an idle connection should not carry the space of the
+                    // database calls behind a client frame (kilobytes) while it waits.
+                    let handled = Box::pin(handle(&state, &subscriber, &mut feed, &text));
+                    if let Some(reply) = handled.await
                         && sink.send(Message::Text(reply.into())).await.is_err()
                     {
                         return;

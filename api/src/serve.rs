@@ -1,0 +1,96 @@
+//! The HTTP/1.1 connection loop.
+//!
+//! Not `axum::serve`: it serves every connection through hyper-util's HTTP/1-or-2
+//! detector, whose first peek leaves hyper's read buffer to be grown from 8 to 16 KiB
+//! on the next read, and it offers no way to tune the connection. An idle SSE stream
+//! holds its connection's buffers for as long as it stays open, so they are most of
+//! what a connected subscriber costs. Browsers speak HTTP/2 only over TLS, which a
+//! proxy in front of Herald terminates, so plain HTTP/1.1 loses nothing.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A client has this long to send its request head (slow-loris guard).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// After an accept error (for example out of file descriptors), wait before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets
+/// every connection finish the request it is on, and returns when all have closed.
+pub async fn serve_http1(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let stopping = CancellationToken::new();
+    let connections = TaskTracker::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let stop_on_signal = stopping.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop_on_signal.cancel();
+    });
+    loop {
+        let accepted = tokio::select! {
+            () = stopping.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!(%error, "accepting a connection failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        connections.spawn(connection(
+            builder.clone(),
+            stream,
+            app.clone(),
+            stopping.clone(),
+        ));
+    }
+    // New clients are refused (and try another node) while these finish.
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+}
+
+async fn connection(
+    builder: http1::Builder,
+    stream: TcpStream,
+    app: Router,
+    stopping: CancellationToken,
+) {
+    // Realtime frames are small and must not wait for the previous one's ACK.
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "TCP_NODELAY could not be set");
+    }
+    let service = TowerToHyperService::new(app);
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => return log_end(result),
+        () = stopping.cancelled() => connection.as_mut().graceful_shutdown(),
+    }
+    log_end(connection.await);
+}
+
+fn log_end(result: hyper::Result<()>) {
+    if let Err(error) = result {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}
