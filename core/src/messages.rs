@@ -218,7 +218,16 @@ where
         }
     }
     txn.commit().await?;
-    plan(db, &message, &recipients).await
+    // A new message has no deliveries yet, so the plan's own tally is the answer.
+    let rules = RuleSet::load(db).await?;
+    let planned = plan_batch(db, &rules, &message, &recipients, Utc::now()).await?;
+    Ok(Accepted {
+        id: message.id,
+        recipients: recipients.len(),
+        queued: planned.queued,
+        filtered: planned.filtered,
+        deferred: planned.deferred,
+    })
 }
 
 async fn repeat<C>(

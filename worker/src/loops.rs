@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_core::channel_instances::{Fingerprint, fingerprint};
 use herald_core::config::Config;
-use herald_core::deliveries::{Doorbell, Recorded};
+use herald_core::deliveries::{Doorbell, Recorded, claim_due};
 use herald_core::inbox::Bus;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Mutex;
@@ -27,6 +27,10 @@ struct Current {
 }
 
 impl Current {
+    async fn is_built(&self) -> bool {
+        self.built.lock().await.is_some()
+    }
+
     async fn get(&self) -> Option<Arc<Deliverer>> {
         let mut built = self.built.lock().await;
         let now_is = match fingerprint(&self.db).await {
@@ -128,7 +132,7 @@ async fn send_loop(current: Arc<Current>, doorbell: Doorbell, stop: Cancellation
         let rung = doorbell.rung();
         tokio::pin!(rung);
         rung.as_mut().enable();
-        let busy = match send_one(&current).await {
+        let busy = match send_one(&current, &doorbell).await {
             Ok(recorded) => recorded != Recorded::default(),
             Err(error) => {
                 tracing::warn!(%error, "delivery batch failed");
@@ -147,15 +151,27 @@ async fn send_loop(current: Arc<Current>, doorbell: Doorbell, stop: Cancellation
 
 /// Claims a batch, then sends it with the channel instances as they are after the
 /// claim: an instance configured before the deliveries were planned is always used.
-async fn send_one(current: &Current) -> herald_core::Result<Recorded> {
-    let Some(deliverer) = current.get().await else {
+/// A full batch may leave more behind, so another sender is woken to take it.
+async fn send_one(current: &Current, doorbell: &Doorbell) -> herald_core::Result<Recorded> {
+    // Build the deliverer before the first claim, so nothing is claimed that cannot be
+    // sent; after that, the check after the claim keeps it current.
+    if !current.is_built().await && current.get().await.is_none() {
         return Ok(Recorded::default());
-    };
+    }
     let now = Utc::now();
-    let claimed = deliverer.claim(now).await?;
+    let delivery = &current.config.delivery;
+    let lease = Duration::from_secs(delivery.lease_secs);
+    let claimed = claim_due(&current.db, now, lease, delivery.batch_size).await?;
     if claimed.is_empty() {
         return Ok(Recorded::default());
     }
-    let deliverer = current.get().await.unwrap_or(deliverer);
+    if claimed.len() as u64 >= delivery.batch_size {
+        doorbell.pass_on();
+    }
+    let Some(deliverer) = current.get().await else {
+        // Cannot happen once built (a failed check keeps the last deliverer); the
+        // lease returns the batch to the queue if it ever does.
+        return Ok(Recorded::default());
+    };
     deliverer.send_claimed(claimed, now).await
 }

@@ -24,12 +24,19 @@ pub struct Doorbell {
 }
 
 impl Doorbell {
-    /// Wakes every sender waiting for work, here and in other processes.
+    /// Wakes a sender waiting for work, here and in each other process. One is enough
+    /// for a small piece of work; a sender that finds a full batch brings in another
+    /// ([`Doorbell::pass_on`]), so a large one still goes out on every sender.
     pub fn ring(&self) {
-        self.here.notify_waiters();
+        self.here.notify_one();
         if let Some(elsewhere) = self.elsewhere.get() {
             let _ = elsewhere.try_send(());
         }
+    }
+
+    /// Wakes another sender in this process: the caller found more work than one batch.
+    pub fn pass_on(&self) {
+        self.here.notify_one();
     }
 
     /// Completes at the next ring. Call `enable` on it before looking for work, so a
@@ -89,7 +96,7 @@ async fn listen(mut listener: PgListener, here: Arc<Notify>, stop: CancellationT
             received = listener.try_recv() => received,
         };
         match received {
-            Ok(_) => here.notify_waiters(),
+            Ok(_) => here.notify_one(),
             Err(error) => {
                 tracing::warn!(%error, "work relay lost Postgres; retrying");
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
