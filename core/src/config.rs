@@ -75,7 +75,8 @@ pub struct AuthConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
-    pub max_connections: u32,
+    /// Connections in the pool; unset: see [`Config::database_pool_size`].
+    pub max_connections: Option<u32>,
     pub acquire_timeout_secs: u64,
 }
 
@@ -218,7 +219,7 @@ impl Config {
         if self.auth.session_ttl_secs < 60 {
             return Err(invalid("auth.session_ttl_secs", "must be at least 60"));
         }
-        if self.database.max_connections == 0 {
+        if self.database.max_connections == Some(0) {
             return Err(invalid("database.max_connections", "must be positive"));
         }
         Ok(())
@@ -242,6 +243,20 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// Connections in the pool: as configured, else 10 on Postgres and 4 on SQLite.
+    /// SQLite writes one at a time, and each connection drops its page cache whenever
+    /// another one wrote, so more connections only add threads and cache misses (the
+    /// realtime benchmark ran 10-25% faster with 4 than with 10).
+    pub fn database_pool_size(&self) -> u32 {
+        let sqlite = self
+            .effective_database_url()
+            .expose_secret()
+            .starts_with("sqlite:");
+        self.database
+            .max_connections
+            .unwrap_or(if sqlite { 4 } else { 10 })
     }
 
     /// True when no database was configured and Herald uses its own SQLite file.
@@ -311,6 +326,17 @@ mod tests {
             let err = load(&[pair]).expect_err("must be refused").to_string();
             assert!(err.to_lowercase().contains(key), "{err} should name {key}");
         }
+    }
+
+    #[test]
+    fn the_pool_fits_the_database_unless_configured() {
+        assert_eq!(load(&[]).expect("valid").database_pool_size(), 4);
+        let postgres = ("DATABASE_URL", "postgres://u@h/db");
+        assert_eq!(load(&[postgres]).expect("valid").database_pool_size(), 10);
+        let configured = load(&[("DATABASE__MAX_CONNECTIONS", "7")]).expect("valid");
+        assert_eq!(configured.database_pool_size(), 7);
+        let err = load(&[("DATABASE__MAX_CONNECTIONS", "0")]).expect_err("refused");
+        assert!(err.to_string().contains("database.max_connections"));
     }
 
     #[test]

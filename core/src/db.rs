@@ -21,7 +21,7 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     let url = config.effective_database_url();
     let mut options = ConnectOptions::new(url.expose_secret().to_owned());
     options
-        .max_connections(config.database.max_connections)
+        .max_connections(config.database_pool_size())
         .acquire_timeout(Duration::from_secs(config.database.acquire_timeout_secs))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
