@@ -18,7 +18,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// A client has this long to send its request head (slow-loris guard).
+/// A client has this long to send a request head (a slow-loris guard); a keep-alive
+/// connection idle for as long is closed.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// After an accept error (for example out of file descriptors), wait before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);

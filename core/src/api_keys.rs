@@ -99,7 +99,7 @@ pub async fn create(
     let prefix = secrets::random_hex(6);
     let secret_part = secrets::random_token(32);
     let secret = format!("{KEY_TAG}_{prefix}_{secret_part}");
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let model = api_key::ActiveModel {
         name: Set(input.name),
         prefix: Set(prefix),
@@ -142,7 +142,7 @@ pub async fn revoke(
     ctx: &AuditContext,
     id: i64,
 ) -> Result<api_key::Model> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let before = api_key::Entity::find_by_id(id)
         .one(&txn)
         .await?

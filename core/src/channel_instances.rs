@@ -156,7 +156,7 @@ pub async fn create(
     input.validate()?;
     let kind = check(&input.settings)?;
     let now = Utc::now();
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let model = channel_instance::ActiveModel {
         name: Set(input.name),
         kind: Set(kind),
@@ -194,7 +194,7 @@ pub async fn replace(
     input: ChannelInstanceIn,
 ) -> Result<ChannelInstanceOut> {
     input.validate()?;
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let before = get(&txn, name).await?;
     let stored = stored_settings(&before)?;
     let mut settings = input.settings;
@@ -235,7 +235,7 @@ pub async fn replace(
 }
 
 pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, name: &str) -> Result<()> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let before = to_out(get(&txn, name).await?)?;
     channel_instance::Entity::delete_by_id(before.id)
         .exec(&txn)

@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
@@ -98,11 +101,25 @@ pub async fn prefer_generic_plans(txn: &impl ConnectionTrait) -> Result<(), DbEr
     Ok(())
 }
 
+/// Begins a transaction that writes, holding SQLite's write lock from the start (see
+/// [`lock_writes`]): a transaction that read first and wrote later would otherwise fail
+/// with "database is locked" whenever another connection (a sending worker) committed
+/// in between, however long the busy timeout.
+pub async fn begin_write<C>(conn: &C) -> Result<C::Transaction, DbErr>
+where
+    C: TransactionTrait,
+    C::Transaction: ConnectionTrait,
+{
+    let txn = conn.begin().await?;
+    lock_writes(&txn).await?;
+    Ok(txn)
+}
+
 /// SQLite: takes the database's write lock before a transaction reads anything, so
 /// what it reads stays current until it commits and its first write cannot fail with
 /// "database is locked" (an UPDATE takes the lock even when it matches no row). Call it
 /// first in transactions that read, then write. Postgres: nothing (row locks do this).
-pub async fn lock_writes(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+async fn lock_writes(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
     if !is_postgres(txn) {
         txn.execute_unprepared("UPDATE signing_keys SET name = name WHERE 0 = 1")
             .await?;

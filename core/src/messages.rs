@@ -171,7 +171,7 @@ where
     let resolved = resolve(db, &input).await?;
     let recipients = recipients(db, &input.recipients).await?;
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let message = message::ActiveModel {
         kind: Set("transactional".to_owned()),
         campaign_id: Set(None),

@@ -84,7 +84,7 @@ pub async fn create(
 ) -> Result<operator::Model> {
     input.validate()?;
     let password_hash = password::hash(&input.password)?;
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let taken = operator::Entity::find()
         .filter(operator::Column::Username.eq(input.username.as_str()))
         .count(&txn)
@@ -148,7 +148,7 @@ pub async fn update(
 ) -> Result<operator::Model> {
     patch.validate()?;
     let new_hash = patch.password.as_deref().map(password::hash).transpose()?;
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     // Touching every active admin first serialises concurrent changes to admins (row
     // locks on Postgres, the write lock on SQLite), so two demotions cannot both pass
     // the last-admin check below.
@@ -270,7 +270,7 @@ pub async fn ensure_first_admin(
     username: &str,
     configured_password: Option<&str>,
 ) -> Result<Bootstrap> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     if operator::Entity::find().count(&txn).await? > 0 {
         return Ok(Bootstrap::AlreadySetUp);
     }

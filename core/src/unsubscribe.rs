@@ -100,7 +100,7 @@ async fn verify(conn: &impl ConnectionTrait, token: &str) -> Result<(i64, String
 /// Opts the token's subscriber out of its category on email, and records who did it.
 /// Repeating it changes nothing.
 pub async fn apply(conn: &impl TransactionTrait, token: &str) -> Result<Unsubscribed> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let (subscriber_id, category) = verify(&txn, token).await?;
     let subscriber = subscriber::Entity::find_by_id(subscriber_id)
         .one(&txn)

@@ -106,3 +106,47 @@ async fn bad_operator_input_names_the_field() {
         assert_eq!(error_of(response, 422).await["field"], field, "{body}");
     }
 }
+
+/// A transaction that reads before it writes (most of core's) must not fail when another
+/// connection commits in between: on SQLite its write would find its snapshot stale
+/// ("database is locked", whatever the busy timeout) unless it held the write lock from
+/// the start, as `begin_write` does.
+#[tokio::test]
+async fn a_transaction_that_reads_then_writes_survives_a_concurrent_commit() {
+    use herald_core::audit::{Actor, AuditContext};
+    use herald_core::entities::operator;
+    use herald_core::operators::{self, NewOperator};
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    let app = spawn_app().await;
+    let txn = herald_core::db::begin_write(&app.db).await.unwrap();
+    let before = operator::Entity::find().count(&txn).await.unwrap();
+    let db = app.db.clone();
+    let other = tokio::spawn(async move {
+        let new = NewOperator {
+            username: "concurrent".into(),
+            display_name: None,
+            password: "a long enough password".into(),
+            role: Role::Viewer,
+        };
+        operators::create(&db, &AuditContext::new(Actor::System), new).await
+    });
+    // Give the other writer time to commit, if it could.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let new = NewOperator {
+        username: "first".into(),
+        display_name: None,
+        password: "a long enough password".into(),
+        role: Role::Viewer,
+    };
+    operators::create(&txn, &AuditContext::new(Actor::System), new)
+        .await
+        .expect("the write after a read is not refused");
+    txn.commit().await.unwrap();
+    other
+        .await
+        .unwrap()
+        .expect("the other writer waited its turn");
+    let after = operator::Entity::find().count(&app.db).await.unwrap();
+    assert_eq!(after, before + 2);
+}

@@ -99,7 +99,7 @@ pub async fn create(
     input: AudienceIn,
 ) -> Result<audience::Model> {
     input.check()?;
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let taken = audience::Entity::find()
         .filter(audience::Column::Name.eq(input.name.as_str()))
         .count(&txn)
@@ -217,7 +217,7 @@ pub async fn preview_segment(
 }
 
 pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, id: i64) -> Result<()> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let before = get(&txn, id).await?;
     audience::Entity::delete_by_id(id)
         .exec(&txn)

@@ -134,7 +134,7 @@ pub async fn create(
     ctx: &AuditContext,
     input: CampaignIn,
 ) -> Result<campaign::Model> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let version = resolve(&txn, &input).await?;
     let now = Utc::now();
     let mut active = campaign::ActiveModel {
@@ -272,7 +272,7 @@ pub async fn update(
     id: i64,
     input: CampaignIn,
 ) -> Result<campaign::Model> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let before = get(&txn, id).await?;
     let from = status_of(&before);
     let to = next(from, Action::Edit).ok_or_else(|| refused(Action::Edit, from))?;
@@ -296,8 +296,7 @@ pub async fn transition(
     action: Action,
     comment: &str,
 ) -> Result<campaign::Model> {
-    let txn = conn.begin().await?;
-    crate::db::lock_writes(&txn).await?;
+    let txn = crate::db::begin_write(conn).await?;
     let found = get(&txn, id).await?;
     let from = status_of(&found);
     let to = next(from, action).ok_or_else(|| refused(action, from))?;

@@ -121,7 +121,7 @@ pub async fn redrive(
             .add(delivery::Column::Status.eq(DeliveryStatus::Dead.as_str()))
             .add(delivery::Column::Id.is_in(ids.iter().copied()));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     let moved = delivery::Entity::update_many()
         .col_expr(

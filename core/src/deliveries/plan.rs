@@ -42,7 +42,7 @@ fn channels_of(message: &message::Model) -> Result<Vec<ChannelKind>> {
 
 /// Postgres: locks the subscribers' rows in id order (so two batches never deadlock);
 /// whoever plans next for them waits, then counts the slots reserved before. SQLite
-/// serialises writers already (see [`crate::db::lock_writes`]).
+/// serialises writers already (see [`crate::db::begin_write`]).
 pub(crate) async fn lock_subscribers(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<()> {
     if is_postgres(txn) {
         subscriber::Entity::find()
@@ -163,8 +163,7 @@ where
     let channels = channels_of(message)?;
     let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
 
-    let txn = db.begin().await?;
-    crate::db::lock_writes(&txn).await?;
+    let txn = crate::db::begin_write(db).await?;
     prefer_generic_plans(&txn).await?;
     lock_subscribers(&txn, &ids).await?;
 

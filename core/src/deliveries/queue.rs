@@ -219,7 +219,7 @@ pub async fn record(
         });
     }
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     insert_all(&txn, rows, &[]).await?;
     for chunk in changes.chunks(RECORD_CHUNK) {
         update_each(&txn, chunk, now).await?;

@@ -44,8 +44,7 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let mut summary = PlanSummary::default();
-    let txn = db.begin().await?;
-    crate::db::lock_writes(&txn).await?;
+    let txn = crate::db::begin_write(db).await?;
     prefer_generic_plans(&txn).await?;
     let mut due = delivery::Entity::find()
         .filter(delivery::Column::Status.eq(DeliveryStatus::Deferred.as_str()))

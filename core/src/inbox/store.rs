@@ -80,8 +80,7 @@ where
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let txn = db.begin().await?;
-    crate::db::lock_writes(&txn).await?;
+    let txn = crate::db::begin_write(db).await?;
     let delivery_ids: Vec<i64> = items.iter().map(|i| i.delivery_id).collect();
     let existing: std::collections::HashSet<i64> = inbox_item::Entity::find()
         .select_only()
@@ -301,8 +300,7 @@ pub async fn acknowledge<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = db.begin().await?;
-    crate::db::lock_writes(&txn).await?;
+    let txn = crate::db::begin_write(db).await?;
     let item = inbox_item::Entity::find_by_id(item_id)
         .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
         .one(&txn)
@@ -339,8 +337,7 @@ pub async fn mark_all_read<C>(db: &C, subscriber_id: i64, now: DateTime<Utc>) ->
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = db.begin().await?;
-    crate::db::lock_writes(&txn).await?;
+    let txn = crate::db::begin_write(db).await?;
     let read = inbox_item::Entity::update_many()
         .col_expr(inbox_item::Column::ReadAt, Expr::value(now))
         .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))

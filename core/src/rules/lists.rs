@@ -150,7 +150,7 @@ pub async fn create(
     input: EntryIn,
 ) -> Result<list_entry::Model> {
     let model = active_model(input, ctx.actor.operator_id())?;
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let stored = model.insert(&txn).await?;
     audit::record(&txn, ctx, Change {
         action: "list_entry.create",
@@ -203,7 +203,7 @@ pub async fn list(
 }
 
 pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, id: i64) -> Result<()> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let found = list_entry::Entity::find_by_id(id)
         .one(&txn)
         .await?

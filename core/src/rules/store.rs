@@ -147,7 +147,7 @@ pub async fn create(
 ) -> Result<rule::Model> {
     input.check()?;
     let now = Utc::now();
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let model = rule::ActiveModel {
         name: Set(input.name),
         kind: Set(input.rule.kind().to_owned()),
@@ -185,7 +185,7 @@ pub async fn replace(
     input: RuleIn,
 ) -> Result<rule::Model> {
     input.check()?;
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let before = get(&txn, id).await?;
     let mut active: rule::ActiveModel = before.clone().into();
     active.name = Set(input.name);
@@ -214,7 +214,7 @@ pub async fn replace(
 }
 
 pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, id: i64) -> Result<()> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let before = get(&txn, id).await?;
     rule::Entity::delete_by_id(id).exec(&txn).await?;
     audit::record(

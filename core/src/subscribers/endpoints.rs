@@ -119,7 +119,7 @@ pub async fn add(
     input: EndpointIn,
 ) -> Result<subscriber_endpoint::Model> {
     input.check()?;
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let subscriber = store::find(&txn, external_id).await?;
     let now = Utc::now();
     subscriber_endpoint::Entity::insert(subscriber_endpoint::ActiveModel {
@@ -176,7 +176,7 @@ pub async fn remove(
     external_id: &str,
     endpoint_id: i64,
 ) -> Result<()> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let subscriber = store::find(&txn, external_id).await?;
     let removed = subscriber_endpoint::Entity::delete_many()
         .filter(Column::Id.eq(endpoint_id))

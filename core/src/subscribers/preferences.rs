@@ -83,7 +83,7 @@ pub async fn replace(
     input: PreferencesIn,
 ) -> Result<Vec<Preference>> {
     input.check()?;
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let subscriber = store::find(&txn, external_id).await?;
     subscriber_preference::Entity::delete_many()
         .filter(Column::SubscriberId.eq(subscriber.id))

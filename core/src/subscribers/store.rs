@@ -73,7 +73,7 @@ pub async fn upsert(
 ) -> Result<(subscriber::Model, bool)> {
     let input = input.into_valid()?;
     let changed_fields = changed_field_names(&input);
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let existed = subscriber::Entity::find()
         .filter(Column::ExternalId.eq(external_id))
         .one(&txn)
@@ -202,7 +202,7 @@ pub async fn delete(
     ctx: &AuditContext,
     external_id: &str,
 ) -> Result<()> {
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let deleted = subscriber::Entity::delete_many()
         .filter(Column::ExternalId.eq(external_id))
         .exec(&txn)

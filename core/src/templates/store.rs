@@ -133,7 +133,7 @@ pub async fn create(
     input: NewTemplate,
 ) -> Result<(template::Model, template_version::Model)> {
     input.validate()?;
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     check_content(&txn, &input.content, &input.data_keys).await?;
     let taken = template::Entity::find()
         .filter(template::Column::Name.eq(input.name.as_str()))
@@ -206,7 +206,7 @@ pub async fn add_version(
     input: NewVersion,
 ) -> Result<template_version::Model> {
     input.validate()?;
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     check_content(&txn, &input.content, &input.data_keys).await?;
     let bumped = template::Entity::update_many()
         .col_expr(
