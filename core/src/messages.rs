@@ -217,10 +217,11 @@ where
             return Err(error.into());
         }
     }
+    // The message and its deliveries commit together: an accepted message is planned.
+    // It is new, so the plan's own tally is the answer.
+    let rules = RuleSet::load(&txn).await?;
+    let planned = plan_batch(&txn, &rules, &message, &recipients, Utc::now()).await?;
     txn.commit().await?;
-    // A new message has no deliveries yet, so the plan's own tally is the answer.
-    let rules = RuleSet::load(db).await?;
-    let planned = plan_batch(db, &rules, &message, &recipients, Utc::now()).await?;
     Ok(Accepted {
         id: message.id,
         recipients: recipients.len(),

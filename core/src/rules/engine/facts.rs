@@ -247,16 +247,17 @@ fn index_entries(rows: Vec<EntryRow>) -> ListHits {
 /// Every list entry, when there are at most `limit`: a whole list that small is
 /// cheaper to hold than to query for every batch. `None` when there are more.
 pub async fn all_list_entries(conn: &impl ConnectionTrait, limit: u64) -> Result<Option<ListHits>> {
-    use sea_orm::PaginatorTrait;
-    if list_entry::Entity::find().count(conn).await? > limit {
-        return Ok(None);
-    }
+    // One more row than the limit tells "too many" without counting the whole table.
     let rows: Vec<EntryRow> = list_entry::Entity::find()
         .select_only()
         .columns(ENTRY_COLUMNS)
+        .limit(limit + 1)
         .into_tuple()
         .all(conn)
         .await?;
+    if rows.len() as u64 > limit {
+        return Ok(None);
+    }
     Ok(Some(index_entries(rows)))
 }
 

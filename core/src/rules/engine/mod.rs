@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 use self::facts::{DedupMatch, LedgerScope, ListHit, ListProbe};
 use super::params::{CapPer, DedupBy, QuietAction, RuleParams};
 use super::quiet_hours::AllowedWindow;
-use super::store::{Rule, enabled_of_kind};
+use super::store::{Rule, enabled_of_kinds};
 use crate::channel::ChannelKind;
 use crate::entities::subscriber;
 use crate::error::Result;
@@ -202,10 +202,7 @@ impl RuleSet {
 
     /// Like [`RuleSet::load`], holding list entries in memory only up to `limit`.
     pub async fn load_with_list_limit(conn: &impl ConnectionTrait, limit: u64) -> Result<Self> {
-        let mut rules = Vec::new();
-        for kind in ["frequency_cap", "quiet_hours", "dedup"] {
-            rules.extend(enabled_of_kind(conn, kind).await?);
-        }
+        let rules = enabled_of_kinds(conn, &["frequency_cap", "quiet_hours", "dedup"]).await?;
         let lists = facts::all_list_entries(conn, limit).await?;
         let list_kinds = match lists {
             Some(_) => Vec::new(),
