@@ -219,7 +219,7 @@ where
     }
     // The message and its deliveries commit together: an accepted message is planned.
     // It is new, so the plan's own tally is the answer.
-    let rules = RuleSet::load(&txn).await?;
+    let rules = RuleSet::load_for(&txn, recipients.len()).await?;
     let planned = plan_batch(&txn, &rules, &message, &recipients, Utc::now()).await?;
     txn.commit().await?;
     Ok(Accepted {
@@ -256,7 +256,7 @@ async fn plan<C>(db: &C, message: &message::Model, recipients: &[Recipient]) -> 
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let rules = RuleSet::load(db).await?;
+    let rules = RuleSet::load_for(db, recipients.len()).await?;
     plan_batch(db, &rules, message, recipients, Utc::now()).await?;
     let counts: Vec<(String, i64)> = delivery::Entity::find()
         .select_only()

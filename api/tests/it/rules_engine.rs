@@ -572,3 +572,31 @@ async fn simulate_rejects_bad_input_and_unknown_campaigns() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_send_to_a_few_recipients_looks_large_lists_up_instead_of_reading_them_all() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    for n in 0..20 {
+        created(
+            &admin,
+            "/v1/list-entries",
+            json!({ "list": "block", "kind": "email", "value": format!("spam{n}@example.com") }),
+        )
+        .await;
+    }
+    // 16 entries per recipient are worth reading whole; a campaign's batches hold them all.
+    assert!(
+        !RuleSet::load_for(&app.db, 1)
+            .await
+            .unwrap()
+            .holds_list_entries()
+    );
+    assert!(
+        RuleSet::load_for(&app.db, 2)
+            .await
+            .unwrap()
+            .holds_list_entries()
+    );
+    assert!(RuleSet::load(&app.db).await.unwrap().holds_list_entries());
+}

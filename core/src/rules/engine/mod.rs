@@ -170,6 +170,10 @@ pub struct RuleSet {
 /// for every batch.
 pub const LIST_SNAPSHOT_LIMIT: u64 = 100_000;
 
+/// [`RuleSet::load_for`] holds list entries up to this many per recipient: reading them
+/// all costs about what querying them for the recipients would.
+const ENTRIES_PER_RECIPIENT: u64 = 16;
+
 /// Per-evaluation caches: zones parsed and quiet-hours openings computed once per zone.
 #[derive(Default)]
 struct Memo {
@@ -200,6 +204,14 @@ impl RuleSet {
         Self::load_with_list_limit(conn, LIST_SNAPSHOT_LIMIT).await
     }
 
+    /// For deciding a few recipients once (an API send): list entries are held only when
+    /// there are few next to the recipients, so a send to one subscriber never reads a
+    /// 100,000-entry block list; otherwise the lists are queried for the recipients.
+    pub async fn load_for(conn: &impl ConnectionTrait, recipients: usize) -> Result<Self> {
+        let limit = (recipients as u64).saturating_mul(ENTRIES_PER_RECIPIENT);
+        Self::load_with_list_limit(conn, limit.min(LIST_SNAPSHOT_LIMIT)).await
+    }
+
     /// Like [`RuleSet::load`], holding list entries in memory only up to `limit`.
     pub async fn load_with_list_limit(conn: &impl ConnectionTrait, limit: u64) -> Result<Self> {
         let rules = enabled_of_kinds(conn, &["frequency_cap", "quiet_hours", "dedup"]).await?;
@@ -213,6 +225,11 @@ impl RuleSet {
             list_kinds,
             lists,
         })
+    }
+
+    /// Whether every list entry is held in memory (else they are queried per batch).
+    pub fn holds_list_entries(&self) -> bool {
+        self.lists.is_some()
     }
 
     pub fn rule_name(&self, id: i64) -> Option<&str> {
