@@ -153,14 +153,8 @@ impl Deliverer {
 
     /// Claims one batch of due deliveries, sends it and records the outcomes.
     pub async fn send_batch(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
-        let claimed = self.claim(now).await?;
+        let claimed = claim_batch(&self.db, &self.config, now).await?;
         self.send_claimed(claimed, now).await
-    }
-
-    /// Claims one batch of due deliveries under a lease.
-    pub async fn claim(&self, now: DateTime<Utc>) -> herald_core::Result<Vec<delivery::Model>> {
-        let lease = Duration::from_secs(self.config.lease_secs);
-        claim_due(&self.db, now, lease, self.config.batch_size).await
     }
 
     /// Sends claimed deliveries and records the outcomes.
@@ -357,6 +351,16 @@ impl Deliverer {
             })
             .collect())
     }
+}
+
+/// Claims one batch of due deliveries under a lease, as `config` sizes them.
+pub async fn claim_batch(
+    db: &DatabaseConnection,
+    config: &DeliveryConfig,
+    now: DateTime<Utc>,
+) -> herald_core::Result<Vec<delivery::Model>> {
+    let lease = Duration::from_secs(config.lease_secs);
+    claim_due(db, now, lease, config.batch_size).await
 }
 
 /// A delivery's message and subscriber, and its content rendered for them.

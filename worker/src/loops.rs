@@ -7,13 +7,13 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_core::channel_instances::{Fingerprint, fingerprint};
 use herald_core::config::Config;
-use herald_core::deliveries::{Doorbell, Recorded, claim_due};
+use herald_core::deliveries::{Doorbell, Recorded};
 use herald_core::inbox::Bus;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::deliver::Deliverer;
+use crate::deliver::{Deliverer, claim_batch};
 
 /// The deliverer for the channel instances as they are now: checked before every
 /// batch (one small query), rebuilt when an instance changed.
@@ -160,8 +160,7 @@ async fn send_one(current: &Current, doorbell: &Doorbell) -> herald_core::Result
     }
     let now = Utc::now();
     let delivery = &current.config.delivery;
-    let lease = Duration::from_secs(delivery.lease_secs);
-    let claimed = claim_due(&current.db, now, lease, delivery.batch_size).await?;
+    let claimed = claim_batch(&current.db, delivery, now).await?;
     if claimed.is_empty() {
         return Ok(Recorded::default());
     }
