@@ -124,7 +124,7 @@ impl From<herald_core::Error> for ApiError {
                 "bad_request",
                 format!("reading the upload failed: {message}"),
             ),
-            other @ (E::PasswordHash(_) | E::Database(_) | E::Csv(_)) => {
+            other @ (E::PasswordHash(_) | E::Internal(_) | E::Database(_) | E::Csv(_)) => {
                 Self::internal(error_chain(&other))
             }
         }

@@ -7,6 +7,7 @@ use herald_core::config::Config;
 use herald_core::deliveries::Doorbell;
 use herald_core::inbox::Bus;
 use herald_core::inbox::tokens::TokenKeys;
+use herald_core::messages::SendQueue;
 use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub doorbell: Doorbell,
     /// Cancelled when the server shuts down: open streams end.
     pub closing: CancellationToken,
+    /// Accepts `POST /v1/messages` requests that arrive together in one transaction.
+    pub sends: SendQueue,
 }
 
 /// The parts of the configuration the HTTP layer reads.
@@ -58,8 +61,10 @@ impl Settings {
 }
 
 impl AppState {
+    /// Starts the send queue's task, so it is called on the Tokio runtime.
     pub fn new(db: DatabaseConnection, config: &Config) -> Self {
         Self {
+            sends: SendQueue::start(db.clone()),
             db,
             settings: Arc::new(Settings::from_config(config)),
             metrics: Arc::new(Metrics::new()),

@@ -39,6 +39,10 @@ pub enum Error {
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
 
+    /// A background task the request waited on stopped without answering.
+    #[error("{0}")]
+    Internal(&'static str),
+
     #[error("database error")]
     Database(#[source] DbErr),
 

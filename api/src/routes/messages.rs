@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use herald_core::messages::{self, Accepted, MessageReport, SendIn};
+use herald_core::messages::{self, Accepted, MessageReport, SendIn, SendRequest};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Caller;
@@ -55,8 +55,12 @@ async fn send_message(
     headers: HeaderMap,
     ValidJson(input): ValidJson<SendIn>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let key = idempotency_key(&headers)?;
-    let accepted = messages::send(&state.db, &caller.sender(), key.as_deref(), input).await?;
+    let request = SendRequest {
+        sender: caller.sender(),
+        idempotency_key: idempotency_key(&headers)?,
+        input,
+    };
+    let accepted = state.sends.send(request).await?;
     state.doorbell.ring();
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }

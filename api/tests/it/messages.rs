@@ -2,10 +2,16 @@
 //! refused with the field named, readable only by their sender, and delivered by the
 //! worker to a real webhook receiver.
 
+use std::collections::HashSet;
+
 use chrono::Utc;
+use herald_core::Error;
 use herald_core::access::Role;
+use herald_core::entities::delivery;
+use herald_core::messages::{SendRequest, send_many};
 use herald_worker::deliver::Deliverer;
 use reqwest::{Method, StatusCode};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::delivery_send::{receiver, setup};
@@ -154,4 +160,143 @@ async fn a_send_is_accepted_once_per_key_and_delivered() {
     .unwrap();
     assert_eq!(inline.status(), StatusCode::ACCEPTED);
     assert_eq!(deliverer.run_once(Utc::now()).await.unwrap().delivered, 1);
+}
+
+/// Sends that arrive together are accepted in one transaction, yet each gets its own
+/// answer, and rules count the batch's earlier messages as sent.
+#[tokio::test]
+async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_batch() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, _) = receiver().await;
+    setup(
+        &admin,
+        json!({ "name": "unused", "content": { "webhook": { "payload": "{}" } } }),
+        &[("ana", format!("{base}/ok")), ("ben", format!("{base}/ok"))],
+    )
+    .await;
+    for rule in [
+        json!({ "name": "one promo", "scope": "category", "scope_value": "promo", "kind": "frequency_cap",
+                "params": { "max": 1, "window": "rolling", "rolling_secs": 3600, "per": "category" } }),
+        json!({ "name": "same key once", "scope": "global", "kind": "dedup",
+                "params": { "window_secs": 3600, "by": "dedup_key" } }),
+        json!({ "name": "no spam", "scope": "global", "kind": "keyword", "params": { "words": ["lottery"] } }),
+    ] {
+        admin.ok(Method::POST, "/v1/rules", &rule).await;
+    }
+    let request = |to: &str, category: &str, dedup: Option<&str>, key: Option<&str>, text: &str| {
+        let input = serde_json::from_value(json!({
+            "recipients": [to], "channels": ["webhook"], "category": category, "dedup_key": dedup,
+            "content": { "webhook": { "payload": format!(r#"{{"t": "{text}"}}"#) } } }))
+        .unwrap();
+        SendRequest {
+            sender: "api_key:1".to_owned(),
+            idempotency_key: key.map(str::to_owned),
+            input,
+        }
+    };
+    let answers = send_many(
+        &app.db,
+        vec![
+            request("ana", "promo", None, None, "first"),
+            request("ana", "promo", None, None, "second"),
+            request("nobody", "promo", None, None, "lost"),
+            request("ben", "security", None, Some("k1"), "code"),
+            request("ben", "security", None, Some("k1"), "code"),
+            request("ben", "news", Some("d"), None, "news"),
+            request("ben", "news", Some("d"), None, "news again"),
+            request("ben", "news", None, None, "win the lottery"),
+        ],
+    )
+    .await;
+    let counts = |index: usize| {
+        let accepted = answers[index].as_ref().unwrap();
+        (accepted.queued, accepted.filtered)
+    };
+    assert_eq!(counts(0), (1, 0));
+    assert_eq!(counts(1), (0, 1), "the cap counts the batch's first promo");
+    assert!(
+        matches!(&answers[2], Err(Error::Invalid { field, .. }) if field == "recipients[0]"),
+        "{:?}",
+        answers[2]
+    );
+    assert_eq!(counts(3), (1, 0));
+    assert_eq!(
+        answers[4].as_ref().unwrap().id,
+        answers[3].as_ref().unwrap().id,
+        "a key repeated in the batch answers with the first message"
+    );
+    assert_eq!(counts(5), (1, 0));
+    assert_eq!(
+        counts(6),
+        (0, 1),
+        "the same dedup key twice in a batch sends once"
+    );
+    assert!(matches!(&answers[7], Err(Error::Banned { .. })));
+
+    let ids: HashSet<i64> = answers.iter().flatten().map(|a| a.id).collect();
+    assert_eq!(
+        ids.len(),
+        5,
+        "five messages stored, one per accepted request"
+    );
+    let deliveries = delivery::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(deliveries.len(), 5);
+    for accepted in answers.iter().flatten() {
+        let mine: Vec<_> = deliveries
+            .iter()
+            .filter(|d| d.message_id == accepted.id)
+            .collect();
+        assert_eq!(mine.len(), 1, "each message has its own delivery");
+        let queued = mine[0].status == "queued";
+        assert_eq!(u64::from(queued), accepted.queued);
+    }
+}
+
+/// Many clients sending at once through the API: every send is accepted once, with
+/// its own message and delivery.
+#[tokio::test]
+async fn concurrent_api_sends_are_each_accepted_once() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, _) = receiver().await;
+    let subscribers: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("s{i}"), format!("{base}/ok")))
+        .collect();
+    let named: Vec<(&str, String)> = subscribers
+        .iter()
+        .map(|(id, url)| (id.as_str(), url.clone()))
+        .collect();
+    setup(
+        &admin,
+        json!({ "name": "unused", "content": { "webhook": { "payload": "{}" } } }),
+        &named,
+    )
+    .await;
+    let key = app.api_key(&["messages:send"]).await;
+    let client = reqwest::Client::new();
+    let sends = subscribers.iter().map(|(id, _)| {
+        client
+            .post(app.url("/v1/messages"))
+            .bearer_auth(&key)
+            .json(&json!({ "recipients": [id], "channels": ["webhook"], "category": "x",
+                           "content": { "webhook": { "payload": format!(r#"{{"to": "{id}"}}"#) } } }))
+            .send()
+    });
+    let mut ids = HashSet::new();
+    for response in futures::future::join_all(sends).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let accepted: Value = response.json().await.unwrap();
+        assert_eq!(accepted["queued"], 1, "{accepted}");
+        ids.insert(accepted["id"].as_i64().unwrap());
+    }
+    assert_eq!(ids.len(), 40);
+    let deliveries = delivery::Entity::find().all(&app.db).await.unwrap();
+    let messages: HashSet<i64> = deliveries.iter().map(|d| d.message_id).collect();
+    assert_eq!(deliveries.len(), 40);
+    assert_eq!(
+        messages, ids,
+        "each answer names the message its delivery belongs to"
+    );
 }

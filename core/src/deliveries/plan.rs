@@ -145,6 +145,58 @@ pub(crate) async fn insert_slots(
     insert_all(txn, slots, &[]).await
 }
 
+/// The delivery rows and ledger slots that decisions on one message's candidates make.
+struct Rows<'a> {
+    message: &'a message::Model,
+    now: DateTime<Utc>,
+    deliveries: &'a mut Vec<delivery::ActiveModel>,
+    slots: &'a mut Vec<send_ledger::ActiveModel>,
+}
+
+impl Rows<'_> {
+    fn add(self, candidates: &[Candidate<'_>], decided: Vec<Decision>, summary: &mut PlanSummary) {
+        let (message, now) = (self.message, self.now);
+        for (candidate, decision) in candidates.iter().zip(decided) {
+            let change = change_for(0, decision, summary);
+            if change.status == DeliveryStatus::Queued.as_str() {
+                self.slots.push(slot(
+                    message,
+                    candidate.recipient.id,
+                    candidate.channel,
+                    now,
+                ));
+            }
+            self.deliveries.push(delivery::ActiveModel {
+                message_id: Set(message.id),
+                subscriber_id: Set(candidate.recipient.id),
+                channel: Set(candidate.channel.as_str().to_owned()),
+                status: Set(change.status.to_owned()),
+                filter: Set(change.filter.map(str::to_owned)),
+                rule_id: Set(change.rule_id),
+                list_entry_id: Set(change.list_entry_id),
+                reason: Set(change.reason),
+                not_before: Set(change.not_before),
+                attempts: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+        }
+    }
+}
+
+fn candidates_of<'r>(recipients: &'r [Recipient], channels: &[ChannelKind]) -> Vec<Candidate<'r>> {
+    recipients
+        .iter()
+        .flat_map(|recipient| {
+            channels.iter().map(move |channel| Candidate {
+                recipient,
+                channel: *channel,
+            })
+        })
+        .collect()
+}
+
 /// Plans `recipients` on every channel of `message`, deciding at `now`.
 pub async fn plan_batch<C>(
     db: &C,
@@ -178,58 +230,102 @@ where
         .into_iter()
         .filter_map(|(id, channel)| Some((id, ChannelKind::parse(&channel)?)))
         .collect();
-    let candidates: Vec<Candidate<'_>> = recipients
-        .iter()
-        .flat_map(|recipient| {
-            channels.iter().map(move |channel| Candidate {
-                recipient,
-                channel: *channel,
-            })
-        })
-        .filter(|c| {
-            let done = planned.contains(&(c.recipient.id, c.channel));
-            if done {
-                summary.already_planned += 1;
-            }
-            !done
-        })
-        .collect();
+    let mut candidates = candidates_of(recipients, &channels);
+    candidates.retain(|c| {
+        let done = planned.contains(&(c.recipient.id, c.channel));
+        if done {
+            summary.already_planned += 1;
+        }
+        !done
+    });
 
     let decided = rules
         .evaluate(&txn, engine_message(message), now, &candidates)
         .await?;
-
     let mut deliveries = Vec::with_capacity(candidates.len());
     let mut slots = Vec::new();
-    for (candidate, decision) in candidates.iter().zip(decided) {
-        let change = change_for(0, decision, &mut summary);
-        if change.status == DeliveryStatus::Queued.as_str() {
-            slots.push(slot(
-                message,
-                candidate.recipient.id,
-                candidate.channel,
-                now,
-            ));
-        }
-        deliveries.push(delivery::ActiveModel {
-            message_id: Set(message.id),
-            subscriber_id: Set(candidate.recipient.id),
-            channel: Set(candidate.channel.as_str().to_owned()),
-            status: Set(change.status.to_owned()),
-            filter: Set(change.filter.map(str::to_owned)),
-            rule_id: Set(change.rule_id),
-            list_entry_id: Set(change.list_entry_id),
-            reason: Set(change.reason),
-            not_before: Set(change.not_before),
-            attempts: Set(0),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        });
-    }
+    let rows = Rows {
+        message,
+        now,
+        deliveries: &mut deliveries,
+        slots: &mut slots,
+    };
+    rows.add(&candidates, decided, &mut summary);
 
     insert_deliveries(&txn, deliveries).await?;
     insert_slots(&txn, slots).await?;
     txn.commit().await?;
     Ok(summary)
+}
+
+/// A new message and the recipients to plan it for.
+pub struct NewMessage<'a> {
+    pub message: &'a message::Model,
+    pub recipients: &'a [Recipient],
+}
+
+/// Plans messages that have no deliveries yet, in `txn` (a write transaction), deciding
+/// at `now`; one summary per message, in order. Messages alike in category, template
+/// and dedup key are decided together, so the rules read their facts once per kind of
+/// message rather than once per message, and a cap or dedup rule still counts the
+/// earlier messages of the batch.
+pub async fn plan_messages(
+    txn: &impl ConnectionTrait,
+    rules: &RuleSet,
+    messages: &[NewMessage<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<PlanSummary>> {
+    let mut summaries = vec![PlanSummary::default(); messages.len()];
+    let mut ids: Vec<i64> = messages
+        .iter()
+        .flat_map(|m| m.recipients.iter().map(|r| r.id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(summaries);
+    }
+    prefer_generic_plans(txn).await?;
+    lock_subscribers(txn, &ids).await?;
+
+    let mut kinds: Vec<(Message<'_>, Vec<usize>)> = Vec::new();
+    for (index, new) in messages.iter().enumerate() {
+        let kind = engine_message(new.message);
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, members)) => members.push(index),
+            None => kinds.push((kind, vec![index])),
+        }
+    }
+    let mut deliveries = Vec::new();
+    for (kind, members) in kinds {
+        let mut candidates = Vec::new();
+        let mut counts = Vec::with_capacity(members.len());
+        for &index in &members {
+            let new = &messages[index];
+            let before = candidates.len();
+            candidates.extend(candidates_of(new.recipients, &channels_of(new.message)?));
+            counts.push(candidates.len() - before);
+        }
+        let mut decided = rules
+            .evaluate(txn, kind, now, &candidates)
+            .await?
+            .into_iter();
+        let mut slots = Vec::new();
+        let mut from = 0;
+        for (&index, count) in members.iter().zip(counts) {
+            let rows = Rows {
+                message: messages[index].message,
+                now,
+                deliveries: &mut deliveries,
+                slots: &mut slots,
+            };
+            let mine = decided.by_ref().take(count).collect();
+            rows.add(&candidates[from..from + count], mine, &mut summaries[index]);
+            from += count;
+        }
+        // The next kind's caps count these.
+        insert_slots(txn, slots).await?;
+    }
+    insert_deliveries(txn, deliveries).await?;
+    Ok(summaries)
 }

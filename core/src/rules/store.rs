@@ -264,38 +264,46 @@ pub async fn enabled_of_kinds(conn: &impl ConnectionTrait, kinds: &[&str]) -> Re
     Ok(rules)
 }
 
-/// Refuses content holding banned words of any enabled keyword rule that applies to
-/// one of `channels` (or globally) and to `category` when it is known. `field` names the
-/// input the error points at.
-pub async fn check_keywords(
-    conn: &impl ConnectionTrait,
-    field: &str,
-    texts: &[&str],
-    channels: &[ChannelKind],
-    category: Option<&str>,
-) -> Result<()> {
-    let mut banned: Vec<String> = Vec::new();
-    for rule in enabled_of_kinds(conn, &["keyword"]).await? {
-        let RuleParams::Keyword(params) = &rule.params else {
-            continue;
-        };
-        let applies = if channels.is_empty() {
-            rule.applies_to(None, category)
-        } else {
-            channels.iter().any(|c| rule.applies_to(Some(*c), category))
-        };
-        if !applies {
-            continue;
-        }
-        for word in find_banned(params, texts) {
-            if !banned.iter().any(|b| b == word) {
-                banned.push(word.to_owned());
+/// The enabled keyword rules, loaded once to check many contents.
+pub struct KeywordRules(Vec<Rule>);
+
+impl KeywordRules {
+    pub async fn load(conn: &impl ConnectionTrait) -> Result<Self> {
+        Ok(Self(enabled_of_kinds(conn, &["keyword"]).await?))
+    }
+
+    /// Refuses content holding banned words of any rule that applies to one of
+    /// `channels` (or globally) and to `category` when it is known. `field` names the
+    /// input the error points at.
+    pub fn check(
+        &self,
+        field: &str,
+        texts: &[&str],
+        channels: &[ChannelKind],
+        category: Option<&str>,
+    ) -> Result<()> {
+        let mut banned: Vec<String> = Vec::new();
+        for rule in &self.0 {
+            let RuleParams::Keyword(params) = &rule.params else {
+                continue;
+            };
+            let applies = if channels.is_empty() {
+                rule.applies_to(None, category)
+            } else {
+                channels.iter().any(|c| rule.applies_to(Some(*c), category))
+            };
+            if !applies {
+                continue;
+            }
+            for word in find_banned(params, texts) {
+                if !banned.iter().any(|b| b == word) {
+                    banned.push(word.to_owned());
+                }
             }
         }
-    }
-    if banned.is_empty() {
-        Ok(())
-    } else {
+        if banned.is_empty() {
+            return Ok(());
+        }
         let list = banned
             .iter()
             .map(|w| format!("`{w}`"))
@@ -307,4 +315,17 @@ pub async fn check_keywords(
             words: banned,
         })
     }
+}
+
+/// [`KeywordRules::check`] against the rules as stored now.
+pub async fn check_keywords(
+    conn: &impl ConnectionTrait,
+    field: &str,
+    texts: &[&str],
+    channels: &[ChannelKind],
+    category: Option<&str>,
+) -> Result<()> {
+    KeywordRules::load(conn)
+        .await?
+        .check(field, texts, channels, category)
 }

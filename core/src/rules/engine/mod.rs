@@ -91,7 +91,7 @@ pub struct Candidate<'a> {
 }
 
 /// The message being decided on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message<'a> {
     pub category: &'a str,
     pub template_id: Option<i64>,
@@ -239,7 +239,9 @@ impl RuleSet {
             .map(|r| r.model.name.as_str())
     }
 
-    /// Decides every candidate; the answer is in the candidates' order.
+    /// Decides every candidate; the answer is in the candidates' order. A (recipient,
+    /// channel) may come more than once (messages alike in category, template and
+    /// dedup key, planned together): each is decided as if those before it were sent.
     pub async fn evaluate(
         &self,
         conn: &impl ConnectionTrait,
@@ -374,9 +376,12 @@ impl RuleSet {
     ) -> Option<Decision> {
         let pair = (candidate.recipient.id, candidate.channel);
         self.applicable("dedup", candidate.channel, message.category)
+            // A rule that does not match this message (one by key, for a message
+            // without a key) has no facts and finds no duplicate.
             .find(|(index, _)| {
-                allowed_pairs.contains(&pair)
-                    || sent_before.get(index).is_some_and(|s| s.contains(&pair))
+                sent_before
+                    .get(index)
+                    .is_some_and(|s| s.contains(&pair) || allowed_pairs.contains(&pair))
             })
             .map(|(_, rule)| {
                 let window = match &rule.params {

@@ -3,10 +3,13 @@
 //! worker sends them. An idempotency key makes a retried request return the first
 //! answer instead of sending again.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, TransactionSession, TransactionTrait,
+    QuerySelect, SqlErr, TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -16,12 +19,20 @@ use validator::Validate;
 
 use crate::channel::ChannelKind;
 use crate::db::one_of;
-use crate::deliveries::plan_batch;
-use crate::entities::{delivery, message, message_request, subscriber};
+use crate::deliveries::{PlanSummary, plan_batch};
+use crate::entities::{delivery, message, message_request, subscriber, template_version};
 use crate::error::{Error, Result};
-use crate::rules::check_keywords;
+use crate::rules::KeywordRules;
 use crate::rules::engine::{Recipient, RuleSet};
 use crate::templates::{TemplateContent, check, store as templates};
+
+mod batch;
+mod queue;
+mod report;
+
+pub use batch::{SendRequest, send_many};
+pub use queue::SendQueue;
+pub use report::{DeliveryReport, MessageReport, report};
 
 pub const MAX_RECIPIENTS: usize = 1_000;
 
@@ -73,13 +84,38 @@ struct Resolved {
     template: Option<(i64, i32)>,
 }
 
-async fn resolve(conn: &impl ConnectionTrait, input: &SendIn) -> Result<Resolved> {
+/// Template versions read while accepting a batch: each is read once.
+#[derive(Default)]
+struct TemplateVersions(HashMap<(i64, Option<i32>), template_version::Model>);
+
+impl TemplateVersions {
+    async fn get(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        id: i64,
+        number: Option<i32>,
+    ) -> Result<&template_version::Model> {
+        Ok(match self.0.entry((id, number)) {
+            Entry::Occupied(read) => read.into_mut(),
+            Entry::Vacant(unread) => {
+                unread.insert(templates::referenced_version(conn, id, number).await?)
+            }
+        })
+    }
+}
+
+async fn resolve(
+    conn: &impl ConnectionTrait,
+    input: &SendIn,
+    keywords: &KeywordRules,
+    versions: &mut TemplateVersions,
+) -> Result<Resolved> {
     let resolved = match (&input.template_id, &input.content) {
         (Some(id), None) => {
-            let version = templates::referenced_version(conn, *id, input.template_version).await?;
-            templates::require_data(&version, &input.data)?;
+            let version = versions.get(conn, *id, input.template_version).await?;
+            templates::require_data(version, &input.data)?;
             Resolved {
-                content: templates::content_of(&version)?,
+                content: templates::content_of(version)?,
                 template: Some((*id, version.version)),
             }
         }
@@ -100,79 +136,66 @@ async fn resolve(conn: &impl ConnectionTrait, input: &SendIn) -> Result<Resolved
     };
     templates::require_channels(&resolved.content, &input.channels)?;
     let texts: Vec<&str> = resolved.content.parts().iter().map(|p| p.source).collect();
-    check_keywords(
-        conn,
-        "content",
-        &texts,
-        &input.channels,
-        Some(&input.category),
-    )
-    .await?;
+    keywords.check("content", &texts, &input.channels, Some(&input.category))?;
     Ok(resolved)
 }
 
-/// The subscribers behind the external ids, in one query; an unknown id is refused.
+/// The subscribers behind the external ids of many requests, in one query.
+async fn subscribers_named(
+    conn: &impl ConnectionTrait,
+    external_ids: Vec<String>,
+) -> Result<HashMap<String, Recipient>> {
+    let found: Vec<subscriber::Model> = subscriber::Entity::find()
+        .filter(one_of(conn, subscriber::Column::ExternalId, external_ids))
+        .all(conn)
+        .await?;
+    Ok(found
+        .iter()
+        .map(|s| (s.external_id.clone(), Recipient::from(s)))
+        .collect())
+}
+
+/// The recipients of one request, in id order; an unknown id is refused.
+fn recipients_of(
+    known: &HashMap<String, Recipient>,
+    external_ids: &[String],
+) -> Result<Vec<Recipient>> {
+    let mut recipients = Vec::with_capacity(external_ids.len());
+    for (index, id) in external_ids.iter().enumerate() {
+        let Some(recipient) = known.get(id) else {
+            return Err(Error::invalid(
+                format!("recipients[{index}]"),
+                format!("no subscriber `{id}`"),
+            ));
+        };
+        recipients.push(recipient.clone());
+    }
+    recipients.sort_by_key(|r| r.id);
+    recipients.dedup_by_key(|r| r.id);
+    Ok(recipients)
+}
+
 async fn recipients(
     conn: &impl ConnectionTrait,
     external_ids: &[String],
 ) -> Result<Vec<Recipient>> {
-    let found: Vec<subscriber::Model> = subscriber::Entity::find()
-        .filter(one_of(
-            conn,
-            subscriber::Column::ExternalId,
-            external_ids.to_vec(),
-        ))
-        .order_by_asc(subscriber::Column::Id)
-        .all(conn)
-        .await?;
-    if let Some((index, missing)) = external_ids
-        .iter()
-        .enumerate()
-        .find(|(_, id)| !found.iter().any(|s| &s.external_id == *id))
-    {
-        return Err(Error::invalid(
-            format!("recipients[{index}]"),
-            format!("no subscriber `{missing}`"),
-        ));
-    }
-    Ok(found.iter().map(Recipient::from).collect())
+    let known = subscribers_named(conn, external_ids.to_vec()).await?;
+    recipients_of(&known, external_ids)
 }
 
-fn digest(input: &SendIn) -> String {
-    let body = serde_json::to_vec(input).unwrap_or_default();
-    hex::encode(Sha256::digest(body))
-}
-
-/// Accepts a send from `sender` (`api_key:<id>` or `operator:<id>`). With a key, a
-/// repeat of the same request returns the first message (and plans whatever a crash
-/// left unplanned); the same key with a different request is refused.
-pub async fn send<C>(
-    db: &C,
-    sender: &str,
-    idempotency_key: Option<&str>,
-    input: SendIn,
-) -> Result<Accepted>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
+/// Checks that need no database.
+fn precheck(input: &SendIn) -> Result<()> {
     input.validate()?;
     if input.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(Error::invalid("expires_at", "must be in the future"));
     }
-    let request_digest = digest(&input);
-    if let Some(key) = idempotency_key
-        && let Some(earlier) =
-            message_request::Entity::find_by_id((sender.to_owned(), key.to_owned()))
-                .one(db)
-                .await?
-    {
-        return repeat(db, &earlier, &request_digest, &input).await;
-    }
-    let resolved = resolve(db, &input).await?;
-    let recipients = recipients(db, &input.recipients).await?;
+    Ok(())
+}
 
-    let txn = crate::db::begin_write(db).await?;
-    let message = message::ActiveModel {
+/// The message row for an accepted send.
+fn new_message(sender: &str, input: &SendIn, resolved: &Resolved) -> message::ActiveModel {
+    let now = Utc::now();
+    message::ActiveModel {
         kind: Set("transactional".to_owned()),
         campaign_id: Set(None),
         category: Set(input.category.clone()),
@@ -187,12 +210,56 @@ where
         sender: Set(sender.to_owned()),
         dedup_key: Set(input.dedup_key.clone()),
         expires_at: Set(input.expires_at),
-        dispatched_at: Set(Some(Utc::now())),
-        created_at: Set(Utc::now()),
+        dispatched_at: Set(Some(now)),
+        created_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
-    .await?;
+}
+
+fn accepted(message_id: i64, recipients: usize, planned: PlanSummary) -> Accepted {
+    Accepted {
+        id: message_id,
+        recipients,
+        queued: planned.queued,
+        filtered: planned.filtered,
+        deferred: planned.deferred,
+    }
+}
+
+fn digest(input: &SendIn) -> String {
+    let body = serde_json::to_vec(input).unwrap_or_default();
+    hex::encode(Sha256::digest(body))
+}
+
+/// Accepts a send from `sender` (`api_key:<id>` or `operator:<id>`) on its own (see
+/// [`send_many`] for sends that arrive together). With a key, a repeat of the same
+/// request returns the first message (and plans whatever a crash left unplanned); the
+/// same key with a different request is refused.
+pub async fn send<C>(
+    db: &C,
+    sender: &str,
+    idempotency_key: Option<&str>,
+    input: SendIn,
+) -> Result<Accepted>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    precheck(&input)?;
+    let request_digest = digest(&input);
+    if let Some(key) = idempotency_key
+        && let Some(earlier) =
+            message_request::Entity::find_by_id((sender.to_owned(), key.to_owned()))
+                .one(db)
+                .await?
+    {
+        return repeat(db, &earlier, &request_digest, &input).await;
+    }
+    let keywords = KeywordRules::load(db).await?;
+    let resolved = resolve(db, &input, &keywords, &mut TemplateVersions::default()).await?;
+    let recipients = recipients(db, &input.recipients).await?;
+
+    let txn = crate::db::begin_write(db).await?;
+    let message = new_message(sender, &input, &resolved).insert(&txn).await?;
     if let Some(key) = idempotency_key {
         let recorded = message_request::ActiveModel {
             sender: Set(sender.to_owned()),
@@ -222,13 +289,7 @@ where
     let rules = RuleSet::load_for(&txn, recipients.len()).await?;
     let planned = plan_batch(&txn, &rules, &message, &recipients, Utc::now()).await?;
     txn.commit().await?;
-    Ok(Accepted {
-        id: message.id,
-        recipients: recipients.len(),
-        queued: planned.queued,
-        filtered: planned.filtered,
-        deferred: planned.deferred,
-    })
+    Ok(accepted(message.id, recipients.len(), planned))
 }
 
 async fn repeat<C>(
@@ -290,61 +351,4 @@ pub async fn get(conn: &impl ConnectionTrait, id: i64) -> Result<message::Model>
         .one(conn)
         .await?
         .ok_or(Error::NotFound { entity: "message" })
-}
-
-/// One delivery of a message, as its sender sees it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DeliveryReport {
-    pub recipient: String,
-    pub channel: String,
-    /// queued | filtered | deferred | sending | delivered | failed | dead | expired | cancelled
-    pub status: String,
-    pub reason: Option<String>,
-    pub rule_id: Option<i64>,
-    pub attempts: i32,
-    /// When the next attempt may start (a deferral or a retry's backoff).
-    pub not_before: Option<DateTime<Utc>>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MessageReport {
-    pub id: i64,
-    pub category: String,
-    pub channels: Vec<ChannelKind>,
-    pub created_at: DateTime<Utc>,
-    pub deliveries: Vec<DeliveryReport>,
-}
-
-/// The message with every delivery's status. Only its sender may read it.
-pub async fn report(conn: &impl ConnectionTrait, sender: &str, id: i64) -> Result<MessageReport> {
-    let message = get(conn, id).await?;
-    if message.sender != sender {
-        return Err(Error::NotFound { entity: "message" });
-    }
-    let rows: Vec<(delivery::Model, Option<subscriber::Model>)> = delivery::Entity::find()
-        .filter(delivery::Column::MessageId.eq(id))
-        .order_by_asc(delivery::Column::Id)
-        .find_also_related(subscriber::Entity)
-        .all(conn)
-        .await?;
-    Ok(MessageReport {
-        id: message.id,
-        category: message.category,
-        channels: serde_json::from_value(message.channels).unwrap_or_default(),
-        created_at: message.created_at,
-        deliveries: rows
-            .into_iter()
-            .map(|(d, s)| DeliveryReport {
-                recipient: s.map(|s| s.external_id).unwrap_or_default(),
-                channel: d.channel,
-                status: d.status,
-                reason: d.reason,
-                rule_id: d.rule_id,
-                attempts: d.attempts,
-                not_before: d.not_before,
-                updated_at: d.updated_at,
-            })
-            .collect(),
-    })
 }

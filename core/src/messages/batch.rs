@@ -1,0 +1,261 @@
+//! Accepting many sends at once: requests that arrive together share their reads and
+//! commit in one write transaction, so a busy API pays the per-statement and
+//! per-commit costs once per batch instead of once per message.
+//!
+//! Each request still gets its own answer: a request the checks refuse is answered
+//! with its error and does not hold back the others. Requests whose answer may be an
+//! earlier message (an idempotency key seen before, or twice in the batch) are
+//! answered one by one after the batch, and so is the whole batch if its write fails:
+//! [`send`] handles those cases, and an error then belongs to the request that caused
+//! it.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
+    TransactionTrait, TryIntoModel,
+};
+
+use super::{
+    Accepted, Resolved, SendIn, TemplateVersions, accepted, digest, new_message, precheck,
+    recipients_of, resolve, send, subscribers_named,
+};
+use crate::bulk::insert_all;
+use crate::deliveries::{NewMessage, plan_messages};
+use crate::entities::{message, message_request};
+use crate::error::Result;
+use crate::rules::KeywordRules;
+use crate::rules::engine::{Recipient, RuleSet};
+
+/// One send as the API received it.
+#[derive(Debug, Clone)]
+pub struct SendRequest {
+    /// `api_key:<id>` or `operator:<id>`.
+    pub sender: String,
+    pub idempotency_key: Option<String>,
+    pub input: SendIn,
+}
+
+/// A request that passed every check and will be written with the batch.
+struct Ready {
+    index: usize,
+    resolved: Resolved,
+    recipients: Vec<Recipient>,
+}
+
+/// Accepts `requests` together; the answers are in the requests' order.
+pub async fn send_many<C>(db: &C, requests: Vec<SendRequest>) -> Vec<Result<Accepted>>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let mut answers: Vec<Option<Result<Accepted>>> = requests.iter().map(|_| None).collect();
+    let mut alone = Vec::new();
+    let mut pending = Vec::with_capacity(requests.len());
+    for (index, request) in requests.iter().enumerate() {
+        match precheck(&request.input) {
+            Ok(()) => pending.push(index),
+            Err(error) => answers[index] = Some(Err(error)),
+        }
+    }
+    match keys_answered_alone(db, &requests, &pending).await {
+        Ok(repeats) => pending.retain(|index| {
+            let repeat = repeats.contains(index);
+            if repeat {
+                alone.push(*index);
+            }
+            !repeat
+        }),
+        Err(_) => alone.append(&mut pending),
+    }
+    match prepare(db, &requests, pending, &mut answers).await {
+        Ok(ready) if !ready.is_empty() => match write(db, &requests, &ready).await {
+            Ok(written) => {
+                for (ready, answer) in ready.iter().zip(written) {
+                    answers[ready.index] = Some(Ok(answer));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, requests = ready.len(), "batched send failed; accepting its requests one by one");
+                alone.extend(ready.iter().map(|r| r.index));
+            }
+        },
+        Ok(_) => {}
+        Err(pending) => alone.extend(pending),
+    }
+    alone.sort_unstable();
+    for index in alone {
+        let request = &requests[index];
+        let answer = send(
+            db,
+            &request.sender,
+            request.idempotency_key.as_deref(),
+            request.input.clone(),
+        )
+        .await;
+        answers[index] = Some(answer);
+    }
+    answers
+        .into_iter()
+        .map(|answer| answer.expect("every request is answered"))
+        .collect()
+}
+
+/// The requests (among `pending`) whose idempotency key was recorded before, or is
+/// repeated within the batch after its first use: their answer may be an earlier
+/// message.
+async fn keys_answered_alone(
+    conn: &impl ConnectionTrait,
+    requests: &[SendRequest],
+    pending: &[usize],
+) -> Result<HashSet<usize>> {
+    let keyed: Vec<(usize, (&str, &str))> = pending
+        .iter()
+        .filter_map(|&index| {
+            let request = &requests[index];
+            let key = request.idempotency_key.as_deref()?;
+            Some((index, (request.sender.as_str(), key)))
+        })
+        .collect();
+    if keyed.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let pairs = keyed
+        .iter()
+        .map(|(_, (sender, key))| Expr::tuple([Expr::value(*sender), Expr::value(*key)]));
+    let recorded: HashSet<(String, String)> = message_request::Entity::find()
+        .select_only()
+        .columns([
+            message_request::Column::Sender,
+            message_request::Column::IdempotencyKey,
+        ])
+        .filter(
+            Expr::tuple([
+                Expr::col(message_request::Column::Sender),
+                Expr::col(message_request::Column::IdempotencyKey),
+            ])
+            .is_in(pairs),
+        )
+        .into_tuple()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let mut first_uses = HashSet::new();
+    Ok(keyed
+        .into_iter()
+        .filter(|(_, (sender, key))| {
+            recorded.contains(&((*sender).to_owned(), (*key).to_owned()))
+                || !first_uses.insert((*sender, *key))
+        })
+        .map(|(index, _)| index)
+        .collect())
+}
+
+/// Resolves content and recipients for every pending request, answering the ones the
+/// checks refuse. A database error leaves every pending request to be answered alone.
+async fn prepare(
+    conn: &impl ConnectionTrait,
+    requests: &[SendRequest],
+    pending: Vec<usize>,
+    answers: &mut [Option<Result<Accepted>>],
+) -> std::result::Result<Vec<Ready>, Vec<usize>> {
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Ok(keywords) = KeywordRules::load(conn).await else {
+        return Err(pending);
+    };
+    let names: HashSet<&String> = pending
+        .iter()
+        .flat_map(|&index| &requests[index].input.recipients)
+        .collect();
+    let Ok(known) = subscribers_named(conn, names.into_iter().cloned().collect()).await else {
+        return Err(pending);
+    };
+    let mut versions = TemplateVersions::default();
+    let mut ready = Vec::with_capacity(pending.len());
+    for index in pending {
+        let input = &requests[index].input;
+        let checked = match resolve(conn, input, &keywords, &mut versions).await {
+            Ok(resolved) => recipients_of(&known, &input.recipients).map(|r| (resolved, r)),
+            Err(error) => Err(error),
+        };
+        match checked {
+            Ok((resolved, recipients)) => ready.push(Ready {
+                index,
+                resolved,
+                recipients,
+            }),
+            Err(error) => answers[index] = Some(Err(error)),
+        }
+    }
+    Ok(ready)
+}
+
+/// Writes the ready requests' messages, idempotency records and deliveries in one
+/// transaction.
+async fn write<C>(db: &C, requests: &[SendRequest], ready: &[Ready]) -> Result<Vec<Accepted>>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = crate::db::begin_write(db).await?;
+    let rows: Vec<message::ActiveModel> = ready
+        .iter()
+        .map(|r| {
+            let request = &requests[r.index];
+            new_message(&request.sender, &request.input, &r.resolved)
+        })
+        .collect();
+    // Ids come from one statement in the rows' order (SQLite's write lock, Postgres's
+    // sequence called row by row), so the smallest belongs to the first row.
+    let mut ids = message::Entity::insert_many(rows.clone())
+        .exec_with_returning_keys(&txn)
+        .await?;
+    ids.sort_unstable();
+    let messages: Vec<message::Model> = rows
+        .into_iter()
+        .zip(&ids)
+        .map(|(mut row, id)| {
+            row.id = Set(*id);
+            row.try_into_model()
+        })
+        .collect::<std::result::Result<_, _>>()?;
+
+    let now = Utc::now();
+    let records: Vec<message_request::ActiveModel> = ready
+        .iter()
+        .zip(&messages)
+        .filter_map(|(r, message)| {
+            let request = &requests[r.index];
+            Some(message_request::ActiveModel {
+                sender: Set(request.sender.clone()),
+                idempotency_key: Set(request.idempotency_key.clone()?),
+                request_digest: Set(digest(&request.input)),
+                message_id: Set(message.id),
+                created_at: Set(now),
+            })
+        })
+        .collect();
+    insert_all(&txn, records, &[]).await?;
+
+    let recipients: usize = ready.iter().map(|r| r.recipients.len()).sum();
+    let rules = RuleSet::load_for(&txn, recipients).await?;
+    let new: Vec<NewMessage<'_>> = ready
+        .iter()
+        .zip(&messages)
+        .map(|(r, message)| NewMessage {
+            message,
+            recipients: &r.recipients,
+        })
+        .collect();
+    let planned = plan_messages(&txn, &rules, &new, now).await?;
+    txn.commit().await?;
+    Ok(messages
+        .iter()
+        .zip(ready)
+        .zip(planned)
+        .map(|((message, r), planned)| accepted(message.id, r.recipients.len(), planned))
+        .collect())
+}

@@ -1,0 +1,85 @@
+//! The queue in front of [`send_many`]: API requests wait here while the batch before
+//! them is written, and go together into the next one. At low load a batch holds one
+//! request and nothing waits; under load batches grow to what arrived meanwhile.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::Accepted;
+use super::batch::{SendRequest, send_many};
+use crate::db::is_postgres;
+use crate::error::{Error, Result};
+
+/// Requests in one batch: bounds a batch's statement sizes and its transaction.
+const MAX_BATCH: usize = 128;
+/// Requests that may wait; callers beyond that wait to enqueue.
+const MAX_WAITING: usize = 4 * MAX_BATCH;
+/// Batches written at once on Postgres, which writes in parallel; SQLite has one
+/// writer, so a second batch would only wait for its lock.
+const POSTGRES_BATCHES_AT_ONCE: usize = 4;
+
+struct Job {
+    request: SendRequest,
+    answer: oneshot::Sender<Result<Accepted>>,
+}
+
+#[derive(Clone)]
+pub struct SendQueue {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl SendQueue {
+    /// Starts the task that accepts queued sends (on the current Tokio runtime). It
+    /// ends when every handle to the queue is dropped.
+    pub fn start(db: DatabaseConnection) -> Self {
+        let (jobs, queued) = mpsc::channel(MAX_WAITING);
+        let at_once = if is_postgres(&db) {
+            POSTGRES_BATCHES_AT_ONCE
+        } else {
+            1
+        };
+        tokio::spawn(accept_batches(db, queued, at_once));
+        Self { jobs }
+    }
+
+    /// Accepts a send with those that arrive alongside it.
+    pub async fn send(&self, request: SendRequest) -> Result<Accepted> {
+        let (answer, answered) = oneshot::channel();
+        self.jobs
+            .send(Job { request, answer })
+            .await
+            .map_err(|_| Error::Internal("the send queue has stopped"))?;
+        answered
+            .await
+            .map_err(|_| Error::Internal("accepting the send was interrupted"))?
+    }
+}
+
+async fn accept_batches(db: DatabaseConnection, mut queued: mpsc::Receiver<Job>, at_once: usize) {
+    let writers = Arc::new(Semaphore::new(at_once));
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    loop {
+        // Wait for a writer first, so requests keep gathering while every one is busy.
+        let Ok(writer) = writers.clone().acquire_owned().await else {
+            return;
+        };
+        if queued.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            return;
+        }
+        let (requests, answers): (Vec<_>, Vec<_>) =
+            jobs.drain(..).map(|job| (job.request, job.answer)).unzip();
+        let db = db.clone();
+        // Its own task: a panic while writing one batch drops that batch's answers
+        // (its callers get an error) and leaves the queue running.
+        tokio::spawn(async move {
+            let results = send_many(&db, requests).await;
+            drop(writer);
+            for (answer, result) in answers.into_iter().zip(results) {
+                // The caller may have gone away; the message stays accepted.
+                let _ = answer.send(result);
+            }
+        });
+    }
+}
