@@ -250,13 +250,23 @@ impl Config {
     /// another one wrote, so more connections only add threads and cache misses (the
     /// realtime benchmark ran 10-25% faster with 4 than with 10).
     pub fn database_pool_size(&self) -> u32 {
-        let sqlite = self
-            .effective_database_url()
-            .expose_secret()
-            .starts_with("sqlite:");
         self.database
             .max_connections
-            .unwrap_or(if sqlite { 4 } else { 10 })
+            .unwrap_or(if self.uses_sqlite() { 4 } else { 10 })
+    }
+
+    /// How long a pooled connection may sit idle before it is pinged on its next use.
+    /// A SQLite connection is a file handle with no peer to lose, so it never is; a
+    /// Postgres connection idle that long may have been closed by the server or a proxy.
+    /// (Pinging on every use would add a round trip to every query.)
+    pub fn database_ping_after_idle(&self) -> Option<std::time::Duration> {
+        (!self.uses_sqlite()).then_some(std::time::Duration::from_secs(30))
+    }
+
+    fn uses_sqlite(&self) -> bool {
+        self.effective_database_url()
+            .expose_secret()
+            .starts_with("sqlite:")
     }
 
     /// True when no database was configured and Herald uses its own SQLite file.
@@ -337,6 +347,16 @@ mod tests {
         assert_eq!(configured.database_pool_size(), 7);
         let err = load(&[("DATABASE__MAX_CONNECTIONS", "0")]).expect_err("refused");
         assert!(err.to_string().contains("database.max_connections"));
+    }
+
+    #[test]
+    fn only_postgres_connections_are_pinged_and_only_after_idling() {
+        assert_eq!(load(&[]).expect("valid").database_ping_after_idle(), None);
+        let postgres = load(&[("DATABASE_URL", "postgres://u@h/db")]).expect("valid");
+        assert_eq!(
+            postgres.database_ping_after_idle(),
+            Some(std::time::Duration::from_secs(30))
+        );
     }
 
     #[test]

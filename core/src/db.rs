@@ -27,6 +27,7 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
         .max_connections(config.database_pool_size())
         .acquire_timeout(Duration::from_secs(config.database.acquire_timeout_secs))
         .sqlx_logging(false)
+        .test_before_acquire(false)
         .map_sqlx_sqlite_opts(|opts| {
             // WAL lets readers run beside the single writer; the busy timeout makes
             // writers queue instead of failing with SQLITE_BUSY.
@@ -35,6 +36,9 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
+    if let Some(idle) = config.database_ping_after_idle() {
+        options.test_before_acquire_if_idle_for(idle);
+    }
     Database::connect(options).await
 }
 

@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 
 /// Requests in one batch: bounds a batch's statement sizes and its transaction.
 const MAX_BATCH: usize = 128;
+/// Recipients in one batch, past its first request: large sends go in batches of
+/// their own, so the worker starts on one while the next is planned.
+const MAX_BATCH_RECIPIENTS: usize = 1_000;
 /// Requests that may wait; callers beyond that wait to enqueue.
 const MAX_WAITING: usize = 4 * MAX_BATCH;
 /// Batches written at once on Postgres, which writes in parallel; SQLite has one
@@ -59,17 +62,36 @@ impl SendQueue {
 
 async fn accept_batches(db: DatabaseConnection, mut queued: mpsc::Receiver<Job>, at_once: usize) {
     let writers = Arc::new(Semaphore::new(at_once));
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut next: Option<Job> = None;
     loop {
         // Wait for a writer first, so requests keep gathering while every one is busy.
         let Ok(writer) = writers.clone().acquire_owned().await else {
             return;
         };
-        if queued.recv_many(&mut jobs, MAX_BATCH).await == 0 {
-            return;
+        let first = match next.take() {
+            Some(job) => job,
+            None => match queued.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let mut recipients = first.request.input.recipients.len();
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            let Ok(job) = queued.try_recv() else {
+                break;
+            };
+            recipients += job.request.input.recipients.len();
+            if recipients > MAX_BATCH_RECIPIENTS {
+                next = Some(job);
+                break;
+            }
+            jobs.push(job);
         }
-        let (requests, answers): (Vec<_>, Vec<_>) =
-            jobs.drain(..).map(|job| (job.request, job.answer)).unzip();
+        let (requests, answers): (Vec<_>, Vec<_>) = jobs
+            .into_iter()
+            .map(|job| (job.request, job.answer))
+            .unzip();
         let db = db.clone();
         // Its own task: a panic while writing one batch drops that batch's answers
         // (its callers get an error) and leaves the queue running.
