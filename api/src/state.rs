@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::{KEY_CACHE_TTL, KeyCache};
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct AppState {
     pub doorbell: Doorbell,
     /// Cancelled when the server shuts down: open streams end.
     pub closing: CancellationToken,
+    /// API keys checked a moment ago.
+    pub api_keys: Arc<KeyCache>,
     /// Accepts `POST /v1/messages` requests that arrive together in one transaction.
     pub sends: SendQueue,
 }
@@ -65,6 +68,7 @@ impl AppState {
     pub fn new(db: DatabaseConnection, config: &Config) -> Self {
         Self {
             sends: SendQueue::start(db.clone()),
+            api_keys: Arc::new(KeyCache::new(KEY_CACHE_TTL)),
             db,
             settings: Arc::new(Settings::from_config(config)),
             metrics: Arc::new(Metrics::new()),

@@ -79,7 +79,9 @@ async fn authenticate(
                     "send the key as `Authorization: Bearer <key>`",
                 )
             })?;
-        let model = api_keys::authenticate(&state.db, key.trim())
+        let model = state
+            .api_keys
+            .authenticate(&state.db, key.trim())
             .await
             .map_err(|e| match e {
                 herald_core::Error::InvalidCredentials => ApiError::unauthenticated(

@@ -10,7 +10,9 @@ pub mod access;
 mod authorize;
 mod caller;
 pub mod cookies;
+mod key_cache;
 
 pub use access::AccessTable;
 pub use authorize::authorize;
 pub use caller::{Caller, Principal, SubscriberCaller};
+pub use key_cache::{KEY_CACHE_TTL, KeyCache};

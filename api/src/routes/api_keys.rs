@@ -106,9 +106,7 @@ async fn revoke_api_key(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<ApiKeyOut>, ApiError> {
-    Ok(Json(
-        api_keys::revoke(&state.db, &caller.audit(), id)
-            .await?
-            .into(),
-    ))
+    let revoked = api_keys::revoke(&state.db, &caller.audit(), id).await?;
+    state.api_keys.forget(revoked.id);
+    Ok(Json(revoked.into()))
 }

@@ -1,4 +1,10 @@
+use std::time::Duration;
+
+use herald_api::auth::KeyCache;
+use herald_core::Error;
 use herald_core::access::Role;
+use herald_core::api_keys;
+use herald_core::audit::{Actor, AuditContext};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -174,4 +180,31 @@ async fn bad_keys_and_bad_key_requests_are_refused_clearly() {
         let response = admin.post("/v1/api-keys").json(&body).send().await.unwrap();
         assert_eq!(error_of(response, 422).await["field"], field, "{body}");
     }
+}
+
+/// Another process revoking a key (another API node, the CLI) cannot tell this one's
+/// cache: the cache answers for a key only while its check is fresh.
+#[tokio::test]
+async fn a_cached_key_is_checked_again_once_its_check_is_stale() {
+    let app = spawn_app().await;
+    let secret = app.api_key(&["subscribers:read"]).await;
+    let fresh_for_an_hour = KeyCache::new(Duration::from_secs(3600));
+    let always_stale = KeyCache::new(Duration::ZERO);
+    let key = fresh_for_an_hour
+        .authenticate(&app.db, &secret)
+        .await
+        .unwrap();
+    always_stale.authenticate(&app.db, &secret).await.unwrap();
+
+    api_keys::revoke(&app.db, &AuditContext::new(Actor::System), key.id)
+        .await
+        .unwrap();
+    let cached = fresh_for_an_hour.authenticate(&app.db, &secret).await;
+    assert_eq!(cached.unwrap().id, key.id, "answered from the fresh check");
+    let checked = always_stale.authenticate(&app.db, &secret).await;
+    assert!(matches!(checked, Err(Error::InvalidCredentials)));
+
+    fresh_for_an_hour.forget(key.id);
+    let forgotten = fresh_for_an_hour.authenticate(&app.db, &secret).await;
+    assert!(matches!(forgotten, Err(Error::InvalidCredentials)));
 }
