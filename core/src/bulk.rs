@@ -8,8 +8,8 @@
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, Iden, IdenStatic, Iterable,
-    Statement, Value,
+    ActiveModelTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, FromQueryResult, Iden,
+    IdenStatic, Iterable, QueryTrait, Statement, Value,
 };
 
 use crate::db::is_postgres;
@@ -22,38 +22,79 @@ const SQLITE_CHUNK: usize = 1_000;
 /// collide with an existing one on those columns are skipped.
 pub async fn insert_all<A>(
     conn: &impl ConnectionTrait,
-    mut rows: Vec<A>,
+    rows: Vec<A>,
     skip_conflicts_on: &[<A::Entity as EntityTrait>::Column],
 ) -> Result<()>
 where
     A: ActiveModelTrait + Send,
 {
+    for statement in statements(conn, rows, skip_conflicts_on, false)? {
+        conn.execute_raw(statement).await?;
+    }
+    Ok(())
+}
+
+/// [`insert_all`], answering the rows it inserted (not the skipped ones), in no
+/// particular order.
+pub async fn insert_all_returning<A>(
+    conn: &impl ConnectionTrait,
+    rows: Vec<A>,
+    skip_conflicts_on: &[<A::Entity as EntityTrait>::Column],
+) -> Result<Vec<<A::Entity as EntityTrait>::Model>>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut inserted = Vec::with_capacity(rows.len());
+    for statement in statements(conn, rows, skip_conflicts_on, true)? {
+        inserted.extend(
+            <A::Entity as EntityTrait>::Model::find_by_statement(statement)
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(inserted)
+}
+
+fn statements<A>(
+    conn: &impl ConnectionTrait,
+    mut rows: Vec<A>,
+    skip_conflicts_on: &[<A::Entity as EntityTrait>::Column],
+    returning: bool,
+) -> Result<Vec<Statement>>
+where
+    A: ActiveModelTrait + Send,
+{
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     if is_postgres(conn) {
-        return insert_as_json(conn, &rows, skip_conflicts_on).await;
+        return Ok(vec![as_json(conn, &rows, skip_conflicts_on, returning)?]);
     }
+    let mut statements = Vec::with_capacity(rows.len().div_ceil(SQLITE_CHUNK));
     while !rows.is_empty() {
         let rest = rows.split_off(rows.len().min(SQLITE_CHUNK));
-        let mut insert = A::Entity::insert_many(std::mem::replace(&mut rows, rest));
+        let mut insert = A::Entity::insert_many(std::mem::replace(&mut rows, rest)).into_query();
         if !skip_conflicts_on.is_empty() {
-            insert = insert.on_conflict(
+            insert.on_conflict(
                 OnConflict::columns(skip_conflicts_on.iter().copied())
                     .do_nothing()
                     .to_owned(),
             );
         }
-        insert.exec_without_returning(conn).await?;
+        if returning {
+            insert.returning_all();
+        }
+        statements.push(conn.get_database_backend().build(&insert));
     }
-    Ok(())
+    Ok(statements)
 }
 
-async fn insert_as_json<A>(
+fn as_json<A>(
     conn: &impl ConnectionTrait,
     rows: &[A],
     skip_conflicts_on: &[<A::Entity as EntityTrait>::Column],
-) -> Result<()>
+    returning: bool,
+) -> Result<Statement>
 where
     A: ActiveModelTrait,
 {
@@ -85,18 +126,17 @@ where
         let keys: Vec<String> = skip_conflicts_on.iter().map(quoted).collect();
         format!(" ON CONFLICT ({}) DO NOTHING", keys.join(", "))
     };
+    let returning = if returning { " RETURNING *" } else { "" };
     let sql = format!(
-        "INSERT INTO \"{table}\" ({names}) SELECT {names} FROM json_to_recordset($1::json) AS r({}){conflict}",
+        "INSERT INTO \"{table}\" ({names}) SELECT {names} FROM json_to_recordset($1::json) AS r({}){conflict}{returning}",
         definitions.join(", "),
         table = A::Entity::default().table_name(),
     );
-    conn.execute_raw(Statement::from_sql_and_values(
+    Ok(Statement::from_sql_and_values(
         conn.get_database_backend(),
         sql,
         [Value::from(serde_json::Value::Array(json_rows).to_string())],
     ))
-    .await?;
-    Ok(())
 }
 
 fn quoted(column: &impl Iden) -> String {

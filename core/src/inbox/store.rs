@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -85,7 +85,7 @@ where
     let existing: std::collections::HashSet<i64> = inbox_item::Entity::find()
         .select_only()
         .column(inbox_item::Column::DeliveryId)
-        .filter(inbox_item::Column::DeliveryId.is_in(delivery_ids.clone()))
+        .filter(inbox_item::Column::DeliveryId.is_in(delivery_ids))
         .into_tuple::<Option<i64>>()
         .all(&txn)
         .await?
@@ -115,16 +115,10 @@ where
             *planned.entry(subscriber_id).or_default() += 1;
         }
     }
-    bump(&txn, &planned).await?;
-    crate::bulk::insert_all(&txn, fresh, &[inbox_item::Column::DeliveryId]).await?;
-    let stored = inbox_item::Entity::find()
-        .filter(inbox_item::Column::DeliveryId.is_in(delivery_ids))
-        .order_by_asc(inbox_item::Column::Id)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .filter(|m| !m.delivery_id.is_some_and(|id| existing.contains(&id)))
-        .collect::<Vec<_>>();
+    let mut states = bump(&txn, &planned).await?;
+    let mut stored =
+        crate::bulk::insert_all_returning(&txn, fresh, &[inbox_item::Column::DeliveryId]).await?;
+    stored.sort_unstable_by_key(|model| model.id);
 
     // A concurrent store of the same delivery (a lease that ran out mid-send) may have
     // won a row: count only what this call inserted.
@@ -137,8 +131,7 @@ where
         .into_iter()
         .map(|(id, extra)| (id, -extra))
         .collect();
-    bump(&txn, &corrections).await?;
-    let states = states_of(&txn, planned.keys().copied().collect()).await?;
+    states.extend(bump(&txn, &corrections).await?);
     txn.commit().await?;
     Ok(stored
         .into_iter()
@@ -154,13 +147,13 @@ where
 }
 
 /// Adds `unread` to each subscriber's count and moves the version on, creating the
-/// state on first use.
+/// state on first use; answers the subscribers' pairs after the change.
 async fn bump(
     txn: &impl ConnectionTrait,
     unread: &std::collections::BTreeMap<i64, i64>,
-) -> Result<()> {
+) -> Result<std::collections::HashMap<i64, Unread>> {
     if unread.is_empty() {
-        return Ok(());
+        return Ok(Default::default());
     }
     let rows = unread
         .iter()
@@ -170,7 +163,8 @@ async fn bump(
             version: Set(1),
         });
     let excluded = sea_orm::sea_query::Alias::new("excluded");
-    inbox_state::Entity::insert_many(rows)
+    let mut upsert = inbox_state::Entity::insert_many(rows).into_query();
+    upsert
         .on_conflict(
             OnConflict::column(inbox_state::Column::SubscriberId)
                 .value(
@@ -184,9 +178,14 @@ async fn bump(
                 )
                 .to_owned(),
         )
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+        .returning_all();
+    let statement = txn.get_database_backend().build(&upsert);
+    Ok(inbox_state::Model::find_by_statement(statement)
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|s| (s.subscriber_id, Unread::from(&s)))
+        .collect())
 }
 
 async fn states_of(
@@ -198,16 +197,17 @@ async fn states_of(
         .all(conn)
         .await?
         .into_iter()
-        .map(|s| {
-            (
-                s.subscriber_id,
-                Unread {
-                    count: s.unread,
-                    version: s.version,
-                },
-            )
-        })
+        .map(|s| (s.subscriber_id, Unread::from(&s)))
         .collect())
+}
+
+impl From<&inbox_state::Model> for Unread {
+    fn from(state: &inbox_state::Model) -> Self {
+        Unread {
+            count: state.unread,
+            version: state.version,
+        }
+    }
 }
 
 /// The subscriber's unread pair (zero, version zero, before their first item).
