@@ -28,9 +28,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.closing.clone();
+    let header_read_timeout = state.settings.header_read_timeout;
     let app = build(state).map_err(std::io::Error::other)?;
     // A `Router` clone shares its routes; each connection gets one.
-    serve::serve_http1(listener, app, async move {
+    serve::serve_http1(listener, app, header_read_timeout, async move {
         shutdown.await;
         // Streams end (their clients reconnect elsewhere after the retry hint) so
         // the server can finish its other requests and stop.

@@ -18,17 +18,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// A client has this long to send a request head (a slow-loris guard); a keep-alive
-/// connection idle for as long is closed.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// After an accept error (for example out of file descriptors), wait before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets
-/// every connection finish the request it is on, and returns when all have closed.
+/// every connection finish the request it is on, and returns when all have closed. A
+/// client has `header_read_timeout` to send a request head (a slow-loris guard); a
+/// keep-alive connection idle for as long is closed.
 pub async fn serve_http1(
     listener: TcpListener,
     app: Router,
+    header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let stopping = CancellationToken::new();
@@ -36,7 +36,7 @@ pub async fn serve_http1(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(header_read_timeout);
     let stop_on_signal = stopping.clone();
     tokio::spawn(async move {
         shutdown.await;

@@ -56,6 +56,9 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     pub import_body_limit_bytes: usize,
     pub request_timeout_secs: u64,
+    /// Seconds a client has to send a request head (a slow-loris guard); a keep-alive
+    /// connection idle that long is closed.
+    pub header_read_timeout_secs: u64,
     /// Open inbox streams (SSE, WebSocket, iframe) one subscriber may hold at once.
     pub max_streams_per_subscriber: usize,
     /// Origins whose pages may call the inbox routes cross-origin (CORS).
@@ -208,6 +211,9 @@ impl Config {
         }
         if self.http.request_timeout_secs == 0 {
             return Err(invalid("http.request_timeout_secs", "must be positive"));
+        }
+        if self.http.header_read_timeout_secs == 0 {
+            return Err(invalid("http.header_read_timeout_secs", "must be positive"));
         }
         let token_secret = self.auth.subscriber_token_secret.expose_secret();
         if !token_secret.is_empty() && token_secret.len() < 32 {

@@ -110,3 +110,42 @@ async fn malformed_requests_get_json_errors() {
         .unwrap();
     assert_eq!(error_of(too_big, 413).await["code"], "payload_too_large");
 }
+
+/// A client that opens a connection and trickles a request head (slow loris) is cut
+/// off once `http.header_read_timeout_secs` passes; so is a keep-alive connection left
+/// idle that long. A request sent in time is answered.
+#[tokio::test]
+async fn a_connection_that_sends_no_full_request_head_in_time_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app_with(|config| config.http.header_read_timeout_secs = 1).await;
+    let closed_within = |mut stream: tokio::net::TcpStream| async move {
+        let mut rest = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            stream.read_to_end(&mut rest),
+        )
+        .await
+        .expect("the server closes the connection")
+        .expect("read until closed");
+        String::from_utf8_lossy(&rest).into_owned()
+    };
+
+    let mut trickling = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    trickling
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let answer = closed_within(trickling).await;
+    assert!(
+        !answer.contains("200 OK"),
+        "no answer to a partial head: {answer}"
+    );
+
+    let mut idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: herald\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = closed_within(idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+}
