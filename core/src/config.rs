@@ -258,7 +258,7 @@ impl Config {
     pub fn database_pool_size(&self) -> u32 {
         self.database
             .max_connections
-            .unwrap_or(if self.uses_sqlite() { 4 } else { 10 })
+            .unwrap_or(if self.uses_sqlite() { 2 } else { 10 })
     }
 
     /// How long a pooled connection may sit idle before it is pinged on its next use.
@@ -346,7 +346,7 @@ mod tests {
 
     #[test]
     fn the_pool_fits_the_database_unless_configured() {
-        assert_eq!(load(&[]).expect("valid").database_pool_size(), 4);
+        assert_eq!(load(&[]).expect("valid").database_pool_size(), 2);
         let postgres = ("DATABASE_URL", "postgres://u@h/db");
         assert_eq!(load(&[postgres]).expect("valid").database_pool_size(), 10);
         let configured = load(&[("DATABASE__MAX_CONNECTIONS", "7")]).expect("valid");
