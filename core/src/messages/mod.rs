@@ -1,7 +1,8 @@
 //! Transactional sends: a product service names recipients, content (a template or
 //! inline), data and channels; Herald checks it, plans the deliveries at once and the
 //! worker sends them. An idempotency key makes a retried request return the first
-//! answer instead of sending again.
+//! answer instead of sending again. The API accepts sends that arrive together in one
+//! transaction ([`SendQueue`], [`send_many`]); [`send`] accepts one on its own.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
