@@ -106,7 +106,7 @@ pub async fn prefer_generic_plans(txn: &impl ConnectionTrait) -> Result<(), DbEr
 }
 
 /// Begins a transaction that writes, holding SQLite's write lock from the start (see
-/// [`lock_writes`]): a transaction that read first and wrote later would otherwise fail
+/// `lock_writes`): a transaction that read first and wrote later would otherwise fail
 /// with "database is locked" whenever another connection (a sending worker) committed
 /// in between, however long the busy timeout.
 pub async fn begin_write<C>(conn: &C) -> Result<C::Transaction, DbErr>
