@@ -91,14 +91,10 @@ async fn a_campaign_runs_once_pauses_resumes_and_completes() {
     let subscribers: Vec<(String, String)> = (0..5)
         .map(|i| (format!("s{i}"), format!("{base}/ok")))
         .collect();
-    let borrowed: Vec<(&str, String)> = subscribers
-        .iter()
-        .map(|(id, url)| (id.as_str(), url.clone()))
-        .collect();
     let template_id = setup(
         &admin,
         ping(r#"{"hello": {{ subscriber.external_id }}}"#),
-        &borrowed,
+        &subscribers,
     )
     .await;
     let id = scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;

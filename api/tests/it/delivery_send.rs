@@ -63,7 +63,11 @@ pub(crate) async fn receiver() -> (String, Seen) {
 
 /// A webhook channel instance, a template, and subscribers with a webhook endpoint
 /// each. Returns the template id.
-pub(crate) async fn setup(admin: &Session, template: Value, subscribers: &[(&str, String)]) -> i64 {
+pub(crate) async fn setup(
+    admin: &Session,
+    template: Value,
+    subscribers: &[(impl AsRef<str>, String)],
+) -> i64 {
     admin
         .ok(
             Method::POST,
@@ -74,6 +78,7 @@ pub(crate) async fn setup(admin: &Session, template: Value, subscribers: &[(&str
         .await;
     let template = admin.ok(Method::POST, "/v1/templates", &template).await;
     for (id, address) in subscribers {
+        let id = id.as_ref();
         admin
             .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
             .await;

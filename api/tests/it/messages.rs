@@ -263,14 +263,10 @@ async fn concurrent_api_sends_are_each_accepted_once() {
     let subscribers: Vec<(String, String)> = (0..40)
         .map(|i| (format!("s{i}"), format!("{base}/ok")))
         .collect();
-    let named: Vec<(&str, String)> = subscribers
-        .iter()
-        .map(|(id, url)| (id.as_str(), url.clone()))
-        .collect();
     setup(
         &admin,
         json!({ "name": "unused", "content": { "webhook": { "payload": "{}" } } }),
-        &named,
+        &subscribers,
     )
     .await;
     let key = app.api_key(&["messages:send"]).await;

@@ -15,7 +15,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
-    TransactionTrait, TryIntoModel,
+    TransactionTrait,
 };
 
 use super::{
@@ -209,19 +209,11 @@ where
         })
         .collect();
     // Ids come from one statement in the rows' order (SQLite's write lock, Postgres's
-    // sequence called row by row), so the smallest belongs to the first row.
-    let mut ids = message::Entity::insert_many(rows.clone())
-        .exec_with_returning_keys(&txn)
+    // sequence called row by row), so in id order they match the rows.
+    let mut messages = message::Entity::insert_many(rows)
+        .exec_with_returning(&txn)
         .await?;
-    ids.sort_unstable();
-    let messages: Vec<message::Model> = rows
-        .into_iter()
-        .zip(&ids)
-        .map(|(mut row, id)| {
-            row.id = Set(*id);
-            row.try_into_model()
-        })
-        .collect::<std::result::Result<_, _>>()?;
+    messages.sort_unstable_by_key(|message| message.id);
 
     let now = Utc::now();
     let records: Vec<message_request::ActiveModel> = ready
