@@ -142,7 +142,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .await?;
     let api = herald_api::serve(
-        herald_api::AppState::new(db.clone(), &config).with_worker(bus.clone(), doorbell.clone()),
+        herald_api::AppState::sharing(db.clone(), &config, bus.clone(), doorbell.clone()),
         listener,
         shutdown.clone().cancelled_owned(),
     );
@@ -177,7 +177,7 @@ pub async fn api(config: Config) -> anyhow::Result<()> {
     )
     .await?;
     herald_api::serve(
-        herald_api::AppState::new(db, &config).with_worker(bus, doorbell),
+        herald_api::AppState::sharing(db, &config, bus, doorbell),
         listener,
         shutdown.cancelled_owned(),
     )

@@ -66,26 +66,26 @@ impl Settings {
 }
 
 impl AppState {
-    /// Starts the send queue's task, so it is called on the Tokio runtime.
+    /// A state with a bus and doorbell of its own. Starts the send queue's task, so it
+    /// is called on the Tokio runtime.
     pub fn new(db: DatabaseConnection, config: &Config) -> Self {
+        Self::sharing(db, config, Bus::default(), Doorbell::default())
+    }
+
+    /// A state that shares `bus` and `doorbell` with the worker of the same process
+    /// (and, through the bus's relay, with other processes).
+    pub fn sharing(db: DatabaseConnection, config: &Config, bus: Bus, doorbell: Doorbell) -> Self {
         Self {
-            sends: SendQueue::start(db.clone()),
+            sends: SendQueue::start(db.clone(), bus.clone(), doorbell.clone()),
             api_keys: Arc::new(KeyCache::new(KEY_CACHE_TTL)),
             db,
             settings: Arc::new(Settings::from_config(config)),
             metrics: Arc::new(Metrics::new()),
             token_keys: Arc::default(),
-            bus: Bus::default(),
-            doorbell: Doorbell::default(),
+            bus,
+            doorbell,
             closing: CancellationToken::new(),
         }
-    }
-
-    /// Shares `bus` and `doorbell` with the worker of the same process.
-    pub fn with_worker(mut self, bus: Bus, doorbell: Doorbell) -> Self {
-        self.bus = bus;
-        self.doorbell = doorbell;
-        self
     }
 
     /// The keys that sign and check subscriber tokens.

@@ -22,8 +22,9 @@ use herald_core::deliveries::{
     Attempt, Recorded, RetryPolicy, any_deferred_due, claim_due, expire_due, reconsider_due, record,
 };
 use herald_core::entities::{delivery, message, subscriber, subscriber_endpoint};
+use herald_core::inbox::Bus;
+use herald_core::inbox::deliver::item_for;
 use herald_core::inbox::store::store_batch;
-use herald_core::inbox::{Bus, NewItem};
 use herald_core::rules::engine::RuleSet;
 use herald_core::subscribers::endpoints::disable_dead;
 use herald_core::templates::render::{CompiledContent, RenderContext, RenderedContent};
@@ -311,18 +312,8 @@ impl Deliverer {
         let mut items = Vec::new();
         let mut outcomes = Vec::with_capacity(rows.len());
         for row in &rows {
-            let item = render(round, row).and_then(|(message, _, rendered)| {
-                let inbox = rendered.inbox.ok_or_else(|| {
-                    DeliveryOutcome::permanent("the template has no inbox content")
-                })?;
-                Ok(NewItem {
-                    subscriber_id: row.subscriber_id,
-                    delivery_id: row.id,
-                    category: message.category.clone(),
-                    title: inbox.title,
-                    body: inbox.body,
-                    data: serde_json::to_value(inbox.data).unwrap_or_default(),
-                })
+            let item = parts_of(round, row).and_then(|(message, subscriber, compiled)| {
+                item_for(row, message, compiled, subscriber)
             });
             outcomes.push(match item {
                 Ok(item) => {
@@ -363,11 +354,18 @@ pub async fn claim_batch(
     claim_due(db, now, lease, config.batch_size).await
 }
 
-/// A delivery's message and subscriber, and its content rendered for them.
-fn render<'r>(
+/// A delivery's message, subscriber and compiled content.
+fn parts_of<'r>(
     round: &'r Round,
     row: &delivery::Model,
-) -> Result<(&'r message::Model, &'r subscriber::Model, RenderedContent), DeliveryOutcome> {
+) -> Result<
+    (
+        &'r message::Model,
+        &'r subscriber::Model,
+        &'r CompiledContent,
+    ),
+    DeliveryOutcome,
+> {
     let (message, compiled) = round
         .messages
         .get(&row.message_id)
@@ -379,6 +377,15 @@ fn render<'r>(
     let compiled = compiled
         .as_ref()
         .map_err(|reason| DeliveryOutcome::permanent(reason.clone()))?;
+    Ok((message, subscriber, compiled))
+}
+
+/// A delivery's message and subscriber, and its content rendered for them.
+fn render<'r>(
+    round: &'r Round,
+    row: &delivery::Model,
+) -> Result<(&'r message::Model, &'r subscriber::Model, RenderedContent), DeliveryOutcome> {
+    let (message, subscriber, compiled) = parts_of(round, row)?;
     let rendered = compiled
         .render(&RenderContext::for_subscriber(
             subscriber,

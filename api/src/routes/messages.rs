@@ -61,7 +61,6 @@ async fn send_message(
         input,
     };
     let accepted = state.sends.send(request).await?;
-    state.doorbell.ring();
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 

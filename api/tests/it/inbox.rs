@@ -1,7 +1,8 @@
-//! The in-app inbox over its short-poll routes: the worker stores inbox deliveries as
-//! items, a subscriber token (minted by the API or signed by the product itself) reads
-//! only its own subscriber's items, and read, archive and acknowledgements move the
-//! versioned unread pair and reach the delivery log.
+//! The in-app inbox over its short-poll routes: inbox deliveries are stored as items
+//! (by the API for its sends, by the worker for the rest), a subscriber token (minted
+//! by the API or signed by the product itself) reads only its own subscriber's items,
+//! and read, archive and acknowledgements move the versioned unread pair and reach the
+//! delivery log.
 
 use chrono::Utc;
 use herald_core::access::Role;
@@ -384,4 +385,107 @@ async fn operators_see_a_subscribers_inbox_with_what_was_read() {
     // A subscriber token is not an operator's credential.
     let response = get(&app, "/v1/subscribers/ana/inbox", &ana).await;
     assert_eq!(response.status().as_u16(), 401);
+}
+
+/// An inbox send through the API needs no worker: by the time `POST /v1/messages`
+/// answers, each recipient's item is stored, announced on the bus and logged as one
+/// attempt; an item that cannot be rendered fails its own delivery only, and no worker
+/// is woken for work that is done.
+#[tokio::test]
+async fn an_inbox_send_is_stored_announced_and_logged_before_it_is_answered() {
+    use futures::FutureExt;
+    use herald_core::entities::delivery_attempt;
+    use herald_core::inbox::Signal;
+
+    let app = spawn_app_with_token_secret().await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(
+            Method::PUT,
+            "/v1/subscribers/ana",
+            &json!({ "attributes": { "name": "Ana" } }),
+        )
+        .await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ben", &json!({}))
+        .await;
+    let ana_id = subscriber::Entity::find()
+        .filter(subscriber::Column::ExternalId.eq("ana"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let mut signals = app.bus.subscribe(ana_id);
+    let key = app.api_key(&["messages:send"]).await;
+
+    let response = app
+        .anonymous()
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&key)
+        .json(&json!({ "recipients": ["ana", "ben"], "channels": ["inbox"], "category": "news",
+            "content": { "inbox": { "title": "Hi {{ subscriber.attributes.name }}", "body": "Welcome" } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let accepted: Value = response.json().await.unwrap();
+    assert_eq!(accepted["queued"], 2, "{accepted}");
+
+    match signals.try_recv() {
+        Ok(Signal::Items { unread, items }) => {
+            assert_eq!((unread.count, unread.version), (1, 1));
+            assert_eq!(items.unwrap()[0].title, "Hi Ana");
+        }
+        other => panic!("ana's streams hear of her item: {other:?}"),
+    }
+    let page: Value = get(&app, "/v1/inbox", &subscriber_token("ana"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["title"], "Hi Ana");
+    assert_eq!(page["unread"], json!({ "count": 1, "version": 1 }));
+    let ben_page: Value = get(&app, "/v1/inbox", &subscriber_token("ben"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ben_page["items"], json!([]), "ben's title cannot render");
+
+    let deliveries = delivery::Entity::find().all(&app.db).await.unwrap();
+    let (ana_delivery, ben_delivery) = match &deliveries[..] {
+        [first, second] if first.subscriber_id == ana_id => (first, second),
+        [first, second] => (second, first),
+        _ => panic!("one delivery each: {deliveries:?}"),
+    };
+    assert_eq!(
+        (ana_delivery.status.as_str(), ana_delivery.attempts),
+        ("delivered", 1)
+    );
+    assert_eq!(
+        (ben_delivery.status.as_str(), ben_delivery.attempts),
+        ("failed", 1)
+    );
+    let reason = ben_delivery.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("rendering failed"), "{reason}");
+    let mut outcomes: Vec<String> = delivery_attempt::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.outcome)
+        .collect();
+    outcomes.sort();
+    assert_eq!(outcomes, ["delivered", "permanent"]);
+
+    assert!(
+        app.doorbell.rung().now_or_never().is_none(),
+        "nothing was left for a worker"
+    );
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!((round.delivered, round.failed), (0, 0), "{round:?}");
 }

@@ -195,8 +195,9 @@ async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_bat
             input,
         }
     };
-    let answers = send_many(
+    let sent = send_many(
         &app.db,
+        &app.bus,
         vec![
             request("ana", "promo", None, None, "first"),
             request("ana", "promo", None, None, "second"),
@@ -209,6 +210,8 @@ async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_bat
         ],
     )
     .await;
+    assert!(sent.queued, "the webhooks wait for a worker");
+    let answers = &sent.answers;
     let counts = |index: usize| {
         let accepted = answers[index].as_ref().unwrap();
         (accepted.queued, accepted.filtered)

@@ -23,7 +23,7 @@ pub(crate) const HELD_MESSAGES: &str = "SELECT m.id FROM messages m JOIN campaig
      WHERE c.status IN ('paused', 'cancelled')";
 
 /// Rows per statement when recording: under SQLite's parameter limit.
-const RECORD_CHUNK: usize = 1_000;
+pub(crate) const RECORD_CHUNK: usize = 1_000;
 
 /// Claims up to `limit` due deliveries: queued ones whose time has come, and claimed
 /// ones whose lease ran out. Each claim counts as an attempt and holds a lease until
@@ -161,6 +161,22 @@ fn outcome_row(outcome: &DeliveryOutcome) -> (&'static str, String) {
     }
 }
 
+/// The delivery log's row for one attempt.
+pub(crate) fn attempt_row(attempt: &Attempt) -> delivery_attempt::ActiveModel {
+    let (outcome, detail) = outcome_row(&attempt.outcome);
+    delivery_attempt::ActiveModel {
+        delivery_id: sea_orm::ActiveValue::Set(attempt.delivery.id),
+        attempt: sea_orm::ActiveValue::Set(attempt.delivery.attempts),
+        started_at: sea_orm::ActiveValue::Set(attempt.started_at),
+        duration_ms: sea_orm::ActiveValue::Set(
+            i32::try_from(attempt.duration.as_millis()).unwrap_or(i32::MAX),
+        ),
+        outcome: sea_orm::ActiveValue::Set(outcome.to_owned()),
+        detail: sea_orm::ActiveValue::Set(detail),
+        ..Default::default()
+    }
+}
+
 /// Writes the attempts and moves each delivery on: delivered; queued again after a
 /// backoff; failed (permanent); or dead (retries spent). All in one transaction, in
 /// multi-row statements.
@@ -174,18 +190,8 @@ pub async fn record(
     let mut rows = Vec::with_capacity(attempts.len());
     let mut changes: Vec<Change> = Vec::with_capacity(attempts.len());
     for attempt in &attempts {
-        let (outcome, detail) = outcome_row(&attempt.outcome);
-        rows.push(delivery_attempt::ActiveModel {
-            delivery_id: sea_orm::ActiveValue::Set(attempt.delivery.id),
-            attempt: sea_orm::ActiveValue::Set(attempt.delivery.attempts),
-            started_at: sea_orm::ActiveValue::Set(attempt.started_at),
-            duration_ms: sea_orm::ActiveValue::Set(
-                i32::try_from(attempt.duration.as_millis()).unwrap_or(i32::MAX),
-            ),
-            outcome: sea_orm::ActiveValue::Set(outcome.to_owned()),
-            detail: sea_orm::ActiveValue::Set(detail.clone()),
-            ..Default::default()
-        });
+        rows.push(attempt_row(attempt));
+        let detail = outcome_row(&attempt.outcome).1;
         let change = match &attempt.outcome {
             DeliveryOutcome::Delivered { .. } => {
                 recorded.delivered += 1;

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod bus;
+pub mod deliver;
 pub mod relay;
 pub mod store;
 pub mod tokens;

@@ -92,9 +92,27 @@ where
         .into_iter()
         .flatten()
         .collect();
-    let fresh: Vec<inbox_item::ActiveModel> = items
+    let fresh = items
         .into_iter()
         .filter(|item| !existing.contains(&item.delivery_id))
+        .collect();
+    let stored = store_new(&txn, fresh, now).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// Stores items of deliveries that have none yet, in `txn` (a write transaction), and
+/// moves each subscriber's unread pair. Returns what was stored, in id order.
+pub(crate) async fn store_new(
+    txn: &impl ConnectionTrait,
+    items: Vec<NewItem>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Stored>> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fresh: Vec<inbox_item::ActiveModel> = items
+        .into_iter()
         .map(|item| inbox_item::ActiveModel {
             subscriber_id: Set(item.subscriber_id),
             delivery_id: Set(Some(item.delivery_id)),
@@ -115,9 +133,9 @@ where
             *planned.entry(subscriber_id).or_default() += 1;
         }
     }
-    let mut states = bump(&txn, &planned).await?;
+    let mut states = bump(txn, &planned).await?;
     let mut stored =
-        crate::bulk::insert_all_returning(&txn, fresh, &[inbox_item::Column::DeliveryId]).await?;
+        crate::bulk::insert_all_returning(txn, fresh, &[inbox_item::Column::DeliveryId]).await?;
     stored.sort_unstable_by_key(|model| model.id);
 
     // A concurrent store of the same delivery (a lease that ran out mid-send) may have
@@ -131,8 +149,7 @@ where
         .into_iter()
         .map(|(id, extra)| (id, -extra))
         .collect();
-    states.extend(bump(&txn, &corrections).await?);
-    txn.commit().await?;
+    states.extend(bump(txn, &corrections).await?);
     Ok(stored
         .into_iter()
         .map(|model| Stored {

@@ -8,8 +8,11 @@
 //! answered one by one after the batch, and so is the whole batch if its write fails:
 //! [`send`] handles those cases, and an error then belongs to the request that caused
 //! it.
+//!
+//! The batch's inbox deliveries that may go now are stored in the same transaction
+//! (see [`crate::inbox::deliver`]) and announced on the bus once it commits.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -23,11 +26,15 @@ use super::{
     recipients_of, resolve, send, subscribers_named,
 };
 use crate::bulk::insert_all;
+use crate::channel::ChannelKind;
 use crate::deliveries::{NewMessage, plan_messages};
-use crate::entities::{message, message_request};
+use crate::entities::{message, message_request, subscriber};
 use crate::error::Result;
+use crate::inbox::Bus;
+use crate::inbox::deliver::{Finished, Planned, store_planned};
 use crate::rules::KeywordRules;
 use crate::rules::engine::{Recipient, RuleSet};
+use crate::templates::render::CompiledContent;
 
 /// One send as the API received it.
 #[derive(Debug, Clone)]
@@ -43,13 +50,31 @@ struct Ready {
     index: usize,
     resolved: Resolved,
     recipients: Vec<Recipient>,
+    /// Its content, compiled when it goes to the inbox.
+    inbox: Option<CompiledContent>,
 }
 
-/// Accepts `requests` together; the answers are in the requests' order.
-pub async fn send_many<C>(db: &C, requests: Vec<SendRequest>) -> Vec<Result<Accepted>>
+/// The requests ready to write, and their recipients' subscribers by id.
+struct Prepared {
+    ready: Vec<Ready>,
+    subscribers: HashMap<i64, subscriber::Model>,
+}
+
+/// What accepting a batch did.
+#[derive(Debug)]
+pub struct Sent {
+    /// One per request, in the requests' order.
+    pub answers: Vec<Result<Accepted>>,
+    /// Deliveries were left for a worker to send.
+    pub queued: bool,
+}
+
+/// Accepts `requests` together, announcing the inbox items it stored on `bus`.
+pub async fn send_many<C>(db: &C, bus: &Bus, requests: Vec<SendRequest>) -> Sent
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    let mut queued = false;
     let mut answers: Vec<Option<Result<Accepted>>> = requests.iter().map(|_| None).collect();
     let mut alone = Vec::new();
     let mut pending = Vec::with_capacity(requests.len());
@@ -70,15 +95,18 @@ where
         Err(_) => alone.append(&mut pending),
     }
     match prepare(db, &requests, pending, &mut answers).await {
-        Ok(ready) if !ready.is_empty() => match write(db, &requests, &ready).await {
-            Ok(written) => {
-                for (ready, answer) in ready.iter().zip(written) {
+        Ok(prepared) if !prepared.ready.is_empty() => match write(db, &requests, &prepared).await {
+            Ok((written, finished)) => {
+                bus.stored(&finished.stored);
+                let planned: u64 = written.iter().map(|a| a.queued).sum();
+                queued |= planned > finished.deliveries;
+                for (ready, answer) in prepared.ready.iter().zip(written) {
                     answers[ready.index] = Some(Ok(answer));
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, requests = ready.len(), "batched send failed; accepting its requests one by one");
-                alone.extend(ready.iter().map(|r| r.index));
+                tracing::warn!(%error, requests = prepared.ready.len(), "batched send failed; accepting its requests one by one");
+                alone.extend(prepared.ready.iter().map(|r| r.index));
             }
         },
         Ok(_) => {}
@@ -94,12 +122,17 @@ where
             request.input.clone(),
         )
         .await;
+        // Its deliveries, inbox ones too, are the worker's.
+        queued |= answer.as_ref().is_ok_and(|a| a.queued > 0);
         answers[index] = Some(answer);
     }
-    answers
-        .into_iter()
-        .map(|answer| answer.expect("every request is answered"))
-        .collect()
+    Sent {
+        answers: answers
+            .into_iter()
+            .map(|answer| answer.expect("every request is answered"))
+            .collect(),
+        queued,
+    }
 }
 
 /// The requests (among `pending`) whose idempotency key was recorded before, or is
@@ -160,9 +193,12 @@ async fn prepare(
     requests: &[SendRequest],
     pending: Vec<usize>,
     answers: &mut [Option<Result<Accepted>>],
-) -> std::result::Result<Vec<Ready>, Vec<usize>> {
+) -> std::result::Result<Prepared, Vec<usize>> {
     if pending.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Prepared {
+            ready: Vec::new(),
+            subscribers: HashMap::new(),
+        });
     }
     let Ok(keywords) = KeywordRules::load(conn).await else {
         return Err(pending);
@@ -179,27 +215,43 @@ async fn prepare(
     for index in pending {
         let input = &requests[index].input;
         let checked = match resolve(conn, input, &keywords, &mut versions).await {
-            Ok(resolved) => recipients_of(&known, &input.recipients).map(|r| (resolved, r)),
+            Ok(resolved) => recipients_of(&known, &input.recipients).and_then(|recipients| {
+                let inbox = input
+                    .channels
+                    .contains(&ChannelKind::Inbox)
+                    .then(|| CompiledContent::compile(&resolved.content))
+                    .transpose()?;
+                Ok(Ready {
+                    index,
+                    resolved,
+                    recipients,
+                    inbox,
+                })
+            }),
             Err(error) => Err(error),
         };
         match checked {
-            Ok((resolved, recipients)) => ready.push(Ready {
-                index,
-                resolved,
-                recipients,
-            }),
+            Ok(checked) => ready.push(checked),
             Err(error) => answers[index] = Some(Err(error)),
         }
     }
-    Ok(ready)
+    Ok(Prepared {
+        ready,
+        subscribers: known.into_values().map(|s| (s.id, s)).collect(),
+    })
 }
 
-/// Writes the ready requests' messages, idempotency records and deliveries in one
-/// transaction.
-async fn write<C>(db: &C, requests: &[SendRequest], ready: &[Ready]) -> Result<Vec<Accepted>>
+/// Writes the ready requests' messages, idempotency records and deliveries, and stores
+/// the inbox items that may go now, in one transaction.
+async fn write<C>(
+    db: &C,
+    requests: &[SendRequest],
+    prepared: &Prepared,
+) -> Result<(Vec<Accepted>, Finished)>
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    let ready = &prepared.ready;
     let txn = crate::db::begin_write(db).await?;
     let rows: Vec<message::ActiveModel> = ready
         .iter()
@@ -243,11 +295,23 @@ where
         })
         .collect();
     let planned = plan_messages(&txn, &rules, &new, now).await?;
+    let inbox: Vec<Planned<'_>> = ready
+        .iter()
+        .zip(&messages)
+        .filter_map(|(r, message)| {
+            Some(Planned {
+                message,
+                content: r.inbox.as_ref()?,
+            })
+        })
+        .collect();
+    let finished = store_planned(&txn, &inbox, &prepared.subscribers, now).await?;
     txn.commit().await?;
-    Ok(messages
+    let answers = messages
         .iter()
         .zip(ready)
         .zip(planned)
         .map(|((message, r), planned)| accepted(message.id, r.recipients.len(), planned))
-        .collect())
+        .collect();
+    Ok((answers, finished))
 }

@@ -145,31 +145,31 @@ async fn resolve(
 async fn subscribers_named(
     conn: &impl ConnectionTrait,
     external_ids: Vec<String>,
-) -> Result<HashMap<String, Recipient>> {
+) -> Result<HashMap<String, subscriber::Model>> {
     let found: Vec<subscriber::Model> = subscriber::Entity::find()
         .filter(one_of(conn, subscriber::Column::ExternalId, external_ids))
         .all(conn)
         .await?;
     Ok(found
-        .iter()
-        .map(|s| (s.external_id.clone(), Recipient::from(s)))
+        .into_iter()
+        .map(|s| (s.external_id.clone(), s))
         .collect())
 }
 
 /// The recipients of one request, in id order; an unknown id is refused.
 fn recipients_of(
-    known: &HashMap<String, Recipient>,
+    known: &HashMap<String, subscriber::Model>,
     external_ids: &[String],
 ) -> Result<Vec<Recipient>> {
     let mut recipients = Vec::with_capacity(external_ids.len());
     for (index, id) in external_ids.iter().enumerate() {
-        let Some(recipient) = known.get(id) else {
+        let Some(subscriber) = known.get(id) else {
             return Err(Error::invalid(
                 format!("recipients[{index}]"),
                 format!("no subscriber `{id}`"),
             ));
         };
-        recipients.push(recipient.clone());
+        recipients.push(Recipient::from(subscriber));
     }
     recipients.sort_by_key(|r| r.id);
     recipients.dedup_by_key(|r| r.id);

@@ -1,6 +1,8 @@
 //! The queue in front of [`send_many`]: API requests wait here while the batch before
 //! them is written, and go together into the next one. At low load a batch holds one
 //! request and nothing waits; under load batches grow to what arrived meanwhile.
+//! Inbox items a batch stores are announced on the bus; deliveries it leaves for the
+//! workers ring their doorbell.
 
 use std::sync::Arc;
 
@@ -10,7 +12,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::Accepted;
 use super::batch::{SendRequest, send_many};
 use crate::db::is_postgres;
+use crate::deliveries::Doorbell;
 use crate::error::{Error, Result};
+use crate::inbox::Bus;
 
 /// Requests in one batch: bounds a batch's statement sizes and its transaction.
 const MAX_BATCH: usize = 128;
@@ -36,14 +40,15 @@ pub struct SendQueue {
 impl SendQueue {
     /// Starts the task that accepts queued sends (on the current Tokio runtime). It
     /// ends when every handle to the queue is dropped.
-    pub fn start(db: DatabaseConnection) -> Self {
+    pub fn start(db: DatabaseConnection, bus: Bus, doorbell: Doorbell) -> Self {
         let (jobs, queued) = mpsc::channel(MAX_WAITING);
         let at_once = if is_postgres(&db) {
             POSTGRES_BATCHES_AT_ONCE
         } else {
             1
         };
-        tokio::spawn(accept_batches(db, queued, at_once));
+        let sinks = Sinks { bus, doorbell };
+        tokio::spawn(accept_batches(db, sinks, queued, at_once));
         Self { jobs }
     }
 
@@ -60,7 +65,19 @@ impl SendQueue {
     }
 }
 
-async fn accept_batches(db: DatabaseConnection, mut queued: mpsc::Receiver<Job>, at_once: usize) {
+/// Where a batch's news goes.
+#[derive(Clone)]
+struct Sinks {
+    bus: Bus,
+    doorbell: Doorbell,
+}
+
+async fn accept_batches(
+    db: DatabaseConnection,
+    sinks: Sinks,
+    mut queued: mpsc::Receiver<Job>,
+    at_once: usize,
+) {
     let writers = Arc::new(Semaphore::new(at_once));
     let mut next: Option<Job> = None;
     loop {
@@ -92,13 +109,16 @@ async fn accept_batches(db: DatabaseConnection, mut queued: mpsc::Receiver<Job>,
             .into_iter()
             .map(|job| (job.request, job.answer))
             .unzip();
-        let db = db.clone();
+        let (db, sinks) = (db.clone(), sinks.clone());
         // Its own task: a panic while writing one batch drops that batch's answers
         // (its callers get an error) and leaves the queue running.
         tokio::spawn(async move {
-            let results = send_many(&db, requests).await;
+            let sent = send_many(&db, &sinks.bus, requests).await;
             drop(writer);
-            for (answer, result) in answers.into_iter().zip(results) {
+            if sent.queued {
+                sinks.doorbell.ring();
+            }
+            for (answer, result) in answers.into_iter().zip(sent.answers) {
                 // The caller may have gone away; the message stays accepted.
                 let _ = answer.send(result);
             }

@@ -239,22 +239,31 @@ impl CompiledContent {
             .collect()
     }
 
+    /// The inbox part alone, for a delivery that needs nothing else.
+    pub fn render_inbox(&self, ctx: &RenderContext) -> Result<Option<RenderedInbox>, RenderError> {
+        self.inbox(&minijinja::Value::from(minijinja::value::Serde(ctx)))
+    }
+
+    fn inbox(&self, ctx: &minijinja::Value) -> Result<Option<RenderedInbox>, RenderError> {
+        self.content
+            .inbox
+            .as_ref()
+            .map(|inbox| {
+                Ok(RenderedInbox {
+                    title: self.text("inbox.title", ctx)?,
+                    body: self.text("inbox.body", ctx)?,
+                    data: self.data("inbox", &inbox.data, ctx)?,
+                })
+            })
+            .transpose()
+    }
+
     pub fn render(&self, ctx: &RenderContext) -> Result<RenderedContent, RenderError> {
         // Converted once per recipient; every part renders from the same value.
         let ctx = &minijinja::Value::from(minijinja::value::Serde(ctx));
         let c = &self.content;
         Ok(RenderedContent {
-            inbox: c
-                .inbox
-                .as_ref()
-                .map(|inbox| {
-                    Ok::<_, RenderError>(RenderedInbox {
-                        title: self.text("inbox.title", ctx)?,
-                        body: self.text("inbox.body", ctx)?,
-                        data: self.data("inbox", &inbox.data, ctx)?,
-                    })
-                })
-                .transpose()?,
+            inbox: self.inbox(ctx)?,
             email: c
                 .email
                 .as_ref()
