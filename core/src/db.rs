@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
     TransactionTrait,
 };
 use secrecy::ExposeSecret;
@@ -125,8 +125,25 @@ where
 /// first in transactions that read, then write. Postgres: nothing (row locks do this).
 async fn lock_writes(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
     if !is_postgres(txn) {
-        txn.execute_unprepared("UPDATE signing_keys SET name = name WHERE 0 = 1")
-            .await?;
+        // A statement, not an unprepared string: prepared once per connection.
+        txn.execute_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "UPDATE signing_keys SET name = name WHERE 0 = 1",
+        ))
+        .await?;
     }
     Ok(())
+}
+
+/// `query` with a literal `LIMIT limit`. SQLite prepares a statement again every time
+/// it runs with a bound LIMIT (the value might change the plan), which for a small
+/// query run per batch costs more than running it.
+pub fn with_limit(
+    conn: &impl ConnectionTrait,
+    query: &sea_orm::sea_query::SelectStatement,
+    limit: u64,
+) -> Statement {
+    let mut statement = conn.get_database_backend().build(query);
+    statement.sql.push_str(&format!(" LIMIT {limit}"));
+    statement
 }

@@ -144,7 +144,7 @@ impl Deliverer {
     /// many deliveries were planned.
     pub async fn advance_campaigns(&self, now: DateTime<Utc>) -> herald_core::Result<u64> {
         let started = start_due(&self.db, now).await?;
-        let planned = dispatch_running(&self.db, now).await?;
+        let planned = dispatch_running(&self.db, now, self.bus.as_ref()).await?;
         let completed = complete_finished(&self.db).await?;
         if !started.is_empty() || !completed.is_empty() {
             tracing::info!(?started, ?completed, "campaigns");

@@ -4,7 +4,8 @@
 
 use chrono::Utc;
 use herald_core::access::Role;
-use herald_core::entities::delivery;
+use herald_core::entities::{delivery, inbox_item, subscriber};
+use herald_core::inbox::Signal;
 use herald_worker::deliver::Deliverer;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -20,6 +21,17 @@ async fn scheduled_campaign(
     template_id: i64,
     schedule: Value,
 ) -> i64 {
+    scheduled_campaign_on(app, admin, template_id, schedule, json!(["webhook"])).await
+}
+
+/// A campaign to everyone over `channels`, approved by a reviewer and scheduled.
+async fn scheduled_campaign_on(
+    app: &TestApp,
+    admin: &Session,
+    template_id: i64,
+    schedule: Value,
+    channels: Value,
+) -> i64 {
     let audience = admin
         .ok(
             Method::POST,
@@ -32,7 +44,7 @@ async fn scheduled_campaign(
             Method::POST,
             "/v1/campaigns",
             &json!({ "name": "launch", "template_id": template_id,
-            "audience_id": audience["id"], "channels": ["webhook"], "schedule": schedule,
+            "audience_id": audience["id"], "channels": channels, "schedule": schedule,
             "category": "news" }),
         )
         .await;
@@ -325,4 +337,83 @@ async fn counters_follow_a_campaign_as_it_runs() {
         .await
         .unwrap();
     assert_eq!(missing.status().as_u16(), 404);
+}
+
+/// A campaign's inbox deliveries are stored as its audience is planned, in the same
+/// transaction, and announced at once; its other channels wait for a sender.
+#[tokio::test]
+async fn an_inbox_campaign_is_stored_as_it_is_planned_and_the_rest_waits_for_a_sender() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let template = json!({ "name": "both", "content": {
+        "inbox": { "title": "Hi {{ subscriber.external_id }}", "body": "News" },
+        "webhook": { "payload": r#"{"n": 1}"# } } });
+    let people = ["ana", "ben", "cy"].map(|id| (id, format!("{base}/ok")));
+    let template_id = setup(&admin, template, &people).await;
+    let ana = subscriber::Entity::find()
+        .filter(subscriber::Column::ExternalId.eq("ana"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut signals = app.bus.subscribe(ana.id);
+    let id = scheduled_campaign_on(
+        &app,
+        &admin,
+        template_id,
+        json!({ "kind": "now" }),
+        json!(["inbox", "webhook"]),
+    )
+    .await;
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap()
+        .with_bus(app.bus.clone());
+
+    let now = Utc::now();
+    assert_eq!(deliverer.advance_campaigns(now).await.unwrap(), 6);
+    let items = inbox_item::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(
+        items.len(),
+        3,
+        "one item per subscriber, stored while planning"
+    );
+    match signals.try_recv() {
+        Ok(Signal::Items { items, .. }) => assert_eq!(items.unwrap()[0].title, "Hi ana"),
+        other => panic!("ana's streams hear of her item: {other:?}"),
+    }
+    let by_channel = |channel: &'static str| {
+        let db = app.db.clone();
+        async move {
+            delivery::Entity::find()
+                .filter(delivery::Column::Channel.eq(channel))
+                .all(&db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| (d.status, d.attempts))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        by_channel("inbox").await,
+        vec![("delivered".to_owned(), 1); 3]
+    );
+    assert_eq!(
+        by_channel("webhook").await,
+        vec![("queued".to_owned(), 0); 3]
+    );
+    assert!(seen.lock().unwrap().is_empty(), "no webhook sent yet");
+
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!(round.delivered, 3, "the webhooks: {round:?}");
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 3);
+    deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!(status(&admin, id).await, "completed");
+    assert_eq!(
+        inbox_item::Entity::find().all(&app.db).await.unwrap().len(),
+        3,
+        "nothing stored twice"
+    );
 }

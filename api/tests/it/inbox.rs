@@ -489,3 +489,85 @@ async fn an_inbox_send_is_stored_announced_and_logged_before_it_is_answered() {
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!((round.delivered, round.failed), (0, 0), "{round:?}");
 }
+
+/// Storing the inbox items of recipients just planned touches their deliveries only:
+/// the same message's deliveries to others (a campaign's earlier page, ones that
+/// waited for quiet hours) stay queued for the worker.
+#[tokio::test]
+async fn storing_planned_items_leaves_other_recipients_deliveries_to_the_worker() {
+    use herald_core::deliveries::plan_in;
+    use herald_core::inbox::deliver::{Planned, store_planned};
+    use herald_core::templates::render::CompiledContent;
+    use herald_core::templates::store::{content_of, version};
+
+    let app = spawn_app_with_token_secret().await;
+    let admin = app.operator(Role::Admin).await;
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": "news", "content": { "inbox": {
+                "title": "Hi {{ subscriber.external_id }}", "body": "News" } } }),
+        )
+        .await;
+    let template_id = template["template"]["id"].as_i64().unwrap();
+    for id in ["ana", "ben", "cy"] {
+        admin
+            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
+            .await;
+    }
+    let subscribers = subscriber::Entity::find().all(&app.db).await.unwrap();
+    let (earlier, page) = subscribers.split_at(2);
+    let message = insert_message(&app.db, "news", Some(template_id), json!(["inbox"])).await;
+    let rules = RuleSet::load(&app.db).await.unwrap();
+    let now = Utc::now();
+    let recipients: Vec<Recipient> = earlier.iter().map(Recipient::from).collect();
+    plan_batch(&app.db, &rules, &message, &recipients, now)
+        .await
+        .unwrap();
+
+    let content = content_of(&version(&app.db, template_id, 1).await.unwrap()).unwrap();
+    let content = CompiledContent::compile(&content).unwrap();
+    let txn = herald_core::db::begin_write(&app.db).await.unwrap();
+    let recipients: Vec<Recipient> = page.iter().map(Recipient::from).collect();
+    plan_in(&txn, &rules, &message, &recipients, now)
+        .await
+        .unwrap();
+    let planned = Planned {
+        message: &message,
+        content: &content,
+    };
+    let loaded = page.iter().map(|s| (s.id, s.clone())).collect();
+    let finished = store_planned(&txn, &[planned], &loaded, now).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(finished.deliveries, 1);
+    assert_eq!(finished.stored[0].item.title, "Hi cy");
+
+    let status_of = |subscriber_id: i64| {
+        let db = app.db.clone();
+        async move {
+            let found = delivery::Entity::find()
+                .filter(delivery::Column::SubscriberId.eq(subscriber_id))
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap();
+            (found.status, found.attempts)
+        }
+    };
+    for earlier in earlier {
+        assert_eq!(status_of(earlier.id).await, ("queued".to_owned(), 0));
+    }
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!(
+        round.delivered, 2,
+        "the worker stores the others: {round:?}"
+    );
+    assert_eq!(
+        inbox_item::Entity::find().all(&app.db).await.unwrap().len(),
+        3
+    );
+}

@@ -2,7 +2,9 @@
 //! guarded status swap lets one win); its audience is then planned page by page into
 //! the deliveries of one message. Planning is idempotent, so a worker that dies part
 //! way is simply followed by another that plans what is missing. A campaign completes
-//! when every delivery has reached a final status.
+//! when every delivery has reached a final status. Inbox deliveries that may go now are
+//! stored as their page is planned, in the same transaction (see
+//! [`crate::inbox::deliver`]).
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use futures::StreamExt;
@@ -10,7 +12,7 @@ use futures::stream::FuturesUnordered;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 
 use super::lifecycle::{Action, Status};
@@ -18,11 +20,16 @@ use super::store::{self, Schedule};
 use crate::audiences::store::{self as audiences, condition_for};
 use crate::audit::{Actor, AuditContext};
 use crate::channel::ChannelKind;
-use crate::deliveries::{DeliveryStatus, plan_batch};
-use crate::entities::{campaign, delivery, message};
+use crate::db::ids_in;
+use crate::deliveries::{DeliveryStatus, PlanSummary, plan_batch, plan_in};
+use crate::entities::{campaign, delivery, message, subscriber};
 use crate::error::{Error, Result};
+use crate::inbox::Bus;
+use crate::inbox::deliver::{Planned, store_planned};
 use crate::rules::engine::{Recipient, RuleSet};
 use crate::rules::quiet_hours::opening_on;
+use crate::templates::render::CompiledContent;
+use crate::templates::store::{content_of, version};
 
 /// Recipients planned per transaction.
 const PAGE: u64 = 1_000;
@@ -117,8 +124,9 @@ async fn message_of(db: &impl ConnectionTrait, model: &campaign::Model) -> Resul
 }
 
 /// Plans the audience of every running campaign not fully planned yet; returns how
-/// many deliveries were planned.
-pub async fn dispatch_running<C>(db: &C, now: DateTime<Utc>) -> Result<u64>
+/// many deliveries were planned. The inbox items stored meanwhile are announced on
+/// `bus`.
+pub async fn dispatch_running<C>(db: &C, now: DateTime<Utc>, bus: Option<&Bus>) -> Result<u64>
 where
     C: ConnectionTrait + TransactionTrait,
 {
@@ -128,7 +136,7 @@ where
         if message.dispatched_at.is_some() {
             continue;
         }
-        planned += dispatch(db, &model, &message, now).await?;
+        planned += dispatch(db, &model, &message, now, bus).await?;
         let mut done: message::ActiveModel = message.into();
         done.dispatched_at = Set(Some(Utc::now()));
         done.update(db).await?;
@@ -136,11 +144,35 @@ where
     Ok(planned)
 }
 
+/// A campaign's inbox deliveries that may go now are stored as they are planned, with
+/// this content compiled once for all pages.
+struct InboxNow<'a> {
+    content: CompiledContent,
+    bus: Option<&'a Bus>,
+}
+
+/// The campaign message's content compiled for its inbox deliveries. `None` (no inbox
+/// channel, or content that cannot be used) leaves them to the worker, which fails
+/// each with the reason.
+async fn inbox_content(
+    db: &impl ConnectionTrait,
+    message: &message::Model,
+) -> Option<CompiledContent> {
+    let channels: Vec<ChannelKind> = serde_json::from_value(message.channels.clone()).ok()?;
+    if !channels.contains(&ChannelKind::Inbox) {
+        return None;
+    }
+    let (template, number) = (message.template_id?, message.template_version?);
+    let stored = version(db, template, number).await.ok()?;
+    CompiledContent::compile(&content_of(&stored).ok()?).ok()
+}
+
 async fn dispatch<C>(
     db: &C,
     model: &campaign::Model,
     message: &message::Model,
     now: DateTime<Utc>,
+    bus: Option<&Bus>,
 ) -> Result<u64>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -148,6 +180,9 @@ where
     let audience = audiences::get(db, model.audience_id).await?;
     let filter = condition_for(db, &audience)?;
     let rules = RuleSet::load(db).await?;
+    let inbox = inbox_content(db, message)
+        .await
+        .map(|content| InboxNow { content, bus });
     let local_time = match schedule_of(model) {
         Some(Schedule::LocalTime { date, time }) => Some((date, time)),
         _ => None,
@@ -164,7 +199,14 @@ where
             match page.last() {
                 Some(last) => {
                     after = Some(last.id);
-                    in_flight.push(plan_page(db, &rules, model, message, local_time, page, now));
+                    let context = PageContext {
+                        rules: &rules,
+                        model,
+                        message,
+                        local_time,
+                        inbox: inbox.as_ref(),
+                    };
+                    in_flight.push(plan_page(db, context, page, now));
                 }
                 None => exhausted = true,
             }
@@ -176,20 +218,34 @@ where
     }
 }
 
+/// What every page of one campaign is planned with.
+#[derive(Clone, Copy)]
+struct PageContext<'a> {
+    rules: &'a RuleSet,
+    model: &'a campaign::Model,
+    message: &'a message::Model,
+    local_time: Option<(NaiveDate, NaiveTime)>,
+    inbox: Option<&'a InboxNow<'a>>,
+}
+
 /// Plans one page of the audience: those whose send time has come through the rules,
 /// the rest (local-time schedules) as deliveries waiting for it.
 async fn plan_page<C>(
     db: &C,
-    rules: &RuleSet,
-    model: &campaign::Model,
-    message: &message::Model,
-    local_time: Option<(NaiveDate, NaiveTime)>,
+    context: PageContext<'_>,
     page: Vec<Recipient>,
     now: DateTime<Utc>,
 ) -> Result<u64>
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    let PageContext {
+        rules,
+        model,
+        message,
+        local_time,
+        inbox,
+    } = context;
     let (now_due, later): (Vec<Recipient>, Vec<(Recipient, DateTime<Utc>)>) = match local_time {
         None => (page, Vec::new()),
         Some((date, time)) => {
@@ -211,9 +267,51 @@ where
             (due, wait)
         }
     };
-    let summary = plan_batch(db, rules, message, &now_due, now).await?;
+    let summary = match inbox {
+        Some(inbox) => plan_storing_inbox(db, rules, message, inbox, &now_due, now).await?,
+        None => plan_batch(db, rules, message, &now_due, now).await?,
+    };
     let waiting = wait_for_local_time(db, model, message, &later, now).await?;
     Ok(summary.queued + summary.filtered + summary.deferred + waiting)
+}
+
+/// Plans `recipients` and stores the items of their inbox deliveries that may go now,
+/// in one transaction; the items are announced once it commits.
+async fn plan_storing_inbox<C>(
+    db: &C,
+    rules: &RuleSet,
+    message: &message::Model,
+    inbox: &InboxNow<'_>,
+    recipients: &[Recipient],
+    now: DateTime<Utc>,
+) -> Result<PlanSummary>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    if recipients.is_empty() {
+        return Ok(PlanSummary::default());
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let summary = plan_in(&txn, rules, message, recipients, now).await?;
+    let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
+    let subscribers = subscriber::Entity::find()
+        .filter(ids_in(&txn, subscriber::Column::Id, &ids))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .filter(|s| ids.binary_search(&s.id).is_ok())
+        .map(|s| (s.id, s))
+        .collect();
+    let planned = Planned {
+        message,
+        content: &inbox.content,
+    };
+    let finished = store_planned(&txn, &[planned], &subscribers, now).await?;
+    txn.commit().await?;
+    if let Some(bus) = inbox.bus {
+        bus.stored(&finished.stored);
+    }
+    Ok(summary)
 }
 
 /// Recipients whose local send time is still ahead wait as deferred deliveries; the

@@ -208,24 +208,39 @@ pub async fn plan_batch<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    if recipients.is_empty() {
+        return Ok(PlanSummary::default());
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let summary = plan_in(&txn, rules, message, recipients, now).await?;
+    txn.commit().await?;
+    Ok(summary)
+}
+
+/// [`plan_batch`] in `txn`, a write transaction.
+pub async fn plan_in(
+    txn: &impl ConnectionTrait,
+    rules: &RuleSet,
+    message: &message::Model,
+    recipients: &[Recipient],
+    now: DateTime<Utc>,
+) -> Result<PlanSummary> {
     let mut summary = PlanSummary::default();
     if recipients.is_empty() {
         return Ok(summary);
     }
     let channels = channels_of(message)?;
     let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
-
-    let txn = crate::db::begin_write(db).await?;
-    prefer_generic_plans(&txn).await?;
-    lock_subscribers(&txn, &ids).await?;
+    prefer_generic_plans(txn).await?;
+    lock_subscribers(txn, &ids).await?;
 
     let planned: HashSet<(i64, ChannelKind)> = delivery::Entity::find()
         .select_only()
         .columns([delivery::Column::SubscriberId, delivery::Column::Channel])
         .filter(delivery::Column::MessageId.eq(message.id))
-        .filter(ids_in(&txn, delivery::Column::SubscriberId, &ids))
+        .filter(ids_in(txn, delivery::Column::SubscriberId, &ids))
         .into_tuple::<(i64, String)>()
-        .all(&txn)
+        .all(txn)
         .await?
         .into_iter()
         .filter_map(|(id, channel)| Some((id, ChannelKind::parse(&channel)?)))
@@ -240,7 +255,7 @@ where
     });
 
     let decided = rules
-        .evaluate(&txn, engine_message(message), now, &candidates)
+        .evaluate(txn, engine_message(message), now, &candidates)
         .await?;
     let mut deliveries = Vec::with_capacity(candidates.len());
     let mut slots = Vec::new();
@@ -252,9 +267,8 @@ where
     };
     rows.add(&candidates, decided, &mut summary);
 
-    insert_deliveries(&txn, deliveries).await?;
-    insert_slots(&txn, slots).await?;
-    txn.commit().await?;
+    insert_deliveries(txn, deliveries).await?;
+    insert_slots(txn, slots).await?;
     Ok(summary)
 }
 

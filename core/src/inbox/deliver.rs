@@ -61,9 +61,11 @@ pub struct Finished {
     pub deliveries: u64,
 }
 
-/// Stores an item for every queued inbox delivery of `planned`, in `txn` (the write
-/// transaction that planned them), and logs each as one attempt: delivered, or failed
-/// when its item cannot be rendered. `subscribers` holds every recipient.
+/// Stores an item for every queued inbox delivery of `planned` to `subscribers`, in
+/// `txn` (the write transaction that planned them), and logs each as one attempt:
+/// delivered, or failed when its item cannot be rendered. Other deliveries of the same
+/// messages (a campaign's earlier pages, ones that waited for quiet hours) are left to
+/// the worker.
 pub async fn store_planned(
     txn: &impl ConnectionTrait,
     planned: &[Planned<'_>],
@@ -75,6 +77,7 @@ pub async fn store_planned(
     }
     let clock = Instant::now();
     let ids: Vec<i64> = planned.iter().map(|p| p.message.id).collect();
+    let recipients: Vec<i64> = subscribers.keys().copied().collect();
     // Delivered up front; a delivery whose item cannot be made is failed below, before
     // the transaction commits.
     let mut claimed = delivery::Entity::update_many()
@@ -88,8 +91,11 @@ pub async fn store_planned(
         )
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(one_of(txn, delivery::Column::MessageId, ids))
+        .filter(one_of(txn, delivery::Column::SubscriberId, recipients))
         .filter(delivery::Column::Channel.eq(ChannelKind::Inbox.as_str()))
-        .filter(delivery::Column::Status.eq(DeliveryStatus::Queued.as_str()))
+        // A literal: SQLite prepares a statement again on every run when a bound value
+        // decides whether a partial index (here, on status) applies.
+        .filter(Expr::cust("deliveries.status = 'queued'"))
         .exec_with_returning(txn)
         .await?;
     claimed.sort_unstable_by_key(|d| d.id);

@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use crate::channel::ChannelKind;
-use crate::db::{ids_in, one_of};
+use crate::db::{ids_in, one_of, with_limit};
 use crate::entities::{list_entry, send_ledger, subscriber_endpoint, subscriber_preference};
 use crate::error::Result;
 use crate::subscribers::preferences::ANY;
@@ -248,13 +248,16 @@ fn index_entries(rows: Vec<EntryRow>) -> ListHits {
 /// cheaper to hold than to query for every batch. `None` when there are more.
 pub async fn all_list_entries(conn: &impl ConnectionTrait, limit: u64) -> Result<Option<ListHits>> {
     // One more row than the limit tells "too many" without counting the whole table.
-    let rows: Vec<EntryRow> = list_entry::Entity::find()
+    let query = list_entry::Entity::find()
         .select_only()
         .columns(ENTRY_COLUMNS)
-        .limit(limit + 1)
-        .into_tuple()
-        .all(conn)
-        .await?;
+        .into_query();
+    let rows = conn
+        .query_all_raw(with_limit(conn, &query, limit + 1))
+        .await?
+        .iter()
+        .map(|row| row.try_get_many_by_index::<EntryRow>())
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     if rows.len() as u64 > limit {
         return Ok(None);
     }
