@@ -195,6 +195,18 @@ async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_bat
             input,
         }
     };
+    // The same content twice: checked once per set of data fields it is sent with.
+    let with_data = |data: Value| {
+        let input = serde_json::from_value(json!({
+            "recipients": ["ana"], "channels": ["webhook"], "category": "counts", "data": data,
+            "content": { "webhook": { "payload": r#"{"n": {{ data.n }}}"# } } }))
+        .unwrap();
+        SendRequest {
+            sender: "api_key:1".to_owned(),
+            idempotency_key: None,
+            input,
+        }
+    };
     let sent = send_many(
         &app.db,
         &app.bus,
@@ -207,6 +219,8 @@ async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_bat
             request("ben", "news", Some("d"), None, "news"),
             request("ben", "news", Some("d"), None, "news again"),
             request("ben", "news", None, None, "win the lottery"),
+            with_data(json!({ "n": 1 })),
+            with_data(json!({})),
         ],
     )
     .await;
@@ -236,15 +250,21 @@ async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_bat
         "the same dedup key twice in a batch sends once"
     );
     assert!(matches!(&answers[7], Err(Error::Banned { .. })));
+    assert_eq!(counts(8), (1, 0));
+    assert!(
+        matches!(&answers[9], Err(Error::Invalid { field, .. }) if field == "content.webhook.payload"),
+        "data.n is not sent: {:?}",
+        answers[9]
+    );
 
     let ids: HashSet<i64> = answers.iter().flatten().map(|a| a.id).collect();
     assert_eq!(
         ids.len(),
-        5,
-        "five messages stored, one per accepted request"
+        6,
+        "six messages stored, one per accepted request"
     );
     let deliveries = delivery::Entity::find().all(&app.db).await.unwrap();
-    assert_eq!(deliveries.len(), 5);
+    assert_eq!(deliveries.len(), 6);
     for accepted in answers.iter().flatten() {
         let mine: Vec<_> = deliveries
             .iter()

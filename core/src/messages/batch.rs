@@ -13,6 +13,7 @@
 //! (see [`crate::inbox::deliver`]) and announced on the bus once it commits.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -22,8 +23,8 @@ use sea_orm::{
 };
 
 use super::{
-    Accepted, Resolved, SendIn, TemplateVersions, accepted, digest, new_message, precheck,
-    recipients_of, resolve, send, subscribers_named,
+    Accepted, Resolved, Resolving, SendIn, accepted, digest, new_message, precheck, recipients_of,
+    resolve, send, subscribers_named,
 };
 use crate::bulk::insert_all;
 use crate::channel::ChannelKind;
@@ -34,6 +35,7 @@ use crate::inbox::Bus;
 use crate::inbox::deliver::{Finished, Planned, store_planned};
 use crate::rules::KeywordRules;
 use crate::rules::engine::{Recipient, RuleSet};
+use crate::templates::TemplateContent;
 use crate::templates::render::CompiledContent;
 
 /// One send as the API received it.
@@ -51,7 +53,22 @@ struct Ready {
     resolved: Resolved,
     recipients: Vec<Recipient>,
     /// Its content, compiled when it goes to the inbox.
-    inbox: Option<CompiledContent>,
+    inbox: Option<Arc<CompiledContent>>,
+}
+
+/// The batch's contents, each compiled once.
+#[derive(Default)]
+struct Compiled(Vec<(TemplateContent, Arc<CompiledContent>)>);
+
+impl Compiled {
+    fn get(&mut self, content: &TemplateContent) -> Result<Arc<CompiledContent>> {
+        if let Some((_, compiled)) = self.0.iter().find(|(c, _)| c == content) {
+            return Ok(Arc::clone(compiled));
+        }
+        let compiled = Arc::new(CompiledContent::compile(content)?);
+        self.0.push((content.clone(), Arc::clone(&compiled)));
+        Ok(compiled)
+    }
 }
 
 /// The requests ready to write, and their recipients' subscribers by id.
@@ -210,16 +227,17 @@ async fn prepare(
     let Ok(known) = subscribers_named(conn, names.into_iter().cloned().collect()).await else {
         return Err(pending);
     };
-    let mut versions = TemplateVersions::default();
+    let mut memo = Resolving::default();
+    let mut compiled = Compiled::default();
     let mut ready = Vec::with_capacity(pending.len());
     for index in pending {
         let input = &requests[index].input;
-        let checked = match resolve(conn, input, &keywords, &mut versions).await {
+        let checked = match resolve(conn, input, &keywords, &mut memo).await {
             Ok(resolved) => recipients_of(&known, &input.recipients).and_then(|recipients| {
                 let inbox = input
                     .channels
                     .contains(&ChannelKind::Inbox)
-                    .then(|| CompiledContent::compile(&resolved.content))
+                    .then(|| compiled.get(&resolved.content))
                     .transpose()?;
                 Ok(Ready {
                     index,

@@ -85,23 +85,41 @@ struct Resolved {
     template: Option<(i64, i32)>,
 }
 
-/// Template versions read while accepting a batch: each is read once.
+/// What resolving a batch's requests learnt once and need not learn again: each
+/// template version is read once, and each inline content checked once per set of data
+/// fields (sends alike in all but their data are the usual batch).
 #[derive(Default)]
-struct TemplateVersions(HashMap<(i64, Option<i32>), template_version::Model>);
+struct Resolving {
+    versions: HashMap<(i64, Option<i32>), template_version::Model>,
+    checked: Vec<(TemplateContent, Vec<String>)>,
+}
 
-impl TemplateVersions {
-    async fn get(
+impl Resolving {
+    async fn version(
         &mut self,
         conn: &impl ConnectionTrait,
         id: i64,
         number: Option<i32>,
     ) -> Result<&template_version::Model> {
-        Ok(match self.0.entry((id, number)) {
+        Ok(match self.versions.entry((id, number)) {
             Entry::Occupied(read) => read.into_mut(),
             Entry::Vacant(unread) => {
                 unread.insert(templates::referenced_version(conn, id, number).await?)
             }
         })
+    }
+
+    /// Checks inline `content` against the send's data fields, unless done before.
+    fn check(&mut self, content: &TemplateContent, data_keys: Vec<String>) -> Result<()> {
+        let seen = self
+            .checked
+            .iter()
+            .any(|(c, keys)| c == content && *keys == data_keys);
+        if !seen {
+            check(content, &data_keys)?;
+            self.checked.push((content.clone(), data_keys));
+        }
+        Ok(())
     }
 }
 
@@ -109,11 +127,11 @@ async fn resolve(
     conn: &impl ConnectionTrait,
     input: &SendIn,
     keywords: &KeywordRules,
-    versions: &mut TemplateVersions,
+    memo: &mut Resolving,
 ) -> Result<Resolved> {
     let resolved = match (&input.template_id, &input.content) {
         (Some(id), None) => {
-            let version = versions.get(conn, *id, input.template_version).await?;
+            let version = memo.version(conn, *id, input.template_version).await?;
             templates::require_data(version, &input.data)?;
             Resolved {
                 content: templates::content_of(version)?,
@@ -121,8 +139,7 @@ async fn resolve(
             }
         }
         (None, Some(content)) => {
-            let keys: Vec<String> = input.data.keys().cloned().collect();
-            check(content, &keys)?;
+            memo.check(content, input.data.keys().cloned().collect())?;
             Resolved {
                 content: content.clone(),
                 template: None,
@@ -256,7 +273,7 @@ where
         return repeat(db, &earlier, &request_digest, &input).await;
     }
     let keywords = KeywordRules::load(db).await?;
-    let resolved = resolve(db, &input, &keywords, &mut TemplateVersions::default()).await?;
+    let resolved = resolve(db, &input, &keywords, &mut Resolving::default()).await?;
     let recipients = recipients(db, &input.recipients).await?;
 
     let txn = crate::db::begin_write(db).await?;
