@@ -319,3 +319,78 @@ async fn concurrent_api_sends_are_each_accepted_once() {
         "each answer names the message its delivery belongs to"
     );
 }
+
+/// When a batch's write fails, each of its requests is accepted on its own: the error
+/// goes to the request that caused it, and the others are accepted as if they had come
+/// alone. A trigger that refuses one category makes the batched insert fail.
+#[tokio::test]
+async fn a_failed_batch_write_answers_each_request_on_its_own() {
+    use herald_core::entities::message;
+    use sea_orm::{ConnectionTrait, DbBackend};
+
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
+    let refuse = match app.db.get_database_backend() {
+        DbBackend::Postgres => {
+            "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'boom is refused'; END $$; \
+             CREATE TRIGGER refuse_boom BEFORE INSERT ON messages FOR EACH ROW \
+             WHEN (NEW.category = 'boom') EXECUTE FUNCTION refuse_boom();"
+        }
+        _ => {
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages \
+             WHEN NEW.category = 'boom' BEGIN SELECT RAISE(ABORT, 'boom is refused'); END;"
+        }
+    };
+    app.db.execute_unprepared(refuse).await.unwrap();
+    let request = |category: &str| SendRequest {
+        sender: "api_key:1".to_owned(),
+        idempotency_key: Some(format!("key-{category}")),
+        input: serde_json::from_value(json!({
+            "recipients": ["ana"], "channels": ["inbox"], "category": category,
+            "content": { "inbox": { "title": "Hi", "body": category } } }))
+        .unwrap(),
+    };
+
+    let sent = send_many(
+        &app.db,
+        &app.bus,
+        vec![request("first"), request("boom"), request("last")],
+    )
+    .await;
+    let [first, boom, last] = &sent.answers[..] else {
+        panic!("one answer per request: {:?}", sent.answers);
+    };
+    assert!(
+        matches!(boom, Err(Error::Database(_))),
+        "the refused request gets the error: {boom:?}"
+    );
+    let (first, last) = (first.as_ref().unwrap(), last.as_ref().unwrap());
+    assert_eq!((first.queued, last.queued), (1, 1));
+    let mut stored: Vec<(i64, String)> = message::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.id, m.category))
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored,
+        [(first.id, "first".to_owned()), (last.id, "last".to_owned())],
+        "nothing of the failed batch write was kept; each request stored its own"
+    );
+    assert!(
+        sent.queued,
+        "requests accepted alone leave their inbox deliveries to a worker"
+    );
+    let again = send_many(&app.db, &app.bus, vec![request("first")]).await;
+    assert_eq!(
+        again.answers[0].as_ref().unwrap().id,
+        first.id,
+        "its idempotency key was recorded"
+    );
+}
