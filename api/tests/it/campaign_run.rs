@@ -417,3 +417,92 @@ async fn an_inbox_campaign_is_stored_as_it_is_planned_and_the_rest_waits_for_a_s
         "nothing stored twice"
     );
 }
+
+/// A campaign paused while its audience is being planned stores no more inbox items:
+/// each page checks, under a share lock on the campaign, that it still runs. Postgres
+/// only: there a pause can commit between two pages' transactions (SQLite serialises
+/// them with its single writer).
+#[tokio::test]
+async fn a_campaign_paused_while_it_is_planned_stores_no_more_inbox_items() {
+    use herald_core::campaigns::dispatch::{dispatch_running, start_due};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let admin = app.operator(Role::Admin).await;
+    let (base, _) = receiver().await;
+    let template = json!({ "name": "news", "content": {
+        "inbox": { "title": "Hi {{ subscriber.external_id }}", "body": "News" } } });
+    let people = ["ana", "ben"].map(|id| (id, format!("{base}/ok")));
+    let template_id = setup(&admin, template, &people).await;
+    let id = scheduled_campaign_on(
+        &app,
+        &admin,
+        template_id,
+        json!({ "kind": "now" }),
+        json!(["inbox"]),
+    )
+    .await;
+    let now = Utc::now();
+    assert_eq!(start_due(&app.db, now).await.unwrap(), [id]);
+
+    // Hold the campaign's row, as a pause does while it commits.
+    let pause = app.db.begin().await.unwrap();
+    pause
+        .execute_unprepared(&format!(
+            "SELECT id FROM campaigns WHERE id = {id} FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    let dispatching = {
+        let (db, bus) = (app.db.clone(), app.bus.clone());
+        tokio::spawn(async move { dispatch_running(&db, now, Some(&bus)).await })
+    };
+    // The page is planned and waits for the campaign's row.
+    let waiting = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    loop {
+        let row = app
+            .db
+            .query_one_raw(waiting.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        // (A dispatch that ended without waiting fails the assertions below.)
+        if row.try_get::<i64>("", "n").unwrap() > 0 || dispatching.is_finished() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    pause
+        .execute_unprepared(&format!(
+            "UPDATE campaigns SET status = 'paused' WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    pause.commit().await.unwrap();
+
+    assert_eq!(
+        dispatching.await.unwrap().unwrap(),
+        2,
+        "the page was planned"
+    );
+    assert!(
+        inbox_item::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing stored once paused"
+    );
+    assert_eq!(
+        deliveries_with(&app, "queued").await,
+        2,
+        "held until resumed"
+    );
+}

@@ -20,7 +20,7 @@ use super::store::{self, Schedule};
 use crate::audiences::store::{self as audiences, condition_for};
 use crate::audit::{Actor, AuditContext};
 use crate::channel::ChannelKind;
-use crate::db::ids_in;
+use crate::db::{ids_in, is_postgres};
 use crate::deliveries::{DeliveryStatus, PlanSummary, plan_batch, plan_in};
 use crate::entities::{campaign, delivery, message, subscriber};
 use crate::error::{Error, Result};
@@ -268,7 +268,7 @@ where
         }
     };
     let summary = match inbox {
-        Some(inbox) => plan_storing_inbox(db, rules, message, inbox, &now_due, now).await?,
+        Some(inbox) => plan_storing_inbox(db, rules, model, message, inbox, &now_due, now).await?,
         None => plan_batch(db, rules, message, &now_due, now).await?,
     };
     let waiting = wait_for_local_time(db, model, message, &later, now).await?;
@@ -280,6 +280,7 @@ where
 async fn plan_storing_inbox<C>(
     db: &C,
     rules: &RuleSet,
+    model: &campaign::Model,
     message: &message::Model,
     inbox: &InboxNow<'_>,
     recipients: &[Recipient],
@@ -293,6 +294,12 @@ where
     }
     let txn = crate::db::begin_write(db).await?;
     let summary = plan_in(&txn, rules, message, recipients, now).await?;
+    if !still_running(&txn, model.id).await? {
+        // Paused or cancelled while its pages are planned: these deliveries wait (or
+        // end) with the rest.
+        txn.commit().await?;
+        return Ok(summary);
+    }
     let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
     let subscribers = subscriber::Entity::find()
         .filter(ids_in(&txn, subscriber::Column::Id, &ids))
@@ -312,6 +319,19 @@ where
         bus.stored(&finished.stored);
     }
     Ok(summary)
+}
+
+/// Whether the campaign still runs. On Postgres the row stays share-locked until `txn`
+/// ends, so a pause or cancel waits for the page being stored, and the next page sees it.
+async fn still_running(txn: &impl ConnectionTrait, campaign_id: i64) -> Result<bool> {
+    let mut query = campaign::Entity::find_by_id(campaign_id)
+        .select_only()
+        .column(campaign::Column::Status);
+    if is_postgres(txn) {
+        query = query.lock_shared();
+    }
+    let status: Option<String> = query.into_tuple().one(txn).await?;
+    Ok(status.as_deref() == Some(Status::Running.as_str()))
 }
 
 /// Recipients whose local send time is still ahead wait as deferred deliveries; the
