@@ -1,9 +1,10 @@
-//! Inbox deliveries need no plugin: storing the item is the whole send. So a send
-//! accepted through the API stores the items of its inbox deliveries that may go now in
-//! the transaction that plans them ([`store_planned`]): its subscribers' streams hear
-//! of them as that transaction commits, with no wait for a worker to claim them and no
-//! second round of reads and writes. Inbox deliveries that wait (quiet hours, a lease
-//! that ran out) are stored by the worker when their time comes, with [`item_for`] too.
+//! Inbox deliveries need no plugin: storing the item is the whole send. So the inbox
+//! deliveries that may go now are stored in the transaction that plans them
+//! ([`store_planned`]): a batch of API sends, or a page of a campaign's audience. The
+//! subscribers' streams hear of them as that transaction commits, with no wait for a
+//! worker to claim them and no second round of reads and writes. Inbox deliveries that
+//! wait (quiet hours, a local send time, a lease that ran out) are stored by the
+//! worker's senders when their time comes, with [`item_for`] too.
 
 use std::collections::HashMap;
 use std::time::Instant;
