@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use herald_core::access::Role;
-use herald_core::entities::{delivery, inbox_item, subscriber};
+use herald_core::entities::{delivery, inbox_item};
 use herald_core::inbox::Signal;
 use herald_worker::deliver::Deliverer;
 use reqwest::Method;
@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::delivery_send::{ping, receiver, setup};
 use crate::helpers::{Session, TestApp, spawn_app, test_config};
+use crate::inbox_stream::subscriber_id;
 
 /// A campaign to everyone over webhooks, approved by a reviewer and scheduled.
 async fn scheduled_campaign(
@@ -351,13 +352,7 @@ async fn an_inbox_campaign_is_stored_as_it_is_planned_and_the_rest_waits_for_a_s
         "webhook": { "payload": r#"{"n": 1}"# } } });
     let people = ["ana", "ben", "cy"].map(|id| (id, format!("{base}/ok")));
     let template_id = setup(&admin, template, &people).await;
-    let ana = subscriber::Entity::find()
-        .filter(subscriber::Column::ExternalId.eq("ana"))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut signals = app.bus.subscribe(ana.id);
+    let mut signals = app.bus.subscribe(subscriber_id(&app, "ana").await);
     let id = scheduled_campaign_on(
         &app,
         &admin,

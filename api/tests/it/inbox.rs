@@ -20,6 +20,7 @@ use crate::helpers::{
     TOKEN_SECRET, TestApp, error_of, insert_message, sign, spawn_app_with_token_secret,
     subscriber_token, test_config,
 };
+use crate::inbox_stream::subscriber_id;
 
 /// Two subscribers, each sent one inbox message by the worker.
 async fn inbox_with_two_subscribers() -> TestApp {
@@ -308,21 +309,16 @@ async fn missing_forged_expired_and_foreign_tokens_get_401() {
 #[tokio::test]
 async fn storing_a_batch_twice_stores_each_delivery_once() {
     let app = inbox_with_two_subscribers().await;
-    let ana = subscriber::Entity::find()
-        .filter(subscriber::Column::ExternalId.eq("ana"))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let ana = subscriber_id(&app, "ana").await;
     let delivery_id = delivery::Entity::find()
-        .filter(delivery::Column::SubscriberId.eq(ana.id))
+        .filter(delivery::Column::SubscriberId.eq(ana))
         .one(&app.db)
         .await
         .unwrap()
         .unwrap()
         .id;
     let item = NewItem {
-        subscriber_id: ana.id,
+        subscriber_id: ana,
         delivery_id,
         category: "news".into(),
         title: "again".into(),
@@ -331,7 +327,7 @@ async fn storing_a_batch_twice_stores_each_delivery_once() {
     };
     let stored = store_batch(&app.db, vec![item], Utc::now()).await.unwrap();
     assert!(stored.is_empty(), "already stored by the worker");
-    let unread = herald_core::inbox::store::unread(&app.db, ana.id)
+    let unread = herald_core::inbox::store::unread(&app.db, ana)
         .await
         .unwrap();
     assert_eq!((unread.count, unread.version), (1, 1));
@@ -409,13 +405,7 @@ async fn an_inbox_send_is_stored_announced_and_logged_before_it_is_answered() {
     admin
         .ok(Method::PUT, "/v1/subscribers/ben", &json!({}))
         .await;
-    let ana_id = subscriber::Entity::find()
-        .filter(subscriber::Column::ExternalId.eq("ana"))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let ana_id = subscriber_id(&app, "ana").await;
     let mut signals = app.bus.subscribe(ana_id);
     let key = app.api_key(&["messages:send"]).await;
 
