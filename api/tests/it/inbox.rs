@@ -561,3 +561,48 @@ async fn storing_planned_items_leaves_other_recipients_deliveries_to_the_worker(
         3
     );
 }
+
+#[tokio::test]
+async fn a_send_whose_render_exceeds_a_limit_fails_only_that_recipients_delivery() {
+    let app = spawn_app_with_token_secret().await;
+    let admin = app.operator(Role::Admin).await;
+    for (who, repeat) in [("ana", 3), ("ben", 1_000_000)] {
+        admin
+            .ok(
+                Method::PUT,
+                &format!("/v1/subscribers/{who}"),
+                &json!({ "attributes": { "repeat": repeat } }),
+            )
+            .await;
+    }
+    let key = app.api_key(&["messages:send"]).await;
+    let response = app
+        .anonymous()
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&key)
+        .json(&json!({ "recipients": ["ana", "ben"], "channels": ["inbox"], "category": "news",
+            "content": { "inbox": { "title": "Hi", "body": "{{ 'x' * subscriber.attributes.repeat }}" } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+
+    let ana_id = subscriber_id(&app, "ana").await;
+    let deliveries = delivery::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    for delivery in deliveries {
+        if delivery.subscriber_id == ana_id {
+            assert_eq!(delivery.status, "delivered");
+        } else {
+            assert_eq!(delivery.status, "failed");
+            let reason = delivery.reason.unwrap_or_default();
+            assert!(reason.contains("exceeds 524288 bytes"), "{reason}");
+        }
+    }
+    let page: Value = get(&app, "/v1/inbox", &subscriber_token("ana"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["body"], "xxx");
+}

@@ -303,3 +303,33 @@ async fn keyword_rules_block_content_at_save() {
     assert_eq!(disabled.status(), StatusCode::OK);
     assert_eq!(create(&admin, &spam).await.status(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn a_preview_that_would_run_away_is_refused_with_the_part_and_line() {
+    let app = spawn_app().await;
+    let viewer = app.operator(Role::Viewer).await;
+    let preview = |body: &str| json!({ "content": { "inbox": { "title": "Hi", "body": body } }, "sample": {} });
+    for (body, says) in [
+        (
+            "ok\n{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            "fuel",
+        ),
+        (
+            "{% macro down(n) %}{{ down(n + 1) }}{% endmacro %}\n{{ down(0) }}",
+            "recursion",
+        ),
+        ("{{ 'x' * 100000000 }}", "exceeds 524288 bytes"),
+    ] {
+        let response = viewer
+            .post("/v1/templates/preview")
+            .json(&preview(body))
+            .send()
+            .await
+            .unwrap();
+        let error = error_of(response, 422).await;
+        assert_eq!(error["field"], "content.inbox.body", "{body}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+        assert!(message.starts_with("line "), "{body}: {message}");
+    }
+}

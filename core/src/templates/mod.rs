@@ -1,6 +1,7 @@
 //! Templates: named, versioned content per channel, rendered strictly with minijinja.
 
 pub mod content;
+pub mod limits;
 pub mod render;
 pub mod store;
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::content::{Escaping, TemplateContent, escaping_of};
+use super::limits::{self, BoundedOutput};
 use crate::entities::subscriber;
 use crate::error::{Error, Result};
 
@@ -42,6 +43,9 @@ impl From<RenderError> for Error {
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(limits::FUEL));
+    env.set_recursion_limit(limits::RECURSION_LIMIT);
+    env.set_formatter(limits::counting_formatter);
     env.set_auto_escape_callback(|name| match escaping_of(name) {
         Escaping::Html => AutoEscape::Html,
         Escaping::Json => AutoEscape::Json,
@@ -51,9 +55,11 @@ fn environment() -> Environment<'static> {
 }
 
 fn describe(error: &minijinja::Error) -> String {
-    let what = error
-        .detail()
-        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    let what = limits::output_limit_message(error).unwrap_or_else(|| {
+        error
+            .detail()
+            .map_or_else(|| error.kind().to_string(), str::to_owned)
+    });
     match error.line() {
         Some(line) => format!("line {line}: {what}"),
         None => what,
@@ -212,7 +218,11 @@ impl CompiledContent {
             .env
             .get_template(path)
             .map_err(|e| failed(describe(&e)))?;
-        template.render(ctx).map_err(|e| failed(describe(&e)))
+        let mut output = BoundedOutput::new(limits::MAX_OUTPUT_BYTES);
+        template
+            .render_captured_to(ctx, &mut output)
+            .map_err(|e| failed(describe(&e)))?;
+        Ok(output.into_string())
     }
 
     fn json(&self, path: &str, ctx: &minijinja::Value) -> Result<Value, RenderError> {
@@ -364,6 +374,60 @@ mod tests {
             "{% for t in subscriber.tags %}<b>{{ t }}</b>{% endfor %}{% set x = 1 %}{{ x }}",
         );
         check(&content, &["order".into()]).expect("valid");
+    }
+
+    fn render_error(html: &str) -> RenderError {
+        let compiled = CompiledContent::compile(&email("S", html)).unwrap();
+        let ctx = RenderContext {
+            subscriber: json!({ "external_id": "u" }),
+            data: json!({}),
+        };
+        compiled.render(&ctx).unwrap_err()
+    }
+
+    #[test]
+    fn a_runaway_loop_runs_out_of_fuel() {
+        let error = render_error(
+            "<p>\n{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        );
+        assert_eq!(error.part, "email.html");
+        assert!(error.message.contains("fuel"), "{}", error.message);
+        assert!(error.message.starts_with("line 2"), "{}", error.message);
+    }
+
+    #[test]
+    fn endless_recursion_stops_at_the_limit() {
+        let error =
+            render_error("{% macro down(n) %}{{ down(n + 1) }}{% endmacro %}\n{{ down(0) }}");
+        assert!(error.message.contains("recursion"), "{}", error.message);
+    }
+
+    #[test]
+    fn output_past_the_cap_is_refused() {
+        let error = render_error("<p>{{ 'x' * 600000 }}</p>");
+        assert!(
+            error.message.contains("exceeds 524288 bytes"),
+            "{}",
+            error.message
+        );
+        // Literal text repeated by a loop meets the same cap, in the output buffer.
+        let error = render_error(&format!(
+            "{{% for i in range(20000) %}}{}{{% endfor %}}",
+            "x".repeat(30)
+        ));
+        assert!(
+            error.message.contains("exceeds 524288 bytes"),
+            "{}",
+            error.message
+        );
+        // Just under the cap renders.
+        let compiled = CompiledContent::compile(&email("S", "{{ 'x' * 500000 }}")).unwrap();
+        let ctx = RenderContext {
+            subscriber: json!({ "external_id": "u" }),
+            data: json!({}),
+        };
+        let html = compiled.render(&ctx).unwrap().email.unwrap().html.unwrap();
+        assert_eq!(html.len(), 500_000);
     }
 
     #[test]
