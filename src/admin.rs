@@ -4,8 +4,10 @@ use clap::Subcommand;
 use herald_core::access::Role;
 use herald_core::api_keys::{self, NewApiKey};
 use herald_core::audit::{Actor, AuditContext};
+use herald_core::channel_instances;
 use herald_core::config::Config;
 use herald_core::operators::{self, NewOperator};
+use herald_core::sealing::Sealer;
 use herald_core::secrets;
 
 use crate::run::{connect, migrate};
@@ -34,6 +36,26 @@ pub enum ApiKeyCommand {
         #[arg(long, value_delimiter = ',', required = true)]
         scopes: Vec<String>,
     },
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Seal every stored channel secret under `secrets.key` (after a key rotation, or
+    /// to seal secrets stored before sealing existed).
+    Reseal,
+}
+
+pub async fn secrets(config: Config, command: SecretsCommand) -> anyhow::Result<()> {
+    let db = connect(&config).await?;
+    migrate(&db).await?;
+    let sealer = Sealer::from_config(&config.secrets, &config.data_dir)?;
+    match command {
+        SecretsCommand::Reseal => {
+            let changed = channel_instances::reseal_all(&db, &sealer).await?;
+            println!("Resealed the secrets of {changed} channel instance(s).");
+        }
+    }
+    Ok(())
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {

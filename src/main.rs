@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::ApiKeyCommand,
     },
+    /// Channel secrets sealed at rest.
+    Secrets {
+        #[command(subcommand)]
+        command: admin::SecretsCommand,
+    },
 }
 
 #[tokio::main]
@@ -73,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => run::migrate_only(config).await,
         Command::Admin { command } => admin::admin(config, command).await,
         Command::ApiKey { command } => admin::api_key(config, command).await,
+        Command::Secrets { command } => admin::secrets(config, command).await,
         Command::Openapi => Ok(()),
     }
 }

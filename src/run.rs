@@ -122,7 +122,15 @@ fn print_banner(config: &Config) {
     }
 }
 
+/// Loads (or on first start generates) the key that seals channel secrets, so a bad
+/// key stops the process at start rather than at the first channel change.
+fn check_sealing_key(config: &Config) -> anyhow::Result<()> {
+    herald_core::sealing::Sealer::from_config(&config.secrets, &config.data_dir)?;
+    Ok(())
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    check_sealing_key(&config)?;
     let db = connect(&config).await?;
     migrate(&db).await?;
     bootstrap_admin(&config, &db).await?;
@@ -160,6 +168,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 pub async fn api(config: Config) -> anyhow::Result<()> {
+    check_sealing_key(&config)?;
     let db = connect(&config).await?;
     require_current_schema(&db).await?;
     let listener = bind(&config).await?;

@@ -1,13 +1,15 @@
 //! What every handler may need, cloned cheaply per request.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_core::config::Config;
+use herald_core::config::{Config, SecretsConfig};
 use herald_core::deliveries::Doorbell;
 use herald_core::inbox::Bus;
 use herald_core::inbox::tokens::TokenKeys;
 use herald_core::messages::SendQueue;
+use herald_core::sealing::Sealer;
 use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
@@ -23,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Loaded on first use (the generated secret lives in the database).
     token_keys: Arc<OnceCell<TokenKeys>>,
+    /// Seals channel secrets; loaded on first use (the key may live in a file).
+    sealer: Arc<OnceCell<Sealer>>,
     /// Wakes inbox streams when a subscriber's inbox changes.
     pub bus: Bus,
     /// Wakes the worker of this process when deliveries are queued.
@@ -47,6 +51,8 @@ pub struct Settings {
     pub subscriber_token_secret: SecretString,
     pub max_streams_per_subscriber: usize,
     pub inbox_cors_origins: Vec<String>,
+    pub secrets: SecretsConfig,
+    pub data_dir: PathBuf,
 }
 
 impl Settings {
@@ -61,6 +67,8 @@ impl Settings {
             subscriber_token_secret: config.auth.subscriber_token_secret.clone(),
             max_streams_per_subscriber: config.http.max_streams_per_subscriber,
             inbox_cors_origins: config.http.inbox_cors_origins.clone(),
+            secrets: config.secrets.clone(),
+            data_dir: config.data_dir.clone(),
         }
     }
 }
@@ -82,10 +90,20 @@ impl AppState {
             settings: Arc::new(Settings::from_config(config)),
             metrics: Arc::new(Metrics::new()),
             token_keys: Arc::default(),
+            sealer: Arc::default(),
             bus,
             doorbell,
             closing: CancellationToken::new(),
         }
+    }
+
+    /// The key that seals channel secrets at rest.
+    pub async fn sealer(&self) -> herald_core::Result<&Sealer> {
+        self.sealer
+            .get_or_try_init(|| async {
+                Sealer::from_config(&self.settings.secrets, &self.settings.data_dir)
+            })
+            .await
     }
 
     /// The keys that sign and check subscriber tokens.

@@ -1,7 +1,9 @@
 //! Named channel instances configured at run time ("marketing-smtp", "ios-apns").
-//! Settings are stored as given, secrets included, and shown only through the plugin's
-//! own serialisation, which leaves secrets out: a secret can be written, never read
-//! back. An update that omits a secret keeps the stored one.
+//! Settings are stored as given, except secrets, which are stored sealed (see
+//! [`crate::sealing`]); they are shown only through the plugin's own serialisation,
+//! which leaves secrets out: a secret can be written, never read back. An update that
+//! omits a secret keeps the stored one, unless it moves the instance to another host:
+//! a stored credential is never sent to a host it was not given for.
 
 use chrono::Utc;
 use herald_channels::{ChannelConfig, Delivery, DeliveryOutcome, IdempotencyKey, Message};
@@ -9,6 +11,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, SqlErr, TransactionSession, TransactionTrait,
 };
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -17,6 +20,7 @@ use validator::Validate;
 use crate::audit::{self, AuditContext, Change};
 use crate::entities::channel_instance::{self, Column};
 use crate::error::{Error, Result};
+use crate::sealing::Sealer;
 
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +97,56 @@ fn secret_names(stored: &Map<String, Value>, shown: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The settings with each secret sealed (values already sealed stay as they are).
+fn sealed(sealer: &Sealer, mut settings: Map<String, Value>) -> Result<Map<String, Value>> {
+    let shown = shown(&parse(&settings)?);
+    for name in secret_names(&settings, &shown) {
+        if let Some(Value::String(plain)) = settings.get_mut(&name)
+            && !Sealer::is_sealed(plain)
+        {
+            *plain = sealer.seal(&name, plain);
+        }
+    }
+    Ok(settings)
+}
+
+/// The stored settings with their secrets opened, as the plugin needs them.
+fn opened(sealer: &Sealer, model: &channel_instance::Model) -> Result<Map<String, Value>> {
+    let mut settings = stored_settings(model)?;
+    for (name, value) in settings.iter_mut() {
+        if let Value::String(text) = value
+            && Sealer::is_sealed(text)
+        {
+            *text = sealer.open(name, text)?.expose_secret().to_owned();
+        }
+    }
+    Ok(settings)
+}
+
+/// The hosts an instance's settings send to (`host`, `base_url`, `…_url`).
+fn hosts(shown: &Value) -> Vec<String> {
+    let Some(fields) = shown.as_object() else {
+        return Vec::new();
+    };
+    let mut hosts: Vec<String> = fields
+        .iter()
+        .filter_map(|(name, value)| {
+            let text = value.as_str()?;
+            if name == "host" {
+                Some(text.to_ascii_lowercase())
+            } else if name == "base_url" || name.ends_with("_url") {
+                url::Url::parse(text)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            } else {
+                None
+            }
+        })
+        .collect();
+    hosts.sort();
+    hosts
+}
+
 pub fn to_out(model: channel_instance::Model) -> Result<ChannelInstanceOut> {
     let stored = stored_settings(&model)?;
     let settings = shown(&parse(&stored)?);
@@ -150,18 +204,20 @@ fn name_taken(error: sea_orm::DbErr) -> Error {
 
 pub async fn create(
     conn: &impl TransactionTrait,
+    sealer: &Sealer,
     ctx: &AuditContext,
     input: ChannelInstanceIn,
 ) -> Result<ChannelInstanceOut> {
     input.validate()?;
     let kind = check(&input.settings)?;
+    let settings = sealed(sealer, input.settings)?;
     let now = Utc::now();
     let txn = crate::db::begin_write(conn).await?;
     let model = channel_instance::ActiveModel {
         name: Set(input.name),
         kind: Set(kind),
         enabled: Set(input.enabled),
-        settings: Set(Value::Object(input.settings)),
+        settings: Set(Value::Object(settings)),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -186,9 +242,11 @@ pub async fn create(
     Ok(out)
 }
 
-/// Replaces an instance's settings; secrets left out keep their stored values.
+/// Replaces an instance's settings; secrets left out keep their stored values, as long
+/// as the instance still sends to the same hosts.
 pub async fn replace(
     conn: &impl TransactionTrait,
+    sealer: &Sealer,
     ctx: &AuditContext,
     name: &str,
     input: ChannelInstanceIn,
@@ -196,20 +254,31 @@ pub async fn replace(
     input.validate()?;
     let txn = crate::db::begin_write(conn).await?;
     let before = get(&txn, name).await?;
-    let stored = stored_settings(&before)?;
+    let stored = opened(sealer, &before)?;
     let mut settings = input.settings;
     let same_kind = settings.get("kind") == stored.get("kind");
     if same_kind {
         let shown_before = shown(&parse(&stored)?);
-        for secret in secret_names(&stored, &shown_before) {
-            if !settings.contains_key(&secret)
-                && let Some(value) = stored.get(&secret)
-            {
-                settings.insert(secret, value.clone());
+        let carried: Vec<String> = secret_names(&stored, &shown_before)
+            .into_iter()
+            .filter(|secret| !settings.contains_key(secret))
+            .collect();
+        for secret in &carried {
+            if let Some(value) = stored.get(secret) {
+                settings.insert(secret.clone(), value.clone());
             }
+        }
+        if let Some(secret) = carried.first()
+            && hosts(&shown_before) != hosts(&shown(&parse(&settings)?))
+        {
+            return Err(Error::invalid(
+                format!("settings.{secret}"),
+                "the instance now sends to another host: give its secret again",
+            ));
         }
     }
     let kind = check(&settings)?;
+    let settings = sealed(sealer, settings)?;
     let before_out = to_out(before.clone())?;
     let mut active: channel_instance::ActiveModel = before.into();
     active.name = Set(input.name);
@@ -350,12 +419,13 @@ fn test_message(kind: &str, input: &TestSendIn) -> Result<Message> {
 /// Sends one message through the instance and reports how the plugin classified it.
 pub async fn test_send(
     conn: &impl ConnectionTrait,
+    sealer: &Sealer,
     name: &str,
     input: TestSendIn,
 ) -> Result<TestSendOut> {
     input.validate()?;
     let model = get(conn, name).await?;
-    let config = parse(&stored_settings(&model)?)?;
+    let config = parse(&opened(sealer, &model)?)?;
     let channel = config
         .build()
         .map_err(|e| Error::invalid("settings", e.to_string()))?;
@@ -376,6 +446,7 @@ pub async fn test_send(
 /// no longer build is skipped with a warning, so one bad instance stops no other.
 pub async fn build_enabled(
     conn: &impl ConnectionTrait,
+    sealer: &Sealer,
 ) -> Result<
     Vec<(
         channel_instance::Model,
@@ -384,7 +455,7 @@ pub async fn build_enabled(
 > {
     let mut built = Vec::new();
     for model in list(conn).await?.into_iter().filter(|m| m.enabled) {
-        let channel = stored_settings(&model)
+        let channel = opened(sealer, &model)
             .and_then(|settings| parse(&settings))
             .and_then(|config| {
                 config
@@ -399,6 +470,35 @@ pub async fn build_enabled(
         }
     }
     Ok(built)
+}
+
+/// Seals every stored secret under the current key: those sealed with a previous key
+/// and those stored before sealing existed. Returns how many instances changed.
+pub async fn reseal_all(conn: &impl TransactionTrait, sealer: &Sealer) -> Result<usize> {
+    let txn = crate::db::begin_write(conn).await?;
+    let mut changed = 0;
+    for model in list(&txn).await? {
+        let stored = stored_settings(&model)?;
+        let shown = shown(&parse(&stored)?);
+        let stale = secret_names(&stored, &shown).iter().any(|name| {
+            stored
+                .get(name)
+                .and_then(Value::as_str)
+                .is_some_and(|value| !sealer.is_current(value))
+        });
+        if !stale {
+            continue;
+        }
+        let mut settings = opened(sealer, &model)?;
+        // Opened values are plaintext again, so `sealed` seals each under the current key.
+        settings = sealed(sealer, settings)?;
+        let mut active: channel_instance::ActiveModel = model.into();
+        active.settings = Set(Value::Object(settings));
+        active.update(&txn).await?;
+        changed += 1;
+    }
+    txn.commit().await?;
+    Ok(changed)
 }
 
 /// How many instances there are and when the latest changed.

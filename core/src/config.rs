@@ -34,6 +34,18 @@ pub struct Config {
     pub auth: AuthConfig,
     pub database: DatabaseConfig,
     pub delivery: DeliveryConfig,
+    pub secrets: SecretsConfig,
+}
+
+/// The key that seals channel secrets at rest (see [`crate::sealing`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// 32 random bytes in base64. Empty: a key generated into `data_dir/secrets.key`.
+    pub key: SecretString,
+    /// Keys used before the current one, still accepted for opening while secrets are
+    /// resealed (`herald secrets reseal`).
+    pub previous_keys: Vec<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

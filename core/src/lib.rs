@@ -21,6 +21,7 @@ pub mod operators;
 pub mod password;
 pub mod reports;
 pub mod rules;
+pub mod sealing;
 pub mod secrets;
 pub mod sessions;
 pub mod subscribers;

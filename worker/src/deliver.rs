@@ -26,6 +26,7 @@ use herald_core::inbox::Bus;
 use herald_core::inbox::deliver::item_for;
 use herald_core::inbox::store::store_batch;
 use herald_core::rules::engine::RuleSet;
+use herald_core::sealing::Sealer;
 use herald_core::subscribers::endpoints::disable_dead;
 use herald_core::templates::render::{CompiledContent, RenderContext, RenderedContent};
 use herald_core::templates::store::{content_of, version};
@@ -44,9 +45,9 @@ struct Routes {
 
 impl Routes {
     /// The first enabled instance (by name) of each kind.
-    async fn load(db: &DatabaseConnection) -> herald_core::Result<Self> {
+    async fn load(db: &DatabaseConnection, sealer: &Sealer) -> herald_core::Result<Self> {
         let mut routes = Routes::default();
-        for (model, channel) in build_enabled(db).await? {
+        for (model, channel) in build_enabled(db, sealer).await? {
             let slot = match model.kind.as_str() {
                 "smtp" => &mut routes.email,
                 "webhook" => &mut routes.webhook,
@@ -94,7 +95,11 @@ impl Deliverer {
     /// ([`crate::loops::run_loop`] does when they change).
     pub async fn new(db: DatabaseConnection, config: &Config) -> herald_core::Result<Self> {
         Ok(Self {
-            routes: Routes::load(&db).await?,
+            routes: Routes::load(
+                &db,
+                &Sealer::from_config(&config.secrets, &config.data_dir)?,
+            )
+            .await?,
             policy: RetryPolicy::from_config(&config.delivery),
             signer: LinkSigner::load(&db, &config.public_url()).await?,
             config: config.delivery.clone(),

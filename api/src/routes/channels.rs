@@ -48,7 +48,7 @@ async fn create_channel(
     caller: Caller,
     ValidJson(input): ValidJson<ChannelInstanceIn>,
 ) -> Result<(StatusCode, Json<ChannelInstanceOut>), ApiError> {
-    let out = instances::create(&state.db, &caller.audit(), input).await?;
+    let out = instances::create(&state.db, state.sealer().await?, &caller.audit(), input).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -80,7 +80,14 @@ async fn replace_channel(
     ValidJson(input): ValidJson<ChannelInstanceIn>,
 ) -> Result<Json<ChannelInstanceOut>, ApiError> {
     Ok(Json(
-        instances::replace(&state.db, &caller.audit(), &name, input).await?,
+        instances::replace(
+            &state.db,
+            state.sealer().await?,
+            &caller.audit(),
+            &name,
+            input,
+        )
+        .await?,
     ))
 }
 
@@ -110,5 +117,7 @@ async fn test_send(
     Path(name): Path<String>,
     ValidJson(input): ValidJson<TestSendIn>,
 ) -> Result<Json<TestSendOut>, ApiError> {
-    Ok(Json(instances::test_send(&state.db, &name, input).await?))
+    Ok(Json(
+        instances::test_send(&state.db, state.sealer().await?, &name, input).await?,
+    ))
 }

@@ -224,3 +224,162 @@ async fn bad_settings_name_the_field_and_names_are_unique() {
     .await;
     assert_eq!(error["field"], "to");
 }
+
+/// The stored settings of the instance `name`, as the database holds them.
+async fn stored_settings(app: &crate::helpers::TestApp, name: &str) -> Value {
+    use herald_core::entities::channel_instance;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    channel_instance::Entity::find()
+        .filter(channel_instance::Column::Name.eq(name))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .settings
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_at_rest_and_a_rotated_key_reseals_them() {
+    use herald_core::channel_instances;
+    use herald_core::config::SecretsConfig;
+    use herald_core::sealing::Sealer;
+
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, received) = receiver().await;
+    let created = admin
+        .post("/v1/channels")
+        .json(&json!({ "name": "hooks", "settings": { "kind": "webhook", "secret": SECRET, "allow_list": ["127.0.0.0/8"] } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let stored = stored_settings(&app, "hooks").await;
+    let sealed = stored["secret"].as_str().unwrap().to_owned();
+    assert!(sealed.starts_with("sealed:v1:"), "{sealed}");
+    assert!(
+        !stored
+            .to_string()
+            .contains(SECRET.trim_start_matches("whsec_"))
+    );
+    assert_eq!(
+        stored["allow_list"],
+        json!(["127.0.0.0/8"]),
+        "other settings stay plain"
+    );
+
+    // Rotate: a new key, the old one kept as previous; reseal; the old key can go.
+    let new_key = STANDARD.encode([9u8; 32]);
+    let rotated = Sealer::from_config(
+        &SecretsConfig {
+            key: new_key.clone().into(),
+            previous_keys: vec![crate::helpers::TEST_SEALING_KEY.to_owned().into()],
+        },
+        &std::env::temp_dir(),
+    )
+    .unwrap();
+    assert_eq!(
+        channel_instances::reseal_all(&app.db, &rotated)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        channel_instances::reseal_all(&app.db, &rotated)
+            .await
+            .unwrap(),
+        0
+    );
+    let resealed = stored_settings(&app, "hooks").await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(resealed, sealed);
+    let only_new = Sealer::from_config(
+        &SecretsConfig {
+            key: new_key.into(),
+            previous_keys: Vec::new(),
+        },
+        &std::env::temp_dir(),
+    )
+    .unwrap();
+    let sent = channel_instances::test_send(
+        &app.db,
+        &only_new,
+        "hooks",
+        serde_json::from_value(json!({ "to": format!("{base}/hook") })).unwrap(),
+    )
+    .await
+    .unwrap();
+    let outcome = serde_json::to_value(&sent).unwrap();
+    assert_eq!(outcome["outcome"], "delivered", "{outcome}");
+    assert!(
+        received.lock().unwrap()[0].1,
+        "signed with the opened secret"
+    );
+
+    // The server's own key no longer opens it: a test send says why, naming the setting.
+    let refused = admin
+        .post("/v1/channels/hooks/test")
+        .json(&json!({ "to": format!("{base}/hook") }))
+        .send()
+        .await
+        .unwrap();
+    let error = error_of(refused, 422).await;
+    assert_eq!(error["field"], "settings.secret");
+}
+
+#[tokio::test]
+async fn moving_an_instance_to_another_host_needs_its_secret_again() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let settings = |base_url: &str, secret: Option<&str>| {
+        let mut settings = json!({ "kind": "jpush", "app_key": "app", "base_url": base_url });
+        if let Some(secret) = secret {
+            settings["master_secret"] = json!(secret);
+        }
+        json!({ "name": "jpush", "settings": settings })
+    };
+    let created = admin
+        .post("/v1/channels")
+        .json(&settings("https://api.jpush.cn", Some("master-1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    // Same host (another path): the stored secret is kept.
+    let same_host = admin
+        .put("/v1/channels/jpush")
+        .json(&settings("https://api.jpush.cn/v3", None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_host.status(), StatusCode::OK);
+    let before = stored_settings(&app, "jpush").await;
+
+    // Another host without the secret: refused, and nothing changes.
+    let moved = admin
+        .put("/v1/channels/jpush")
+        .json(&settings("https://collector.example.net", None))
+        .send()
+        .await
+        .unwrap();
+    let error = error_of(moved, 422).await;
+    assert_eq!(error["field"], "settings.master_secret");
+    let after = stored_settings(&app, "jpush").await;
+    assert_eq!(after["base_url"], "https://api.jpush.cn/v3");
+    assert_eq!(
+        after["master_secret"], before["master_secret"],
+        "secret untouched"
+    );
+
+    // With its secret given again, the move is accepted.
+    let given = admin
+        .put("/v1/channels/jpush")
+        .json(&settings("https://collector.example.net", Some("master-2")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.status(), StatusCode::OK);
+}

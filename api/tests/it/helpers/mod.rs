@@ -49,8 +49,12 @@ pub fn test_config() -> Config {
     )
     .expect("defaults are valid");
     config.listen = "127.0.0.1:0".parse().expect("address");
+    config.secrets.key = TEST_SEALING_KEY.to_owned().into();
     config
 }
+
+/// The key that seals channel secrets in tests (32 bytes, base64).
+pub const TEST_SEALING_KEY: &str = "dGVzdC1zZWFsaW5nLWtleS0zMi1ieXRlcy1sb25nISE=";
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
