@@ -129,6 +129,27 @@ fn check_sealing_key(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the separate `/metrics` listener when `metrics.listen` is set.
+async fn serve_metrics(
+    config: &Config,
+    state: &herald_api::AppState,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let Some(address) = config.metrics.listen else {
+        return Ok(());
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {address}"))?;
+    tracing::info!(%address, "serving /metrics");
+    tokio::spawn(herald_api::serve_metrics(
+        state.clone(),
+        listener,
+        shutdown.clone().cancelled_owned(),
+    ));
+    Ok(())
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     check_sealing_key(&config)?;
     let db = connect(&config).await?;
@@ -149,11 +170,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let api = herald_api::serve(
-        herald_api::AppState::sharing(db.clone(), &config, bus.clone(), doorbell.clone()),
-        listener,
-        shutdown.clone().cancelled_owned(),
-    );
+    let state = herald_api::AppState::sharing(db.clone(), &config, bus.clone(), doorbell.clone());
+    serve_metrics(&config, &state, &shutdown).await?;
+    let api = herald_api::serve(state, listener, shutdown.clone().cancelled_owned());
     let worker = herald_worker::run(
         db,
         config.clone(),
@@ -185,13 +204,11 @@ pub async fn api(config: Config) -> anyhow::Result<()> {
         },
     )
     .await?;
-    herald_api::serve(
-        herald_api::AppState::sharing(db, &config, bus, doorbell),
-        listener,
-        shutdown.cancelled_owned(),
-    )
-    .await
-    .context("the API server failed")
+    let state = herald_api::AppState::sharing(db, &config, bus, doorbell);
+    serve_metrics(&config, &state, &shutdown).await?;
+    herald_api::serve(state, listener, shutdown.cancelled_owned())
+        .await
+        .context("the API server failed")
 }
 
 pub async fn worker(config: Config) -> anyhow::Result<()> {

@@ -51,7 +51,7 @@ pub fn build(state: AppState) -> Result<Router, AccessTableError> {
         .route_layer(from_fn_with_state((state.clone(), table), authorize))
         .route_layer(from_fn_with_state(state.clone(), metrics::track));
     let router = api
-        .route("/metrics", get(metrics::render))
+        .route("/metrics", get(metrics::render_with_token))
         // The admin console; its own pages (e.g. /campaigns/12) come through the fallback.
         .route("/", get(crate::admin_ui::index))
         .route("/sdk/herald.js", get(sdk))

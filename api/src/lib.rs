@@ -40,3 +40,17 @@ pub async fn serve(
     .await;
     Ok(())
 }
+
+/// Serves `/metrics` alone on `listener` (the `metrics.listen` address, which only
+/// Prometheus should reach) until `shutdown` completes.
+pub async fn serve_metrics(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let header_read_timeout = state.settings.header_read_timeout;
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics::render))
+        .with_state(state);
+    serve::serve_http1(listener, app, header_read_timeout, shutdown).await;
+}

@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -13,6 +14,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use secrecy::ExposeSecret;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -89,6 +92,35 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
+/// `/metrics` on the API port: only with the configured bearer token, and not at all
+/// when none is configured (then it answers like any unknown route).
+pub async fn render_with_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let expected = state.settings.metrics_token.expose_secret();
+    if expected.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route",
+        ));
+    }
+    let given = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !herald_core::secrets::constant_time_eq(given, expected) {
+        return Err(ApiError::unauthenticated(
+            "unauthenticated",
+            "metrics need `Authorization: Bearer <metrics.token>`",
+        ));
+    }
+    render(State(state)).await
+}
+
+/// `/metrics` on the separate metrics listener, which only Prometheus reaches.
 pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
     let text = state.metrics.render().map_err(ApiError::internal)?;
     Ok((

@@ -53,6 +53,8 @@ pub struct Settings {
     pub inbox_cors_origins: Vec<String>,
     pub secrets: SecretsConfig,
     pub data_dir: PathBuf,
+    /// The bearer token `/metrics` on the API port requires; empty: not served there.
+    pub metrics_token: SecretString,
 }
 
 impl Settings {
@@ -69,6 +71,7 @@ impl Settings {
             inbox_cors_origins: config.http.inbox_cors_origins.clone(),
             secrets: config.secrets.clone(),
             data_dir: config.data_dir.clone(),
+            metrics_token: config.metrics.token.clone(),
         }
     }
 }

@@ -35,6 +35,18 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub delivery: DeliveryConfig,
     pub secrets: SecretsConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Where Prometheus reads `/metrics`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A bearer token that `/metrics` on the API port requires; empty: not served there.
+    pub token: SecretString,
+    /// A separate listener serving only `/metrics`, without a token (bind it to a
+    /// private address).
+    pub listen: Option<SocketAddr>,
 }
 
 /// The key that seals channel secrets at rest (see [`crate::sealing`]).

@@ -51,15 +51,17 @@ pub struct PollQuery {
     security(("subscriber_token" = [])),
     params(PollQuery),
     responses((status = 200, body = InboxPage), (status = 204, description = "Nothing new before the timeout"),
-        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "The subscriber holds as many streams and polls as allowed")))]
 async fn poll(
     State(state): State<AppState>,
     subscriber: SubscriberCaller,
     ValidQuery(query): ValidQuery<PollQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    // Listen before reading, so an item stored in between still wakes this poll.
-    let mut signals = state.bus.subscribe(subscriber.id);
+    // Listen before reading, so an item stored in between still wakes this poll. A
+    // waiting poll holds a place among the subscriber's streams.
+    let mut signals = super::streams::feed::listen(&state, subscriber.id)?;
     let deadline =
         tokio::time::Instant::now() + std::time::Duration::from_secs(query.timeout.unwrap_or(25));
     loop {

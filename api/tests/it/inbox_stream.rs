@@ -489,3 +489,53 @@ async fn a_subscriber_may_hold_only_so_many_streams() {
     let ben = token("ben", Utc::now().timestamp() + 600);
     EventReader::open(&app, &ben, None).await;
 }
+
+#[tokio::test]
+async fn a_waiting_long_poll_takes_a_place_among_the_streams() {
+    let app = spawn_app_with(|config| {
+        config.auth.subscriber_token_secret = TOKEN_SECRET.to_owned().into();
+        config.http.max_streams_per_subscriber = 2;
+    })
+    .await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
+    let ana_id = subscriber::Entity::find()
+        .filter(subscriber::Column::ExternalId.eq("ana"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let ana = token("ana", Utc::now().timestamp() + 600);
+    let poll = |app: &TestApp| {
+        app.anonymous()
+            .get(app.url("/v1/inbox/poll?after=0&timeout=60"))
+            .bearer_auth(&ana)
+            .send()
+    };
+    let _stream = EventReader::open(&app, &ana, None).await;
+    let waiting = tokio::spawn(poll(&app));
+    // Wait (bounded) until the poll listens, then the subscriber is at the limit.
+    for _ in 0..200 {
+        if app.bus.listeners(ana_id) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.bus.listeners(ana_id), 2, "the poll is waiting");
+    let refused = poll(&app).await.unwrap();
+    assert_eq!(error_of(refused, 429).await["code"], "too_many_streams");
+    let refused_stream = app
+        .anonymous()
+        .get(app.url(&format!("/v1/stream/sse?token={ana}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(refused_stream, 429).await["code"],
+        "too_many_streams"
+    );
+    waiting.abort();
+}

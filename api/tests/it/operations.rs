@@ -31,8 +31,12 @@ async fn health_readiness_metrics_and_docs_answer() {
         .await
         .unwrap();
     assert_eq!(spec["info"]["title"], "Herald");
+    // Without a configured token, the API port does not serve metrics at all.
+    let hidden = client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(error_of(hidden, 404).await["code"], "not_found");
+    // The separate listener serves them, counting the API's requests.
     let metrics = client
-        .get(app.url("/metrics"))
+        .get(format!("http://{}/metrics", app.metrics_addr))
         .send()
         .await
         .unwrap()
@@ -41,6 +45,41 @@ async fn health_readiness_metrics_and_docs_answer() {
         .unwrap();
     assert!(metrics.contains("herald_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/healthz\""));
+}
+
+#[tokio::test]
+async fn metrics_on_the_api_port_need_the_configured_token() {
+    let app = spawn_app_with(|config| {
+        config.metrics.token = "metrics-token-0123456789".to_owned().into();
+    })
+    .await;
+    let client = app.anonymous();
+    client.get(app.url("/healthz")).send().await.unwrap();
+    let get = |token: Option<&str>| {
+        let request = client.get(app.url("/metrics"));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    for wrong in [None, Some("metrics-token-0123456788"), Some("")] {
+        let refused = get(wrong).await.unwrap();
+        assert_eq!(
+            error_of(refused, 401).await["code"],
+            "unauthenticated",
+            "{wrong:?}"
+        );
+    }
+    let allowed = get(Some("metrics-token-0123456789")).await.unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert!(
+        allowed
+            .text()
+            .await
+            .unwrap()
+            .contains("herald_http_requests_total")
+    );
 }
 
 #[tokio::test]

@@ -65,17 +65,37 @@ impl Bus {
 
     /// Signals for one subscriber, from now on.
     pub fn subscribe(&self, subscriber_id: i64) -> broadcast::Receiver<Signal> {
+        self.subscribe_within(subscriber_id, usize::MAX)
+            .unwrap_or_else(|| unreachable!("no subscriber has usize::MAX connections"))
+    }
+
+    /// Like [`Self::subscribe`], unless the subscriber already has `limit` connections
+    /// listening here: counted and added under one lock, so concurrent requests cannot
+    /// both take the last place.
+    pub fn subscribe_within(
+        &self,
+        subscriber_id: i64,
+        limit: usize,
+    ) -> Option<broadcast::Receiver<Signal>> {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        if channels
+            .get(&subscriber_id)
+            .is_some_and(|sender| sender.receiver_count() >= limit)
+        {
+            return None;
+        }
         // Forget subscribers whose connections all closed, whenever the map has doubled
         // since it was last pruned: amortised O(1) per connection.
         if channels.len() >= 2 * self.pruned_at.load(Ordering::Relaxed).max(64) {
             channels.retain(|_, sender| sender.receiver_count() > 0);
             self.pruned_at.store(channels.len(), Ordering::Relaxed);
         }
-        channels
-            .entry(subscriber_id)
-            .or_insert_with(|| broadcast::channel(BUFFER).0)
-            .subscribe()
+        Some(
+            channels
+                .entry(subscriber_id)
+                .or_insert_with(|| broadcast::channel(BUFFER).0)
+                .subscribe(),
+        )
     }
 
     /// Wakes the subscriber's connections here and, through the relay, elsewhere.

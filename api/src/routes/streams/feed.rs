@@ -62,6 +62,24 @@ pub struct Feed {
     ended: Option<End>,
 }
 
+/// A place among the subscriber's connections on this node (streams and long-polls
+/// alike): 429 when they hold as many as allowed.
+pub fn listen(
+    state: &AppState,
+    subscriber_id: i64,
+) -> Result<broadcast::Receiver<Signal>, ApiError> {
+    state
+        .bus
+        .subscribe_within(subscriber_id, state.settings.max_streams_per_subscriber)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                "this subscriber has too many open streams; close one first",
+            )
+        })
+}
+
 impl Feed {
     /// Starts listening, then positions the feed after `resume`, or after the newest
     /// item when the client has none. 429 when the subscriber has as many streams open
@@ -71,15 +89,8 @@ impl Feed {
         subscriber_id: i64,
         resume: Option<i64>,
     ) -> Result<Self, ApiError> {
-        if state.bus.listeners(subscriber_id) >= state.settings.max_streams_per_subscriber {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_streams",
-                "this subscriber has too many open streams; close one first",
-            ));
-        }
         // Listen before reading, so nothing stored in between goes unannounced.
-        let signals = state.bus.subscribe(subscriber_id);
+        let signals = listen(state, subscriber_id)?;
         let after = match resume {
             Some(id) => id,
             None => latest_id(&state.db, subscriber_id).await?,

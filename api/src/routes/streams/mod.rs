@@ -1,7 +1,7 @@
 //! Realtime inbox transports: SSE, WebSocket and the iframe stream. Each connection
 //! follows the subscriber's inbox through a [`feed::Feed`].
 
-mod feed;
+pub(crate) mod feed;
 pub(crate) mod iframe;
 mod sse;
 mod ws;

@@ -31,6 +31,8 @@ pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The separate `/metrics` listener (`metrics.listen`).
+    pub metrics_addr: SocketAddr,
     pub db: DatabaseConnection,
     /// The server's inbox bus: what a worker in the same process would publish on.
     pub bus: herald_core::inbox::Bus,
@@ -87,6 +89,15 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let state = herald_api::AppState::new(db.clone(), &config);
     let bus = state.bus.clone();
     let doorbell = state.doorbell.clone();
+    let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let metrics_addr = metrics_listener.local_addr().expect("addr");
+    tokio::spawn(herald_api::serve_metrics(
+        state.clone(),
+        metrics_listener,
+        std::future::pending(),
+    ));
     tokio::spawn(async move {
         herald_api::serve(state, listener, async {
             let _ = rx.await;
@@ -96,6 +107,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     });
     TestApp {
         addr,
+        metrics_addr,
         db,
         bus,
         doorbell,
