@@ -44,6 +44,42 @@ fn a_bad_setting_stops_start_up_naming_the_key() {
     }
 }
 
+#[test]
+fn the_sealing_key_is_generated_private_once_and_a_bad_one_stops_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let reseal = herald(dir.path())
+        .args(["secrets", "reseal"])
+        .output()
+        .unwrap();
+    assert!(reseal.status.success(), "{reseal:?}");
+    assert!(String::from_utf8_lossy(&reseal.stdout).contains("Resealed the secrets of 0"));
+    let key_file = dir.path().join("secrets.key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner reads the key");
+    }
+    herald(dir.path())
+        .args(["secrets", "reseal"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        key,
+        "kept, not replaced"
+    );
+
+    let refused = herald(dir.path())
+        .args(["secrets", "reseal"])
+        .env("HERALD_SECRETS__KEY", "too-short")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("secrets.key"));
+}
+
 fn wait_until_healthy(port: u16, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
