@@ -38,6 +38,7 @@ fn herald_with(command: &str, database_url: &str, port: u16, env: &[(&str, &str)
         .envs(env.iter().copied())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HERALD_DATABASE_URL", database_url)
+        .env("HERALD_SECRETS__KEY", helpers::TEST_SEALING_KEY)
         .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "HERALD_AUTH__SUBSCRIBER_TOKEN_SECRET",

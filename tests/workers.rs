@@ -123,6 +123,7 @@ impl Worker {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HERALD_DATABASE_URL", database_url)
+            .env("HERALD_SECRETS__KEY", helpers::TEST_SEALING_KEY)
             .env("HERALD_LOG__FILTER", "error")
             .env("HERALD_DELIVERY__BATCH_SIZE", "50")
             .env("HERALD_DELIVERY__CONCURRENCY", "16")
