@@ -32,6 +32,12 @@ fn a_bad_setting_stops_start_up_naming_the_key() {
         ("HERALD_DATABASE_URL", "mysql://localhost/x", "database_url"),
         ("HERALD_LOG__FORMAT", "xml", "format"),
         ("HERALD_LISTN", "127.0.0.1:1", "listn"),
+        (
+            "HERALD_DELIVERY__RETRY_SCHEDULE_SECS",
+            "[10, 18446744073709551615]",
+            "retry_schedule_secs",
+        ),
+        ("HERALD_DELIVERY__LEASE_SECS", "0", "lease_secs"),
     ] {
         let output = herald(dir.path())
             .arg("migrate")

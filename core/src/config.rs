@@ -184,6 +184,22 @@ impl Config {
                 "must be at least 12 characters (or empty to generate one)",
             ));
         }
+        // Waits far past these would only ever overflow the clock, never be waited out.
+        const MONTH_SECS: u64 = 30 * 24 * 3600;
+        if self
+            .delivery
+            .retry_schedule_secs
+            .iter()
+            .any(|&s| s > MONTH_SECS)
+        {
+            return Err(invalid(
+                "delivery.retry_schedule_secs",
+                "each wait must be at most 30 days (2592000 seconds)",
+            ));
+        }
+        if !(1..=24 * 3600).contains(&self.delivery.lease_secs) {
+            return Err(invalid("delivery.lease_secs", "must be 1 to 86400 seconds"));
+        }
         if !(0.0..1.0).contains(&self.delivery.retry_jitter) {
             return Err(invalid(
                 "delivery.retry_jitter",

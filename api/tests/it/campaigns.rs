@@ -277,6 +277,32 @@ async fn bad_campaigns_name_the_field_and_keywords_block_submission() {
             with("expires_at", json!("2000-01-01T00:00:00Z")),
             "expires_at",
         ),
+        // Dates at the calendar's ends made the worker's time arithmetic panic.
+        (
+            with(
+                "schedule",
+                json!({ "kind": "local_time", "date": "-262143-01-01", "time": "09:00" }),
+            ),
+            "schedule.date",
+        ),
+        (
+            with(
+                "schedule",
+                json!({ "kind": "local_time", "date": "+262142-12-31", "time": "23:59" }),
+            ),
+            "schedule.date",
+        ),
+        (
+            with(
+                "schedule",
+                json!({ "kind": "at", "at": "+200000-01-01T00:00:00Z" }),
+            ),
+            "schedule.at",
+        ),
+        (
+            with("expires_at", json!("+262142-12-31T00:00:00Z")),
+            "expires_at",
+        ),
     ] {
         let response = author
             .post("/v1/campaigns")

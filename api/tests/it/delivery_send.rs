@@ -598,3 +598,70 @@ async fn a_gone_endpoint_is_disabled_and_unloadable_content_fails_its_deliveries
         .unwrap();
     assert!(failed.reason.unwrap().contains("template"));
 }
+
+/// A receiver that answers every request 429 or 503 with the `Retry-After` that its
+/// path names, however absurd.
+async fn throttling_receiver() -> String {
+    let app = Router::new().route(
+        "/{case}",
+        post(move |Path(case): Path<String>| async move {
+            let (status, retry_after) = match case.as_str() {
+                "u64-max" => (AxumStatus::TOO_MANY_REQUESTS, "18446744073709551615"),
+                "past-u64" => (AxumStatus::TOO_MANY_REQUESTS, "99999999999999999999"),
+                "millennia" => (AxumStatus::SERVICE_UNAVAILABLE, "99999999999"),
+                // 317,000 years: past the end of the calendar.
+                "overflow" => (AxumStatus::SERVICE_UNAVAILABLE, "9999999999999"),
+                "year-9999" => (
+                    AxumStatus::SERVICE_UNAVAILABLE,
+                    "Fri, 31 Dec 9999 23:59:59 GMT",
+                ),
+                "negative" => (AxumStatus::TOO_MANY_REQUESTS, "-5"),
+                _ => (AxumStatus::TOO_MANY_REQUESTS, "soon, maybe"),
+            };
+            (status, [("retry-after", retry_after)])
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_receivers_retry_after_is_honoured_only_up_to_the_longest_scheduled_wait() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let base = throttling_receiver().await;
+    let cases = [
+        "u64-max",
+        "past-u64",
+        "millennia",
+        "overflow",
+        "year-9999",
+        "negative",
+        "garbage",
+    ];
+    let subscribers: Vec<(&str, String)> = cases
+        .iter()
+        .map(|case| (*case, format!("{base}/{case}")))
+        .collect();
+    let template_id = setup(&admin, ping(r#"{"n": 1}"#), &subscribers).await;
+    let message = webhook_message(&app, Some(template_id)).await;
+    let now = Utc::now();
+    plan_for_everyone(&app, &message, now).await;
+
+    let mut config = test_config();
+    config.delivery.retry_schedule_secs = vec![10, 60];
+    config.delivery.retry_jitter = 0.0;
+    let deliverer = Deliverer::new(app.db.clone(), &config).await.unwrap();
+    let round = deliverer.run_once(now).await.unwrap();
+    assert_eq!(round.retrying, cases.len() as u64, "{round:?}");
+    for row in delivery::Entity::find().all(&app.db).await.unwrap() {
+        assert_eq!(row.status, "queued");
+        let wait = row.not_before.unwrap() - now;
+        assert!(
+            (10..=60).contains(&wait.num_seconds()),
+            "waits between the first scheduled step and the longest: {wait}"
+        );
+    }
+}

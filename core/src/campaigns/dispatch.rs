@@ -52,9 +52,11 @@ fn first_send(model: &campaign::Model) -> Option<DateTime<Utc>> {
     match schedule_of(model)? {
         Schedule::Now => Some(model.updated_at),
         Schedule::At { at } => Some(at),
-        Schedule::LocalTime { date, time } => {
-            Some(date.and_time(time).and_utc() - Duration::hours(MAX_OFFSET_HOURS))
-        }
+        // Checked: a row stored before dates were range-checked must not panic here.
+        Schedule::LocalTime { date, time } => date
+            .and_time(time)
+            .and_utc()
+            .checked_sub_signed(Duration::hours(MAX_OFFSET_HOURS)),
     }
 }
 

@@ -33,6 +33,37 @@ pub enum Schedule {
     },
 }
 
+/// Years a campaign may be scheduled or expire in: any real campaign fits, and the
+/// time arithmetic on them (zone offsets, hours before the first local send) stays far
+/// from the calendar's ends, where it would overflow.
+const SCHEDULABLE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2999;
+
+fn check_year(field: &str, year: i32) -> Result<()> {
+    if SCHEDULABLE_YEARS.contains(&year) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!(
+                "must be in the years {} to {}",
+                SCHEDULABLE_YEARS.start(),
+                SCHEDULABLE_YEARS.end()
+            ),
+        ))
+    }
+}
+
+impl Schedule {
+    fn check(&self) -> Result<()> {
+        use chrono::Datelike;
+        match self {
+            Schedule::Now => Ok(()),
+            Schedule::At { at } => check_year("schedule.at", at.year()),
+            Schedule::LocalTime { date, .. } => check_year("schedule.date", date.year()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignIn {
@@ -66,6 +97,10 @@ fn status_of(model: &campaign::Model) -> Status {
 /// Checks references and fills in the template version.
 async fn resolve(conn: &impl ConnectionTrait, input: &CampaignIn) -> Result<i32> {
     input.validate()?;
+    input.schedule.check()?;
+    if let Some(at) = input.expires_at {
+        check_year("expires_at", chrono::Datelike::year(&at))?;
+    }
     let version =
         templates::referenced_version(conn, input.template_id, input.template_version).await?;
     templates::require_channels(&templates::content_of(&version)?, &input.channels)?;

@@ -91,7 +91,9 @@ impl RetryPolicy {
     }
 
     /// After `attempts` tries, when the next may start; `None` when retries are spent.
-    /// A plugin's retry-after is honoured when it asks for longer.
+    /// A plugin's retry-after is honoured when it asks for longer, up to the schedule's
+    /// longest wait: a receiver cannot park a delivery for years (or overflow the
+    /// clock) by answering `Retry-After: 99999999999`.
     pub fn next_try(
         &self,
         attempts: i32,
@@ -100,11 +102,14 @@ impl RetryPolicy {
     ) -> Option<DateTime<Utc>> {
         let index = usize::try_from(attempts).ok()?.checked_sub(1)?;
         let base = *self.schedule.get(index)?;
+        let longest = self.schedule.iter().max().copied().unwrap_or_default();
         let factor = 1.0 + rand::rng().random_range(-self.jitter..=self.jitter);
-        let wait = base
-            .mul_f64(factor.max(0.0))
-            .max(retry_after.unwrap_or_default());
-        Some(now + chrono::Duration::from_std(wait).unwrap_or_default())
+        let wait = Duration::try_from_secs_f64(base.as_secs_f64() * factor.max(0.0))
+            .unwrap_or(base)
+            .max(retry_after.unwrap_or_default().min(longest));
+        let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+        // Past the end of the calendar is as good as never: a dead letter, not a panic.
+        now.checked_add_signed(wait)
     }
 }
 
@@ -315,11 +320,28 @@ mod tests {
     }
 
     #[test]
-    fn a_longer_retry_after_wins() {
+    fn a_longer_retry_after_wins_up_to_the_longest_wait_of_the_schedule() {
         let now = Utc::now();
         let wait = policy()
-            .next_try(1, Some(Duration::from_secs(3600)), now)
+            .next_try(1, Some(Duration::from_secs(50)), now)
             .unwrap();
-        assert_eq!(wait - now, chrono::Duration::seconds(3600));
+        assert_eq!(wait - now, chrono::Duration::seconds(50));
+        for asked in [3600, 99_999_999_999, u64::MAX] {
+            let wait = policy()
+                .next_try(1, Some(Duration::from_secs(asked)), now)
+                .unwrap();
+            assert_eq!(wait - now, chrono::Duration::seconds(100), "{asked}");
+        }
+        let wait = policy().next_try(1, Some(Duration::MAX), now).unwrap();
+        assert_eq!(wait - now, chrono::Duration::seconds(100));
+    }
+
+    #[test]
+    fn a_wait_past_the_end_of_the_calendar_is_no_next_try_not_a_panic() {
+        let policy = RetryPolicy {
+            schedule: vec![Duration::from_secs(u64::MAX)],
+            jitter: 0.2,
+        };
+        assert_eq!(policy.next_try(1, None, Utc::now()), None);
     }
 }

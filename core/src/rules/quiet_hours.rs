@@ -96,7 +96,10 @@ pub(crate) fn opening_on(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime
         match zone.from_local_datetime(&wanted) {
             LocalResult::Single(t) => return t.with_timezone(&Utc),
             LocalResult::Ambiguous(earlier, _) => return earlier.with_timezone(&Utc),
-            LocalResult::None => wanted += Duration::minutes(1),
+            LocalResult::None => match wanted.checked_add_signed(Duration::minutes(1)) {
+                Some(next) => wanted = next,
+                None => break,
+            },
         }
     }
     // Unreachable for real zones; fall back to reading the wall time as UTC.
