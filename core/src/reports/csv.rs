@@ -27,9 +27,72 @@ where
 {
     let mut writer = AsyncWriterBuilder::new().create_writer(Vec::new());
     for record in records {
-        writer.write_record(record).await?;
+        writer
+            .write_record(
+                record
+                    .into_iter()
+                    .map(|field| inert(field.as_ref()).into_owned()),
+            )
+            .await?;
     }
     Ok(writer.into_inner().await.map_err(csv_async::Error::from)?)
+}
+
+/// A cell a spreadsheet will not run: one that starts with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return (a formula, or how one is smuggled past a check) gets a leading
+/// `'`, OWASP's rule against CSV injection. Reports hold no negative numbers, so no
+/// number is changed; text from outside (names, ids, reasons) may be.
+fn inert(field: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match field.first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => {
+            let mut quoted = Vec::with_capacity(field.len() + 1);
+            quoted.push(b'\'');
+            quoted.extend_from_slice(field);
+            std::borrow::Cow::Owned(quoted)
+        }
+        _ => std::borrow::Cow::Borrowed(field),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn cells_a_spreadsheet_would_run_are_made_inert() {
+        let cells = [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tcmd",
+            "\rcmd",
+            "plain",
+            "42",
+            "",
+        ];
+        let bytes = encode([cells]).await.unwrap();
+        let mut reader = csv_async::AsyncReaderBuilder::new()
+            .has_headers(false)
+            .create_reader(&bytes[..]);
+        let mut record = csv_async::StringRecord::new();
+        reader.read_record(&mut record).await.unwrap();
+        let read: Vec<&str> = record.iter().collect();
+        assert_eq!(
+            read,
+            [
+                "'=HYPERLINK(\"http://x\",\"y\")",
+                "'+1",
+                "'-2+3",
+                "'@SUM(A1)",
+                "'\tcmd",
+                "'\rcmd",
+                "plain",
+                "42",
+                "",
+            ]
+        );
+    }
 }
 
 pub(super) fn text<T: ToString>(value: Option<T>) -> String {
