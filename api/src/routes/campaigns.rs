@@ -54,9 +54,17 @@ pub struct CampaignOut {
     status: String,
     created_by: Option<i64>,
     approved_by: Option<i64>,
-    /// SHA-256 (hex) of what the approval covers: the campaign's settings, the template
-    /// version's content, the audience's definition and, for a list or file audience,
-    /// the size of the snapshot taken at approval. Absent while not approved.
+    /// SHA-256 (hex) of what the approval covers: the campaign's settings (template
+    /// version, channels, schedule, category, priority, data, expiry), the template
+    /// version's content and the audience's definition. Absent while not approved.
+    ///
+    /// A list or file audience is frozen at approval: the campaign goes to the
+    /// subscribers its ids named then, and ids added later are not sent to. A segment or
+    /// `all` audience is a filter evaluated when the campaign is sent, by definition: the
+    /// approval covers the filter, not who matches it at send time.
+    ///
+    /// Any change after approval returns the campaign to draft: an edit at once, a change
+    /// to what it points at when it is scheduled or started (409 `approval_invalidated`).
     approved_hash: Option<String>,
     approved_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
@@ -288,9 +296,7 @@ step_route!(
     "/v1/campaigns/{id}/approve",
     "campaigns:review",
     Action::Approve,
-    "Approves a campaign in review. Whoever created, edited or submitted the campaign cannot approve it, whatever their role (403 `reviewer_is_editor` or `reviewer_is_submitter`).\n\n\
-     The approval covers exactly what was reviewed: its hash (`approved_hash`) covers the campaign's settings (template version, channels, schedule, category, priority, data, expiry), the template version's content and the audience's definition. A list or file audience is frozen at approval: the campaign is sent to the subscribers it named then, and ids added later are not sent to. A segment or \"all\" audience is a filter evaluated when the campaign is sent, by definition: the approval covers the filter, not who matches it at send time.\n\n\
-     Any later change returns the campaign to draft: an edit at once; anything else when it is scheduled or started (409 `approval_invalidated`)."
+    "Approves a campaign in review, binding the approval to what was reviewed (see `approved_hash` on the campaign). Whoever created, edited or submitted the campaign cannot approve it, whatever their role (403 `reviewer_is_editor` or `reviewer_is_submitter`)."
 );
 step_route!(
     reject,

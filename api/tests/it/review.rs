@@ -198,7 +198,6 @@ async fn a_change_after_approval_returns_the_campaign_to_draft_before_anything_i
         .audience(json!({ "name": "all", "kind": "all" }))
         .await;
     let id = review.approved(everyone).await;
-    assert!(review.campaign(id).await["approved_hash"].is_string());
 
     // Through the API: an edit sends it back to draft, and it cannot be scheduled.
     let mut edited = review.campaign_body(everyone);
