@@ -5,8 +5,11 @@
 //! - `campaign_contributors`: everyone who edited or submitted a campaign, so that its
 //!   reviewer can be someone else whatever their role;
 //! - `campaign_audiences`: a list or file audience frozen at approval, the subscribers
-//!   the campaign is sent to. No foreign key to `subscribers`: a subscriber deleted after
-//!   approval simply no longer joins, and the snapshot's size (part of the hash) stays.
+//!   the campaign is sent to. No foreign keys: a subscriber deleted after approval simply
+//!   no longer joins, and the snapshot's size (part of the hash) stays; campaigns are
+//!   never deleted, their snapshot is discarded when edited, invalidated, completed or
+//!   cancelled. A foreign key would be checked for each of a million rows at approval
+//!   (3.0 of 5.7 s on Postgres, measured).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -86,12 +89,6 @@ impl MigrationTrait for Migration {
                     .col(big_integer("campaign_id"))
                     .col(big_integer("subscriber_id"))
                     .primary_key(Index::create().col("campaign_id").col("subscriber_id"))
-                    .foreign_key(&mut fk(
-                        "campaign_audiences",
-                        "campaign_id",
-                        "campaigns",
-                        ForeignKeyAction::Cascade,
-                    ))
                     .to_owned(),
             )
             .await?;

@@ -188,7 +188,6 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let audience = audiences::get(db, model.audience_id).await?;
-    let filter = snapshot::recipients(db, model, &audience)?;
     let rules = RuleSet::load(db).await?;
     let inbox = inbox_content(db, message)
         .await
@@ -205,7 +204,8 @@ where
     let mut planned = 0;
     loop {
         while !exhausted && in_flight.len() < PAGES_IN_FLIGHT {
-            let page = Recipient::page(db, filter.clone(), after, PAGE).await?;
+            let recipients = snapshot::recipients(db, model, &audience, after)?;
+            let page = Recipient::page(db, recipients, after, PAGE).await?;
             match page.last() {
                 Some(last) => {
                     after = Some(last.id);

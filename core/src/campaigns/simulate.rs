@@ -181,7 +181,6 @@ where
     let channels: Vec<ChannelKind> = serde_json::from_value(model.channels.clone())
         .map_err(|e| Error::invalid("channels", format!("stored channels unreadable: {e}")))?;
     let audience = audiences::get(conn, model.audience_id).await?;
-    let filter = snapshot::recipients(conn, &model, &audience)?;
     let rules = RuleSet::load(conn).await?;
     let message = Message {
         category: &model.category,
@@ -201,7 +200,8 @@ where
     };
     let mut after_id = None;
     loop {
-        let page = Recipient::page(conn, filter.clone(), after_id, page_size(conn)).await?;
+        let recipients = snapshot::recipients(conn, &model, &audience, after_id)?;
+        let page = Recipient::page(conn, recipients, after_id, page_size(conn)).await?;
         let Some(last) = page.last() else { break };
         after_id = Some(last.id);
         tally.subscribers += page.len() as u64;
