@@ -410,14 +410,16 @@ async fn withdraw_approval(
 
 /// The worker's check before planning a running campaign: when it is no longer what was
 /// approved, it returns to draft and nothing of it is sent. Returns whether it still holds.
-pub(crate) async fn confirm_approval(
-    conn: &impl TransactionTrait,
-    model: &campaign::Model,
-) -> Result<bool> {
-    let txn = crate::db::begin_write(conn).await?;
-    if review::approval_holds(&txn, model).await? {
+pub(crate) async fn confirm_approval<C>(conn: &C, model: &campaign::Model) -> Result<bool>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    // Read without the write lock: the check runs every round for every campaign being
+    // planned, and almost always holds.
+    if review::approval_holds(conn, model).await? {
         return Ok(true);
     }
+    let txn = crate::db::begin_write(conn).await?;
     let ctx = AuditContext::new(Actor::System);
     match withdraw_approval(&txn, &ctx, model.id, status_of(model)).await {
         Ok(()) => txn.commit().await?,
