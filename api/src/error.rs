@@ -7,11 +7,11 @@
 //! |---|---|
 //! | 400 | `malformed_json`, `bad_request` |
 //! | 401 | `unauthenticated`, `invalid_credentials`, `invalid_api_key`, `session_expired` |
-//! | 403 | `forbidden`, `csrf_failed` |
+//! | 403 | `forbidden`, `csrf_failed`, `reviewer_is_editor`, `reviewer_is_submitter` |
 //! | 404 | `not_found` |
 //! | 405 | `method_not_allowed` |
 //! | 408 | `timeout` |
-//! | 409 | `conflict`, `already_exists`, `username_taken`, `last_admin`, `invalid_transition`, … |
+//! | 409 | `conflict`, `already_exists`, `username_taken`, `last_admin`, `invalid_transition`, `approval_invalidated`, … |
 //! | 413 | `payload_too_large` |
 //! | 415 | `unsupported_media_type` |
 //! | 422 | `validation_failed`, `banned_words` (with `field`) |
@@ -114,7 +114,7 @@ impl From<herald_core::Error> for ApiError {
                     .with_field(field)
             }
             E::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
-            E::Forbidden { message } => Self::forbidden(message),
+            E::Forbidden { code, message } => Self::new(StatusCode::FORBIDDEN, code, message),
             E::InvalidCredentials => Self::unauthenticated(
                 "invalid_credentials",
                 "the username or password is not correct",

@@ -26,7 +26,7 @@ pub enum Error {
 
     /// The caller may use the route but not do this particular thing (four eyes).
     #[error("{message}")]
-    Forbidden { message: String },
+    Forbidden { code: &'static str, message: String },
 
     /// Username/password or key did not match.
     #[error("invalid credentials")]

@@ -9,6 +9,7 @@ mod m20261122_000004_deliveries;
 mod m20261122_000005_delivery_queue;
 mod m20261122_000006_inbox;
 mod m20261122_000007_report_statistics;
+mod m20261204_000001_review_snapshot;
 mod schema_util;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_delivery_queue::Migration),
             Box::new(m20261122_000006_inbox::Migration),
             Box::new(m20261122_000007_report_statistics::Migration),
+            Box::new(m20261204_000001_review_snapshot::Migration),
         ]
     }
 }

@@ -187,6 +187,7 @@ const STEP_PAST: Record<string, string> = {
   resume: "resumed it",
   complete: "finished sending",
   cancel: "cancelled it",
+  invalidate: "found that what was approved had changed, so it is a draft again",
 };
 
 const STEP_LABEL: Record<Step, string> = {

@@ -1,5 +1,5 @@
 //! Campaigns and their review: create and edit (editors), submit, approve or reject
-//! (reviewers, never the author), schedule, pause, resume, cancel.
+//! (reviewers who neither edited nor submitted it), schedule, pause, resume, cancel.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -54,6 +54,19 @@ pub struct CampaignOut {
     status: String,
     created_by: Option<i64>,
     approved_by: Option<i64>,
+    /// SHA-256 (hex) of what the approval covers: the campaign's settings (template
+    /// version, channels, schedule, category, priority, data, expiry), the template
+    /// version's content and the audience's definition. Absent while not approved.
+    ///
+    /// A list or file audience is frozen at approval: the campaign goes to the
+    /// subscribers its ids named then, and ids added later are not sent to. A segment or
+    /// `all` audience is a filter evaluated when the campaign is sent, by definition: the
+    /// approval covers the filter, not who matches it at send time.
+    ///
+    /// Any change after approval returns the campaign to draft: an edit at once, a change
+    /// to what it points at when it is scheduled or started (409 `approval_invalidated`).
+    approved_hash: Option<String>,
+    approved_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -75,6 +88,8 @@ impl From<campaign::Model> for CampaignOut {
             status: m.status,
             created_by: m.created_by,
             approved_by: m.approved_by,
+            approved_hash: m.approved_hash,
+            approved_at: m.approved_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -281,21 +296,21 @@ step_route!(
     "/v1/campaigns/{id}/approve",
     "campaigns:review",
     Action::Approve,
-    "Approves a campaign in review. The author cannot approve their own campaign (403)."
+    "Approves a campaign in review, binding the approval to what was reviewed (see `approved_hash` on the campaign). Whoever created, edited or submitted the campaign cannot approve it, whatever their role (403 `reviewer_is_editor` or `reviewer_is_submitter`)."
 );
 step_route!(
     reject,
     "/v1/campaigns/{id}/reject",
     "campaigns:review",
     Action::Reject,
-    "Rejects a campaign in review, with a comment. The author cannot reject their own campaign (403)."
+    "Rejects a campaign in review, with a comment. Whoever created, edited or submitted the campaign cannot reject it (403 `reviewer_is_editor` or `reviewer_is_submitter`)."
 );
 step_route!(
     schedule,
     "/v1/campaigns/{id}/schedule",
     "campaigns:write",
     Action::Schedule,
-    "Schedules an approved campaign for sending at its schedule."
+    "Schedules an approved campaign for sending at its schedule. If what was approved changed since (its template version or audience definition), the campaign returns to draft instead (409 `approval_invalidated`)."
 );
 step_route!(
     pause,

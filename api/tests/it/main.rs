@@ -25,6 +25,7 @@ mod openapi;
 mod operations;
 mod operators;
 mod reports;
+mod review;
 mod rules;
 mod rules_engine;
 mod subscribers;

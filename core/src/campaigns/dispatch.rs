@@ -4,7 +4,9 @@
 //! way is simply followed by another that plans what is missing. A campaign completes
 //! when every delivery has reached a final status. Inbox deliveries that may go now are
 //! stored as their page is planned, in the same transaction (see
-//! [`crate::inbox::deliver`]).
+//! [`crate::inbox::deliver`]). Starting and planning first check that the campaign is
+//! still what was approved; a list or file audience is planned from the snapshot taken
+//! at approval.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use futures::StreamExt;
@@ -16,8 +18,9 @@ use sea_orm::{
 };
 
 use super::lifecycle::{Action, Status};
+use super::snapshot;
 use super::store::{self, Schedule};
-use crate::audiences::store::{self as audiences, condition_for};
+use crate::audiences::store as audiences;
 use crate::audit::{Actor, AuditContext};
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres};
@@ -134,10 +137,17 @@ where
 {
     let mut planned = 0;
     for model in store::list(db, Some(Status::Running)).await? {
-        let message = message_of(db, &model).await?;
-        if message.dispatched_at.is_some() {
+        if find_message(db, model.id)
+            .await?
+            .is_some_and(|m| m.dispatched_at.is_some())
+        {
             continue;
         }
+        // Defence in depth: nothing is planned that is not what was approved.
+        if !store::confirm_approval(db, &model).await? {
+            continue;
+        }
+        let message = message_of(db, &model).await?;
         planned += dispatch(db, &model, &message, now, bus).await?;
         let mut done: message::ActiveModel = message.into();
         done.dispatched_at = Set(Some(Utc::now()));
@@ -180,7 +190,6 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let audience = audiences::get(db, model.audience_id).await?;
-    let filter = condition_for(db, &audience)?;
     let rules = RuleSet::load(db).await?;
     let inbox = inbox_content(db, message)
         .await
@@ -197,7 +206,8 @@ where
     let mut planned = 0;
     loop {
         while !exhausted && in_flight.len() < PAGES_IN_FLIGHT {
-            let page = Recipient::page(db, filter.clone(), after, PAGE).await?;
+            let recipients = snapshot::recipients(db, model, &audience, after)?;
+            let page = Recipient::page(db, recipients, after, PAGE).await?;
             match page.last() {
                 Some(last) => {
                     after = Some(last.id);

@@ -34,6 +34,9 @@ pub enum Action {
     /// The worker finished every delivery.
     Complete,
     Cancel,
+    /// What was approved changed (found when scheduling, starting or planning): back to
+    /// draft, for a new review.
+    Invalidate,
 }
 
 impl Status {
@@ -69,7 +72,7 @@ impl Status {
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Edit,
         Action::Submit,
         Action::Approve,
@@ -80,6 +83,7 @@ impl Action {
         Action::Resume,
         Action::Complete,
         Action::Cancel,
+        Action::Invalidate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +98,7 @@ impl Action {
             Action::Resume => "resume",
             Action::Complete => "complete",
             Action::Cancel => "cancel",
+            Action::Invalidate => "invalidate",
         }
     }
 }
@@ -114,6 +119,7 @@ pub fn next(from: Status, action: Action) -> Option<Status> {
         // Resuming goes back to the scheduler, which restarts sending when it is due.
         (S::Paused, A::Resume) => Some(S::Scheduled),
         (S::Running, A::Complete) => Some(S::Completed),
+        (S::Approved | S::Scheduled | S::Running | S::Paused, A::Invalidate) => Some(S::Draft),
         (S::Completed | S::Cancelled, A::Cancel) => None,
         (_, A::Cancel) => Some(S::Cancelled),
         _ => None,
@@ -159,7 +165,7 @@ mod tests {
             })
             .sum();
         // edit 4, submit 2, approve 1, reject 1, schedule 1, start 1, pause 2, resume 1,
-        // complete 1, cancel 7.
-        assert_eq!(allowed, 21);
+        // complete 1, cancel 7, invalidate 4.
+        assert_eq!(allowed, 25);
     }
 }

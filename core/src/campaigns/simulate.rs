@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
+use super::snapshot;
 use super::store::{self, Schedule};
-use crate::audiences::store::{self as audiences, condition_for};
+use crate::audiences::store as audiences;
 use crate::channel::ChannelKind;
 use crate::db::{is_postgres, prefer_generic_plans};
 use crate::entities::campaign;
@@ -180,7 +181,6 @@ where
     let channels: Vec<ChannelKind> = serde_json::from_value(model.channels.clone())
         .map_err(|e| Error::invalid("channels", format!("stored channels unreadable: {e}")))?;
     let audience = audiences::get(conn, model.audience_id).await?;
-    let filter = condition_for(conn, &audience)?;
     let rules = RuleSet::load(conn).await?;
     let message = Message {
         category: &model.category,
@@ -200,7 +200,8 @@ where
     };
     let mut after_id = None;
     loop {
-        let page = Recipient::page(conn, filter.clone(), after_id, page_size(conn)).await?;
+        let recipients = snapshot::recipients(conn, &model, &audience, after_id)?;
+        let page = Recipient::page(conn, recipients, after_id, page_size(conn)).await?;
         let Some(last) = page.last() else { break };
         after_id = Some(last.id);
         tally.subscribers += page.len() as u64;

@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::lifecycle::{Action, Status, next};
-use crate::audit::{self, AuditContext, Change};
+use super::review::{self, Contribution};
+use super::snapshot;
+use crate::audit::{self, Actor, AuditContext, Change};
 use crate::channel::ChannelKind;
 use crate::entities::{campaign, campaign_review};
 use crate::error::{Error, Result};
@@ -176,11 +178,14 @@ pub async fn create(
         status: Set(Status::Draft.as_str().to_owned()),
         created_by: Set(ctx.actor.operator_id()),
         approved_by: Set(None),
+        approved_hash: Set(None),
+        approved_at: Set(None),
         created_at: Set(now),
         ..Default::default()
     };
     apply(&mut active, input, version);
     let model = active.insert(&txn).await?;
+    review::record(&txn, model.id, &ctx.actor, Contribution::Edited).await?;
     record_step(
         &txn,
         ctx,
@@ -262,14 +267,8 @@ async fn cancel_deliveries(conn: &impl ConnectionTrait, campaign_id: i64) -> Res
     Ok(())
 }
 
-async fn swap_status(
-    conn: &impl ConnectionTrait,
-    id: i64,
-    from: Status,
-    to: Status,
-    approver: Option<i64>,
-) -> Result<()> {
-    let mut update = campaign::Entity::update_many()
+async fn swap_status(conn: &impl ConnectionTrait, id: i64, from: Status, to: Status) -> Result<()> {
+    let update = campaign::Entity::update_many()
         .col_expr(
             campaign::Column::Status,
             sea_orm::sea_query::Expr::value(to.as_str()),
@@ -278,12 +277,6 @@ async fn swap_status(
             campaign::Column::UpdatedAt,
             sea_orm::sea_query::Expr::value(Utc::now()),
         );
-    if let Some(approver) = approver {
-        update = update.col_expr(
-            campaign::Column::ApprovedBy,
-            sea_orm::sea_query::Expr::value(approver),
-        );
-    }
     let moved = update
         .filter(campaign::Column::Id.eq(id))
         .filter(campaign::Column::Status.eq(from.as_str()))
@@ -316,14 +309,20 @@ pub async fn update(
     apply(&mut active, input, version);
     active.status = Set(to.as_str().to_owned());
     active.approved_by = Set(None);
+    active.approved_hash = Set(None);
+    active.approved_at = Set(None);
     let after = active.update(&txn).await?;
+    snapshot::discard(&txn, id).await?;
+    review::record(&txn, id, &ctx.actor, Contribution::Edited).await?;
     record_step(&txn, ctx, id, Action::Edit, from, to, "").await?;
     txn.commit().await?;
     Ok(after)
 }
 
-/// Applies a lifecycle action requested by a person. Reviewers cannot approve or reject
-/// their own campaigns; a rejection needs a comment; submitting checks keyword rules.
+/// Applies a lifecycle action requested by a person (or the worker: start, complete).
+/// Reviewers never edited or submitted the campaign; a rejection needs a comment;
+/// submitting checks keyword rules; scheduling and starting check that the campaign is
+/// still what was approved, and otherwise return it to draft (409 `approval_invalidated`).
 pub async fn transition(
     conn: &impl TransactionTrait,
     ctx: &AuditContext,
@@ -335,13 +334,8 @@ pub async fn transition(
     let found = get(&txn, id).await?;
     let from = status_of(&found);
     let to = next(from, action).ok_or_else(|| refused(action, from))?;
-    if matches!(action, Action::Approve | Action::Reject)
-        && found.created_by.is_some()
-        && found.created_by == ctx.actor.operator_id()
-    {
-        return Err(Error::Forbidden {
-            message: "the author of a campaign cannot review it".into(),
-        });
+    if matches!(action, Action::Approve | Action::Reject) {
+        review::require_independent(&txn, &found, &ctx.actor).await?;
     }
     if action == Action::Reject && comment.trim().is_empty() {
         return Err(Error::invalid(
@@ -357,15 +351,116 @@ pub async fn transition(
             serde_json::from_value(found.channels.clone()).unwrap_or_default();
         check_keywords(&txn, "template", &texts, &channels, Some(&found.category)).await?;
     }
-    let approver = (action == Action::Approve)
-        .then(|| ctx.actor.operator_id())
-        .flatten();
-    swap_status(&txn, id, from, to, approver).await?;
-    if action == Action::Cancel {
-        cancel_deliveries(&txn, id).await?;
+    if matches!(action, Action::Schedule | Action::Start)
+        && !review::approval_holds(&txn, &found).await?
+    {
+        withdraw_approval(&txn, ctx, id, from).await?;
+        txn.commit().await?;
+        return Err(Error::conflict(
+            "approval_invalidated",
+            "the campaign, its template version or its audience changed after approval; \
+             it is a draft again and needs a new review",
+        ));
+    }
+    swap_status(&txn, id, from, to).await?;
+    match action {
+        Action::Submit => review::record(&txn, id, &ctx.actor, Contribution::Submitted).await?,
+        Action::Approve => approve(&txn, ctx, &found).await?,
+        Action::Cancel => {
+            cancel_deliveries(&txn, id).await?;
+            snapshot::discard(&txn, id).await?;
+        }
+        Action::Complete => snapshot::discard(&txn, id).await?,
+        _ => {}
     }
     record_step(&txn, ctx, id, action, from, to, comment).await?;
     let after = get(&txn, id).await?;
     txn.commit().await?;
     Ok(after)
+}
+
+/// Binds the approval to what is approved: freezes a list or file audience, then
+/// records the approver and the hash of the content (which counts the snapshot).
+async fn approve(
+    conn: &impl ConnectionTrait,
+    ctx: &AuditContext,
+    model: &campaign::Model,
+) -> Result<()> {
+    let audience = crate::audiences::store::get(conn, model.audience_id).await?;
+    if snapshot::is_frozen(&audience) {
+        snapshot::take(conn, model.id, &audience).await?;
+    }
+    let hash = review::content_hash(conn, model).await?;
+    set_approval(conn, model.id, ctx.actor.operator_id(), Some(hash)).await
+}
+
+/// Records (or, with no hash, clears) the campaign's approval.
+async fn set_approval(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    approver: Option<i64>,
+    hash: Option<String>,
+) -> Result<()> {
+    use sea_orm::sea_query::Expr;
+    let at = hash.as_ref().map(|_| Utc::now());
+    campaign::Entity::update_many()
+        .col_expr(campaign::Column::ApprovedBy, Expr::value(approver))
+        .col_expr(campaign::Column::ApprovedHash, Expr::value(hash))
+        .col_expr(campaign::Column::ApprovedAt, Expr::value(at))
+        .filter(campaign::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Returns a campaign whose approved content changed to draft: the approval and the
+/// audience snapshot go, deliveries not yet sent are cancelled, and the history says why.
+async fn withdraw_approval(
+    conn: &impl ConnectionTrait,
+    ctx: &AuditContext,
+    id: i64,
+    from: Status,
+) -> Result<()> {
+    let to = next(from, Action::Invalidate).ok_or_else(|| refused(Action::Invalidate, from))?;
+    swap_status(conn, id, from, to).await?;
+    set_approval(conn, id, None, None).await?;
+    snapshot::discard(conn, id).await?;
+    cancel_deliveries(conn, id).await?;
+    // Herald withdraws the approval; the request that noticed keeps its id in the log.
+    let herald = AuditContext {
+        actor: Actor::System,
+        request_id: ctx.request_id.clone(),
+    };
+    record_step(
+        conn,
+        &herald,
+        id,
+        Action::Invalidate,
+        from,
+        to,
+        "what was approved changed (campaign, template version or audience)",
+    )
+    .await
+}
+
+/// The worker's check before planning a running campaign: when it is no longer what was
+/// approved, it returns to draft and nothing of it is sent. Returns whether it still holds.
+pub(crate) async fn confirm_approval<C>(conn: &C, model: &campaign::Model) -> Result<bool>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    // Read without the write lock: the check runs every round for every campaign being
+    // planned, and almost always holds.
+    if review::approval_holds(conn, model).await? {
+        return Ok(true);
+    }
+    let txn = crate::db::begin_write(conn).await?;
+    let ctx = AuditContext::new(Actor::System);
+    match withdraw_approval(&txn, &ctx, model.id, status_of(model)).await {
+        Ok(()) => txn.commit().await?,
+        // Someone else moved it meanwhile; their change stands.
+        Err(Error::Conflict { .. }) => {}
+        Err(other) => return Err(other),
+    }
+    Ok(false)
 }

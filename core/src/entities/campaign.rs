@@ -21,6 +21,9 @@ pub struct Model {
     pub status: String,
     pub created_by: Option<i64>,
     pub approved_by: Option<i64>,
+    /// SHA-256 (hex) of what the approval covered; `None` while not approved.
+    pub approved_hash: Option<String>,
+    pub approved_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

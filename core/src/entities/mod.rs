@@ -5,6 +5,8 @@ pub mod audience;
 pub mod audience_member;
 pub mod audit_log;
 pub mod campaign;
+pub mod campaign_audience;
+pub mod campaign_contributor;
 pub mod campaign_review;
 pub mod channel_instance;
 pub mod delivery;
