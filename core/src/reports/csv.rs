@@ -54,47 +54,6 @@ fn inert(field: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn cells_a_spreadsheet_would_run_are_made_inert() {
-        let cells = [
-            "=HYPERLINK(\"http://x\",\"y\")",
-            "+1",
-            "-2+3",
-            "@SUM(A1)",
-            "\tcmd",
-            "\rcmd",
-            "plain",
-            "42",
-            "",
-        ];
-        let bytes = encode([cells]).await.unwrap();
-        let mut reader = csv_async::AsyncReaderBuilder::new()
-            .has_headers(false)
-            .create_reader(&bytes[..]);
-        let mut record = csv_async::StringRecord::new();
-        reader.read_record(&mut record).await.unwrap();
-        let read: Vec<&str> = record.iter().collect();
-        assert_eq!(
-            read,
-            [
-                "'=HYPERLINK(\"http://x\",\"y\")",
-                "'+1",
-                "'-2+3",
-                "'@SUM(A1)",
-                "'\tcmd",
-                "'\rcmd",
-                "plain",
-                "42",
-                "",
-            ]
-        );
-    }
-}
-
 pub(super) fn text<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
@@ -222,5 +181,46 @@ impl CsvTable for [FunnelRow] {
                 record
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn cells_a_spreadsheet_would_run_are_made_inert() {
+        let cells = [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tcmd",
+            "\rcmd",
+            "plain",
+            "42",
+            "",
+        ];
+        let bytes = encode([cells]).await.unwrap();
+        let mut reader = csv_async::AsyncReaderBuilder::new()
+            .has_headers(false)
+            .create_reader(&bytes[..]);
+        let mut record = csv_async::StringRecord::new();
+        reader.read_record(&mut record).await.unwrap();
+        let read: Vec<&str> = record.iter().collect();
+        assert_eq!(
+            read,
+            [
+                "'=HYPERLINK(\"http://x\",\"y\")",
+                "'+1",
+                "'-2+3",
+                "'@SUM(A1)",
+                "'\tcmd",
+                "'\rcmd",
+                "plain",
+                "42",
+                "",
+            ]
+        );
     }
 }
