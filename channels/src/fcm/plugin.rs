@@ -10,8 +10,9 @@ use super::FcmConfig;
 use super::token::AccessTokens;
 use crate::PushMessage;
 use crate::channel::wrong_kind;
+use crate::http::body::MAX_BODY_BYTES;
 use crate::http::{
-    build_client, classify_failure_status, classify_transport_error, read_body_summary,
+    build_client, classify_failure_status, classify_transport_error, read_body_summary, read_capped,
 };
 use crate::prelude::*;
 
@@ -105,10 +106,10 @@ impl Channel for FcmChannel {
         };
         let status = response.status();
         if status.is_success() {
-            let name = response
-                .json::<serde_json::Value>()
+            let name = read_capped(response, MAX_BODY_BYTES)
                 .await
                 .ok()
+                .and_then(|body| serde_json::from_slice::<serde_json::Value>(&body.bytes).ok())
                 .and_then(|body| body.get("name").and_then(|n| n.as_str()).map(str::to_owned));
             return DeliveryOutcome::delivered(name, status.to_string());
         }

@@ -9,7 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::ServiceAccountKey;
-use crate::http::{classify_failure_status, classify_transport_error, read_body_summary};
+use crate::http::body::MAX_BODY_BYTES;
+use crate::http::{
+    classify_failure_status, classify_transport_error, read_body_summary, read_capped,
+};
 use crate::{BuildError, DeliveryOutcome};
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -113,9 +116,14 @@ impl AccessTokens {
                 &summary,
             ));
         }
-        let answer: TokenResponse = response.json().await.map_err(|error| {
+        let unreadable = |error: &dyn std::fmt::Display| {
             DeliveryOutcome::retryable(format!("unreadable FCM token answer: {error}"), None)
-        })?;
+        };
+        let body = read_capped(response, MAX_BODY_BYTES)
+            .await
+            .map_err(|error| unreadable(&error))?;
+        let answer: TokenResponse =
+            serde_json::from_slice(&body.bytes).map_err(|error| unreadable(&error))?;
         let lifetime = Duration::from_secs(answer.expires_in).saturating_sub(REFRESH_MARGIN);
         Ok(CachedToken {
             token: answer.access_token,

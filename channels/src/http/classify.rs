@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::DeliveryOutcome;
+use crate::http::body::{MAX_BODY_BYTES, read_capped};
 use crate::http::parse_retry_after;
 use crate::http::ssrf::Refused;
 
@@ -56,13 +57,19 @@ pub(crate) fn classify_transport_error(provider: &str, error: &reqwest::Error) -
     DeliveryOutcome::retryable(format!("{provider} {what}: {}", error_chain(error)), None)
 }
 
-/// Reads at most [`BODY_SUMMARY_LIMIT`] bytes of the body as lossy UTF-8. Reading
-/// the body also lets the connection go back to the pool.
+/// The first [`BODY_SUMMARY_LIMIT`] bytes of the body as lossy UTF-8, for the log.
+/// The body is read no further than [`super::body::MAX_BODY_BYTES`].
 pub(crate) async fn read_body_summary(response: reqwest::Response) -> String {
-    match response.bytes().await {
-        Ok(bytes) => {
-            let end = bytes.len().min(BODY_SUMMARY_LIMIT);
-            String::from_utf8_lossy(&bytes[..end]).trim().to_owned()
+    match read_capped(response, MAX_BODY_BYTES).await {
+        Ok(body) => {
+            let end = body.bytes.len().min(BODY_SUMMARY_LIMIT);
+            let mut summary = String::from_utf8_lossy(&body.bytes[..end])
+                .trim()
+                .to_owned();
+            if body.truncated || body.bytes.len() > end {
+                summary.push_str(" …");
+            }
+            summary
         }
         Err(error) => format!("(body unreadable: {error})"),
     }

@@ -11,9 +11,10 @@ use url::Url;
 
 use super::{WebhookConfig, WebhookSigner};
 use crate::channel::wrong_kind;
+use crate::http::body::MAX_BODY_BYTES;
 use crate::http::ssrf::{GuardedResolver, Route, SsrfGuard};
 use crate::http::{
-    build_client, classify_failure_status, classify_transport_error, read_body_summary,
+    build_client, classify_failure_status, classify_transport_error, read_body_summary, read_capped,
 };
 use crate::prelude::*;
 
@@ -99,8 +100,9 @@ impl Channel for WebhookChannel {
         };
         let status = response.status();
         if status.is_success() {
-            // Drained, not kept: reading to the end returns the connection to the pool.
-            let _ = response.bytes().await;
+            // Drained, not kept: reading a short body to the end returns the connection
+            // to the pool; a long one is cut off (and its connection closed).
+            let _ = read_capped(response, MAX_BODY_BYTES).await;
             return DeliveryOutcome::delivered(None, status.to_string());
         }
         let headers = response.headers().clone();

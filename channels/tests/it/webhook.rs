@@ -209,3 +209,62 @@ async fn a_batch_returns_one_outcome_per_message_in_order() {
     assert!(matches!(outcomes[1], DeliveryOutcome::Permanent { .. }));
     assert_eq!(receiver.all().len(), 2);
 }
+
+/// A receiver that answers `status` with a chunked body that never ends (up to 4 GiB),
+/// and reports how many bytes it managed to write before the client hung up.
+async fn endless_body(status: u16) -> (String, tokio::sync::oneshot::Receiver<u64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (report, written) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = vec![0u8; 64 * 1024];
+        let _ = socket.read(&mut request).await;
+        let head = format!(
+            "HTTP/1.1 {status} Whatever\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+        let mut sent = 0u64;
+        if socket.write_all(head.as_bytes()).await.is_ok() {
+            let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+            while sent < 4 << 30 {
+                if socket.write_all(chunk.as_bytes()).await.is_err() {
+                    break;
+                }
+                sent += 0x10000;
+            }
+        }
+        let _ = report.send(sent);
+    });
+    (format!("http://{addr}"), written)
+}
+
+#[tokio::test]
+async fn a_receiver_streaming_an_endless_body_is_read_only_up_to_the_cap() {
+    for status in [500, 200] {
+        let (base, written) = endless_body(status).await;
+        let channel = webhook_channel(&loopback(), 30_000);
+        let outcome = channel
+            .send(&webhook("msg_endless", format!("{base}/hook")))
+            .await;
+        match (status, &outcome) {
+            (500, DeliveryOutcome::Retryable { reason, .. }) => {
+                assert!(
+                    reason.len() < 1_024,
+                    "a short excerpt is logged: {}",
+                    reason.len()
+                );
+                assert!(reason.starts_with("webhook answered 500"), "{reason}");
+            }
+            (200, DeliveryOutcome::Delivered { .. }) => {}
+            _ => panic!("{status}: {outcome:?}"),
+        }
+        // The client stopped reading at the cap and closed the connection: the
+        // receiver could write little more than what the sockets buffer.
+        let written = written.await.unwrap();
+        assert!(
+            written < 64 << 20,
+            "{status}: the receiver wrote {written} bytes"
+        );
+    }
+}
