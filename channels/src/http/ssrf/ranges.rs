@@ -49,6 +49,11 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return forbidden_v4(embedded_v4(segments[6], segments[7]));
     }
+    // The local-use NAT64 prefix (RFC 8215) translates to addresses the operator's own
+    // translator chooses, inside its network: no embedded address can be trusted.
+    if segments[..3] == [0x64, 0xff9b, 0x0001] {
+        return Some("local-use NAT64 (64:ff9b:1::/48)");
+    }
     if segments[0] == 0x2002 {
         return forbidden_v4(embedded_v4(segments[1], segments[2]));
     }

@@ -36,6 +36,10 @@ fn every_private_and_special_range_is_refused() {
         "::ffff:10.1.2.3",
         "::ffff:169.254.169.254",
         "64:ff9b::a00:1",
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b:1::808:808",
+        "64:ff9b:1:ffff::1",
         "2002:c0a8:0101::1",
         "2001:db8::1",
     ];
