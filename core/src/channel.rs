@@ -37,6 +37,17 @@ impl ChannelKind {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == s)
     }
+
+    /// The channel an instance of plugin `kind` (`smtp`, `fcm`, …) delivers.
+    pub fn of_instance_kind(kind: &str) -> Option<Self> {
+        match kind {
+            "smtp" => Some(ChannelKind::Email),
+            "webhook" => Some(ChannelKind::Webhook),
+            "mqtt" => Some(ChannelKind::Mqtt),
+            "fcm" | "apns" | "jpush" => Some(ChannelKind::Push),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for ChannelKind {

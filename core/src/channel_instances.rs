@@ -306,6 +306,7 @@ pub async fn replace(
 pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, name: &str) -> Result<()> {
     let txn = crate::db::begin_write(conn).await?;
     let before = to_out(get(&txn, name).await?)?;
+    refuse_if_last_for_campaigns(&txn, &before).await?;
     channel_instance::Entity::delete_by_id(before.id)
         .exec(&txn)
         .await?;
@@ -322,6 +323,37 @@ pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, name: &str
     )
     .await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// An enabled instance that is the last of its channel may not go while campaigns
+/// still have to send on that channel: they would stall with nothing to send through.
+async fn refuse_if_last_for_campaigns(
+    conn: &impl ConnectionTrait,
+    instance: &ChannelInstanceOut,
+) -> Result<()> {
+    let Some(channel) = crate::channel::ChannelKind::of_instance_kind(&instance.kind) else {
+        return Ok(());
+    };
+    if !instance.enabled {
+        return Ok(());
+    }
+    let others = list(conn).await?.into_iter().any(|other| {
+        other.id != instance.id
+            && other.enabled
+            && crate::channel::ChannelKind::of_instance_kind(&other.kind) == Some(channel)
+    });
+    if others {
+        return Ok(());
+    }
+    let users = crate::campaigns::users::sending_on(conn, channel.as_str()).await?;
+    if users.any() {
+        return Err(Error::in_use(
+            &format!("the only enabled {channel} instance"),
+            &users.named,
+            users.total,
+        ));
+    }
     Ok(())
 }
 

@@ -69,6 +69,19 @@ impl Error {
         }
     }
 
+    /// A 409 `in_use`: `what` cannot be deleted while `users` (named, e.g. `campaign 7
+    /// (Spring sale)`) depend on it. A few are named; the count says how many there are.
+    pub fn in_use(what: &str, users: &[String], total: u64) -> Self {
+        let named = users.join(", ");
+        let more = total.saturating_sub(users.len() as u64);
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        Self::conflict("in_use", format!("{what} is in use by {named}{tail}"))
+    }
+
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,

@@ -137,7 +137,7 @@ async fn get_audience(
 #[utoipa::path(delete, path = "/v1/audiences/{id}", tag = "audiences",
     security(("session" = ["audiences:write"])),
     params(("id" = i64, Path, description = "Audience id")),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "audience_in_use"),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`in_use`: campaigns use it (they are named)"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn delete_audience(
     State(state): State<AppState>,

@@ -91,11 +91,14 @@ async fn replace_channel(
     ))
 }
 
-/// Deletes a channel instance.
+/// Deletes a channel instance, unless it is the only enabled one of its channel while
+/// campaigns still have to send on that channel.
 #[utoipa::path(delete, path = "/v1/channels/{name}", tag = "channels",
     security(("session" = ["channels:manage"])),
     params(("name" = String, Path, description = "Instance name")),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`in_use`: campaigns still to send need it (they are named)"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn delete_channel(
     State(state): State<AppState>,
     caller: Caller,

@@ -333,3 +333,61 @@ async fn bad_campaigns_name_the_field_and_keywords_block_submission() {
         .unwrap();
     assert_eq!(still["status"], "draft", "a refused submit changes nothing");
 }
+
+#[tokio::test]
+async fn what_campaigns_use_cannot_be_deleted_and_the_refusal_names_them() {
+    let app = spawn_app().await;
+    let author = app.operator(Role::Admin).await;
+    let reviewer = app.operator(Role::Reviewer).await;
+    author
+        .post("/v1/channels")
+        .json(
+            &json!({ "name": "mail", "settings": { "kind": "smtp", "host": "smtp.example.com" } }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = prepare(&app, &author).await;
+    let id = campaign_in(&author, &reviewer, &body, Status::Scheduled).await;
+    let audience = body["audience_id"].as_i64().unwrap();
+
+    let refused = author
+        .delete(&format!("/v1/audiences/{audience}"))
+        .send()
+        .await
+        .unwrap();
+    let error = error_of(refused, 409).await;
+    assert_eq!(error["code"], "in_use");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("campaign {id} (November news)")),
+        "{message}"
+    );
+    let still = author
+        .get(&format!("/v1/audiences/{audience}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), StatusCode::OK, "the audience is kept");
+
+    // The only email instance, while a scheduled campaign sends email.
+    let refused = author.delete("/v1/channels/mail").send().await.unwrap();
+    let error = error_of(refused, 409).await;
+    assert_eq!(error["code"], "in_use");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("campaign {id}"))
+    );
+    let still = author.get("/v1/channels/mail").send().await.unwrap();
+    assert_eq!(still.status(), StatusCode::OK, "the instance is kept");
+
+    // Once the campaign is cancelled, the instance may go (campaigns keep the audience).
+    assert_eq!(
+        act(&author, id, "cancel", "").await.status(),
+        StatusCode::OK
+    );
+    let deleted = author.delete("/v1/channels/mail").send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+}

@@ -219,12 +219,17 @@ pub async fn preview_segment(
 pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, id: i64) -> Result<()> {
     let txn = crate::db::begin_write(conn).await?;
     let before = get(&txn, id).await?;
+    let users = crate::campaigns::users::using_audience(&txn, id).await?;
+    if users.any() {
+        return Err(Error::in_use("this audience", &users.named, users.total));
+    }
     audience::Entity::delete_by_id(id)
         .exec(&txn)
         .await
         .map_err(|e| match e.sql_err() {
+            // A campaign created since the check above.
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                Error::conflict("audience_in_use", "a campaign uses this audience")
+                Error::in_use("this audience", &["a campaign".to_owned()], 1)
             }
             _ => Error::from(e),
         })?;

@@ -9,6 +9,7 @@ mod review;
 pub mod simulate;
 pub mod snapshot;
 pub mod store;
+pub mod users;
 
 pub use lifecycle::{Action, Status};
 pub use store::{CampaignIn, Schedule};
