@@ -36,15 +36,17 @@ fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
 /// The OpenAPI document as the running server serves it.
 pub fn openapi_document() -> OpenApi {
     // The document does not depend on the state; any state value builds the same one.
-    let (_, document) = OpenApiRouter::<AppState>::with_openapi(openapi::base())
+    let (_, mut document) = OpenApiRouter::<AppState>::with_openapi(openapi::base())
         .merge(routes::router())
         .merge(routes::long_running())
         .split_for_parts();
+    openapi::document_rejections(&mut document);
     document
 }
 
 pub fn build(state: AppState) -> Result<Router, AccessTableError> {
-    let (api, document) = documented_routes(&state).split_for_parts();
+    let (api, mut document) = documented_routes(&state).split_for_parts();
+    openapi::document_rejections(&mut document);
     let cors = cors::inbox_policy(&state.settings.inbox_cors_origins);
     let table = Arc::new(AccessTable::from_openapi(&document)?);
     let api = api

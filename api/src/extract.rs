@@ -82,6 +82,55 @@ pub fn body_rejection(rejection: BytesRejection) -> ApiError {
     }
 }
 
+/// Path parameters. One that does not parse (`/v1/messages/abc`) names nothing that can
+/// exist, so it is a 404 naming the parameter, in the usual JSON shape: every route
+/// with a path parameter documents its 404 already.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::RawPathParams;
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(failed)) => {
+                // The parameter's name: given for a struct or map, found by position
+                // among the route's parameters for a single value or a tuple.
+                let nth = |index: usize| async move {
+                    RawPathParams::from_request_parts(parts, state)
+                        .await
+                        .ok()
+                        .and_then(|params| params.iter().nth(index).map(|(k, _)| k.to_owned()))
+                };
+                let field = match failed.kind() {
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::InvalidUtf8InPathParam { key } => Some(key.clone()),
+                    ErrorKind::ParseErrorAtIndex { index, .. } => nth(*index).await,
+                    ErrorKind::ParseError { .. } => nth(0).await,
+                    _ => None,
+                };
+                let mut error = ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("no such resource: {}", failed.body_text()),
+                );
+                if let Some(field) = field {
+                    error = error.with_field(field);
+                }
+                Err(error)
+            }
+            Err(other) => Err(ApiError::internal(other.body_text())),
+        }
+    }
+}
+
 /// Query parameters, deserialised and then validated.
 pub struct ValidQuery<T>(pub T);
 

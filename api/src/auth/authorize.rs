@@ -27,8 +27,14 @@ pub async fn authorize(
         .as_ref()
         .map(MatchedPath::as_str)
         .unwrap_or_default();
+    // HEAD is GET without the body (axum routes it to the GET handler): same rule.
+    let method = if request.method() == Method::HEAD {
+        &Method::GET
+    } else {
+        request.method()
+    };
     // Deny by default: a route the table does not know was never declared.
-    let rule = table.rule(request.method(), path).ok_or_else(|| {
+    let rule = table.rule(method, path).ok_or_else(|| {
         ApiError::internal(format!("no access rule for {} {path}", request.method()))
     })?;
     if *rule == AccessRule::Public {

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use herald_core::audiences::members::{self, MembersReport};
@@ -17,7 +17,7 @@ use validator::Validate;
 use super::subscribers::SubscriberOut;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ValidJson, ValidQuery};
+use crate::extract::{Path, ValidJson, ValidQuery};
 use crate::state::AppState;
 use crate::upload;
 

@@ -2,7 +2,7 @@
 //! (reviewers who neither edited nor submitted it), schedule, pause, resume, cancel.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use herald_core::campaigns::progress::{CampaignProgress, progress};
@@ -18,7 +18,7 @@ use validator::Validate;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ValidJson, ValidQuery};
+use crate::extract::{Path, ValidJson, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -2,7 +2,7 @@
 //! `?format=csv`, every matching delivery as a streamed CSV download.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use herald_core::channel::ChannelKind;
@@ -17,7 +17,7 @@ use validator::Validate;
 use super::pagination::{DEFAULT_LIMIT, next_cursor, parse_cursor};
 use super::reports::{Format, csv_download};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::ValidQuery;
+use crate::extract::{Path, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

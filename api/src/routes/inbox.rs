@@ -3,7 +3,7 @@
 //! subscriber token and sees only that subscriber's items.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use herald_core::inbox::store;
 use herald_core::inbox::{Action, InboxItem, Page, Unread, act_now};
 use herald_core::subscribers::store as subscribers;
@@ -15,7 +15,7 @@ use validator::Validate;
 use super::pagination::DEFAULT_LIMIT;
 use crate::auth::SubscriberCaller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ValidJson, ValidQuery};
+use crate::extract::{Path, ValidJson, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,7 +1,7 @@
 //! Minting subscriber tokens for a product's frontend.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use herald_core::inbox::tokens::MAX_TTL_SECS;
@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::ValidJson;
+use crate::extract::{Path, ValidJson};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

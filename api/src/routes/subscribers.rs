@@ -1,7 +1,7 @@
 //! Subscribers: upsert by the product's external id, read, list, delete, preferences.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use herald_core::entities::subscriber;
@@ -16,7 +16,7 @@ use validator::Validate;
 use super::pagination::{DEFAULT_LIMIT, next_cursor, parse_cursor};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ValidJson, ValidQuery};
+use crate::extract::{Path, ValidJson, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -3,12 +3,13 @@
 //! links; the POST (what mail clients send for one-click) opts the subscriber out.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Html;
 use herald_core::unsubscribe::{self, Unsubscribed};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::Path;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

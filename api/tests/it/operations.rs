@@ -140,6 +140,14 @@ async fn malformed_requests_get_json_errors() {
         "unsupported_media_type"
     );
 
+    // A path parameter that does not parse names nothing: 404, naming the parameter.
+    let not_an_id = editor.get("/v1/audiences/abc").send().await.unwrap();
+    let error = error_of(not_an_id, 404).await;
+    assert_eq!(
+        (&error["code"], &error["field"]),
+        (&json!("not_found"), &json!("id"))
+    );
+
     let huge = json!({ "attributes": { "blob": "x".repeat(4096) } });
     let too_big = editor
         .put("/v1/subscribers/x")
@@ -187,4 +195,29 @@ async fn a_connection_that_sends_no_full_request_head_in_time_is_closed() {
         .unwrap();
     let answer = closed_within(idle).await;
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+}
+
+#[tokio::test]
+async fn head_is_answered_like_get_without_a_body() {
+    let app = spawn_app().await;
+    let viewer = app.operator(Role::Viewer).await;
+    for path in ["/healthz", "/v1/audiences", "/v1/campaigns"] {
+        let get = viewer.get(path).send().await.unwrap();
+        let head = viewer
+            .request(reqwest::Method::HEAD, path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(head.status(), StatusCode::OK, "{path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}: no body");
+    }
+    // Without credentials, HEAD is refused as GET is.
+    let anonymous = app
+        .anonymous()
+        .head(app.url("/v1/audiences"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }

@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -13,6 +13,7 @@ use utoipa::IntoParams;
 use super::feed::{Feed, Update};
 use crate::auth::SubscriberCaller;
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::ValidQuery;
 use crate::state::AppState;
 
 /// How long a client waits before reconnecting after the stream ends.
@@ -20,7 +21,8 @@ const RETRY: Duration = Duration::from_secs(3);
 /// Comments sent on an idle stream, so proxies and clients see it alive.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, validator::Validate)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// Resume after this inbox id (what the `Last-Event-ID` header says, for clients
     /// that cannot send it). Without either, the stream starts with what comes next.
@@ -42,7 +44,7 @@ pub(super) async fn sse(
     State(state): State<AppState>,
     subscriber: SubscriberCaller,
     headers: HeaderMap,
-    Query(query): Query<StreamQuery>,
+    ValidQuery(query): ValidQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let resume = headers
         .get("last-event-id")

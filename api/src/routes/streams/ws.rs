@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use herald_core::inbox::{Action, act_now};
@@ -14,6 +14,7 @@ use utoipa::IntoParams;
 use super::feed::{End, Feed};
 use crate::auth::SubscriberCaller;
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::ValidQuery;
 use crate::state::AppState;
 
 /// A ping every interval; a peer that has not answered the previous one is dropped.
@@ -34,7 +35,8 @@ const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 /// Client frames are actions and ids.
 const MAX_CLIENT_FRAME: usize = 16 * 1024;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, validator::Validate)]
+#[into_params(parameter_in = Query)]
 pub struct WsQuery {
     /// Resume after this inbox id; without it the stream starts with what comes next.
     last_event_id: Option<i64>,
@@ -86,7 +88,7 @@ enum AckStatus {
 pub(super) async fn ws(
     State(state): State<AppState>,
     subscriber: SubscriberCaller,
-    Query(query): Query<WsQuery>,
+    ValidQuery(query): ValidQuery<WsQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let feed = Feed::open(&state, subscriber.id, query.last_event_id).await?;
