@@ -30,6 +30,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds after which a retry may succeed, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
     /// The cause of a server fault, logged and never sent.
     cause: Option<String>,
 }
@@ -57,8 +59,14 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
             cause: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -119,6 +127,7 @@ impl From<herald_core::Error> for ApiError {
                 "invalid_credentials",
                 "the username or password is not correct",
             ),
+            E::Busy(message) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
             E::Upload(message) => Self::new(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
@@ -159,7 +168,14 @@ impl IntoResponse for ApiError {
                 field: self.field,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 

@@ -8,15 +8,20 @@
 //! proxy in front of Herald terminates, so plain HTTP/1.1 loses nothing.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
 /// After an accept error (for example out of file descriptors), wait before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -47,8 +52,8 @@ pub async fn serve_http1(
             () = stopping.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 tracing::warn!(%error, "accepting a connection failed");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -58,6 +63,7 @@ pub async fn serve_http1(
         connections.spawn(connection(
             builder.clone(),
             stream,
+            peer,
             app.clone(),
             stopping.clone(),
         ));
@@ -71,6 +77,7 @@ pub async fn serve_http1(
 async fn connection(
     builder: http1::Builder,
     stream: TcpStream,
+    peer: SocketAddr,
     app: Router,
     stopping: CancellationToken,
 ) {
@@ -78,7 +85,13 @@ async fn connection(
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, "TCP_NODELAY could not be set");
     }
-    let service = TowerToHyperService::new(app);
+    // Handlers that need the client's address (login throttling) read it as axum's
+    // `ConnectInfo`.
+    let service =
+        TowerToHyperService::new(app.map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        }));
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();

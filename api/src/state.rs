@@ -15,6 +15,7 @@ use secrecy::SecretString;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::throttle::{LoginThrottle, ThrottlePolicy};
 use crate::auth::{KEY_CACHE_TTL, KeyCache};
 use crate::metrics::Metrics;
 
@@ -37,6 +38,10 @@ pub struct AppState {
     pub api_keys: Arc<KeyCache>,
     /// Accepts `POST /v1/messages` requests that arrive together in one transaction.
     pub sends: SendQueue,
+    /// Failed logins per account and address on this node.
+    pub login_throttle: Arc<LoginThrottle>,
+    /// Password hashes verified at once (each takes a blocking thread's core).
+    pub hashing_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The parts of the configuration the HTTP layer reads.
@@ -55,6 +60,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// The bearer token `/metrics` on the API port requires; empty: not served there.
     pub metrics_token: SecretString,
+    /// The proxy header that carries the client's address, if configured.
+    pub client_address_header: Option<axum::http::HeaderName>,
 }
 
 impl Settings {
@@ -72,6 +79,10 @@ impl Settings {
             secrets: config.secrets.clone(),
             data_dir: config.data_dir.clone(),
             metrics_token: config.metrics.token.clone(),
+            client_address_header: axum::http::HeaderName::try_from(
+                config.http.client_address_header.trim(),
+            )
+            .ok(),
         }
     }
 }
@@ -94,6 +105,12 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             token_keys: Arc::default(),
             sealer: Arc::default(),
+            login_throttle: Arc::new(LoginThrottle::new(ThrottlePolicy::from_config(
+                &config.auth,
+            ))),
+            hashing_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
             bus,
             doorbell,
             closing: CancellationToken::new(),

@@ -87,11 +87,19 @@ pub struct HttpConfig {
     pub max_streams_per_subscriber: usize,
     /// Origins whose pages may call the inbox routes cross-origin (CORS).
     pub inbox_cors_origins: Vec<String>,
+    /// The header a reverse proxy puts the client's address in (its last entry is
+    /// taken); empty: the address of the connection.
+    pub client_address_header: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
+    /// Failed logins allowed per username, and per client address, before a lock-out.
+    pub login_max_failures: u32,
+    pub login_max_failures_per_address: u32,
+    /// The first lock-out in seconds; each further one doubles it (up to an hour).
+    pub login_lockout_secs: u64,
     pub session_ttl_secs: u64,
     pub secure_cookies: bool,
     /// The HS256 secret of subscriber tokens, for products that sign their own. Empty:

@@ -39,6 +39,11 @@ pub enum Error {
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
 
+    /// The server is at a bound it keeps on purpose (concurrent password hashes): a
+    /// moment later may succeed.
+    #[error("{0}")]
+    Busy(&'static str),
+
     /// A background task the request waited on stopped without answering.
     #[error("{0}")]
     Internal(&'static str),

@@ -217,10 +217,12 @@ pub async fn update(
     Ok(after)
 }
 
-/// Checks a username and password. Unknown users, wrong passwords and disabled
-/// operators all answer the same, in about the same time.
+/// Checks a username and password, hashing off the async runtime in one of
+/// `hashing_slots`. Unknown users, wrong passwords and disabled operators all answer
+/// the same, in about the same time (an unknown user costs a dummy verification).
 pub async fn authenticate(
     conn: &impl ConnectionTrait,
+    hashing_slots: &tokio::sync::Semaphore,
     username: &str,
     password_attempt: &str,
 ) -> Result<operator::Model> {
@@ -228,17 +230,11 @@ pub async fn authenticate(
         .filter(operator::Column::Username.eq(username))
         .one(conn)
         .await?;
+    let stored = found.as_ref().map(|model| model.password_hash.as_str());
+    let matches = password::verify_off_runtime(hashing_slots, password_attempt, stored).await?;
     match found {
-        Some(model)
-            if password::verify(password_attempt, &model.password_hash) && !model.disabled =>
-        {
-            Ok(model)
-        }
-        Some(_) => Err(Error::InvalidCredentials),
-        None => {
-            password::verify_dummy(password_attempt);
-            Err(Error::InvalidCredentials)
-        }
+        Some(model) if matches && !model.disabled => Ok(model),
+        _ => Err(Error::InvalidCredentials),
     }
 }
 

@@ -11,6 +11,7 @@ mod authorize;
 mod caller;
 pub mod cookies;
 mod key_cache;
+pub mod throttle;
 
 pub use access::AccessTable;
 pub use authorize::authorize;

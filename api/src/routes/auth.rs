@@ -1,8 +1,11 @@
 //! Operator login and logout with a server-side cookie session.
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
 use axum_extra::extract::CookieJar;
 use herald_core::audit::{Actor, AuditContext, Change};
 use herald_core::{audit, operators, sessions};
@@ -12,6 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
 
 use super::operators::OperatorOut;
+use crate::auth::throttle::{LockedOut, Verdict};
 use crate::auth::{Caller, Principal, cookies};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{RequestId, ValidJson};
@@ -32,6 +36,71 @@ pub struct LoginIn {
     password: String,
 }
 
+/// The client's address: the configured proxy header's last entry, else the peer.
+fn client_address(
+    state: &AppState,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    let forwarded = state
+        .settings
+        .client_address_header
+        .as_ref()
+        .and_then(|name| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+                .last()
+        });
+    forwarded.or_else(|| connection.map(|Extension(ConnectInfo(peer))| peer.ip()))
+}
+
+fn too_many_attempts(wait: Duration) -> ApiError {
+    let seconds = wait.as_secs().max(1);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!("too many failed logins; try again in {seconds} s"),
+    )
+    .with_retry_after(seconds)
+}
+
+/// Each lock-out a failure started goes to the audit log.
+async fn record_lockouts(
+    state: &AppState,
+    request_id: &Option<String>,
+    username: &str,
+    address: Option<IpAddr>,
+    started: &[LockedOut],
+) -> Result<(), ApiError> {
+    for lockout in started {
+        audit::record(
+            &state.db,
+            &AuditContext {
+                actor: Actor::System,
+                request_id: request_id.clone(),
+            },
+            Change {
+                action: "auth.lockout",
+                target_kind: "login",
+                target_id: Some(lockout.key.clone()),
+                before: None,
+                after: Some(serde_json::json!({
+                    "username": username,
+                    "address": address.map(|a| a.to_string()),
+                    "failures": lockout.failures,
+                    "locked_for_secs": lockout.for_secs,
+                })),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionOut {
     operator: OperatorOut,
@@ -48,21 +117,40 @@ pub struct SessionOut {
         (status = 200, body = SessionOut),
         (status = 401, body = ErrorBody, description = "invalid_credentials"),
         (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "`too_many_attempts`: the account or address is locked out for the `Retry-After` seconds"),
+        (status = 503, body = ErrorBody, description = "`unavailable`: too many logins are being checked at once"),
     ))]
 async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
     RequestId(request_id): RequestId,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     ValidJson(input): ValidJson<LoginIn>,
 ) -> Result<(CookieJar, Json<SessionOut>), ApiError> {
-    let operator = match operators::authenticate(&state.db, &input.username, &input.password).await
+    let address = client_address(&state, connection, &headers);
+    let now = Instant::now();
+    if let Verdict::Locked(wait) = state.login_throttle.check(&input.username, address, now) {
+        return Err(too_many_attempts(wait));
+    }
+    let operator = match operators::authenticate(
+        &state.db,
+        &state.hashing_slots,
+        &input.username,
+        &input.password,
+    )
+    .await
     {
         Ok(operator) => operator,
-        Err(error) => {
-            tracing::warn!(username = %input.username, "login refused");
+        Err(error @ herald_core::Error::InvalidCredentials) => {
+            tracing::warn!(username = %input.username, ?address, "login refused");
+            let started = state.login_throttle.failed(&input.username, address, now);
+            record_lockouts(&state, &request_id, &input.username, address, &started).await?;
             return Err(error.into());
         }
+        Err(other) => return Err(other.into()),
     };
+    state.login_throttle.succeeded(&input.username);
     let opened = sessions::open(&state.db, operator.id, state.settings.session_ttl).await?;
     operators::record_login(&state.db, operator.id).await?;
     audit::record(

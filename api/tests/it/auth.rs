@@ -2,7 +2,7 @@ use herald_core::access::Role;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, Session, error_of, spawn_app};
+use crate::helpers::{PASSWORD, Session, error_of, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn login_sets_a_strict_http_only_session_cookie() {
@@ -152,5 +152,127 @@ async fn a_disabled_operator_loses_sessions_and_cannot_log_in() {
     assert_eq!(
         Session::login(app.url(""), username, PASSWORD).await.err(),
         Some(401)
+    );
+}
+
+async fn username_of(session: &Session) -> String {
+    let me: serde_json::Value = session
+        .get("/v1/auth/me")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    me["username"].as_str().unwrap().to_owned()
+}
+
+async fn try_login(
+    app: &crate::helpers::TestApp,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.anonymous()
+        .post(app.url("/v1/auth/login"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_account_is_locked_out_after_its_failures_even_for_the_right_password() {
+    use herald_core::entities::audit_log;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let app = spawn_app_with(|config| {
+        config.auth.login_max_failures = 3;
+        config.auth.login_lockout_secs = 120;
+    })
+    .await;
+    let username = username_of(&app.operator(Role::Editor).await).await;
+    for _ in 0..3 {
+        let refused = try_login(&app, &username, "not the password").await;
+        assert_eq!(error_of(refused, 401).await["code"], "invalid_credentials");
+    }
+    let locked = try_login(&app, &username, PASSWORD).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=120).contains(&retry_after), "{retry_after}");
+    assert_eq!(error_of(locked, 429).await["code"], "too_many_attempts");
+    // Another letter case is the same account.
+    let shouted = try_login(&app, &username.to_uppercase(), PASSWORD).await;
+    assert_eq!(shouted.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let lockouts = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq("auth.lockout"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(lockouts.len(), 1, "{lockouts:?}");
+    assert_eq!(
+        lockouts[0].target_id.as_deref(),
+        Some(format!("account {username}").as_str())
+    );
+    let after = lockouts[0].after.clone().unwrap();
+    assert_eq!(
+        (
+            after["failures"].as_u64(),
+            after["locked_for_secs"].as_u64()
+        ),
+        (Some(3), Some(120))
+    );
+}
+
+#[tokio::test]
+async fn one_address_guessing_across_accounts_is_locked_out() {
+    let app = spawn_app_with(|config| {
+        config.auth.login_max_failures = 100;
+        config.auth.login_max_failures_per_address = 4;
+    })
+    .await;
+    let username = username_of(&app.operator(Role::Viewer).await).await;
+    for guess in ["root", "admin", "test", "guest"] {
+        let refused = try_login(&app, guess, "password123!").await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{guess}");
+    }
+    // The address is locked now, for a real account with its right password too.
+    let locked = try_login(&app, &username, PASSWORD).await;
+    assert_eq!(error_of(locked, 429).await["code"], "too_many_attempts");
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_configured_header_names_the_client() {
+    let app = spawn_app_with(|config| {
+        config.auth.login_max_failures = 100;
+        config.auth.login_max_failures_per_address = 2;
+        config.http.client_address_header = "x-forwarded-for".into();
+    })
+    .await;
+    let from = |address: &'static str| {
+        app.anonymous()
+            .post(app.url("/v1/auth/login"))
+            .header("x-forwarded-for", format!("203.0.113.250, {address}"))
+            .json(&json!({ "username": "nobody", "password": "password123!" }))
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            from("198.51.100.1").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        from("198.51.100.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy is not locked out with it.
+    assert_eq!(
+        from("198.51.100.2").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
     );
 }
