@@ -52,8 +52,9 @@ fn client_address(
                 .iter()
                 .filter_map(|value| value.to_str().ok())
                 .flat_map(|value| value.split(','))
-                .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
-                .last()
+                // The entry the proxy appended; earlier ones are the client's to forge.
+                .next_back()
+                .and_then(|entry| entry.trim().parse::<IpAddr>().ok())
         });
     forwarded.or_else(|| connection.map(|Extension(ConnectInfo(peer))| peer.ip()))
 }
