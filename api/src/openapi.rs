@@ -50,7 +50,7 @@ impl Modify for SecuritySchemes {
             SESSION_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 SESSION_COOKIE,
-                "Operator session from POST /v1/auth/login",
+                "Operator session from POST /v1/auth/login (named `__Host-herald_session` when Herald is served over HTTPS)",
             ))),
         );
         components.add_security_scheme(

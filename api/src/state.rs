@@ -15,6 +15,7 @@ use secrecy::SecretString;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::cookies::CookiePolicy;
 use crate::auth::throttle::{LoginThrottle, ThrottlePolicy};
 use crate::auth::{KEY_CACHE_TTL, KeyCache};
 use crate::metrics::Metrics;
@@ -48,7 +49,8 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub session_ttl: Duration,
-    pub secure_cookies: bool,
+    pub session_idle_timeout: Duration,
+    pub cookies: CookiePolicy,
     pub body_limit_bytes: usize,
     pub import_body_limit_bytes: usize,
     pub request_timeout: Duration,
@@ -68,7 +70,10 @@ impl Settings {
     pub fn from_config(config: &Config) -> Self {
         Self {
             session_ttl: Duration::from_secs(config.auth.session_ttl_secs),
-            secure_cookies: config.auth.secure_cookies,
+            session_idle_timeout: Duration::from_secs(config.auth.session_idle_timeout_secs),
+            cookies: CookiePolicy {
+                secure: config.auth.secure_cookies || config.public_url().starts_with("https://"),
+            },
             body_limit_bytes: config.http.body_limit_bytes,
             import_body_limit_bytes: config.http.import_body_limit_bytes,
             request_timeout: Duration::from_secs(config.http.request_timeout_secs),

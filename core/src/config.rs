@@ -100,7 +100,10 @@ pub struct AuthConfig {
     pub login_max_failures_per_address: u32,
     /// The first lock-out in seconds; each further one doubles it (up to an hour).
     pub login_lockout_secs: u64,
+    /// The absolute lifetime of a login session.
     pub session_ttl_secs: u64,
+    /// A session unused for this long ends.
+    pub session_idle_timeout_secs: u64,
     pub secure_cookies: bool,
     /// The HS256 secret of subscriber tokens, for products that sign their own. Empty:
     /// a secret generated and kept in the database (tokens come from the API only).
@@ -270,8 +273,17 @@ impl Config {
                 "must be empty or at least 32 characters",
             ));
         }
-        if self.auth.session_ttl_secs < 60 {
-            return Err(invalid("auth.session_ttl_secs", "must be at least 60"));
+        if !(60..=366 * 24 * 3600).contains(&self.auth.session_ttl_secs) {
+            return Err(invalid(
+                "auth.session_ttl_secs",
+                "must be 60 seconds to a year",
+            ));
+        }
+        if self.auth.session_idle_timeout_secs < 60 {
+            return Err(invalid(
+                "auth.session_idle_timeout_secs",
+                "must be at least 60",
+            ));
         }
         if self.database.max_connections == Some(0) {
             return Err(invalid("database.max_connections", "must be positive"));

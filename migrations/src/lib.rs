@@ -10,6 +10,7 @@ mod m20261122_000005_delivery_queue;
 mod m20261122_000006_inbox;
 mod m20261122_000007_report_statistics;
 mod m20261204_000001_review_snapshot;
+mod m20261204_000002_session_idle;
 mod schema_util;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_inbox::Migration),
             Box::new(m20261122_000007_report_statistics::Migration),
             Box::new(m20261204_000001_review_snapshot::Migration),
+            Box::new(m20261204_000002_session_idle::Migration),
         ]
     }
 }

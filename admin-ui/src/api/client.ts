@@ -6,7 +6,8 @@ import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
 
-const CSRF_COOKIE = "herald_csrf";
+// Served over HTTPS, the cookies carry the `__Host-` prefix (bound to this host).
+const CSRF_COOKIES = new Set(["herald_csrf", "__Host-herald_csrf"]);
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 let csrfToken: string | null = null;
@@ -25,7 +26,7 @@ export function mayHaveSession(): boolean {
 function csrfFromCookie(): string | null {
   for (const part of document.cookie.split(";")) {
     const [name, ...value] = part.trim().split("=");
-    if (name === CSRF_COOKIE) return decodeURIComponent(value.join("="));
+    if (CSRF_COOKIES.has(name)) return decodeURIComponent(value.join("="));
   }
   return null;
 }

@@ -10,7 +10,7 @@ use herald_core::{api_keys, operators, secrets, sessions};
 
 use super::access::{AccessRule, AccessTable, Scheme};
 use super::caller::{Caller, Principal, SubscriberCaller};
-use super::cookies::{CSRF_HEADER, SESSION_COOKIE};
+use super::cookies::CSRF_HEADER;
 use crate::error::ApiError;
 use crate::extract::RequestId;
 use crate::state::AppState;
@@ -102,15 +102,16 @@ async fn authenticate(
             name: model.name,
         });
     }
-    if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        let (session, operator) = sessions::find_active(&state.db, cookie.value())
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthenticated(
-                    "session_expired",
-                    "the session has expired; log in again",
-                )
-            })?;
+    if let Some(cookie) = jar.get(state.settings.cookies.session_name()) {
+        let (session, operator) = sessions::find_active(
+            &state.db,
+            cookie.value(),
+            state.settings.session_idle_timeout,
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthenticated("session_expired", "the session has expired; log in again")
+        })?;
         return Ok(Principal::Operator {
             role: operators::role_of(&operator),
             id: operator.id,

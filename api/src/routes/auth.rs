@@ -16,7 +16,7 @@ use validator::Validate;
 
 use super::operators::OperatorOut;
 use crate::auth::throttle::{LockedOut, Verdict};
-use crate::auth::{Caller, Principal, cookies};
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{RequestId, ValidJson};
 use crate::state::AppState;
@@ -172,11 +172,11 @@ async fn login(
         },
     )
     .await?;
-    let max_age = state.settings.session_ttl.as_secs() as i64;
-    let secure = state.settings.secure_cookies;
+    let max_age = i64::try_from(state.settings.session_ttl.as_secs()).unwrap_or(i64::MAX);
+    let policy = state.settings.cookies;
     let jar = jar
-        .add(cookies::session(opened.token, max_age, secure))
-        .add(cookies::csrf(opened.csrf_token.clone(), max_age, secure));
+        .add(policy.session(opened.token, max_age))
+        .add(policy.csrf(opened.csrf_token.clone(), max_age));
     Ok((
         jar,
         Json(SessionOut {
@@ -199,7 +199,10 @@ async fn logout(
     if let Principal::Operator { session_id, .. } = &caller.principal {
         sessions::close(&state.db, session_id).await?;
     }
-    let jar = cookies::cleared()
+    let jar = state
+        .settings
+        .cookies
+        .cleared()
         .into_iter()
         .fold(jar, |jar, cookie| jar.add(cookie));
     Ok((StatusCode::NO_CONTENT, jar))

@@ -276,3 +276,99 @@ async fn behind_a_proxy_the_configured_header_names_the_client() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Logs `username` in; returns the Set-Cookie headers.
+async fn login_cookies(app: &crate::helpers::TestApp, username: &str) -> Vec<String> {
+    let response = try_login(app, username, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+fn cookie_value(cookies: &[String], name: &str) -> String {
+    let cookie = cookies
+        .iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {cookies:?}"));
+    cookie[name.len() + 1..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn me_with(app: &crate::helpers::TestApp, cookie: &str) -> reqwest::Response {
+    app.anonymous()
+        .get(app.url("/v1/auth/me"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn served_over_https_the_cookies_are_secure_and_host_bound() {
+    let app =
+        spawn_app_with(|config| config.public_url = "https://herald.example.com".into()).await;
+    let username = username_of(&app.operator(Role::Viewer).await).await;
+    let cookies = login_cookies(&app, &username).await;
+    for name in ["__Host-herald_session", "__Host-herald_csrf"] {
+        let cookie = cookies.iter().find(|c| c.starts_with(name)).unwrap();
+        assert!(cookie.contains("Secure"), "{cookie}");
+        assert!(cookie.contains("Path=/"), "{cookie}");
+        assert!(!cookie.to_lowercase().contains("domain="), "{cookie}");
+    }
+    let token = cookie_value(&cookies, "__Host-herald_session");
+    let me = me_with(&app, &format!("__Host-herald_session={token}")).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    // The unprefixed name (which a sibling subdomain could set) is not accepted.
+    let planted = me_with(&app, &format!("herald_session={token}")).await;
+    assert_eq!(planted.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_session_ends_when_idle_too_long_and_at_its_absolute_expiry() {
+    use herald_core::entities::session;
+    use sea_orm::{EntityTrait, sea_query::Expr};
+
+    let app = spawn_app().await;
+    let username = username_of(&app.operator(Role::Viewer).await).await;
+    let move_back = |column: session::Column, hours: i64| {
+        let db = app.db.clone();
+        async move {
+            session::Entity::update_many()
+                .col_expr(
+                    column,
+                    Expr::value(chrono::Utc::now() - chrono::Duration::hours(hours)),
+                )
+                .exec(&db)
+                .await
+                .unwrap();
+        }
+    };
+
+    // Idle: last seen an hour ago, longer than the 30-minute default.
+    let cookies = login_cookies(&app, &username).await;
+    let cookie = format!(
+        "herald_session={}",
+        cookie_value(&cookies, "herald_session")
+    );
+    assert_eq!(me_with(&app, &cookie).await.status(), StatusCode::OK);
+    move_back(session::Column::LastSeenAt, 1).await;
+    let idle = me_with(&app, &cookie).await;
+    assert_eq!(error_of(idle, 401).await["code"], "session_expired");
+
+    // Absolute: in use a moment ago, but past its expiry.
+    let cookies = login_cookies(&app, &username).await;
+    let cookie = format!(
+        "herald_session={}",
+        cookie_value(&cookies, "herald_session")
+    );
+    move_back(session::Column::ExpiresAt, 1).await;
+    let expired = me_with(&app, &cookie).await;
+    assert_eq!(error_of(expired, 401).await["code"], "session_expired");
+}
