@@ -14,12 +14,15 @@ const PASSWORD = "browser-test-password";
 const output = resolve(process.env.TEST_OUTPUT ?? "test-output");
 mkdirSync(output, { recursive: true });
 
-// A subscriber token as a product backend signs it (HS256 JWT, `sub` and `exp`).
+// A subscriber token as a product backend signs it (HS256 JWT, `sub`, `aud`, `iat`, `exp`).
 function token(externalId) {
   const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
   const unsigned = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({
     sub: externalId,
-    exp: Math.floor(Date.now() / 1000) + 600,
+    aud: "herald",
+    iat: now,
+    exp: now + 600,
   })}`;
   return `${unsigned}.${createHmac("sha256", SECRET).update(unsigned).digest("base64url")}`;
 }

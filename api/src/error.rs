@@ -127,6 +127,7 @@ impl From<herald_core::Error> for ApiError {
                 "invalid_credentials",
                 "the username or password is not correct",
             ),
+            E::InvalidToken(reason) => Self::unauthenticated("invalid_token", reason),
             E::Busy(message) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
             E::Upload(message) => Self::new(
                 StatusCode::BAD_REQUEST,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use herald_core::config::{Config, SecretsConfig};
 use herald_core::deliveries::Doorbell;
 use herald_core::inbox::Bus;
-use herald_core::inbox::tokens::TokenKeys;
+use herald_core::inbox::tokens::{MAX_TTL_SECS, TokenKeys, TokenPolicy};
 use herald_core::messages::SendQueue;
 use herald_core::sealing::Sealer;
 use sea_orm::DatabaseConnection;
@@ -56,6 +56,7 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub header_read_timeout: Duration,
     pub subscriber_token_secret: SecretString,
+    pub subscriber_tokens: TokenPolicy,
     pub max_streams_per_subscriber: usize,
     pub inbox_cors_origins: Vec<String>,
     pub secrets: SecretsConfig,
@@ -79,6 +80,19 @@ impl Settings {
             request_timeout: Duration::from_secs(config.http.request_timeout_secs),
             header_read_timeout: Duration::from_secs(config.http.header_read_timeout_secs),
             subscriber_token_secret: config.auth.subscriber_token_secret.clone(),
+            subscriber_tokens: TokenPolicy {
+                audience: config.auth.subscriber_token_audience.clone(),
+                // Validated to at most 30 days.
+                max_lifetime: chrono::Duration::seconds(
+                    i64::try_from(
+                        config
+                            .auth
+                            .subscriber_token_max_lifetime_secs
+                            .min(MAX_TTL_SECS),
+                    )
+                    .unwrap_or_default(),
+                ),
+            },
             max_streams_per_subscriber: config.http.max_streams_per_subscriber,
             inbox_cors_origins: config.http.inbox_cors_origins.clone(),
             secrets: config.secrets.clone(),
@@ -134,7 +148,13 @@ impl AppState {
     /// The keys that sign and check subscriber tokens.
     pub async fn token_keys(&self) -> herald_core::Result<&TokenKeys> {
         self.token_keys
-            .get_or_try_init(|| TokenKeys::load(&self.db, &self.settings.subscriber_token_secret))
+            .get_or_try_init(|| {
+                TokenKeys::load(
+                    &self.db,
+                    &self.settings.subscriber_token_secret,
+                    self.settings.subscriber_tokens.clone(),
+                )
+            })
             .await
     }
 }

@@ -108,6 +108,10 @@ pub struct AuthConfig {
     /// The HS256 secret of subscriber tokens, for products that sign their own. Empty:
     /// a secret generated and kept in the database (tokens come from the API only).
     pub subscriber_token_secret: SecretString,
+    /// The `aud` claim subscriber tokens must carry.
+    pub subscriber_token_audience: String,
+    /// The longest a subscriber token may live (`exp` - `iat`).
+    pub subscriber_token_max_lifetime_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -271,6 +275,20 @@ impl Config {
             return Err(invalid(
                 "auth.subscriber_token_secret",
                 "must be empty or at least 32 characters",
+            ));
+        }
+        if self.auth.subscriber_token_audience.trim().is_empty() {
+            return Err(invalid(
+                "auth.subscriber_token_audience",
+                "must not be empty",
+            ));
+        }
+        if !(60..=crate::inbox::tokens::MAX_TTL_SECS)
+            .contains(&self.auth.subscriber_token_max_lifetime_secs)
+        {
+            return Err(invalid(
+                "auth.subscriber_token_max_lifetime_secs",
+                "must be 60 seconds to 30 days",
             ));
         }
         if !(60..=366 * 24 * 3600).contains(&self.auth.session_ttl_secs) {

@@ -32,6 +32,11 @@ pub enum Error {
     #[error("invalid credentials")]
     InvalidCredentials,
 
+    /// A subscriber token was refused; the reason is safe to tell its holder (the
+    /// signature is checked before anything else is said).
+    #[error("{0}")]
+    InvalidToken(&'static str),
+
     /// Reading an uploaded body failed part-way (the client went away, or it was too big).
     #[error("reading the upload failed: {0}")]
     Upload(String),

@@ -11,6 +11,7 @@ mod m20261122_000006_inbox;
 mod m20261122_000007_report_statistics;
 mod m20261204_000001_review_snapshot;
 mod m20261204_000002_session_idle;
+mod m20261204_000003_subscriber_token_revocation;
 mod schema_util;
 
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_report_statistics::Migration),
             Box::new(m20261204_000001_review_snapshot::Migration),
             Box::new(m20261204_000002_session_idle::Migration),
+            Box::new(m20261204_000003_subscriber_token_revocation::Migration),
         ]
     }
 }

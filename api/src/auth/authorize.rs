@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
+use herald_core::inbox::tokens;
 use herald_core::{api_keys, operators, secrets, sessions};
 
 use super::access::{AccessRule, AccessTable, Scheme};
@@ -151,26 +152,25 @@ async fn authenticate_subscriber(
             "send a subscriber token as `Authorization: Bearer <token>` or `?token=`",
         )
     })?;
-    let invalid = || {
-        ApiError::unauthenticated(
-            "invalid_token",
-            "the subscriber token is malformed, forged or expired",
-        )
-    };
-    let external_id = state
-        .token_keys()
-        .await?
-        .verify(token.trim())
-        .map_err(|_| invalid())?;
-    let subscriber = herald_core::subscribers::store::find(&state.db, &external_id)
+    let now = chrono::Utc::now();
+    let token = state.token_keys().await?.verify(token.trim(), now)?;
+    let unknown = || herald_core::Error::InvalidToken("the subscriber token names no subscriber");
+    let subscriber = herald_core::subscribers::store::find(&state.db, &token.external_id)
         .await
         .map_err(|e| match e {
-            herald_core::Error::NotFound { .. } => invalid(),
-            other => ApiError::from(other),
+            herald_core::Error::NotFound { .. } => unknown(),
+            other => other,
         })?;
+    if tokens::is_revoked(token.issued_at, subscriber.tokens_revoked_before) {
+        return Err(herald_core::Error::InvalidToken(
+            "the subscriber token was revoked; ask for a new one",
+        )
+        .into());
+    }
     Ok(SubscriberCaller {
         id: subscriber.id,
-        external_id,
+        external_id: token.external_id,
+        token_expires_at: token.expires_at,
     })
 }
 

@@ -94,6 +94,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 pub struct SubscriberCaller {
     pub id: i64,
     pub external_id: String,
+    /// When the token expires: an open stream ends then.
+    pub token_expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SubscriberCaller {

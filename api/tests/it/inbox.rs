@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TOKEN_SECRET, TestApp, error_of, insert_message, sign, spawn_app_with_token_secret,
+    TOKEN_SECRET, TestApp, claims, error_of, insert_message, sign, spawn_app_with_token_secret,
     subscriber_token, test_config,
 };
 use crate::inbox_stream::subscriber_id;
@@ -217,45 +217,58 @@ async fn a_token_reads_its_own_inbox_only_and_moves_the_unread_pair() {
 #[tokio::test]
 async fn missing_forged_expired_and_foreign_tokens_get_401() {
     let app = inbox_with_two_subscribers().await;
-    let exp = Utc::now().timestamp() + 600;
+    let now = Utc::now().timestamp();
+    let with = |changes: Value| {
+        let mut claims = claims("ana");
+        for (key, value) in changes.as_object().unwrap() {
+            match value {
+                Value::Null => claims.as_object_mut().unwrap().remove(key),
+                value => claims
+                    .as_object_mut()
+                    .unwrap()
+                    .insert(key.clone(), value.clone()),
+            };
+        }
+        sign(&claims, TOKEN_SECRET)
+    };
     let cases = [
-        ("", "unauthenticated"),
-        ("not-a-token", "invalid_token"),
+        (String::new(), "unauthenticated", "send a subscriber token"),
+        ("not-a-token".into(), "invalid_token", "malformed or forged"),
         (
-            &sign(
-                &json!({ "sub": "ana", "exp": exp }),
-                "another-secret-of-32-characters!!!",
-            ),
+            sign(&claims("ana"), "another-secret-of-32-characters!!!"),
             "invalid_token",
+            "malformed or forged",
         ),
+        (with(json!({ "exp": now - 5 })), "invalid_token", "expired"),
         (
-            &sign(
-                &json!({ "sub": "ana", "exp": Utc::now().timestamp() - 5 }),
-                TOKEN_SECRET,
-            ),
+            with(json!({ "sub": "nobody" })),
             "invalid_token",
+            "no subscriber",
         ),
+        (with(json!({ "exp": null })), "invalid_token", "lacks"),
+        // The audience must be Herald's, and be there.
+        (with(json!({ "aud": "crm" })), "invalid_token", "audience"),
+        (with(json!({ "aud": null })), "invalid_token", "lacks"),
+        // `iat` must be there, not in the future, and at most a day before `exp`.
+        (with(json!({ "iat": null })), "invalid_token", "lacks"),
+        (with(json!({ "iat": now + 600 })), "invalid_token", "future"),
         (
-            &sign(&json!({ "sub": "nobody", "exp": exp }), TOKEN_SECRET),
+            with(json!({ "iat": now - 60, "exp": now + 86_400 })),
             "invalid_token",
-        ),
-        (
-            &sign(&json!({ "sub": "ana" }), TOKEN_SECRET),
-            "invalid_token",
+            "longer than",
         ),
     ];
-    for (token, code) in cases {
+    for (token, code, message) in cases {
         for path in ["/v1/inbox", "/v1/inbox/unread-count"] {
             let mut request = app.anonymous().get(app.url(path));
             if !token.is_empty() {
-                request = request.bearer_auth(token);
+                request = request.bearer_auth(&token);
             }
             let response = request.send().await.unwrap();
-            assert_eq!(
-                error_of(response, 401).await["code"],
-                code,
-                "{path} {token}"
-            );
+            let error = error_of(response, 401).await;
+            assert_eq!(error["code"], code, "{path} {token}");
+            let said = error["message"].as_str().unwrap();
+            assert!(said.contains(message), "{path}: {said}, expected {message}");
         }
     }
     // An API key or an operator session is not a subscriber token.
@@ -263,7 +276,7 @@ async fn missing_forged_expired_and_foreign_tokens_get_401() {
     let response = get(&app, "/v1/inbox", &key).await;
     assert_eq!(error_of(response, 401).await["code"], "invalid_token");
     // The token may also come as a query parameter (EventSource cannot set headers).
-    let token = sign(&json!({ "sub": "ana", "exp": exp }), TOKEN_SECRET);
+    let token = subscriber_token("ana");
     let response = app
         .anonymous()
         .get(app.url(&format!("/v1/inbox/unread-count?token={token}")))
@@ -290,6 +303,13 @@ async fn missing_forged_expired_and_foreign_tokens_get_401() {
             422,
             Some("ttl_secs"),
         ),
+        // Past auth.subscriber_token_max_lifetime_secs (a day by default).
+        (
+            "/v1/subscribers/ana/tokens",
+            json!({ "ttl_secs": 86_401 }),
+            422,
+            Some("ttl_secs"),
+        ),
     ] {
         let response = app
             .anonymous()
@@ -304,6 +324,69 @@ async fn missing_forged_expired_and_foreign_tokens_get_401() {
             assert_eq!(error["field"], field);
         }
     }
+}
+
+#[tokio::test]
+async fn revoking_a_subscribers_tokens_refuses_those_issued_before_and_no_others() {
+    let app = inbox_with_two_subscribers().await;
+    let key = app.api_key(&["subscribers:write"]).await;
+    let mint = |who: &'static str| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            let minted: Value = app
+                .anonymous()
+                .post(app.url(&format!("/v1/subscribers/{who}/tokens")))
+                .bearer_auth(&key)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            minted["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let minted = mint("ana").await;
+    let signed = subscriber_token("ana");
+    let ben = subscriber_token("ben");
+    for token in [&minted, &signed, &ben] {
+        assert_eq!(get(&app, "/v1/inbox", token).await.status().as_u16(), 200);
+    }
+    let response = app
+        .anonymous()
+        .delete(app.url("/v1/subscribers/ana/tokens"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    for token in [&minted, &signed] {
+        let error = error_of(get(&app, "/v1/inbox", token).await, 401).await;
+        assert_eq!(error["code"], "invalid_token");
+        assert!(error["message"].as_str().unwrap().contains("revoked"));
+    }
+    // Another subscriber's tokens are untouched, and a token minted right after the
+    // revocation (even within its second) works at once.
+    assert_eq!(get(&app, "/v1/inbox", &ben).await.status().as_u16(), 200);
+    let fresh = mint("ana").await;
+    assert_eq!(get(&app, "/v1/inbox", &fresh).await.status().as_u16(), 200);
+    // Unknown subscribers are a 404; revocations are audited.
+    let response = app
+        .anonymous()
+        .delete(app.url("/v1/subscribers/nobody/tokens"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    error_of(response, 404).await;
+    let audited = herald_core::entities::audit_log::Entity::find()
+        .filter(herald_core::entities::audit_log::Column::Action.eq("subscriber.tokens.revoke"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(audited.len(), 1);
+    assert_eq!(audited[0].target_id.as_deref(), Some("ana"));
 }
 
 #[tokio::test]

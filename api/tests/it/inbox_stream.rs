@@ -106,8 +106,13 @@ impl EventReader {
     }
 }
 
+/// A product-signed token for `external_id`, issued now, expiring at `exp`.
 pub(crate) fn token(external_id: &str, exp: i64) -> String {
-    sign(&json!({ "sub": external_id, "exp": exp }), TOKEN_SECRET)
+    let iat = Utc::now().timestamp();
+    sign(
+        &json!({ "sub": external_id, "aud": "herald", "iat": iat, "exp": exp }),
+        TOKEN_SECRET,
+    )
 }
 
 /// An app accepting product-signed tokens, with these subscribers.
@@ -538,4 +543,55 @@ async fn a_waiting_long_poll_takes_a_place_among_the_streams() {
         "too_many_streams"
     );
     waiting.abort();
+}
+
+/// Reads frames until the server closes the socket, and returns its close code.
+async fn close_code(socket: &mut Socket) -> u16 {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("the server closes within 10 s");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_when_its_token_expires_or_is_revoked() {
+    let app = app_with(&["ana", "ben"]).await;
+    // Expiry: a token with two seconds to live closes its socket then (code 4001).
+    let short = token("ana", Utc::now().timestamp() + 2);
+    let mut expiring = socket(&app, &short, 0).await;
+    assert_eq!(close_code(&mut expiring).await, 4001);
+    // Revocation ends every open stream of the subscriber, and no one else's.
+    let ana = token("ana", Utc::now().timestamp() + 600);
+    let mut ws = socket(&app, &ana, 0).await;
+    let mut sse = EventReader::open(&app, &ana, None).await;
+    assert_eq!(sse.next().await.event, "unread");
+    let mut ben = EventReader::open(&app, &token("ben", Utc::now().timestamp() + 600), None).await;
+    assert_eq!(ben.next().await.event, "unread");
+    let key = app.api_key(&["subscribers:write"]).await;
+    let response = app
+        .anonymous()
+        .delete(app.url("/v1/subscribers/ana/tokens"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    assert_eq!(close_code(&mut ws).await, 4001);
+    assert!(sse.try_next().await.is_none(), "the SSE stream ended");
+    // Ben's stream still carries his items.
+    let ben_id = subscriber_id(&app, "ben").await;
+    let producer = ProducerApp {
+        db: app.db.clone(),
+        bus: app.bus.clone(),
+    };
+    producer.produce(ben_id, 1, 1).await;
+    assert!(ben.next_message().await > 0);
 }

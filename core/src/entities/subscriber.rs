@@ -17,6 +17,8 @@ pub struct Model {
     pub attributes: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Subscriber tokens issued before this (whole) second are refused.
+    pub tokens_revoked_before: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -37,6 +37,8 @@ pub enum Signal {
     Read { ids: Vec<i64>, unread: Unread },
     /// Something may have been missed: look in the database.
     Recheck,
+    /// The subscriber's tokens were revoked: their open connections end.
+    Revoked,
 }
 
 /// Signals buffered per subscriber before a slow connection lags (it then re-reads).

@@ -15,8 +15,10 @@ use herald_core::inbox::{InboxItem, Page, Signal, Unread};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::SubscriberCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -45,6 +47,9 @@ pub enum End {
     Overflow,
     /// The database failed.
     Failed,
+    /// The token the connection opened with expired or was revoked: the client
+    /// reconnects with a new one.
+    TokenEnded,
 }
 
 pub struct Feed {
@@ -57,6 +62,8 @@ pub struct Feed {
     version: i64,
     signals: broadcast::Receiver<Signal>,
     closing: CancellationToken,
+    /// When the connection's token expires.
+    token_expires: Instant,
     pending: VecDeque<Update>,
     caught_up: bool,
     ended: Option<End>,
@@ -86,11 +93,17 @@ impl Feed {
     /// here as allowed.
     pub async fn open(
         state: &AppState,
-        subscriber_id: i64,
+        subscriber: &SubscriberCaller,
         resume: Option<i64>,
     ) -> Result<Self, ApiError> {
+        let subscriber_id = subscriber.id;
         // Listen before reading, so nothing stored in between goes unannounced.
         let signals = listen(state, subscriber_id)?;
+        // Tokens live at most 30 days, well within `Instant`'s range.
+        let lifetime = (subscriber.token_expires_at - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        let token_expires = Instant::now() + lifetime;
         let after = match resume {
             Some(id) => id,
             None => latest_id(&state.db, subscriber_id).await?,
@@ -98,6 +111,7 @@ impl Feed {
         Ok(Self {
             db: state.db.clone(),
             closing: state.closing.clone(),
+            token_expires,
             subscriber_id,
             after,
             version: 0,
@@ -143,6 +157,7 @@ impl Feed {
             }
             let signal = tokio::select! {
                 () = self.closing.cancelled() => Err(End::Closing),
+                () = tokio::time::sleep_until(self.token_expires) => Err(End::TokenEnded),
                 signal = self.signals.recv() => signal.map_err(|error| match error {
                     RecvError::Lagged(_) => End::Overflow,
                     RecvError::Closed => End::Closing,
@@ -162,6 +177,7 @@ impl Feed {
     async fn apply(&mut self, signal: Signal) {
         let next_version = self.version + 1;
         match signal {
+            Signal::Revoked => self.ended = Some(End::TokenEnded),
             Signal::Items { unread, .. } if unread.version <= self.version => {}
             Signal::Items {
                 unread,

@@ -25,6 +25,8 @@ const RESTARTING: u16 = 1012;
 const TOO_SLOW: u16 = 1013;
 /// Close code 1011: the server failed; resume.
 const FAILED: u16 = 1011;
+/// Close code 4001 (ours): the token expired or was revoked; reconnect with a new one.
+const TOKEN_ENDED: u16 = 4001;
 /// Socket buffers per connection: client frames are small (the read buffer grows for a
 /// larger one), and what is sent waits in the bus rather than here, so an idle
 /// connection holds little memory.
@@ -91,7 +93,7 @@ pub(super) async fn ws(
     ValidQuery(query): ValidQuery<WsQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let feed = Feed::open(&state, subscriber.id, query.last_event_id).await?;
+    let feed = Feed::open(&state, &subscriber, query.last_event_id).await?;
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
@@ -118,6 +120,7 @@ async fn connection(
                     let (code, reason) = match feed.ended() {
                         Some(End::Overflow) => (TOO_SLOW, "fell behind; resume from your last id"),
                         Some(End::Failed) => (FAILED, "resume from your last id"),
+                        Some(End::TokenEnded) => (TOKEN_ENDED, "the token expired or was revoked; reconnect with a new one"),
                         Some(End::Closing) | None => (RESTARTING, "resume from your last id"),
                     };
                     let close = CloseFrame { code, reason: reason.into() };

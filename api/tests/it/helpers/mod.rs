@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 pub use database::{TestDatabase, backend_is_postgres};
 pub use fixtures::insert_message;
 pub use session::Session;
-pub use tokens::{TOKEN_SECRET, sign, subscriber_token};
+pub use tokens::{TOKEN_SECRET, claims, sign, subscriber_token};
 
 pub const PASSWORD: &str = "correct horse battery";
 

@@ -1,5 +1,5 @@
 //! Subscriber tokens as a product backend signs them: made here from the documented
-//! format (HS256 JWT, `sub` = external id, `exp`), not with Herald's own code.
+//! format (HS256 JWT, `sub` = external id, `aud`, `iat`, `exp`), not with Herald's own code.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,8 +20,14 @@ pub fn sign(claims: &Value, secret: &str) -> String {
     format!("{header}.{payload}.{signature}")
 }
 
-/// A token for `external_id`, valid for ten minutes, signed with [`TOKEN_SECRET`].
+/// The claims of a token for `external_id` issued now, valid for ten minutes, for the
+/// default audience.
+pub fn claims(external_id: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({ "sub": external_id, "aud": "herald", "iat": now, "exp": now + 600 })
+}
+
+/// A token with [`claims`], signed with [`TOKEN_SECRET`].
 pub fn subscriber_token(external_id: &str) -> String {
-    let exp = chrono::Utc::now().timestamp() + 600;
-    sign(&json!({ "sub": external_id, "exp": exp }), TOKEN_SECRET)
+    sign(&claims(external_id), TOKEN_SECRET)
 }

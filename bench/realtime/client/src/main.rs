@@ -342,7 +342,8 @@ fn paths(args: &Args, users: &[String]) -> anyhow::Result<Vec<(Kind, String)>> {
                 .iter()
                 .enumerate()
                 .map(|(i, user)| {
-                    let claims = json!({ "sub": user, "exp": exp });
+                    let claims =
+                        json!({ "sub": user, "aud": "herald", "iat": exp - 24 * 3600, "exp": exp });
                     let token = jsonwebtoken::encode(&header, &claims, &key)?;
                     let sse = match args.herald_mix {
                         Mix::Both => i % 2 == 0,
