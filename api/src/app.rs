@@ -1,12 +1,13 @@
 //! Assembling the HTTP application: routes, access control, docs and the middleware
 //! every request passes through.
 
+use herald_core::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -40,13 +41,13 @@ pub fn openapi_document() -> OpenApi {
         .merge(routes::router())
         .merge(routes::long_running())
         .split_for_parts();
-    openapi::document_rejections(&mut document);
+    openapi::document_errors(&mut document);
     document
 }
 
 pub fn build(state: AppState) -> Result<Router, AccessTableError> {
     let (api, mut document) = documented_routes(&state).split_for_parts();
-    openapi::document_rejections(&mut document);
+    openapi::document_errors(&mut document);
     let cors = cors::inbox_policy(&state.settings.inbox_cors_origins);
     let table = Arc::new(AccessTable::from_openapi(&document)?);
     let api = api
@@ -90,23 +91,17 @@ async fn request_timeout(State(state): State<AppState>, request: Request, next: 
     let limit: Duration = state.settings.request_timeout;
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "timeout",
-            "the request took too long",
-        )
-        .into_response(),
+        Err(_) => ApiError::new(ErrorCode::Timeout, "the request took too long").into_response(),
     }
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+    ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this route does not take that method",
     )
 }

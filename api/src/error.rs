@@ -1,33 +1,20 @@
 //! The one error type of the HTTP layer: a stable machine code, a status and one JSON
 //! shape, `{"error": {"code", "message", "field"}}`. Domain errors are mapped here once.
 //!
-//! Codes are part of the API contract; clients may switch on them:
-//!
-//! | status | code |
-//! |---|---|
-//! | 400 | `malformed_json`, `bad_request` |
-//! | 401 | `unauthenticated`, `invalid_credentials`, `invalid_api_key`, `session_expired` |
-//! | 403 | `forbidden`, `csrf_failed`, `reviewer_is_editor`, `reviewer_is_submitter` |
-//! | 404 | `not_found` |
-//! | 405 | `method_not_allowed` |
-//! | 408 | `timeout` |
-//! | 409 | `conflict`, `already_exists`, `username_taken`, `last_admin`, `invalid_transition`, `approval_invalidated`, … |
-//! | 413 | `payload_too_large` |
-//! | 415 | `unsupported_media_type` |
-//! | 422 | `validation_failed`, `banned_words` (with `field`) |
-//! | 500 | `internal` |
-//! | 503 | `unavailable` |
+//! Codes are part of the API contract and are one enum, [`ErrorCode`], which also fixes
+//! each code's status; the OpenAPI document lists per operation which codes it answers.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use herald_core::ErrorCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
     /// Seconds after which a retry may succeed, sent as `Retry-After`.
@@ -45,7 +32,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable machine-readable code, e.g. `validation_failed`.
-    pub code: String,
+    pub code: ErrorCode,
     /// A human-readable explanation.
     pub message: String,
     /// The input field at fault, as a dotted path, when there is one.
@@ -53,9 +40,10 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: StatusCode::from_u16(code.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
             message: message.into(),
             field: None,
@@ -75,35 +63,26 @@ impl ApiError {
     }
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            message,
-        )
-        .with_field(field)
+        Self::new(ErrorCode::ValidationFailed, message).with_field(field)
     }
 
-    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    pub fn unauthenticated(code: ErrorCode, message: impl Into<String>) -> Self {
+        debug_assert_eq!(code.status(), 401);
+        Self::new(code, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(ErrorCode::Forbidden, message)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
     /// A server fault: the client sees a generic message, the log sees `cause`.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut error = Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "an internal error occurred; it has been logged",
         );
         error.cause = Some(cause.to_string());
@@ -118,20 +97,19 @@ impl From<herald_core::Error> for ApiError {
             E::NotFound { entity } => Self::not_found(entity),
             E::Invalid { field, message } => Self::validation(field, message),
             E::Banned { field, message, .. } => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "banned_words", message)
-                    .with_field(field)
+                Self::new(ErrorCode::BannedWords, message).with_field(field)
             }
-            E::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
-            E::Forbidden { code, message } => Self::new(StatusCode::FORBIDDEN, code, message),
+            E::Conflict { code, message } | E::Forbidden { code, message } => {
+                Self::new(code, message)
+            }
             E::InvalidCredentials => Self::unauthenticated(
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 "the username or password is not correct",
             ),
-            E::InvalidToken(reason) => Self::unauthenticated("invalid_token", reason),
-            E::Busy(message) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
+            E::InvalidToken(reason) => Self::unauthenticated(ErrorCode::InvalidToken, reason),
+            E::Busy(message) => Self::new(ErrorCode::Unavailable, message),
             E::Upload(message) => Self::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
+                ErrorCode::BadRequest,
                 format!("reading the upload failed: {message}"),
             ),
             other @ (E::PasswordHash(_) | E::Internal(_) | E::Database(_) | E::Csv(_)) => {
@@ -157,19 +135,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
             tracing::error!(
-                code = self.code,
+                code = self.code.as_str(),
                 cause = self.cause.as_deref().unwrap_or(""),
                 "request failed"
             );
         }
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
+                code: self.code,
                 message: self.message,
                 field: self.field,
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        // For the request metrics, which count answers by code.
+        response.extensions_mut().insert(self.code);
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

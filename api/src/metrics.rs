@@ -1,11 +1,12 @@
 //! Prometheus metrics, owned by the application state (no process-wide registry, so
 //! tests running several servers in one process do not share counters).
 
+use herald_core::ErrorCode;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -25,6 +26,8 @@ struct RequestLabels {
     method: String,
     route: String,
     status: u16,
+    /// The error code of an error answer; empty otherwise.
+    code: &'static str,
 }
 
 pub struct Metrics {
@@ -72,7 +75,7 @@ impl Metrics {
 }
 
 /// Counts and times every request by its route template (not its raw path, which would
-/// make one series per subscriber).
+/// make one series per subscriber), its status and, for errors, its code.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
@@ -85,6 +88,10 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         method,
         route,
         status: response.status().as_u16(),
+        code: response
+            .extensions()
+            .get::<ErrorCode>()
+            .map_or("", |code| code.as_str()),
     };
     state
         .metrics
@@ -100,11 +107,7 @@ pub async fn render_with_token(
 ) -> Result<Response, ApiError> {
     let expected = state.settings.metrics_token.expose_secret();
     if expected.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such route",
-        ));
+        return Err(ApiError::new(ErrorCode::NotFound, "no such route"));
     }
     let given = headers
         .get(AUTHORIZATION)
@@ -113,7 +116,7 @@ pub async fn render_with_token(
         .unwrap_or_default();
     if !herald_core::secrets::constant_time_eq(given, expected) {
         return Err(ApiError::unauthenticated(
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "metrics need `Authorization: Bearer <metrics.token>`",
         ));
     }

@@ -1,13 +1,14 @@
 //! Streamed request bodies for bulk uploads, limited in size as they stream (a chunked
 //! upload has no Content-Length to check up front).
 
+use herald_core::ErrorCode;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
+use axum::http::HeaderMap;
 use axum::http::header::CONTENT_LENGTH;
-use axum::http::{HeaderMap, StatusCode};
 use futures::{Stream, TryStreamExt};
 use tokio_util::io::StreamReader;
 
@@ -21,8 +22,7 @@ pub struct SizeGuard {
 
 pub fn too_large(limit: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("an upload may be at most {limit} bytes; split it"),
     )
 }

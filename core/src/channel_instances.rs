@@ -5,6 +5,7 @@
 //! omits a secret keeps the stored one, unless it moves the instance to another host:
 //! a stored credential is never sent to a host it was not given for.
 
+use crate::error_code::ErrorCode;
 use chrono::Utc;
 use herald_channels::{ChannelConfig, Delivery, DeliveryOutcome, IdempotencyKey, Message};
 use sea_orm::{
@@ -195,9 +196,10 @@ fn snapshot(out: &ChannelInstanceOut) -> Option<Value> {
 
 fn name_taken(error: sea_orm::DbErr) -> Error {
     match error.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            Error::conflict("name_taken", "a channel instance with this name exists")
-        }
+        Some(SqlErr::UniqueConstraintViolation(_)) => Error::conflict(
+            ErrorCode::NameTaken,
+            "a channel instance with this name exists",
+        ),
         _ => Error::from(error),
     }
 }

@@ -1,5 +1,6 @@
 //! The one error type of the domain layer. `api` maps it to HTTP in one place.
 
+use crate::error_code::ErrorCode;
 use sea_orm::{DbErr, SqlErr};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,11 +23,11 @@ pub enum Error {
 
     /// The request clashes with the current state (a duplicate name, the last admin…).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
 
     /// The caller may use the route but not do this particular thing (four eyes).
     #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
+    Forbidden { code: ErrorCode, message: String },
 
     /// Username/password or key did not match.
     #[error("invalid credentials")]
@@ -89,10 +90,13 @@ impl Error {
         } else {
             String::new()
         };
-        Self::conflict("in_use", format!("{what} is in use by {named}{tail}"))
+        Self::conflict(
+            ErrorCode::InUse,
+            format!("{what} is in use by {named}{tail}"),
+        )
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,
             message: message.into(),
@@ -105,7 +109,7 @@ impl From<DbErr> for Error {
         // A unique-constraint violation that slipped past a check (a race between two
         // requests) is a conflict for the caller, not a server fault.
         if let Some(SqlErr::UniqueConstraintViolation(detail)) = err.sql_err() {
-            return Self::conflict("already_exists", unique_violation_message(&detail));
+            return Self::conflict(ErrorCode::AlreadyExists, unique_violation_message(&detail));
         }
         Self::Database(err)
     }

@@ -15,6 +15,7 @@ pub mod db;
 pub mod deliveries;
 pub mod entities;
 pub mod error;
+pub mod error_code;
 pub mod inbox;
 pub mod messages;
 pub mod operators;
@@ -30,3 +31,4 @@ pub mod templates;
 pub mod unsubscribe;
 
 pub use error::{Error, Result};
+pub use error_code::ErrorCode;

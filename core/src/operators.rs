@@ -1,5 +1,6 @@
 //! Operators: the people who use the admin console, each with one role.
 
+use crate::error_code::ErrorCode;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -92,7 +93,7 @@ pub async fn create(
         > 0;
     if taken {
         return Err(Error::conflict(
-            "username_taken",
+            ErrorCode::UsernameTaken,
             format!("username `{}` is already taken", input.username),
         ));
     }
@@ -173,7 +174,7 @@ pub async fn update(
             .await?;
         if other_admins == 0 {
             return Err(Error::conflict(
-                "last_admin",
+                ErrorCode::LastAdmin,
                 "this is the last active admin; make another admin first",
             ));
         }

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
+use herald_core::ErrorCode;
 use herald_core::inbox::tokens;
 use herald_core::{api_keys, operators, secrets, sessions};
 
@@ -82,7 +83,7 @@ async fn authenticate(
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| {
                 ApiError::unauthenticated(
-                    "invalid_api_key",
+                    ErrorCode::InvalidApiKey,
                     "send the key as `Authorization: Bearer <key>`",
                 )
             })?;
@@ -92,7 +93,7 @@ async fn authenticate(
             .await
             .map_err(|e| match e {
                 herald_core::Error::InvalidCredentials => ApiError::unauthenticated(
-                    "invalid_api_key",
+                    ErrorCode::InvalidApiKey,
                     "the API key is unknown, revoked or expired",
                 ),
                 other => ApiError::from(other),
@@ -111,7 +112,10 @@ async fn authenticate(
         )
         .await?
         .ok_or_else(|| {
-            ApiError::unauthenticated("session_expired", "the session has expired; log in again")
+            ApiError::unauthenticated(
+                ErrorCode::SessionExpired,
+                "the session has expired; log in again",
+            )
         })?;
         return Ok(Principal::Operator {
             role: operators::role_of(&operator),
@@ -122,7 +126,7 @@ async fn authenticate(
         });
     }
     Err(ApiError::unauthenticated(
-        "unauthenticated",
+        ErrorCode::Unauthenticated,
         "log in or send an API key",
     ))
 }
@@ -148,7 +152,7 @@ async fn authenticate_subscriber(
     };
     let token = from_header.or_else(from_query).ok_or_else(|| {
         ApiError::unauthenticated(
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "send a subscriber token as `Authorization: Bearer <token>` or `?token=`",
         )
     })?;
@@ -188,8 +192,7 @@ fn check_csrf(method: &Method, headers: &HeaderMap, expected: &str) -> Result<()
         Ok(())
     } else {
         Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "csrf_failed",
+            ErrorCode::CsrfFailed,
             "missing or wrong X-CSRF-Token header",
         ))
     }

@@ -2,6 +2,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use herald_core::ErrorCode;
 use herald_core::access::{Role, Scope};
 use herald_core::audit::{Actor, AuditContext};
 
@@ -84,7 +85,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::unauthenticated("unauthenticated", "log in or send an API key")
+            ApiError::unauthenticated(ErrorCode::Unauthenticated, "log in or send an API key")
         })
     }
 }
@@ -106,6 +107,8 @@ impl<S: Send + Sync> FromRequestParts<S> for SubscriberCaller {
             .extensions
             .get::<SubscriberCaller>()
             .cloned()
-            .ok_or_else(|| ApiError::unauthenticated("unauthenticated", "send a subscriber token"))
+            .ok_or_else(|| {
+                ApiError::unauthenticated(ErrorCode::Unauthenticated, "send a subscriber token")
+            })
     }
 }

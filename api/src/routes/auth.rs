@@ -1,5 +1,6 @@
 //! Operator login and logout with a server-side cookie session.
 
+use herald_core::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -62,8 +63,7 @@ fn client_address(
 fn too_many_attempts(wait: Duration) -> ApiError {
     let seconds = wait.as_secs().max(1);
     ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
+        ErrorCode::TooManyAttempts,
         format!("too many failed logins; try again in {seconds} s"),
     )
     .with_retry_after(seconds)

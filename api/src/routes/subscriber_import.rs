@@ -3,8 +3,9 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
+use herald_core::ErrorCode;
 use herald_core::subscribers::import::{self, ImportFormat, ImportReport};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -30,8 +31,7 @@ fn format_of(headers: &HeaderMap) -> Result<ImportFormat, ApiError> {
         }
         "text/csv" => Ok(ImportFormat::Csv),
         _ => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send application/x-ndjson (one JSON object per line) or text/csv",
         )),
     }

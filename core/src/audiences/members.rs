@@ -1,6 +1,7 @@
 //! External ids of list and file audiences, stored in batches. An uploaded file is
 //! streamed: one id per line, or CSV whose first column (or `external_id` column) holds it.
 
+use crate::error_code::ErrorCode;
 use futures::StreamExt;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -113,7 +114,7 @@ where
     let target = super::store::get(conn, audience_id).await?;
     if !matches!(target.kind.as_str(), "list" | "file") {
         return Err(Error::conflict(
-            "audience_not_a_list",
+            ErrorCode::AudienceNotAList,
             "only list and file audiences take members",
         ));
     }

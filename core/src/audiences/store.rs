@@ -1,5 +1,6 @@
 //! Storing audiences and resolving them to subscribers (count, sample, pages).
 
+use crate::error_code::ErrorCode;
 use chrono::Utc;
 use sea_orm::SqlErr;
 use sea_orm::sea_query::{Condition, Query};
@@ -107,7 +108,7 @@ pub async fn create(
         > 0;
     if taken {
         return Err(Error::conflict(
-            "audience_name_taken",
+            ErrorCode::AudienceNameTaken,
             format!("an audience named `{}` exists", input.name),
         ));
     }

@@ -5,6 +5,7 @@
 //! the approval. The reviewer is never someone who edited or submitted the campaign,
 //! whatever their role.
 
+use crate::error_code::ErrorCode;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -97,13 +98,13 @@ pub(crate) async fn require_independent(
             .any(|c| c == Contribution::Edited.as_str());
     if edited {
         return Err(Error::Forbidden {
-            code: "reviewer_is_editor",
+            code: ErrorCode::ReviewerIsEditor,
             message: "the author or an editor of a campaign cannot review it".into(),
         });
     }
     if !contributions.is_empty() {
         return Err(Error::Forbidden {
-            code: "reviewer_is_submitter",
+            code: ErrorCode::ReviewerIsSubmitter,
             message: "whoever submitted a campaign cannot review it".into(),
         });
     }

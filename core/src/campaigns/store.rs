@@ -1,5 +1,6 @@
 //! Storing campaigns and moving them through their lifecycle, with a review history.
 
+use crate::error_code::ErrorCode;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -229,7 +230,7 @@ pub async fn history(conn: &impl ConnectionTrait, id: i64) -> Result<Vec<campaig
 
 fn refused(action: Action, status: Status) -> Error {
     Error::conflict(
-        "invalid_transition",
+        ErrorCode::InvalidTransition,
         format!(
             "cannot {} a campaign that is {}",
             action.as_str(),
@@ -286,7 +287,7 @@ async fn swap_status(conn: &impl ConnectionTrait, id: i64, from: Status, to: Sta
     if moved == 0 {
         let now = status_of(&get(conn, id).await?);
         return Err(Error::conflict(
-            "invalid_transition",
+            ErrorCode::InvalidTransition,
             format!("the campaign changed meanwhile; it is {}", now.as_str()),
         ));
     }
@@ -357,7 +358,7 @@ pub async fn transition(
         withdraw_approval(&txn, ctx, id, from).await?;
         txn.commit().await?;
         return Err(Error::conflict(
-            "approval_invalidated",
+            ErrorCode::ApprovalInvalidated,
             "the campaign, its template version or its audience changed after approval; \
              it is a draft again and needs a new review",
         ));

@@ -1,5 +1,6 @@
 //! Saving templates as immutable versions, reading them back, and previews.
 
+use crate::error_code::ErrorCode;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -142,7 +143,7 @@ pub async fn create(
         > 0;
     if taken {
         return Err(Error::conflict(
-            "template_name_taken",
+            ErrorCode::TemplateNameTaken,
             format!("a template named `{}` exists", input.name),
         ));
     }

@@ -7,9 +7,9 @@
 //! connection that falls more than the bus's buffer behind is ended with
 //! [`End::Overflow`]; its client resumes from its last id.
 
+use herald_core::ErrorCode;
 use std::collections::VecDeque;
 
-use axum::http::StatusCode;
 use herald_core::inbox::store::{self, latest_id};
 use herald_core::inbox::{InboxItem, Page, Signal, Unread};
 use sea_orm::DatabaseConnection;
@@ -80,8 +80,7 @@ pub fn listen(
         .subscribe_within(subscriber_id, state.settings.max_streams_per_subscriber)
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_streams",
+                ErrorCode::TooManyStreams,
                 "this subscriber has too many open streams; close one first",
             )
         })

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
+use herald_core::ErrorCode;
 use herald_core::inbox::{Action, act_now};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -91,8 +93,14 @@ pub(super) async fn ws(
     State(state): State<AppState>,
     subscriber: SubscriberCaller,
     ValidQuery(query): ValidQuery<WsQuery>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(|rejection| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("not a WebSocket handshake: {}", rejection.body_text()),
+        )
+    })?;
     let feed = Feed::open(&state, &subscriber, query.last_event_id).await?;
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)

@@ -5,6 +5,7 @@
 //! and dropped afterwards); otherwise each test gets its own SQLite file.
 //! `TEST_LOG=1` shows the server's logs.
 
+mod contract;
 mod database;
 mod fixtures;
 mod session;
@@ -40,6 +41,8 @@ pub struct TestApp {
     pub doorbell: herald_core::deliveries::Doorbell,
     shutdown: Option<oneshot::Sender<()>>,
     database: TestDatabase,
+    /// The server's request metrics, read to check the answers it gave.
+    metrics: std::sync::Arc<herald_api::metrics::Metrics>,
 }
 
 static OPERATOR_SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -89,6 +92,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let state = herald_api::AppState::new(db.clone(), &config);
     let bus = state.bus.clone();
     let doorbell = state.doorbell.clone();
+    let metrics = state.metrics.clone();
     let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -113,6 +117,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         doorbell,
         shutdown: Some(tx),
         database,
+        metrics,
     }
 }
 
@@ -181,6 +186,16 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // Unless the test failed already: every answer given must be documented.
+        if !std::thread::panicking() {
+            let metrics = self.metrics.render().expect("metrics render");
+            let undocumented = contract::undocumented_answers(&metrics);
+            assert!(
+                undocumented.is_empty(),
+                "answers outside the OpenAPI document:\n{}",
+                undocumented.join("\n")
+            );
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The OpenAPI document: collected from the routers, plus what no route declares
-//! (info, security schemes, tags).
+//! (info, security schemes, tags, the error codes of each operation).
 
-use utoipa::openapi::path::ParameterIn;
-use utoipa::openapi::response::{Response, ResponseBuilder};
+mod errors;
+
+pub use errors::document_errors;
+
+use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
 use utoipa::{Modify, OpenApi as _};
 
 use crate::auth::access::{API_KEY_SCHEME, SESSION_SCHEME, SUBSCRIBER_TOKEN_SCHEME};
@@ -17,7 +19,10 @@ use crate::auth::cookies::SESSION_COOKIE;
         description = "Self-hosted multi-channel message push. Operators log in with a session cookie \
 (state-changing requests also send `X-CSRF-Token`); product services send `Authorization: Bearer <api key>`. \
 Each operation lists the permission it needs as the scope of its security requirement. \
-Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"}}`.",
+Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"}}`; each operation lists \
+the statuses and codes it answers. Any operation may also answer 408 `timeout` (it ran longer than \
+`http.request_timeout_secs`) or 500 `internal` (a fault, logged), and an unknown route or method 404 \
+`not_found` or 405 `method_not_allowed`.",
         license(name = "Apache-2.0"),
     ),
     modifiers(&SecuritySchemes),
@@ -81,79 +86,4 @@ impl Modify for SecuritySchemes {
 
 pub fn base() -> OpenApi {
     ApiDoc::openapi()
-}
-
-/// Documents the rejections every operation can answer before its handler runs, so
-/// the document lists each status a client may see: a body that is not JSON (400
-/// `malformed_json`), too large (413 `payload_too_large`) or of another type (415
-/// `unsupported_media_type`); a field, query or body value that does not validate
-/// (422 `validation_failed`); a path parameter that names nothing (404 `not_found`).
-pub fn document_rejections(document: &mut OpenApi) {
-    for item in document.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            let parameters_in = |place: ParameterIn| {
-                operation
-                    .parameters
-                    .iter()
-                    .flatten()
-                    .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
-            };
-            let mut statuses: Vec<(&str, &str)> = Vec::new();
-            if operation.request_body.is_some() {
-                statuses.extend([
-                    ("400", "`malformed_json`: the body is not well-formed"),
-                    (
-                        "413",
-                        "`payload_too_large`: the body is larger than allowed",
-                    ),
-                    (
-                        "415",
-                        "`unsupported_media_type`: the body is not of a type this operation reads",
-                    ),
-                    (
-                        "422",
-                        "`validation_failed`: a field is not acceptable (named in `field`)",
-                    ),
-                ]);
-            }
-            if parameters_in(ParameterIn::Query) {
-                statuses.push((
-                    "422",
-                    "`validation_failed`: a query parameter is not acceptable (named in `field`)",
-                ));
-            }
-            if parameters_in(ParameterIn::Path) {
-                statuses.push((
-                    "404",
-                    "`not_found`: nothing has this id (or the path parameter does not parse)",
-                ));
-            }
-            for (status, description) in statuses {
-                operation
-                    .responses
-                    .responses
-                    .entry(status.to_owned())
-                    .or_insert_with(|| RefOr::T(error_response(description)));
-            }
-        }
-    }
-}
-
-fn error_response(description: &str) -> Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                .build(),
-        )
-        .build()
 }
