@@ -39,6 +39,10 @@ fn herald_with(command: &str, database_url: &str, port: u16, env: &[(&str, &str)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HERALD_DATABASE_URL", database_url)
         .env("HERALD_SECRETS__KEY", helpers::TEST_SEALING_KEY)
+        .env(
+            "HERALD_CHANNELS__ALLOWED_PRIVATE_DESTINATIONS",
+            serde_json::to_string(&helpers::TEST_ALLOWED_DESTINATIONS).unwrap(),
+        )
         .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "HERALD_AUTH__SUBSCRIBER_TOKEN_SECRET",

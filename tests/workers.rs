@@ -124,6 +124,10 @@ impl Worker {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HERALD_DATABASE_URL", database_url)
             .env("HERALD_SECRETS__KEY", helpers::TEST_SEALING_KEY)
+            .env(
+                "HERALD_CHANNELS__ALLOWED_PRIVATE_DESTINATIONS",
+                serde_json::to_string(&helpers::TEST_ALLOWED_DESTINATIONS).unwrap(),
+            )
             .env("HERALD_LOG__FILTER", "error")
             .env("HERALD_DELIVERY__BATCH_SIZE", "50")
             .env("HERALD_DELIVERY__CONCURRENCY", "16")

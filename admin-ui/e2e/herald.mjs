@@ -28,6 +28,8 @@ export async function startHerald({ adminPassword, env = {} }) {
       HERALD_LISTEN: `127.0.0.1:${port}`,
       HERALD_ADMIN_PASSWORD: adminPassword,
       HERALD_LOG__FILTER: "warn",
+      // The test receivers listen on loopback.
+      HERALD_CHANNELS__ALLOWED_PRIVATE_DESTINATIONS: `["127.0.0.0/8"]`,
       ...env,
     },
     stdio: ["ignore", "ignore", "inherit"],

@@ -63,6 +63,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// The bearer token `/metrics` on the API port requires; empty: not served there.
     pub metrics_token: SecretString,
+    /// The SSRF policy for what channel instances' settings name.
+    pub channel_destinations: herald_channels::http::ssrf::SsrfGuard,
     /// The proxy header that carries the client's address, if configured.
     pub client_address_header: Option<axum::http::HeaderName>,
 }
@@ -98,6 +100,7 @@ impl Settings {
             secrets: config.secrets.clone(),
             data_dir: config.data_dir.clone(),
             metrics_token: config.metrics.token.clone(),
+            channel_destinations: config.channel_destinations(),
             client_address_header: axum::http::HeaderName::try_from(
                 config.http.client_address_header.trim(),
             )

@@ -34,6 +34,7 @@
 pub mod apns;
 mod channel;
 mod config;
+mod destinations;
 pub mod email;
 mod error;
 pub mod fcm;

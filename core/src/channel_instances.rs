@@ -7,6 +7,7 @@
 
 use crate::error_code::ErrorCode;
 use chrono::Utc;
+use herald_channels::http::ssrf::SsrfGuard;
 use herald_channels::{ChannelConfig, Delivery, DeliveryOutcome, IdempotencyKey, Message};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -207,11 +208,13 @@ fn name_taken(error: sea_orm::DbErr) -> Error {
 pub async fn create(
     conn: &impl TransactionTrait,
     sealer: &Sealer,
+    destinations: &SsrfGuard,
     ctx: &AuditContext,
     input: ChannelInstanceIn,
 ) -> Result<ChannelInstanceOut> {
     input.validate()?;
     let kind = check(&input.settings)?;
+    check_destinations(&input.settings, destinations).await?;
     let settings = sealed(sealer, input.settings)?;
     let now = Utc::now();
     let txn = crate::db::begin_write(conn).await?;
@@ -247,38 +250,20 @@ pub async fn create(
 /// Replaces an instance's settings; secrets left out keep their stored values, as long
 /// as the instance still sends to the same hosts.
 pub async fn replace(
-    conn: &impl TransactionTrait,
+    conn: &(impl TransactionTrait + ConnectionTrait),
     sealer: &Sealer,
+    destinations: &SsrfGuard,
     ctx: &AuditContext,
     name: &str,
     input: ChannelInstanceIn,
 ) -> Result<ChannelInstanceOut> {
     input.validate()?;
+    // Where the settings point is checked before the transaction: it may wait on DNS.
+    let preview = with_stored_secrets(sealer, &get(conn, name).await?, input.settings.clone())?;
+    check_destinations(&preview, destinations).await?;
     let txn = crate::db::begin_write(conn).await?;
     let before = get(&txn, name).await?;
-    let stored = opened(sealer, &before)?;
-    let mut settings = input.settings;
-    let same_kind = settings.get("kind") == stored.get("kind");
-    if same_kind {
-        let shown_before = shown(&parse(&stored)?);
-        let carried: Vec<String> = secret_names(&stored, &shown_before)
-            .into_iter()
-            .filter(|secret| !settings.contains_key(secret))
-            .collect();
-        for secret in &carried {
-            if let Some(value) = stored.get(secret) {
-                settings.insert(secret.clone(), value.clone());
-            }
-        }
-        if let Some(secret) = carried.first()
-            && hosts(&shown_before) != hosts(&shown(&parse(&settings)?))
-        {
-            return Err(Error::invalid(
-                format!("settings.{secret}"),
-                "the instance now sends to another host: give its secret again",
-            ));
-        }
-    }
+    let settings = with_stored_secrets(sealer, &before, input.settings)?;
     let kind = check(&settings)?;
     let settings = sealed(sealer, settings)?;
     let before_out = to_out(before.clone())?;
@@ -303,6 +288,57 @@ pub async fn replace(
     .await?;
     txn.commit().await?;
     Ok(after)
+}
+
+/// `settings` with the secrets they leave out taken from the stored instance, as long
+/// as the instance still sends to the same hosts.
+fn with_stored_secrets(
+    sealer: &Sealer,
+    before: &channel_instance::Model,
+    mut settings: Map<String, Value>,
+) -> Result<Map<String, Value>> {
+    let stored = opened(sealer, before)?;
+    if settings.get("kind") != stored.get("kind") {
+        return Ok(settings);
+    }
+    let shown_before = shown(&parse(&stored)?);
+    let carried: Vec<String> = secret_names(&stored, &shown_before)
+        .into_iter()
+        .filter(|secret| !settings.contains_key(secret))
+        .collect();
+    for secret in &carried {
+        if let Some(value) = stored.get(secret) {
+            settings.insert(secret.clone(), value.clone());
+        }
+    }
+    if let Some(secret) = carried.first()
+        && hosts(&shown_before) != hosts(&shown(&parse(&settings)?))
+    {
+        return Err(Error::invalid(
+            format!("settings.{secret}"),
+            "the instance now sends to another host: give its secret again",
+        ));
+    }
+    Ok(settings)
+}
+
+/// Refuses settings naming a destination the server's SSRF policy forbids (an SMTP
+/// relay on this machine, a provider URL in the private network…), naming the setting.
+async fn check_destinations(settings: &Map<String, Value>, destinations: &SsrfGuard) -> Result<()> {
+    parse(settings)?
+        .check_destinations(destinations)
+        .await
+        .map_err(setting_error)
+}
+
+/// A plugin's refusal of its settings, naming the setting where it can.
+fn setting_error(error: herald_channels::BuildError) -> Error {
+    match error {
+        herald_channels::BuildError::InvalidSetting { field, reason } => {
+            Error::invalid(format!("settings.{field}"), reason)
+        }
+        other => Error::invalid("settings", other.to_string()),
+    }
 }
 
 pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, name: &str) -> Result<()> {
@@ -454,12 +490,15 @@ fn test_message(kind: &str, input: &TestSendIn) -> Result<Message> {
 pub async fn test_send(
     conn: &impl ConnectionTrait,
     sealer: &Sealer,
+    destinations: &SsrfGuard,
     name: &str,
     input: TestSendIn,
 ) -> Result<TestSendOut> {
     input.validate()?;
     let model = get(conn, name).await?;
-    let config = parse(&opened(sealer, &model)?)?;
+    let settings = opened(sealer, &model)?;
+    check_destinations(&settings, destinations).await?;
+    let config = parse(&settings)?;
     let channel = config
         .build()
         .map_err(|e| Error::invalid("settings", e.to_string()))?;
@@ -481,6 +520,7 @@ pub async fn test_send(
 pub async fn build_enabled(
     conn: &impl ConnectionTrait,
     sealer: &Sealer,
+    destinations: &SsrfGuard,
 ) -> Result<
     Vec<(
         channel_instance::Model,
@@ -489,13 +529,13 @@ pub async fn build_enabled(
 > {
     let mut built = Vec::new();
     for model in list(conn).await?.into_iter().filter(|m| m.enabled) {
-        let channel = opened(sealer, &model)
-            .and_then(|settings| parse(&settings))
-            .and_then(|config| {
-                config
-                    .build()
-                    .map_err(|e| Error::invalid("settings", e.to_string()))
-            });
+        let channel = match opened(sealer, &model) {
+            Ok(settings) => match check_destinations(&settings, destinations).await {
+                Ok(()) => parse(&settings).and_then(|config| config.build().map_err(setting_error)),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        };
         match channel {
             Ok(channel) => built.push((model, channel)),
             Err(error) => {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use herald_channels::http::ssrf::{AllowEntry, SsrfGuard};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -36,9 +37,19 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub secrets: SecretsConfig,
     pub metrics: MetricsConfig,
+    pub channels: ChannelsConfig,
 }
 
 /// Where Prometheus reads `/metrics`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsConfig {
+    /// Loopback, private or link-local destinations channel instances may reach: CIDR
+    /// networks (or bare IPs) and exact `host:port` pairs. Nothing else an instance's
+    /// settings name may point there.
+    pub allowed_private_destinations: Vec<AllowEntry>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
@@ -153,6 +164,11 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The SSRF policy for the destinations channel instances name.
+    pub fn channel_destinations(&self) -> SsrfGuard {
+        SsrfGuard::new(&self.channels.allowed_private_destinations)
+    }
+
     /// Loads defaults, then `file` (if any), then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         Self::load_from(file, Env::prefixed("HERALD_"))

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use herald_channels::http::ssrf::SsrfGuard;
 use herald_channels::{
     Channel, Delivery, DeliveryOutcome, EmailMessage, IdempotencyKey, Message, MqttMessage,
     PushMessage, WebhookMessage,
@@ -45,9 +46,13 @@ struct Routes {
 
 impl Routes {
     /// The first enabled instance (by name) of each kind.
-    async fn load(db: &DatabaseConnection, sealer: &Sealer) -> herald_core::Result<Self> {
+    async fn load(
+        db: &DatabaseConnection,
+        sealer: &Sealer,
+        destinations: &SsrfGuard,
+    ) -> herald_core::Result<Self> {
         let mut routes = Routes::default();
-        for (model, channel) in build_enabled(db, sealer).await? {
+        for (model, channel) in build_enabled(db, sealer, destinations).await? {
             let slot = match model.kind.as_str() {
                 "smtp" => &mut routes.email,
                 "webhook" => &mut routes.webhook,
@@ -98,6 +103,7 @@ impl Deliverer {
             routes: Routes::load(
                 &db,
                 &Sealer::from_config(&config.secrets, &config.data_dir)?,
+                &config.channel_destinations(),
             )
             .await?,
             policy: RetryPolicy::from_config(&config.delivery),

@@ -48,7 +48,14 @@ async fn create_channel(
     caller: Caller,
     ValidJson(input): ValidJson<ChannelInstanceIn>,
 ) -> Result<(StatusCode, Json<ChannelInstanceOut>), ApiError> {
-    let out = instances::create(&state.db, state.sealer().await?, &caller.audit(), input).await?;
+    let out = instances::create(
+        &state.db,
+        state.sealer().await?,
+        &state.settings.channel_destinations,
+        &caller.audit(),
+        input,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -83,6 +90,7 @@ async fn replace_channel(
         instances::replace(
             &state.db,
             state.sealer().await?,
+            &state.settings.channel_destinations,
             &caller.audit(),
             &name,
             input,
@@ -121,6 +129,13 @@ async fn test_send(
     ValidJson(input): ValidJson<TestSendIn>,
 ) -> Result<Json<TestSendOut>, ApiError> {
     Ok(Json(
-        instances::test_send(&state.db, state.sealer().await?, &name, input).await?,
+        instances::test_send(
+            &state.db,
+            state.sealer().await?,
+            &state.settings.channel_destinations,
+            &name,
+            input,
+        )
+        .await?,
     ))
 }

@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::helpers::{error_of, spawn_app};
+use crate::helpers::{error_of, spawn_app, spawn_app_with, test_config};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -306,6 +306,7 @@ async fn secrets_are_sealed_at_rest_and_a_rotated_key_reseals_them() {
     let sent = channel_instances::test_send(
         &app.db,
         &only_new,
+        &test_config().channel_destinations(),
         "hooks",
         serde_json::from_value(json!({ "to": format!("{base}/hook") })).unwrap(),
     )
@@ -382,4 +383,127 @@ async fn moving_an_instance_to_another_host_needs_its_secret_again() {
         .await
         .unwrap();
     assert_eq!(given.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn hosts_an_admin_sets_cannot_reach_private_addresses_unless_the_server_allows_them() {
+    // A server allowing a relay on this machine and one private network, nothing else.
+    let app = spawn_app_with(|config| {
+        config.channels.allowed_private_destinations = vec![
+            "127.0.0.1:2525".parse().unwrap(),
+            "10.9.0.0/16".parse().unwrap(),
+        ];
+    })
+    .await;
+    let admin = app.operator(Role::Admin).await;
+    let create = |name: &str, settings: Value| {
+        admin
+            .post("/v1/channels")
+            .json(&json!({ "name": name, "settings": settings }))
+            .send()
+    };
+    let refused = [
+        (
+            json!({ "kind": "smtp", "host": "10.0.0.5" }),
+            "settings.host",
+        ),
+        // A name is judged by the addresses it resolves to.
+        (
+            json!({ "kind": "smtp", "host": "localhost", "port": 2525 }),
+            "settings.host",
+        ),
+        (
+            json!({ "kind": "mqtt", "host": "127.0.0.2", "port": 1883 }),
+            "settings.host",
+        ),
+        (
+            json!({ "kind": "jpush", "app_key": "a", "master_secret": "s",
+                    "base_url": "http://169.254.169.254/latest" }),
+            "settings.base_url",
+        ),
+        (
+            json!({ "kind": "jpush", "app_key": "a", "master_secret": "s",
+                    "base_url": "http://[64:ff9b::a00:1]/" }),
+            "settings.base_url",
+        ),
+        // A webhook's own allow-list may only narrow the server's.
+        (
+            json!({ "kind": "webhook", "secret": SECRET, "allow_list": ["127.0.0.0/8"] }),
+            "settings.allow_list",
+        ),
+    ];
+    for (n, (settings, field)) in refused.into_iter().enumerate() {
+        let response = create(&format!("refused-{n}"), settings.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{settings}"
+        );
+        let error = error_of(response, 422).await;
+        assert_eq!(error["field"], field, "{settings}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("allowed_private_destinations"),
+            "{error}"
+        );
+    }
+    assert!(
+        herald_core::channel_instances::list(&app.db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing refused was stored"
+    );
+    // What the server allows, and public hosts, are accepted.
+    for (name, settings) in [
+        (
+            "relay",
+            json!({ "kind": "smtp", "host": "127.0.0.1", "port": 2525 }),
+        ),
+        (
+            "broker",
+            json!({ "kind": "mqtt", "host": "10.9.0.7", "port": 1883 }),
+        ),
+        (
+            "hooks",
+            json!({ "kind": "webhook", "secret": SECRET, "allow_list": ["10.9.1.0/24"] }),
+        ),
+        (
+            "jpush",
+            json!({ "kind": "jpush", "app_key": "a", "master_secret": "s",
+                          "base_url": "https://api.jpush.cn" }),
+        ),
+    ] {
+        let response = create(name, settings).await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "{name}");
+    }
+    // Moving an instance to a forbidden host is refused like creating it there.
+    let moved = admin
+        .put("/v1/channels/relay")
+        .json(&json!({ "name": "relay", "settings": { "kind": "smtp", "host": "192.168.1.1" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(moved, 422).await["field"], "settings.host");
+    // A worker whose configuration no longer allows loopback skips those instances.
+    let sealer = app_sealer();
+    let built =
+        herald_core::channel_instances::build_enabled(&app.db, &sealer, &Default::default())
+            .await
+            .unwrap();
+    let names: Vec<String> = built.into_iter().map(|(model, _)| model.name).collect();
+    assert_eq!(names, ["jpush"]);
+}
+
+/// The sealer test apps use.
+fn app_sealer() -> herald_core::sealing::Sealer {
+    herald_core::sealing::Sealer::from_config(
+        &test_config().secrets,
+        std::path::Path::new("/nonexistent"),
+    )
+    .unwrap()
 }

@@ -101,7 +101,7 @@ export function NewChannel({ created }: { created: () => void }) {
               </div>
             )}
           </Field>
-          <Field label="Private addresses allowed" hint="Networks (127.0.0.1/32) or host:port pairs this channel may reach although they are private; one per line. Leave empty for public URLs only.">
+          <Field label="Private addresses allowed" hint="Networks (127.0.0.1/32) or host:port pairs this channel may reach although they are private; one per line. Leave empty for public URLs only. Each must be within what the server allows (channels.allowed_private_destinations).">
             {(p) => <textarea {...p} rows={2} className="code" value={allow} onChange={(e) => setAllow(e.target.value)} />}
           </Field>
         </>

@@ -55,8 +55,16 @@ pub fn test_config() -> Config {
     .expect("defaults are valid");
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.secrets.key = TEST_SEALING_KEY.to_owned().into();
+    // The tests' receivers (SMTP, webhooks, the MQTT broker) listen on loopback.
+    config.channels.allowed_private_destinations = TEST_ALLOWED_DESTINATIONS
+        .iter()
+        .map(|entry| entry.parse().expect("an allow-list entry"))
+        .collect();
     config
 }
+
+/// What the tests' server configuration lets channel instances reach.
+pub const TEST_ALLOWED_DESTINATIONS: [&str; 2] = ["127.0.0.0/8", "::1"];
 
 /// The key that seals channel secrets in tests (32 bytes, base64).
 pub const TEST_SEALING_KEY: &str = "dGVzdC1zZWFsaW5nLWtleS0zMi1ieXRlcy1sb25nISE=";

@@ -89,6 +89,9 @@ impl fmt::Display for AllowEntry {
     }
 }
 
+/// How long a destination's name may take to resolve when it is checked.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How a checked URL may be reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -158,6 +161,50 @@ impl SsrfGuard {
             Host::Domain(_) => {}
         }
         Ok(Route::Guarded)
+    }
+
+    /// Whether this allow-list admits everything `entry` would: a network inside an
+    /// allowed one, or a `host:port` listed as such (or an IP inside an allowed network).
+    pub fn covers(&self, entry: &AllowEntry) -> bool {
+        match entry {
+            AllowEntry::Network(network) => self
+                .allowed_networks
+                .iter()
+                .any(|allowed| allowed.contains(network)),
+            AllowEntry::HostPort { host, port } => {
+                self.allowed_host_ports
+                    .iter()
+                    .any(|(h, p)| h == host && p == port)
+                    || host
+                        .parse::<IpAddr>()
+                        .is_ok_and(|ip| self.allowed_networks.iter().any(|n| n.contains(&ip)))
+            }
+        }
+    }
+
+    /// Checks a `host:port` that an instance's settings name (an SMTP relay, an MQTT
+    /// broker, a provider's API): fine when listed as such, else every address it
+    /// resolves to must be allowed. A name that does not resolve now passes, as
+    /// nothing can be reached through it yet; it is checked again whenever the
+    /// instance is built.
+    pub async fn check_destination(&self, host: &str, port: u16) -> Result<(), String> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let named = match bare.parse::<IpAddr>() {
+            Ok(IpAddr::V4(ip)) => Host::Ipv4(ip),
+            Ok(IpAddr::V6(ip)) => Host::Ipv6(ip),
+            Err(_) => Host::Domain(bare),
+        };
+        if self.names_host_port(&named, port) {
+            return Ok(());
+        }
+        let lookup = tokio::net::lookup_host((bare, port));
+        let Ok(Ok(addresses)) = tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await else {
+            return Ok(());
+        };
+        for address in addresses {
+            self.check_ip(address.ip())?;
+        }
+        Ok(())
     }
 
     fn names_host_port(&self, host: &Host<&str>, port: u16) -> bool {
