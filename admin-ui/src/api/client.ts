@@ -25,7 +25,7 @@ export function mayHaveSession(): boolean {
 
 function csrfFromCookie(): string | null {
   for (const part of document.cookie.split(";")) {
-    const [name, ...value] = part.trim().split("=");
+    const [name = "", ...value] = part.trim().split("=");
     if (CSRF_COOKIES.has(name)) return decodeURIComponent(value.join("="));
   }
   return null;

@@ -21,7 +21,8 @@ const EXPLAINED: Record<string, string> = {
   csrf_failed: "This page's security token is stale. Reload the page and try again.",
   timeout: "Herald took too long to answer. Try again.",
   internal: "Herald hit an internal error. The server log has the details.",
-  unavailable: "Herald cannot reach its database right now. Try again shortly.",
+  unavailable: "Herald is busy or cannot reach its database right now. Try again shortly.",
+  too_many_attempts: "Too many failed logins. Wait a little, then try again.",
   payload_too_large: "That is more than Herald accepts in one request.",
   network: "Cannot reach Herald. Check that the server is running.",
 };
