@@ -12,6 +12,7 @@ mod campaign_run;
 mod campaigns;
 mod channels;
 mod deliveries;
+mod delivery_queue;
 mod delivery_send;
 mod helpers;
 mod housekeeping;

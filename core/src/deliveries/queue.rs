@@ -25,50 +25,106 @@ pub(crate) const HELD_MESSAGES: &str = "SELECT m.id FROM messages m JOIN campaig
 /// Rows per statement when recording: under SQLite's parameter limit.
 pub(crate) const RECORD_CHUNK: usize = 1_000;
 
+/// The longest a queue statement may run on Postgres before it is cancelled: a claim
+/// or a recording that takes longer is stuck (a bad plan, a lock wait), and failing it
+/// lets the worker's next round try again instead of holding locks for hours.
+pub const QUEUE_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The columns a claim returns, those of [`delivery::Model`].
+const CLAIMED_COLUMNS: &str = "id, message_id, subscriber_id, channel, status, filter, rule_id, \
+     list_entry_id, reason, not_before, attempts, created_at, updated_at";
+
 /// Claims up to `limit` due deliveries: queued ones whose time has come, and claimed
 /// ones whose lease ran out. Each claim counts as an attempt and holds a lease until
-/// `now + lease`. Postgres skips rows another worker is claiming at the same moment.
+/// `now + lease`.
+///
+/// On Postgres the rows are picked and locked once, in a materialised CTE, skipping
+/// rows another transaction holds (a worker claiming or recording them), and then
+/// updated by id. The picking must not sit in the UPDATE's own `WHERE … IN (…)`: a row
+/// another transaction changed after the statement's snapshot sends the UPDATE into
+/// EvalPlanQual re-checks that run that sub-select (its lock, sort and limit) again,
+/// row after row, which at 200,000 rows held a claim for over an hour while the
+/// recording it blocked waited. The statement is also bounded in time.
 pub async fn claim_due(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     now: DateTime<Utc>,
     lease: Duration,
     limit: u64,
 ) -> Result<Vec<delivery::Model>> {
-    let backend = db.get_database_backend();
-    let (placeholders, skip_locked) = if is_postgres(db) {
-        (["$1", "$2", "$3"], "FOR UPDATE SKIP LOCKED")
-    } else {
-        (["?", "?", "?"], "")
-    };
-    let [now_at, lease_until, limit_at] = placeholders;
-    let sql = format!(
-        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, \
-             not_before = {lease_until}, updated_at = {now_at} \
-         WHERE id IN (SELECT id FROM deliveries \
-             WHERE status IN ('queued', 'sending') AND (not_before IS NULL OR not_before <= {now_at}) \
-             AND message_id NOT IN ({HELD_MESSAGES}) \
-             ORDER BY id LIMIT {limit_at} {skip_locked}) \
-         RETURNING id, message_id, subscriber_id, channel, status, filter, rule_id, list_entry_id, \
-             reason, not_before, attempts, created_at, updated_at"
-    );
     let lease_end = now + chrono::Duration::from_std(lease).unwrap_or_default();
-    // SQLite numbers `?` in order of appearance: now, lease end, now, limit.
-    let values: Vec<Value> = if is_postgres(db) {
-        vec![now.into(), lease_end.into(), (limit as i64).into()]
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut claimed = if is_postgres(db) {
+        let sql = format!(
+            "WITH picked AS MATERIALIZED ( \
+                 SELECT id FROM deliveries \
+                 WHERE status IN ('queued', 'sending') \
+                     AND (not_before IS NULL OR not_before <= $1) \
+                     AND message_id NOT IN ({HELD_MESSAGES}) \
+                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
+                 not_before = $2, updated_at = $1 \
+             FROM picked WHERE d.id = picked.id \
+             RETURNING {}",
+            qualified(CLAIMED_COLUMNS, "d")
+        );
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [now.into(), lease_end.into(), limit.into()],
+        );
+        let txn = db.begin().await?;
+        limit_statement_time(&txn, QUEUE_STATEMENT_TIMEOUT).await?;
+        let claimed = delivery::Entity::find()
+            .from_raw_sql(statement)
+            .all(&txn)
+            .await?;
+        txn.commit().await?;
+        claimed
     } else {
-        vec![
-            lease_end.into(),
-            now.into(),
-            now.into(),
-            (limit as i64).into(),
-        ]
+        // One writer at a time: nothing to skip, and nothing re-checks.
+        let sql = format!(
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, \
+                 not_before = ?, updated_at = ? \
+             WHERE id IN (SELECT id FROM deliveries \
+                 WHERE status IN ('queued', 'sending') AND (not_before IS NULL OR not_before <= ?) \
+                 AND message_id NOT IN ({HELD_MESSAGES}) \
+                 ORDER BY id LIMIT ?) \
+             RETURNING {CLAIMED_COLUMNS}"
+        );
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            [lease_end.into(), now.into(), now.into(), limit.into()],
+        );
+        delivery::Entity::find()
+            .from_raw_sql(statement)
+            .all(db)
+            .await?
     };
-    let mut claimed = delivery::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
-        .all(db)
-        .await?;
     claimed.sort_by_key(|d| d.id);
     Ok(claimed)
+}
+
+/// `columns` (comma-separated) each prefixed with `table.`.
+fn qualified(columns: &str, table: &str) -> String {
+    columns
+        .split(',')
+        .map(|column| format!("{table}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Postgres: cancels any statement of this transaction that runs longer than `limit`.
+pub(crate) async fn limit_statement_time(
+    txn: &impl ConnectionTrait,
+    limit: Duration,
+) -> Result<()> {
+    if is_postgres(txn) {
+        // SET takes no parameters; the number is ours.
+        let sql = format!("SET LOCAL statement_timeout = {}", limit.as_millis());
+        txn.execute_unprepared(&sql).await?;
+    }
+    Ok(())
 }
 
 /// When to try again, from the configured schedule and jitter.
@@ -231,6 +287,7 @@ pub async fn record(
     }
 
     let txn = crate::db::begin_write(db).await?;
+    limit_statement_time(&txn, QUEUE_STATEMENT_TIMEOUT).await?;
     insert_all(&txn, rows, &[]).await?;
     for chunk in changes.chunks(RECORD_CHUNK) {
         update_each(&txn, chunk, now).await?;

@@ -1,0 +1,93 @@
+//! The delivery queue under concurrency at size: claims and recordings of several
+//! workers side by side on 200,000 rows must all finish, with no statement stalled.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use herald_channels::DeliveryOutcome;
+use herald_core::deliveries::{Attempt, RetryPolicy, claim_due, record};
+use herald_core::entities::delivery;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter,
+};
+
+use crate::helpers::{spawn_app, test_config};
+
+const ROWS: u64 = 200_000;
+const BATCH: u64 = 1_000;
+
+/// One message to `ROWS` subscribers, every delivery queued: set-based, as planning is.
+async fn queue_deliveries(db: &DatabaseConnection) {
+    let subscribers = format!(
+        "INSERT INTO subscribers (external_id, tags, attributes, created_at, updated_at) \
+         SELECT 'user-' || n, '[]', '{{}}', now(), now() FROM generate_series(1, {ROWS}) n"
+    );
+    for sql in [
+        "INSERT INTO messages (kind, category, data, channels, sender, created_at) \
+         VALUES ('transactional', 'news', '{}', '[]', 'test', now())",
+        subscribers.as_str(),
+        "INSERT INTO deliveries (message_id, subscriber_id, channel, status, attempts, \
+             created_at, updated_at) \
+         SELECT (SELECT max(id) FROM messages), id, 'webhook', 'queued', 0, now(), now() \
+         FROM subscribers",
+        "ANALYZE deliveries",
+    ] {
+        db.execute_unprepared(sql).await.expect("seed");
+    }
+}
+
+/// A worker's loop without the sending: claim a batch, record it delivered, until
+/// nothing is due. Every statement must succeed (none may hit the queue's statement
+/// timeout).
+async fn drain(db: DatabaseConnection, policy: RetryPolicy) -> u64 {
+    let mut claims = 0;
+    loop {
+        // A lease of zero makes every claimed row due again at once, so each claim
+        // meets rows the other worker is recording: the case that once stalled.
+        let claimed = claim_due(&db, Utc::now(), Duration::ZERO, BATCH)
+            .await
+            .expect("a claim finishes");
+        if claimed.is_empty() {
+            return claims;
+        }
+        claims += 1;
+        let attempts = claimed
+            .into_iter()
+            .map(|delivery| Attempt {
+                delivery,
+                started_at: Utc::now(),
+                duration: Duration::ZERO,
+                outcome: DeliveryOutcome::delivered(None, "202 Accepted"),
+            })
+            .collect();
+        record(&db, attempts, &policy, Utc::now())
+            .await
+            .expect("a recording finishes");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_and_recordings_side_by_side_finish_at_two_hundred_thousand_rows() {
+    let app = spawn_app().await;
+    // SQLite has one writer at a time: nothing runs side by side there.
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    queue_deliveries(&app.db).await;
+    let policy = RetryPolicy::from_config(&test_config().delivery);
+    let workers: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(drain(app.db.clone(), policy.clone())))
+        .collect();
+    let mut claims = 0;
+    for worker in workers {
+        claims += worker.await.expect("the worker ran");
+    }
+    assert!(claims >= ROWS / BATCH, "{claims} claims");
+    let delivered = delivery::Entity::find()
+        .filter(delivery::Column::Status.eq("delivered"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(delivered, ROWS, "every delivery ended delivered");
+}
