@@ -1,7 +1,6 @@
 //! Prometheus metrics, owned by the application state (no process-wide registry, so
 //! tests running several servers in one process do not share counters).
 
-use herald_core::ErrorCode;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -9,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use herald_core::ErrorCode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;

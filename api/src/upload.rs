@@ -1,7 +1,6 @@
 //! Streamed request bodies for bulk uploads, limited in size as they stream (a chunked
 //! upload has no Content-Length to check up front).
 
-use herald_core::ErrorCode;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +9,7 @@ use axum::body::Body;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_LENGTH;
 use futures::{Stream, TryStreamExt};
+use herald_core::ErrorCode;
 use tokio_util::io::StreamReader;
 
 use crate::error::ApiError;

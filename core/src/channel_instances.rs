@@ -5,7 +5,6 @@
 //! omits a secret keeps the stored one, unless it moves the instance to another host:
 //! a stored credential is never sent to a host it was not given for.
 
-use crate::error_code::ErrorCode;
 use chrono::Utc;
 use herald_channels::http::ssrf::SsrfGuard;
 use herald_channels::{ChannelConfig, Delivery, DeliveryOutcome, IdempotencyKey, Message};
@@ -22,6 +21,7 @@ use validator::Validate;
 use crate::audit::{self, AuditContext, Change};
 use crate::entities::channel_instance::{self, Column};
 use crate::error::{Error, Result};
+use crate::error_code::ErrorCode;
 use crate::sealing::Sealer;
 
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]

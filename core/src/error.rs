@@ -1,7 +1,8 @@
 //! The one error type of the domain layer. `api` maps it to HTTP in one place.
 
-use crate::error_code::ErrorCode;
 use sea_orm::{DbErr, SqlErr};
+
+use crate::error_code::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -1,6 +1,5 @@
 //! Operators: the people who use the admin console, each with one role.
 
-use crate::error_code::ErrorCode;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -15,6 +14,7 @@ use crate::access::Role;
 use crate::audit::{self, AuditContext, Change};
 use crate::entities::operator;
 use crate::error::{Error, Result};
+use crate::error_code::ErrorCode;
 use crate::{password, secrets, sessions};
 
 pub const MIN_PASSWORD_LEN: usize = 12;

@@ -1,6 +1,5 @@
 //! Operator login and logout with a server-side cookie session.
 
-use herald_core::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -8,6 +7,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use axum_extra::extract::CookieJar;
+use herald_core::ErrorCode;
 use herald_core::audit::{Actor, AuditContext, Change};
 use herald_core::{audit, operators, sessions};
 use serde::{Deserialize, Serialize};

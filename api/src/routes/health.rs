@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use herald_core::ErrorCode;
-
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -1,7 +1,6 @@
 //! External ids of list and file audiences, stored in batches. An uploaded file is
 //! streamed: one id per line, or CSV whose first column (or `external_id` column) holds it.
 
-use crate::error_code::ErrorCode;
 use futures::StreamExt;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -16,6 +15,7 @@ use utoipa::ToSchema;
 use crate::audit::{self, AuditContext, Change};
 use crate::entities::{audience, audience_member};
 use crate::error::{Error, Result};
+use crate::error_code::ErrorCode;
 use crate::subscribers::parse_external_id;
 
 const BATCH: usize = 1_000;

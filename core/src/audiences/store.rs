@@ -1,6 +1,5 @@
 //! Storing audiences and resolving them to subscribers (count, sample, pages).
 
-use crate::error_code::ErrorCode;
 use chrono::Utc;
 use sea_orm::SqlErr;
 use sea_orm::sea_query::{Condition, Query};
@@ -19,6 +18,7 @@ use super::sql::{Dialect, condition};
 use crate::audit::{self, AuditContext, Change};
 use crate::entities::{audience, audience_member, subscriber};
 use crate::error::{Error, Result};
+use crate::error_code::ErrorCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

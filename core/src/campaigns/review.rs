@@ -5,7 +5,6 @@
 //! the approval. The reviewer is never someone who edited or submitted the campaign,
 //! whatever their role.
 
-use crate::error_code::ErrorCode;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -15,6 +14,7 @@ use super::snapshot;
 use crate::audit::Actor;
 use crate::entities::{campaign, campaign_contributor};
 use crate::error::{Error, Result};
+use crate::error_code::ErrorCode;
 use crate::templates::store as templates;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

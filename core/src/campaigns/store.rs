@@ -1,6 +1,5 @@
 //! Storing campaigns and moving them through their lifecycle, with a review history.
 
-use crate::error_code::ErrorCode;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -18,6 +17,7 @@ use crate::audit::{self, Actor, AuditContext, Change};
 use crate::channel::ChannelKind;
 use crate::entities::{campaign, campaign_review};
 use crate::error::{Error, Result};
+use crate::error_code::ErrorCode;
 use crate::rules::check_keywords;
 use crate::templates::store as templates;
 

@@ -1,6 +1,5 @@
 //! Saving templates as immutable versions, reading them back, and previews.
 
-use crate::error_code::ErrorCode;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -18,6 +17,7 @@ use crate::audit::{self, AuditContext, Change};
 use crate::channel::ChannelKind;
 use crate::entities::{template, template_version};
 use crate::error::{Error, Result};
+use crate::error_code::ErrorCode;
 use crate::rules::check_keywords;
 use crate::subscribers::store as subscribers;
 

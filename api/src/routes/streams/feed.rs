@@ -7,9 +7,9 @@
 //! connection that falls more than the bus's buffer behind is ended with
 //! [`End::Overflow`]; its client resumes from its last id.
 
-use herald_core::ErrorCode;
 use std::collections::VecDeque;
 
+use herald_core::ErrorCode;
 use herald_core::inbox::store::{self, latest_id};
 use herald_core::inbox::{InboxItem, Page, Signal, Unread};
 use sea_orm::DatabaseConnection;
