@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use herald_core::config::MAX_SUBSCRIBER_TOKEN_LIFETIME_SECS;
 use herald_core::config::{Config, SecretsConfig};
 use herald_core::deliveries::Doorbell;
 use herald_core::inbox::Bus;
-use herald_core::inbox::tokens::{MAX_TTL_SECS, TokenKeys, TokenPolicy};
+use herald_core::inbox::tokens::{TokenKeys, TokenPolicy};
 use herald_core::messages::SendQueue;
 use herald_core::sealing::Sealer;
 use sea_orm::DatabaseConnection;
@@ -90,7 +91,7 @@ impl Settings {
                         config
                             .auth
                             .subscriber_token_max_lifetime_secs
-                            .min(MAX_TTL_SECS),
+                            .min(MAX_SUBSCRIBER_TOKEN_LIFETIME_SECS),
                     )
                     .unwrap_or_default(),
                 ),

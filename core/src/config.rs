@@ -163,6 +163,9 @@ pub enum ConfigError {
     Invalid { key: &'static str, message: String },
 }
 
+/// The longest the configuration may let a subscriber token live: 30 days.
+pub const MAX_SUBSCRIBER_TOKEN_LIFETIME_SECS: u64 = 30 * 24 * 3600;
+
 impl Config {
     /// The SSRF policy for the destinations channel instances name.
     pub fn channel_destinations(&self) -> SsrfGuard {
@@ -299,7 +302,7 @@ impl Config {
                 "must not be empty",
             ));
         }
-        if !(60..=crate::inbox::tokens::MAX_TTL_SECS)
+        if !(60..=MAX_SUBSCRIBER_TOKEN_LIFETIME_SECS)
             .contains(&self.auth.subscriber_token_max_lifetime_secs)
         {
             return Err(invalid(

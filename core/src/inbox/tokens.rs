@@ -23,8 +23,6 @@ use crate::error::{Error, Result};
 
 /// Where the generated secret is kept when none is configured.
 const KEY_NAME: &str = "subscriber-tokens";
-/// The longest the configuration may let a token live.
-pub const MAX_TTL_SECS: u64 = 30 * 24 * 3600;
 /// How far ahead of ours a product's clock may run when it signs `iat`.
 const CLOCK_SKEW_SECS: i64 = 60;
 
