@@ -9,7 +9,7 @@ use herald_core::deliveries::{Attempt, RetryPolicy, claim_due, record};
 use herald_core::entities::delivery;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter,
+    QueryFilter, TransactionTrait,
 };
 
 use crate::helpers::{spawn_app, test_config};
@@ -90,4 +90,43 @@ async fn claims_and_recordings_side_by_side_finish_at_two_hundred_thousand_rows(
         .await
         .unwrap();
     assert_eq!(delivered, ROWS, "every delivery ended delivered");
+}
+
+#[tokio::test]
+async fn a_claim_looks_its_rows_up_by_key_even_in_a_generic_plan() {
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    queue_deliveries(&app.db).await;
+    // Prepared statements switch to a generic plan after a few runs; force it, and the
+    // claim must still touch only the rows it picked (no scan of the whole table).
+    // One connection for the setting, the prepared statement and its plan.
+    let txn = app.db.begin().await.unwrap();
+    txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
+        .await
+        .unwrap();
+    let prepare = format!(
+        "PREPARE claim(timestamptz, timestamptz) AS {}",
+        herald_core::deliveries::postgres_claim_sql(500)
+    );
+    txn.execute_unprepared(&prepare).await.unwrap();
+    let plan: Vec<String> = txn
+        .query_all_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "EXPLAIN EXECUTE claim(now(), now())",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect();
+    txn.rollback().await.unwrap();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("Seq Scan on deliveries"), "{plan}");
+    assert!(
+        plan.contains("Index Scan using deliveries_pkey on deliveries d"),
+        "{plan}"
+    );
+    assert!(plan.contains("Index Cond: (id = picked.id)"), "{plan}");
 }

@@ -54,23 +54,11 @@ pub async fn claim_due(
     let lease_end = now + chrono::Duration::from_std(lease).unwrap_or_default();
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut claimed = if is_postgres(db) {
-        let sql = format!(
-            "WITH picked AS MATERIALIZED ( \
-                 SELECT id FROM deliveries \
-                 WHERE status IN ('queued', 'sending') \
-                     AND (not_before IS NULL OR not_before <= $1) \
-                     AND message_id NOT IN ({HELD_MESSAGES}) \
-                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
-                 not_before = $2, updated_at = $1 \
-             FROM picked WHERE d.id = picked.id \
-             RETURNING {}",
-            qualified(CLAIMED_COLUMNS, "d")
-        );
+        let sql = postgres_claim_sql(limit);
         let statement = Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
-            [now.into(), lease_end.into(), limit.into()],
+            [now.into(), lease_end.into()],
         );
         let txn = db.begin().await?;
         limit_statement_time(&txn, QUEUE_STATEMENT_TIMEOUT).await?;
@@ -81,20 +69,21 @@ pub async fn claim_due(
         txn.commit().await?;
         claimed
     } else {
-        // One writer at a time: nothing to skip, and nothing re-checks.
+        // One writer at a time: nothing to skip, and nothing re-checks. The limit is a
+        // literal here too: SQLite re-prepares a statement with a bound LIMIT.
         let sql = format!(
             "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, \
                  not_before = ?, updated_at = ? \
              WHERE id IN (SELECT id FROM deliveries \
                  WHERE status IN ('queued', 'sending') AND (not_before IS NULL OR not_before <= ?) \
                  AND message_id NOT IN ({HELD_MESSAGES}) \
-                 ORDER BY id LIMIT ?) \
+                 ORDER BY id LIMIT {limit}) \
              RETURNING {CLAIMED_COLUMNS}"
         );
         let statement = Statement::from_sql_and_values(
             DbBackend::Sqlite,
             sql,
-            [lease_end.into(), now.into(), now.into(), limit.into()],
+            [lease_end.into(), now.into(), now.into()],
         );
         delivery::Entity::find()
             .from_raw_sql(statement)
@@ -103,6 +92,30 @@ pub async fn claim_due(
     };
     claimed.sort_by_key(|d| d.id);
     Ok(claimed)
+}
+
+/// The Postgres claim for batches of `limit`; `$1` is now, `$2` the lease's end.
+///
+/// The limit is written into the statement, not bound: a prepared statement's generic
+/// plan cannot see a bound limit and assumes 10,000 rows, and for that it joins the
+/// picked ids against a scan of the whole table. That plan (a hash semi-join over a
+/// sequential scan, in the earlier `IN (…)` form) made each claim cost a pass over
+/// every delivery, and under concurrent recordings it ran for over an hour. With the
+/// literal, every plan is the picked ids looked up by primary key.
+pub fn postgres_claim_sql(limit: i64) -> String {
+    format!(
+        "WITH picked AS MATERIALIZED ( \
+             SELECT id FROM deliveries \
+             WHERE status IN ('queued', 'sending') \
+                 AND (not_before IS NULL OR not_before <= $1) \
+                 AND message_id NOT IN ({HELD_MESSAGES}) \
+             ORDER BY id LIMIT {limit} FOR UPDATE SKIP LOCKED) \
+         UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
+             not_before = $2, updated_at = $1 \
+         FROM picked WHERE d.id = picked.id \
+         RETURNING {}",
+        qualified(CLAIMED_COLUMNS, "d")
+    )
 }
 
 /// `columns` (comma-separated) each prefixed with `table.`.
