@@ -45,8 +45,9 @@ impl ChannelConfig {
         Ok(())
     }
 
-    /// (setting, host, port) of every destination the settings name.
-    fn destinations(&self) -> Result<Vec<(&'static str, String, u16)>, BuildError> {
+    /// (setting, host, port) of every destination the settings name (a webhook's are
+    /// per message, so none).
+    pub fn destinations(&self) -> Result<Vec<(&'static str, String, u16)>, BuildError> {
         let url = |field: &'static str,
                    text: &str|
          -> Result<(&'static str, String, u16), BuildError> {

@@ -125,28 +125,16 @@ fn opened(sealer: &Sealer, model: &channel_instance::Model) -> Result<Map<String
     Ok(settings)
 }
 
-/// The hosts an instance's settings send to (`host`, `base_url`, `…_url`).
-fn hosts(shown: &Value) -> Vec<String> {
-    let Some(fields) = shown.as_object() else {
-        return Vec::new();
-    };
-    let mut hosts: Vec<String> = fields
-        .iter()
-        .filter_map(|(name, value)| {
-            let text = value.as_str()?;
-            if name == "host" {
-                Some(text.to_ascii_lowercase())
-            } else if name == "base_url" || name.ends_with("_url") {
-                url::Url::parse(text)
-                    .ok()
-                    .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            } else {
-                None
-            }
-        })
+/// The hosts an instance's settings send to, as the plugin names its destinations.
+fn hosts(settings: &Map<String, Value>) -> Result<Vec<String>> {
+    let mut hosts: Vec<String> = parse(settings)?
+        .destinations()
+        .map_err(setting_error)?
+        .into_iter()
+        .map(|(_, host, _)| host.to_ascii_lowercase())
         .collect();
     hosts.sort();
-    hosts
+    Ok(hosts)
 }
 
 pub fn to_out(model: channel_instance::Model) -> Result<ChannelInstanceOut> {
@@ -312,7 +300,7 @@ fn with_stored_secrets(
         }
     }
     if let Some(secret) = carried.first()
-        && hosts(&shown_before) != hosts(&shown(&parse(&settings)?))
+        && hosts(&stored)? != hosts(&settings)?
     {
         return Err(Error::invalid(
             format!("settings.{secret}"),
