@@ -151,6 +151,9 @@ pub struct DeliveryConfig {
     pub batches_in_flight: usize,
     /// How long an idle worker waits before it looks for work again.
     pub poll_interval_ms: u64,
+    /// Seconds between a worker's heartbeats in the job queue. A worker silent for
+    /// [`MISSED_HEARTBEATS`] of them is taken for dead and its tasks run again elsewhere.
+    pub heartbeat_secs: u64,
     /// The sender of emails (`Name <address>` or an address).
     pub email_from: String,
 }
@@ -162,6 +165,9 @@ pub enum ConfigError {
     #[error("configuration key `{key}`: {message}")]
     Invalid { key: &'static str, message: String },
 }
+
+/// Heartbeats a job-queue worker may miss before its tasks are given to another.
+pub const MISSED_HEARTBEATS: u64 = 3;
 
 /// The longest the configuration may let a subscriber token live: 30 days.
 pub const MAX_SUBSCRIBER_TOKEN_LIFETIME_SECS: u64 = 30 * 24 * 3600;
@@ -229,6 +235,12 @@ impl Config {
             return Err(invalid(
                 "delivery.retry_schedule_secs",
                 "each wait must be at most 30 days (2592000 seconds)",
+            ));
+        }
+        if !(1..=300).contains(&self.delivery.heartbeat_secs) {
+            return Err(invalid(
+                "delivery.heartbeat_secs",
+                "must be 1 to 300 seconds",
             ));
         }
         if !(1..=24 * 3600).contains(&self.delivery.lease_secs) {

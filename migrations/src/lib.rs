@@ -12,6 +12,7 @@ mod m20261122_000007_report_statistics;
 mod m20261204_000001_review_snapshot;
 mod m20261204_000002_session_idle;
 mod m20261204_000003_subscriber_token_revocation;
+mod m20261204_000004_delivery_pages;
 mod schema_util;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_review_snapshot::Migration),
             Box::new(m20261204_000002_session_idle::Migration),
             Box::new(m20261204_000003_subscriber_token_revocation::Migration),
+            Box::new(m20261204_000004_delivery_pages::Migration),
         ]
     }
 }

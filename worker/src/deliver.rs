@@ -14,11 +14,13 @@ use herald_channels::{
     Channel, Delivery, DeliveryOutcome, EmailMessage, IdempotencyKey, Message, MqttMessage,
     PushMessage, WebhookMessage,
 };
-use herald_core::campaigns::dispatch::{complete_finished, dispatch_running, start_due};
+use herald_core::campaigns::dispatch::{complete_finished, start_due};
+use herald_core::campaigns::pages::{claim, cut_pages, finish, open_pages, prepare};
 use herald_core::channel::ChannelKind;
 use herald_core::channel_instances::build_enabled;
 use herald_core::config::{Config, DeliveryConfig};
 use herald_core::db::ids_in;
+use herald_core::deliveries::page::record_first;
 use herald_core::deliveries::{
     Attempt, Recorded, RetryPolicy, any_deferred_due, claim_due, expire_due, reconsider_due, record,
 };
@@ -120,18 +122,27 @@ impl Deliverer {
         self
     }
 
-    /// One round, all steps in turn: expires and reconsiders, sends one batch, then
-    /// starts due campaigns, plans them and completes finished ones. Planned deliveries
-    /// go out in the next round. ([`crate::loops::run_loop`] runs the steps side by side instead.)
+    /// One round, all steps in turn, without a job queue: expires and reconsiders,
+    /// sends one batch of due deliveries, starts due campaigns and cuts them into pages,
+    /// runs every open page here, then completes finished campaigns. (The worker's loops
+    /// run the steps side by side, and the job queue runs the pages.)
     pub async fn run_once(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
         let upkeep = self.upkeep(now).await?;
         let sent = self.send_batch(now).await?;
-        let planned = self.advance_campaigns(now).await?;
+        self.advance_campaigns(now).await?;
+        let mut pages = Recorded::default();
+        // As its own task: two rounds at once must not share a claim.
+        let task = format!("inline-{}", uuid::Uuid::new_v4());
+        for page in open_pages(&self.db).await? {
+            if let Some(done) = self.run_page(page.id, &task, now).await? {
+                pages = add(pages, done);
+            }
+        }
+        self.complete_campaigns().await?;
         Ok(Recorded {
-            planned,
             expired: upkeep.expired,
             reconsidered: upkeep.reconsidered,
-            ..sent
+            ..add(sent, pages)
         })
     }
 
@@ -151,16 +162,66 @@ impl Deliverer {
         })
     }
 
-    /// Starts due campaigns, plans running ones, completes finished ones; returns how
-    /// many deliveries were planned.
+    /// Starts due campaigns and cuts running ones into pages; returns how many pages
+    /// were cut.
     pub async fn advance_campaigns(&self, now: DateTime<Utc>) -> herald_core::Result<u64> {
         let started = start_due(&self.db, now).await?;
-        let planned = dispatch_running(&self.db, now, self.bus.as_ref()).await?;
-        let completed = complete_finished(&self.db).await?;
-        if !started.is_empty() || !completed.is_empty() {
-            tracing::info!(?started, ?completed, "campaigns");
+        let cut = cut_pages(&self.db, now).await?;
+        if !started.is_empty() {
+            tracing::info!(?started, pages = cut, "campaigns started");
         }
-        Ok(planned)
+        Ok(cut)
+    }
+
+    /// Completes running campaigns whose pages are all done and whose deliveries all
+    /// reached a final status.
+    pub async fn complete_campaigns(&self) -> herald_core::Result<()> {
+        let completed = complete_finished(&self.db).await?;
+        if !completed.is_empty() {
+            tracing::info!(?completed, "campaigns completed");
+        }
+        Ok(())
+    }
+
+    /// Runs page `id` as task `task`: decides it, sends what may go now and writes each
+    /// outcome once. `None` when another task holds the page or it is done.
+    pub async fn run_page(
+        &self,
+        id: i64,
+        task: &str,
+        now: DateTime<Utc>,
+    ) -> herald_core::Result<Option<Recorded>> {
+        let Some(page) = claim(&self.db, id, task, now).await? else {
+            return Ok(None);
+        };
+        let work = prepare(&self.db, &page, now).await?;
+        if let Some(bus) = &self.bus {
+            bus.stored(&work.stored);
+        }
+        let planned = work.planned();
+        let round = self.load_round(&work.to_send).await?;
+        // Written a batch at a time as they complete: a crash repeats at most the sends
+        // of the batch not yet written (with the same keys), not the whole page.
+        let mut batches = futures::stream::iter(work.to_send)
+            .map(|row| self.attempt(&round, row))
+            .buffer_unordered(self.config.concurrency)
+            .chunks(usize::try_from(self.config.batch_size).unwrap_or(usize::MAX));
+        let mut recorded = Recorded::default();
+        while let Some(batch) = batches.next().await {
+            let (attempts, dead_endpoints) = split_dead(batch);
+            let now = Utc::now().max(now);
+            recorded = add(
+                recorded,
+                record_first(&self.db, attempts, &self.policy, now).await?,
+            );
+            self.disable_dead(dead_endpoints).await?;
+        }
+        finish(&self.db, page.id, Utc::now()).await?;
+        tracing::debug!(page = page.id, ?recorded, "page sent");
+        Ok(Some(Recorded {
+            planned,
+            ..recorded
+        }))
     }
 
     /// Claims one batch of due deliveries, sends it and records the outcomes.
@@ -183,52 +244,56 @@ impl Deliverer {
             .into_iter()
             .partition(|row| row.channel == ChannelKind::Inbox.as_str());
         let stored = self.store_inbox(&round, inbox).await?;
-        let sent: Vec<(Attempt, Option<i64>)> = futures::stream::iter(claimed)
-            .map(|row| {
-                let prepared = self.prepare(&round, &row);
-                async move {
-                    let started_at = Utc::now();
-                    let clock = Instant::now();
-                    let (outcome, endpoint) = match prepared {
-                        Ok(ready) => (ready.channel.send(&ready.delivery).await, ready.endpoint),
-                        Err(outcome) => (outcome, None),
-                    };
-                    let attempt = Attempt {
-                        delivery: row,
-                        started_at,
-                        duration: clock.elapsed(),
-                        outcome,
-                    };
-                    (attempt, endpoint)
-                }
-            })
+        let (sent, dead_endpoints) = self.send_all(&round, claimed).await;
+        let attempts = stored.into_iter().chain(sent).collect();
+        let recorded = record(&self.db, attempts, &self.policy, Utc::now().max(now)).await?;
+        self.disable_dead(dead_endpoints).await?;
+        tracing::debug!(?recorded, "batch sent");
+        Ok(recorded)
+    }
+
+    /// Sends `rows` (none for the inbox) with bounded concurrency; answers each attempt,
+    /// and the endpoints the providers reported gone.
+    async fn send_all(
+        &self,
+        round: &Round,
+        rows: Vec<delivery::Model>,
+    ) -> (Vec<Attempt>, Vec<(i64, String)>) {
+        let sent = futures::stream::iter(rows)
+            .map(|row| self.attempt(round, row))
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
-        let dead_endpoints: Vec<(i64, String)> = sent
-            .iter()
-            .filter_map(|(attempt, endpoint)| match &attempt.outcome {
-                DeliveryOutcome::Permanent {
-                    endpoint_dead: true,
-                    reason,
-                } => Some(((*endpoint)?, reason.clone())),
-                _ => None,
-            })
-            .collect();
-        let attempts = stored
-            .into_iter()
-            .chain(sent.into_iter().map(|(attempt, _)| attempt))
-            .collect();
-        let recorded = record(&self.db, attempts, &self.policy, Utc::now().max(now)).await?;
-        if !dead_endpoints.is_empty() {
-            let disabled = disable_dead(&self.db, &dead_endpoints).await?;
+        split_dead(sent)
+    }
+
+    /// One try at `row`, and the endpoint it went to.
+    async fn attempt(&self, round: &Round, row: delivery::Model) -> (Attempt, Option<i64>) {
+        let prepared = self.prepare(round, &row);
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let (outcome, endpoint) = match prepared {
+            Ok(ready) => (ready.channel.send(&ready.delivery).await, ready.endpoint),
+            Err(outcome) => (outcome, None),
+        };
+        let attempt = Attempt {
+            delivery: row,
+            started_at,
+            duration: clock.elapsed(),
+            outcome,
+        };
+        (attempt, endpoint)
+    }
+
+    async fn disable_dead(&self, endpoints: Vec<(i64, String)>) -> herald_core::Result<()> {
+        if !endpoints.is_empty() {
+            let disabled = disable_dead(&self.db, &endpoints).await?;
             tracing::info!(
                 disabled,
                 "endpoints the provider reported gone were disabled"
             );
         }
-        tracing::debug!(?recorded, "batch sent");
-        Ok(recorded)
+        Ok(())
     }
 
     async fn load_round(&self, claimed: &[delivery::Model]) -> herald_core::Result<Round> {
@@ -299,7 +364,7 @@ impl Deliverer {
             .endpoints
             .get(&(row.subscriber_id, row.channel.clone()));
         let (route, content) = self.route(row, message, subscriber, endpoint, rendered)?;
-        let key = IdempotencyKey::parse(format!("hd-{}", row.id))
+        let key = IdempotencyKey::parse(idempotency_key(row))
             .map_err(|e| DeliveryOutcome::permanent(e.to_string()))?;
         Ok(Prepared {
             channel: route,
@@ -352,6 +417,45 @@ impl Deliverer {
                 duration,
             })
             .collect())
+    }
+}
+
+/// The key every try of a delivery carries: made of what identifies it (message,
+/// subscriber, channel), so a delivery sent from a page that runs again after a crash,
+/// before its row was written, carries the same key as the first time.
+fn idempotency_key(row: &delivery::Model) -> String {
+    format!(
+        "hd-{}-{}-{}",
+        row.message_id, row.subscriber_id, row.channel
+    )
+}
+
+/// The attempts, and the endpoints their providers reported gone.
+fn split_dead(sent: Vec<(Attempt, Option<i64>)>) -> (Vec<Attempt>, Vec<(i64, String)>) {
+    let dead_endpoints = sent
+        .iter()
+        .filter_map(|(attempt, endpoint)| match &attempt.outcome {
+            DeliveryOutcome::Permanent {
+                endpoint_dead: true,
+                reason,
+            } => Some(((*endpoint)?, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    let attempts = sent.into_iter().map(|(attempt, _)| attempt).collect();
+    (attempts, dead_endpoints)
+}
+
+/// Adds the counts of two rounds.
+fn add(a: Recorded, b: Recorded) -> Recorded {
+    Recorded {
+        delivered: a.delivered + b.delivered,
+        retrying: a.retrying + b.retrying,
+        failed: a.failed + b.failed,
+        dead: a.dead + b.dead,
+        planned: a.planned + b.planned,
+        reconsidered: a.reconsidered + b.reconsidered,
+        expired: a.expired + b.expired,
     }
 }
 

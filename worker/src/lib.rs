@@ -4,6 +4,7 @@
 pub mod deliver;
 pub mod housekeeping;
 pub mod loops;
+pub mod pages;
 pub mod storage;
 
 use std::future::Future;
@@ -34,6 +35,6 @@ pub async fn run(
 ) -> Result<(), WorkerError> {
     let shutdown = shutdown.boxed().shared();
     let delivery = loops::run_loop(db.clone(), config, bus, doorbell, shutdown.clone());
-    let (housekeeping, ()) = tokio::join!(housekeeping::run(db, shutdown), delivery);
-    housekeeping
+    let (housekeeping, delivery) = tokio::join!(housekeeping::run(db, shutdown), delivery);
+    housekeeping.and(delivery)
 }

@@ -1,5 +1,8 @@
-//! The worker's loops: one task keeps campaigns moving while several send batches,
-//! each using the [`Deliverer`] built for the channel instances as they are now.
+//! The worker's loops: one keeps campaigns moving (starts them, cuts them into pages,
+//! hands the pages to the job queue, completes them), the job queue's worker sends the
+//! pages, and senders send the deliveries that waited (retries, deferrals, transactional
+//! messages). Each uses the [`Deliverer`] built for the channel instances as they are
+//! now.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +16,13 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use crate::WorkerError;
 use crate::deliver::{Deliverer, claim_batch};
+use crate::pages::PageQueue;
 
 /// The deliverer for the channel instances as they are now: checked before every
 /// batch (one small query), rebuilt when an instance changed.
-struct Current {
+pub struct Current {
     db: DatabaseConnection,
     config: Config,
     bus: Bus,
@@ -31,7 +36,9 @@ impl Current {
         self.built.lock().await.is_some()
     }
 
-    async fn get(&self) -> Option<Arc<Deliverer>> {
+    /// The deliverer for the channel instances as they are now; `None` until they could
+    /// be loaded once.
+    pub async fn get(&self) -> Option<Arc<Deliverer>> {
         let mut built = self.built.lock().await;
         let now_is = match fingerprint(&self.db).await {
             Ok(now_is) => now_is,
@@ -52,19 +59,20 @@ impl Current {
     }
 }
 
-/// Sends due deliveries until `shutdown` completes. One task keeps campaigns moving
-/// (upkeep, start, plan, complete) while `batches_in_flight` tasks claim, send and
-/// record batches side by side, so a large audience starts going out while it is still
-/// being planned. Senders wake at once when `doorbell` rings (work queued by this
-/// process) and otherwise poll. A failing round is logged and tried again after a
-/// pause; it never stops the worker.
+/// Sends until `shutdown` completes. One task keeps campaigns moving, the job queue's
+/// worker sends their pages (`batches_in_flight` at once), and `batches_in_flight`
+/// senders claim, send and record due deliveries. Senders wake at once when `doorbell`
+/// rings (work queued by this process) and otherwise poll. A failing round is logged
+/// and tried again after a pause; it never stops the worker. On shutdown, pages and
+/// batches being sent finish and are recorded first.
 pub async fn run_loop(
     db: DatabaseConnection,
     config: Config,
     bus: Bus,
     doorbell: Doorbell,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
+    let pages = PageQueue::new(&db, &config.delivery)?;
     let current = Arc::new(Current {
         db,
         built: Mutex::new(None),
@@ -81,10 +89,16 @@ pub async fn run_loop(
             stop.clone(),
         ));
     }
-    // Planning may stop at any await: it is idempotent and resumes where it was.
+    let page_worker = pages.clone().run(
+        Arc::clone(&current),
+        config.delivery.batches_in_flight,
+        current.poll,
+        stop.clone().cancelled_owned(),
+    );
+    // Cutting and handing over may stop at any await: both are idempotent.
     let campaigns = {
         let stop = stop.clone();
-        let campaign_loop = campaign_loop(current, doorbell);
+        let campaign_loop = campaign_loop(current, pages, doorbell);
         async move {
             tokio::select! {
                 () = stop.cancelled() => {}
@@ -92,33 +106,39 @@ pub async fn run_loop(
             }
         }
     };
-    let work = futures::future::join(campaigns, futures::future::join_all(senders));
+    let work = futures::future::join3(campaigns, futures::future::join_all(senders), page_worker);
     tokio::pin!(work);
-    tokio::select! {
+    let ((), _, pages) = tokio::select! {
         () = shutdown => {
-            // Batches being sent finish and are recorded before the worker stops.
             stop.cancel();
-            work.await;
+            work.await
         }
-        _ = &mut work => {}
-    }
+        done = &mut work => done,
+    };
+    pages
 }
 
 /// Upkeep and campaign steps, round after round, waking the senders when something
-/// was planned or became due.
-async fn campaign_loop(current: Arc<Current>, planned: Doorbell) {
+/// became due.
+async fn campaign_loop(current: Arc<Current>, mut pages: PageQueue, due: Doorbell) {
     loop {
         if let Some(deliverer) = current.get().await {
             let now = Utc::now();
             match deliverer.upkeep(now).await {
-                Ok(upkeep) if upkeep.reconsidered > 0 => planned.ring(),
+                Ok(upkeep) if upkeep.reconsidered > 0 => due.ring(),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "delivery upkeep failed"),
             }
-            match deliverer.advance_campaigns(now).await {
+            if let Err(error) = deliverer.advance_campaigns(now).await {
+                tracing::warn!(%error, "campaign round failed");
+            }
+            match pages.hand_over(&current.db).await {
                 Ok(0) => {}
-                Ok(_) => planned.ring(),
-                Err(error) => tracing::warn!(%error, "campaign round failed"),
+                Ok(count) => tracing::debug!(count, "pages handed to the job queue"),
+                Err(error) => tracing::warn!(%error, "handing pages over failed"),
+            }
+            if let Err(error) = deliverer.complete_campaigns().await {
+                tracing::warn!(%error, "completing campaigns failed");
             }
         }
         tokio::time::sleep(current.poll).await;

@@ -4,11 +4,11 @@
 
 use chrono::Utc;
 use herald_core::access::Role;
-use herald_core::entities::{delivery, inbox_item};
+use herald_core::entities::{delivery, delivery_attempt, inbox_item, send_ledger};
 use herald_core::inbox::Signal;
 use herald_worker::deliver::Deliverer;
 use reqwest::Method;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::delivery_send::{ping, receiver, setup};
@@ -138,9 +138,14 @@ async fn a_campaign_runs_once_pauses_resumes_and_completes() {
         "nothing left to do"
     );
 
-    // A second campaign, paused once planned: nothing goes out until it resumes.
+    // A second campaign, paused once started and cut into pages: its page is decided
+    // but nothing goes out until it resumes.
     let id = scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
-    assert_eq!(first.run_once(Utc::now()).await.unwrap().planned, 5);
+    assert_eq!(
+        first.advance_campaigns(Utc::now()).await.unwrap(),
+        1,
+        "one page"
+    );
     admin
         .ok(
             Method::POST,
@@ -148,7 +153,8 @@ async fn a_campaign_runs_once_pauses_resumes_and_completes() {
             &json!({}),
         )
         .await;
-    assert_eq!(first.run_once(Utc::now()).await.unwrap().delivered, 0);
+    let round = first.run_once(Utc::now()).await.unwrap();
+    assert_eq!((round.planned, round.delivered), (5, 0));
     assert_eq!(deliveries_with(&app, "queued").await, 5);
     admin
         .ok(
@@ -177,7 +183,7 @@ async fn cancelling_ends_what_was_not_sent() {
     let deliverer = Deliverer::new(app.db.clone(), &test_config())
         .await
         .unwrap();
-    assert_eq!(deliverer.run_once(Utc::now()).await.unwrap().planned, 2);
+    assert_eq!(deliverer.advance_campaigns(Utc::now()).await.unwrap(), 1);
     admin
         .ok(
             Method::POST,
@@ -185,8 +191,10 @@ async fn cancelling_ends_what_was_not_sent() {
             &json!({ "comment": "wrong list" }),
         )
         .await;
+    // Its page still runs, and writes down why nothing was sent.
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!((round.planned, round.delivered), (2, 0));
     assert_eq!(deliveries_with(&app, "cancelled").await, 2);
-    assert_eq!(deliverer.run_once(Utc::now()).await.unwrap().delivered, 0);
     assert!(!seen.lock().unwrap().contains_key("ok"));
     assert_eq!(status(&admin, id).await, "cancelled");
 }
@@ -280,7 +288,8 @@ async fn counters_follow_a_campaign_as_it_runs() {
     assert_eq!(before["planned"], false);
     assert_eq!(before["targeted"], 0);
 
-    // The first round starts and plans the campaign.
+    // The first round starts the campaign and runs its page: two delivered, one failed
+    // for good, one waiting for its retry, two held back.
     let deliverer = Deliverer::new(app.db.clone(), &test_config())
         .await
         .unwrap();
@@ -288,14 +297,6 @@ async fn counters_follow_a_campaign_as_it_runs() {
     let planned = admin.get_json(&path).await;
     assert_eq!(planned["status"], "running");
     assert_eq!(planned["planned"], true);
-    assert_eq!(
-        (planned["targeted"].as_u64(), planned["queued"].as_u64()),
-        (Some(6), Some(4))
-    );
-    assert_eq!(
-        (planned["filtered"].as_u64(), planned["sent"].as_u64()),
-        (Some(2), Some(0))
-    );
     let by_filter: Vec<(String, u64)> = planned["filtered_by"]
         .as_array()
         .unwrap()
@@ -312,9 +313,7 @@ async fn counters_follow_a_campaign_as_it_runs() {
         [("blocked".to_owned(), 1), ("no_address".to_owned(), 1)]
     );
 
-    // The next sends: two delivered, one failed for good, one waiting for its retry.
-    deliverer.run_once(Utc::now()).await.unwrap();
-    let sent = admin.get_json(&path).await;
+    let sent = planned;
     for (counter, expected) in [
         ("targeted", 6),
         ("sent", 4),
@@ -340,10 +339,11 @@ async fn counters_follow_a_campaign_as_it_runs() {
     assert_eq!(missing.status().as_u16(), 404);
 }
 
-/// A campaign's inbox deliveries are stored as its audience is planned, in the same
-/// transaction, and announced at once; its other channels wait for a sender.
+/// A campaign's page stores its inbox items in the transaction that decides it, and
+/// announces them at once; its other channels are sent, then written once each, with
+/// their first attempt in the delivery's own row.
 #[tokio::test]
-async fn an_inbox_campaign_is_stored_as_it_is_planned_and_the_rest_waits_for_a_sender() {
+async fn a_page_stores_inbox_items_and_writes_each_sent_delivery_once() {
     let app = spawn_app().await;
     let admin = app.operator(Role::Admin).await;
     let (base, seen) = receiver().await;
@@ -366,14 +366,10 @@ async fn an_inbox_campaign_is_stored_as_it_is_planned_and_the_rest_waits_for_a_s
         .unwrap()
         .with_bus(app.bus.clone());
 
-    let now = Utc::now();
-    assert_eq!(deliverer.advance_campaigns(now).await.unwrap(), 6);
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!((round.planned, round.delivered), (6, 3), "{round:?}");
     let items = inbox_item::Entity::find().all(&app.db).await.unwrap();
-    assert_eq!(
-        items.len(),
-        3,
-        "one item per subscriber, stored while planning"
-    );
+    assert_eq!(items.len(), 3, "one item per subscriber");
     match signals.try_recv() {
         Ok(Signal::Items { items, .. }) => assert_eq!(items.unwrap()[0].title, "Hi ana"),
         other => panic!("ana's streams hear of her item: {other:?}"),
@@ -386,31 +382,49 @@ async fn an_inbox_campaign_is_stored_as_it_is_planned_and_the_rest_waits_for_a_s
                 .all(&db)
                 .await
                 .unwrap()
-                .into_iter()
-                .map(|d| (d.status, d.attempts))
-                .collect::<Vec<_>>()
         }
     };
-    assert_eq!(
-        by_channel("inbox").await,
-        vec![("delivered".to_owned(), 1); 3]
-    );
-    assert_eq!(
-        by_channel("webhook").await,
-        vec![("queued".to_owned(), 0); 3]
-    );
-    assert!(seen.lock().unwrap().is_empty(), "no webhook sent yet");
-
-    let round = deliverer.run_once(Utc::now()).await.unwrap();
-    assert_eq!(round.delivered, 3, "the webhooks: {round:?}");
+    for inbox in by_channel("inbox").await {
+        assert_eq!((inbox.status.as_str(), inbox.attempts), ("delivered", 1));
+    }
+    let webhooks = by_channel("webhook").await;
+    assert_eq!(webhooks.len(), 3);
+    for sent in &webhooks {
+        assert_eq!((sent.status.as_str(), sent.attempts), ("delivered", 1));
+        assert!(sent.first_attempt_at.is_some(), "{sent:?}");
+        assert!(sent.created_at == sent.updated_at, "written once: {sent:?}");
+    }
+    let logged = delivery_attempt::Entity::find()
+        .filter(delivery_attempt::Column::DeliveryId.is_in(webhooks.iter().map(|d| d.id)))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(logged, 0, "the first attempt lives in the delivery's row");
+    let slots = send_ledger::Entity::find()
+        .filter(send_ledger::Column::MessageId.is_not_null())
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(slots, 6, "one slot per delivery, reserved for this message");
     assert_eq!(seen.lock().unwrap()["ok"].len(), 3);
-    deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!(status(&admin, id).await, "completed");
+
+    // The delivery log shows the inline attempt like any other.
+    let trace = admin
+        .get_json(&format!("/v1/deliveries/{}", webhooks[0].id))
+        .await;
+    let attempts = trace["attempts_made"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{trace}");
+    assert_eq!(attempts[0]["attempt"], 1);
+    assert_eq!(attempts[0]["outcome"], "delivered");
+
+    deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!(
         inbox_item::Entity::find().all(&app.db).await.unwrap().len(),
         3,
         "nothing stored twice"
     );
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 3, "nothing sent twice");
 }
 
 /// A campaign paused while its audience is being planned stores no more inbox items:
@@ -419,7 +433,8 @@ async fn an_inbox_campaign_is_stored_as_it_is_planned_and_the_rest_waits_for_a_s
 /// them with its single writer).
 #[tokio::test]
 async fn a_campaign_paused_while_it_is_planned_stores_no_more_inbox_items() {
-    use herald_core::campaigns::dispatch::{dispatch_running, start_due};
+    use herald_core::campaigns::dispatch::start_due;
+    use herald_core::campaigns::pages::{cut_pages, open_pages, prepare};
     use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 
     let app = spawn_app().await;
@@ -442,6 +457,8 @@ async fn a_campaign_paused_while_it_is_planned_stores_no_more_inbox_items() {
     .await;
     let now = Utc::now();
     assert_eq!(start_due(&app.db, now).await.unwrap(), [id]);
+    assert_eq!(cut_pages(&app.db, now).await.unwrap(), 1);
+    let page = open_pages(&app.db).await.unwrap().remove(0);
 
     // Hold the campaign's row, as a pause does while it commits.
     let pause = app.db.begin().await.unwrap();
@@ -452,8 +469,8 @@ async fn a_campaign_paused_while_it_is_planned_stores_no_more_inbox_items() {
         .await
         .unwrap();
     let dispatching = {
-        let (db, bus) = (app.db.clone(), app.bus.clone());
-        tokio::spawn(async move { dispatch_running(&db, now, Some(&bus)).await })
+        let db = app.db.clone();
+        tokio::spawn(async move { prepare(&db, &page, now).await })
     };
     // The page is planned and waits for the campaign's row.
     let waiting = Statement::from_string(
@@ -482,11 +499,9 @@ async fn a_campaign_paused_while_it_is_planned_stores_no_more_inbox_items() {
         .unwrap();
     pause.commit().await.unwrap();
 
-    assert_eq!(
-        dispatching.await.unwrap().unwrap(),
-        2,
-        "the page was planned"
-    );
+    let work = dispatching.await.unwrap().unwrap();
+    assert_eq!(work.planned(), 2, "the page was planned");
+    assert!(work.to_send.is_empty() && work.stored.is_empty());
     assert!(
         inbox_item::Entity::find()
             .all(&app.db)

@@ -365,6 +365,7 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
     tokio::time::timeout(Duration::from_secs(10), worker)
         .await
         .unwrap()
+        .unwrap()
         .unwrap();
 }
 
@@ -418,6 +419,7 @@ async fn a_message_sent_through_the_api_wakes_the_worker_of_the_same_process() {
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), worker)
         .await
+        .unwrap()
         .unwrap()
         .unwrap();
 }

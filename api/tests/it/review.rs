@@ -5,7 +5,8 @@
 
 use chrono::Utc;
 use herald_core::access::Role;
-use herald_core::campaigns::dispatch::{dispatch_running, start_due};
+use herald_core::campaigns::dispatch::start_due;
+use herald_core::campaigns::pages::cut_pages;
 use herald_core::entities::{audience, campaign, delivery, message, subscriber, template_version};
 use herald_worker::deliver::Deliverer;
 use reqwest::Method;
@@ -347,10 +348,8 @@ async fn an_audience_definition_changed_after_approval_invalidates_it() {
     let mut changed: audience::ActiveModel = row.into();
     changed.segment = Set(Some(json!({ "not": { "tags": { "any": ["nobody"] } } })));
     changed.update(&review.app.db).await.unwrap();
-    let planned = dispatch_running(&review.app.db, Utc::now(), None)
-        .await
-        .unwrap();
-    assert_eq!(planned, 0);
+    let pages = cut_pages(&review.app.db, Utc::now()).await.unwrap();
+    assert_eq!(pages, 0);
     assert_eq!(review.campaign(id).await["status"], "draft");
     assert_eq!(review.history(id).await.last().unwrap(), "invalidate");
     review.run_worker().await;

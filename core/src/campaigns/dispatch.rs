@@ -1,44 +1,28 @@
 //! Running campaigns. A due scheduled campaign is started by exactly one worker (the
-//! guarded status swap lets one win); its audience is then planned page by page into
-//! the deliveries of one message. Planning is idempotent, so a worker that dies part
-//! way is simply followed by another that plans what is missing. A campaign completes
-//! when every delivery has reached a final status. Inbox deliveries that may go now are
-//! stored as their page is planned, in the same transaction (see
-//! [`crate::inbox::deliver`]). Starting and planning first check that the campaign is
-//! still what was approved; a list or file audience is planned from the snapshot taken
-//! at approval.
+//! guarded status swap lets one win); its audience is then cut into pages, each sent by
+//! one job-queue task (see [`super::pages`]). A campaign completes when every page is
+//! done and every delivery has reached a final status. Starting and cutting first check
+//! that the campaign is still what was approved; a list or file audience is sent from
+//! the snapshot taken at approval.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect, TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 
 use super::lifecycle::{Action, Status};
-use super::snapshot;
 use super::store::{self, Schedule};
-use crate::audiences::store as audiences;
 use crate::audit::{Actor, AuditContext};
 use crate::channel::ChannelKind;
-use crate::db::{ids_in, is_postgres};
-use crate::deliveries::{DeliveryStatus, PlanSummary, plan_batch, plan_in};
-use crate::entities::{campaign, delivery, message, subscriber};
+use crate::deliveries::DeliveryStatus;
+use crate::entities::{campaign, delivery, delivery_page, message};
 use crate::error::{Error, Result};
-use crate::inbox::Bus;
-use crate::inbox::deliver::{Planned, store_planned};
-use crate::rules::engine::{Recipient, RuleSet};
-use crate::rules::quiet_hours::opening_on;
+use crate::rules::engine::Recipient;
 use crate::templates::render::CompiledContent;
 use crate::templates::store::{content_of, version};
 
-/// Recipients planned per transaction.
-const PAGE: u64 = 1_000;
-/// Pages planned at once, each in its own transaction: one page's rows are written
-/// while the next one's rules are evaluated.
-const PAGES_IN_FLIGHT: usize = 2;
 /// No zone is further ahead of UTC than this: the first local-time send is then.
 const MAX_OFFSET_HOURS: i64 = 14;
 
@@ -48,6 +32,14 @@ fn worker() -> AuditContext {
 
 fn schedule_of(model: &campaign::Model) -> Option<Schedule> {
     serde_json::from_value(model.schedule.clone()).ok()
+}
+
+/// A local-time schedule's date and time: each recipient gets it in their own zone.
+pub(crate) fn first_send_local_time(model: &campaign::Model) -> Option<(NaiveDate, NaiveTime)> {
+    match schedule_of(model)? {
+        Schedule::LocalTime { date, time } => Some((date, time)),
+        _ => None,
+    }
 }
 
 /// When the campaign's first delivery may go out.
@@ -96,7 +88,10 @@ async fn find_message(
 }
 
 /// The campaign's message, created on first use (by whichever worker comes first).
-async fn message_of(db: &impl ConnectionTrait, model: &campaign::Model) -> Result<message::Model> {
+pub(crate) async fn message_of(
+    db: &impl ConnectionTrait,
+    model: &campaign::Model,
+) -> Result<message::Model> {
     if let Some(found) = find_message(db, model.id).await? {
         return Ok(found);
     }
@@ -128,45 +123,10 @@ async fn message_of(db: &impl ConnectionTrait, model: &campaign::Model) -> Resul
         .ok_or(Error::NotFound { entity: "message" })
 }
 
-/// Plans the audience of every running campaign not fully planned yet; returns how
-/// many deliveries were planned. The inbox items stored meanwhile are announced on
-/// `bus`.
-pub async fn dispatch_running<C>(db: &C, now: DateTime<Utc>, bus: Option<&Bus>) -> Result<u64>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
-    let mut planned = 0;
-    for model in store::list(db, Some(Status::Running)).await? {
-        if find_message(db, model.id)
-            .await?
-            .is_some_and(|m| m.dispatched_at.is_some())
-        {
-            continue;
-        }
-        // Defence in depth: nothing is planned that is not what was approved.
-        if !store::confirm_approval(db, &model).await? {
-            continue;
-        }
-        let message = message_of(db, &model).await?;
-        planned += dispatch(db, &model, &message, now, bus).await?;
-        let mut done: message::ActiveModel = message.into();
-        done.dispatched_at = Set(Some(Utc::now()));
-        done.update(db).await?;
-    }
-    Ok(planned)
-}
-
-/// A campaign's inbox deliveries that may go now are stored as they are planned, with
-/// this content compiled once for all pages.
-struct InboxNow<'a> {
-    content: CompiledContent,
-    bus: Option<&'a Bus>,
-}
-
 /// The campaign message's content compiled for its inbox deliveries. `None` (no inbox
 /// channel, or content that cannot be used) leaves them to the worker, which fails
 /// each with the reason.
-async fn inbox_content(
+pub(crate) async fn inbox_content(
     db: &impl ConnectionTrait,
     message: &message::Model,
 ) -> Option<CompiledContent> {
@@ -179,176 +139,9 @@ async fn inbox_content(
     CompiledContent::compile(&content_of(&stored).ok()?).ok()
 }
 
-async fn dispatch<C>(
-    db: &C,
-    model: &campaign::Model,
-    message: &message::Model,
-    now: DateTime<Utc>,
-    bus: Option<&Bus>,
-) -> Result<u64>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
-    let audience = audiences::get(db, model.audience_id).await?;
-    let rules = RuleSet::load(db).await?;
-    let inbox = inbox_content(db, message)
-        .await
-        .map(|content| InboxNow { content, bus });
-    let local_time = match schedule_of(model) {
-        Some(Schedule::LocalTime { date, time }) => Some((date, time)),
-        _ => None,
-    };
-    // Up to PAGES_IN_FLIGHT pages are planned at once; the next page is read (a quick
-    // keyset query) whenever one finishes.
-    let mut in_flight = FuturesUnordered::new();
-    let mut after = None;
-    let mut exhausted = false;
-    let mut planned = 0;
-    loop {
-        while !exhausted && in_flight.len() < PAGES_IN_FLIGHT {
-            let recipients = snapshot::recipients(db, model, &audience, after)?;
-            let page = Recipient::page(db, recipients, after, PAGE).await?;
-            match page.last() {
-                Some(last) => {
-                    after = Some(last.id);
-                    let context = PageContext {
-                        rules: &rules,
-                        model,
-                        message,
-                        local_time,
-                        inbox: inbox.as_ref(),
-                    };
-                    in_flight.push(plan_page(db, context, page, now));
-                }
-                None => exhausted = true,
-            }
-        }
-        match in_flight.next().await {
-            Some(count) => planned += count?,
-            None => return Ok(planned),
-        }
-    }
-}
-
-/// What every page of one campaign is planned with.
-#[derive(Clone, Copy)]
-struct PageContext<'a> {
-    rules: &'a RuleSet,
-    model: &'a campaign::Model,
-    message: &'a message::Model,
-    local_time: Option<(NaiveDate, NaiveTime)>,
-    inbox: Option<&'a InboxNow<'a>>,
-}
-
-/// Plans one page of the audience: those whose send time has come through the rules,
-/// the rest (local-time schedules) as deliveries waiting for it.
-async fn plan_page<C>(
-    db: &C,
-    context: PageContext<'_>,
-    page: Vec<Recipient>,
-    now: DateTime<Utc>,
-) -> Result<u64>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
-    let PageContext {
-        rules,
-        model,
-        message,
-        local_time,
-        inbox,
-    } = context;
-    let (now_due, later): (Vec<Recipient>, Vec<(Recipient, DateTime<Utc>)>) = match local_time {
-        None => (page, Vec::new()),
-        Some((date, time)) => {
-            let mut due = Vec::new();
-            let mut wait = Vec::new();
-            for recipient in page {
-                let zone = recipient
-                    .timezone
-                    .as_deref()
-                    .and_then(|z| z.parse().ok())
-                    .unwrap_or(chrono_tz::Tz::UTC);
-                let at = opening_on(zone, date, time);
-                if at <= now {
-                    due.push(recipient);
-                } else {
-                    wait.push((recipient, at));
-                }
-            }
-            (due, wait)
-        }
-    };
-    let summary = match inbox {
-        Some(inbox) => plan_storing_inbox(db, rules, model, message, inbox, &now_due, now).await?,
-        None => plan_batch(db, rules, message, &now_due, now).await?,
-    };
-    let waiting = wait_for_local_time(db, model, message, &later, now).await?;
-    Ok(summary.queued + summary.filtered + summary.deferred + waiting)
-}
-
-/// Plans `recipients` and stores the items of their inbox deliveries that may go now,
-/// in one transaction; the items are announced once it commits.
-async fn plan_storing_inbox<C>(
-    db: &C,
-    rules: &RuleSet,
-    model: &campaign::Model,
-    message: &message::Model,
-    inbox: &InboxNow<'_>,
-    recipients: &[Recipient],
-    now: DateTime<Utc>,
-) -> Result<PlanSummary>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
-    if recipients.is_empty() {
-        return Ok(PlanSummary::default());
-    }
-    let txn = crate::db::begin_write(db).await?;
-    let summary = plan_in(&txn, rules, message, recipients, now).await?;
-    if !still_running(&txn, model.id).await? {
-        // Paused or cancelled while its pages are planned: these deliveries wait (or
-        // end) with the rest.
-        txn.commit().await?;
-        return Ok(summary);
-    }
-    let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
-    let subscribers = subscriber::Entity::find()
-        .filter(ids_in(&txn, subscriber::Column::Id, &ids))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .filter(|s| ids.binary_search(&s.id).is_ok())
-        .map(|s| (s.id, s))
-        .collect();
-    let planned = Planned {
-        message,
-        content: &inbox.content,
-    };
-    let finished = store_planned(&txn, &[planned], &subscribers, now).await?;
-    txn.commit().await?;
-    if let Some(bus) = inbox.bus {
-        bus.stored(&finished.stored);
-    }
-    Ok(summary)
-}
-
-/// Whether the campaign still runs. On Postgres the row stays share-locked until `txn`
-/// ends, so a pause or cancel waits for the page being stored, and the next page sees it.
-async fn still_running(txn: &impl ConnectionTrait, campaign_id: i64) -> Result<bool> {
-    let mut query = campaign::Entity::find_by_id(campaign_id)
-        .select_only()
-        .column(campaign::Column::Status);
-    if is_postgres(txn) {
-        query = query.lock_shared();
-    }
-    let status: Option<String> = query.into_tuple().one(txn).await?;
-    Ok(status.as_deref() == Some(Status::Running.as_str()))
-}
-
 /// Recipients whose local send time is still ahead wait as deferred deliveries; the
 /// rules decide when that time comes.
-async fn wait_for_local_time(
+pub(crate) async fn wait_for_local_time(
     db: &impl ConnectionTrait,
     model: &campaign::Model,
     message: &message::Model,
@@ -414,7 +207,15 @@ where
             .into_tuple::<i64>()
             .one(db)
             .await?;
-        if unfinished.is_none() {
+        let open_page = delivery_page::Entity::find()
+            .select_only()
+            .column(delivery_page::Column::Id)
+            .filter(delivery_page::Column::MessageId.eq(message.id))
+            .filter(delivery_page::Column::DoneAt.is_null())
+            .into_tuple::<i64>()
+            .one(db)
+            .await?;
+        if unfinished.is_none() && open_page.is_none() {
             match store::transition(db, &worker(), model.id, Action::Complete, "").await {
                 Ok(_) => completed.push(model.id),
                 Err(Error::Conflict { .. }) => {}

@@ -4,6 +4,7 @@
 
 pub mod dispatch;
 pub mod lifecycle;
+pub mod pages;
 pub mod progress;
 mod review;
 pub mod simulate;

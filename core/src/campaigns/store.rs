@@ -239,7 +239,6 @@ fn refused(action: Action, status: Status) -> Error {
     )
 }
 
-/// Moves the status from `from` to `to` only if no one else moved it meanwhile.
 /// Ends a cancelled campaign's deliveries that have not started; those being sent finish.
 async fn cancel_deliveries(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<()> {
     use crate::deliveries::DeliveryStatus;
@@ -268,6 +267,7 @@ async fn cancel_deliveries(conn: &impl ConnectionTrait, campaign_id: i64) -> Res
     Ok(())
 }
 
+/// Moves the status from `from` to `to` only if no one else moved it meanwhile.
 async fn swap_status(conn: &impl ConnectionTrait, id: i64, from: Status, to: Status) -> Result<()> {
     let update = campaign::Entity::update_many()
         .col_expr(

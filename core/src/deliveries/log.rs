@@ -166,22 +166,44 @@ pub async fn trace(conn: &impl ConnectionTrait, id: i64) -> Result<DeliveryTrace
         .one(conn)
         .await?
         .ok_or(Error::NotFound { entity: "delivery" })?;
-    let attempts = delivery_attempt::Entity::find()
-        .filter(delivery_attempt::Column::DeliveryId.eq(id))
-        .order_by_asc(delivery_attempt::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|a| AttemptEntry {
-            attempt: a.attempt,
-            started_at: a.started_at,
-            duration_ms: a.duration_ms,
-            outcome: a.outcome,
-            detail: a.detail,
-        })
-        .collect();
+    let mut attempts: Vec<AttemptEntry> = first_attempt(&found).into_iter().collect();
+    attempts.extend(
+        delivery_attempt::Entity::find()
+            .filter(delivery_attempt::Column::DeliveryId.eq(id))
+            .order_by_asc(delivery_attempt::Column::Id)
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|a| AttemptEntry {
+                attempt: a.attempt,
+                started_at: a.started_at,
+                duration_ms: a.duration_ms,
+                outcome: a.outcome,
+                detail: a.detail,
+            }),
+    );
     Ok(DeliveryTrace {
         delivery: entry(found, subscriber),
         attempts_made: attempts,
+    })
+}
+
+/// The first attempt when the delivery's own row records it (a delivery sent from a
+/// page is written once, with its first attempt). A later attempt only follows a
+/// retryable one, so the first attempt's outcome is the delivery's own status only
+/// when it was the last.
+fn first_attempt(row: &delivery::Model) -> Option<AttemptEntry> {
+    let started_at = row.first_attempt_at?;
+    let outcome = match (row.attempts, DeliveryStatus::parse(&row.status)) {
+        (1, Some(DeliveryStatus::Delivered)) => "delivered",
+        (1, Some(DeliveryStatus::Failed)) => "permanent",
+        _ => "retryable",
+    };
+    Some(AttemptEntry {
+        attempt: 1,
+        started_at,
+        duration_ms: row.first_attempt_ms.unwrap_or_default(),
+        outcome: outcome.to_owned(),
+        detail: row.first_attempt_detail.clone().unwrap_or_default(),
     })
 }

@@ -6,6 +6,7 @@
 pub mod dead;
 mod doorbell;
 pub mod log;
+pub mod page;
 pub mod plan;
 pub mod queue;
 pub mod reconsider;

@@ -35,7 +35,7 @@ pub struct PlanSummary {
     pub already_planned: u64,
 }
 
-fn channels_of(message: &message::Model) -> Result<Vec<ChannelKind>> {
+pub(crate) fn channels_of(message: &message::Model) -> Result<Vec<ChannelKind>> {
     serde_json::from_value(message.channels.clone())
         .map_err(|e| Error::invalid("channels", format!("stored channels unreadable: {e}")))
 }
@@ -185,7 +185,10 @@ impl Rows<'_> {
     }
 }
 
-fn candidates_of<'r>(recipients: &'r [Recipient], channels: &[ChannelKind]) -> Vec<Candidate<'r>> {
+pub(crate) fn candidates_of<'r>(
+    recipients: &'r [Recipient],
+    channels: &[ChannelKind],
+) -> Vec<Candidate<'r>> {
     recipients
         .iter()
         .flat_map(|recipient| {

@@ -32,7 +32,8 @@ pub const QUEUE_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The columns a claim returns, those of [`delivery::Model`].
 const CLAIMED_COLUMNS: &str = "id, message_id, subscriber_id, channel, status, filter, rule_id, \
-     list_entry_id, reason, not_before, attempts, created_at, updated_at";
+     list_entry_id, reason, not_before, attempts, first_attempt_at, first_attempt_ms, \
+     first_attempt_detail, created_at, updated_at";
 
 /// Claims up to `limit` due deliveries: queued ones whose time has come, and claimed
 /// ones whose lease ran out. Each claim counts as an attempt and holds a lease until

@@ -19,6 +19,11 @@ pub struct Model {
     /// Not to be attempted before this instant (a deferral or a retry's backoff).
     pub not_before: Option<DateTimeUtc>,
     pub attempts: i32,
+    /// The first attempt, kept in the row itself (a delivery sent at its first try is
+    /// one row); later attempts are rows of `delivery_attempts`.
+    pub first_attempt_at: Option<DateTimeUtc>,
+    pub first_attempt_ms: Option<i32>,
+    pub first_attempt_detail: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -12,6 +12,8 @@ pub struct Model {
     pub template_id: Option<i64>,
     pub dedup_key: Option<String>,
     pub sent_at: DateTimeUtc,
+    /// The message the slot was reserved for.
+    pub message_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

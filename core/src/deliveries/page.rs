@@ -1,0 +1,383 @@
+//! A page of recipients sent in one go, each delivery written once.
+//!
+//! [`reserve`] decides every (recipient, channel) of the page with the rules engine and
+//! reserves a send-ledger slot for each delivery that may go now, under the
+//! subscribers' locks (so caps stay exact with several workers). Those deliveries are
+//! not written yet: they come back as rows to send, and [`record_first`] writes each
+//! in its final state with its first attempt once the caller has sent it (a batch at a
+//! time). On the happy
+//! path a delivered recipient costs two row writes: its ledger slot and its delivery.
+//! What must wait (a deferral, a paused campaign, a retry) is written as a due row.
+//!
+//! A page run again after a crash skips recipients that already have a delivery, finds
+//! the slots it reserved before (by message) and sends those again, with the same
+//! idempotency key, rather than counting them against a cap.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use herald_channels::DeliveryOutcome;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    TransactionSession, TransactionTrait,
+};
+
+use super::plan::{
+    PlanSummary, candidates_of, change_for, channels_of, engine_message, insert_deliveries,
+    insert_slots, lock_subscribers, slot,
+};
+use super::queue::{Attempt, QUEUE_STATEMENT_TIMEOUT, Recorded, RetryPolicy, limit_statement_time};
+use super::status::DeliveryStatus;
+use crate::campaigns::Status;
+use crate::channel::ChannelKind;
+use crate::db::{ids_in, is_postgres, prefer_generic_plans};
+use crate::entities::{campaign, delivery, message, send_ledger, subscriber};
+use crate::error::Result;
+use crate::inbox::deliver::{Planned, store_planned};
+use crate::inbox::store::Stored;
+use crate::rules::engine::{Decision, Recipient, RuleSet};
+use crate::templates::render::CompiledContent;
+
+/// What a page is decided with.
+pub struct PageInput<'a> {
+    pub rules: &'a RuleSet,
+    pub message: &'a message::Model,
+    pub recipients: &'a [Recipient],
+    pub now: DateTime<Utc>,
+    /// The campaign the message belongs to. Its allowed deliveries go now only while it
+    /// runs; otherwise (paused) they are written as queued rows and wait.
+    pub campaign_id: Option<i64>,
+    /// The message's inbox content: its allowed inbox deliveries are stored in the
+    /// reserving transaction (storing is the whole send). Without it they wait queued
+    /// and the queue's senders fail each with the reason.
+    pub inbox: Option<&'a CompiledContent>,
+}
+
+/// What [`reserve`] decided.
+#[derive(Debug, Default)]
+pub struct Reserved {
+    /// Deliveries to send now, not yet written (their `id` is 0); record what sending
+    /// each did with [`record_first`].
+    pub to_send: Vec<delivery::Model>,
+    pub summary: PlanSummary,
+    /// Inbox items stored: announce them on the bus.
+    pub stored: Vec<Stored>,
+}
+
+/// Decides a page and reserves the slots of what goes now, in one write transaction.
+pub async fn reserve<C>(db: &C, input: PageInput<'_>) -> Result<Reserved>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let PageInput {
+        rules,
+        message,
+        recipients,
+        now,
+        campaign_id,
+        inbox,
+    } = input;
+    let mut reserved = Reserved::default();
+    if recipients.is_empty() {
+        return Ok(reserved);
+    }
+    let channels = channels_of(message)?;
+    let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
+    let txn = crate::db::begin_write(db).await?;
+    limit_statement_time(&txn, QUEUE_STATEMENT_TIMEOUT).await?;
+    prefer_generic_plans(&txn).await?;
+    lock_subscribers(&txn, &ids).await?;
+    let send_now = match campaign_id {
+        Some(id) => still_running(&txn, id).await?,
+        None => true,
+    };
+
+    let written = pairs(
+        delivery::Entity::find()
+            .select_only()
+            .columns([delivery::Column::SubscriberId, delivery::Column::Channel])
+            .filter(delivery::Column::MessageId.eq(message.id))
+            .filter(ids_in(&txn, delivery::Column::SubscriberId, &ids))
+            .into_tuple::<(i64, String)>()
+            .all(&txn)
+            .await?,
+    );
+    let slotted = pairs(
+        send_ledger::Entity::find()
+            .select_only()
+            .columns([
+                send_ledger::Column::SubscriberId,
+                send_ledger::Column::Channel,
+            ])
+            .filter(send_ledger::Column::MessageId.eq(message.id))
+            .filter(ids_in(&txn, send_ledger::Column::SubscriberId, &ids))
+            .into_tuple::<(i64, String)>()
+            .all(&txn)
+            .await?,
+    );
+
+    let mut candidates = candidates_of(recipients, &channels);
+    candidates.retain(|c| {
+        let done = written.contains(&(c.recipient.id, c.channel));
+        if done {
+            reserved.summary.already_planned += 1;
+        }
+        !done
+    });
+    // Slots this page reserved in an earlier run are its own: decided already.
+    let (again, fresh): (Vec<_>, Vec<_>) = candidates
+        .into_iter()
+        .partition(|c| slotted.contains(&(c.recipient.id, c.channel)));
+    let decided = rules
+        .evaluate(&txn, engine_message(message), now, &fresh)
+        .await?;
+
+    let mut rows = Vec::new();
+    let mut slots = Vec::new();
+    let mut allowed: Vec<(i64, ChannelKind)> =
+        again.iter().map(|c| (c.recipient.id, c.channel)).collect();
+    reserved.summary.queued += allowed.len() as u64;
+    for (candidate, decision) in fresh.iter().zip(decided) {
+        if matches!(decision, Decision::Allow) {
+            reserved.summary.queued += 1;
+            slots.push(send_ledger::ActiveModel {
+                message_id: Set(Some(message.id)),
+                ..slot(message, candidate.recipient.id, candidate.channel, now)
+            });
+            allowed.push((candidate.recipient.id, candidate.channel));
+            continue;
+        }
+        let change = change_for(0, decision, &mut reserved.summary);
+        rows.push(delivery::ActiveModel {
+            status: Set(change.status.to_owned()),
+            filter: Set(change.filter.map(str::to_owned)),
+            rule_id: Set(change.rule_id),
+            list_entry_id: Set(change.list_entry_id),
+            reason: Set(change.reason),
+            not_before: Set(change.not_before),
+            ..new_row(message.id, candidate.recipient.id, candidate.channel, now)
+        });
+    }
+
+    let mut inbox_now = false;
+    for (subscriber_id, channel) in allowed {
+        let stored_now = channel == ChannelKind::Inbox && send_now && inbox.is_some();
+        if send_now && channel != ChannelKind::Inbox {
+            reserved
+                .to_send
+                .push(to_send(message.id, subscriber_id, channel, now));
+        } else {
+            inbox_now |= stored_now;
+            rows.push(delivery::ActiveModel {
+                status: Set(DeliveryStatus::Queued.as_str().to_owned()),
+                ..new_row(message.id, subscriber_id, channel, now)
+            });
+        }
+    }
+    insert_slots(&txn, slots).await?;
+    insert_deliveries(&txn, rows).await?;
+    if let (true, Some(content)) = (inbox_now, inbox) {
+        let subscribers: HashMap<i64, subscriber::Model> = subscriber::Entity::find()
+            .filter(ids_in(&txn, subscriber::Column::Id, &ids))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .filter(|s| ids.binary_search(&s.id).is_ok())
+            .map(|s| (s.id, s))
+            .collect();
+        let planned = Planned { message, content };
+        reserved.stored = store_planned(&txn, &[planned], &subscribers, now)
+            .await?
+            .stored;
+    }
+    txn.commit().await?;
+    Ok(reserved)
+}
+
+/// Whether the campaign still runs. On Postgres its row stays share-locked until `txn`
+/// ends, so a pause or cancel waits for the page being reserved, and the next page sees
+/// it.
+async fn still_running(txn: &impl ConnectionTrait, campaign_id: i64) -> Result<bool> {
+    let mut query = campaign::Entity::find_by_id(campaign_id)
+        .select_only()
+        .column(campaign::Column::Status);
+    if is_postgres(txn) {
+        query = query.lock_shared();
+    }
+    let status: Option<String> = query.into_tuple().one(txn).await?;
+    Ok(status.as_deref() == Some(Status::Running.as_str()))
+}
+
+/// Writes every (recipient, channel) of a page of a cancelled campaign as cancelled;
+/// returns how many rows that makes. Rows written before stay as they are.
+pub async fn cancel(
+    db: &impl ConnectionTrait,
+    message: &message::Model,
+    recipients: &[Recipient],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let channels = channels_of(message)?;
+    let rows: Vec<delivery::ActiveModel> = candidates_of(recipients, &channels)
+        .into_iter()
+        .map(|c| delivery::ActiveModel {
+            status: Set(DeliveryStatus::Cancelled.as_str().to_owned()),
+            reason: Set(Some(
+                "the campaign was cancelled before this was sent".to_owned(),
+            )),
+            ..new_row(message.id, c.recipient.id, c.channel, now)
+        })
+        .collect();
+    let count = rows.len() as u64;
+    insert_deliveries(db, rows).await?;
+    Ok(count)
+}
+
+fn pairs(rows: Vec<(i64, String)>) -> HashSet<(i64, ChannelKind)> {
+    rows.into_iter()
+        .filter_map(|(id, channel)| Some((id, ChannelKind::parse(&channel)?)))
+        .collect()
+}
+
+fn new_row(
+    message_id: i64,
+    subscriber_id: i64,
+    channel: ChannelKind,
+    now: DateTime<Utc>,
+) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        message_id: Set(message_id),
+        subscriber_id: Set(subscriber_id),
+        channel: Set(channel.as_str().to_owned()),
+        status: Set(DeliveryStatus::Queued.as_str().to_owned()),
+        filter: Set(None),
+        rule_id: Set(None),
+        list_entry_id: Set(None),
+        reason: Set(None),
+        not_before: Set(None),
+        attempts: Set(0),
+        first_attempt_at: Set(None),
+        first_attempt_ms: Set(None),
+        first_attempt_detail: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// A delivery about to be sent for the first time, not yet written.
+fn to_send(
+    message_id: i64,
+    subscriber_id: i64,
+    channel: ChannelKind,
+    now: DateTime<Utc>,
+) -> delivery::Model {
+    delivery::Model {
+        id: 0,
+        message_id,
+        subscriber_id,
+        channel: channel.as_str().to_owned(),
+        status: DeliveryStatus::Sending.as_str().to_owned(),
+        filter: None,
+        rule_id: None,
+        list_entry_id: None,
+        reason: None,
+        not_before: None,
+        attempts: 1,
+        first_attempt_at: None,
+        first_attempt_ms: None,
+        first_attempt_detail: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Writes each first attempt as its delivery, in its final state (delivered, failed,
+/// dead) or due again after a backoff, in one transaction. A delivery written before (a
+/// page run twice) is left as it is.
+pub async fn record_first<C>(
+    db: &C,
+    attempts: Vec<Attempt>,
+    policy: &RetryPolicy,
+    now: DateTime<Utc>,
+) -> Result<Recorded>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let mut recorded = Recorded::default();
+    let rows: Vec<delivery::ActiveModel> = attempts
+        .iter()
+        .map(|attempt| first_attempt_row(attempt, policy, now, &mut recorded))
+        .collect();
+    let txn = crate::db::begin_write(db).await?;
+    limit_statement_time(&txn, QUEUE_STATEMENT_TIMEOUT).await?;
+    insert_deliveries(&txn, rows).await?;
+    txn.commit().await?;
+    Ok(recorded)
+}
+
+fn first_attempt_row(
+    attempt: &Attempt,
+    policy: &RetryPolicy,
+    now: DateTime<Utc>,
+    recorded: &mut Recorded,
+) -> delivery::ActiveModel {
+    let sent = &attempt.delivery;
+    let channel = ChannelKind::parse(&sent.channel).unwrap_or(ChannelKind::Webhook);
+    let (detail, status, not_before, reason) = match &attempt.outcome {
+        DeliveryOutcome::Delivered {
+            provider_message_id,
+            response,
+        } => {
+            recorded.delivered += 1;
+            let detail = match provider_message_id {
+                Some(id) => format!("{id}: {response}"),
+                None => response.clone(),
+            };
+            (detail, DeliveryStatus::Delivered, None, None)
+        }
+        DeliveryOutcome::Permanent { reason, .. } => {
+            recorded.failed += 1;
+            (
+                reason.clone(),
+                DeliveryStatus::Failed,
+                None,
+                Some(reason.clone()),
+            )
+        }
+        DeliveryOutcome::Retryable {
+            reason,
+            retry_after,
+        } => match policy.next_try(sent.attempts, *retry_after, now) {
+            Some(at) => {
+                recorded.retrying += 1;
+                (
+                    reason.clone(),
+                    DeliveryStatus::Queued,
+                    Some(at),
+                    Some(reason.clone()),
+                )
+            }
+            None => {
+                recorded.dead += 1;
+                (
+                    reason.clone(),
+                    DeliveryStatus::Dead,
+                    None,
+                    Some(reason.clone()),
+                )
+            }
+        },
+    };
+    delivery::ActiveModel {
+        status: Set(status.as_str().to_owned()),
+        not_before: Set(not_before),
+        reason: Set(reason),
+        attempts: Set(sent.attempts),
+        first_attempt_at: Set(Some(attempt.started_at)),
+        first_attempt_ms: Set(Some(
+            i32::try_from(attempt.duration.as_millis()).unwrap_or(i32::MAX),
+        )),
+        first_attempt_detail: Set(Some(detail)),
+        ..new_row(sent.message_id, sent.subscriber_id, channel, now)
+    }
+}
