@@ -200,12 +200,17 @@ impl Deliverer {
         }
         let planned = work.planned();
         let round = self.load_round(&work.to_send).await?;
-        // Written a batch at a time as they complete: a crash repeats at most the sends
-        // of the batch not yet written (with the same keys), not the whole page.
-        let mut batches = futures::stream::iter(work.to_send)
+        // Written as they complete, a batch at a time (or what a quarter second
+        // brought): a crash repeats only the sends not yet written, with the same
+        // keys, never the whole page.
+        let batches = futures::stream::iter(work.to_send)
             .map(|row| self.attempt(&round, row))
-            .buffer_unordered(self.config.concurrency)
-            .chunks(usize::try_from(self.config.batch_size).unwrap_or(usize::MAX));
+            .buffer_unordered(self.config.concurrency);
+        let mut batches = std::pin::pin!(tokio_stream::StreamExt::chunks_timeout(
+            batches,
+            usize::try_from(self.config.batch_size).unwrap_or(usize::MAX),
+            RECORD_AT_LEAST_EVERY,
+        ));
         let mut recorded = Recorded::default();
         while let Some(batch) = batches.next().await {
             let (attempts, dead_endpoints) = split_dead(batch);
@@ -419,6 +424,9 @@ impl Deliverer {
             .collect())
     }
 }
+
+/// How long sent deliveries of a page may wait to be written, at most.
+const RECORD_AT_LEAST_EVERY: Duration = Duration::from_millis(250);
 
 /// The key every try of a delivery carries: made of what identifies it (message,
 /// subscriber, channel), so a delivery sent from a page that runs again after a crash,

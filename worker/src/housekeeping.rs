@@ -5,12 +5,16 @@ use std::str::FromStr;
 
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use crate::WorkerError;
+use crate::pages::QUEUE;
 
 /// Every minute, at second 0.
 const SCHEDULE: &str = "0 * * * * *";
+
+/// Finished page tasks are kept this long (seconds) for whoever inspects the queue.
+const FINISHED_TASKS_KEPT_SECS: i64 = 3600;
 
 /// One pass of clean-up; returns the number of rows removed.
 pub async fn sweep_once(db: &DatabaseConnection) -> Result<u64, herald_core::Error> {
@@ -18,7 +22,39 @@ pub async fn sweep_once(db: &DatabaseConnection) -> Result<u64, herald_core::Err
     if purged > 0 {
         tracing::info!(purged, "expired sessions deleted");
     }
-    Ok(purged)
+    let pruned = prune_finished_tasks(db).await?;
+    if pruned > 0 {
+        tracing::info!(pruned, "finished page tasks deleted");
+    }
+    Ok(purged + pruned)
+}
+
+/// Deletes page tasks that finished (done, killed, or failed with no attempt left) over
+/// an hour ago: apalis keeps every finished task, and the queue would grow with every
+/// campaign.
+async fn prune_finished_tasks(db: &DatabaseConnection) -> Result<u64, herald_core::Error> {
+    const FINISHED: &str =
+        "(status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))";
+    let backend = db.get_database_backend();
+    let statement = match backend {
+        DbBackend::Postgres => Statement::from_sql_and_values(
+            backend,
+            format!(
+                "DELETE FROM apalis.jobs WHERE job_type = $1 AND {FINISHED} \
+                 AND done_at < now() - make_interval(secs => $2)"
+            ),
+            [QUEUE.into(), (FINISHED_TASKS_KEPT_SECS as f64).into()],
+        ),
+        _ => Statement::from_sql_and_values(
+            backend,
+            format!(
+                "DELETE FROM Jobs WHERE job_type = ? AND {FINISHED} \
+                 AND done_at < strftime('%s', 'now') - ?"
+            ),
+            [QUEUE.into(), FINISHED_TASKS_KEPT_SECS.into()],
+        ),
+    };
+    Ok(db.execute_raw(statement).await?.rows_affected())
 }
 
 async fn sweep(_tick: Tick, db: Data<DatabaseConnection>) -> Result<(), BoxDynError> {

@@ -69,7 +69,7 @@ impl PageQueue {
         }
     }
 
-    async fn push(&mut self, tasks: Vec<PageTask>) -> Result<(), WorkerError> {
+    pub async fn push(&mut self, tasks: Vec<PageTask>) -> Result<(), WorkerError> {
         let failed = |e: &dyn std::fmt::Display| WorkerError::Run(e.to_string());
         match self {
             Self::Postgres(storage) => storage.push_bulk(tasks).await.map_err(|e| failed(&e)),
