@@ -13,6 +13,7 @@ mod m20261204_000001_review_snapshot;
 mod m20261204_000002_session_idle;
 mod m20261204_000003_subscriber_token_revocation;
 mod m20261204_000004_delivery_pages;
+mod m20261204_000005_delivery_log_without_row_checks;
 mod schema_util;
 
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_session_idle::Migration),
             Box::new(m20261204_000003_subscriber_token_revocation::Migration),
             Box::new(m20261204_000004_delivery_pages::Migration),
+            Box::new(m20261204_000005_delivery_log_without_row_checks::Migration),
         ]
     }
 }

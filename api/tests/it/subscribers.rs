@@ -327,3 +327,68 @@ async fn endpoints_and_preferences_round_trip_and_delete_removes_everything() {
         .unwrap();
     assert_eq!(prefs["preferences"], json!([]));
 }
+
+/// Deleting a subscriber deletes their deliveries too, on both databases, though on
+/// Postgres the delivery log checks no foreign key; other subscribers' stay.
+#[tokio::test]
+async fn deleting_a_subscriber_deletes_their_deliveries_and_no_others() {
+    use chrono::Utc;
+    use herald_core::entities::{delivery, message, subscriber};
+    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let app = spawn_app().await;
+    let editor = app.operator(Role::Editor).await;
+    for id in ["gone", "stays"] {
+        assert!(put(&editor, id, json!({})).await.status().is_success());
+    }
+    let now = Utc::now();
+    let message = message::Entity::insert(message::ActiveModel {
+        kind: Set("transactional".to_owned()),
+        category: Set("orders".to_owned()),
+        content: Set(None),
+        data: Set(json!({})),
+        channels: Set(json!(["webhook"])),
+        sender: Set("test".to_owned()),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec(&app.db)
+    .await
+    .unwrap()
+    .last_insert_id;
+    for subscriber in subscriber::Entity::find().all(&app.db).await.unwrap() {
+        delivery::Entity::insert(delivery::ActiveModel {
+            message_id: Set(message),
+            subscriber_id: Set(subscriber.id),
+            channel: Set("webhook".to_owned()),
+            status: Set("delivered".to_owned()),
+            attempts: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .exec(&app.db)
+        .await
+        .unwrap();
+    }
+
+    let deleted = editor.delete("/v1/subscribers/gone").send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let left = delivery::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(left.len(), 1);
+    let stays = subscriber::Entity::find()
+        .filter(subscriber::Column::ExternalId.eq("stays"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(left[0].subscriber_id, stays.id);
+    assert_eq!(
+        delivery::Entity::find()
+            .filter(delivery::Column::SubscriberId.ne(stays.id))
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -16,7 +16,9 @@ pub struct HttpSettings {
     pub connect_timeout_ms: u64,
     /// Time allowed for the whole request, response body included.
     pub request_timeout_ms: u64,
-    /// Idle keep-alive connections kept per host.
+    /// Idle keep-alive connections kept per host. Keep it above the sends a worker has
+    /// in flight to one host (`delivery.concurrency` times the pages and batches sent at
+    /// once), or every burst closes connections and opens them again.
     pub pool_max_idle_per_host: usize,
     /// How long an idle pooled connection is kept.
     pub pool_idle_timeout_secs: u64,
@@ -30,7 +32,7 @@ impl Default for HttpSettings {
         Self {
             connect_timeout_ms: 5_000,
             request_timeout_ms: 15_000,
-            pool_max_idle_per_host: 64,
+            pool_max_idle_per_host: 256,
             pool_idle_timeout_secs: 90,
             http2_prior_knowledge: false,
         }

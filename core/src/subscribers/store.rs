@@ -196,13 +196,24 @@ async fn upsert_batch_unnest(
     Ok(())
 }
 
-/// Deletes a subscriber with its endpoints and preferences (their personal data).
+/// Deletes a subscriber with its endpoints and preferences (their personal data) and
+/// its deliveries (the delivery log checks no foreign key on Postgres: see migration
+/// `m20261204_000005`).
 pub async fn delete(
     conn: &impl TransactionTrait,
     ctx: &AuditContext,
     external_id: &str,
 ) -> Result<()> {
     let txn = crate::db::begin_write(conn).await?;
+    let of_subscriber = sea_orm::sea_query::Query::select()
+        .column(Column::Id)
+        .from(subscriber::Entity)
+        .and_where(Column::ExternalId.eq(external_id))
+        .to_owned();
+    crate::entities::delivery::Entity::delete_many()
+        .filter(crate::entities::delivery::Column::SubscriberId.in_subquery(of_subscriber))
+        .exec(&txn)
+        .await?;
     let deleted = subscriber::Entity::delete_many()
         .filter(Column::ExternalId.eq(external_id))
         .exec(&txn)
