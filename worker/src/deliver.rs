@@ -191,10 +191,11 @@ impl Deliverer {
         task: &str,
         now: DateTime<Utc>,
     ) -> herald_core::Result<Option<Recorded>> {
-        let Some(page) = claim(&self.db, id, task, now).await? else {
+        let Some(claimed) = claim(&self.db, id, task, now).await? else {
             return Ok(None);
         };
-        let work = prepare(&self.db, &page, now).await?;
+        let work = prepare(&self.db, &claimed, now).await?;
+        let page = claimed.page;
         if let Some(bus) = &self.bus {
             bus.stored(&work.stored);
         }

@@ -434,7 +434,7 @@ async fn a_page_stores_inbox_items_and_writes_each_sent_delivery_once() {
 #[tokio::test]
 async fn a_campaign_paused_while_it_is_planned_stores_no_more_inbox_items() {
     use herald_core::campaigns::dispatch::start_due;
-    use herald_core::campaigns::pages::{cut_pages, open_pages, prepare};
+    use herald_core::campaigns::pages::{claim, cut_pages, open_pages, prepare};
     use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 
     let app = spawn_app().await;
@@ -459,6 +459,7 @@ async fn a_campaign_paused_while_it_is_planned_stores_no_more_inbox_items() {
     assert_eq!(start_due(&app.db, now).await.unwrap(), [id]);
     assert_eq!(cut_pages(&app.db, now).await.unwrap(), 1);
     let page = open_pages(&app.db).await.unwrap().remove(0);
+    let page = claim(&app.db, page.id, "test", now).await.unwrap().unwrap();
 
     // Hold the campaign's row, as a pause does while it commits.
     let pause = app.db.begin().await.unwrap();
@@ -514,5 +515,64 @@ async fn a_campaign_paused_while_it_is_planned_stores_no_more_inbox_items() {
         deliveries_with(&app, "queued").await,
         2,
         "held until resumed"
+    );
+}
+
+/// A page whose worker died after it reserved its slots, before it wrote anything, is
+/// run again by the same task (the job queue keeps the task's id): it sends what it had
+/// reserved, without reserving it twice, and each delivery once. Another task cannot
+/// take the page meanwhile.
+#[tokio::test]
+async fn a_page_run_again_after_a_crash_sends_what_it_reserved_once() {
+    use herald_core::campaigns::pages::{claim, open_pages, prepare};
+
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let people: Vec<(String, String)> = (0..4)
+        .map(|i| (format!("p{i}"), format!("{base}/ok")))
+        .collect();
+    let template_id = setup(&admin, ping(r#"{"n": 1}"#), &people).await;
+    scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let now = Utc::now();
+    assert_eq!(deliverer.advance_campaigns(now).await.unwrap(), 1);
+    let page = open_pages(&app.db).await.unwrap().remove(0);
+
+    // The first run reserves its slots, then its worker dies.
+    let first = claim(&app.db, page.id, "task-a", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.first_run);
+    let work = prepare(&app.db, &first, now).await.unwrap();
+    assert_eq!(work.to_send.len(), 4);
+    let slots = || async { send_ledger::Entity::find().count(&app.db).await.unwrap() };
+    assert_eq!(slots().await, 4);
+    assert_eq!(
+        deliverer.run_page(page.id, "task-b", now).await.unwrap(),
+        None,
+        "held by the first task"
+    );
+
+    let again = deliverer
+        .run_page(page.id, "task-a", Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.planned, again.delivered), (4, 4), "{again:?}");
+    assert_eq!(slots().await, 4, "no slot reserved twice");
+    assert_eq!(deliveries_with(&app, "delivered").await, 4);
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 4);
+    assert!(open_pages(&app.db).await.unwrap().is_empty());
+    assert_eq!(
+        deliverer
+            .run_page(page.id, "task-a", Utc::now())
+            .await
+            .unwrap(),
+        None,
+        "a page done is never run again"
     );
 }

@@ -130,3 +130,108 @@ async fn a_claim_looks_its_rows_up_by_key_even_in_a_generic_plan() {
     );
     assert!(plan.contains("Index Cond: (id = picked.id)"), "{plan}");
 }
+
+/// A page's sends are written once each by `record_first` (one `COPY` on Postgres):
+/// text with tabs, newlines and backslashes arrives intact, and a batch holding a
+/// delivery written before (a page run twice at once) keeps the earlier row and still
+/// writes the rest.
+#[tokio::test]
+async fn first_attempts_are_written_once_with_their_text_intact() {
+    use herald_core::deliveries::page::record_first;
+
+    let app = spawn_app().await;
+    for sql in [
+        "INSERT INTO messages (kind, category, data, channels, sender, created_at) \
+         VALUES ('campaign', 'news', '{}', '[\"webhook\"]', 'test', CURRENT_TIMESTAMP)",
+        "INSERT INTO subscribers (external_id, tags, attributes, created_at, updated_at) \
+         VALUES ('a', '[]', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), \
+                ('b', '[]', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    ] {
+        app.db.execute_unprepared(sql).await.unwrap();
+    }
+    let subscribers: Vec<i64> = herald_core::entities::subscriber::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let now = Utc::now();
+    let sent = |subscriber_id: i64, outcome: DeliveryOutcome| Attempt {
+        delivery: delivery::Model {
+            id: 0,
+            message_id: 1,
+            subscriber_id,
+            channel: "webhook".to_owned(),
+            status: "sending".to_owned(),
+            filter: None,
+            rule_id: None,
+            list_entry_id: None,
+            reason: None,
+            not_before: None,
+            attempts: 1,
+            first_attempt_at: None,
+            first_attempt_ms: None,
+            first_attempt_detail: None,
+            created_at: now,
+            updated_at: now,
+        },
+        started_at: now,
+        duration: Duration::from_millis(12),
+        outcome,
+    };
+    let awkward = "line one\n\tindented \\ back\\slash\r\nend";
+    let policy = RetryPolicy::from_config(&test_config().delivery);
+    let first = record_first(
+        &app.db,
+        vec![sent(
+            subscribers[0],
+            DeliveryOutcome::permanent(awkward.to_owned()),
+        )],
+        &policy,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.failed, 1);
+
+    // The same delivery again, beside a new one: the first row stays as written.
+    let again = record_first(
+        &app.db,
+        vec![
+            sent(
+                subscribers[0],
+                DeliveryOutcome::Delivered {
+                    provider_message_id: None,
+                    response: "200".to_owned(),
+                },
+            ),
+            sent(
+                subscribers[1],
+                DeliveryOutcome::Delivered {
+                    provider_message_id: Some("m-1".to_owned()),
+                    response: "200 OK".to_owned(),
+                },
+            ),
+        ],
+        &policy,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.delivered, 2);
+    let rows = delivery::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let of = |id: i64| rows.iter().find(|d| d.subscriber_id == id).unwrap();
+    let failed = of(subscribers[0]);
+    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.reason.as_deref(), Some(awkward));
+    assert_eq!(failed.first_attempt_detail.as_deref(), Some(awkward));
+    assert_eq!(failed.first_attempt_ms, Some(12));
+    let delivered = of(subscribers[1]);
+    assert_eq!(delivered.status, "delivered");
+    assert_eq!(
+        delivered.first_attempt_detail.as_deref(),
+        Some("m-1: 200 OK")
+    );
+}

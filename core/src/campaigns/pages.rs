@@ -197,28 +197,59 @@ pub async fn open_pages(db: &impl ConnectionTrait) -> Result<Vec<delivery_page::
         .await?)
 }
 
+/// A page taken by a task.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub page: delivery_page::Model,
+    /// No task held the page before: nothing of it can have been written yet.
+    pub first_run: bool,
+}
+
 /// Takes page `id` for task `task`: a page not done that no task holds, that this task
 /// held before (the queue runs a task again after its worker died), or whose holder
-/// went silent. `None` when another task holds it or it is done.
+/// went silent. `None` when another task holds it or it is done. The swap is guarded by
+/// the holder read, so two tasks never both take a page.
 pub async fn claim(
     db: &impl ConnectionTrait,
     id: i64,
     task: &str,
     now: DateTime<Utc>,
-) -> Result<Option<delivery_page::Model>> {
-    let free = delivery_page::Column::TaskId
-        .is_null()
-        .or(delivery_page::Column::TaskId.eq(task))
-        .or(delivery_page::Column::ClaimedAt.lt(now - PAGE_STALE_AFTER));
-    let mut taken = delivery_page::Entity::update_many()
+) -> Result<Option<Claimed>> {
+    let Some(page) = delivery_page::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    if page.done_at.is_some() {
+        return Ok(None);
+    }
+    let stale = now - PAGE_STALE_AFTER;
+    let holder = match page.task_id.as_deref() {
+        None => delivery_page::Column::TaskId.is_null(),
+        Some(mine) if mine == task => delivery_page::Column::TaskId.eq(task),
+        Some(other) if page.claimed_at.is_none_or(|at| at < stale) => delivery_page::Column::TaskId
+            .eq(other)
+            .and(delivery_page::Column::ClaimedAt.lt(stale)),
+        Some(_) => return Ok(None),
+    };
+    let taken = delivery_page::Entity::update_many()
         .col_expr(delivery_page::Column::TaskId, Expr::value(task))
         .col_expr(delivery_page::Column::ClaimedAt, Expr::value(now))
         .filter(delivery_page::Column::Id.eq(id))
         .filter(delivery_page::Column::DoneAt.is_null())
-        .filter(free)
-        .exec_with_returning(db)
-        .await?;
-    Ok(taken.pop())
+        .filter(holder)
+        .exec(db)
+        .await?
+        .rows_affected;
+    if taken != 1 {
+        return Ok(None);
+    }
+    Ok(Some(Claimed {
+        first_run: page.task_id.is_none(),
+        page: delivery_page::Model {
+            task_id: Some(task.to_owned()),
+            claimed_at: Some(now),
+            ..page
+        },
+    }))
 }
 
 /// Marks page `id` done: everything it decided is written.
@@ -259,10 +290,11 @@ impl PageWork {
 /// Decides one page of a campaign and reserves the cap slots of what goes now (see
 /// [`crate::deliveries::page`]). A cancelled campaign's page decides nothing; a paused
 /// one's deliveries are written queued and wait for the campaign to resume.
-pub async fn prepare<C>(db: &C, page: &delivery_page::Model, now: DateTime<Utc>) -> Result<PageWork>
+pub async fn prepare<C>(db: &C, claimed: &Claimed, now: DateTime<Utc>) -> Result<PageWork>
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    let page = &claimed.page;
     let message = message::Entity::find_by_id(page.message_id)
         .one(db)
         .await?
@@ -329,6 +361,7 @@ where
             now,
             campaign_id: Some(campaign_id),
             inbox: inbox.as_ref(),
+            first_run: claimed.first_run,
         },
     )
     .await?;

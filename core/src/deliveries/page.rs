@@ -18,8 +18,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use herald_channels::DeliveryOutcome;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 
 use super::plan::{
@@ -28,11 +28,12 @@ use super::plan::{
 };
 use super::queue::{Attempt, QUEUE_STATEMENT_TIMEOUT, Recorded, RetryPolicy, limit_statement_time};
 use super::status::DeliveryStatus;
+use crate::bulk::copy_all;
 use crate::campaigns::Status;
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, prefer_generic_plans};
 use crate::entities::{campaign, delivery, message, send_ledger, subscriber};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::inbox::deliver::{Planned, store_planned};
 use crate::inbox::store::Stored;
 use crate::rules::engine::{Decision, Recipient, RuleSet};
@@ -51,6 +52,9 @@ pub struct PageInput<'a> {
     /// reserving transaction (storing is the whole send). Without it they wait queued
     /// and the queue's senders fail each with the reason.
     pub inbox: Option<&'a CompiledContent>,
+    /// Nothing of these recipients was decided for this message before (a page's first
+    /// run): the lookups of earlier deliveries and slots are skipped.
+    pub first_run: bool,
 }
 
 /// What [`reserve`] decided.
@@ -76,6 +80,7 @@ where
         now,
         campaign_id,
         inbox,
+        first_run,
     } = input;
     let mut reserved = Reserved::default();
     if recipients.is_empty() {
@@ -92,29 +97,11 @@ where
         None => true,
     };
 
-    let written = pairs(
-        delivery::Entity::find()
-            .select_only()
-            .columns([delivery::Column::SubscriberId, delivery::Column::Channel])
-            .filter(delivery::Column::MessageId.eq(message.id))
-            .filter(ids_in(&txn, delivery::Column::SubscriberId, &ids))
-            .into_tuple::<(i64, String)>()
-            .all(&txn)
-            .await?,
-    );
-    let slotted = pairs(
-        send_ledger::Entity::find()
-            .select_only()
-            .columns([
-                send_ledger::Column::SubscriberId,
-                send_ledger::Column::Channel,
-            ])
-            .filter(send_ledger::Column::MessageId.eq(message.id))
-            .filter(ids_in(&txn, send_ledger::Column::SubscriberId, &ids))
-            .into_tuple::<(i64, String)>()
-            .all(&txn)
-            .await?,
-    );
+    let (written, slotted) = if first_run {
+        (HashSet::new(), HashSet::new())
+    } else {
+        decided_before(&txn, message.id, &ids).await?
+    };
 
     let mut candidates = candidates_of(recipients, &channels);
     candidates.retain(|c| {
@@ -192,6 +179,39 @@ where
     }
     txn.commit().await?;
     Ok(reserved)
+}
+
+/// The (subscriber, channel) pairs of `ids` that already have a delivery of message
+/// `message_id`, and those that have a slot reserved for it.
+async fn decided_before(
+    txn: &impl ConnectionTrait,
+    message_id: i64,
+    ids: &[i64],
+) -> Result<(HashSet<(i64, ChannelKind)>, HashSet<(i64, ChannelKind)>)> {
+    let written = pairs(
+        delivery::Entity::find()
+            .select_only()
+            .columns([delivery::Column::SubscriberId, delivery::Column::Channel])
+            .filter(delivery::Column::MessageId.eq(message_id))
+            .filter(ids_in(txn, delivery::Column::SubscriberId, ids))
+            .into_tuple::<(i64, String)>()
+            .all(txn)
+            .await?,
+    );
+    let slotted = pairs(
+        send_ledger::Entity::find()
+            .select_only()
+            .columns([
+                send_ledger::Column::SubscriberId,
+                send_ledger::Column::Channel,
+            ])
+            .filter(send_ledger::Column::MessageId.eq(message_id))
+            .filter(ids_in(txn, send_ledger::Column::SubscriberId, ids))
+            .into_tuple::<(i64, String)>()
+            .all(txn)
+            .await?,
+    );
+    Ok((written, slotted))
 }
 
 /// Whether the campaign still runs. On Postgres its row stays share-locked until `txn`
@@ -292,22 +312,29 @@ fn to_send(
 }
 
 /// Writes each first attempt as its delivery, in its final state (delivered, failed,
-/// dead) or due again after a backoff, in one transaction. A delivery written before (a
-/// page run twice) is left as it is.
-pub async fn record_first<C>(
-    db: &C,
+/// dead) or due again after a backoff. On Postgres the rows go in with one `COPY`; a
+/// delivery written before (two runs of one page at once, after a takeover) makes it
+/// fall back to an insert that leaves existing rows as they are.
+pub async fn record_first(
+    db: &DatabaseConnection,
     attempts: Vec<Attempt>,
     policy: &RetryPolicy,
     now: DateTime<Utc>,
-) -> Result<Recorded>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
+) -> Result<Recorded> {
     let mut recorded = Recorded::default();
     let rows: Vec<delivery::ActiveModel> = attempts
         .iter()
         .map(|attempt| first_attempt_row(attempt, policy, now, &mut recorded))
         .collect();
+    if is_postgres(db) {
+        match copy_all(db, &rows).await {
+            Ok(_) => return Ok(recorded),
+            Err(Error::Conflict { .. }) => {
+                tracing::info!("some deliveries of the batch were written before; skipping those");
+            }
+            Err(other) => return Err(other),
+        }
+    }
     let txn = crate::db::begin_write(db).await?;
     limit_statement_time(&txn, QUEUE_STATEMENT_TIMEOUT).await?;
     insert_deliveries(&txn, rows).await?;
