@@ -26,7 +26,7 @@ async fn scheduled_campaign(
 }
 
 /// A campaign to everyone over `channels`, approved by a reviewer and scheduled.
-async fn scheduled_campaign_on(
+pub(crate) async fn scheduled_campaign_on(
     app: &TestApp,
     admin: &Session,
     template_id: i64,

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod campaign_run;
 mod campaigns;
+mod channel_paths;
 mod channels;
 mod deliveries;
 mod delivery_queue;
