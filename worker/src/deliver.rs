@@ -20,7 +20,7 @@ use herald_core::channel::ChannelKind;
 use herald_core::channel_instances::build_enabled;
 use herald_core::config::{Config, DeliveryConfig};
 use herald_core::db::ids_in;
-use herald_core::deliveries::page::record_first;
+use herald_core::deliveries::page::{record_first, record_held};
 use herald_core::deliveries::{
     Attempt, Recorded, RetryPolicy, any_deferred_due, claim_due, expire_due, reconsider_due, record,
 };
@@ -29,6 +29,7 @@ use herald_core::inbox::Bus;
 use herald_core::inbox::deliver::item_for;
 use herald_core::inbox::store::store_batch;
 use herald_core::rules::engine::RuleSet;
+use herald_core::rules::{KeywordHit, KeywordRules};
 use herald_core::sealing::Sealer;
 use herald_core::subscribers::endpoints::disable_dead;
 use herald_core::templates::render::{CompiledContent, RenderContext, RenderedContent};
@@ -95,6 +96,8 @@ struct Round {
     messages: HashMap<i64, (message::Model, Result<CompiledContent, String>)>,
     subscribers: HashMap<i64, subscriber::Model>,
     endpoints: HashMap<(i64, String), subscriber_endpoint::Model>,
+    /// The keyword rules as they are now, checked against each rendered delivery.
+    keywords: KeywordRules,
 }
 
 impl Deliverer {
@@ -214,13 +217,14 @@ impl Deliverer {
         ));
         let mut recorded = Recorded::default();
         while let Some(batch) = batches.next().await {
-            let (attempts, dead_endpoints) = split_dead(batch);
+            let tried = Outcomes::of(batch);
             let now = Utc::now().max(now);
             recorded = add(
                 recorded,
-                record_first(&self.db, attempts, &self.policy, now).await?,
+                record_first(&self.db, tried.attempts, &self.policy, now).await?,
             );
-            self.disable_dead(dead_endpoints).await?;
+            recorded.held += record_held(&self.db, tried.held, now).await?;
+            self.disable_dead(tried.dead_endpoints).await?;
         }
         finish(&self.db, page.id, Utc::now()).await?;
         tracing::debug!(page = page.id, ?recorded, "page sent");
@@ -250,37 +254,35 @@ impl Deliverer {
             .into_iter()
             .partition(|row| row.channel == ChannelKind::Inbox.as_str());
         let stored = self.store_inbox(&round, inbox).await?;
-        let (sent, dead_endpoints) = self.send_all(&round, claimed).await;
-        let attempts = stored.into_iter().chain(sent).collect();
-        let recorded = record(&self.db, attempts, &self.policy, Utc::now().max(now)).await?;
-        self.disable_dead(dead_endpoints).await?;
+        let tried = self.send_all(&round, claimed).await;
+        let attempts = stored.into_iter().chain(tried.attempts).collect();
+        let now = Utc::now().max(now);
+        let mut recorded = record(&self.db, attempts, &self.policy, now).await?;
+        recorded.held = record_held(&self.db, tried.held, now).await?;
+        self.disable_dead(tried.dead_endpoints).await?;
         tracing::debug!(?recorded, "batch sent");
         Ok(recorded)
     }
 
-    /// Sends `rows` (none for the inbox) with bounded concurrency; answers each attempt,
-    /// and the endpoints the providers reported gone.
-    async fn send_all(
-        &self,
-        round: &Round,
-        rows: Vec<delivery::Model>,
-    ) -> (Vec<Attempt>, Vec<(i64, String)>) {
-        let sent = futures::stream::iter(rows)
+    /// Sends `rows` (none for the inbox) with bounded concurrency.
+    async fn send_all(&self, round: &Round, rows: Vec<delivery::Model>) -> Outcomes {
+        let tried = futures::stream::iter(rows)
             .map(|row| self.attempt(round, row))
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
-        split_dead(sent)
+        Outcomes::of(tried)
     }
 
-    /// One try at `row`, and the endpoint it went to.
-    async fn attempt(&self, round: &Round, row: delivery::Model) -> (Attempt, Option<i64>) {
+    /// One try at `row`, unless a keyword rule holds it back once rendered.
+    async fn attempt(&self, round: &Round, row: delivery::Model) -> Tried {
         let prepared = self.prepare(round, &row);
         let started_at = Utc::now();
         let clock = Instant::now();
         let (outcome, endpoint) = match prepared {
             Ok(ready) => (ready.channel.send(&ready.delivery).await, ready.endpoint),
-            Err(outcome) => (outcome, None),
+            Err(Stop::Failed(outcome)) => (outcome, None),
+            Err(Stop::Held(hit)) => return Tried::Held(row, hit),
         };
         let attempt = Attempt {
             delivery: row,
@@ -288,7 +290,7 @@ impl Deliverer {
             duration: clock.elapsed(),
             outcome,
         };
-        (attempt, endpoint)
+        Tried::Sent(attempt, endpoint)
     }
 
     async fn disable_dead(&self, endpoints: Vec<(i64, String)>) -> herald_core::Result<()> {
@@ -344,6 +346,7 @@ impl Deliverer {
             messages,
             subscribers,
             endpoints,
+            keywords: KeywordRules::load(&self.db).await?,
         })
     }
 
@@ -363,9 +366,19 @@ impl Deliverer {
             .map_err(|e| format!("the message's content does not compile: {e}"))
     }
 
-    /// The plugin and the message for one delivery, or the outcome that stops it.
-    fn prepare(&self, round: &Round, row: &delivery::Model) -> Result<Prepared, DeliveryOutcome> {
+    /// The plugin and the message for one delivery, or what stops it: an outcome, or a
+    /// keyword rule that finds a banned word in the content as rendered for this
+    /// subscriber (per-send data and subscriber fields included).
+    fn prepare(&self, round: &Round, row: &delivery::Model) -> Result<Prepared, Stop> {
         let (message, subscriber, rendered) = render(round, row)?;
+        if let Some(channel) = ChannelKind::parse(&row.channel)
+            && let Some(hit) =
+                round
+                    .keywords
+                    .first_hit(&rendered.texts_for(channel), channel, &message.category)
+        {
+            return Err(Stop::Held(hit));
+        }
         let endpoint = round
             .endpoints
             .get(&(row.subscriber_id, row.channel.clone()));
@@ -439,20 +452,61 @@ fn idempotency_key(row: &delivery::Model) -> String {
     )
 }
 
-/// The attempts, and the endpoints their providers reported gone.
-fn split_dead(sent: Vec<(Attempt, Option<i64>)>) -> (Vec<Attempt>, Vec<(i64, String)>) {
-    let dead_endpoints = sent
-        .iter()
-        .filter_map(|(attempt, endpoint)| match &attempt.outcome {
-            DeliveryOutcome::Permanent {
-                endpoint_dead: true,
-                reason,
-            } => Some(((*endpoint)?, reason.clone())),
-            _ => None,
-        })
-        .collect();
-    let attempts = sent.into_iter().map(|(attempt, _)| attempt).collect();
-    (attempts, dead_endpoints)
+/// What stops a delivery before it is sent.
+enum Stop {
+    /// It cannot be sent (no address, no content, …): its attempt's outcome.
+    Failed(DeliveryOutcome),
+    /// A keyword rule holds it back: it is filtered, not attempted.
+    Held(KeywordHit),
+}
+
+impl From<DeliveryOutcome> for Stop {
+    fn from(outcome: DeliveryOutcome) -> Self {
+        Self::Failed(outcome)
+    }
+}
+
+/// One delivery's turn: an attempt (with the endpoint it went to), or held back.
+enum Tried {
+    Sent(Attempt, Option<i64>),
+    Held(delivery::Model, KeywordHit),
+}
+
+/// A batch's turns, sorted for recording.
+struct Outcomes {
+    attempts: Vec<Attempt>,
+    held: Vec<(delivery::Model, KeywordHit)>,
+    /// Endpoints their providers reported gone.
+    dead_endpoints: Vec<(i64, String)>,
+}
+
+impl Outcomes {
+    fn of(tried: Vec<Tried>) -> Self {
+        let mut outcomes = Outcomes {
+            attempts: Vec::with_capacity(tried.len()),
+            held: Vec::new(),
+            dead_endpoints: Vec::new(),
+        };
+        for turn in tried {
+            match turn {
+                Tried::Sent(attempt, endpoint) => {
+                    if let (
+                        DeliveryOutcome::Permanent {
+                            endpoint_dead: true,
+                            reason,
+                        },
+                        Some(endpoint),
+                    ) = (&attempt.outcome, endpoint)
+                    {
+                        outcomes.dead_endpoints.push((endpoint, reason.clone()));
+                    }
+                    outcomes.attempts.push(attempt);
+                }
+                Tried::Held(row, hit) => outcomes.held.push((row, hit)),
+            }
+        }
+        outcomes
+    }
 }
 
 /// Adds the counts of two rounds.
@@ -465,6 +519,7 @@ fn add(a: Recorded, b: Recorded) -> Recorded {
         planned: a.planned + b.planned,
         reconsidered: a.reconsidered + b.reconsidered,
         expired: a.expired + b.expired,
+        held: a.held + b.held,
     }
 }
 

@@ -150,9 +150,9 @@ impl BreakdownQuery {
 }
 
 /// Why deliveries were filtered: counts per check (`opted_out`, `no_address`,
-/// `blocked`, `dedup`, `quiet_hours`, `frequency_cap`) and the rule that decided, over a
-/// period, a campaign or a channel — the `filtered_by` of a campaign's progress, for
-/// any slice of the log.
+/// `blocked`, `dedup`, `quiet_hours`, `frequency_cap`, `keyword`) and the rule that
+/// decided, over a period, a campaign or a channel — the `filtered_by` of a campaign's
+/// progress, for any slice of the log.
 #[utoipa::path(get, path = "/v1/reports/filtered", tag = "reports",
     security(("session" = ["deliveries:read"])),
     params(BreakdownQuery),

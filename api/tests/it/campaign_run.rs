@@ -576,3 +576,62 @@ async fn a_page_run_again_after_a_crash_sends_what_it_reserved_once() {
         "a page done is never run again"
     );
 }
+
+/// Keyword rules check each delivery as rendered for its subscriber, not only the
+/// template's text: a banned word that arrives through a subscriber's own field holds
+/// that delivery back (filtered, naming the rule, the word and the field), gives its
+/// cap slot back, and sends the rest.
+#[tokio::test]
+async fn a_keyword_in_the_rendered_content_holds_that_delivery_back() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let people = [
+        ("ana", format!("{base}/ok")),
+        ("casino-fan", format!("{base}/ok")),
+    ];
+    let template_id = setup(
+        &admin,
+        ping(r#"{"hello": {{ subscriber.external_id }}}"#),
+        &people,
+    )
+    .await;
+    // The template passed the keyword check when it was saved: it holds no banned word.
+    let rule = admin
+        .ok(
+            Method::POST,
+            "/v1/rules",
+            &json!({ "name": "no gambling", "scope": "global", "kind": "keyword",
+                "params": { "words": ["casino"] } }),
+        )
+        .await;
+    let rule_id = rule["id"].as_i64().unwrap();
+    scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
+
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!((round.delivered, round.held), (1, 1), "{round:?}");
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 1, "only ana's was sent");
+
+    let held = delivery::Entity::find()
+        .filter(delivery::Column::Status.eq("filtered"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the fan's delivery is filtered");
+    assert_eq!(held.subscriber_id, subscriber_id(&app, "casino-fan").await);
+    assert_eq!(held.filter.as_deref(), Some("keyword"));
+    assert_eq!(held.rule_id, Some(rule_id));
+    assert_eq!(
+        held.reason.as_deref(),
+        Some(
+            format!("held back by keyword rule {rule_id}: `casino` in webhook.payload.hello")
+                .as_str()
+        )
+    );
+    assert_eq!(held.attempts, 0, "never attempted");
+    let slots = send_ledger::Entity::find().count(&app.db).await.unwrap();
+    assert_eq!(slots, 1, "the held delivery's slot was given back");
+}

@@ -63,7 +63,7 @@ pub struct ChannelCounts {
 /// Filtered deliveries of one check (and rule, where a rule decided).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FilteredBy {
-    /// opted_out | no_address | blocked | dedup | quiet_hours | frequency_cap
+    /// opted_out | no_address | blocked | dedup | quiet_hours | frequency_cap | keyword
     pub filter: String,
     pub rule_id: Option<i64>,
     pub rule_name: Option<String>,

@@ -85,7 +85,7 @@ pub struct DeliveryEntry {
     pub channel: String,
     /// queued | filtered | deferred | sending | delivered | failed | dead | expired | cancelled
     pub status: String,
-    /// The check that filtered it: opted_out | no_address | blocked | dedup | quiet_hours | frequency_cap
+    /// The check that filtered it: opted_out | no_address | blocked | dedup | quiet_hours | frequency_cap | keyword
     pub filter: Option<String>,
     /// The rule that filtered or deferred it.
     pub rule_id: Option<i64>,

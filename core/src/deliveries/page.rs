@@ -18,15 +18,18 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use herald_channels::DeliveryOutcome;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QuerySelect, TransactionSession, TransactionTrait,
 };
 
 use super::plan::{
     PlanSummary, candidates_of, change_for, channels_of, engine_message, insert_deliveries,
     insert_slots, lock_subscribers, slot,
 };
-use super::queue::{Attempt, QUEUE_STATEMENT_TIMEOUT, Recorded, RetryPolicy, limit_statement_time};
+use super::queue::{
+    Attempt, Change, QUEUE_STATEMENT_TIMEOUT, RECORD_CHUNK, Recorded, RetryPolicy,
+    limit_statement_time, update_each,
+};
 use super::status::DeliveryStatus;
 use crate::bulk::copy_all;
 use crate::campaigns::Status;
@@ -36,7 +39,8 @@ use crate::entities::{campaign, delivery, message, send_ledger, subscriber};
 use crate::error::{Error, Result};
 use crate::inbox::deliver::{Planned, store_planned};
 use crate::inbox::store::Stored;
-use crate::rules::engine::{Decision, Recipient, RuleSet};
+use crate::rules::KeywordHit;
+use crate::rules::engine::{Decision, FilterKind, Recipient, RuleSet};
 use crate::templates::render::CompiledContent;
 
 /// What a page is decided with.
@@ -127,10 +131,12 @@ where
     for (candidate, decision) in fresh.iter().zip(decided) {
         if matches!(decision, Decision::Allow) {
             reserved.summary.queued += 1;
-            slots.push(send_ledger::ActiveModel {
-                message_id: Set(Some(message.id)),
-                ..slot(message, candidate.recipient.id, candidate.channel, now)
-            });
+            slots.push(slot(
+                message,
+                candidate.recipient.id,
+                candidate.channel,
+                now,
+            ));
             allowed.push((candidate.recipient.id, candidate.channel));
             continue;
         }
@@ -407,4 +413,63 @@ fn first_attempt_row(
         first_attempt_detail: Set(Some(detail)),
         ..new_row(sent.message_id, sent.subscriber_id, channel, now)
     }
+}
+
+/// Deliveries that keyword rules held back once rendered: written (a page's, `id` 0)
+/// or moved (a claimed one's) to `filtered`, with the rule and the word in the reason,
+/// and their ledger slots given back, since nothing was sent. Returns how many.
+pub async fn record_held<C>(
+    db: &C,
+    held: Vec<(delivery::Model, KeywordHit)>,
+    now: DateTime<Utc>,
+) -> Result<u64>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    if held.is_empty() {
+        return Ok(0);
+    }
+    let mut fresh = Vec::new();
+    let mut claimed = Vec::new();
+    let mut slots = Condition::any();
+    for (row, hit) in &held {
+        slots = slots.add(
+            Condition::all()
+                .add(send_ledger::Column::MessageId.eq(row.message_id))
+                .add(send_ledger::Column::SubscriberId.eq(row.subscriber_id))
+                .add(send_ledger::Column::Channel.eq(row.channel.as_str())),
+        );
+        let change = Change {
+            id: row.id,
+            status: DeliveryStatus::Filtered.as_str(),
+            not_before: None,
+            reason: Some(hit.reason()),
+            filter: Some(FilterKind::Keyword.as_str()),
+            rule_id: Some(hit.rule_id),
+            list_entry_id: None,
+        };
+        if row.id == 0 {
+            let channel = ChannelKind::parse(&row.channel).unwrap_or(ChannelKind::Webhook);
+            fresh.push(delivery::ActiveModel {
+                status: Set(change.status.to_owned()),
+                filter: Set(change.filter.map(str::to_owned)),
+                rule_id: Set(change.rule_id),
+                reason: Set(change.reason),
+                ..new_row(row.message_id, row.subscriber_id, channel, now)
+            });
+        } else {
+            claimed.push(change);
+        }
+    }
+    let txn = crate::db::begin_write(db).await?;
+    insert_deliveries(&txn, fresh).await?;
+    for chunk in claimed.chunks(RECORD_CHUNK) {
+        update_each(&txn, chunk, now).await?;
+    }
+    send_ledger::Entity::delete_many()
+        .filter(slots)
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(held.len() as u64)
 }

@@ -72,6 +72,7 @@ pub(crate) fn slot(
         template_id: Set(message.template_id),
         dedup_key: Set(message.dedup_key.clone()),
         sent_at: Set(now),
+        message_id: Set(Some(message.id)),
         ..Default::default()
     }
 }

@@ -217,6 +217,8 @@ pub struct Recorded {
     pub reconsidered: u64,
     /// Deliveries ended because their message expired.
     pub expired: u64,
+    /// Deliveries a keyword rule held back once their content was rendered.
+    pub held: u64,
 }
 
 fn outcome_row(outcome: &DeliveryOutcome) -> (&'static str, String) {

@@ -11,7 +11,7 @@ pub struct Model {
     pub channel: String,
     /// queued | filtered | deferred | sending | delivered | failed | dead | expired | cancelled
     pub status: String,
-    /// The check that filtered it: opted_out | no_address | blocked | dedup | quiet_hours | frequency_cap
+    /// The check that filtered it: opted_out | no_address | blocked | dedup | quiet_hours | frequency_cap | keyword
     pub filter: Option<String>,
     pub rule_id: Option<i64>,
     pub list_entry_id: Option<i64>,

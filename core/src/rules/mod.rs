@@ -10,4 +10,4 @@ pub mod quiet_hours;
 pub mod store;
 
 pub use params::RuleParams;
-pub use store::{KeywordRules, RuleIn, check_keywords};
+pub use store::{KeywordHit, KeywordRules, RuleIn, check_keywords};

@@ -317,6 +317,58 @@ impl KeywordRules {
     }
 }
 
+/// A banned word found in content as it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeywordHit {
+    pub rule_id: i64,
+    pub word: String,
+    /// Which part of the content held it, e.g. `email.subject`.
+    pub field: String,
+}
+
+impl KeywordHit {
+    /// The delivery log's reason.
+    pub fn reason(&self) -> String {
+        format!(
+            "held back by keyword rule {}: `{}` in {}",
+            self.rule_id, self.word, self.field
+        )
+    }
+}
+
+impl KeywordRules {
+    /// The first banned word of a rule that applies to `channel` and `category`, in
+    /// `fields` (name, text) as rendered for one subscriber.
+    pub fn first_hit(
+        &self,
+        fields: &[(String, String)],
+        channel: ChannelKind,
+        category: &str,
+    ) -> Option<KeywordHit> {
+        self.0.iter().find_map(|rule| {
+            let RuleParams::Keyword(params) = &rule.params else {
+                return None;
+            };
+            if !rule.applies_to(Some(channel), Some(category)) {
+                return None;
+            }
+            fields.iter().find_map(|(field, text)| {
+                find_banned(params, &[text.as_str()])
+                    .first()
+                    .map(|word| KeywordHit {
+                        rule_id: rule.model.id,
+                        word: (*word).to_owned(),
+                        field: field.clone(),
+                    })
+            })
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// [`KeywordRules::check`] against the rules as stored now.
 pub async fn check_keywords(
     conn: &impl ConnectionTrait,

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
+
+use crate::channel::ChannelKind;
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -143,6 +145,68 @@ pub struct RenderedContent {
     pub webhook: Option<Value>,
     #[schema(value_type = Option<Object>)]
     pub mqtt: Option<Value>,
+}
+
+impl RenderedContent {
+    /// The texts `channel` sends, each with the name of its field (`email.subject`,
+    /// `webhook.payload.title`…): what keyword rules check before a delivery goes out.
+    pub fn texts_for(&self, channel: ChannelKind) -> Vec<(String, String)> {
+        let mut texts = Vec::new();
+        match channel {
+            ChannelKind::Inbox => {
+                if let Some(inbox) = &self.inbox {
+                    texts.push(("inbox.title".to_owned(), inbox.title.clone()));
+                    texts.push(("inbox.body".to_owned(), inbox.body.clone()));
+                    for (key, value) in &inbox.data {
+                        texts.push((format!("inbox.data.{key}"), value.clone()));
+                    }
+                }
+            }
+            ChannelKind::Email => {
+                if let Some(email) = &self.email {
+                    texts.push(("email.subject".to_owned(), email.subject.clone()));
+                    if let Some(text) = &email.text {
+                        texts.push(("email.text".to_owned(), text.clone()));
+                    }
+                    if let Some(html) = &email.html {
+                        texts.push(("email.html".to_owned(), html.clone()));
+                    }
+                }
+            }
+            ChannelKind::Push => {
+                if let Some(push) = &self.push {
+                    texts.push(("push.title".to_owned(), push.title.clone()));
+                    texts.push(("push.body".to_owned(), push.body.clone()));
+                    for (key, value) in &push.data {
+                        texts.push((format!("push.data.{key}"), value.clone()));
+                    }
+                }
+            }
+            ChannelKind::Webhook => {
+                json_texts("webhook.payload", self.webhook.as_ref(), &mut texts)
+            }
+            ChannelKind::Mqtt => json_texts("mqtt.payload", self.mqtt.as_ref(), &mut texts),
+        }
+        texts
+    }
+}
+
+/// Every string in a JSON payload, named by its path.
+fn json_texts(path: &str, value: Option<&Value>, texts: &mut Vec<(String, String)>) {
+    match value {
+        Some(Value::String(text)) => texts.push((path.to_owned(), text.clone())),
+        Some(Value::Array(items)) => {
+            for (index, item) in items.iter().enumerate() {
+                json_texts(&format!("{path}.{index}"), Some(item), texts);
+            }
+        }
+        Some(Value::Object(fields)) => {
+            for (key, item) in fields {
+                json_texts(&format!("{path}.{key}"), Some(item), texts);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]

@@ -111,6 +111,8 @@ pub enum FilterKind {
     /// A quiet-hours rule that drops instead of deferring.
     QuietHours,
     FrequencyCap,
+    /// A keyword rule's banned word in the content as rendered for the subscriber.
+    Keyword,
 }
 
 impl FilterKind {
@@ -122,6 +124,7 @@ impl FilterKind {
             FilterKind::Dedup => "dedup",
             FilterKind::QuietHours => "quiet_hours",
             FilterKind::FrequencyCap => "frequency_cap",
+            FilterKind::Keyword => "keyword",
         }
     }
 }
