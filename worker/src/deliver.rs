@@ -22,7 +22,8 @@ use herald_core::config::{Config, DeliveryConfig};
 use herald_core::db::ids_in;
 use herald_core::deliveries::page::{record_first, record_held};
 use herald_core::deliveries::{
-    Attempt, Recorded, RetryPolicy, any_deferred_due, claim_due, expire_due, reconsider_due, record,
+    Attempt, Recorded, RetryPolicy, Stop, any_deferred_due, claim_due, expire_due, reconsider_due,
+    record,
 };
 use herald_core::entities::{delivery, message, subscriber, subscriber_endpoint};
 use herald_core::inbox::Bus;
@@ -255,10 +256,11 @@ impl Deliverer {
             .partition(|row| row.channel == ChannelKind::Inbox.as_str());
         let stored = self.store_inbox(&round, inbox).await?;
         let tried = self.send_all(&round, claimed).await;
-        let attempts = stored.into_iter().chain(tried.attempts).collect();
+        let attempts = stored.attempts.into_iter().chain(tried.attempts).collect();
+        let held = stored.held.into_iter().chain(tried.held).collect();
         let now = Utc::now().max(now);
         let mut recorded = record(&self.db, attempts, &self.policy, now).await?;
-        recorded.held = record_held(&self.db, tried.held, now).await?;
+        recorded.held = record_held(&self.db, held, now).await?;
         self.disable_dead(tried.dead_endpoints).await?;
         tracing::debug!(?recorded, "batch sent");
         Ok(recorded)
@@ -401,32 +403,34 @@ impl Deliverer {
         &self,
         round: &Round,
         rows: Vec<delivery::Model>,
-    ) -> herald_core::Result<Vec<Attempt>> {
+    ) -> herald_core::Result<Outcomes> {
         let started_at = Utc::now();
         let clock = Instant::now();
         let mut items = Vec::new();
         let mut outcomes = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let item = parts_of(round, row).and_then(|(message, subscriber, compiled)| {
-                item_for(row, message, compiled, subscriber)
-            });
-            outcomes.push(match item {
+        let mut tried = Vec::new();
+        for row in rows {
+            let item = parts_of(round, &row).map_err(Stop::from).and_then(
+                |(message, subscriber, compiled)| {
+                    item_for(&row, message, compiled, subscriber, &round.keywords)
+                },
+            );
+            match item {
                 Ok(item) => {
                     items.push(item);
-                    None
+                    outcomes.push((row, None));
                 }
-                Err(outcome) => Some(outcome),
-            });
+                Err(Stop::Failed(outcome)) => outcomes.push((row, Some(outcome))),
+                Err(Stop::Held(hit)) => tried.push(Tried::Held(row, hit)),
+            }
         }
         let stored = store_batch(&self.db, items, started_at).await?;
         let duration = clock.elapsed();
         if let Some(bus) = &self.bus {
             bus.stored(&stored);
         }
-        Ok(rows
-            .into_iter()
-            .zip(outcomes)
-            .map(|(row, failed)| Attempt {
+        tried.extend(outcomes.into_iter().map(|(row, failed)| {
+            let attempt = Attempt {
                 outcome: failed.unwrap_or_else(|| DeliveryOutcome::Delivered {
                     provider_message_id: None,
                     response: "stored in the subscriber's inbox".to_owned(),
@@ -434,8 +438,10 @@ impl Deliverer {
                 delivery: row,
                 started_at,
                 duration,
-            })
-            .collect())
+            };
+            Tried::Sent(attempt, None)
+        }));
+        Ok(Outcomes::of(tried))
     }
 }
 
@@ -450,20 +456,6 @@ fn idempotency_key(row: &delivery::Model) -> String {
         "hd-{}-{}-{}",
         row.message_id, row.subscriber_id, row.channel
     )
-}
-
-/// What stops a delivery before it is sent.
-enum Stop {
-    /// It cannot be sent (no address, no content, …): its attempt's outcome.
-    Failed(DeliveryOutcome),
-    /// A keyword rule holds it back: it is filtered, not attempted.
-    Held(KeywordHit),
-}
-
-impl From<DeliveryOutcome> for Stop {
-    fn from(outcome: DeliveryOutcome) -> Self {
-        Self::Failed(outcome)
-    }
 }
 
 /// One delivery's turn: an attempt (with the endpoint it went to), or held back.

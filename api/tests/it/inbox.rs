@@ -611,7 +611,10 @@ async fn storing_planned_items_leaves_other_recipients_deliveries_to_the_worker(
         content: &content,
     };
     let loaded = page.iter().map(|s| (s.id, s.clone())).collect();
-    let finished = store_planned(&txn, &[planned], &loaded, now).await.unwrap();
+    let keywords = herald_core::rules::KeywordRules::default();
+    let finished = store_planned(&txn, &[planned], &loaded, &keywords, now)
+        .await
+        .unwrap();
     txn.commit().await.unwrap();
     assert_eq!(finished.deliveries, 1);
     assert_eq!(finished.stored[0].item.title, "Hi cy");
@@ -688,4 +691,109 @@ async fn a_send_whose_render_exceeds_a_limit_fails_only_that_recipients_delivery
         .await
         .unwrap();
     assert_eq!(page["items"][0]["body"], "xxx");
+}
+
+/// A keyword rule that finds a banned word in an inbox item as rendered for one
+/// subscriber (a subscriber field here) holds that item back, whether the API stores it
+/// as it answers a send or the worker stores it later; the others are stored.
+#[tokio::test]
+async fn a_keyword_in_a_rendered_inbox_item_holds_that_item_back() {
+    use herald_core::entities::{delivery_attempt, send_ledger};
+    use sea_orm::PaginatorTrait;
+
+    let app = spawn_app_with_token_secret().await;
+    let admin = app.operator(Role::Admin).await;
+    for (id, name) in [("ana", "Ana"), ("ben", "Casino Ben")] {
+        admin
+            .ok(
+                Method::PUT,
+                &format!("/v1/subscribers/{id}"),
+                &json!({ "attributes": { "name": name } }),
+            )
+            .await;
+    }
+    let rule = admin
+        .ok(
+            Method::POST,
+            "/v1/rules",
+            &json!({ "name": "no gambling", "scope": "global", "kind": "keyword",
+                "params": { "words": ["casino"] } }),
+        )
+        .await;
+    let rule_id = rule["id"].as_i64().unwrap();
+    let held_reason = format!("held back by keyword rule {rule_id}: `casino` in inbox.title");
+    let ben_id = subscriber_id(&app, "ben").await;
+
+    // Stored by the API as it answers the send.
+    let key = app.api_key(&["messages:send"]).await;
+    let response = app
+        .anonymous()
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&key)
+        .json(&json!({ "recipients": ["ana", "ben"], "channels": ["inbox"], "category": "news",
+            "content": { "inbox": { "title": "Hi {{ subscriber.attributes.name }}", "body": "News" } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+
+    // Stored by the worker: planned as queued deliveries first.
+    let message = insert_message(&app.db, "news", None, json!(["inbox"])).await;
+    let message = {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+        let mut active = message.into_active_model();
+        active.content = Set(Some(json!({ "inbox": {
+            "title": "Again, {{ subscriber.attributes.name }}", "body": "News" } })));
+        active.update(&app.db).await.unwrap()
+    };
+    let recipients: Vec<Recipient> = subscriber::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(Recipient::from)
+        .collect();
+    let rules = RuleSet::load(&app.db).await.unwrap();
+    plan_batch(&app.db, &rules, &message, &recipients, Utc::now())
+        .await
+        .unwrap();
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!((round.delivered, round.held), (1, 1), "{round:?}");
+
+    let mut items = inbox_item::Entity::find().all(&app.db).await.unwrap();
+    items.sort_by_key(|item| item.id);
+    let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["Hi Ana", "Again, Ana"],
+        "ben's items were held back"
+    );
+    let held = delivery::Entity::find()
+        .filter(delivery::Column::SubscriberId.eq(ben_id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 2);
+    for delivery in &held {
+        assert_eq!(delivery.status, "filtered");
+        assert_eq!(delivery.filter.as_deref(), Some("keyword"));
+        assert_eq!(delivery.rule_id, Some(rule_id));
+        assert_eq!(delivery.reason.as_deref(), Some(held_reason.as_str()));
+        assert_eq!(delivery.attempts, 0, "never attempted");
+    }
+    let attempts = delivery_attempt::Entity::find()
+        .filter(delivery_attempt::Column::DeliveryId.is_in(held.iter().map(|d| d.id)))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 0);
+    let ben_slots = send_ledger::Entity::find()
+        .filter(send_ledger::Column::SubscriberId.eq(ben_id))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(ben_slots, 0, "the held items' slots were given back");
 }

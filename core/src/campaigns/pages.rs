@@ -26,6 +26,7 @@ use crate::deliveries::page::{PageInput, cancel, reserve};
 use crate::entities::{campaign, delivery, delivery_page, message, subscriber};
 use crate::error::{Error, Result};
 use crate::inbox::store::Stored;
+use crate::rules::KeywordRules;
 use crate::rules::engine::{Recipient, RuleSet};
 use crate::rules::quiet_hours::opening_on;
 
@@ -352,6 +353,7 @@ where
     };
     let rules = RuleSet::load(db).await?;
     let inbox = inbox_content(db, &message).await;
+    let keywords = KeywordRules::load(db).await?;
     let reserved = reserve(
         db,
         PageInput {
@@ -361,6 +363,7 @@ where
             now,
             campaign_id: Some(campaign_id),
             inbox: inbox.as_ref(),
+            keywords: &keywords,
             first_run: claimed.first_run,
         },
     )

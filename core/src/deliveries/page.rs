@@ -17,14 +17,15 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use herald_channels::DeliveryOutcome;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QuerySelect, TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 
 use super::plan::{
     PlanSummary, candidates_of, change_for, channels_of, engine_message, insert_deliveries,
-    insert_slots, lock_subscribers, slot,
+    insert_slots, lock_subscribers, release_slots, slot,
 };
 use super::queue::{
     Attempt, Change, QUEUE_STATEMENT_TIMEOUT, RECORD_CHUNK, Recorded, RetryPolicy,
@@ -34,13 +35,13 @@ use super::status::DeliveryStatus;
 use crate::bulk::copy_all;
 use crate::campaigns::Status;
 use crate::channel::ChannelKind;
-use crate::db::{ids_in, is_postgres, prefer_generic_plans};
+use crate::db::{ids_in, is_postgres, one_of, prefer_generic_plans};
 use crate::entities::{campaign, delivery, message, send_ledger, subscriber};
 use crate::error::{Error, Result};
 use crate::inbox::deliver::{Planned, store_planned};
 use crate::inbox::store::Stored;
-use crate::rules::KeywordHit;
 use crate::rules::engine::{Decision, FilterKind, Recipient, RuleSet};
+use crate::rules::{KeywordHit, KeywordRules};
 use crate::templates::render::CompiledContent;
 
 /// What a page is decided with.
@@ -56,6 +57,8 @@ pub struct PageInput<'a> {
     /// reserving transaction (storing is the whole send). Without it they wait queued
     /// and the queue's senders fail each with the reason.
     pub inbox: Option<&'a CompiledContent>,
+    /// The keyword rules each inbox item stored now is checked against.
+    pub keywords: &'a KeywordRules,
     /// Nothing of these recipients was decided for this message before (a page's first
     /// run): the lookups of earlier deliveries and slots are skipped.
     pub first_run: bool,
@@ -84,6 +87,7 @@ where
         now,
         campaign_id,
         inbox,
+        keywords,
         first_run,
     } = input;
     let mut reserved = Reserved::default();
@@ -179,7 +183,7 @@ where
             .map(|s| (s.id, s))
             .collect();
         let planned = Planned { message, content };
-        reserved.stored = store_planned(&txn, &[planned], &subscribers, now)
+        reserved.stored = store_planned(&txn, &[planned], &subscribers, keywords, now)
             .await?
             .stored;
     }
@@ -415,6 +419,37 @@ fn first_attempt_row(
     }
 }
 
+/// The change that files delivery `id` as held back by `hit`.
+pub(crate) fn held_change(id: i64, hit: &KeywordHit) -> Change {
+    Change {
+        id,
+        status: DeliveryStatus::Filtered.as_str(),
+        not_before: None,
+        reason: Some(hit.reason()),
+        filter: Some(FilterKind::Keyword.as_str()),
+        rule_id: Some(hit.rule_id),
+        list_entry_id: None,
+    }
+}
+
+/// Undoes what reserving and claiming did for deliveries held back before they were
+/// tried: the try a claim counted (rows written before, `id` > 0) and their ledger
+/// slots, since a cap counts what was sent.
+pub(crate) async fn give_back(txn: &impl ConnectionTrait, held: &[&delivery::Model]) -> Result<()> {
+    let claimed: Vec<i64> = held.iter().map(|row| row.id).filter(|id| *id > 0).collect();
+    for chunk in claimed.chunks(RECORD_CHUNK) {
+        delivery::Entity::update_many()
+            .col_expr(
+                delivery::Column::Attempts,
+                Expr::col(delivery::Column::Attempts).sub(1),
+            )
+            .filter(one_of(txn, delivery::Column::Id, chunk.to_vec()))
+            .exec(txn)
+            .await?;
+    }
+    release_slots(txn, held).await
+}
+
 /// Deliveries that keyword rules held back once rendered: written (a page's, `id` 0)
 /// or moved (a claimed one's) to `filtered`, with the rule and the word in the reason,
 /// and their ledger slots given back, since nothing was sent. Returns how many.
@@ -431,23 +466,8 @@ where
     }
     let mut fresh = Vec::new();
     let mut claimed = Vec::new();
-    let mut slots = Condition::any();
     for (row, hit) in &held {
-        slots = slots.add(
-            Condition::all()
-                .add(send_ledger::Column::MessageId.eq(row.message_id))
-                .add(send_ledger::Column::SubscriberId.eq(row.subscriber_id))
-                .add(send_ledger::Column::Channel.eq(row.channel.as_str())),
-        );
-        let change = Change {
-            id: row.id,
-            status: DeliveryStatus::Filtered.as_str(),
-            not_before: None,
-            reason: Some(hit.reason()),
-            filter: Some(FilterKind::Keyword.as_str()),
-            rule_id: Some(hit.rule_id),
-            list_entry_id: None,
-        };
+        let change = held_change(row.id, hit);
         if row.id == 0 {
             let channel = ChannelKind::parse(&row.channel).unwrap_or(ChannelKind::Webhook);
             fresh.push(delivery::ActiveModel {
@@ -466,10 +486,8 @@ where
     for chunk in claimed.chunks(RECORD_CHUNK) {
         update_each(&txn, chunk, now).await?;
     }
-    send_ledger::Entity::delete_many()
-        .filter(slots)
-        .exec(&txn)
-        .await?;
+    let rows: Vec<&delivery::Model> = held.iter().map(|(row, _)| row).collect();
+    give_back(&txn, &rows).await?;
     txn.commit().await?;
     Ok(held.len() as u64)
 }

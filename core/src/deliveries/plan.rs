@@ -13,11 +13,11 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 
-use super::queue::Change;
+use super::queue::{Change, RECORD_CHUNK};
 use super::status::DeliveryStatus;
 use crate::bulk::insert_all;
 use crate::channel::ChannelKind;
@@ -144,6 +144,29 @@ pub(crate) async fn insert_slots(
     slots: Vec<send_ledger::ActiveModel>,
 ) -> Result<()> {
     insert_all(txn, slots, &[]).await
+}
+
+/// Gives back the ledger slots of `deliveries`, which were held back after all: a cap
+/// counts what was sent, and these were not.
+pub(crate) async fn release_slots(
+    txn: &impl ConnectionTrait,
+    deliveries: &[&delivery::Model],
+) -> Result<()> {
+    for chunk in deliveries.chunks(RECORD_CHUNK) {
+        let slots = chunk.iter().fold(Condition::any(), |slots, row| {
+            slots.add(
+                Condition::all()
+                    .add(send_ledger::Column::MessageId.eq(row.message_id))
+                    .add(send_ledger::Column::SubscriberId.eq(row.subscriber_id))
+                    .add(send_ledger::Column::Channel.eq(row.channel.as_str())),
+            )
+        });
+        send_ledger::Entity::delete_many()
+            .filter(slots)
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The delivery rows and ledger slots that decisions on one message's candidates make.

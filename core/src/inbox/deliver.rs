@@ -18,25 +18,32 @@ use super::store::{NewItem, Stored, store_new};
 use crate::bulk::insert_all;
 use crate::channel::ChannelKind;
 use crate::db::one_of;
-use crate::deliveries::DeliveryStatus;
+use crate::deliveries::page::{give_back, held_change};
 use crate::deliveries::queue::{Attempt, Change, RECORD_CHUNK, attempt_row, update_each};
+use crate::deliveries::{DeliveryStatus, Stop};
 use crate::entities::{delivery, message, subscriber};
 use crate::error::Result;
+use crate::rules::KeywordRules;
 use crate::templates::render::{CompiledContent, RenderContext};
 
 /// The item an inbox delivery stores: its message's inbox content, rendered for its
-/// subscriber. An error is the delivery's permanent failure.
+/// subscriber, unless a keyword rule finds a banned word in it. A render error is the
+/// delivery's permanent failure.
 pub fn item_for(
     delivery: &delivery::Model,
     message: &message::Model,
     content: &CompiledContent,
     subscriber: &subscriber::Model,
-) -> std::result::Result<NewItem, DeliveryOutcome> {
+    keywords: &KeywordRules,
+) -> std::result::Result<NewItem, Stop> {
     let context = RenderContext::for_subscriber(subscriber, message.data.clone());
     let inbox = content
         .render_inbox(&context)
         .map_err(|e| DeliveryOutcome::permanent(format!("rendering failed: {e}")))?
         .ok_or_else(|| DeliveryOutcome::permanent("the template has no inbox content"))?;
+    if let Some(hit) = keywords.first_hit(&inbox.texts(), ChannelKind::Inbox, &message.category) {
+        return Err(Stop::Held(hit));
+    }
     Ok(NewItem {
         subscriber_id: delivery.subscriber_id,
         delivery_id: delivery.id,
@@ -58,19 +65,21 @@ pub struct Planned<'a> {
 pub struct Finished {
     /// The items stored, in id order: announce them on the bus once committed.
     pub stored: Vec<Stored>,
-    /// Deliveries that reached a final status (stored, or failed).
+    /// Deliveries that reached a final status (stored, failed or held back).
     pub deliveries: u64,
 }
 
 /// Stores an item for every queued inbox delivery of `planned` to `subscribers`, in
 /// `txn` (the write transaction that planned them), and logs each as one attempt:
-/// delivered, or failed when its item cannot be rendered. Other deliveries of the same
-/// messages (a campaign's earlier pages, ones that waited for quiet hours) are left to
-/// the worker.
+/// delivered, or failed when its item cannot be rendered. One that `keywords` hold
+/// back is filtered instead, unattempted, and its ledger slot given back. Other
+/// deliveries of the same messages (a campaign's earlier pages, ones that waited for
+/// quiet hours) are left to the worker.
 pub async fn store_planned(
     txn: &impl ConnectionTrait,
     planned: &[Planned<'_>],
     subscribers: &HashMap<i64, subscriber::Model>,
+    keywords: &KeywordRules,
     now: DateTime<Utc>,
 ) -> Result<Finished> {
     if planned.is_empty() {
@@ -103,37 +112,43 @@ pub async fn store_planned(
 
     let by_id: HashMap<i64, &Planned<'_>> = planned.iter().map(|p| (p.message.id, p)).collect();
     let mut items = Vec::with_capacity(claimed.len());
-    let mut outcomes = Vec::with_capacity(claimed.len());
-    for delivery in &claimed {
+    let mut attempted = Vec::with_capacity(claimed.len());
+    let mut held = Vec::new();
+    for delivery in claimed {
         let item = match (
             by_id.get(&delivery.message_id),
             subscribers.get(&delivery.subscriber_id),
         ) {
-            (Some(planned), Some(subscriber)) => {
-                item_for(delivery, planned.message, planned.content, subscriber)
-            }
-            _ => Err(DeliveryOutcome::permanent(
-                "the message or subscriber was not loaded",
-            )),
+            (Some(planned), Some(subscriber)) => item_for(
+                &delivery,
+                planned.message,
+                planned.content,
+                subscriber,
+                keywords,
+            ),
+            _ => Err(DeliveryOutcome::permanent("the message or subscriber was not loaded").into()),
         };
-        outcomes.push(match item {
+        match item {
             Ok(item) => {
                 items.push(item);
-                DeliveryOutcome::Delivered {
-                    provider_message_id: None,
-                    response: "stored in the subscriber's inbox".to_owned(),
-                }
+                attempted.push((
+                    delivery,
+                    DeliveryOutcome::Delivered {
+                        provider_message_id: None,
+                        response: "stored in the subscriber's inbox".to_owned(),
+                    },
+                ));
             }
-            Err(failed) => failed,
-        });
+            Err(Stop::Failed(failed)) => attempted.push((delivery, failed)),
+            Err(Stop::Held(hit)) => held.push((delivery, hit)),
+        }
     }
     let stored = store_new(txn, items, now).await?;
 
     let duration = clock.elapsed();
-    let deliveries = claimed.len() as u64;
-    let attempts: Vec<Attempt> = claimed
+    let deliveries = (attempted.len() + held.len()) as u64;
+    let attempts: Vec<Attempt> = attempted
         .into_iter()
-        .zip(outcomes)
         .map(|(delivery, outcome)| Attempt {
             delivery,
             started_at: now,
@@ -141,7 +156,7 @@ pub async fn store_planned(
             outcome,
         })
         .collect();
-    let failed: Vec<Change> = attempts
+    let mut changes: Vec<Change> = attempts
         .iter()
         .filter_map(|attempt| match &attempt.outcome {
             DeliveryOutcome::Permanent { reason, .. } => Some(Change {
@@ -156,9 +171,15 @@ pub async fn store_planned(
             _ => None,
         })
         .collect();
+    changes.extend(
+        held.iter()
+            .map(|(delivery, hit)| held_change(delivery.id, hit)),
+    );
     insert_all(txn, attempts.iter().map(attempt_row).collect(), &[]).await?;
-    for chunk in failed.chunks(RECORD_CHUNK) {
+    for chunk in changes.chunks(RECORD_CHUNK) {
         update_each(txn, chunk, now).await?;
     }
+    let held: Vec<&delivery::Model> = held.iter().map(|(row, _)| row).collect();
+    give_back(txn, &held).await?;
     Ok(Finished { stored, deliveries })
 }

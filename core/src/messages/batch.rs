@@ -75,6 +75,7 @@ impl Compiled {
 struct Prepared {
     ready: Vec<Ready>,
     subscribers: HashMap<i64, subscriber::Model>,
+    keywords: KeywordRules,
 }
 
 /// What accepting a batch did.
@@ -215,6 +216,7 @@ async fn prepare(
         return Ok(Prepared {
             ready: Vec::new(),
             subscribers: HashMap::new(),
+            keywords: KeywordRules::default(),
         });
     }
     let Ok(keywords) = KeywordRules::load(conn).await else {
@@ -256,6 +258,7 @@ async fn prepare(
     Ok(Prepared {
         ready,
         subscribers: known.into_values().map(|s| (s.id, s)).collect(),
+        keywords,
     })
 }
 
@@ -323,7 +326,8 @@ where
             })
         })
         .collect();
-    let finished = store_planned(&txn, &inbox, &prepared.subscribers, now).await?;
+    let finished =
+        store_planned(&txn, &inbox, &prepared.subscribers, &prepared.keywords, now).await?;
     txn.commit().await?;
     let answers = messages
         .iter()

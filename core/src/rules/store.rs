@@ -265,6 +265,7 @@ pub async fn enabled_of_kinds(conn: &impl ConnectionTrait, kinds: &[&str]) -> Re
 }
 
 /// The enabled keyword rules, loaded once to check many contents.
+#[derive(Default)]
 pub struct KeywordRules(Vec<Rule>);
 
 impl KeywordRules {

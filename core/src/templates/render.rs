@@ -155,11 +155,7 @@ impl RenderedContent {
         match channel {
             ChannelKind::Inbox => {
                 if let Some(inbox) = &self.inbox {
-                    texts.push(("inbox.title".to_owned(), inbox.title.clone()));
-                    texts.push(("inbox.body".to_owned(), inbox.body.clone()));
-                    for (key, value) in &inbox.data {
-                        texts.push((format!("inbox.data.{key}"), value.clone()));
-                    }
+                    texts = inbox.texts();
                 }
             }
             ChannelKind::Email => {
@@ -214,6 +210,20 @@ pub struct RenderedInbox {
     pub title: String,
     pub body: String,
     pub data: BTreeMap<String, String>,
+}
+
+impl RenderedInbox {
+    /// Its texts, each with the name of its field, for keyword rules.
+    pub fn texts(&self) -> Vec<(String, String)> {
+        let mut texts = vec![
+            ("inbox.title".to_owned(), self.title.clone()),
+            ("inbox.body".to_owned(), self.body.clone()),
+        ];
+        for (key, value) in &self.data {
+            texts.push((format!("inbox.data.{key}"), value.clone()));
+        }
+        texts
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
