@@ -1,6 +1,7 @@
 //! Campaigns delivered by the worker over each channel plugin to a real peer: an SMTP
-//! server over TCP and the MQTT broker on this machine (issue 18, item 6). The webhook
-//! and inbox paths are covered by `campaign_run` and `delivery_send`.
+//! server over TCP, the MQTT broker on this machine, and stand-ins for FCM, APNs
+//! (HTTP/2 over TLS, a test CA) and JPush that check what the real providers check.
+//! The webhook and inbox paths are covered by `campaign_run` and `delivery_send`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -14,10 +15,8 @@ use serde_json::{Value, json};
 
 use crate::campaign_run::scheduled_campaign_on;
 use crate::helpers::{Session, spawn_app, test_config};
-
-#[allow(dead_code)] // the channels crate's tests use all of it; these, the plain server
-#[path = "../../../channels/tests/it/support/smtp.rs"]
-mod smtp;
+use crate::support::push::{apns::FakeApns, fcm::FakeFcm, jpush::FakeJpush};
+use crate::support::smtp;
 
 /// Subscribers `ids`, each with the fields `fields(id)`.
 async fn subscribers(admin: &Session, ids: &[String], fields: impl Fn(&str) -> Value) {
@@ -192,4 +191,104 @@ async fn a_campaign_reaches_the_mqtt_broker_through_the_worker() {
         assert_eq!(topic, &format!("herald/{id}/inbox"));
         assert_eq!(payload, &json!({ "to": id, "cmd": "refresh" }));
     }
+}
+
+/// One campaign on the push channel reaches each device through its own provider:
+/// FCM, APNs and JPush instances side by side, every device token where it belongs.
+#[tokio::test]
+async fn a_campaign_reaches_each_push_provider_through_the_worker() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (fcm, apns, jpush) = (
+        FakeFcm::start().await,
+        FakeApns::start().await,
+        FakeJpush::start().await,
+    );
+    for (name, kind, mut settings) in [
+        ("google", "fcm", fcm.settings()),
+        ("apple", "apns", apns.settings()),
+        ("jiguang", "jpush", jpush.settings()),
+    ] {
+        settings["kind"] = json!(kind);
+        admin
+            .ok(
+                Method::POST,
+                "/v1/channels",
+                &json!({ "name": name, "settings": settings }),
+            )
+            .await;
+    }
+    let devices = [
+        ("pixel", "fcm", "fcm-token-1"),
+        ("iphone", "apns", "a1b2c3d4"),
+        ("xiaomi", "jpush", "reg-7"),
+    ];
+    for (id, provider, token) in devices {
+        admin
+            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
+            .await;
+        admin
+            .ok(
+                Method::POST,
+                &format!("/v1/subscribers/{id}/endpoints"),
+                &json!({ "channel": "push", "provider": provider, "address": token }),
+            )
+            .await;
+    }
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": "shipped", "content": { "push": {
+                "title": "Hi {{ subscriber.external_id }}", "body": "Your parcel is on its way",
+                "data": { "order": "A-17" } } } }),
+        )
+        .await;
+    let template_id = template["template"]["id"].as_i64().unwrap();
+    scheduled_campaign_on(
+        &app,
+        &admin,
+        template_id,
+        json!({ "kind": "now" }),
+        json!(["push"]),
+    )
+    .await;
+
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!(round.delivered, 3, "{round:?}");
+    assert_eq!(delivered(&app, "push").await, 3);
+
+    let sends = fcm.sends();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    assert_eq!(
+        sends[0].1,
+        json!({ "message": { "token": "fcm-token-1",
+            "notification": { "title": "Hi pixel", "body": "Your parcel is on its way" },
+            "data": { "order": "A-17" } } })
+    );
+    let requests = apns.requests();
+    assert_eq!(requests.len(), 1);
+    let (headers, payload) = &requests[0];
+    assert_eq!(
+        payload,
+        &json!({ "aps": { "alert": { "title": "Hi iphone", "body": "Your parcel is on its way" } },
+            "order": "A-17" })
+    );
+    let apns_id = headers["apns-id"].to_str().unwrap();
+    assert_eq!(
+        apns_id.len(),
+        36,
+        "a UUID made from the delivery's key: {apns_id}"
+    );
+    let seen = jpush.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["audience"], json!({ "registration_id": ["reg-7"] }));
+    assert_eq!(seen[0]["notification"]["android"]["title"], "Hi xiaomi");
+    assert_eq!(
+        seen[0]["notification"]["android"]["extras"]["order"],
+        "A-17"
+    );
 }

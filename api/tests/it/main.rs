@@ -31,5 +31,10 @@ mod review;
 mod rules;
 mod rules_engine;
 mod subscribers;
+// The channels crate's test peers (SMTP server, push providers, webhook receiver),
+// shared by path; these tests use part of them.
+#[allow(dead_code)]
+#[path = "../../../channels/tests/it/support/mod.rs"]
+mod support;
 mod templates;
 mod unsubscribe;

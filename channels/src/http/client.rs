@@ -22,9 +22,9 @@ pub struct HttpSettings {
     pub pool_max_idle_per_host: usize,
     /// How long an idle pooled connection is kept.
     pub pool_idle_timeout_secs: u64,
-    /// Speak HTTP/2 without TLS negotiation (h2c). Only for test servers: real
-    /// providers negotiate HTTP/2 through TLS ALPN.
-    pub http2_prior_knowledge: bool,
+    /// An extra trusted root certificate (PEM), for providers reached through a
+    /// gateway or proxy with a private CA. The system's roots stay trusted.
+    pub extra_root_certificate_pem: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -34,7 +34,7 @@ impl Default for HttpSettings {
             request_timeout_ms: 15_000,
             pool_max_idle_per_host: 256,
             pool_idle_timeout_secs: 90,
-            http2_prior_knowledge: false,
+            extra_root_certificate_pem: None,
         }
     }
 }
@@ -62,8 +62,10 @@ pub(crate) fn build_client(
         .pool_idle_timeout(Duration::from_secs(settings.pool_idle_timeout_secs))
         // A redirect would be a second, unchecked destination; providers never need one.
         .redirect(reqwest::redirect::Policy::none());
-    if settings.http2_prior_knowledge {
-        builder = builder.http2_prior_knowledge();
+    if let Some(pem) = &settings.extra_root_certificate_pem {
+        let certificate = reqwest::Certificate::from_pem(pem.as_bytes())
+            .map_err(|error| BuildError::credential("http.extra_root_certificate_pem", error))?;
+        builder = builder.tls_certs_merge([certificate]);
     }
     if let Some(resolver) = guarded_resolver {
         // A proxy would connect on our behalf to an address the guard never saw.

@@ -185,31 +185,12 @@ mod tls {
     //! STARTTLS and implicit TLS against the in-test server, with a certificate
     //! from a test CA that the channel is told to trust.
 
-    use std::sync::Arc;
-
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use tokio_rustls::TlsAcceptor;
-
     use super::*;
     use crate::support::smtp::Security;
+    use crate::support::tls::CA_PEM as CA;
 
-    const CA: &str = include_str!("fixtures/smtp-test-ca.pem");
-    const CERT: &[u8] = include_bytes!("fixtures/smtp-test-server-cert.pem");
-    const KEY: &[u8] = include_bytes!("fixtures/smtp-test-server-key.pem");
-
-    fn acceptor() -> TlsAcceptor {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let chain = CertificateDer::pem_slice_iter(CERT)
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, PrivateKeyDer::from_pem_slice(KEY).unwrap())
-            .unwrap();
-        TlsAcceptor::from(Arc::new(config))
+    fn acceptor() -> tokio_rustls::TlsAcceptor {
+        crate::support::tls::acceptor(&[])
     }
 
     fn config(port: u16, security: &str, trust_ca: bool) -> SmtpConfig {

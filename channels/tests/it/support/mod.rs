@@ -1,6 +1,8 @@
 pub mod http;
 pub mod jwt;
+pub mod push;
 pub mod smtp;
+pub mod tls;
 pub mod webhook_receiver;
 
 use herald_channels::{Delivery, IdempotencyKey, Message};
