@@ -333,6 +333,17 @@ async fn a_worker_killed_at_any_moment_and_restarted_loses_and_repeats_nothing()
         worker.kill_nine();
         kills += 1;
     }
+    // And once while it is surely sending: on a loaded machine a worker may not have
+    // got that far in the moments above.
+    let before = hits.lock().unwrap().len();
+    let worker = Worker::start(app.database_url());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hits.lock().unwrap().len() == before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
+    worker.kill_nine();
+    kills += 1;
     let progress_at_last_kill = hits.lock().unwrap().len();
     let _worker = Worker::start(app.database_url());
     wait_for_completion(&app, &[id]).await;

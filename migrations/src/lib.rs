@@ -14,6 +14,7 @@ mod m20261204_000002_session_idle;
 mod m20261204_000003_subscriber_token_revocation;
 mod m20261204_000004_delivery_pages;
 mod m20261204_000005_delivery_log_without_row_checks;
+mod m20261204_000006_delivery_endpoints;
 mod schema_util;
 
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000003_subscriber_token_revocation::Migration),
             Box::new(m20261204_000004_delivery_pages::Migration),
             Box::new(m20261204_000005_delivery_log_without_row_checks::Migration),
+            Box::new(m20261204_000006_delivery_endpoints::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ use herald_core::channel::ChannelKind;
 use herald_core::channel_instances::build_enabled;
 use herald_core::config::{Config, DeliveryConfig};
 use herald_core::db::ids_in;
+use herald_core::deliveries::devices::NO_ENDPOINT;
 use herald_core::deliveries::page::{record_first, record_held};
 use herald_core::deliveries::{
     Attempt, Recorded, RetryPolicy, Stop, any_deferred_due, claim_due, expire_due, reconsider_due,
@@ -96,7 +97,12 @@ struct Round {
     /// Each message with its content, or why its content cannot be used.
     messages: HashMap<i64, (message::Model, Result<CompiledContent, String>)>,
     subscribers: HashMap<i64, subscriber::Model>,
-    endpoints: HashMap<(i64, String), subscriber_endpoint::Model>,
+    /// The subscribers' enabled endpoints, by id.
+    endpoints: HashMap<i64, subscriber_endpoint::Model>,
+    /// The oldest enabled endpoint of each subscriber and channel: where a delivery
+    /// without an endpoint of its own goes (MQTT's topic, rows planned before
+    /// deliveries had endpoints).
+    oldest: HashMap<(i64, String), i64>,
     /// The keyword rules as they are now, checked against each rendered delivery.
     keywords: KeywordRules,
 }
@@ -329,8 +335,8 @@ impl Deliverer {
             .into_iter()
             .map(|s| (s.id, s))
             .collect();
-        // The oldest enabled endpoint of each subscriber and channel.
         let mut endpoints = HashMap::new();
+        let mut oldest = HashMap::new();
         for endpoint in subscriber_endpoint::Entity::find()
             .filter(ids_in(
                 &self.db,
@@ -338,16 +344,20 @@ impl Deliverer {
                 &ids,
             ))
             .filter(subscriber_endpoint::Column::Enabled.eq(true))
-            .order_by_desc(subscriber_endpoint::Column::Id)
+            .order_by_asc(subscriber_endpoint::Column::Id)
             .all(&self.db)
             .await?
         {
-            endpoints.insert((endpoint.subscriber_id, endpoint.channel.clone()), endpoint);
+            oldest
+                .entry((endpoint.subscriber_id, endpoint.channel.clone()))
+                .or_insert(endpoint.id);
+            endpoints.insert(endpoint.id, endpoint);
         }
         Ok(Round {
             messages,
             subscribers,
             endpoints,
+            oldest,
             keywords: KeywordRules::load(&self.db).await?,
         })
     }
@@ -381,9 +391,7 @@ impl Deliverer {
         {
             return Err(Stop::Held(hit));
         }
-        let endpoint = round
-            .endpoints
-            .get(&(row.subscriber_id, row.channel.clone()));
+        let endpoint = round.endpoint_of(row)?;
         let (route, content) = self.route(row, message, subscriber, endpoint, rendered)?;
         let key = IdempotencyKey::parse(idempotency_key(row))
             .map_err(|e| DeliveryOutcome::permanent(e.to_string()))?;
@@ -449,13 +457,14 @@ impl Deliverer {
 const RECORD_AT_LEAST_EVERY: Duration = Duration::from_millis(250);
 
 /// The key every try of a delivery carries: made of what identifies it (message,
-/// subscriber, channel), so a delivery sent from a page that runs again after a crash,
-/// before its row was written, carries the same key as the first time.
+/// subscriber, channel, endpoint), so a delivery sent from a page that runs again after
+/// a crash, before its row was written, carries the same key as the first time.
 fn idempotency_key(row: &delivery::Model) -> String {
-    format!(
-        "hd-{}-{}-{}",
-        row.message_id, row.subscriber_id, row.channel
-    )
+    let (message, subscriber, channel) = (row.message_id, row.subscriber_id, &row.channel);
+    match row.endpoint_id {
+        NO_ENDPOINT => format!("hd-{message}-{subscriber}-{channel}"),
+        endpoint => format!("hd-{message}-{subscriber}-{channel}-{endpoint}"),
+    }
 }
 
 /// One delivery's turn: an attempt (with the endpoint it went to), or held back.
@@ -549,6 +558,33 @@ fn parts_of<'r>(
         .as_ref()
         .map_err(|reason| DeliveryOutcome::permanent(reason.clone()))?;
     Ok((message, subscriber, compiled))
+}
+
+impl Round {
+    /// The endpoint `row` goes to: its own, or for a row without one the subscriber's
+    /// oldest on its channel, if any. An endpoint disabled or removed since the row was
+    /// planned fails it.
+    fn endpoint_of(
+        &self,
+        row: &delivery::Model,
+    ) -> Result<Option<&subscriber_endpoint::Model>, DeliveryOutcome> {
+        if row.endpoint_id != NO_ENDPOINT {
+            return self
+                .endpoints
+                .get(&row.endpoint_id)
+                .map(Some)
+                .ok_or_else(|| {
+                    DeliveryOutcome::permanent(format!(
+                        "endpoint {} was disabled or removed",
+                        row.endpoint_id
+                    ))
+                });
+        }
+        Ok(self
+            .oldest
+            .get(&(row.subscriber_id, row.channel.clone()))
+            .and_then(|id| self.endpoints.get(id)))
+    }
 }
 
 /// A delivery's message and subscriber, and its content rendered for them.

@@ -635,3 +635,98 @@ async fn a_keyword_in_the_rendered_content_holds_that_delivery_back() {
     let slots = send_ledger::Entity::find().count(&app.db).await.unwrap();
     assert_eq!(slots, 1, "the held delivery's slot was given back");
 }
+
+/// Webhook (and push) messages go to every enabled endpoint of a subscriber, one
+/// delivery each with its own key, from a campaign and from an API send alike; a
+/// disabled endpoint gets nothing, a subscriber without one is filtered for want of an
+/// address, and the cap ledger counts one message per subscriber and channel.
+#[tokio::test]
+async fn a_message_goes_to_every_enabled_endpoint_of_a_subscriber() {
+    use herald_core::entities::subscriber_endpoint;
+    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, seen) = receiver().await;
+    let template_id = setup(
+        &admin,
+        ping(r#"{"n": 1}"#),
+        &[("ana", format!("{base}/ok")), ("ben", format!("{base}/ok"))],
+    )
+    .await;
+    let mut ana_endpoints = vec![];
+    for device in ["tablet", "old-phone"] {
+        let added = admin
+            .ok(
+                Method::POST,
+                "/v1/subscribers/ana/endpoints",
+                &json!({ "channel": "webhook", "address": format!("{base}/ok?device={device}") }),
+            )
+            .await;
+        ana_endpoints.push(added["id"].as_i64().unwrap());
+    }
+    let old_phone = subscriber_endpoint::Entity::find_by_id(ana_endpoints[1])
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut disabled = old_phone.into_active_model();
+    disabled.enabled = Set(false);
+    disabled.update(&app.db).await.unwrap();
+    admin
+        .ok(Method::PUT, "/v1/subscribers/cy", &json!({}))
+        .await;
+
+    scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!((round.delivered, round.failed), (3, 0), "{round:?}");
+
+    let ana = subscriber_id(&app, "ana").await;
+    let rows = delivery::Entity::find()
+        .filter(delivery::Column::SubscriberId.eq(ana))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let mut endpoints: Vec<i64> = rows.iter().map(|d| d.endpoint_id).collect();
+    endpoints.sort_unstable();
+    assert_eq!(endpoints.len(), 2, "{rows:?}");
+    assert!(endpoints[0] > 0 && endpoints[1] == ana_endpoints[0]);
+    let cy = subscriber_id(&app, "cy").await;
+    let cys = delivery::Entity::find()
+        .filter(delivery::Column::SubscriberId.eq(cy))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (cys.status.as_str(), cys.reason.as_deref(), cys.endpoint_id),
+        ("filtered", Some("no enabled webhook endpoint"), 0)
+    );
+    let keys = seen.lock().unwrap()["ok"].clone();
+    assert_eq!(keys.len(), 3, "ana's two devices and ben's one");
+    let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+    assert_eq!(distinct.len(), 3, "each device has its own key: {keys:?}");
+    let slots = send_ledger::Entity::find().count(&app.db).await.unwrap();
+    assert_eq!(slots, 2, "one per subscriber and channel");
+
+    // An API send fans out the same way.
+    let key = app.api_key(&["messages:send"]).await;
+    let response = app
+        .anonymous()
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&key)
+        .json(
+            &json!({ "recipients": ["ana"], "channels": ["webhook"], "category": "alerts",
+            "content": { "webhook": { "payload": "{\"n\": 2}" } } }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!(round.delivered, 2, "{round:?}");
+    assert_eq!(seen.lock().unwrap()["ok"].len(), 5);
+}

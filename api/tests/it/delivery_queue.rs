@@ -163,6 +163,7 @@ async fn first_attempts_are_written_once_with_their_text_intact() {
             message_id: 1,
             subscriber_id,
             channel: "webhook".to_owned(),
+            endpoint_id: 0,
             status: "sending".to_owned(),
             filter: None,
             rule_id: None,

@@ -435,6 +435,14 @@ async fn deferred_deliveries_are_decided_again_and_expired_ones_end() {
         &[("ana", format!("{base}/ok")), ("ben", format!("{base}/ok"))],
     )
     .await;
+    // Ana's second device: her delivery, decided for her while it waits, goes to both.
+    admin
+        .ok(
+            Method::POST,
+            "/v1/subscribers/ana/endpoints",
+            &json!({ "channel": "webhook", "address": format!("{base}/ok?device=2") }),
+        )
+        .await;
     admin
         .ok(
             Method::POST,
@@ -492,7 +500,7 @@ async fn deferred_deliveries_are_decided_again_and_expired_ones_end() {
         "only the expired message moves"
     );
     let round = deliverer.run_once(opens).await.unwrap();
-    assert_eq!((round.reconsidered, round.delivered), (2, 1), "{round:?}");
+    assert_eq!((round.reconsidered, round.delivered), (2, 2), "{round:?}");
 
     let of = |message_id: i64| {
         let db = app.db.clone();
@@ -509,8 +517,14 @@ async fn deferred_deliveries_are_decided_again_and_expired_ones_end() {
         }
     };
     let decided = of(message.id).await;
+    assert_eq!(decided.len(), 3, "{decided:?}");
     assert_eq!(decided[0], ("delivered".to_owned(), None));
     assert_eq!(decided[1].0, "filtered");
+    assert_eq!(
+        decided[2],
+        ("delivered".to_owned(), None),
+        "ana's second device"
+    );
     assert!(
         decided[1].1.as_deref().unwrap().contains("asked"),
         "{decided:?}"
@@ -521,7 +535,9 @@ async fn deferred_deliveries_are_decided_again_and_expired_ones_end() {
             .iter()
             .all(|(status, _)| status == "expired")
     );
-    assert_eq!(seen.lock().unwrap()["ok"].len(), 1);
+    let keys = seen.lock().unwrap()["ok"].clone();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0], keys[1], "each device has its own key");
     assert_eq!(
         send_ledger::Entity::find()
             .all(&app.db)

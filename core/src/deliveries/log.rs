@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::status::DeliveryStatus;
 use crate::channel::ChannelKind;
+use crate::deliveries::devices::NO_ENDPOINT;
 use crate::entities::{delivery, delivery_attempt, message, subscriber};
 use crate::error::{Error, Result};
 
@@ -83,6 +84,9 @@ pub struct DeliveryEntry {
     pub message_id: i64,
     pub recipient: String,
     pub channel: String,
+    /// The subscriber endpoint (device, URL) it went to; absent when it went to the
+    /// subscriber's own address (email, inbox) or was decided before one was chosen.
+    pub endpoint_id: Option<i64>,
     /// queued | filtered | deferred | sending | delivered | failed | dead | expired | cancelled
     pub status: String,
     /// The check that filtered it: opted_out | no_address | blocked | dedup | quiet_hours | frequency_cap | keyword
@@ -106,6 +110,7 @@ fn entry(d: delivery::Model, s: Option<subscriber::Model>) -> DeliveryEntry {
         message_id: d.message_id,
         recipient: s.map(|s| s.external_id).unwrap_or_default(),
         channel: d.channel,
+        endpoint_id: (d.endpoint_id != NO_ENDPOINT).then_some(d.endpoint_id),
         status: d.status,
         filter: d.filter,
         rule_id: d.rule_id,

@@ -23,9 +23,10 @@ use sea_orm::{
     QuerySelect, TransactionSession, TransactionTrait,
 };
 
+use super::devices::{Devices, NO_ENDPOINT};
 use super::plan::{
     PlanSummary, candidates_of, change_for, channels_of, engine_message, insert_deliveries,
-    insert_slots, lock_subscribers, release_slots, slot,
+    insert_slots, lock_subscribers, new_row, release_slots, slot,
 };
 use super::queue::{
     Attempt, Change, QUEUE_STATEMENT_TIMEOUT, RECORD_CHUNK, Recorded, RetryPolicy,
@@ -111,9 +112,14 @@ where
         decided_before(&txn, message.id, &ids).await?
     };
 
+    // A pair decided before is done, unless it holds a slot: then it was allowed, and
+    // its endpoints not yet written are sent below.
+    let decided_pairs: HashSet<(i64, ChannelKind)> =
+        written.iter().map(|&(s, c, _)| (s, c)).collect();
     let mut candidates = candidates_of(recipients, &channels);
     candidates.retain(|c| {
-        let done = written.contains(&(c.recipient.id, c.channel));
+        let pair = (c.recipient.id, c.channel);
+        let done = decided_pairs.contains(&pair) && !slotted.contains(&pair);
         if done {
             reserved.summary.already_planned += 1;
         }
@@ -131,10 +137,8 @@ where
     let mut slots = Vec::new();
     let mut allowed: Vec<(i64, ChannelKind)> =
         again.iter().map(|c| (c.recipient.id, c.channel)).collect();
-    reserved.summary.queued += allowed.len() as u64;
     for (candidate, decision) in fresh.iter().zip(decided) {
         if matches!(decision, Decision::Allow) {
-            reserved.summary.queued += 1;
             slots.push(slot(
                 message,
                 candidate.recipient.id,
@@ -152,23 +156,36 @@ where
             list_entry_id: Set(change.list_entry_id),
             reason: Set(change.reason),
             not_before: Set(change.not_before),
-            ..new_row(message.id, candidate.recipient.id, candidate.channel, now)
+            ..new_row(
+                message.id,
+                candidate.recipient.id,
+                candidate.channel,
+                NO_ENDPOINT,
+                now,
+            )
         });
     }
 
+    let devices = Devices::load(&txn, &ids, &channels).await?;
     let mut inbox_now = false;
     for (subscriber_id, channel) in allowed {
-        let stored_now = channel == ChannelKind::Inbox && send_now && inbox.is_some();
-        if send_now && channel != ChannelKind::Inbox {
-            reserved
-                .to_send
-                .push(to_send(message.id, subscriber_id, channel, now));
-        } else {
-            inbox_now |= stored_now;
-            rows.push(delivery::ActiveModel {
-                status: Set(DeliveryStatus::Queued.as_str().to_owned()),
-                ..new_row(message.id, subscriber_id, channel, now)
-            });
+        for &endpoint in devices.targets(subscriber_id, channel) {
+            if written.contains(&(subscriber_id, channel, endpoint)) {
+                reserved.summary.already_planned += 1;
+                continue;
+            }
+            reserved.summary.queued += 1;
+            if send_now && channel != ChannelKind::Inbox {
+                reserved
+                    .to_send
+                    .push(to_send(message.id, subscriber_id, channel, endpoint, now));
+            } else {
+                inbox_now |= channel == ChannelKind::Inbox && send_now && inbox.is_some();
+                rows.push(delivery::ActiveModel {
+                    status: Set(DeliveryStatus::Queued.as_str().to_owned()),
+                    ..new_row(message.id, subscriber_id, channel, endpoint, now)
+                });
+            }
         }
     }
     insert_slots(&txn, slots).await?;
@@ -191,37 +208,55 @@ where
     Ok(reserved)
 }
 
-/// The (subscriber, channel) pairs of `ids` that already have a delivery of message
-/// `message_id`, and those that have a slot reserved for it.
+/// The (subscriber, channel, endpoint) of `ids` that already have a delivery of message
+/// `message_id`, and the (subscriber, channel) pairs that have a slot reserved for it.
 async fn decided_before(
     txn: &impl ConnectionTrait,
     message_id: i64,
     ids: &[i64],
-) -> Result<(HashSet<(i64, ChannelKind)>, HashSet<(i64, ChannelKind)>)> {
-    let written = pairs(
-        delivery::Entity::find()
-            .select_only()
-            .columns([delivery::Column::SubscriberId, delivery::Column::Channel])
-            .filter(delivery::Column::MessageId.eq(message_id))
-            .filter(ids_in(txn, delivery::Column::SubscriberId, ids))
-            .into_tuple::<(i64, String)>()
-            .all(txn)
-            .await?,
-    );
-    let slotted = pairs(
-        send_ledger::Entity::find()
-            .select_only()
-            .columns([
-                send_ledger::Column::SubscriberId,
-                send_ledger::Column::Channel,
-            ])
-            .filter(send_ledger::Column::MessageId.eq(message_id))
-            .filter(ids_in(txn, send_ledger::Column::SubscriberId, ids))
-            .into_tuple::<(i64, String)>()
-            .all(txn)
-            .await?,
-    );
+) -> Result<(
+    HashSet<(i64, ChannelKind, i64)>,
+    HashSet<(i64, ChannelKind)>,
+)> {
+    let written = written_before(txn, message_id, ids).await?;
+    let slotted = send_ledger::Entity::find()
+        .select_only()
+        .columns([
+            send_ledger::Column::SubscriberId,
+            send_ledger::Column::Channel,
+        ])
+        .filter(send_ledger::Column::MessageId.eq(message_id))
+        .filter(ids_in(txn, send_ledger::Column::SubscriberId, ids))
+        .into_tuple::<(i64, String)>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .filter_map(|(id, channel)| Some((id, ChannelKind::parse(&channel)?)))
+        .collect();
     Ok((written, slotted))
+}
+
+/// The (subscriber, channel, endpoint) of `ids` that have a delivery of `message_id`.
+async fn written_before(
+    txn: &impl ConnectionTrait,
+    message_id: i64,
+    ids: &[i64],
+) -> Result<HashSet<(i64, ChannelKind, i64)>> {
+    Ok(delivery::Entity::find()
+        .select_only()
+        .columns([
+            delivery::Column::SubscriberId,
+            delivery::Column::Channel,
+            delivery::Column::EndpointId,
+        ])
+        .filter(delivery::Column::MessageId.eq(message_id))
+        .filter(ids_in(txn, delivery::Column::SubscriberId, ids))
+        .into_tuple::<(i64, String, i64)>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .filter_map(|(id, channel, endpoint)| Some((id, ChannelKind::parse(&channel)?, endpoint)))
+        .collect())
 }
 
 /// Whether the campaign still runs. On Postgres its row stays share-locked until `txn`
@@ -239,7 +274,8 @@ async fn still_running(txn: &impl ConnectionTrait, campaign_id: i64) -> Result<b
 }
 
 /// Writes every (recipient, channel) of a page of a cancelled campaign as cancelled;
-/// returns how many rows that makes. Rows written before stay as they are.
+/// returns how many rows that makes. Pairs written before (a page cancelled while it
+/// ran) stay as they are.
 pub async fn cancel(
     db: &impl ConnectionTrait,
     message: &message::Model,
@@ -247,14 +283,21 @@ pub async fn cancel(
     now: DateTime<Utc>,
 ) -> Result<u64> {
     let channels = channels_of(message)?;
+    let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
+    let written: HashSet<(i64, ChannelKind)> = written_before(db, message.id, &ids)
+        .await?
+        .into_iter()
+        .map(|(s, c, _)| (s, c))
+        .collect();
     let rows: Vec<delivery::ActiveModel> = candidates_of(recipients, &channels)
         .into_iter()
+        .filter(|c| !written.contains(&(c.recipient.id, c.channel)))
         .map(|c| delivery::ActiveModel {
             status: Set(DeliveryStatus::Cancelled.as_str().to_owned()),
             reason: Set(Some(
                 "the campaign was cancelled before this was sent".to_owned(),
             )),
-            ..new_row(message.id, c.recipient.id, c.channel, now)
+            ..new_row(message.id, c.recipient.id, c.channel, NO_ENDPOINT, now)
         })
         .collect();
     let count = rows.len() as u64;
@@ -262,43 +305,12 @@ pub async fn cancel(
     Ok(count)
 }
 
-fn pairs(rows: Vec<(i64, String)>) -> HashSet<(i64, ChannelKind)> {
-    rows.into_iter()
-        .filter_map(|(id, channel)| Some((id, ChannelKind::parse(&channel)?)))
-        .collect()
-}
-
-fn new_row(
-    message_id: i64,
-    subscriber_id: i64,
-    channel: ChannelKind,
-    now: DateTime<Utc>,
-) -> delivery::ActiveModel {
-    delivery::ActiveModel {
-        message_id: Set(message_id),
-        subscriber_id: Set(subscriber_id),
-        channel: Set(channel.as_str().to_owned()),
-        status: Set(DeliveryStatus::Queued.as_str().to_owned()),
-        filter: Set(None),
-        rule_id: Set(None),
-        list_entry_id: Set(None),
-        reason: Set(None),
-        not_before: Set(None),
-        attempts: Set(0),
-        first_attempt_at: Set(None),
-        first_attempt_ms: Set(None),
-        first_attempt_detail: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-}
-
 /// A delivery about to be sent for the first time, not yet written.
 fn to_send(
     message_id: i64,
     subscriber_id: i64,
     channel: ChannelKind,
+    endpoint_id: i64,
     now: DateTime<Utc>,
 ) -> delivery::Model {
     delivery::Model {
@@ -306,6 +318,7 @@ fn to_send(
         message_id,
         subscriber_id,
         channel: channel.as_str().to_owned(),
+        endpoint_id,
         status: DeliveryStatus::Sending.as_str().to_owned(),
         filter: None,
         rule_id: None,
@@ -415,7 +428,13 @@ fn first_attempt_row(
             i32::try_from(attempt.duration.as_millis()).unwrap_or(i32::MAX),
         )),
         first_attempt_detail: Set(Some(detail)),
-        ..new_row(sent.message_id, sent.subscriber_id, channel, now)
+        ..new_row(
+            sent.message_id,
+            sent.subscriber_id,
+            channel,
+            sent.endpoint_id,
+            now,
+        )
     }
 }
 
@@ -429,6 +448,7 @@ pub(crate) fn held_change(id: i64, hit: &KeywordHit) -> Change {
         filter: Some(FilterKind::Keyword.as_str()),
         rule_id: Some(hit.rule_id),
         list_entry_id: None,
+        endpoint_id: None,
     }
 }
 
@@ -475,7 +495,13 @@ where
                 filter: Set(change.filter.map(str::to_owned)),
                 rule_id: Set(change.rule_id),
                 reason: Set(change.reason),
-                ..new_row(row.message_id, row.subscriber_id, channel, now)
+                ..new_row(
+                    row.message_id,
+                    row.subscriber_id,
+                    channel,
+                    row.endpoint_id,
+                    now,
+                )
             });
         } else {
             claimed.push(change);

@@ -17,6 +17,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 
+use super::devices::{Devices, NO_ENDPOINT};
 use super::queue::{Change, RECORD_CHUNK};
 use super::status::DeliveryStatus;
 use crate::bulk::insert_all;
@@ -87,6 +88,7 @@ pub(crate) fn change_for(id: i64, decision: Decision, summary: &mut PlanSummary)
         filter: None,
         rule_id: None,
         list_entry_id: None,
+        endpoint_id: None,
     };
     match decision {
         Decision::Allow => summary.queued += 1,
@@ -134,6 +136,7 @@ pub(crate) async fn insert_deliveries(
             delivery::Column::MessageId,
             delivery::Column::SubscriberId,
             delivery::Column::Channel,
+            delivery::Column::EndpointId,
         ],
     )
     .await
@@ -169,9 +172,39 @@ pub(crate) async fn release_slots(
     Ok(())
 }
 
+/// A delivery row as first written: queued, unattempted.
+pub(crate) fn new_row(
+    message_id: i64,
+    subscriber_id: i64,
+    channel: ChannelKind,
+    endpoint_id: i64,
+    now: DateTime<Utc>,
+) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        message_id: Set(message_id),
+        subscriber_id: Set(subscriber_id),
+        channel: Set(channel.as_str().to_owned()),
+        endpoint_id: Set(endpoint_id),
+        status: Set(DeliveryStatus::Queued.as_str().to_owned()),
+        filter: Set(None),
+        rule_id: Set(None),
+        list_entry_id: Set(None),
+        reason: Set(None),
+        not_before: Set(None),
+        attempts: Set(0),
+        first_attempt_at: Set(None),
+        first_attempt_ms: Set(None),
+        first_attempt_detail: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
 /// The delivery rows and ledger slots that decisions on one message's candidates make.
 struct Rows<'a> {
     message: &'a message::Model,
+    devices: &'a Devices,
     now: DateTime<Utc>,
     deliveries: &'a mut Vec<delivery::ActiveModel>,
     slots: &'a mut Vec<send_ledger::ActiveModel>,
@@ -182,29 +215,29 @@ impl Rows<'_> {
         let (message, now) = (self.message, self.now);
         for (candidate, decision) in candidates.iter().zip(decided) {
             let change = change_for(0, decision, summary);
-            if change.status == DeliveryStatus::Queued.as_str() {
-                self.slots.push(slot(
-                    message,
-                    candidate.recipient.id,
-                    candidate.channel,
-                    now,
-                ));
+            let queued = change.status == DeliveryStatus::Queued.as_str();
+            let (subscriber, channel) = (candidate.recipient.id, candidate.channel);
+            if queued {
+                self.slots.push(slot(message, subscriber, channel, now));
             }
-            self.deliveries.push(delivery::ActiveModel {
-                message_id: Set(message.id),
-                subscriber_id: Set(candidate.recipient.id),
-                channel: Set(candidate.channel.as_str().to_owned()),
-                status: Set(change.status.to_owned()),
-                filter: Set(change.filter.map(str::to_owned)),
-                rule_id: Set(change.rule_id),
-                list_entry_id: Set(change.list_entry_id),
-                reason: Set(change.reason),
-                not_before: Set(change.not_before),
-                attempts: Set(0),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            });
+            // Allowed: one delivery per device. Otherwise the decision is about the
+            // subscriber, and one row records it.
+            let endpoints = if queued {
+                self.devices.targets(subscriber, channel)
+            } else {
+                &[NO_ENDPOINT]
+            };
+            for &endpoint in endpoints {
+                self.deliveries.push(delivery::ActiveModel {
+                    status: Set(change.status.to_owned()),
+                    filter: Set(change.filter.map(str::to_owned)),
+                    rule_id: Set(change.rule_id),
+                    list_entry_id: Set(change.list_entry_id),
+                    reason: Set(change.reason.clone()),
+                    not_before: Set(change.not_before),
+                    ..new_row(message.id, subscriber, channel, endpoint, now)
+                });
+            }
         }
     }
 }
@@ -284,10 +317,14 @@ pub async fn plan_in(
     let decided = rules
         .evaluate(txn, engine_message(message), now, &candidates)
         .await?;
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    let devices = Devices::load(txn, &sorted, &channels).await?;
     let mut deliveries = Vec::with_capacity(candidates.len());
     let mut slots = Vec::new();
     let rows = Rows {
         message,
+        devices: &devices,
         now,
         deliveries: &mut deliveries,
         slots: &mut slots,
@@ -337,6 +374,12 @@ pub async fn plan_messages(
             None => kinds.push((kind, vec![index])),
         }
     }
+    let channels: Vec<ChannelKind> = messages
+        .iter()
+        .map(|m| channels_of(m.message))
+        .collect::<Result<Vec<_>>>()?
+        .concat();
+    let devices = Devices::load(txn, &ids, &channels).await?;
     let mut deliveries = Vec::new();
     for (kind, members) in kinds {
         let mut candidates = Vec::new();
@@ -356,6 +399,7 @@ pub async fn plan_messages(
         for (&index, count) in members.iter().zip(counts) {
             let rows = Rows {
                 message: messages[index].message,
+                devices: &devices,
                 now,
                 deliveries: &mut deliveries,
                 slots: &mut slots,

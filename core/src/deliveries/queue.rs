@@ -31,7 +31,7 @@ pub(crate) const RECORD_CHUNK: usize = 1_000;
 pub const QUEUE_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The columns a claim returns, those of [`delivery::Model`].
-const CLAIMED_COLUMNS: &str = "id, message_id, subscriber_id, channel, status, filter, rule_id, \
+const CLAIMED_COLUMNS: &str = "id, message_id, subscriber_id, channel, endpoint_id, status, filter, rule_id, \
      list_entry_id, reason, not_before, attempts, first_attempt_at, first_attempt_ms, \
      first_attempt_detail, created_at, updated_at";
 
@@ -202,6 +202,8 @@ pub(crate) struct Change {
     pub filter: Option<&'static str>,
     pub rule_id: Option<i64>,
     pub list_entry_id: Option<i64>,
+    /// The endpoint it now goes to; `None` keeps the one it has.
+    pub endpoint_id: Option<i64>,
 }
 
 /// What one round of the worker did.
@@ -299,6 +301,7 @@ pub async fn record(
             filter: None,
             rule_id: attempt.delivery.rule_id,
             list_entry_id: attempt.delivery.list_entry_id,
+            endpoint_id: None,
         });
     }
 
@@ -330,10 +333,11 @@ pub(crate) async fn update_each(
             backend,
             "UPDATE deliveries SET status = u.status, not_before = u.not_before, \
                  reason = u.reason, rule_id = u.rule_id, list_entry_id = u.list_entry_id, \
-                 filter = u.filter, updated_at = $2 \
+                 filter = u.filter, \
+                 endpoint_id = COALESCE(u.endpoint_id, deliveries.endpoint_id), updated_at = $2 \
              FROM json_to_recordset($1::json) AS u(id bigint, status text, \
                  not_before timestamptz, reason text, filter text, rule_id bigint, \
-                 list_entry_id bigint) \
+                 list_entry_id bigint, endpoint_id bigint) \
              WHERE deliveries.id = u.id",
             [Value::from(json), now.into()],
         )
@@ -341,7 +345,7 @@ pub(crate) async fn update_each(
         let mut values: Vec<Value> = vec![now.into()];
         let mut tuples = Vec::with_capacity(rows.len());
         for row in rows {
-            tuples.push("(?, ?, ?, ?, ?, ?, ?)");
+            tuples.push("(?, ?, ?, ?, ?, ?, ?, ?)");
             values.push(row.id.into());
             values.push(row.status.into());
             values.push(row.not_before.into());
@@ -349,10 +353,12 @@ pub(crate) async fn update_each(
             values.push(row.rule_id.into());
             values.push(row.list_entry_id.into());
             values.push(row.filter.into());
+            values.push(row.endpoint_id.into());
         }
         let sql = format!(
             "UPDATE deliveries SET status = u.column2, not_before = u.column3, reason = u.column4, \
-                 rule_id = u.column5, list_entry_id = u.column6, filter = u.column7, updated_at = ? \
+                 rule_id = u.column5, list_entry_id = u.column6, filter = u.column7, \
+                 endpoint_id = COALESCE(u.column8, deliveries.endpoint_id), updated_at = ? \
              FROM (VALUES {}) AS u WHERE deliveries.id = u.column1",
             tuples.join(", ")
         );

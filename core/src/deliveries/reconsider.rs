@@ -11,8 +11,12 @@ use sea_orm::{
     TransactionSession, TransactionTrait,
 };
 
-use super::plan::{PlanSummary, change_for, engine_message, insert_slots, lock_subscribers, slot};
-use super::queue::{HELD_MESSAGES, update_each};
+use super::devices::{Devices, NO_ENDPOINT};
+use super::plan::{
+    PlanSummary, change_for, engine_message, insert_deliveries, insert_slots, lock_subscribers,
+    new_row, slot,
+};
+use super::queue::{Change, HELD_MESSAGES, update_each};
 use super::status::DeliveryStatus;
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, prefer_generic_plans};
@@ -65,6 +69,7 @@ where
 
     let mut changes = Vec::new();
     let mut slots = Vec::new();
+    let mut fanned_out = Vec::new();
     for (message_id, rows) in by_message {
         let Some(message) = message::Entity::find_by_id(message_id).one(&txn).await? else {
             continue;
@@ -92,10 +97,34 @@ where
         let decided = rules
             .evaluate(&txn, engine_message(&message), now, &candidates)
             .await?;
+        let channels: Vec<ChannelKind> = candidates.iter().map(|c| c.channel).collect();
+        let devices = Devices::load(&txn, &ids, &channels).await?;
         for ((row, candidate), decision) in rows.iter().zip(&candidates).zip(decided) {
             let change = change_for(row.id, decision, &mut summary);
             if change.status == DeliveryStatus::Queued.as_str() {
                 slots.push(slot(&message, row.subscriber_id, candidate.channel, now));
+                // Decided for the subscriber while it waited; allowed now, it goes to
+                // each of their devices: the waiting row to the first, a new row to
+                // each other.
+                let targets = devices.targets(row.subscriber_id, candidate.channel);
+                if let Some((&first, others)) = targets.split_first()
+                    && first != NO_ENDPOINT
+                {
+                    changes.push(Change {
+                        endpoint_id: Some(first),
+                        ..change
+                    });
+                    fanned_out.extend(others.iter().map(|&endpoint| {
+                        new_row(
+                            message.id,
+                            row.subscriber_id,
+                            candidate.channel,
+                            endpoint,
+                            now,
+                        )
+                    }));
+                    continue;
+                }
             }
             changes.push(change);
         }
@@ -103,6 +132,7 @@ where
     for chunk in changes.chunks(1_000) {
         update_each(&txn, chunk, now).await?;
     }
+    insert_deliveries(&txn, fanned_out).await?;
     insert_slots(&txn, slots).await?;
     txn.commit().await?;
     Ok(summary)

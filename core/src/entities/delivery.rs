@@ -9,6 +9,10 @@ pub struct Model {
     pub message_id: i64,
     pub subscriber_id: i64,
     pub channel: String,
+    /// The subscriber endpoint (device, URL) it goes to: push and webhook deliveries
+    /// have one each; 0 for the subscriber's own address (email, inbox, MQTT's default
+    /// topic) or before an endpoint was chosen.
+    pub endpoint_id: i64,
     /// queued | filtered | deferred | sending | delivered | failed | dead | expired | cancelled
     pub status: String,
     /// The check that filtered it: opted_out | no_address | blocked | dedup | quiet_hours | frequency_cap | keyword

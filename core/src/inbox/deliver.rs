@@ -167,6 +167,7 @@ pub async fn store_planned(
                 filter: None,
                 rule_id: attempt.delivery.rule_id,
                 list_entry_id: attempt.delivery.list_entry_id,
+                endpoint_id: None,
             }),
             _ => None,
         })
