@@ -54,7 +54,9 @@ async function startReceiver() {
     request.on("data", (chunk) => chunks.push(chunk));
     request.on("end", () => {
       requests.push({ path: request.url, headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
-      response.writeHead(200, { "content-type": "application/json" }).end("{}");
+      // A receiver that pushes back, for the pacing table.
+      const status = request.url === "/throttled" ? 429 : 200;
+      response.writeHead(status, { "content-type": "application/json" }).end("{}");
     });
   });
   await new Promise((done) => server.listen(0, "127.0.0.1", done));
@@ -69,7 +71,8 @@ async function until(what, check, ms = 30000) {
 }
 
 const receiver = await startReceiver();
-const { base, child, dataDir } = await startHerald({ adminPassword: ADMIN_PASSWORD });
+// Pacing is published every heartbeat: a second here.
+const { base, child, dataDir } = await startHerald({ adminPassword: ADMIN_PASSWORD, env: { HERALD_DELIVERY__HEARTBEAT_SECS: "1" } });
 const browser = await launchChromium();
 
 // Console errors of every page. A request the flow expects to fail (a validation error
@@ -169,6 +172,25 @@ try {
   await adminPage.getByText("Test delivered.").waitFor();
   assert.equal(receiver.requests.filter((r) => r.path === "/test").length, 1, "the test send reached the receiver");
   await shot(adminPage, "channels");
+
+  // A receiver that answers 429: the worker paces that lane, and the Channels page says so.
+  await admin("PUT", "/v1/subscribers/slow", {});
+  await admin("POST", "/v1/subscribers/slow/endpoints", { channel: "webhook", address: `${receiver.url}/throttled` });
+  await admin("POST", "/v1/messages", { recipients: ["slow"], channels: ["webhook"], category: "orders", content: { webhook: { payload: "{\"n\": 1}" } } },
+    { "idempotency-key": "console-test-throttled" });
+  await until("a push-back", () => receiver.requests.some((r) => r.path === "/throttled"));
+  const pacing = adminPage.locator("section", { has: adminPage.getByRole("heading", { name: "Pacing" }) });
+  for (const start = Date.now(); !(await pacing.getByRole("cell", { name: "partner-webhook" }).count()); ) {
+    assert.ok(Date.now() - start < 30000, "the paced lane is shown");
+    await adminPage.reload();
+    await adminPage.waitForTimeout(500);
+  }
+  const lane = pacing.locator("tbody tr", { hasText: "partner-webhook" });
+  await lane.getByRole("cell", { name: "127.0.0.1" }).waitFor();
+  assert.match(await lane.locator("td[data-label=Pace]").textContent(), /^\d+\.\d\/s$/, "a pace in sends per second");
+  await pacing.scrollIntoViewIfNeeded();
+  await shot(adminPage, "channels-pacing");
+  await admin("DELETE", "/v1/subscribers/slow");
 
   // ---- the editor ----
   const { page: editor } = await newPage();

@@ -28,6 +28,10 @@ pub enum DeliveryOutcome {
             default
         )]
         retry_after: Option<Duration>,
+        /// The receiver pushed back (429, SMTP 421, `Retry-After`, a timeout): a sender
+        /// should slow down towards it, not only try this message again.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        throttled: bool,
     },
     /// Retrying cannot help.
     Permanent {
@@ -50,7 +54,28 @@ impl DeliveryOutcome {
         Self::Retryable {
             reason: reason.into(),
             retry_after,
+            throttled: false,
         }
+    }
+
+    /// A retryable outcome where the receiver pushed back.
+    pub fn throttled(reason: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Self::Retryable {
+            reason: reason.into(),
+            retry_after,
+            throttled: true,
+        }
+    }
+
+    /// Whether the receiver pushed back: see [`DeliveryOutcome::throttled`].
+    pub fn is_throttled(&self) -> bool {
+        matches!(
+            self,
+            Self::Retryable {
+                throttled: true,
+                ..
+            }
+        )
     }
 
     pub fn permanent(reason: impl Into<String>) -> Self {
@@ -100,6 +125,13 @@ mod tests {
         assert_eq!(
             serde_json::from_value::<DeliveryOutcome>(json).unwrap(),
             outcome
+        );
+        let pushed_back = DeliveryOutcome::throttled("429", None);
+        let json = serde_json::to_value(&pushed_back).unwrap();
+        assert_eq!(json["throttled"], true);
+        assert_eq!(
+            serde_json::from_value::<DeliveryOutcome>(json).unwrap(),
+            pushed_back
         );
         let dead = DeliveryOutcome::endpoint_dead("gone");
         let json = serde_json::to_string(&dead).unwrap();

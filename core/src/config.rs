@@ -156,6 +156,19 @@ pub struct DeliveryConfig {
     pub heartbeat_secs: u64,
     /// The sender of emails (`Name <address>` or an address).
     pub email_from: String,
+    pub pacing: PacingConfig,
+}
+
+/// Adaptive pacing of sends per channel instance and receiving host.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PacingConfig {
+    /// The slowest a pushed-back lane is paced, in sends per second.
+    pub floor_per_sec: f64,
+    /// The fastest any lane goes, in sends per second; 0: no ceiling.
+    pub ceiling_per_sec: f64,
+    /// How much a paced lane's rate grows for each second of sends without push-back.
+    pub step_per_sec: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +248,26 @@ impl Config {
             return Err(invalid(
                 "delivery.retry_schedule_secs",
                 "each wait must be at most 30 days (2592000 seconds)",
+            ));
+        }
+        let pacing = &self.delivery.pacing;
+        if !(pacing.floor_per_sec > 0.0 && pacing.floor_per_sec.is_finite()) {
+            return Err(invalid(
+                "delivery.pacing.floor_per_sec",
+                "must be a number above 0",
+            ));
+        }
+        if !(pacing.step_per_sec > 0.0 && pacing.step_per_sec.is_finite()) {
+            return Err(invalid(
+                "delivery.pacing.step_per_sec",
+                "must be a number above 0",
+            ));
+        }
+        let ceiling = pacing.ceiling_per_sec;
+        if ceiling != 0.0 && (ceiling.is_nan() || ceiling < pacing.floor_per_sec) {
+            return Err(invalid(
+                "delivery.pacing.ceiling_per_sec",
+                "must be 0 (no ceiling) or at least the floor",
             ));
         }
         if !(1..=300).contains(&self.delivery.heartbeat_secs) {
@@ -440,6 +473,14 @@ mod tests {
             (("LOG__FORMAT", "xml"), "format"),
             (("ADMIN_PASSWORD", "short"), "admin_password"),
             (("HTTP__BODY_LIMIT_BYTES", "0"), "http.body_limit_bytes"),
+            (
+                ("DELIVERY__PACING__FLOOR_PER_SEC", "0"),
+                "delivery.pacing.floor_per_sec",
+            ),
+            (
+                ("DELIVERY__PACING__CEILING_PER_SEC", "0.5"),
+                "delivery.pacing.ceiling_per_sec",
+            ),
             (
                 (
                     "HTTP__INBOX_CORS_ORIGINS",

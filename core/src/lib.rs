@@ -19,6 +19,7 @@ pub mod error_code;
 pub mod inbox;
 pub mod messages;
 pub mod operators;
+pub mod pacing;
 pub mod password;
 pub mod reports;
 pub mod rules;

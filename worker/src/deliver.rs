@@ -21,7 +21,7 @@ use herald_core::channel_instances::build_enabled;
 use herald_core::config::{Config, DeliveryConfig};
 use herald_core::db::ids_in;
 use herald_core::deliveries::devices::NO_ENDPOINT;
-use herald_core::deliveries::page::{record_first, record_held};
+use herald_core::deliveries::page::{record_first, record_held, record_paced};
 use herald_core::deliveries::{
     Attempt, Recorded, RetryPolicy, Stop, any_deferred_due, claim_due, expire_due, reconsider_due,
     record,
@@ -37,16 +37,26 @@ use herald_core::subscribers::endpoints::disable_dead;
 use herald_core::templates::render::{CompiledContent, RenderContext, RenderedContent};
 use herald_core::templates::store::{content_of, version};
 use herald_core::unsubscribe::LinkSigner;
+
+use crate::pacing::{Lane, Pacer};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+/// A channel instance deliveries go through.
+#[derive(Clone)]
+struct Route {
+    /// The instance's name: with the receiving host, the lane it is paced in.
+    name: Arc<str>,
+    channel: Arc<dyn Channel>,
+}
 
 /// The channel instance each kind of delivery goes through.
 #[derive(Default)]
 struct Routes {
-    email: Option<Arc<dyn Channel>>,
-    webhook: Option<Arc<dyn Channel>>,
-    mqtt: Option<Arc<dyn Channel>>,
+    email: Option<Route>,
+    webhook: Option<Route>,
+    mqtt: Option<Route>,
     /// By push provider: `fcm`, `apns`, `jpush`.
-    push: HashMap<String, Arc<dyn Channel>>,
+    push: HashMap<String, Route>,
 }
 
 impl Routes {
@@ -58,6 +68,10 @@ impl Routes {
     ) -> herald_core::Result<Self> {
         let mut routes = Routes::default();
         for (model, channel) in build_enabled(db, sealer, destinations).await? {
+            let channel = Route {
+                name: model.name.as_str().into(),
+                channel,
+            };
             let slot = match model.kind.as_str() {
                 "smtp" => &mut routes.email,
                 "webhook" => &mut routes.webhook,
@@ -78,6 +92,7 @@ struct Prepared {
     channel: Arc<dyn Channel>,
     delivery: Delivery,
     endpoint: Option<i64>,
+    lane: Lane,
 }
 
 /// Sends due deliveries, one round at a time.
@@ -89,6 +104,8 @@ pub struct Deliverer {
     config: DeliveryConfig,
     /// Wakes inbox streams when items are stored.
     bus: Option<Bus>,
+    /// Paces sends per instance and receiving host; kept across rebuilds.
+    pacer: Arc<Pacer>,
 }
 
 /// What a delivery needs besides its row: its message, compiled content, subscriber
@@ -122,6 +139,7 @@ impl Deliverer {
             signer: LinkSigner::load(&db, &config.public_url()).await?,
             config: config.delivery.clone(),
             bus: None,
+            pacer: Arc::new(Pacer::new(config.delivery.pacing.clone())),
             db,
         })
     }
@@ -130,6 +148,17 @@ impl Deliverer {
     pub fn with_bus(mut self, bus: Bus) -> Self {
         self.bus = Some(bus);
         self
+    }
+
+    /// Paces with `pacer` (the worker's, which outlives a rebuild of the deliverer).
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = pacer;
+        self
+    }
+
+    /// The lanes paced or pushed back so far.
+    pub fn pacing(&self) -> Vec<herald_core::pacing::LanePace> {
+        self.pacer.rates()
     }
 
     /// One round, all steps in turn, without a job queue: expires and reconsiders,
@@ -215,7 +244,7 @@ impl Deliverer {
         // brought): a crash repeats only the sends not yet written, with the same
         // keys, never the whole page.
         let batches = futures::stream::iter(work.to_send)
-            .map(|row| self.attempt(&round, row))
+            .map(|row| self.attempt(&round, row, None))
             .buffer_unordered(self.config.concurrency);
         let mut batches = std::pin::pin!(tokio_stream::StreamExt::chunks_timeout(
             batches,
@@ -231,6 +260,7 @@ impl Deliverer {
                 record_first(&self.db, tried.attempts, &self.policy, now).await?,
             );
             recorded.held += record_held(&self.db, tried.held, now).await?;
+            recorded.paced += record_paced(&self.db, tried.paced, now).await?;
             self.disable_dead(tried.dead_endpoints).await?;
         }
         finish(&self.db, page.id, Utc::now()).await?;
@@ -256,40 +286,63 @@ impl Deliverer {
         if claimed.is_empty() {
             return Ok(Recorded::default());
         }
+        // Sends wait for pacing at most half the lease: the rest are put off, never
+        // left to a lease that ran out (another worker would send them too).
+        let latest = Instant::now() + Duration::from_secs(self.config.lease_secs) / 2;
         let round = self.load_round(&claimed).await?;
         let (inbox, claimed): (Vec<_>, Vec<_>) = claimed
             .into_iter()
             .partition(|row| row.channel == ChannelKind::Inbox.as_str());
         let stored = self.store_inbox(&round, inbox).await?;
-        let tried = self.send_all(&round, claimed).await;
+        let tried = self.send_all(&round, claimed, latest).await;
         let attempts = stored.attempts.into_iter().chain(tried.attempts).collect();
         let held = stored.held.into_iter().chain(tried.held).collect();
         let now = Utc::now().max(now);
         let mut recorded = record(&self.db, attempts, &self.policy, now).await?;
         recorded.held = record_held(&self.db, held, now).await?;
+        recorded.paced = record_paced(&self.db, tried.paced, now).await?;
         self.disable_dead(tried.dead_endpoints).await?;
         tracing::debug!(?recorded, "batch sent");
         Ok(recorded)
     }
 
-    /// Sends `rows` (none for the inbox) with bounded concurrency.
-    async fn send_all(&self, round: &Round, rows: Vec<delivery::Model>) -> Outcomes {
+    /// Sends `rows` (none for the inbox) with bounded concurrency; a send whose lane
+    /// has no slot by `latest` is put off.
+    async fn send_all(
+        &self,
+        round: &Round,
+        rows: Vec<delivery::Model>,
+        latest: Instant,
+    ) -> Outcomes {
         let tried = futures::stream::iter(rows)
-            .map(|row| self.attempt(round, row))
+            .map(|row| self.attempt(round, row, Some(latest)))
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
         Outcomes::of(tried)
     }
 
-    /// One try at `row`, unless a keyword rule holds it back once rendered.
-    async fn attempt(&self, round: &Round, row: delivery::Model) -> Tried {
+    /// One try at `row`, unless a keyword rule holds it back once rendered or its lane's
+    /// pacing has no slot for it by `latest` (then it is put off to that slot).
+    async fn attempt(&self, round: &Round, row: delivery::Model, latest: Option<Instant>) -> Tried {
         let prepared = self.prepare(round, &row);
-        let started_at = Utc::now();
-        let clock = Instant::now();
-        let (outcome, endpoint) = match prepared {
-            Ok(ready) => (ready.channel.send(&ready.delivery).await, ready.endpoint),
-            Err(Stop::Failed(outcome)) => (outcome, None),
+        let (outcome, endpoint, started_at, clock) = match prepared {
+            Ok(ready) => {
+                let latest = latest.unwrap_or_else(|| Instant::now() + LONGEST_PACING_WAIT);
+                if let Err(slot) = self.pacer.admit(&ready.lane, latest).await {
+                    let due = Utc::now()
+                        + chrono::Duration::from_std(
+                            slot.saturating_duration_since(Instant::now()),
+                        )
+                        .unwrap_or_default();
+                    return Tried::Paced(row, due);
+                }
+                let (started_at, clock) = (Utc::now(), Instant::now());
+                let outcome = ready.channel.send(&ready.delivery).await;
+                self.pacer.observe(&ready.lane, &outcome);
+                (outcome, ready.endpoint, started_at, clock)
+            }
+            Err(Stop::Failed(outcome)) => (outcome, None, Utc::now(), Instant::now()),
             Err(Stop::Held(hit)) => return Tried::Held(row, hit),
         };
         let attempt = Attempt {
@@ -396,7 +449,8 @@ impl Deliverer {
         let key = IdempotencyKey::parse(idempotency_key(row))
             .map_err(|e| DeliveryOutcome::permanent(e.to_string()))?;
         Ok(Prepared {
-            channel: route,
+            lane: Lane::of(&route.name, &content),
+            channel: route.channel,
             delivery: Delivery {
                 idempotency_key: key,
                 message: content,
@@ -453,6 +507,11 @@ impl Deliverer {
     }
 }
 
+/// The longest a page's send waits for its lane's slot; one due later is put off to it
+/// (a due row), so a slow lane does not hold the page. Claimed deliveries wait at most
+/// half their lease.
+const LONGEST_PACING_WAIT: Duration = Duration::from_secs(30);
+
 /// How long sent deliveries of a page may wait to be written, at most.
 const RECORD_AT_LEAST_EVERY: Duration = Duration::from_millis(250);
 
@@ -467,16 +526,19 @@ fn idempotency_key(row: &delivery::Model) -> String {
     }
 }
 
-/// One delivery's turn: an attempt (with the endpoint it went to), or held back.
+/// One delivery's turn: an attempt (with the endpoint it went to), held back, or put
+/// off by pacing until a slot.
 enum Tried {
     Sent(Attempt, Option<i64>),
     Held(delivery::Model, KeywordHit),
+    Paced(delivery::Model, DateTime<Utc>),
 }
 
 /// A batch's turns, sorted for recording.
 struct Outcomes {
     attempts: Vec<Attempt>,
     held: Vec<(delivery::Model, KeywordHit)>,
+    paced: Vec<(delivery::Model, DateTime<Utc>)>,
     /// Endpoints their providers reported gone.
     dead_endpoints: Vec<(i64, String)>,
 }
@@ -486,6 +548,7 @@ impl Outcomes {
         let mut outcomes = Outcomes {
             attempts: Vec::with_capacity(tried.len()),
             held: Vec::new(),
+            paced: Vec::new(),
             dead_endpoints: Vec::new(),
         };
         for turn in tried {
@@ -504,6 +567,7 @@ impl Outcomes {
                     outcomes.attempts.push(attempt);
                 }
                 Tried::Held(row, hit) => outcomes.held.push((row, hit)),
+                Tried::Paced(row, due) => outcomes.paced.push((row, due)),
             }
         }
         outcomes
@@ -521,6 +585,7 @@ fn add(a: Recorded, b: Recorded) -> Recorded {
         reconsidered: a.reconsidered + b.reconsidered,
         expired: a.expired + b.expired,
         held: a.held + b.held,
+        paced: a.paced + b.paced,
     }
 }
 
@@ -610,7 +675,7 @@ impl Deliverer {
         subscriber: &subscriber::Model,
         endpoint: Option<&subscriber_endpoint::Model>,
         rendered: RenderedContent,
-    ) -> Result<(Arc<dyn Channel>, Message), DeliveryOutcome> {
+    ) -> Result<(Route, Message), DeliveryOutcome> {
         let channel = ChannelKind::parse(&row.channel).ok_or_else(|| {
             DeliveryOutcome::permanent(format!("unknown channel {}", row.channel))
         })?;

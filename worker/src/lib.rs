@@ -4,6 +4,7 @@
 pub mod deliver;
 pub mod housekeeping;
 pub mod loops;
+pub mod pacing;
 pub mod pages;
 pub mod storage;
 

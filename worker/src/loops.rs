@@ -12,12 +12,14 @@ use herald_core::channel_instances::{Fingerprint, fingerprint};
 use herald_core::config::Config;
 use herald_core::deliveries::{Doorbell, Recorded};
 use herald_core::inbox::Bus;
+use herald_core::pacing::publish;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::WorkerError;
 use crate::deliver::{Deliverer, claim_batch};
+use crate::pacing::Pacer;
 use crate::pages::PageQueue;
 
 /// The deliverer for the channel instances as they are now: checked before every
@@ -28,6 +30,8 @@ pub struct Current {
     bus: Bus,
     /// How long an idle loop waits before it looks for work again.
     poll: Duration,
+    /// This worker's pacing, kept when the deliverer is rebuilt.
+    pacer: Arc<Pacer>,
     built: Mutex<Option<(Fingerprint, Arc<Deliverer>)>>,
 }
 
@@ -50,7 +54,10 @@ impl Current {
         if built.as_ref().is_none_or(|(from, _)| *from != now_is) {
             match Deliverer::new(self.db.clone(), &self.config).await {
                 Ok(deliverer) => {
-                    *built = Some((now_is, Arc::new(deliverer.with_bus(self.bus.clone()))));
+                    let deliverer = deliverer
+                        .with_bus(self.bus.clone())
+                        .with_pacer(Arc::clone(&self.pacer));
+                    *built = Some((now_is, Arc::new(deliverer)));
                 }
                 Err(error) => tracing::warn!(%error, "loading channel instances failed"),
             }
@@ -75,6 +82,7 @@ pub async fn run_loop(
     let pages = PageQueue::new(&db, &config.delivery)?;
     let current = Arc::new(Current {
         db,
+        pacer: Arc::new(Pacer::new(config.delivery.pacing.clone())),
         built: Mutex::new(None),
         poll: Duration::from_millis(config.delivery.poll_interval_ms),
         config: config.clone(),
@@ -95,6 +103,17 @@ pub async fn run_loop(
         current.poll,
         stop.clone().cancelled_owned(),
     );
+    let publishing = {
+        let stop = stop.clone();
+        let every = Duration::from_secs(config.delivery.heartbeat_secs);
+        let publish_loop = publish_loop(Arc::clone(&current), every);
+        async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = publish_loop => {}
+            }
+        }
+    };
     // Cutting and handing over may stop at any await: both are idempotent.
     let campaigns = {
         let stop = stop.clone();
@@ -106,6 +125,9 @@ pub async fn run_loop(
             }
         }
     };
+    let campaigns = async move {
+        futures::future::join(campaigns, publishing).await;
+    };
     let work = futures::future::join3(campaigns, futures::future::join_all(senders), page_worker);
     tokio::pin!(work);
     let ((), _, pages) = tokio::select! {
@@ -116,6 +138,25 @@ pub async fn run_loop(
         done = &mut work => done,
     };
     pages
+}
+
+/// Publishes this worker's paced lanes every `every`, for the API and the console. A
+/// failure is logged; the next round publishes again.
+async fn publish_loop(current: Arc<Current>, every: Duration) {
+    let worker = crate::pages::process_name();
+    let mut published_any = false;
+    loop {
+        tokio::time::sleep(every).await;
+        let lanes = current.pacer.rates();
+        // Nothing paced, and nothing published before to replace: no write at all.
+        if lanes.is_empty() && !published_any {
+            continue;
+        }
+        published_any = !lanes.is_empty();
+        if let Err(error) = publish(&current.db, &worker, lanes, Utc::now()).await {
+            tracing::warn!(%error, "publishing the pacing of lanes failed");
+        }
+    }
 }
 
 /// Upkeep and campaign steps, round after round, waking the senders when something

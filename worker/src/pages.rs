@@ -106,7 +106,7 @@ impl PageQueue {
         poll: Duration,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), WorkerError> {
-        let name = format!("pages-{}-{}", hostname(), std::process::id());
+        let name = format!("pages-{}", process_name());
         let stop = async move {
             shutdown.await;
             Ok::<(), std::io::Error>(())
@@ -158,6 +158,8 @@ async fn run_page(
     Ok(())
 }
 
-fn hostname() -> String {
-    std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned())
+/// This process as other workers see it: host and process id.
+pub(crate) fn process_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+    format!("{host}-{}", std::process::id())
 }

@@ -31,7 +31,59 @@ export function Channels() {
         }
       </Loaded>
       <NewChannel created={channels.reload} />
+      <Pacing />
     </>
+  );
+}
+
+/// The pace of each lane (instance and receiving host) a receiver pushed back on,
+/// as the workers last published it.
+function Pacing() {
+  const lanes = useApi(() => call(api.GET("/v1/pacing")), []);
+  return (
+    <section aria-labelledby="pacing-title">
+      <h2 id="pacing-title">Pacing</h2>
+      <p className="muted">
+        Sends go out as fast as receivers take them. When a receiver pushes back (429, SMTP 421, Retry-After, a timeout), the worker sends to that host
+        at half the rate it accepted, then speeds up step by step. Lanes not listed are unpaced.
+      </p>
+      <Loaded state={lanes} what="pacing">
+        {(list) =>
+          list.length === 0 ? (
+            <Empty title="No receiver has pushed back lately." />
+          ) : (
+            <div className="table-wrap card">
+              <table className="stack-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Instance</th>
+                    <th scope="col">Host</th>
+                    <th scope="col" className="num">
+                      Pace
+                    </th>
+                    <th scope="col">Last push-back</th>
+                    <th scope="col">Worker</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.map((l) => (
+                    <tr key={`${l.worker}/${l.instance}/${l.host}`}>
+                      <td data-label="Instance">{l.instance}</td>
+                      <td data-label="Host">{l.host || "—"}</td>
+                      <td data-label="Pace" className="num">
+                        {l.rate_per_sec == null ? "unpaced" : `${l.rate_per_sec.toFixed(1)}/s`}
+                      </td>
+                      <td data-label="Last push-back">{when(l.throttled_at)}</td>
+                      <td data-label="Worker">{l.worker}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
+    </section>
   );
 }
 

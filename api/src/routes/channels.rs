@@ -4,9 +4,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::Utc;
 use herald_core::channel_instances::{
     self as instances, ChannelInstanceIn, ChannelInstanceOut, TestSendIn, TestSendOut,
 };
+use herald_core::pacing::{self, PublishedPace};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Caller;
@@ -19,6 +21,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_channels, create_channel))
         .routes(routes!(get_channel, replace_channel, delete_channel))
         .routes(routes!(test_send))
+        .routes(routes!(list_pacing))
+}
+
+/// How fast the workers send through each channel instance to each receiving host,
+/// for lanes a receiver pushed back on (429, SMTP 421, `Retry-After`, a timeout) or
+/// that a ceiling paces. Each worker paces its own sends and publishes every heartbeat;
+/// lanes not published for two minutes are left out. Unlisted lanes are unpaced.
+#[utoipa::path(get, path = "/v1/pacing", tag = "channels",
+    security(("session" = ["deliveries:read"])),
+    responses((status = 200, body = Vec<PublishedPace>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_pacing(State(state): State<AppState>) -> Result<Json<Vec<PublishedPace>>, ApiError> {
+    Ok(Json(pacing::list(&state.db, Utc::now()).await?))
 }
 
 /// Channel instances by name, without their secrets.

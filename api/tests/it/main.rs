@@ -26,6 +26,7 @@ mod messages;
 mod openapi;
 mod operations;
 mod operators;
+mod pacing;
 mod reports;
 mod review;
 mod rules;

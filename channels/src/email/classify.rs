@@ -27,8 +27,12 @@ pub(super) fn classify_error(failure: &SmtpFailure) -> DeliveryOutcome {
         // lettre refused the message itself (e.g. no recipients): sending it again
         // changes nothing.
         DeliveryOutcome::permanent(reason)
+    } else if error.is_timeout() || error.status().is_some_and(|code| code.to_string() == "421") {
+        // 421: the relay is closing the channel on us (too many connections or
+        // messages); a timeout: too slow to answer. Both are push-back.
+        DeliveryOutcome::throttled(reason, None)
     } else {
-        // 4xx replies, timeouts, refused or dropped connections, TLS handshakes.
+        // Other 4xx replies, refused or dropped connections, TLS handshakes.
         DeliveryOutcome::retryable(reason, None)
     }
 }

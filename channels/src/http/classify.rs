@@ -32,6 +32,13 @@ pub(crate) fn classify_failure_status(
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, SystemTime::now()));
+        // A 5xx alone is a fault; asked to wait, or told too many, is push-back.
+        if status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+            || retry_after.is_some()
+        {
+            return DeliveryOutcome::throttled(reason, retry_after);
+        }
         return DeliveryOutcome::retryable(reason, retry_after);
     }
     if status.is_redirection() {
@@ -47,9 +54,14 @@ pub(crate) fn classify_transport_error(provider: &str, error: &reqwest::Error) -
     if let Some(refused) = find_refusal(error) {
         return DeliveryOutcome::permanent(refused.to_string());
     }
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
+    if error.is_timeout() {
+        // A receiver too slow to answer is pushing back too.
+        return DeliveryOutcome::throttled(
+            format!("{provider} timed out: {}", error_chain(error)),
+            None,
+        );
+    }
+    let what = if error.is_connect() {
         "connection failed"
     } else {
         "request failed"

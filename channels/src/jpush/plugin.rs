@@ -150,13 +150,18 @@ fn with_rate_limit_reset(
         DeliveryOutcome::Retryable {
             reason,
             retry_after: None,
+            throttled,
         } => {
             let reset = headers
                 .get("x-rate-limit-reset")
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            DeliveryOutcome::retryable(reason, reset)
+            DeliveryOutcome::Retryable {
+                reason,
+                throttled: throttled || reset.is_some(),
+                retry_after: reset,
+            }
         }
         other => other,
     }

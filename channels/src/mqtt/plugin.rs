@@ -141,7 +141,7 @@ impl Channel for MqttChannel {
         match waited {
             Ok(Ok(())) => DeliveryOutcome::delivered(None, "PUBACK"),
             Ok(Err(reason)) => DeliveryOutcome::retryable(reason, None),
-            Err(_) => DeliveryOutcome::retryable(
+            Err(_) => DeliveryOutcome::throttled(
                 format!("no PUBACK within {} ms", self.ack_timeout.as_millis()),
                 None,
             ),

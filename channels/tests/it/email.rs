@@ -106,9 +106,15 @@ async fn a_4xx_reply_is_retryable_and_a_5xx_reply_is_permanent() {
         .send(&delivery("d-3", Message::Email(newsletter())))
         .await;
     assert!(
-        matches!(&outcome, DeliveryOutcome::Retryable { reason, retry_after: None } if reason.contains("451")),
+        matches!(&outcome, DeliveryOutcome::Retryable { reason, retry_after: None, throttled: false } if reason.contains("451")),
         "{outcome:?}"
     );
+
+    server.refuse_recipients_with("421 4.7.0 Too many messages, slow down");
+    let outcome = channel
+        .send(&delivery("d-3b", Message::Email(newsletter())))
+        .await;
+    assert!(outcome.is_throttled(), "421 is push-back: {outcome:?}");
 
     server.refuse_recipients_with("550 5.1.1 No such user");
     let outcome = channel

@@ -117,7 +117,7 @@ async fn answers_are_classified_and_retry_after_is_honoured() {
 
     let outcome = send("/429-seconds").await;
     assert!(
-        matches!(outcome, DeliveryOutcome::Retryable { retry_after: Some(after), .. } if after == Duration::from_secs(7)),
+        matches!(outcome, DeliveryOutcome::Retryable { retry_after: Some(after), throttled: true, .. } if after == Duration::from_secs(7)),
         "{outcome:?}"
     );
     let outcome = send("/429-date").await;
@@ -132,10 +132,11 @@ async fn answers_are_classified_and_retry_after_is_honoured() {
             outcome,
             DeliveryOutcome::Retryable {
                 retry_after: None,
+                throttled: false,
                 ..
             }
         ),
-        "{outcome:?}"
+        "a fault, not push-back: {outcome:?}"
     );
     let outcome = send("/400").await;
     assert!(

@@ -397,6 +397,7 @@ fn first_attempt_row(
         DeliveryOutcome::Retryable {
             reason,
             retry_after,
+            ..
         } => match policy.next_try(sent.attempts, *retry_after, now) {
             Some(at) => {
                 recorded.retrying += 1;
@@ -456,7 +457,14 @@ pub(crate) fn held_change(id: i64, hit: &KeywordHit) -> Change {
 /// tried: the try a claim counted (rows written before, `id` > 0) and their ledger
 /// slots, since a cap counts what was sent.
 pub(crate) async fn give_back(txn: &impl ConnectionTrait, held: &[&delivery::Model]) -> Result<()> {
-    let claimed: Vec<i64> = held.iter().map(|row| row.id).filter(|id| *id > 0).collect();
+    unclaim(txn, held).await?;
+    release_slots(txn, held).await
+}
+
+/// Takes back the try a claim counted for rows written before (`id` > 0) that were not
+/// tried after all.
+async fn unclaim(txn: &impl ConnectionTrait, rows: &[&delivery::Model]) -> Result<()> {
+    let claimed: Vec<i64> = rows.iter().map(|row| row.id).filter(|id| *id > 0).collect();
     for chunk in claimed.chunks(RECORD_CHUNK) {
         delivery::Entity::update_many()
             .col_expr(
@@ -467,12 +475,42 @@ pub(crate) async fn give_back(txn: &impl ConnectionTrait, held: &[&delivery::Mod
             .exec(txn)
             .await?;
     }
-    release_slots(txn, held).await
+    Ok(())
 }
 
-/// Deliveries that keyword rules held back once rendered: written (a page's, `id` 0)
-/// or moved (a claimed one's) to `filtered`, with the rule and the word in the reason,
-/// and their ledger slots given back, since nothing was sent. Returns how many.
+/// Deliveries their lane's pacing could not let go within the wait a worker allows
+/// itself: queued again, due at the lane's next free slot, unattempted and keeping their
+/// ledger slot (they will be sent). Returns how many.
+pub async fn record_paced<C>(
+    db: &C,
+    paced: Vec<(delivery::Model, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> Result<u64>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let filed = paced
+        .into_iter()
+        .map(|(row, due)| {
+            let change = Change {
+                id: row.id,
+                status: DeliveryStatus::Queued.as_str(),
+                not_before: Some(due),
+                reason: Some("paced: its receiver pushed back, so it waits for a free slot".into()),
+                filter: None,
+                rule_id: row.rule_id,
+                list_entry_id: row.list_entry_id,
+                endpoint_id: None,
+            };
+            (row, change)
+        })
+        .collect();
+    file_untried(db, filed, false, now).await
+}
+
+/// Deliveries that keyword rules held back once rendered: `filtered`, with the rule and
+/// the word in the reason, and their ledger slots given back, since nothing was sent.
+/// Returns how many.
 pub async fn record_held<C>(
     db: &C,
     held: Vec<(delivery::Model, KeywordHit)>,
@@ -481,39 +519,66 @@ pub async fn record_held<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    if held.is_empty() {
+    let filed = held
+        .into_iter()
+        .map(|(row, hit)| {
+            let change = held_change(row.id, &hit);
+            (row, change)
+        })
+        .collect();
+    file_untried(db, filed, true, now).await
+}
+
+/// Files deliveries that were not tried after all in the state each change gives:
+/// written when a page never wrote them (`id` 0), moved when claimed, with the try a
+/// claim counted taken back; with `release`, their ledger slots are given back too.
+async fn file_untried<C>(
+    db: &C,
+    filed: Vec<(delivery::Model, Change)>,
+    release: bool,
+    now: DateTime<Utc>,
+) -> Result<u64>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    if filed.is_empty() {
         return Ok(0);
     }
     let mut fresh = Vec::new();
     let mut claimed = Vec::new();
-    for (row, hit) in &held {
-        let change = held_change(row.id, hit);
-        if row.id == 0 {
-            let channel = ChannelKind::parse(&row.channel).unwrap_or(ChannelKind::Webhook);
-            fresh.push(delivery::ActiveModel {
-                status: Set(change.status.to_owned()),
-                filter: Set(change.filter.map(str::to_owned)),
-                rule_id: Set(change.rule_id),
-                reason: Set(change.reason),
-                ..new_row(
-                    row.message_id,
-                    row.subscriber_id,
-                    channel,
-                    row.endpoint_id,
-                    now,
-                )
-            });
-        } else {
-            claimed.push(change);
+    for (row, change) in &filed {
+        if row.id != 0 {
+            claimed.push(change.clone());
+            continue;
         }
+        let channel = ChannelKind::parse(&row.channel).unwrap_or(ChannelKind::Webhook);
+        fresh.push(delivery::ActiveModel {
+            status: Set(change.status.to_owned()),
+            filter: Set(change.filter.map(str::to_owned)),
+            rule_id: Set(change.rule_id),
+            list_entry_id: Set(change.list_entry_id),
+            reason: Set(change.reason.clone()),
+            not_before: Set(change.not_before),
+            ..new_row(
+                row.message_id,
+                row.subscriber_id,
+                channel,
+                row.endpoint_id,
+                now,
+            )
+        });
     }
     let txn = crate::db::begin_write(db).await?;
     insert_deliveries(&txn, fresh).await?;
     for chunk in claimed.chunks(RECORD_CHUNK) {
         update_each(&txn, chunk, now).await?;
     }
-    let rows: Vec<&delivery::Model> = held.iter().map(|(row, _)| row).collect();
-    give_back(&txn, &rows).await?;
+    let rows: Vec<&delivery::Model> = filed.iter().map(|(row, _)| row).collect();
+    if release {
+        give_back(&txn, &rows).await?;
+    } else {
+        unclaim(&txn, &rows).await?;
+    }
     txn.commit().await?;
-    Ok(held.len() as u64)
+    Ok(filed.len() as u64)
 }

@@ -221,6 +221,8 @@ pub struct Recorded {
     pub expired: u64,
     /// Deliveries a keyword rule held back once their content was rendered.
     pub held: u64,
+    /// Deliveries their lane's pacing put off to a later slot, unattempted.
+    pub paced: u64,
 }
 
 fn outcome_row(outcome: &DeliveryOutcome) -> (&'static str, String) {

@@ -18,6 +18,7 @@ pub mod list_entry;
 pub mod message;
 pub mod message_request;
 pub mod operator;
+pub mod pacing_lane;
 pub mod rule;
 pub mod send_ledger;
 pub mod session;
