@@ -580,3 +580,39 @@ pub async fn fingerprint(conn: &impl ConnectionTrait) -> Result<Fingerprint> {
         .unwrap_or((0, None));
     Ok((count, latest))
 }
+
+/// Checks a campaign's or send's choice of instances (`instances`): each names an
+/// instance that exists, and no two are of the same kind (a message goes through one
+/// instance per kind). Whether one is enabled is checked when sending: it may be
+/// enabled by then.
+pub async fn check_choice(conn: &impl ConnectionTrait, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    if names.len() > 6 {
+        return Err(Error::invalid(
+            "instances",
+            "at most one instance per kind, 6 kinds",
+        ));
+    }
+    let found = channel_instance::Entity::find()
+        .filter(channel_instance::Column::Name.is_in(names.iter().map(String::as_str)))
+        .all(conn)
+        .await?;
+    let mut kinds = std::collections::HashSet::new();
+    for name in names {
+        let Some(instance) = found.iter().find(|i| &i.name == name) else {
+            return Err(Error::invalid(
+                "instances",
+                format!("no channel instance is named {name:?}"),
+            ));
+        };
+        if !kinds.insert(instance.kind.as_str()) {
+            return Err(Error::invalid(
+                "instances",
+                format!("two instances of kind {} are chosen", instance.kind),
+            ));
+        }
+    }
+    Ok(())
+}

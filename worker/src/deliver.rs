@@ -49,41 +49,62 @@ struct Route {
     channel: Arc<dyn Channel>,
 }
 
-/// The channel instance each kind of delivery goes through.
+/// The channel instances deliveries go through: by default the first enabled instance
+/// (by name) of each kind, or the one a message chose by name.
 #[derive(Default)]
 struct Routes {
-    email: Option<Route>,
-    webhook: Option<Route>,
-    mqtt: Option<Route>,
-    /// By push provider: `fcm`, `apns`, `jpush`.
-    push: HashMap<String, Route>,
+    /// By instance kind: `smtp`, `webhook`, `mqtt`, `fcm`, `apns`, `jpush`.
+    defaults: HashMap<String, Route>,
+    /// Enabled instances by name.
+    named: HashMap<String, Route>,
+    /// Every instance's kind by name, the disabled ones too.
+    kinds: HashMap<String, String>,
 }
 
 impl Routes {
-    /// The first enabled instance (by name) of each kind.
     async fn load(
         db: &DatabaseConnection,
         sealer: &Sealer,
         destinations: &SsrfGuard,
     ) -> herald_core::Result<Self> {
         let mut routes = Routes::default();
+        for model in herald_core::channel_instances::list(db).await? {
+            routes.kinds.insert(model.name, model.kind);
+        }
+        // In name order, so the first of each kind is the default.
         for (model, channel) in build_enabled(db, sealer, destinations).await? {
-            let channel = Route {
+            let route = Route {
                 name: model.name.as_str().into(),
                 channel,
             };
-            let slot = match model.kind.as_str() {
-                "smtp" => &mut routes.email,
-                "webhook" => &mut routes.webhook,
-                "mqtt" => &mut routes.mqtt,
-                provider => {
-                    routes.push.entry(provider.to_owned()).or_insert(channel);
-                    continue;
-                }
-            };
-            slot.get_or_insert(channel);
+            routes
+                .defaults
+                .entry(model.kind.clone())
+                .or_insert_with(|| route.clone());
+            routes.named.insert(model.name, route);
         }
         Ok(routes)
+    }
+
+    /// The instance of `kind` a message goes through: the one it chose among `chosen`,
+    /// or the default. A chosen instance that is disabled, or no instance of the kind,
+    /// is retryable: deliveries wait (and can be re-driven) until an operator enables
+    /// or configures one.
+    fn pick(&self, kind: &str, chosen: &[String]) -> Result<Route, DeliveryOutcome> {
+        let choice = chosen
+            .iter()
+            .find(|name| self.kinds.get(*name).is_some_and(|k| k == kind));
+        match choice {
+            Some(name) => self.named.get(name).cloned().ok_or_else(|| {
+                DeliveryOutcome::retryable(
+                    format!("the chosen {kind} instance {name:?} is not enabled"),
+                    None,
+                )
+            }),
+            None => self.defaults.get(kind).cloned().ok_or_else(|| {
+                DeliveryOutcome::retryable(format!("no enabled {kind} channel instance"), None)
+            }),
+        }
     }
 }
 
@@ -682,11 +703,11 @@ impl Deliverer {
         let missing = |what: &str| DeliveryOutcome::permanent(format!("no {what} to send to"));
         let no_content =
             || DeliveryOutcome::permanent(format!("the template has no {channel} content"));
-        // Retryable, so deliveries wait (and can be re-driven) until an operator
-        // configures the instance.
-        let no_route = || {
-            DeliveryOutcome::retryable(format!("no enabled channel instance for {channel}"), None)
-        };
+        let chosen: Vec<String> = message
+            .instances
+            .as_ref()
+            .and_then(|names| serde_json::from_value(names.clone()).ok())
+            .unwrap_or_default();
         match channel {
             ChannelKind::Email => {
                 let email = rendered.email.ok_or_else(no_content)?;
@@ -694,11 +715,12 @@ impl Deliverer {
                     .email
                     .clone()
                     .ok_or_else(|| missing("email address"))?;
-                let route = self.routes.email.clone().ok_or_else(no_route)?;
+                let route = self.routes.pick("smtp", &chosen)?;
                 Ok((
                     route,
                     Message::Email(EmailMessage {
-                        from: self.config.email_from.clone(),
+                        from: email.from.unwrap_or_else(|| self.config.email_from.clone()),
+                        reply_to: email.reply_to,
                         to: vec![to],
                         subject: email.subject,
                         text: email.text.unwrap_or_default(),
@@ -713,7 +735,7 @@ impl Deliverer {
             ChannelKind::Webhook => {
                 let body = rendered.webhook.ok_or_else(no_content)?;
                 let url = endpoint.ok_or_else(|| missing("webhook endpoint"))?;
-                let route = self.routes.webhook.clone().ok_or_else(no_route)?;
+                let route = self.routes.pick("webhook", &chosen)?;
                 Ok((
                     route,
                     Message::Webhook(WebhookMessage {
@@ -725,13 +747,8 @@ impl Deliverer {
             ChannelKind::Push => {
                 let push = rendered.push.ok_or_else(no_content)?;
                 let device = endpoint.ok_or_else(|| missing("push endpoint"))?;
-                let provider = device.provider.clone().unwrap_or_default();
-                let route = self
-                    .routes
-                    .push
-                    .get(&provider)
-                    .cloned()
-                    .ok_or_else(no_route)?;
+                let provider = device.provider.as_deref().unwrap_or_default();
+                let route = self.routes.pick(provider, &chosen)?;
                 Ok((
                     route,
                     Message::Push(PushMessage {
@@ -747,7 +764,7 @@ impl Deliverer {
                 let topic = endpoint
                     .map(|e| e.address.clone())
                     .unwrap_or_else(|| format!("herald/{}/inbox", subscriber.external_id));
-                let route = self.routes.mqtt.clone().ok_or_else(no_route)?;
+                let route = self.routes.pick("mqtt", &chosen)?;
                 Ok((
                     route,
                     Message::Mqtt(MqttMessage {

@@ -45,6 +45,9 @@ pub struct CampaignOut {
     template_version: i32,
     audience_id: i64,
     channels: Vec<ChannelKind>,
+    /// The channel instances it goes through, by name (one per kind); empty: the first
+    /// enabled instance of each kind.
+    instances: Vec<String>,
     schedule: Option<Schedule>,
     priority: i32,
     category: String,
@@ -75,6 +78,10 @@ impl From<campaign::Model> for CampaignOut {
     fn from(m: campaign::Model) -> Self {
         Self {
             channels: serde_json::from_value(m.channels).unwrap_or_default(),
+            instances: m
+                .instances
+                .and_then(|i| serde_json::from_value(i).ok())
+                .unwrap_or_default(),
             schedule: serde_json::from_value(m.schedule).ok(),
             id: m.id,
             name: m.name,

@@ -33,6 +33,13 @@ pub(crate) async fn scheduled_campaign_on(
     schedule: Value,
     channels: Value,
 ) -> i64 {
+    let fields = json!({ "template_id": template_id, "channels": channels, "schedule": schedule });
+    scheduled_campaign_with(app, admin, fields).await
+}
+
+/// A campaign to everyone with `fields` (template, channels, schedule, …) over the
+/// defaults, approved by a reviewer and scheduled.
+pub(crate) async fn scheduled_campaign_with(app: &TestApp, admin: &Session, fields: Value) -> i64 {
     let audience = admin
         .ok(
             Method::POST,
@@ -40,15 +47,11 @@ pub(crate) async fn scheduled_campaign_on(
             &json!({ "name": format!("everyone {}", unique_suffix()), "kind": "all" }),
         )
         .await;
-    let campaign = admin
-        .ok(
-            Method::POST,
-            "/v1/campaigns",
-            &json!({ "name": "launch", "template_id": template_id,
-            "audience_id": audience["id"], "channels": channels, "schedule": schedule,
-            "category": "news" }),
-        )
-        .await;
+    let mut body = json!({ "name": "launch", "audience_id": audience["id"], "category": "news" });
+    for (key, value) in fields.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    let campaign = admin.ok(Method::POST, "/v1/campaigns", &body).await;
     let id = campaign["id"].as_i64().unwrap();
     let reviewer = app.operator(Role::Reviewer).await;
     admin

@@ -292,3 +292,129 @@ async fn a_campaign_reaches_each_push_provider_through_the_worker() {
         "A-17"
     );
 }
+
+/// A campaign that chooses its SMTP instance goes through that relay, not the first one
+/// by name, with the sender and reply address its template names; a choice naming no
+/// instance, or two of one kind, is refused with the field named.
+#[tokio::test]
+async fn a_campaign_goes_through_the_instance_it_chooses_with_its_templates_sender() {
+    use crate::campaign_run::scheduled_campaign_with;
+    use crate::helpers::error_of;
+
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (transactional, marketing) = (
+        smtp::SmtpServer::start().await,
+        smtp::SmtpServer::start().await,
+    );
+    for (name, server) in [
+        ("a-transactional", &transactional),
+        ("b-marketing", &marketing),
+    ] {
+        admin
+            .ok(
+                Method::POST,
+                "/v1/channels",
+                &json!({ "name": name, "settings": { "kind": "smtp", "host": "127.0.0.1",
+                    "port": server.addr.port(), "security": "plain" } }),
+            )
+            .await;
+    }
+    subscribers(
+        &admin,
+        &["reader".to_owned()],
+        |_| json!({ "email": "reader@example.com" }),
+    )
+    .await;
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": "offer", "content": { "email": {
+                "subject": "Spring offer", "text": "20% off.",
+                "from": "Shop News <news@shop.example>", "reply_to": "care@shop.example" } } }),
+        )
+        .await;
+    let template_id = template["template"]["id"].as_i64().unwrap();
+    let refused = admin
+        .post("/v1/templates")
+        .json(&json!({ "name": "bad sender", "content": { "email": {
+            "subject": "Hi", "text": "x", "from": "Shop News <not an address>" } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(refused, 422).await["field"], "content.email.from");
+
+    for (instances, wrong) in [
+        (json!(["c-nowhere"]), "no channel instance is named"),
+        (
+            json!(["a-transactional", "b-marketing"]),
+            "two instances of kind smtp",
+        ),
+    ] {
+        let refused = admin
+            .post("/v1/campaigns")
+            .json(
+                &json!({ "name": "bad", "template_id": template_id, "audience_id": 1,
+                "channels": ["email"], "schedule": { "kind": "now" }, "category": "news",
+                "instances": instances }),
+            )
+            .send()
+            .await
+            .unwrap();
+        let error = error_of(refused, 422).await;
+        assert_eq!(error["field"], "instances", "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains(wrong),
+            "{error}"
+        );
+    }
+
+    let id = scheduled_campaign_with(
+        &app,
+        &admin,
+        json!({ "template_id": template_id, "channels": ["email"], "schedule": { "kind": "now" },
+            "instances": ["b-marketing"] }),
+    )
+    .await;
+    let campaign = admin.get_json(&format!("/v1/campaigns/{id}")).await;
+    assert_eq!(campaign["instances"], json!(["b-marketing"]));
+    let deliverer = Deliverer::new(app.db.clone(), &test_config())
+        .await
+        .unwrap();
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!(round.delivered, 1, "{round:?}");
+    assert_eq!(
+        transactional.mail_count(),
+        0,
+        "not the first instance by name"
+    );
+    let mails = marketing.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].header("From").as_deref(),
+        Some("\"Shop News\" <news@shop.example>")
+    );
+    assert_eq!(
+        mails[0].header("Reply-To").as_deref(),
+        Some("care@shop.example")
+    );
+
+    // An API send chooses too.
+    let key = app.api_key(&["messages:send"]).await;
+    let response = app
+        .anonymous()
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&key)
+        .json(
+            &json!({ "recipients": ["reader"], "channels": ["email"], "category": "orders",
+            "template_id": template_id, "instances": ["a-transactional"] }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let round = deliverer.run_once(Utc::now()).await.unwrap();
+    assert_eq!(round.delivered, 1, "{round:?}");
+    assert_eq!((transactional.mail_count(), marketing.mail_count()), (1, 1));
+}

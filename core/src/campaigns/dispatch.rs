@@ -104,6 +104,7 @@ pub(crate) async fn message_of(
         content: Set(None),
         data: Set(model.data.clone()),
         channels: Set(model.channels.clone()),
+        instances: Set(model.instances.clone()),
         sender: Set("campaign".to_owned()),
         dedup_key: Set(None),
         expires_at: Set(model.expires_at),

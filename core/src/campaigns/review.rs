@@ -124,7 +124,7 @@ pub(crate) async fn content_hash(
         None
     };
     // serde_json writes object keys sorted, so equal content always hashes alike.
-    let reviewed = json!({
+    let mut reviewed = json!({
         "campaign": {
             "name": model.name,
             "template_id": model.template_id,
@@ -144,6 +144,10 @@ pub(crate) async fn content_hash(
             "snapshot_size": frozen,
         },
     });
+    // Only when chosen, so approvals given before campaigns could choose still hold.
+    if let Some(instances) = &model.instances {
+        reviewed["campaign"]["instances"] = instances.clone();
+    }
     Ok(hex::encode(Sha256::digest(reviewed.to_string().as_bytes())))
 }
 

@@ -91,6 +91,12 @@ pub struct CampaignIn {
     pub data: serde_json::Map<String, serde_json::Value>,
     /// Deliveries not made by then end as expired.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Channel instances to send through, by name, one per kind (the marketing SMTP
+    /// relay rather than the transactional one); the first enabled instance of each
+    /// kind otherwise.
+    #[serde(default)]
+    #[validate(length(max = 6))]
+    pub instances: Vec<String>,
 }
 
 fn status_of(model: &campaign::Model) -> Status {
@@ -108,6 +114,7 @@ async fn resolve(conn: &impl ConnectionTrait, input: &CampaignIn) -> Result<i32>
         templates::referenced_version(conn, input.template_id, input.template_version).await?;
     templates::require_channels(&templates::content_of(&version)?, &input.channels)?;
     templates::require_data(&version, &input.data)?;
+    crate::channel_instances::check_choice(conn, &input.instances).await?;
     crate::audiences::store::get(conn, input.audience_id)
         .await
         .map_err(|e| e.missing_as_invalid("audience_id", "no such audience"))?;
@@ -128,6 +135,7 @@ fn apply(active: &mut campaign::ActiveModel, input: CampaignIn, version: i32) {
     active.category = Set(input.category);
     active.data = Set(serde_json::Value::Object(input.data));
     active.expires_at = Set(input.expires_at);
+    active.instances = Set((!input.instances.is_empty()).then(|| json!(input.instances)));
     active.updated_at = Set(Utc::now());
 }
 

@@ -19,6 +19,10 @@ pub struct Model {
     pub data: Json,
     pub expires_at: Option<DateTimeUtc>,
     pub status: String,
+    /// The channel instances chosen by name (a JSON array), one per kind; absent: the
+    /// first enabled instance of each kind.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub instances: Option<Json>,
     pub created_by: Option<i64>,
     pub approved_by: Option<i64>,
     /// SHA-256 (hex) of what the approval covered; `None` while not approved.

@@ -19,6 +19,10 @@ pub struct Model {
     pub data: Json,
     #[sea_orm(column_type = "JsonBinary")]
     pub channels: Json,
+    /// The channel instances chosen by name (a JSON array), one per kind; absent: the
+    /// first enabled instance of each kind.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub instances: Option<Json>,
     /// Who asked: `api_key:<id>`, `operator:<id>` or `campaign`.
     pub sender: String,
     pub dedup_key: Option<String>,

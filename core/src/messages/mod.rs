@@ -65,6 +65,12 @@ pub struct SendIn {
     pub dedup_key: Option<String>,
     /// Deliveries not made by then end as expired.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Channel instances to send through, by name, one per kind (the marketing SMTP
+    /// relay rather than the transactional one); the first enabled instance of each
+    /// kind otherwise.
+    #[serde(default)]
+    #[validate(length(max = 6))]
+    pub instances: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -92,6 +98,8 @@ struct Resolved {
 struct Resolving {
     versions: HashMap<(i64, Option<i32>), template_version::Model>,
     checked: Vec<(TemplateContent, Vec<String>)>,
+    /// Choices of instances found valid (a batch of sends usually makes one).
+    instance_choices: Vec<Vec<String>>,
 }
 
 impl Resolving {
@@ -107,6 +115,20 @@ impl Resolving {
                 unread.insert(templates::referenced_version(conn, id, number).await?)
             }
         })
+    }
+
+    /// Checks a choice of channel instances, unless done before.
+    async fn check_instances(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        names: &[String],
+    ) -> Result<()> {
+        if names.is_empty() || self.instance_choices.iter().any(|c| c == names) {
+            return Ok(());
+        }
+        crate::channel_instances::check_choice(conn, names).await?;
+        self.instance_choices.push(names.to_vec());
+        Ok(())
     }
 
     /// Checks inline `content` against the send's data fields, unless done before.
@@ -153,6 +175,7 @@ async fn resolve(
         }
     };
     templates::require_channels(&resolved.content, &input.channels)?;
+    memo.check_instances(conn, &input.instances).await?;
     let texts: Vec<&str> = resolved.content.parts().iter().map(|p| p.source).collect();
     keywords.check("content", &texts, &input.channels, Some(&input.category))?;
     Ok(resolved)
@@ -225,6 +248,7 @@ fn new_message(sender: &str, input: &SendIn, resolved: &Resolved) -> message::Ac
         }),
         data: Set(Value::Object(input.data.clone())),
         channels: Set(json!(input.channels)),
+        instances: Set((!input.instances.is_empty()).then(|| json!(input.instances))),
         sender: Set(sender.to_owned()),
         dedup_key: Set(input.dedup_key.clone()),
         expires_at: Set(input.expires_at),

@@ -49,6 +49,30 @@ pub struct EmailContent {
     /// Plain-text body.
     #[validate(length(max = 200000))]
     pub text: Option<String>,
+    /// The sender (`Name <address>` or an address), sent as is; the worker's
+    /// `delivery.email_from` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 320), custom(function = "mailbox"))]
+    pub from: Option<String>,
+    /// Where replies go (`Name <address>` or an address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 320), custom(function = "mailbox"))]
+    pub reply_to: Option<String>,
+}
+
+/// `Name <address>` or a bare address, the address valid.
+fn mailbox(value: &str) -> Result<(), validator::ValidationError> {
+    use validator::ValidateEmail;
+    let address = match value.trim().rsplit_once('<') {
+        Some((_, rest)) => rest.strip_suffix('>').unwrap_or(""),
+        None => value.trim(),
+    };
+    if address.validate_email() {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("mailbox")
+            .with_message("must be an address or `Name <address>`".into()))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]

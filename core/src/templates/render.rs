@@ -231,6 +231,11 @@ pub struct RenderedEmail {
     pub subject: String,
     pub html: Option<String>,
     pub text: Option<String>,
+    /// The template's sender and reply address, if it names them (not templated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
@@ -353,6 +358,8 @@ impl CompiledContent {
                 .as_ref()
                 .map(|email| {
                     Ok::<_, RenderError>(RenderedEmail {
+                        from: email.from.clone(),
+                        reply_to: email.reply_to.clone(),
                         subject: self.text("email.subject", ctx)?,
                         html: email
                             .html
@@ -403,7 +410,7 @@ mod tests {
             email: Some(EmailContent {
                 subject: subject.into(),
                 html: Some(html.into()),
-                text: None,
+                ..Default::default()
             }),
             ..Default::default()
         }
@@ -516,6 +523,7 @@ mod tests {
                 subject: "S".into(),
                 html: Some("<p>{{ data.note }}</p>".into()),
                 text: Some("{{ data.note }}".into()),
+                ..Default::default()
             }),
             webhook: Some(PayloadContent {
                 payload: r#"{"to": {{ subscriber.external_id }}, "note": {{ data.note }}}"#.into(),
