@@ -23,6 +23,15 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(60);
 /// Push-back closer together than this is one event.
 const CUT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// A lane unused this long, and not pushed back for [`CALM`], is forgotten: a campaign
+/// to a million webhook hosts must not keep a million lanes. Forgotten, it is unpaced
+/// again (or starts over at the ceiling).
+const IDLE: Duration = Duration::from_secs(10);
+const CALM: Duration = Duration::from_secs(600);
+
+/// Lanes kept before the idle ones are looked for (then twice as many as remain).
+const PRUNE_FROM: usize = 10_000;
+
 /// Where a send goes, for pacing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Lane {
@@ -59,7 +68,9 @@ struct LaneState {
     rate: Option<f64>,
     /// When the next send may start.
     next_slot: Instant,
+    last_used: Instant,
     last_cut: Option<Instant>,
+    last_pushed_back: Option<Instant>,
     throttled_at: Option<DateTime<Utc>>,
     /// Sends the receiver accepted since `window_start`, and per second over the
     /// window before: what got through is what a cut halves.
@@ -73,12 +84,21 @@ impl LaneState {
         Self {
             rate: (config.ceiling_per_sec > 0.0).then_some(config.ceiling_per_sec),
             next_slot: now,
+            last_used: now,
             last_cut: None,
+            last_pushed_back: None,
             throttled_at: None,
             window_start: now,
             window_accepted: 0,
             accepted_before: 0.0,
         }
+    }
+
+    fn forgettable(&self, now: Instant) -> bool {
+        now.duration_since(self.last_used) >= IDLE
+            && self
+                .last_pushed_back
+                .is_none_or(|at| now.duration_since(at) >= CALM)
     }
 
     fn roll(&mut self, now: Instant) {
@@ -103,14 +123,31 @@ impl LaneState {
 #[derive(Debug)]
 pub struct Pacer {
     config: PacingConfig,
-    lanes: Mutex<HashMap<Lane, LaneState>>,
+    lanes: Mutex<Lanes>,
+}
+
+#[derive(Debug)]
+struct Lanes {
+    by_lane: HashMap<Lane, LaneState>,
+    /// How many lanes make the next look for idle ones.
+    prune_at: usize,
+}
+
+impl Lanes {
+    fn prune(&mut self, now: Instant) {
+        self.by_lane.retain(|_, state| !state.forgettable(now));
+        self.prune_at = (self.by_lane.len() * 2).max(PRUNE_FROM);
+    }
 }
 
 impl Pacer {
     pub fn new(config: PacingConfig) -> Self {
         Self {
             config,
-            lanes: Mutex::default(),
+            lanes: Mutex::new(Lanes {
+                by_lane: HashMap::new(),
+                prune_at: PRUNE_FROM,
+            }),
         }
     }
 
@@ -132,12 +169,18 @@ impl Pacer {
         latest: Instant,
     ) -> Result<Option<Instant>, Instant> {
         let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
-        if !lanes.contains_key(lane) {
-            lanes.insert(lane.clone(), LaneState::new(&self.config, now));
+        if !lanes.by_lane.contains_key(lane) {
+            if lanes.by_lane.len() >= lanes.prune_at {
+                lanes.prune(now);
+            }
+            lanes
+                .by_lane
+                .insert(lane.clone(), LaneState::new(&self.config, now));
         }
-        let Some(state) = lanes.get_mut(lane) else {
+        let Some(state) = lanes.by_lane.get_mut(lane) else {
             return Ok(None);
         };
+        state.last_used = now;
         let slot = state.next_slot.max(now);
         if slot > latest {
             return Err(slot);
@@ -162,7 +205,7 @@ impl Pacer {
         wall: DateTime<Utc>,
     ) {
         let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(state) = lanes.get_mut(lane) else {
+        let Some(state) = lanes.by_lane.get_mut(lane) else {
             return;
         };
         state.roll(now);
@@ -173,6 +216,7 @@ impl Pacer {
                 ..
             } => {
                 state.throttled_at = Some(wall);
+                state.last_pushed_back = Some(now);
                 if let Some(wait) = retry_after {
                     state.next_slot = state.next_slot.max(now + (*wait).min(LONGEST_PAUSE));
                 }
@@ -207,10 +251,17 @@ impl Pacer {
         }
     }
 
-    /// Every lane that is paced or was pushed back, for publishing.
+    /// Every lane that is paced or was pushed back, for publishing (called every
+    /// heartbeat, it forgets idle, calm lanes first).
     pub fn rates(&self) -> Vec<LanePace> {
-        let lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        self.rates_at(Instant::now())
+    }
+
+    fn rates_at(&self, now: Instant) -> Vec<LanePace> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        lanes.prune(now);
         let mut rates: Vec<LanePace> = lanes
+            .by_lane
             .iter()
             .filter(|(_, state)| state.rate.is_some() || state.throttled_at.is_some())
             .map(|(lane, state)| LanePace {
@@ -309,6 +360,36 @@ mod tests {
             pacer.observe_at(&lane(), &delivered, start, Utc::now());
         }
         assert_eq!(rate(&pacer), Some(10.0));
+    }
+
+    #[test]
+    fn idle_lanes_are_forgotten_once_calm() {
+        let pacer = Pacer::new(config(0.0));
+        let start = Instant::now();
+        pacer.take_slot(&lane(), start, far()).unwrap();
+        let throttled = DeliveryOutcome::throttled("429", None);
+        pacer.observe_at(&lane(), &throttled, start, Utc::now());
+        let later = |d: Duration| pacer.rates_at(start + d).len();
+        assert_eq!(later(IDLE), 1, "pushed back lately: kept");
+        assert_eq!(later(CALM), 0, "idle and calm: forgotten");
+    }
+
+    #[test]
+    fn a_send_to_a_new_host_forgets_idle_lanes_once_there_are_many() {
+        let pacer = Pacer::new(config(0.0));
+        let start = Instant::now();
+        let host = |n: usize| Lane {
+            instance: "hooks".into(),
+            host: format!("h{n}.example"),
+        };
+        for n in 0..PRUNE_FROM {
+            pacer.take_slot(&host(n), start, far()).unwrap();
+        }
+        pacer
+            .take_slot(&host(PRUNE_FROM), start + IDLE, far())
+            .unwrap();
+        let lanes = pacer.lanes.lock().unwrap();
+        assert_eq!(lanes.by_lane.len(), 1, "only the new one is left");
     }
 
     #[test]
