@@ -262,9 +262,8 @@ impl Deliverer {
         let planned = work.planned();
         let round = self.load_round(&work.to_send).await?;
         // Written as they complete, a batch at a time (or what a quarter second
-        // brought), while the next batch is sent: a crash repeats only the sends not
-        // yet written (the batch being written and the one being gathered), with the
-        // same keys, never the whole page.
+        // brought): a crash repeats only the sends not yet written, with the same
+        // keys, never the whole page.
         let batches = futures::stream::iter(work.to_send)
             .map(|row| self.attempt(&round, row, None))
             .buffer_unordered(self.config.concurrency);
@@ -273,33 +272,18 @@ impl Deliverer {
             usize::try_from(self.config.batch_size).unwrap_or(usize::MAX),
             RECORD_AT_LEAST_EVERY,
         ));
-        // No queue between them: the next batch is handed over once the last is
-        // written, so at most one batch waits.
-        let (hand_over, mut to_record) = tokio::sync::mpsc::channel::<Outcomes>(1);
-        let sending = async move {
-            while let Some(batch) = batches.next().await {
-                if hand_over.send(Outcomes::of(batch)).await.is_err() {
-                    break; // recording failed: the page fails and runs again
-                }
-            }
-        };
-        // Owns the receiving end: a failed write drops it, which stops the sending.
-        let recording = async move {
-            let mut recorded = Recorded::default();
-            while let Some(tried) = to_record.recv().await {
-                let now = Utc::now().max(now);
-                recorded = add(
-                    recorded,
-                    record_first(&self.db, tried.attempts, &self.policy, now).await?,
-                );
-                recorded.held += record_held(&self.db, tried.held, now).await?;
-                recorded.paced += record_paced(&self.db, tried.paced, now).await?;
-                self.disable_dead(tried.dead_endpoints).await?;
-            }
-            Ok::<_, herald_core::Error>(recorded)
-        };
-        let ((), recorded) = tokio::join!(sending, recording);
-        let recorded = recorded?;
+        let mut recorded = Recorded::default();
+        while let Some(batch) = batches.next().await {
+            let tried = Outcomes::of(batch);
+            let now = Utc::now().max(now);
+            recorded = add(
+                recorded,
+                record_first(&self.db, tried.attempts, &self.policy, now).await?,
+            );
+            recorded.held += record_held(&self.db, tried.held, now).await?;
+            recorded.paced += record_paced(&self.db, tried.paced, now).await?;
+            self.disable_dead(tried.dead_endpoints).await?;
+        }
         finish(&self.db, page.id, Utc::now()).await?;
         tracing::debug!(page = page.id, ?recorded, "page sent");
         Ok(Some(Recorded {
