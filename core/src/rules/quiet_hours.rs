@@ -35,9 +35,10 @@ impl AllowedWindow {
         // Today and the next two days always hold an opening after `at`, whatever offsets
         // change in between. A window lying wholly inside a DST gap does not exist that
         // day: its "opening" lands past the window, so that day is skipped.
+        // A `from` that happens twice (clocks went back) opens the window twice.
         let regular = (0..3)
             .filter_map(|days| today.checked_add_signed(Duration::days(days)))
-            .map(|date| opening_on(zone, date, self.from))
+            .flat_map(|date| occurrences_on(zone, date, self.from))
             .find(|opening| *opening > at && self.contains(opening.with_timezone(&zone).time()));
         // When clocks go back, wall times repeat: the window can reopen at the change
         // without passing `from` again.
@@ -86,6 +87,17 @@ fn offset_changes(zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateT
         start = end;
     }
     changes
+}
+
+/// The instants `time` happens on `date` in `zone`, in order: both when clocks went
+/// back over it, else the one [`opening_on`] gives.
+fn occurrences_on(zone: Tz, date: NaiveDate, time: NaiveTime) -> Vec<DateTime<Utc>> {
+    match zone.from_local_datetime(&date.and_time(time)) {
+        LocalResult::Ambiguous(earlier, later) => {
+            vec![earlier.with_timezone(&Utc), later.with_timezone(&Utc)]
+        }
+        _ => vec![opening_on(zone, date, time)],
+    }
 }
 
 /// The instant `time` happens on `date` in `zone`, moved past a gap if it does not exist.
@@ -169,6 +181,15 @@ mod tests {
         let w = window((22, 51), (1, 32));
         let next = w.next_opening(chrono_tz::Australia::Lord_Howe, utc("2027-04-03T14:40:00Z"));
         assert_eq!(next, Some(utc("2027-04-03T15:00:00Z")));
+    }
+
+    #[test]
+    fn a_window_inside_the_repeated_hour_opens_again_after_fall_back() {
+        // Berlin goes from 03:00 back to 02:00 on 2027-10-31 (01:00 UTC): 02:01–02:16
+        // happens at 00:01 UTC and again at 01:01 UTC.
+        let w = window((2, 1), (2, 16));
+        let next = w.next_opening(chrono_tz::Europe::Berlin, utc("2027-10-31T00:30:00Z"));
+        assert_eq!(next, Some(utc("2027-10-31T01:01:00Z")));
     }
 
     #[test]
