@@ -116,6 +116,14 @@ struct Prepared {
     lane: Lane,
 }
 
+/// A message as a round sends it: its content compiled (or why it cannot be used) and
+/// the instances it chose, each worked out once, not per delivery.
+struct RoundMessage {
+    model: message::Model,
+    content: Result<CompiledContent, String>,
+    instances: Vec<String>,
+}
+
 /// Sends due deliveries, one round at a time.
 pub struct Deliverer {
     db: DatabaseConnection,
@@ -132,8 +140,7 @@ pub struct Deliverer {
 /// What a delivery needs besides its row: its message, compiled content, subscriber
 /// and endpoints, each loaded once per round.
 struct Round {
-    /// Each message with its content, or why its content cannot be used.
-    messages: HashMap<i64, (message::Model, Result<CompiledContent, String>)>,
+    messages: HashMap<i64, RoundMessage>,
     subscribers: HashMap<i64, subscriber::Model>,
     /// The subscribers' enabled endpoints, by id.
     endpoints: HashMap<i64, subscriber_endpoint::Model>,
@@ -396,8 +403,20 @@ impl Deliverer {
             .all(&self.db)
             .await?
         {
-            let compiled = self.content_of(&model).await;
-            messages.insert(model.id, (model, compiled));
+            let content = self.content_of(&model).await;
+            let instances = model
+                .instances
+                .as_ref()
+                .and_then(|names| serde_json::from_value(names.clone()).ok())
+                .unwrap_or_default();
+            messages.insert(
+                model.id,
+                RoundMessage {
+                    model,
+                    content,
+                    instances,
+                },
+            );
         }
         let mut ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
         ids.sort_unstable();
@@ -461,12 +480,16 @@ impl Deliverer {
             && let Some(hit) =
                 round
                     .keywords
-                    .first_hit(&rendered.texts_for(channel), channel, &message.category)
+                    .first_hit(|| rendered.texts_for(channel), channel, &message.category)
         {
             return Err(Stop::Held(hit));
         }
         let endpoint = round.endpoint_of(row)?;
-        let (route, content) = self.route(row, message, subscriber, endpoint, rendered)?;
+        let chosen = round
+            .messages
+            .get(&row.message_id)
+            .map_or(&[][..], |m| &m.instances);
+        let (route, content) = self.route(row, message, subscriber, endpoint, chosen, rendered)?;
         let key = IdempotencyKey::parse(idempotency_key(row))
             .map_err(|e| DeliveryOutcome::permanent(e.to_string()))?;
         Ok(Prepared {
@@ -632,7 +655,11 @@ fn parts_of<'r>(
     ),
     DeliveryOutcome,
 > {
-    let (message, compiled) = round
+    let RoundMessage {
+        model: message,
+        content: compiled,
+        ..
+    } = round
         .messages
         .get(&row.message_id)
         .ok_or_else(|| DeliveryOutcome::permanent("the message no longer exists"))?;
@@ -680,10 +707,7 @@ fn render<'r>(
 ) -> Result<(&'r message::Model, &'r subscriber::Model, RenderedContent), DeliveryOutcome> {
     let (message, subscriber, compiled) = parts_of(round, row)?;
     let rendered = compiled
-        .render(&RenderContext::for_subscriber(
-            subscriber,
-            message.data.clone(),
-        ))
+        .render(&RenderContext::for_subscriber(subscriber, &message.data))
         .map_err(|e| DeliveryOutcome::permanent(format!("rendering failed: {e}")))?;
     Ok((message, subscriber, rendered))
 }
@@ -695,6 +719,7 @@ impl Deliverer {
         message: &message::Model,
         subscriber: &subscriber::Model,
         endpoint: Option<&subscriber_endpoint::Model>,
+        chosen: &[String],
         rendered: RenderedContent,
     ) -> Result<(Route, Message), DeliveryOutcome> {
         let channel = ChannelKind::parse(&row.channel).ok_or_else(|| {
@@ -703,11 +728,6 @@ impl Deliverer {
         let missing = |what: &str| DeliveryOutcome::permanent(format!("no {what} to send to"));
         let no_content =
             || DeliveryOutcome::permanent(format!("the template has no {channel} content"));
-        let chosen: Vec<String> = message
-            .instances
-            .as_ref()
-            .and_then(|names| serde_json::from_value(names.clone()).ok())
-            .unwrap_or_default();
         match channel {
             ChannelKind::Email => {
                 let email = rendered.email.ok_or_else(no_content)?;
@@ -715,7 +735,7 @@ impl Deliverer {
                     .email
                     .clone()
                     .ok_or_else(|| missing("email address"))?;
-                let route = self.routes.pick("smtp", &chosen)?;
+                let route = self.routes.pick("smtp", chosen)?;
                 Ok((
                     route,
                     Message::Email(EmailMessage {
@@ -735,7 +755,7 @@ impl Deliverer {
             ChannelKind::Webhook => {
                 let body = rendered.webhook.ok_or_else(no_content)?;
                 let url = endpoint.ok_or_else(|| missing("webhook endpoint"))?;
-                let route = self.routes.pick("webhook", &chosen)?;
+                let route = self.routes.pick("webhook", chosen)?;
                 Ok((
                     route,
                     Message::Webhook(WebhookMessage {
@@ -748,7 +768,7 @@ impl Deliverer {
                 let push = rendered.push.ok_or_else(no_content)?;
                 let device = endpoint.ok_or_else(|| missing("push endpoint"))?;
                 let provider = device.provider.as_deref().unwrap_or_default();
-                let route = self.routes.pick(provider, &chosen)?;
+                let route = self.routes.pick(provider, chosen)?;
                 Ok((
                     route,
                     Message::Push(PushMessage {
@@ -764,7 +784,7 @@ impl Deliverer {
                 let topic = endpoint
                     .map(|e| e.address.clone())
                     .unwrap_or_else(|| format!("herald/{}/inbox", subscriber.external_id));
-                let route = self.routes.pick("mqtt", &chosen)?;
+                let route = self.routes.pick("mqtt", chosen)?;
                 Ok((
                     route,
                     Message::Mqtt(MqttMessage {

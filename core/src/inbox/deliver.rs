@@ -36,12 +36,12 @@ pub fn item_for(
     subscriber: &subscriber::Model,
     keywords: &KeywordRules,
 ) -> std::result::Result<NewItem, Stop> {
-    let context = RenderContext::for_subscriber(subscriber, message.data.clone());
+    let context = RenderContext::for_subscriber(subscriber, &message.data);
     let inbox = content
         .render_inbox(&context)
         .map_err(|e| DeliveryOutcome::permanent(format!("rendering failed: {e}")))?
         .ok_or_else(|| DeliveryOutcome::permanent("the template has no inbox content"))?;
-    if let Some(hit) = keywords.first_hit(&inbox.texts(), ChannelKind::Inbox, &message.category) {
+    if let Some(hit) = keywords.first_hit(|| inbox.texts(), ChannelKind::Inbox, &message.category) {
         return Err(Stop::Held(hit));
     }
     Ok(NewItem {

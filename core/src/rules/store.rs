@@ -339,30 +339,35 @@ impl KeywordHit {
 
 impl KeywordRules {
     /// The first banned word of a rule that applies to `channel` and `category`, in
-    /// `fields` (name, text) as rendered for one subscriber.
+    /// the fields (name, text) `fields` gives as rendered for one subscriber. The fields
+    /// are gathered only when a rule applies: most deliveries have none to answer to.
     pub fn first_hit(
         &self,
-        fields: &[(String, String)],
+        fields: impl FnOnce() -> Vec<(String, String)>,
         channel: ChannelKind,
         category: &str,
     ) -> Option<KeywordHit> {
-        self.0.iter().find_map(|rule| {
-            let RuleParams::Keyword(params) = &rule.params else {
-                return None;
-            };
-            if !rule.applies_to(Some(channel), Some(category)) {
-                return None;
+        let mut applying = self.0.iter().filter_map(|rule| match &rule.params {
+            RuleParams::Keyword(params) if rule.applies_to(Some(channel), Some(category)) => {
+                Some((rule, params))
             }
-            fields.iter().find_map(|(field, text)| {
-                find_banned(params, &[text.as_str()])
-                    .first()
-                    .map(|word| KeywordHit {
-                        rule_id: rule.model.id,
-                        word: (*word).to_owned(),
-                        field: field.clone(),
-                    })
+            _ => None,
+        });
+        let first = applying.next()?;
+        let fields = fields();
+        std::iter::once(first)
+            .chain(applying)
+            .find_map(|(rule, params)| {
+                fields.iter().find_map(|(field, text)| {
+                    find_banned(params, &[text.as_str()])
+                        .first()
+                        .map(|word| KeywordHit {
+                            rule_id: rule.model.id,
+                            word: (*word).to_owned(),
+                            field: field.clone(),
+                        })
+                })
             })
-        })
     }
 
     pub fn is_empty(&self) -> bool {

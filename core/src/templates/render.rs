@@ -251,25 +251,43 @@ pub struct CompiledContent {
     content: TemplateContent,
 }
 
-/// The variables of one recipient.
+/// The variables of one recipient, borrowed from what the caller holds: a campaign
+/// renders this once per delivery, so nothing is copied into it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RenderContext {
-    pub subscriber: Value,
-    pub data: Value,
+pub struct RenderContext<'a> {
+    pub subscriber: SubscriberVars<'a>,
+    pub data: &'a Value,
 }
 
-impl RenderContext {
-    pub fn for_subscriber(model: &subscriber::Model, data: Value) -> Self {
+/// The `subscriber` a template sees: a stored subscriber's fields, or a sample given
+/// to a preview.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum SubscriberVars<'a> {
+    Stored {
+        external_id: &'a str,
+        email: Option<&'a str>,
+        phone: Option<&'a str>,
+        timezone: Option<&'a str>,
+        locale: Option<&'a str>,
+        tags: &'a Value,
+        attributes: &'a Value,
+    },
+    Sample(&'a Value),
+}
+
+impl<'a> RenderContext<'a> {
+    pub fn for_subscriber(model: &'a subscriber::Model, data: &'a Value) -> Self {
         Self {
-            subscriber: serde_json::json!({
-                "external_id": model.external_id,
-                "email": model.email,
-                "phone": model.phone,
-                "timezone": model.timezone,
-                "locale": model.locale,
-                "tags": model.tags,
-                "attributes": model.attributes,
-            }),
+            subscriber: SubscriberVars::Stored {
+                external_id: &model.external_id,
+                email: model.email.as_deref(),
+                phone: model.phone.as_deref(),
+                timezone: model.timezone.as_deref(),
+                locale: model.locale.as_deref(),
+                tags: &model.tags,
+                attributes: &model.attributes,
+            },
             data,
         }
     }
@@ -459,9 +477,10 @@ mod tests {
 
     fn render_error(html: &str) -> RenderError {
         let compiled = CompiledContent::compile(&email("S", html)).unwrap();
+        let (subscriber, data) = (json!({ "external_id": "u" }), json!({}));
         let ctx = RenderContext {
-            subscriber: json!({ "external_id": "u" }),
-            data: json!({}),
+            subscriber: SubscriberVars::Sample(&subscriber),
+            data: &data,
         };
         compiled.render(&ctx).unwrap_err()
     }
@@ -503,9 +522,10 @@ mod tests {
         );
         // Just under the cap renders.
         let compiled = CompiledContent::compile(&email("S", "{{ 'x' * 500000 }}")).unwrap();
+        let (subscriber, data) = (json!({ "external_id": "u" }), json!({}));
         let ctx = RenderContext {
-            subscriber: json!({ "external_id": "u" }),
-            data: json!({}),
+            subscriber: SubscriberVars::Sample(&subscriber),
+            data: &data,
         };
         let html = compiled.render(&ctx).unwrap().email.unwrap().html.unwrap();
         assert_eq!(html.len(), 500_000);
@@ -531,9 +551,11 @@ mod tests {
             ..Default::default()
         };
         let compiled = CompiledContent::compile(&content).unwrap();
+        let subscriber = json!({ "external_id": "u\"1", "email": "a@b.co", "attributes": {} });
+        let data = json!({ "note": "<b>5 > 4</b>", "order": 7 });
         let ctx = RenderContext {
-            subscriber: json!({ "external_id": "u\"1", "email": "a@b.co", "attributes": {} }),
-            data: json!({ "note": "<b>5 > 4</b>", "order": 7 }),
+            subscriber: SubscriberVars::Sample(&subscriber),
+            data: &data,
         };
         let out = compiled.render(&ctx).unwrap();
         let inbox = out.inbox.unwrap();
@@ -550,9 +572,10 @@ mod tests {
             json!({ "to": "u\"1", "note": "<b>5 > 4</b>" })
         );
 
+        let (subscriber, data) = (json!({ "external_id": "u" }), json!({}));
         let missing = RenderContext {
-            subscriber: json!({ "external_id": "u" }),
-            data: json!({}),
+            subscriber: SubscriberVars::Sample(&subscriber),
+            data: &data,
         };
         let error = compiled.render(&missing).unwrap_err();
         assert_eq!(error.part, "inbox.title");

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::content::TemplateContent;
-use super::render::{CompiledContent, RenderContext, RenderedContent, check};
+use super::render::{CompiledContent, RenderContext, RenderedContent, SubscriberVars, check};
 use crate::audit::{self, AuditContext, Change};
 use crate::channel::ChannelKind;
 use crate::entities::{template, template_version};
@@ -357,21 +357,23 @@ async fn render_for(
     input: PreviewIn,
 ) -> Result<RenderedContent> {
     let data = input.data.unwrap_or_else(|| json!({}));
+    let (stored, sample);
     let ctx = match (input.subscriber, input.sample) {
         (Some(external_id), None) => {
-            let subscriber = subscribers::find(conn, &external_id).await?;
-            RenderContext::for_subscriber(&subscriber, data)
+            stored = subscribers::find(conn, &external_id).await?;
+            RenderContext::for_subscriber(&stored, &data)
         }
-        (None, sample) => {
+        (None, given) => {
             let mut fields = json!({ "external_id": "sample", "tags": [], "attributes": {} });
             if let (Some(serde_json::Value::Object(given)), serde_json::Value::Object(base)) =
-                (sample, &mut fields)
+                (given, &mut fields)
             {
                 base.extend(given);
             }
+            sample = fields;
             RenderContext {
-                subscriber: fields,
-                data,
+                subscriber: SubscriberVars::Sample(&sample),
+                data: &data,
             }
         }
         (Some(_), Some(_)) => {
