@@ -267,7 +267,12 @@ impl Deliverer {
             bus.stored(&work.stored);
         }
         let planned = work.planned();
-        let round = self.load_round(&work.to_send).await?;
+        // What deciding the page read serves its sends: nothing is read again.
+        let messages = match work.message {
+            Some(message) => vec![self.round_message(message).await],
+            None => Vec::new(),
+        };
+        let round = Round::new(messages, work.subscribers, work.endpoints, work.keywords);
         // Written as they complete, a batch at a time (or what a quarter second
         // brought): a crash repeats only the sends not yet written, with the same
         // keys, never the whole page.
@@ -397,26 +402,13 @@ impl Deliverer {
         let mut message_ids: Vec<i64> = claimed.iter().map(|d| d.message_id).collect();
         message_ids.sort_unstable();
         message_ids.dedup();
-        let mut messages = HashMap::new();
+        let mut messages = Vec::new();
         for model in message::Entity::find()
             .filter(message::Column::Id.is_in(message_ids))
             .all(&self.db)
             .await?
         {
-            let content = self.content_of(&model).await;
-            let instances = model
-                .instances
-                .as_ref()
-                .and_then(|names| serde_json::from_value(names.clone()).ok())
-                .unwrap_or_default();
-            messages.insert(
-                model.id,
-                RoundMessage {
-                    model,
-                    content,
-                    instances,
-                },
-            );
+            messages.push(self.round_message(model).await);
         }
         let mut ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
         ids.sort_unstable();
@@ -428,9 +420,7 @@ impl Deliverer {
             .into_iter()
             .map(|s| (s.id, s))
             .collect();
-        let mut endpoints = HashMap::new();
-        let mut oldest = HashMap::new();
-        for endpoint in subscriber_endpoint::Entity::find()
+        let endpoints = subscriber_endpoint::Entity::find()
             .filter(ids_in(
                 &self.db,
                 subscriber_endpoint::Column::SubscriberId,
@@ -439,20 +429,28 @@ impl Deliverer {
             .filter(subscriber_endpoint::Column::Enabled.eq(true))
             .order_by_asc(subscriber_endpoint::Column::Id)
             .all(&self.db)
-            .await?
-        {
-            oldest
-                .entry((endpoint.subscriber_id, endpoint.channel.clone()))
-                .or_insert(endpoint.id);
-            endpoints.insert(endpoint.id, endpoint);
-        }
-        Ok(Round {
+            .await?;
+        Ok(Round::new(
             messages,
             subscribers,
             endpoints,
-            oldest,
-            keywords: KeywordRules::load(&self.db).await?,
-        })
+            KeywordRules::load(&self.db).await?,
+        ))
+    }
+
+    /// A message with its content compiled and its chosen instances read.
+    async fn round_message(&self, model: message::Model) -> RoundMessage {
+        let content = self.content_of(&model).await;
+        let instances = model
+            .instances
+            .as_ref()
+            .and_then(|names| serde_json::from_value(names.clone()).ok())
+            .unwrap_or_default();
+        RoundMessage {
+            model,
+            content,
+            instances,
+        }
     }
 
     /// A message's compiled content. An error here (a template version that vanished,
@@ -674,6 +672,31 @@ fn parts_of<'r>(
 }
 
 impl Round {
+    /// A round of `messages` to `subscribers` (by id) at their enabled `endpoints`
+    /// (oldest first), checked against `keywords`.
+    fn new(
+        messages: Vec<RoundMessage>,
+        subscribers: HashMap<i64, subscriber::Model>,
+        endpoints: Vec<subscriber_endpoint::Model>,
+        keywords: KeywordRules,
+    ) -> Self {
+        let mut by_id = HashMap::with_capacity(endpoints.len());
+        let mut oldest = HashMap::new();
+        for endpoint in endpoints {
+            oldest
+                .entry((endpoint.subscriber_id, endpoint.channel.clone()))
+                .or_insert(endpoint.id);
+            by_id.insert(endpoint.id, endpoint);
+        }
+        Self {
+            messages: messages.into_iter().map(|m| (m.model.id, m)).collect(),
+            subscribers,
+            endpoints: by_id,
+            oldest,
+            keywords,
+        }
+    }
+
     /// The endpoint `row` goes to: its own, or for a row without one the subscriber's
     /// oldest on its channel, if any. An endpoint disabled or removed since the row was
     /// planned fails it.

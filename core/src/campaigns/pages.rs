@@ -8,6 +8,8 @@
 //! idempotent and exclusive per campaign, so several workers at once cut each page once;
 //! a page handed over twice is still run by one task at a time.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -23,7 +25,9 @@ use crate::audiences::store as audiences;
 use crate::db::is_postgres;
 use crate::deliveries::PlanSummary;
 use crate::deliveries::page::{PageInput, cancel, reserve};
-use crate::entities::{campaign, delivery, delivery_page, message, subscriber};
+use crate::entities::{
+    campaign, delivery, delivery_page, message, subscriber, subscriber_endpoint,
+};
 use crate::error::{Error, Result};
 use crate::inbox::store::Stored;
 use crate::rules::KeywordRules;
@@ -263,11 +267,20 @@ pub async fn finish(db: &impl ConnectionTrait, id: i64, now: DateTime<Utc>) -> R
     Ok(())
 }
 
-/// What preparing a page decided.
-#[derive(Debug, Default)]
+/// What preparing a page decided, with what was read to decide it that sending needs
+/// too, so the sender reads none of it again.
+#[derive(Default)]
 pub struct PageWork {
     /// Deliveries to send now, not yet written.
     pub to_send: Vec<delivery::Model>,
+    /// The page's message.
+    pub message: Option<message::Model>,
+    /// The page's recipients, by id.
+    pub subscribers: HashMap<i64, subscriber::Model>,
+    /// Their enabled endpoints on the message's channels, oldest first.
+    pub endpoints: Vec<subscriber_endpoint::Model>,
+    /// The keyword rules the page was decided with.
+    pub keywords: KeywordRules,
     pub summary: PlanSummary,
     /// Recipients waiting for their local send time.
     pub waiting: u64,
@@ -312,17 +325,17 @@ where
         return Ok(PageWork::default());
     }
     let audience = audiences::get(db, model.audience_id).await?;
-    let mut query = Recipient::select()
+    let mut query = subscriber::Entity::find()
         .filter(snapshot::recipients(db, &model, &audience, page.after_id)?)
         .filter(subscriber::Column::Id.lte(page.last_id));
     if let Some(after) = page.after_id {
         query = query.filter(subscriber::Column::Id.gt(after));
     }
-    let recipients: Vec<Recipient> = query
-        .order_by_asc(subscriber::Column::Id)
-        .into_model()
-        .all(db)
-        .await?;
+    let subscribers: Vec<subscriber::Model> =
+        query.order_by_asc(subscriber::Column::Id).all(db).await?;
+    let recipients: Vec<Recipient> = subscribers.iter().map(Recipient::from).collect();
+    let subscribers: HashMap<i64, subscriber::Model> =
+        subscribers.into_iter().map(|s| (s.id, s)).collect();
     if status == Some(Status::Cancelled) {
         // The log still answers for everyone the campaign was meant for.
         return Ok(PageWork {
@@ -364,6 +377,7 @@ where
             campaign_id: Some(campaign_id),
             inbox: inbox.as_ref(),
             keywords: &keywords,
+            subscribers: &subscribers,
             first_run: claimed.first_run,
         },
     )
@@ -371,6 +385,10 @@ where
     let waiting = wait_for_local_time(db, &model, &message, &later, now).await?;
     Ok(PageWork {
         to_send: reserved.to_send,
+        message: Some(message),
+        subscribers,
+        endpoints: reserved.endpoints,
+        keywords,
         summary: reserved.summary,
         waiting,
         cancelled: 0,

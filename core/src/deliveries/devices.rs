@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::channel::ChannelKind;
 use crate::db::ids_in;
@@ -21,13 +21,24 @@ pub fn per_endpoint(channel: ChannelKind) -> bool {
     matches!(channel, ChannelKind::Push | ChannelKind::Webhook)
 }
 
-/// The enabled endpoints of some subscribers on the per-endpoint channels.
+/// Whether deliveries on `channel` go to an endpoint row (MQTT to the subscriber's
+/// topic, if they named one).
+fn has_endpoints(channel: ChannelKind) -> bool {
+    per_endpoint(channel) || channel == ChannelKind::Mqtt
+}
+
+/// The enabled endpoints of some subscribers on the channels that have them.
 #[derive(Debug, Default)]
-pub struct Devices(HashMap<(i64, ChannelKind), Vec<i64>>);
+pub struct Devices {
+    /// Endpoint ids by subscriber and per-endpoint channel, oldest first.
+    targets: HashMap<(i64, ChannelKind), Vec<i64>>,
+    /// The endpoints themselves, oldest first: what the sends need (address, provider).
+    endpoints: Vec<subscriber_endpoint::Model>,
+}
 
 impl Devices {
     /// Loads the enabled endpoints of `subscribers` (sorted ids) on `channels`, oldest
-    /// first; nothing is read when no channel goes per endpoint.
+    /// first; nothing is read when no channel has endpoints.
     pub async fn load(
         conn: &impl ConnectionTrait,
         subscribers: &[i64],
@@ -35,19 +46,13 @@ impl Devices {
     ) -> Result<Self> {
         let kinds: Vec<&str> = channels
             .iter()
-            .filter(|c| per_endpoint(**c))
+            .filter(|c| has_endpoints(**c))
             .map(|c| c.as_str())
             .collect();
         if kinds.is_empty() || subscribers.is_empty() {
             return Ok(Self::default());
         }
-        let rows: Vec<(i64, i64, String)> = subscriber_endpoint::Entity::find()
-            .select_only()
-            .columns([
-                subscriber_endpoint::Column::Id,
-                subscriber_endpoint::Column::SubscriberId,
-                subscriber_endpoint::Column::Channel,
-            ])
+        let rows = subscriber_endpoint::Entity::find()
             .filter(ids_in(
                 conn,
                 subscriber_endpoint::Column::SubscriberId,
@@ -56,22 +61,24 @@ impl Devices {
             .filter(subscriber_endpoint::Column::Channel.is_in(kinds))
             .filter(subscriber_endpoint::Column::Enabled.eq(true))
             .order_by_asc(subscriber_endpoint::Column::Id)
-            .into_tuple()
             .all(conn)
             .await?;
         let mut devices = Self::default();
-        for (id, subscriber_id, channel) in rows {
-            // `ids_in` may read a range around the ids asked for.
-            if subscribers.binary_search(&subscriber_id).is_err() {
-                continue;
-            }
-            if let Some(channel) = ChannelKind::parse(&channel) {
+        // `ids_in` may read a range around the ids asked for.
+        for endpoint in rows
+            .into_iter()
+            .filter(|e| subscribers.binary_search(&e.subscriber_id).is_ok())
+        {
+            if let Some(channel) = ChannelKind::parse(&endpoint.channel)
+                && per_endpoint(channel)
+            {
                 devices
-                    .0
-                    .entry((subscriber_id, channel))
+                    .targets
+                    .entry((endpoint.subscriber_id, channel))
                     .or_default()
-                    .push(id);
+                    .push(endpoint.id);
             }
+            devices.endpoints.push(endpoint);
         }
         Ok(devices)
     }
@@ -80,9 +87,14 @@ impl Devices {
     /// per-endpoint channel; otherwise, or when there is none, [`NO_ENDPOINT`] (the
     /// send then fails for want of an address, which the log shows).
     pub fn targets(&self, subscriber: i64, channel: ChannelKind) -> &[i64] {
-        match self.0.get(&(subscriber, channel)) {
-            Some(endpoints) if per_endpoint(channel) && !endpoints.is_empty() => endpoints,
+        match self.targets.get(&(subscriber, channel)) {
+            Some(endpoints) if !endpoints.is_empty() => endpoints,
             _ => &[NO_ENDPOINT],
         }
+    }
+
+    /// The endpoints loaded, oldest first.
+    pub fn into_endpoints(self) -> Vec<subscriber_endpoint::Model> {
+        self.endpoints
     }
 }

@@ -37,7 +37,7 @@ use crate::bulk::copy_all;
 use crate::campaigns::Status;
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, one_of, prefer_generic_plans};
-use crate::entities::{campaign, delivery, message, send_ledger, subscriber};
+use crate::entities::{campaign, delivery, message, send_ledger, subscriber, subscriber_endpoint};
 use crate::error::{Error, Result};
 use crate::inbox::deliver::{Planned, store_planned};
 use crate::inbox::store::Stored;
@@ -60,6 +60,8 @@ pub struct PageInput<'a> {
     pub inbox: Option<&'a CompiledContent>,
     /// The keyword rules each inbox item stored now is checked against.
     pub keywords: &'a KeywordRules,
+    /// The recipients' rows, which inbox items stored now are rendered for.
+    pub subscribers: &'a HashMap<i64, subscriber::Model>,
     /// Nothing of these recipients was decided for this message before (a page's first
     /// run): the lookups of earlier deliveries and slots are skipped.
     pub first_run: bool,
@@ -74,6 +76,8 @@ pub struct Reserved {
     pub summary: PlanSummary,
     /// Inbox items stored: announce them on the bus.
     pub stored: Vec<Stored>,
+    /// The recipients' enabled endpoints on the message's channels, oldest first.
+    pub endpoints: Vec<subscriber_endpoint::Model>,
 }
 
 /// Decides a page and reserves the slots of what goes now, in one write transaction.
@@ -89,6 +93,7 @@ where
         campaign_id,
         inbox,
         keywords,
+        subscribers,
         first_run,
     } = input;
     let mut reserved = Reserved::default();
@@ -191,19 +196,12 @@ where
     insert_slots(&txn, slots).await?;
     insert_deliveries(&txn, rows).await?;
     if let (true, Some(content)) = (inbox_now, inbox) {
-        let subscribers: HashMap<i64, subscriber::Model> = subscriber::Entity::find()
-            .filter(ids_in(&txn, subscriber::Column::Id, &ids))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .filter(|s| ids.binary_search(&s.id).is_ok())
-            .map(|s| (s.id, s))
-            .collect();
         let planned = Planned { message, content };
-        reserved.stored = store_planned(&txn, &[planned], &subscribers, keywords, now)
+        reserved.stored = store_planned(&txn, &[planned], subscribers, keywords, now)
             .await?
             .stored;
     }
+    reserved.endpoints = devices.into_endpoints();
     txn.commit().await?;
     Ok(reserved)
 }
