@@ -16,11 +16,10 @@ export function freePort() {
   });
 }
 
-// Starts `herald serve` ($HERALD_BIN) with the admin password and extra HERALD_* settings;
-// resolves once it answers /healthz.
-export async function startHerald({ adminPassword, env = {} }) {
+// Starts `herald serve` ($HERALD_BIN) with the admin password and extra HERALD_* settings,
+// on a fresh data directory or on `dataDir` (a restart); resolves once it answers /healthz.
+export async function startHerald({ adminPassword, env = {}, dataDir = mkdtempSync(join(tmpdir(), "herald-browser-")) }) {
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), "herald-browser-"));
   const child = spawn(process.env.HERALD_BIN ?? "target/debug/herald", ["serve"], {
     env: {
       PATH: process.env.PATH,

@@ -56,7 +56,9 @@ pub fn build(state: AppState) -> Result<Router, AccessTableError> {
         .route("/metrics", get(metrics::render_with_token))
         // The admin console; its own pages (e.g. /campaigns/12) come through the fallback.
         .route("/", get(crate::admin_ui::index))
-        .route("/sdk/herald.js", get(sdk))
+        .route("/sdk/herald.js", get(sdk_script))
+        .route("/sdk/herald.mjs", get(sdk_module))
+        .route("/sdk/herald.d.ts", get(sdk_types))
         .route("/demo", get(demo))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(|request: Request| crate::admin_ui::fallback(request, not_found))
@@ -105,17 +107,41 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// The browser client for the inbox (`api/static/herald.js`).
-async fn sdk() -> impl axum::response::IntoResponse {
+/// The browser client for the inbox (`api/static/herald.js`), a classic script.
+async fn sdk_script() -> impl axum::response::IntoResponse {
+    sdk_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/herald.js"),
+    )
+}
+
+/// The client as an ES module (it imports the script beside it).
+async fn sdk_module() -> impl axum::response::IntoResponse {
+    sdk_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/herald.mjs"),
+    )
+}
+
+/// The client's TypeScript declarations.
+async fn sdk_types() -> impl axum::response::IntoResponse {
+    sdk_file(
+        "application/typescript; charset=utf-8",
+        include_str!("../static/herald.d.ts"),
+    )
+}
+
+/// A file of the client: public, cached for a while, and readable from any origin (a
+/// product's pages import the module from Herald's; it holds nothing private).
+fn sdk_file(content_type: &'static str, body: &'static str) -> impl axum::response::IntoResponse {
+    use axum::http::header;
     (
         [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "text/javascript; charset=utf-8",
-            ),
-            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
-        include_str!("../static/herald.js"),
+        body,
     )
 }
 

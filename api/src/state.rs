@@ -59,6 +59,8 @@ pub struct Settings {
     pub subscriber_token_secret: SecretString,
     pub subscriber_tokens: TokenPolicy,
     pub max_streams_per_subscriber: usize,
+    /// Between a WebSocket stream's pings.
+    pub stream_ping: Duration,
     pub inbox_cors_origins: Vec<String>,
     pub secrets: SecretsConfig,
     pub data_dir: PathBuf,
@@ -97,6 +99,7 @@ impl Settings {
                 ),
             },
             max_streams_per_subscriber: config.http.max_streams_per_subscriber,
+            stream_ping: Duration::from_secs(config.http.stream_ping_secs),
             inbox_cors_origins: config.http.inbox_cors_origins.clone(),
             secrets: config.secrets.clone(),
             data_dir: config.data_dir.clone(),

@@ -96,6 +96,9 @@ pub struct HttpConfig {
     pub header_read_timeout_secs: u64,
     /// Open inbox streams (SSE, WebSocket, iframe) one subscriber may hold at once.
     pub max_streams_per_subscriber: usize,
+    /// Seconds between the pings a WebSocket stream sends; a client that has not
+    /// answered one by the next is dropped.
+    pub stream_ping_secs: u64,
     /// Origins whose pages may call the inbox routes cross-origin (CORS).
     pub inbox_cors_origins: Vec<String>,
     /// The header a reverse proxy puts the client's address in (its last entry is
@@ -301,6 +304,9 @@ impl Config {
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(invalid("public_url", "must be an http or https URL"));
             }
+        }
+        if self.http.stream_ping_secs == 0 {
+            return Err(invalid("http.stream_ping_secs", "must be at least 1"));
         }
         if self.http.max_streams_per_subscriber == 0 {
             return Err(invalid(

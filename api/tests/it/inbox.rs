@@ -421,6 +421,16 @@ async fn the_browser_client_and_the_demo_page_are_served() {
     let app = crate::helpers::spawn_app().await;
     for (path, kind, needle) in [
         ("/sdk/herald.js", "text/javascript", "/v1/stream/sse"),
+        (
+            "/sdk/herald.mjs",
+            "text/javascript",
+            "export { connect, HeraldError }",
+        ),
+        (
+            "/sdk/herald.d.ts",
+            "application/typescript",
+            "export declare function connect",
+        ),
         ("/demo", "text/html", "/sdk/herald.js"),
     ] {
         let response = app.anonymous().get(app.url(path)).send().await.unwrap();

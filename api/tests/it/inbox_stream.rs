@@ -595,3 +595,86 @@ async fn a_stream_ends_when_its_token_expires_or_is_revoked() {
     producer.produce(ben_id, 1, 1).await;
     assert!(ben.next_message().await > 0);
 }
+
+/// A WebSocket opened by hand over TCP: the handshake, then whatever the server sends,
+/// never answered (no pong for a ping).
+async fn deaf_socket(app: &TestApp, token: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request = format!(
+        "GET /v1/stream/ws?token={token} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n",
+        app.addr
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            tcp.read(&mut byte).await.unwrap(),
+            1,
+            "the handshake ended early"
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    tcp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_that_stops_answering_pings_is_dropped() {
+    use tokio::io::AsyncReadExt;
+    let app = spawn_app_with(|config| {
+        config.auth.subscriber_token_secret = TOKEN_SECRET.to_owned().into();
+        config.http.stream_ping_secs = 1;
+        config.http.max_streams_per_subscriber = 1;
+    })
+    .await;
+    let admin = app.operator(Role::Admin).await;
+    for id in ["ana", "ben"] {
+        admin
+            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
+            .await;
+    }
+
+    // A client that answers pings (tungstenite does while it reads) stays, across
+    // several intervals.
+    let ben = token("ben", Utc::now().timestamp() + 600);
+    let mut alive = socket(&app, &ben, 0).await;
+    let mut pings = 0;
+    let until = tokio::time::Instant::now() + Duration::from_millis(3_500);
+    while let Ok(next) = tokio::time::timeout_at(until, futures::StreamExt::next(&mut alive)).await
+    {
+        match next {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Ping(_))) => pings += 1,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_))) => {}
+            other => panic!("a client that answers pings was dropped: {other:?}"),
+        }
+    }
+    assert!(pings >= 2, "pinged {pings} times in three intervals");
+
+    // One that reads but never answers is pinged, then cut off.
+    let ana = token("ana", Utc::now().timestamp() + 600);
+    let mut deaf = deaf_socket(&app, &ana).await;
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut buffer = [0u8; 256];
+        loop {
+            match deaf.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "a client that never answers pings stays connected"
+    );
+    // A ping frame: FIN + opcode 9.
+    assert!(received.contains(&0x89), "no ping was sent: {received:?}");
+    // Its place among the subscriber's streams is free again.
+    socket(&app, &ana, 0).await;
+}

@@ -1,8 +1,6 @@
 //! WebSocket: the same updates as SSE as JSON text frames, and client frames to mark
 //! items read, acknowledge them and resume from an id.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -19,8 +17,6 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::ValidQuery;
 use crate::state::AppState;
 
-/// A ping every interval; a peer that has not answered the previous one is dropped.
-const PING: Duration = Duration::from_secs(20);
 /// Close code 1012 (service restart): reconnect and resume.
 const RESTARTING: u16 = 1012;
 /// Close code 1013 (try again later): the client read too slowly; resume.
@@ -118,7 +114,8 @@ async fn connection(
     mut feed: Feed,
 ) {
     let (mut sink, mut incoming) = socket.split();
-    let mut ping = tokio::time::interval(PING);
+    // A ping every interval; a peer that has not answered the previous one is dropped.
+    let mut ping = tokio::time::interval(state.settings.stream_ping);
     ping.reset();
     let mut answered = true;
     loop {
