@@ -1,10 +1,10 @@
 // The inbox client (`/sdk/herald.mjs`) recovering on its own, in headless Chromium,
 // through a proxy in front of a real `herald serve`:
-// - the proxy buffers SSE (as nginx does with buffering on): the client falls back to
-//   WebSocket and gets each item;
+// - the proxy buffers SSE (as nginx does with buffering on) and refuses WebSocket
+//   upgrades: the client falls back to long-polling and gets each item;
 // - a refused call (`markRead` of an unknown id) rejects with the error, and the unread
 //   badge is left as it was;
-// - the proxy stops buffering: the client climbs back to SSE;
+// - the proxy stops buffering: the client climbs back from long-polling to SSE;
 // - Herald is killed and started again on the same data: the client reconnects and
 //   gets every item sent meanwhile, none twice.
 //
@@ -28,10 +28,11 @@ function token(externalId) {
 }
 
 // A reverse proxy to `proxy.upstream` (changeable: a restarted Herald has a new port).
-// With `proxy.bufferSse`, event streams are held until they end, as a buffering proxy
-// does; WebSocket upgrades are passed through as bytes.
+// With `proxy.degraded`, event streams are held until they end, as a buffering proxy
+// does, and WebSocket upgrades are refused; otherwise upgrades are passed through as
+// bytes.
 function startProxy() {
-  const proxy = { upstream: null, bufferSse: true };
+  const proxy = { upstream: null, degraded: true };
   const server = createServer((incoming, outgoing) => {
     const target = new URL(proxy.upstream);
     const forward = request({
@@ -41,7 +42,7 @@ function startProxy() {
       // Cut off upstream (Herald killed): end the client's response too.
       answer.on("aborted", () => outgoing.destroy());
       answer.on("error", () => outgoing.destroy());
-      const held = proxy.bufferSse && incoming.url.startsWith("/v1/stream/sse");
+      const held = proxy.degraded && incoming.url.startsWith("/v1/stream/sse");
       if (!held) {
         outgoing.writeHead(answer.statusCode, answer.headers);
         answer.pipe(outgoing);
@@ -59,6 +60,10 @@ function startProxy() {
     incoming.pipe(forward);
   });
   server.on("upgrade", (incoming, socket, head) => {
+    if (proxy.degraded) {
+      socket.end("HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
     const target = new URL(proxy.upstream);
     const upstream = tcpConnect(Number(target.port), target.hostname, () => {
       const lines = [`${incoming.method} ${incoming.url} HTTP/1.1`];
@@ -153,11 +158,12 @@ try {
   }, { base: proxy.base, token: token("web-1") });
   const state = () => page.evaluate(() => ({ seen: window.seen, statuses: window.statuses, unread: window.unread }));
 
-  // SSE is buffered: nothing arrives on it, so the client moves on to WebSocket.
-  await until("the fall back to WebSocket", async () => (await state()).statuses.includes("ws:open"));
-  assert.deepEqual((await state()).statuses.slice(0, 2), ["sse:closed", "ws:open"]);
+  // SSE is buffered (nothing arrives on it) and WebSocket refused: the client moves on
+  // to long-polling.
+  await until("the fall back to long-polling", async () => (await state()).statuses.includes("longpoll:open"));
+  assert.deepEqual((await state()).statuses.slice(0, 3), ["sse:closed", "ws:closed", "longpoll:open"]);
   await send();
-  await until("item 1 over WebSocket", async () => (await state()).seen.includes("Note 1"));
+  await until("item 1 over long-polling", async () => (await state()).seen.includes("Note 1"));
   assert.equal((await state()).unread, 1);
 
   // A refused call rejects with Herald's error, and the badge stays as it was.
@@ -170,8 +176,8 @@ try {
   assert.equal(refused.code, "not_found");
   assert.equal((await state()).unread, 1, "an error body is not an unread pair");
 
-  // The proxy stops buffering: the client climbs back to SSE and keeps receiving.
-  proxy.bufferSse = false;
+  // The proxy works again: the client climbs back to SSE and keeps receiving.
+  proxy.degraded = false;
   await until("the climb back to SSE", async () => (await state()).statuses.includes("sse:open"));
   await send();
   await until("item 2 over SSE", async () => (await state()).seen.includes("Note 2"));

@@ -84,12 +84,13 @@
     return Promise.resolve(typeof this.token === "function" ? this.token() : this.token);
   };
 
-  Inbox.prototype.request = function (method, path) {
+  Inbox.prototype.request = function (method, path, signal) {
     var self = this;
     return this.currentToken().then(function (token) {
       return fetch(self.url + path, {
         method: method,
         headers: { Authorization: "Bearer " + token },
+        signal: signal,
       });
     });
   };
@@ -305,8 +306,12 @@
   // long-poll shows itself well within the open timeout.
   Inbox.prototype.poll = function (handlers, current, timeout) {
     var self = this;
-    this.connection = null;
-    this.request("GET", "/v1/inbox/poll?timeout=" + (timeout || 25) + "&after=" + this.lastId)
+    // Closing the connection aborts the waiting poll (it holds a place among the
+    // subscriber's streams on the server).
+    var waiting = new AbortController();
+    this.connection = { close: function () { waiting.abort(); } };
+    var path = "/v1/inbox/poll?timeout=" + (timeout || 25) + "&after=" + this.lastId;
+    this.request("GET", path, waiting.signal)
       .then(function (response) {
         if (response.status === 204) return null;
         return jsonOf(response);

@@ -11,13 +11,14 @@ use crate::{Delivery, DeliveryOutcome, Message};
 /// How many sends the default [`Channel::send_batch`] keeps in flight.
 pub const DEFAULT_BATCH_CONCURRENCY: usize = 32;
 
-/// The plugin families, as named in configuration and in logs. Not to be confused
-/// with `herald_core::channel::ChannelKind`, the delivery channels operators choose
-/// (`push` is served by the fcm, apns and jpush plugins).
+/// The plugin families, as named in a channel instance's settings (`"kind": "smtp"`),
+/// in logs and in push endpoints' `provider`: the one vocabulary for them. Not to be
+/// confused with `herald_core::channel::ChannelKind`, the delivery channels operators
+/// choose (`push` is served by the fcm, apns and jpush plugins).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginKind {
-    Email,
+    Smtp,
     Webhook,
     Fcm,
     Apns,
@@ -26,15 +27,28 @@ pub enum PluginKind {
 }
 
 impl PluginKind {
+    pub const ALL: [PluginKind; 6] = [
+        Self::Smtp,
+        Self::Webhook,
+        Self::Fcm,
+        Self::Apns,
+        Self::Jpush,
+        Self::Mqtt,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Email => "email",
+            Self::Smtp => "smtp",
             Self::Webhook => "webhook",
             Self::Fcm => "fcm",
             Self::Apns => "apns",
             Self::Jpush => "jpush",
             Self::Mqtt => "mqtt",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 }
 

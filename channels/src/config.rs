@@ -30,7 +30,7 @@ pub enum ChannelConfig {
 impl ChannelConfig {
     pub fn kind(&self) -> PluginKind {
         match self {
-            Self::Smtp(_) => PluginKind::Email,
+            Self::Smtp(_) => PluginKind::Smtp,
             Self::Webhook(_) => PluginKind::Webhook,
             Self::Fcm(_) => PluginKind::Fcm,
             Self::Apns(_) => PluginKind::Apns,
@@ -72,5 +72,22 @@ mod tests {
         assert_eq!(shown["allow_list"][1], "hooks.internal:8443");
         assert!(shown.get("secret").is_none());
         assert_eq!(config.build().unwrap().kind(), PluginKind::Webhook);
+    }
+
+    #[test]
+    fn the_settings_tag_is_the_plugin_kinds_name() {
+        for kind in PluginKind::ALL {
+            assert_eq!(PluginKind::parse(kind.as_str()), Some(kind));
+            // Settings of this kind's tag are refused for what is missing, not for
+            // an unknown kind.
+            let error = serde_json::from_value::<ChannelConfig>(
+                serde_json::json!({ "kind": kind.as_str() }),
+            )
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+            assert!(!error.contains("unknown variant"), "{kind}: {error}");
+        }
+        assert_eq!(PluginKind::parse("email"), None);
     }
 }

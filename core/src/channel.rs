@@ -1,5 +1,6 @@
 //! The kinds of channel Herald delivers over.
 
+use herald_channels::PluginKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -38,15 +39,19 @@ impl ChannelKind {
         Self::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
-    /// The channel an instance of plugin `kind` (`smtp`, `fcm`, …) delivers.
-    pub fn of_instance_kind(kind: &str) -> Option<Self> {
+    /// The channel plugin `kind` delivers: the one place plugins meet channels.
+    pub fn of_plugin(kind: PluginKind) -> Self {
         match kind {
-            "smtp" => Some(ChannelKind::Email),
-            "webhook" => Some(ChannelKind::Webhook),
-            "mqtt" => Some(ChannelKind::Mqtt),
-            "fcm" | "apns" | "jpush" => Some(ChannelKind::Push),
-            _ => None,
+            PluginKind::Smtp => ChannelKind::Email,
+            PluginKind::Webhook => ChannelKind::Webhook,
+            PluginKind::Mqtt => ChannelKind::Mqtt,
+            PluginKind::Fcm | PluginKind::Apns | PluginKind::Jpush => ChannelKind::Push,
         }
+    }
+
+    /// The channel an instance of plugin kind `kind` (`smtp`, `fcm`, …) delivers.
+    pub fn of_instance_kind(kind: &str) -> Option<Self> {
+        PluginKind::parse(kind).map(Self::of_plugin)
     }
 }
 

@@ -437,11 +437,17 @@ pub struct TestSendOut {
 }
 
 fn test_message(kind: &str, input: &TestSendIn) -> Result<Message> {
-    use herald_channels::{EmailMessage, MqttMessage, PushMessage, WebhookMessage};
+    use herald_channels::{EmailMessage, MqttMessage, PluginKind, PushMessage, WebhookMessage};
     let body =
         serde_json::json!({ "type": "herald.test", "subject": input.subject, "body": input.body });
+    let Some(kind) = PluginKind::parse(kind) else {
+        return Err(Error::invalid(
+            "settings.kind",
+            format!("unknown kind `{kind}`"),
+        ));
+    };
     Ok(match kind {
-        "smtp" => Message::Email(EmailMessage {
+        PluginKind::Smtp => Message::Email(EmailMessage {
             from: input
                 .from
                 .clone()
@@ -451,26 +457,20 @@ fn test_message(kind: &str, input: &TestSendIn) -> Result<Message> {
             text: input.body.clone(),
             ..Default::default()
         }),
-        "webhook" => Message::Webhook(WebhookMessage {
+        PluginKind::Webhook => Message::Webhook(WebhookMessage {
             url: input.to.clone(),
             body,
         }),
-        "fcm" | "apns" | "jpush" => Message::Push(PushMessage {
+        PluginKind::Fcm | PluginKind::Apns | PluginKind::Jpush => Message::Push(PushMessage {
             token: input.to.clone(),
             title: input.subject.clone(),
             body: input.body.clone(),
             ..Default::default()
         }),
-        "mqtt" => Message::Mqtt(MqttMessage {
+        PluginKind::Mqtt => Message::Mqtt(MqttMessage {
             topic: input.to.clone(),
             payload: body.to_string().into_bytes(),
         }),
-        other => {
-            return Err(Error::invalid(
-                "settings.kind",
-                format!("unknown kind `{other}`"),
-            ));
-        }
     })
 }
 

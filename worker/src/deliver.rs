@@ -12,7 +12,7 @@ use futures::StreamExt;
 use herald_channels::http::ssrf::SsrfGuard;
 use herald_channels::{
     Channel, Delivery, DeliveryOutcome, EmailMessage, IdempotencyKey, Message, MqttMessage,
-    PushMessage, WebhookMessage,
+    PluginKind, PushMessage, WebhookMessage,
 };
 use herald_core::campaigns::dispatch::{complete_finished, start_due};
 use herald_core::campaigns::pages::{claim, cut_pages, finish, open_pages, prepare};
@@ -53,12 +53,12 @@ struct Route {
 /// (by name) of each kind, or the one a message chose by name.
 #[derive(Default)]
 struct Routes {
-    /// By instance kind: `smtp`, `webhook`, `mqtt`, `fcm`, `apns`, `jpush`.
-    defaults: HashMap<String, Route>,
+    /// The default instance of each plugin kind.
+    defaults: HashMap<PluginKind, Route>,
     /// Enabled instances by name.
     named: HashMap<String, Route>,
     /// Every instance's kind by name, the disabled ones too.
-    kinds: HashMap<String, String>,
+    kinds: HashMap<String, PluginKind>,
 }
 
 impl Routes {
@@ -69,7 +69,9 @@ impl Routes {
     ) -> herald_core::Result<Self> {
         let mut routes = Routes::default();
         for model in herald_core::channel_instances::list(db).await? {
-            routes.kinds.insert(model.name, model.kind);
+            if let Some(kind) = PluginKind::parse(&model.kind) {
+                routes.kinds.insert(model.name, kind);
+            }
         }
         // In name order, so the first of each kind is the default.
         for (model, channel) in build_enabled(db, sealer, destinations).await? {
@@ -79,7 +81,7 @@ impl Routes {
             };
             routes
                 .defaults
-                .entry(model.kind.clone())
+                .entry(route.channel.kind())
                 .or_insert_with(|| route.clone());
             routes.named.insert(model.name, route);
         }
@@ -90,10 +92,10 @@ impl Routes {
     /// or the default. A chosen instance that is disabled, or no instance of the kind,
     /// is retryable: deliveries wait (and can be re-driven) until an operator enables
     /// or configures one.
-    fn pick(&self, kind: &str, chosen: &[String]) -> Result<Route, DeliveryOutcome> {
+    fn pick(&self, kind: PluginKind, chosen: &[String]) -> Result<Route, DeliveryOutcome> {
         let choice = chosen
             .iter()
-            .find(|name| self.kinds.get(*name).is_some_and(|k| k == kind));
+            .find(|name| self.kinds.get(*name) == Some(&kind));
         match choice {
             Some(name) => self.named.get(name).cloned().ok_or_else(|| {
                 DeliveryOutcome::retryable(
@@ -101,7 +103,7 @@ impl Routes {
                     None,
                 )
             }),
-            None => self.defaults.get(kind).cloned().ok_or_else(|| {
+            None => self.defaults.get(&kind).cloned().ok_or_else(|| {
                 DeliveryOutcome::retryable(format!("no enabled {kind} channel instance"), None)
             }),
         }
@@ -758,7 +760,7 @@ impl Deliverer {
                     .email
                     .clone()
                     .ok_or_else(|| missing("email address"))?;
-                let route = self.routes.pick("smtp", chosen)?;
+                let route = self.routes.pick(PluginKind::Smtp, chosen)?;
                 Ok((
                     route,
                     Message::Email(EmailMessage {
@@ -778,7 +780,7 @@ impl Deliverer {
             ChannelKind::Webhook => {
                 let body = rendered.webhook.ok_or_else(no_content)?;
                 let url = endpoint.ok_or_else(|| missing("webhook endpoint"))?;
-                let route = self.routes.pick("webhook", chosen)?;
+                let route = self.routes.pick(PluginKind::Webhook, chosen)?;
                 Ok((
                     route,
                     Message::Webhook(WebhookMessage {
@@ -791,7 +793,12 @@ impl Deliverer {
                 let push = rendered.push.ok_or_else(no_content)?;
                 let device = endpoint.ok_or_else(|| missing("push endpoint"))?;
                 let provider = device.provider.as_deref().unwrap_or_default();
-                let route = self.routes.pick(provider, chosen)?;
+                let kind = PluginKind::parse(provider)
+                    .filter(|kind| ChannelKind::of_plugin(*kind) == ChannelKind::Push)
+                    .ok_or_else(|| {
+                        DeliveryOutcome::permanent(format!("unknown push provider {provider:?}"))
+                    })?;
+                let route = self.routes.pick(kind, chosen)?;
                 Ok((
                     route,
                     Message::Push(PushMessage {
@@ -807,7 +814,7 @@ impl Deliverer {
                 let topic = endpoint
                     .map(|e| e.address.clone())
                     .unwrap_or_else(|| format!("herald/{}/inbox", subscriber.external_id));
-                let route = self.routes.pick("mqtt", chosen)?;
+                let route = self.routes.pick(PluginKind::Mqtt, chosen)?;
                 Ok((
                     route,
                     Message::Mqtt(MqttMessage {

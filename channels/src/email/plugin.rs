@@ -101,7 +101,7 @@ fn protection_for(config: &SmtpConfig) -> Result<Protection, BuildError> {
 #[async_trait]
 impl Channel for EmailChannel {
     fn kind(&self) -> PluginKind {
-        PluginKind::Email
+        PluginKind::Smtp
     }
 
     #[tracing::instrument(skip_all, fields(channel = "email", idempotency_key = %delivery.idempotency_key))]

@@ -44,12 +44,18 @@ impl EndpointChannel {
 }
 
 impl PushProvider {
-    pub fn as_str(self) -> &'static str {
+    /// The plugin that sends to this provider's devices.
+    pub fn plugin(self) -> herald_channels::PluginKind {
+        use herald_channels::PluginKind;
         match self {
-            PushProvider::Fcm => "fcm",
-            PushProvider::Apns => "apns",
-            PushProvider::Jpush => "jpush",
+            PushProvider::Fcm => PluginKind::Fcm,
+            PushProvider::Apns => PluginKind::Apns,
+            PushProvider::Jpush => PluginKind::Jpush,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.plugin().as_str()
     }
 }
 
