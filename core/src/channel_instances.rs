@@ -253,6 +253,10 @@ pub async fn replace(
     let before = get(&txn, name).await?;
     let settings = with_stored_secrets(sealer, &before, input.settings)?;
     let kind = check(&settings)?;
+    // Campaigns choose instances by name and kind, and send only while theirs is on.
+    if input.name != before.name || kind != before.kind || (before.enabled && !input.enabled) {
+        refuse_if_chosen(&txn, &before.name).await?;
+    }
     let settings = sealed(sealer, settings)?;
     let before_out = to_out(before.clone())?;
     let mut active: channel_instance::ActiveModel = before.into();
@@ -333,6 +337,7 @@ pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, name: &str
     let txn = crate::db::begin_write(conn).await?;
     let before = to_out(get(&txn, name).await?)?;
     refuse_if_last_for_campaigns(&txn, &before).await?;
+    refuse_if_chosen(&txn, &before.name).await?;
     channel_instance::Entity::delete_by_id(before.id)
         .exec(&txn)
         .await?;
@@ -349,6 +354,20 @@ pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, name: &str
     )
     .await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// An instance that campaigns still to send chose by name may not go, be renamed,
+/// change kind or be disabled: their deliveries would wait for it.
+async fn refuse_if_chosen(conn: &impl ConnectionTrait, name: &str) -> Result<()> {
+    let users = crate::campaigns::users::choosing(conn, name).await?;
+    if users.any() {
+        return Err(Error::in_use(
+            &format!("the channel instance {name:?}"),
+            &users.named,
+            users.total,
+        ));
+    }
     Ok(())
 }
 

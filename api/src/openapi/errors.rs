@@ -48,7 +48,7 @@ const OWN_CODES: &[(&str, &[ErrorCode])] = &[
     ("POST /v1/campaigns/{id}/resume", &[InvalidTransition]),
     ("POST /v1/campaigns/{id}/cancel", &[InvalidTransition]),
     ("POST /v1/channels", &[NameTaken]),
-    ("PUT /v1/channels/{name}", &[NameTaken]),
+    ("PUT /v1/channels/{name}", &[NameTaken, InUse]),
     ("DELETE /v1/channels/{name}", &[InUse]),
     ("POST /v1/messages", &[BannedWords]),
     ("POST /v1/operators", &[UsernameTaken]),

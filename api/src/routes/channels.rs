@@ -92,7 +92,8 @@ async fn get_channel(
     security(("session" = ["channels:manage"])),
     params(("name" = String, Path, description = "Instance name")),
     request_body = ChannelInstanceIn,
-    responses((status = 200, body = ChannelInstanceOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "name_taken"),
+    responses((status = 200, body = ChannelInstanceOut), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`name_taken`; `in_use`: campaigns still to send chose it, so it may not be renamed, change kind or be disabled (they are named)"),
         (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn replace_channel(
     State(state): State<AppState>,

@@ -418,3 +418,93 @@ async fn a_campaign_goes_through_the_instance_it_chooses_with_its_templates_send
     assert_eq!(round.delivered, 1, "{round:?}");
     assert_eq!((transactional.mail_count(), marketing.mail_count()), (1, 1));
 }
+
+#[tokio::test]
+async fn an_instance_a_campaign_chose_stays_until_the_campaign_no_longer_needs_it() {
+    use crate::campaign_run::scheduled_campaign_with;
+    use crate::helpers::error_of;
+
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    for name in ["a-transactional", "b-marketing"] {
+        admin
+            .ok(
+                Method::POST,
+                "/v1/channels",
+                &json!({ "name": name, "settings": { "kind": "smtp", "host": "127.0.0.1",
+                    "port": 2525, "security": "plain" } }),
+            )
+            .await;
+    }
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": "offer", "content": { "email": { "subject": "Offer", "text": "x" } } }),
+        )
+        .await;
+    let at = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let id = scheduled_campaign_with(
+        &app,
+        &admin,
+        json!({ "template_id": template["template"]["id"], "channels": ["email"],
+            "schedule": { "kind": "at", "at": at }, "instances": ["b-marketing"] }),
+    )
+    .await;
+
+    let smtp = |name: &str, enabled: bool| {
+        json!({ "name": name, "enabled": enabled, "settings": { "kind": "smtp",
+            "host": "127.0.0.1", "port": 2525, "security": "plain" } })
+    };
+    let refusals = [
+        admin.delete("/v1/channels/b-marketing"),
+        admin
+            .put("/v1/channels/b-marketing")
+            .json(&smtp("b-marketing", false)),
+        admin
+            .put("/v1/channels/b-marketing")
+            .json(&smtp("c-renamed", true)),
+    ];
+    for refusal in refusals {
+        let error = error_of(refusal.send().await.unwrap(), 409).await;
+        assert_eq!(error["code"], "in_use", "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains("\"b-marketing\"") && message.contains(&format!("campaign {id}")),
+            "{message}"
+        );
+    }
+    // The instance it did not choose is free, and a change that keeps the choice valid
+    // is allowed.
+    admin
+        .ok(
+            Method::PUT,
+            "/v1/channels/b-marketing",
+            &smtp("b-marketing", true),
+        )
+        .await;
+    let response = admin
+        .delete("/v1/channels/a-transactional")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+
+    admin
+        .ok(
+            Method::POST,
+            &format!("/v1/campaigns/{id}/cancel"),
+            &json!({}),
+        )
+        .await;
+    let response = admin
+        .delete("/v1/channels/b-marketing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        204,
+        "nothing chooses it any more"
+    );
+}

@@ -46,6 +46,25 @@ pub async fn using_audience(conn: &impl ConnectionTrait, audience_id: i64) -> Re
 
 /// Campaigns still to send (scheduled, running or paused) on `channel`.
 pub async fn sending_on(conn: &impl ConnectionTrait, channel: &str) -> Result<Users> {
+    still_to_send(conn, |c| names(&c.channels, channel)).await
+}
+
+/// Campaigns still to send that chose the channel instance named `instance`.
+pub async fn choosing(conn: &impl ConnectionTrait, instance: &str) -> Result<Users> {
+    still_to_send(conn, |c| {
+        c.instances
+            .as_ref()
+            .is_some_and(|chosen| names(chosen, instance))
+    })
+    .await
+}
+
+/// Campaigns still to send (scheduled, running or paused) that `uses` picks. Those are
+/// few at any time, so they are read whole and picked here.
+async fn still_to_send(
+    conn: &impl ConnectionTrait,
+    uses: impl Fn(&campaign::Model) -> bool,
+) -> Result<Users> {
     let active = [Status::Scheduled, Status::Running, Status::Paused].map(Status::as_str);
     let campaigns = campaign::Entity::find()
         .filter(campaign::Column::Status.is_in(active))
@@ -53,11 +72,13 @@ pub async fn sending_on(conn: &impl ConnectionTrait, channel: &str) -> Result<Us
         .all(conn)
         .await?
         .into_iter()
-        .filter(|c| {
-            c.channels
-                .as_array()
-                .is_some_and(|channels| channels.iter().any(|ch| ch.as_str() == Some(channel)))
-        })
+        .filter(|c| uses(c))
         .collect();
     Ok(Users::of(campaigns))
+}
+
+/// Whether JSON array `list` holds the string `name`.
+fn names(list: &serde_json::Value, name: &str) -> bool {
+    list.as_array()
+        .is_some_and(|items| items.iter().any(|item| item.as_str() == Some(name)))
 }
