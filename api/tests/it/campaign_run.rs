@@ -183,9 +183,7 @@ async fn cancelling_ends_what_was_not_sent() {
     )
     .await;
     let id = scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     assert_eq!(deliverer.advance_campaigns(Utc::now()).await.unwrap(), 1);
     admin
         .ok(
@@ -231,9 +229,7 @@ async fn a_local_time_campaign_reaches_each_zone_at_its_own_hour() {
         json!({ "kind": "local_time", "date": date.to_string(), "time": "09:00" }),
     )
     .await;
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
 
     // The campaign starts as soon as 09:00 has come anywhere (UTC+14); everyone waits
     // for their own 09:00. In Tokyo that is midnight UTC.
@@ -293,9 +289,7 @@ async fn counters_follow_a_campaign_as_it_runs() {
 
     // The first round starts the campaign and runs its page: two delivered, one failed
     // for good, one waiting for its retry, two held back.
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     deliverer.run_once(Utc::now()).await.unwrap();
     let planned = admin.get_json(&path).await;
     assert_eq!(planned["status"], "running");
@@ -364,10 +358,7 @@ async fn a_page_stores_inbox_items_and_writes_each_sent_delivery_once() {
         json!(["inbox", "webhook"]),
     )
     .await;
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap()
-        .with_bus(app.bus.clone());
+    let deliverer = app.deliverer().await.with_bus(app.bus.clone());
 
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!((round.planned, round.delivered), (6, 3), "{round:?}");
@@ -537,9 +528,7 @@ async fn a_page_run_again_after_a_crash_sends_what_it_reserved_once() {
         .collect();
     let template_id = setup(&admin, ping(r#"{"n": 1}"#), &people).await;
     scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let now = Utc::now();
     assert_eq!(deliverer.advance_campaigns(now).await.unwrap(), 1);
     let page = open_pages(&app.db).await.unwrap().remove(0);
@@ -611,9 +600,7 @@ async fn a_keyword_in_the_rendered_content_holds_that_delivery_back() {
     let rule_id = rule["id"].as_i64().unwrap();
     scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
 
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!((round.delivered, round.held), (1, 1), "{round:?}");
     assert_eq!(seen.lock().unwrap()["ok"].len(), 1, "only ana's was sent");
@@ -681,9 +668,7 @@ async fn a_message_goes_to_every_enabled_endpoint_of_a_subscriber() {
         .await;
 
     scheduled_campaign(&app, &admin, template_id, json!({ "kind": "now" })).await;
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!((round.delivered, round.failed), (3, 0), "{round:?}");
 

@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use herald_core::access::Role;
-use herald_worker::deliver::Deliverer;
 use reqwest::Method;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 
 use crate::campaign_run::scheduled_campaign_on;
-use crate::helpers::{Session, spawn_app, test_config};
+use crate::helpers::{Session, spawn_app};
 use crate::support::push::{apns::FakeApns, fcm::FakeFcm, jpush::FakeJpush};
 use crate::support::smtp;
 
@@ -78,9 +77,7 @@ async fn a_campaign_reaches_an_smtp_server_through_the_worker() {
     )
     .await;
 
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!(round.delivered, 3, "{round:?}");
     assert_eq!(delivered(&app, "email").await, 3);
@@ -175,9 +172,7 @@ async fn a_campaign_reaches_the_mqtt_broker_through_the_worker() {
         json!(["mqtt"]),
     )
     .await;
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!(round.delivered, 3, "{round:?}");
     assert_eq!(delivered(&app, "mqtt").await, 3);
@@ -254,9 +249,7 @@ async fn a_campaign_reaches_each_push_provider_through_the_worker() {
     )
     .await;
 
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!(round.delivered, 3, "{round:?}");
     assert_eq!(delivered(&app, "push").await, 3);
@@ -379,9 +372,7 @@ async fn a_campaign_goes_through_the_instance_it_chooses_with_its_templates_send
     .await;
     let campaign = admin.get_json(&format!("/v1/campaigns/{id}")).await;
     assert_eq!(campaign["instances"], json!(["b-marketing"]));
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!(round.delivered, 1, "{round:?}");
     assert_eq!(

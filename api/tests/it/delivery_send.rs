@@ -484,9 +484,7 @@ async fn deferred_deliveries_are_decided_again_and_expired_ones_end() {
         )
         .await;
 
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let round = deliverer
         .run_once(at + chrono::Duration::hours(1))
         .await
@@ -565,9 +563,7 @@ async fn a_gone_endpoint_is_disabled_and_unloadable_content_fails_its_deliveries
     .await;
     let message = webhook_message(&app, Some(template_id)).await;
     plan_for_everyone(&app, &message, Utc::now()).await;
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let sent = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!((sent.delivered, sent.failed), (1, 1), "{sent:?}");
     assert!(status_of(&app, "gone").await.2.unwrap().contains("410"));

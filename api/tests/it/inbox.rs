@@ -11,14 +11,13 @@ use herald_core::entities::{delivery, inbox_item, subscriber};
 use herald_core::inbox::NewItem;
 use herald_core::inbox::store::store_batch;
 use herald_core::rules::engine::{Recipient, RuleSet};
-use herald_worker::deliver::Deliverer;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::helpers::{
     TOKEN_SECRET, TestApp, claims, error_of, insert_message, sign, spawn_app_with_token_secret,
-    subscriber_token, test_config,
+    subscriber_token,
 };
 use crate::inbox_stream::subscriber_id;
 
@@ -58,9 +57,7 @@ async fn inbox_with_two_subscribers() -> TestApp {
     plan_batch(&app.db, &rules, &message, &recipients, Utc::now())
         .await
         .unwrap();
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let sent = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!(sent.delivered, 2, "{sent:?}");
     app
@@ -566,9 +563,7 @@ async fn an_inbox_send_is_stored_announced_and_logged_before_it_is_answered() {
         app.doorbell.rung().now_or_never().is_none(),
         "nothing was left for a worker"
     );
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!((round.delivered, round.failed), (0, 0), "{round:?}");
 }
@@ -644,9 +639,7 @@ async fn storing_planned_items_leaves_other_recipients_deliveries_to_the_worker(
     for earlier in earlier {
         assert_eq!(status_of(earlier.id).await, ("queued".to_owned(), 0));
     }
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!(
         round.delivered, 2,
@@ -767,9 +760,7 @@ async fn a_keyword_in_a_rendered_inbox_item_holds_that_item_back() {
     plan_batch(&app.db, &rules, &message, &recipients, Utc::now())
         .await
         .unwrap();
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!((round.delivered, round.held), (1, 1), "{round:?}");
 

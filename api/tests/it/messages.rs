@@ -9,13 +9,12 @@ use herald_core::Error;
 use herald_core::access::Role;
 use herald_core::entities::delivery;
 use herald_core::messages::{SendRequest, send_many};
-use herald_worker::deliver::Deliverer;
 use reqwest::{Method, StatusCode};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::delivery_send::{receiver, setup};
-use crate::helpers::{error_of, spawn_app, test_config};
+use crate::helpers::{error_of, spawn_app};
 
 #[tokio::test]
 async fn a_send_is_accepted_once_per_key_and_delivered() {
@@ -82,9 +81,7 @@ async fn a_send_is_accepted_once_per_key_and_delivered() {
     assert_eq!(error["field"], "Idempotency-Key");
 
     // The worker delivers; the sender reads the per-recipient status.
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     let recorded = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!(recorded.delivered, 2);
     assert_eq!(seen.lock().unwrap()["ok"].len(), 2);

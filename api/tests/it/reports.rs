@@ -12,13 +12,12 @@ use herald_core::entities::{message, subscriber};
 use herald_core::rules::engine::{Recipient, RuleSet};
 use herald_core::subscribers::SubscriberIn;
 use herald_core::subscribers::store::upsert_batch;
-use herald_worker::deliver::Deliverer;
 use reqwest::Method;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::delivery_send::{ping, receiver, setup};
-use crate::helpers::{Session, TestApp, error_of, insert_message, spawn_app, test_config};
+use crate::helpers::{Session, TestApp, error_of, insert_message, spawn_app};
 
 /// A campaign name a CSV writer must quote.
 const CAMPAIGN: &str = "Launch, \"spring\" edition";
@@ -119,9 +118,7 @@ async fn delivery_log(app: &TestApp, admin: &Session) -> Log {
     let earlier = now - Duration::days(2);
     let a = insert_message(&app.db, "alerts", Some(template_id), json!(["webhook"])).await;
     plan_for_everyone(app, &a, earlier).await;
-    let deliverer = Deliverer::new(app.db.clone(), &test_config())
-        .await
-        .unwrap();
+    let deliverer = app.deliverer().await;
     for _ in 0..5 {
         if deliverer.run_once(now).await.unwrap() == Default::default() {
             break;

@@ -20,7 +20,7 @@ use herald_channels::DeliveryOutcome;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, TransactionSession, TransactionTrait,
+    QuerySelect, TransactionSession, TransactionTrait, TryIntoModel,
 };
 
 use super::devices::{Devices, NO_ENDPOINT};
@@ -183,7 +183,7 @@ where
             if send_now && channel != ChannelKind::Inbox {
                 reserved
                     .to_send
-                    .push(to_send(message.id, subscriber_id, channel, endpoint, now));
+                    .push(to_send(message.id, subscriber_id, channel, endpoint, now)?);
             } else {
                 inbox_now |= channel == ChannelKind::Inbox && send_now && inbox.is_some();
                 rows.push(delivery::ActiveModel {
@@ -303,33 +303,22 @@ pub async fn cancel(
     Ok(count)
 }
 
-/// A delivery about to be sent for the first time, not yet written.
+/// A delivery about to be sent for the first time, not yet written (its `id` is 0): a
+/// new row as [`new_row`] makes it, being sent, its first try counted.
 fn to_send(
     message_id: i64,
     subscriber_id: i64,
     channel: ChannelKind,
     endpoint_id: i64,
     now: DateTime<Utc>,
-) -> delivery::Model {
-    delivery::Model {
-        id: 0,
-        message_id,
-        subscriber_id,
-        channel: channel.as_str().to_owned(),
-        endpoint_id,
-        status: DeliveryStatus::Sending.as_str().to_owned(),
-        filter: None,
-        rule_id: None,
-        list_entry_id: None,
-        reason: None,
-        not_before: None,
-        attempts: 1,
-        first_attempt_at: None,
-        first_attempt_ms: None,
-        first_attempt_detail: None,
-        created_at: now,
-        updated_at: now,
+) -> Result<delivery::Model> {
+    Ok(delivery::ActiveModel {
+        id: Set(0),
+        status: Set(DeliveryStatus::Sending.as_str().to_owned()),
+        attempts: Set(1),
+        ..new_row(message_id, subscriber_id, channel, endpoint_id, now)
     }
+    .try_into_model()?)
 }
 
 /// Writes each first attempt as its delivery, in its final state (delivered, failed,

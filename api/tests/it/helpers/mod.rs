@@ -140,6 +140,14 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// A worker's deliverer on this app's database, with the test configuration.
+    #[allow(dead_code)] // not used by the tests at the workspace root
+    pub async fn deliverer(&self) -> herald_worker::deliver::Deliverer {
+        herald_worker::deliver::Deliverer::new(self.db.clone(), &test_config())
+            .await
+            .expect("the channel instances load")
+    }
+
     /// A client with no credentials.
     pub fn anonymous(&self) -> reqwest::Client {
         reqwest::Client::new()
