@@ -204,7 +204,6 @@
   // until the first one delivers, so a failed try loses nothing.
   Inbox.prototype.climb = function (index) {
     var self = this;
-    var fallback = this.connection;
     var fallbackAttempt = this.attempt;
     var name = this.transports[0];
     var probe = {};
@@ -213,9 +212,16 @@
       var settled = false;
       var handlers = {
         live: function () {
-          if (settled || self.attempt !== fallbackAttempt) return;
+          if (settled) return;
           settled = true;
-          // Up again: the probe becomes the connection and the fallback is closed.
+          // The fallback dropped and was reopened meanwhile: that one stays.
+          if (self.attempt !== fallbackAttempt) {
+            if (connection.close) connection.close();
+            return;
+          }
+          // Up again: the probe becomes the connection, and the fallback's connection
+          // now (a long-poll makes a new one per poll) is closed.
+          var fallback = self.connection;
           self.attempt = probe;
           self.connection = connection;
           if (fallback && fallback.close) fallback.close();
