@@ -18,33 +18,12 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { join, resolve } from "node:path";
 import assert from "node:assert/strict";
-import { launchChromium, startHerald } from "./herald.mjs";
+import { apiSession, launchChromium, startHerald } from "./herald.mjs";
 
 const ADMIN_PASSWORD = "console-test-admin-password";
 const PASSWORD = "console-test-password";
 const output = resolve(process.env.TEST_OUTPUT ?? "test-output");
 mkdirSync(output, { recursive: true });
-
-// An API session for setting up what the browser flow starts from.
-async function apiSession(base, username, password) {
-  const response = await fetch(`${base}/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username, password }),
-  });
-  assert.equal(response.status, 200, `login ${username}`);
-  const cookie = response.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
-  const { csrf_token } = await response.json();
-  return async (method, path, body, headers = {}) => {
-    const answer = await fetch(`${base}${path}`, {
-      method,
-      headers: { "content-type": "application/json", cookie, "x-csrf-token": csrf_token, ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(answer.ok, `${method} ${path}: ${answer.status} ${await answer.clone().text()}`);
-    return answer.status === 204 ? null : answer.json();
-  };
-}
 
 // The local webhook receiver: records every request and answers 200.
 async function startReceiver() {

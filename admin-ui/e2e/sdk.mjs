@@ -9,23 +9,13 @@
 //   gets every item sent meanwhile, none twice.
 //
 // Usage: HERALD_BIN=target/debug/herald node admin-ui/e2e/sdk.mjs
-import { createHmac } from "node:crypto";
 import { createServer, request } from "node:http";
 import { connect as tcpConnect } from "node:net";
 import assert from "node:assert/strict";
-import { launchChromium, startHerald } from "./herald.mjs";
+import { apiSession, launchChromium, startHerald, subscriberToken } from "./herald.mjs";
 
 const SECRET = "a-product-secret-of-more-than-32-characters";
 const PASSWORD = "browser-test-password";
-
-function token(externalId) {
-  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const now = Math.floor(Date.now() / 1000);
-  const unsigned = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({
-    sub: externalId, aud: "herald", iat: now, exp: now + 600,
-  })}`;
-  return `${unsigned}.${createHmac("sha256", SECRET).update(unsigned).digest("base64url")}`;
-}
 
 // A reverse proxy to `proxy.upstream` (changeable: a restarted Herald has a new port).
 // With `proxy.degraded`, event streams are held until they end, as a buffering proxy
@@ -88,25 +78,6 @@ function startProxy() {
   }));
 }
 
-async function login(base) {
-  const response = await fetch(`${base}/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: "admin", password: PASSWORD }),
-  });
-  assert.equal(response.status, 200);
-  const cookie = response.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
-  const { csrf_token } = await response.json();
-  return async (method, path, body, extra = {}) => {
-    const answer = await fetch(`${base}${path}`, {
-      method,
-      headers: { "content-type": "application/json", cookie, "x-csrf-token": csrf_token, ...extra },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(answer.ok, `${method} ${path}: ${answer.status} ${await answer.clone().text()}`);
-    return answer.json();
-  };
-}
 
 async function until(what, check, ms = 30000) {
   const end = Date.now() + ms;
@@ -124,7 +95,7 @@ const proxy = await startProxy();
 proxy.upstream = herald.base;
 const browser = await launchChromium();
 try {
-  let call = await login(herald.base);
+  let call = await apiSession(herald.base, "admin", PASSWORD);
   await call("PUT", "/v1/subscribers/web-1", {});
   const template = await call("POST", "/v1/templates", {
     name: "note", data_keys: ["n"],
@@ -155,7 +126,7 @@ try {
       onUnread: (count) => { window.unread = count; },
       onStatus: (transport, state) => window.statuses.push(`${transport}:${state}`),
     });
-  }, { base: proxy.base, token: token("web-1") });
+  }, { base: proxy.base, token: subscriberToken(SECRET, "web-1") });
   const state = () => page.evaluate(() => ({ seen: window.seen, statuses: window.statuses, unread: window.unread }));
 
   // SSE is buffered (nothing arrives on it) and WebSocket refused: the client moves on
@@ -188,7 +159,7 @@ try {
   await new Promise((done) => herald.child.once("exit", done));
   herald = await startHerald({ adminPassword: PASSWORD, env, dataDir: herald.dataDir });
   proxy.upstream = herald.base;
-  call = await login(herald.base);
+  call = await apiSession(herald.base, "admin", PASSWORD);
   await send();
   await send();
   const deadline = Date.now() + 59000;

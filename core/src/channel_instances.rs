@@ -360,15 +360,9 @@ pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, name: &str
 /// An instance that campaigns still to send chose by name may not go, be renamed,
 /// change kind or be disabled: their deliveries would wait for it.
 async fn refuse_if_chosen(conn: &impl ConnectionTrait, name: &str) -> Result<()> {
-    let users = crate::campaigns::users::choosing(conn, name).await?;
-    if users.any() {
-        return Err(Error::in_use(
-            &format!("the channel instance {name:?}"),
-            &users.named,
-            users.total,
-        ));
-    }
-    Ok(())
+    crate::campaigns::users::choosing(conn, name)
+        .await?
+        .refuse_change_to(&format!("the channel instance {name:?}"))
 }
 
 /// An enabled instance that is the last of its channel may not go while campaigns
@@ -391,15 +385,9 @@ async fn refuse_if_last_for_campaigns(
     if others {
         return Ok(());
     }
-    let users = crate::campaigns::users::sending_on(conn, channel.as_str()).await?;
-    if users.any() {
-        return Err(Error::in_use(
-            &format!("the only enabled {channel} instance"),
-            &users.named,
-            users.total,
-        ));
-    }
-    Ok(())
+    crate::campaigns::users::sending_on(conn, channel.as_str())
+        .await?
+        .refuse_change_to(&format!("the only enabled {channel} instance"))
 }
 
 pub async fn get(conn: &impl ConnectionTrait, name: &str) -> Result<channel_instance::Model> {

@@ -13,9 +13,7 @@ use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    TOKEN_SECRET, TestApp, error_of, sign, spawn_app_with, spawn_app_with_token_secret,
-};
+use crate::helpers::{TOKEN_SECRET, TestApp, error_of, sign, spawn_app_with};
 
 /// One server-sent event.
 #[derive(Debug)]
@@ -117,7 +115,19 @@ pub(crate) fn token(external_id: &str, exp: i64) -> String {
 
 /// An app accepting product-signed tokens, with these subscribers.
 pub(crate) async fn app_with(subscribers: &[&str]) -> TestApp {
-    let app = spawn_app_with_token_secret().await;
+    app_configured(subscribers, |_| {}).await
+}
+
+/// [`app_with`], with the configuration adjusted.
+async fn app_configured(
+    subscribers: &[&str],
+    adjust: impl FnOnce(&mut herald_core::config::Config),
+) -> TestApp {
+    let app = spawn_app_with(|config| {
+        config.auth.subscriber_token_secret = TOKEN_SECRET.to_owned().into();
+        adjust(config);
+    })
+    .await;
     let admin = app.operator(Role::Admin).await;
     for id in subscribers {
         admin
@@ -467,17 +477,10 @@ async fn the_iframe_stream_posts_each_update_to_the_embedding_origin() {
 
 #[tokio::test]
 async fn a_subscriber_may_hold_only_so_many_streams() {
-    let app = spawn_app_with(|config| {
-        config.auth.subscriber_token_secret = TOKEN_SECRET.to_owned().into();
+    let app = app_configured(&["ana", "ben"], |config| {
         config.http.max_streams_per_subscriber = 2;
     })
     .await;
-    let admin = app.operator(Role::Admin).await;
-    for id in ["ana", "ben"] {
-        admin
-            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
-            .await;
-    }
     let ana = token("ana", Utc::now().timestamp() + 600);
     let _open = [
         EventReader::open(&app, &ana, None).await,
@@ -626,18 +629,11 @@ async fn deaf_socket(app: &TestApp, token: &str) -> tokio::net::TcpStream {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_client_that_stops_answering_pings_is_dropped() {
     use tokio::io::AsyncReadExt;
-    let app = spawn_app_with(|config| {
-        config.auth.subscriber_token_secret = TOKEN_SECRET.to_owned().into();
+    let app = app_configured(&["ana", "ben"], |config| {
         config.http.stream_ping_secs = 1;
         config.http.max_streams_per_subscriber = 1;
     })
     .await;
-    let admin = app.operator(Role::Admin).await;
-    for id in ["ana", "ben"] {
-        admin
-            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
-            .await;
-    }
 
     // A client that answers pings (tungstenite does while it reads) stays, across
     // several intervals.

@@ -220,10 +220,9 @@ pub async fn preview_segment(
 pub async fn delete(conn: &impl TransactionTrait, ctx: &AuditContext, id: i64) -> Result<()> {
     let txn = crate::db::begin_write(conn).await?;
     let before = get(&txn, id).await?;
-    let users = crate::campaigns::users::using_audience(&txn, id).await?;
-    if users.any() {
-        return Err(Error::in_use("this audience", &users.named, users.total));
-    }
+    crate::campaigns::users::using_audience(&txn, id)
+        .await?
+        .refuse_change_to("this audience")?;
     audience::Entity::delete_by_id(id)
         .exec(&txn)
         .await

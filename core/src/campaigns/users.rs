@@ -32,6 +32,15 @@ impl Users {
     pub fn any(&self) -> bool {
         self.total > 0
     }
+
+    /// Refuses (409 `in_use`, naming these campaigns) a change to `what` while any
+    /// campaign uses it.
+    pub fn refuse_change_to(&self, what: &str) -> Result<()> {
+        if self.any() {
+            return Err(crate::error::Error::in_use(what, &self.named, self.total));
+        }
+        Ok(())
+    }
 }
 
 /// Every campaign, in any state, built on `audience_id` (its history refers to it).
