@@ -159,8 +159,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     print_banner(&config);
     let shutdown = shutdown_token();
     // The worker wakes this process's inbox streams directly, and other processes'
-    // through the relay on Postgres.
-    let bus = inbox_bus(&db, &shutdown).await?;
+    // through the relay.
+    let bus = inbox_bus(&config, &db, &shutdown).await?;
     let doorbell = doorbell(
         &db,
         &shutdown,
@@ -193,7 +193,7 @@ pub async fn api(config: Config) -> anyhow::Result<()> {
     let listener = bind(&config).await?;
     print_banner(&config);
     let shutdown = shutdown_token();
-    let bus = inbox_bus(&db, &shutdown).await?;
+    let bus = inbox_bus(&config, &db, &shutdown).await?;
     // Wakes the workers of other processes when this one queues deliveries.
     let doorbell = doorbell(
         &db,
@@ -216,7 +216,7 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     require_current_schema(&db).await?;
     tracing::info!("worker started");
     let shutdown = shutdown_token();
-    let bus = inbox_bus(&db, &shutdown).await?;
+    let bus = inbox_bus(&config, &db, &shutdown).await?;
     // Rung by API processes on Postgres; otherwise work is found by polling.
     let doorbell = doorbell(
         &db,
@@ -231,12 +231,23 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The inbox bus of this process; on Postgres, relayed to every other Herald process
-/// (LISTEN/NOTIFY) until shutdown.
-async fn inbox_bus(db: &DatabaseConnection, shutdown: &CancellationToken) -> anyhow::Result<Bus> {
+/// The inbox bus of this process, relayed to every other Herald process until
+/// shutdown: through NATS when configured, else through Postgres (LISTEN/NOTIFY); on
+/// SQLite without NATS, this process is the only one.
+async fn inbox_bus(
+    config: &Config,
+    db: &DatabaseConnection,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Bus> {
+    use herald_core::inbox::relay;
     let bus = Bus::default();
-    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        herald_core::inbox::relay::start(db, &bus, shutdown.clone())
+    let nats = &config.bus.nats_url;
+    if !nats.is_empty() {
+        relay::nats::start(nats, &config.bus.nats_subject, &bus, shutdown.clone())
+            .await
+            .context("cannot relay inbox signals through NATS")?;
+    } else if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        relay::postgres::start(db, &bus, shutdown.clone())
             .await
             .context("cannot listen for inbox signals on Postgres")?;
     }

@@ -1,7 +1,7 @@
-//! Herald as several processes on one Postgres database: a message stored by a
-//! `herald worker` process reaches the subscriber's streams on two separate
-//! `herald api` processes (the inbox relay over LISTEN/NOTIFY); and SIGTERM closes open
-//! streams so the process can stop.
+//! Herald as several processes on one Postgres database: a message stored by one
+//! process reaches the subscriber's streams on two separate `herald api` processes
+//! from memory (the inbox relay over LISTEN/NOTIFY, or over NATS when configured); and
+//! SIGTERM closes open streams so the process can stop.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 #[allow(dead_code, unused_imports)] // the API tests' harness; these tests use part of it
@@ -88,22 +88,60 @@ async fn wait_for(mut response: reqwest::Response, needle: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_sent_to_one_api_process_wakes_the_worker_process_and_reaches_both() {
+async fn a_message_sent_to_one_api_process_reaches_streams_on_both() {
     if !helpers::backend_is_postgres() {
         eprintln!("several processes share Postgres (HERALD_TEST_BACKEND=postgres)");
         return;
     }
+    // No bus configured: the processes relay through Postgres (LISTEN/NOTIFY).
+    message_reaches_streams_on_two_api_processes(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_nats_a_message_reaches_streams_on_two_api_processes() {
+    if !helpers::backend_is_postgres() {
+        eprintln!("several processes share Postgres (HERALD_TEST_BACKEND=postgres)");
+        return;
+    }
+    // A subject of this test's own: other test runs may share the NATS server.
+    let subject = format!("herald-test.{}", uuid::Uuid::new_v4().simple());
+    let nats = async_nats::connect(NATS_URL)
+        .await
+        .expect("the NATS server of this machine kind runs on 127.0.0.1:4222");
+    let mut notices = nats.subscribe(subject.clone()).await.unwrap();
+    let bus = [
+        ("HERALD_BUS__NATS_URL", NATS_URL),
+        ("HERALD_BUS__NATS_SUBJECT", subject.as_str()),
+    ];
+    message_reaches_streams_on_two_api_processes(&bus).await;
+    // The item went through NATS, inside the notice.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let notice =
+            tokio::time::timeout_at(deadline.into(), futures::StreamExt::next(&mut notices))
+                .await
+                .expect("no notice with the item was published to the subject")
+                .unwrap();
+        if std::str::from_utf8(&notice.payload)
+            .unwrap()
+            .contains("Across nodes")
+        {
+            break;
+        }
+    }
+}
+
+const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// Two `herald api` processes with `bus` in their environment: a subscriber streaming
+/// from both gets a message sent through the first (which stores its inbox item) on
+/// both, from memory: no stream reads it from the database.
+async fn message_reaches_streams_on_two_api_processes(bus: &[(&str, &str)]) {
     let app = spawn_app().await;
     let admin = app.operator(Role::Admin).await;
-    for subscriber in ["ana", "ben"] {
-        admin
-            .ok(
-                Method::PUT,
-                &format!("/v1/subscribers/{subscriber}"),
-                &json!({}),
-            )
-            .await;
-    }
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
     let template = admin
         .ok(
             Method::POST,
@@ -114,12 +152,11 @@ async fn a_message_sent_to_one_api_process_wakes_the_worker_process_and_reaches_
         .await;
 
     let ports = [free_port(), free_port()];
+    let api_env = [bus, &[("HERALD_METRICS__TOKEN", METRICS_TOKEN)]].concat();
     let _apis: Vec<Process> = ports
         .iter()
-        .map(|port| herald("api", app.database_url(), *port))
+        .map(|port| herald_with("api", app.database_url(), *port, &api_env))
         .collect();
-    let hourly = [("HERALD_DELIVERY__POLL_INTERVAL_MS", "3600000")];
-    let _worker = herald_with("worker", app.database_url(), free_port(), &hourly);
     for port in ports {
         wait_until_healthy(port).await;
     }
@@ -147,51 +184,52 @@ async fn a_message_sent_to_one_api_process_wakes_the_worker_process_and_reaches_
         opened.push(stream);
     }
 
-    // Sent through the first API process, as a product service would. The worker polls
-    // hourly, so only the API process's ring makes it send either message; the first
-    // (to ben) also makes sure it is idle, waiting, when the second is sent.
+    // Sent through the first API process, as a product service would.
     let key = app.api_key(&["messages:send"]).await;
-    let send = |recipient: &str| {
-        app.anonymous()
-            .post(format!("http://127.0.0.1:{}/v1/messages", ports[0]))
-            .bearer_auth(&key)
-            .json(
-                &json!({ "recipients": [recipient], "template_id": template["template"]["id"],
-                "channels": ["inbox"], "category": "news" }),
-            )
-            .send()
-    };
-    let first: serde_json::Value = send("ben").await.unwrap().json().await.unwrap();
-    let report = format!("http://127.0.0.1:{}/v1/messages/{}", ports[0], first["id"]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let status: serde_json::Value = app
-            .anonymous()
-            .get(&report)
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if status["deliveries"][0]["status"] == "delivered" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the worker never sent: {status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let response = send("ana").await.unwrap();
+    let response = app
+        .anonymous()
+        .post(format!("http://127.0.0.1:{}/v1/messages", ports[0]))
+        .bearer_auth(&key)
+        .json(
+            &json!({ "recipients": ["ana"], "template_id": template["template"]["id"],
+            "channels": ["inbox"], "category": "news" }),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 202);
 
-    // The worker process, woken, stores the item; both API processes hear of it.
     let waits: Vec<_> = opened
         .into_iter()
         .map(|stream| wait_for(stream, "Across nodes"))
         .collect();
     futures::future::join_all(waits).await;
+
+    // Each process sent the item from the signal that announced it, not from a read.
+    for port in ports {
+        let metrics = app
+            .anonymous()
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let streamed = |source: &str| {
+            let series = format!("herald_inbox_stream_items_total{{source=\"{source}\"}} ");
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix(&series))
+                .map_or(0, |value| value.trim().parse::<u64>().unwrap())
+        };
+        assert_eq!(streamed("memory"), 1, "port {port}:\n{metrics}");
+        assert_eq!(streamed("database"), 0, "port {port}:\n{metrics}");
+    }
 }
+
+const METRICS_TOKEN: &str = "metrics-token-for-the-nodes-test";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_open_streams_and_the_process() {

@@ -112,9 +112,11 @@ impl From<herald_core::Error> for ApiError {
                 ErrorCode::BadRequest,
                 format!("reading the upload failed: {message}"),
             ),
-            other @ (E::PasswordHash(_) | E::Internal(_) | E::Database(_) | E::Csv(_)) => {
-                Self::internal(error_chain(&other))
-            }
+            other @ (E::PasswordHash(_)
+            | E::Internal(_)
+            | E::Database(_)
+            | E::Bus(_)
+            | E::Csv(_)) => Self::internal(error_chain(&other)),
         }
     }
 }

@@ -30,10 +30,41 @@ struct RequestLabels {
     code: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    /// `memory` (carried by the bus) or `database` (read by the stream).
+    source: &'static str,
+}
+
+/// What the inbox streams of this process send, and how often they read the database
+/// to do it: live items should come from memory, whichever node stored them.
+#[derive(Clone, Debug, Default)]
+pub struct StreamCounters {
+    items: Family<SourceLabels, Counter>,
+    reads: Counter,
+}
+
+impl StreamCounters {
+    /// Items a stream sent straight from a bus signal.
+    pub fn from_memory(&self, items: usize) {
+        let labels = SourceLabels { source: "memory" };
+        self.items.get_or_create(&labels).inc_by(items as u64);
+    }
+
+    /// A stream read the database (opening, resuming, or a signal it could not use),
+    /// finding `items`.
+    pub fn from_database(&self, items: usize) {
+        self.reads.inc();
+        let labels = SourceLabels { source: "database" };
+        self.items.get_or_create(&labels).inc_by(items as u64);
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RequestLabels, Histogram>,
+    pub streams: StreamCounters,
 }
 
 impl Default for Metrics {
@@ -55,10 +86,22 @@ impl Metrics {
             "Time to answer an HTTP request",
             durations.clone(),
         );
+        let streams = StreamCounters::default();
+        registry.register(
+            "inbox_stream_items",
+            "Inbox items sent on streams, by where the stream took them from",
+            streams.items.clone(),
+        );
+        registry.register(
+            "inbox_stream_reads",
+            "Database reads made by inbox streams",
+            streams.reads.clone(),
+        );
         Self {
             registry,
             requests,
             durations,
+            streams,
         }
     }
 

@@ -38,6 +38,17 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub metrics: MetricsConfig,
     pub channels: ChannelsConfig,
+    pub bus: BusConfig,
+}
+
+/// How Herald processes tell each other that an inbox changed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    /// A NATS server to relay through; empty: Postgres LISTEN/NOTIFY.
+    pub nats_url: String,
+    /// The NATS subject, one per deployment sharing the server.
+    pub nats_subject: String,
 }
 
 /// Where Prometheus reads `/metrics`.
@@ -305,6 +316,25 @@ impl Config {
                 return Err(invalid("public_url", "must be an http or https URL"));
             }
         }
+        let nats = &self.bus.nats_url;
+        if !nats.is_empty() && !["nats://", "tls://"].iter().any(|s| nats.starts_with(s)) {
+            return Err(invalid(
+                "bus.nats_url",
+                "must be empty or start with nats:// or tls://",
+            ));
+        }
+        let subject = &self.bus.nats_subject;
+        let token = |t: &str| {
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_graphic() && c != '*' && c != '>')
+        };
+        if !subject.split('.').all(token) {
+            return Err(invalid(
+                "bus.nats_subject",
+                "must be dot-separated tokens without spaces or wildcards, e.g. herald.inbox",
+            ));
+        }
         if self.http.stream_ping_secs == 0 {
             return Err(invalid("http.stream_ping_secs", "must be at least 1"));
         }
@@ -494,6 +524,9 @@ mod tests {
                 ),
                 "http.inbox_cors_origins",
             ),
+            (("BUS__NATS_URL", "http://127.0.0.1:4222"), "bus.nats_url"),
+            (("BUS__NATS_SUBJECT", "herald.>"), "bus.nats_subject"),
+            (("BUS__NATS_SUBJECT", "herald..inbox"), "bus.nats_subject"),
         ] {
             let err = load(&[pair]).expect_err("must be refused").to_string();
             assert!(err.to_lowercase().contains(key), "{err} should name {key}");

@@ -58,6 +58,10 @@ pub enum Error {
     #[error("database error")]
     Database(#[source] DbErr),
 
+    /// The inbox bus between processes (LISTEN/NOTIFY or NATS) could not be joined.
+    #[error("the inbox bus failed: {0}")]
+    Bus(String),
+
     #[error("writing CSV failed")]
     Csv(#[from] csv_async::Error),
 }

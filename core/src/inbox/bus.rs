@@ -2,16 +2,16 @@
 //!
 //! Every signal carries the subscriber's unread pair after the change. Its version
 //! moves by one per change, so a connection that knows the version it is at can tell
-//! whether a signal is the very next change. In one process, a signal for new items
-//! carries the items too: a connection at the previous version sends them straight
-//! on, so a broadcast to 10,000 connections costs no query per connection. Anything
-//! else (a version skipped, a signal relayed from another process without its items)
-//! makes the connection read what is new from the database after the last id it sent:
-//! the database stays the record, and a lost signal costs a query, never an item.
+//! whether a signal is the very next change. A signal for new items carries the items
+//! too: a connection at the previous version sends them straight on, so a broadcast to
+//! 10,000 connections costs no query per connection. Anything else (a version skipped,
+//! a relayed signal too big to carry its items) makes the connection read what is new
+//! from the database after the last id it sent: the database stays the record, and a
+//! lost signal costs a query, never an item.
 //!
-//! In one process the bus is this in-memory map. On Postgres, a relay
-//! ([`super::relay`]) also carries every signal to the other processes through
-//! LISTEN/NOTIFY, so an item stored by any worker wakes streams on any API node.
+//! In one process the bus is this in-memory map. A relay ([`super::relay`]) also
+//! carries every signal to the other processes (Postgres LISTEN/NOTIFY or NATS), so an
+//! item stored by any worker reaches streams on any API node from memory.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,11 +26,11 @@ use super::store::{InboxItem, Stored, Unread};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
 pub enum Signal {
-    /// New items were stored; `items` are they, in id order, when the signal did not
-    /// cross processes (notifications are too small to carry them).
+    /// New items were stored; `items` are they, in id order, unless the signal crossed
+    /// processes in a notice too small to carry them.
     Items {
         unread: Unread,
-        #[serde(skip)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         items: Option<Arc<[InboxItem]>>,
     },
     /// Items were read or archived (no ids: all were read).

@@ -26,7 +26,7 @@ pub struct NewItem {
     pub data: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InboxItem {
     /// Grows with every item: the SSE event id and the resume cursor.
     pub id: i64,

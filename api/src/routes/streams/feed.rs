@@ -1,7 +1,8 @@
 //! One connection's position in a subscriber's inbox, shared by every transport.
 //!
 //! A feed takes new items straight from the bus when a signal is the very next change
-//! of the subscriber's inbox (see [`herald_core::inbox::bus`]), and otherwise reads
+//! of the subscriber's inbox (see [`herald_core::inbox::bus`]; whichever process stored
+//! them, as the relay carries items), and otherwise reads
 //! from the database after the last id it gave out, so a resumed connection gets every
 //! missed item once, in order, and a dropped signal costs a query, never an item. A
 //! connection that falls more than the bus's buffer behind is ended with
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::SubscriberCaller;
 use crate::error::ApiError;
+use crate::metrics::StreamCounters;
 use crate::state::AppState;
 
 /// Items read from the database per query while catching up.
@@ -54,6 +56,7 @@ pub enum End {
 
 pub struct Feed {
     db: DatabaseConnection,
+    counters: StreamCounters,
     subscriber_id: i64,
     /// The last item id given out.
     after: i64,
@@ -109,6 +112,7 @@ impl Feed {
         };
         Ok(Self {
             db: state.db.clone(),
+            counters: state.metrics.streams.clone(),
             closing: state.closing.clone(),
             token_expires,
             subscriber_id,
@@ -183,11 +187,13 @@ impl Feed {
                 items: Some(items),
             } if unread.version == next_version => {
                 let seen = self.after;
+                let before = self.pending.len();
                 for item in items.iter().filter(|item| item.id > seen) {
                     self.after = item.id;
                     let (id, item) = (item.id, item.clone());
                     self.pending.push_back(Update::Message { id, item });
                 }
+                self.counters.from_memory(self.pending.len() - before);
                 self.version = unread.version;
                 self.pending.push_back(unread_update(unread));
             }
@@ -215,6 +221,7 @@ impl Feed {
     /// is read first: every item stored at its version is then among the items read.
     async fn try_read_new(&mut self) -> herald_core::Result<()> {
         let unread = store::unread(&self.db, self.subscriber_id).await?;
+        let before = self.pending.len();
         loop {
             let page = Page::After(self.after);
             let items = store::list(&self.db, self.subscriber_id, page, REPLAY_PAGE).await?;
@@ -228,6 +235,7 @@ impl Feed {
                 break;
             }
         }
+        self.counters.from_database(self.pending.len() - before);
         self.version = self.version.max(unread.version);
         self.pending.push_back(unread_update(unread));
         Ok(())
