@@ -518,7 +518,7 @@ impl Deliverer {
         for row in rows {
             let item = parts_of(round, &row).map_err(Stop::from).and_then(
                 |(message, subscriber, compiled)| {
-                    item_for(&row, message, compiled, subscriber, &round.keywords)
+                    item_for(row.id, message, compiled, subscriber, &round.keywords)
                 },
             );
             match item {

@@ -474,9 +474,10 @@ async fn operators_see_a_subscribers_inbox_with_what_was_read() {
 }
 
 /// An inbox send through the API needs no worker: by the time `POST /v1/messages`
-/// answers, each recipient's item is stored, announced on the bus and logged as one
-/// attempt; an item that cannot be rendered fails its own delivery only, and no worker
-/// is woken for work that is done.
+/// answers, each recipient's item is stored, announced on the bus and its delivery
+/// written once, in its final state with its one attempt inline (no attempt row); an
+/// item that cannot be rendered fails its own delivery only, and no worker is woken for
+/// work that is done.
 #[tokio::test]
 async fn an_inbox_send_is_stored_announced_and_logged_before_it_is_answered() {
     use futures::FutureExt;
@@ -549,15 +550,22 @@ async fn an_inbox_send_is_stored_announced_and_logged_before_it_is_answered() {
     );
     let reason = ben_delivery.reason.as_deref().unwrap_or_default();
     assert!(reason.contains("rendering failed"), "{reason}");
-    let mut outcomes: Vec<String> = delivery_attempt::Entity::find()
-        .all(&app.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| a.outcome)
-        .collect();
-    outcomes.sort();
-    assert_eq!(outcomes, ["delivered", "permanent"]);
+    for written in [ana_delivery, ben_delivery] {
+        assert_eq!(
+            written.created_at, written.updated_at,
+            "written once: {written:?}"
+        );
+    }
+    let attempt_rows = delivery_attempt::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(attempt_rows, [], "each attempt lives in its delivery's row");
+    for (written, outcome) in [(ana_delivery, "delivered"), (ben_delivery, "permanent")] {
+        let trace = admin
+            .get_json(&format!("/v1/deliveries/{}", written.id))
+            .await;
+        let attempts = trace["attempts_made"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1, "{trace}");
+        assert_eq!(attempts[0]["outcome"], outcome, "{trace}");
+    }
 
     assert!(
         app.doorbell.rung().now_or_never().is_none(),
@@ -566,89 +574,6 @@ async fn an_inbox_send_is_stored_announced_and_logged_before_it_is_answered() {
     let deliverer = app.deliverer().await;
     let round = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!((round.delivered, round.failed), (0, 0), "{round:?}");
-}
-
-/// Storing the inbox items of recipients just planned touches their deliveries only:
-/// the same message's deliveries to others (a campaign's earlier page, ones that
-/// waited for quiet hours) stay queued for the worker.
-#[tokio::test]
-async fn storing_planned_items_leaves_other_recipients_deliveries_to_the_worker() {
-    use herald_core::deliveries::plan_in;
-    use herald_core::inbox::deliver::{Planned, store_planned};
-    use herald_core::templates::render::CompiledContent;
-    use herald_core::templates::store::{content_of, version};
-
-    let app = spawn_app_with_token_secret().await;
-    let admin = app.operator(Role::Admin).await;
-    let template = admin
-        .ok(
-            Method::POST,
-            "/v1/templates",
-            &json!({ "name": "news", "content": { "inbox": {
-                "title": "Hi {{ subscriber.external_id }}", "body": "News" } } }),
-        )
-        .await;
-    let template_id = template["template"]["id"].as_i64().unwrap();
-    for id in ["ana", "ben", "cy"] {
-        admin
-            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
-            .await;
-    }
-    let subscribers = subscriber::Entity::find().all(&app.db).await.unwrap();
-    let (earlier, page) = subscribers.split_at(2);
-    let message = insert_message(&app.db, "news", Some(template_id), json!(["inbox"])).await;
-    let rules = RuleSet::load(&app.db).await.unwrap();
-    let now = Utc::now();
-    let recipients: Vec<Recipient> = earlier.iter().map(Recipient::from).collect();
-    plan_batch(&app.db, &rules, &message, &recipients, now)
-        .await
-        .unwrap();
-
-    let content = content_of(&version(&app.db, template_id, 1).await.unwrap()).unwrap();
-    let content = CompiledContent::compile(&content).unwrap();
-    let txn = herald_core::db::begin_write(&app.db).await.unwrap();
-    let recipients: Vec<Recipient> = page.iter().map(Recipient::from).collect();
-    plan_in(&txn, &rules, &message, &recipients, now)
-        .await
-        .unwrap();
-    let planned = Planned {
-        message: &message,
-        content: &content,
-    };
-    let loaded = page.iter().map(|s| (s.id, s.clone())).collect();
-    let keywords = herald_core::rules::KeywordRules::default();
-    let finished = store_planned(&txn, &[planned], &loaded, &keywords, now)
-        .await
-        .unwrap();
-    txn.commit().await.unwrap();
-    assert_eq!(finished.deliveries, 1);
-    assert_eq!(finished.stored[0].item.title, "Hi cy");
-
-    let status_of = |subscriber_id: i64| {
-        let db = app.db.clone();
-        async move {
-            let found = delivery::Entity::find()
-                .filter(delivery::Column::SubscriberId.eq(subscriber_id))
-                .one(&db)
-                .await
-                .unwrap()
-                .unwrap();
-            (found.status, found.attempts)
-        }
-    };
-    for earlier in earlier {
-        assert_eq!(status_of(earlier.id).await, ("queued".to_owned(), 0));
-    }
-    let deliverer = app.deliverer().await;
-    let round = deliverer.run_once(Utc::now()).await.unwrap();
-    assert_eq!(
-        round.delivered, 2,
-        "the worker stores the others: {round:?}"
-    );
-    assert_eq!(
-        inbox_item::Entity::find().all(&app.db).await.unwrap().len(),
-        3
-    );
 }
 
 #[tokio::test]

@@ -39,7 +39,7 @@ use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, one_of, prefer_generic_plans};
 use crate::entities::{campaign, delivery, message, send_ledger, subscriber, subscriber_endpoint};
 use crate::error::{Error, Result};
-use crate::inbox::deliver::{Planned, store_planned};
+use crate::inbox::deliver::{InboxSend, Planned, store_now};
 use crate::inbox::store::Stored;
 use crate::rules::engine::{Decision, FilterKind, Recipient, RuleSet};
 use crate::rules::{KeywordHit, KeywordRules};
@@ -172,7 +172,7 @@ where
     }
 
     let devices = Devices::load(&txn, &ids, &channels).await?;
-    let mut inbox_now = false;
+    let mut inbox_sends = Vec::new();
     for (subscriber_id, channel) in allowed {
         for &endpoint in devices.targets(subscriber_id, channel) {
             if written.contains(&(subscriber_id, channel, endpoint)) {
@@ -180,24 +180,33 @@ where
                 continue;
             }
             reserved.summary.queued += 1;
-            if send_now && channel != ChannelKind::Inbox {
-                reserved
-                    .to_send
-                    .push(to_send(message.id, subscriber_id, channel, endpoint, now)?);
-            } else {
-                inbox_now |= channel == ChannelKind::Inbox && send_now && inbox.is_some();
-                rows.push(delivery::ActiveModel {
-                    status: Set(DeliveryStatus::Queued.as_str().to_owned()),
-                    ..new_row(message.id, subscriber_id, channel, endpoint, now)
-                });
+            match (send_now, channel, inbox) {
+                (true, ChannelKind::Inbox, Some(_)) => inbox_sends.push(InboxSend {
+                    message_id: message.id,
+                    subscriber_id,
+                }),
+                // Without inbox content, the queue's sender fails it with the reason.
+                (true, ChannelKind::Inbox, None) | (false, _, _) => {
+                    rows.push(delivery::ActiveModel {
+                        status: Set(DeliveryStatus::Queued.as_str().to_owned()),
+                        ..new_row(message.id, subscriber_id, channel, endpoint, now)
+                    });
+                }
+                (true, _, _) => reserved.to_send.push(to_send(
+                    message.id,
+                    subscriber_id,
+                    channel,
+                    endpoint,
+                    now,
+                )?),
             }
         }
     }
     insert_slots(&txn, slots).await?;
     insert_deliveries(&txn, rows).await?;
-    if let (true, Some(content)) = (inbox_now, inbox) {
+    if let Some(content) = inbox {
         let planned = Planned { message, content };
-        reserved.stored = store_planned(&txn, &[planned], subscribers, keywords, now)
+        reserved.stored = store_now(&txn, &[planned], &inbox_sends, subscribers, keywords, now)
             .await?
             .stored;
     }
@@ -445,7 +454,11 @@ pub(crate) fn held_change(id: i64, hit: &KeywordHit) -> Change {
 /// slots, since a cap counts what was sent.
 pub(crate) async fn give_back(txn: &impl ConnectionTrait, held: &[&delivery::Model]) -> Result<()> {
     unclaim(txn, held).await?;
-    release_slots(txn, held).await
+    let keys: Vec<(i64, i64, &str)> = held
+        .iter()
+        .map(|row| (row.message_id, row.subscriber_id, row.channel.as_str()))
+        .collect();
+    release_slots(txn, &keys).await
 }
 
 /// Takes back the try a claim counted for rows written before (`id` > 0) that were not

@@ -25,6 +25,7 @@ use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, one_of, prefer_generic_plans};
 use crate::entities::{delivery, message, send_ledger, subscriber};
 use crate::error::{Error, Result};
+use crate::inbox::deliver::InboxSend;
 use crate::rules::engine::{Candidate, Decision, Message, Recipient, RuleSet};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -123,23 +124,21 @@ pub(crate) fn engine_message(message: &message::Model) -> Message<'_> {
     }
 }
 
-/// Inserts new deliveries; one that exists already (same message, subscriber and
-/// channel) is left as it is.
+/// What a delivery is unique by.
+pub(crate) const DELIVERY_KEY: [delivery::Column; 4] = [
+    delivery::Column::MessageId,
+    delivery::Column::SubscriberId,
+    delivery::Column::Channel,
+    delivery::Column::EndpointId,
+];
+
+/// Inserts new deliveries; one that exists already (same message, subscriber, channel
+/// and endpoint) is left as it is.
 pub(crate) async fn insert_deliveries(
     txn: &impl ConnectionTrait,
     rows: Vec<delivery::ActiveModel>,
 ) -> Result<()> {
-    insert_all(
-        txn,
-        rows,
-        &[
-            delivery::Column::MessageId,
-            delivery::Column::SubscriberId,
-            delivery::Column::Channel,
-            delivery::Column::EndpointId,
-        ],
-    )
-    .await
+    insert_all(txn, rows, &DELIVERY_KEY).await
 }
 
 pub(crate) async fn insert_slots(
@@ -149,19 +148,20 @@ pub(crate) async fn insert_slots(
     insert_all(txn, slots, &[]).await
 }
 
-/// Gives back the ledger slots of `deliveries`, which were held back after all: a cap
-/// counts what was sent, and these were not.
+/// Gives back the ledger slots of deliveries, by (message, subscriber, channel), that
+/// were held back after all: a cap counts what was sent, and these were not.
 pub(crate) async fn release_slots(
     txn: &impl ConnectionTrait,
-    deliveries: &[&delivery::Model],
+    deliveries: &[(i64, i64, &str)],
 ) -> Result<()> {
     for chunk in deliveries.chunks(RECORD_CHUNK) {
-        let slots = chunk.iter().fold(Condition::any(), |slots, row| {
+        let slots = chunk.iter().fold(Condition::any(), |slots, key| {
+            let &(message_id, subscriber_id, channel) = key;
             slots.add(
                 Condition::all()
-                    .add(send_ledger::Column::MessageId.eq(row.message_id))
-                    .add(send_ledger::Column::SubscriberId.eq(row.subscriber_id))
-                    .add(send_ledger::Column::Channel.eq(row.channel.as_str())),
+                    .add(send_ledger::Column::MessageId.eq(message_id))
+                    .add(send_ledger::Column::SubscriberId.eq(subscriber_id))
+                    .add(send_ledger::Column::Channel.eq(channel)),
             )
         });
         send_ledger::Entity::delete_many()
@@ -208,10 +208,18 @@ struct Rows<'a> {
     now: DateTime<Utc>,
     deliveries: &'a mut Vec<delivery::ActiveModel>,
     slots: &'a mut Vec<send_ledger::ActiveModel>,
+    /// Where allowed inbox deliveries go when the caller stores them in the same
+    /// transaction (written then, in their final state); otherwise they are queued.
+    inbox_sends: Option<&'a mut Vec<InboxSend>>,
 }
 
 impl Rows<'_> {
-    fn add(self, candidates: &[Candidate<'_>], decided: Vec<Decision>, summary: &mut PlanSummary) {
+    fn add(
+        mut self,
+        candidates: &[Candidate<'_>],
+        decided: Vec<Decision>,
+        summary: &mut PlanSummary,
+    ) {
         let (message, now) = (self.message, self.now);
         for (candidate, decision) in candidates.iter().zip(decided) {
             let change = change_for(0, decision, summary);
@@ -219,6 +227,15 @@ impl Rows<'_> {
             let (subscriber, channel) = (candidate.recipient.id, candidate.channel);
             if queued {
                 self.slots.push(slot(message, subscriber, channel, now));
+            }
+            if let (true, ChannelKind::Inbox, Some(sends)) =
+                (queued, channel, self.inbox_sends.as_deref_mut())
+            {
+                sends.push(InboxSend {
+                    message_id: message.id,
+                    subscriber_id: subscriber,
+                });
+                continue;
             }
             // Allowed: one delivery per device. Otherwise the decision is about the
             // subscriber, and one row records it.
@@ -328,6 +345,7 @@ pub async fn plan_in(
         now,
         deliveries: &mut deliveries,
         slots: &mut slots,
+        inbox_sends: None,
     };
     rows.add(&candidates, decided, &mut summary);
 
@@ -340,6 +358,19 @@ pub async fn plan_in(
 pub struct NewMessage<'a> {
     pub message: &'a message::Model,
     pub recipients: &'a [Recipient],
+    /// The caller stores this message's allowed inbox deliveries in the planning
+    /// transaction: they come back as [`Plans::inbox_sends`] rather than queued.
+    pub stores_inbox: bool,
+}
+
+/// What [`plan_messages`] decided.
+#[derive(Debug, Default)]
+pub struct Plans {
+    /// One per message, in order.
+    pub summaries: Vec<PlanSummary>,
+    /// Allowed inbox deliveries of messages that store them, not yet written (their
+    /// ledger slots are reserved): write them with [`crate::inbox::deliver::store_now`].
+    pub inbox_sends: Vec<InboxSend>,
 }
 
 /// Plans messages that have no deliveries yet, in `txn` (a write transaction), deciding
@@ -352,8 +383,9 @@ pub async fn plan_messages(
     rules: &RuleSet,
     messages: &[NewMessage<'_>],
     now: DateTime<Utc>,
-) -> Result<Vec<PlanSummary>> {
+) -> Result<Plans> {
     let mut summaries = vec![PlanSummary::default(); messages.len()];
+    let mut inbox_sends = Vec::new();
     let mut ids: Vec<i64> = messages
         .iter()
         .flat_map(|m| m.recipients.iter().map(|r| r.id))
@@ -361,7 +393,10 @@ pub async fn plan_messages(
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
-        return Ok(summaries);
+        return Ok(Plans {
+            summaries,
+            inbox_sends,
+        });
     }
     prefer_generic_plans(txn).await?;
     lock_subscribers(txn, &ids).await?;
@@ -397,12 +432,14 @@ pub async fn plan_messages(
         let mut slots = Vec::new();
         let mut from = 0;
         for (&index, count) in members.iter().zip(counts) {
+            let new = &messages[index];
             let rows = Rows {
-                message: messages[index].message,
+                message: new.message,
                 devices: &devices,
                 now,
                 deliveries: &mut deliveries,
                 slots: &mut slots,
+                inbox_sends: new.stores_inbox.then_some(&mut inbox_sends),
             };
             let mine = decided.by_ref().take(count).collect();
             rows.add(&candidates[from..from + count], mine, &mut summaries[index]);
@@ -412,5 +449,8 @@ pub async fn plan_messages(
         insert_slots(txn, slots).await?;
     }
     insert_deliveries(txn, deliveries).await?;
-    Ok(summaries)
+    Ok(Plans {
+        summaries,
+        inbox_sends,
+    })
 }

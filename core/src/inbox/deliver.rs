@@ -1,36 +1,38 @@
 //! Inbox deliveries need no plugin: storing the item is the whole send. So the inbox
 //! deliveries that may go now are stored in the transaction that plans them
-//! ([`store_planned`]): a batch of API sends, or a page of a campaign's audience. The
+//! ([`store_now`]): a batch of API sends, or a page of a campaign's audience. Each is
+//! written once, in its final state with its one attempt inline, beside its item; the
 //! subscribers' streams hear of them as that transaction commits, with no wait for a
-//! worker to claim them and no second round of reads and writes. Inbox deliveries that
-//! wait (quiet hours, a local send time, a lease that ran out) are stored by the
-//! worker's senders when their time comes, with [`item_for`] too.
+//! worker. Inbox deliveries that wait (quiet hours, a local send time, a paused
+//! campaign) are stored by the worker's senders when their time comes, with
+//! [`item_for`].
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use herald_channels::DeliveryOutcome;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
 use super::store::{NewItem, Stored, store_new};
-use crate::bulk::insert_all;
+use crate::bulk::insert_all_returning;
 use crate::channel::ChannelKind;
-use crate::db::one_of;
-use crate::deliveries::page::{give_back, held_change};
-use crate::deliveries::queue::{Attempt, Change, RECORD_CHUNK, attempt_row, update_each};
+use crate::deliveries::page::held_change;
+use crate::deliveries::plan::{DELIVERY_KEY, insert_deliveries, new_row, release_slots};
 use crate::deliveries::{DeliveryStatus, Stop};
 use crate::entities::{delivery, message, subscriber};
 use crate::error::Result;
 use crate::rules::KeywordRules;
 use crate::templates::render::{CompiledContent, RenderContext};
 
+/// What the attempt of an inbox delivery that was stored says.
+const STORED: &str = "stored in the subscriber's inbox";
+
 /// The item an inbox delivery stores: its message's inbox content, rendered for its
 /// subscriber, unless a keyword rule finds a banned word in it. A render error is the
 /// delivery's permanent failure.
 pub fn item_for(
-    delivery: &delivery::Model,
+    delivery_id: i64,
     message: &message::Model,
     content: &CompiledContent,
     subscriber: &subscriber::Model,
@@ -45,8 +47,8 @@ pub fn item_for(
         return Err(Stop::Held(hit));
     }
     Ok(NewItem {
-        subscriber_id: delivery.subscriber_id,
-        delivery_id: delivery.id,
+        subscriber_id: subscriber.id,
+        delivery_id,
         category: message.category.clone(),
         title: inbox.title,
         body: inbox.body,
@@ -60,127 +62,131 @@ pub struct Planned<'a> {
     pub content: &'a CompiledContent,
 }
 
-/// What [`store_planned`] did.
+/// An inbox delivery the rules let go now (its ledger slot reserved), not yet written.
+#[derive(Debug, Clone, Copy)]
+pub struct InboxSend {
+    pub message_id: i64,
+    pub subscriber_id: i64,
+}
+
+/// What [`store_now`] did.
 #[derive(Debug, Default)]
 pub struct Finished {
     /// The items stored, in id order: announce them on the bus once committed.
     pub stored: Vec<Stored>,
-    /// Deliveries that reached a final status (stored, failed or held back).
+    /// Deliveries written, each in a final status (delivered, failed or held back).
     pub deliveries: u64,
 }
 
-/// Stores an item for every queued inbox delivery of `planned` to `subscribers`, in
-/// `txn` (the write transaction that planned them), and logs each as one attempt:
-/// delivered, or failed when its item cannot be rendered. One that `keywords` hold
-/// back is filtered instead, unattempted, and its ledger slot given back. Other
-/// deliveries of the same messages (a campaign's earlier pages, ones that waited for
-/// quiet hours) are left to the worker.
-pub async fn store_planned(
+/// Writes each of `sends` (of `planned` messages, to `subscribers`) in `txn`, the write
+/// transaction that decided them, in its final state: delivered with its item stored,
+/// failed when its item cannot be rendered, or filtered when `keywords` hold it back
+/// (its ledger slot then given back: a cap counts what was sent). A send whose delivery
+/// exists already (a page run again) is left as it is and stores nothing.
+pub async fn store_now(
     txn: &impl ConnectionTrait,
     planned: &[Planned<'_>],
+    sends: &[InboxSend],
     subscribers: &HashMap<i64, subscriber::Model>,
     keywords: &KeywordRules,
     now: DateTime<Utc>,
 ) -> Result<Finished> {
-    if planned.is_empty() {
+    if sends.is_empty() {
         return Ok(Finished::default());
     }
     let clock = Instant::now();
-    let ids: Vec<i64> = planned.iter().map(|p| p.message.id).collect();
-    let recipients: Vec<i64> = subscribers.keys().copied().collect();
-    // Delivered up front; a delivery whose item cannot be made is failed below, before
-    // the transaction commits.
-    let mut claimed = delivery::Entity::update_many()
-        .col_expr(
-            delivery::Column::Status,
-            Expr::value(DeliveryStatus::Delivered.as_str()),
-        )
-        .col_expr(
-            delivery::Column::Attempts,
-            Expr::col(delivery::Column::Attempts).add(1),
-        )
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-        .filter(one_of(txn, delivery::Column::MessageId, ids))
-        .filter(one_of(txn, delivery::Column::SubscriberId, recipients))
-        .filter(delivery::Column::Channel.eq(ChannelKind::Inbox.as_str()))
-        // A literal: SQLite prepares a statement again on every run when a bound value
-        // decides whether a partial index (here, on status) applies.
-        .filter(Expr::cust("deliveries.status = 'queued'"))
-        .exec_with_returning(txn)
-        .await?;
-    claimed.sort_unstable_by_key(|d| d.id);
-
     let by_id: HashMap<i64, &Planned<'_>> = planned.iter().map(|p| (p.message.id, p)).collect();
-    let mut items = Vec::with_capacity(claimed.len());
-    let mut attempted = Vec::with_capacity(claimed.len());
+    let mut items: HashMap<(i64, i64), NewItem> = HashMap::with_capacity(sends.len());
+    let mut unstored = Vec::new();
     let mut held = Vec::new();
-    for delivery in claimed {
-        let item = match (
-            by_id.get(&delivery.message_id),
-            subscribers.get(&delivery.subscriber_id),
+    for send in sends {
+        let row = new_row(
+            send.message_id,
+            send.subscriber_id,
+            ChannelKind::Inbox,
+            crate::deliveries::devices::NO_ENDPOINT,
+            now,
+        );
+        let rendered = match (
+            by_id.get(&send.message_id),
+            subscribers.get(&send.subscriber_id),
         ) {
-            (Some(planned), Some(subscriber)) => item_for(
-                &delivery,
-                planned.message,
-                planned.content,
-                subscriber,
-                keywords,
-            ),
+            // The delivery id is known once the row is written.
+            (Some(planned), Some(subscriber)) => {
+                item_for(0, planned.message, planned.content, subscriber, keywords)
+            }
             _ => Err(DeliveryOutcome::permanent("the message or subscriber was not loaded").into()),
         };
-        match item {
+        match rendered {
             Ok(item) => {
-                items.push(item);
-                attempted.push((
-                    delivery,
-                    DeliveryOutcome::Delivered {
-                        provider_message_id: None,
-                        response: "stored in the subscriber's inbox".to_owned(),
-                    },
-                ));
+                items.insert((send.message_id, send.subscriber_id), item);
             }
-            Err(Stop::Failed(failed)) => attempted.push((delivery, failed)),
-            Err(Stop::Held(hit)) => held.push((delivery, hit)),
+            Err(Stop::Failed(outcome)) => {
+                let reason = match outcome {
+                    DeliveryOutcome::Permanent { reason, .. }
+                    | DeliveryOutcome::Retryable { reason, .. } => reason,
+                    DeliveryOutcome::Delivered { response, .. } => response,
+                };
+                unstored.push(delivery::ActiveModel {
+                    status: Set(DeliveryStatus::Failed.as_str().to_owned()),
+                    reason: Set(Some(reason.clone())),
+                    attempts: Set(1),
+                    first_attempt_at: Set(Some(now)),
+                    first_attempt_ms: Set(Some(0)),
+                    first_attempt_detail: Set(Some(reason)),
+                    ..row
+                });
+            }
+            Err(Stop::Held(hit)) => {
+                let change = held_change(0, &hit);
+                held.push((send.message_id, send.subscriber_id));
+                unstored.push(delivery::ActiveModel {
+                    status: Set(change.status.to_owned()),
+                    filter: Set(change.filter.map(str::to_owned)),
+                    rule_id: Set(change.rule_id),
+                    reason: Set(change.reason),
+                    ..row
+                });
+            }
         }
     }
-    let stored = store_new(txn, items, now).await?;
 
-    let duration = clock.elapsed();
-    let deliveries = (attempted.len() + held.len()) as u64;
-    let attempts: Vec<Attempt> = attempted
-        .into_iter()
-        .map(|(delivery, outcome)| Attempt {
-            delivery,
-            started_at: now,
-            duration,
-            outcome,
-        })
-        .collect();
-    let mut changes: Vec<Change> = attempts
+    let millis = i32::try_from(clock.elapsed().as_millis()).unwrap_or(i32::MAX);
+    let delivered: Vec<delivery::ActiveModel> = sends
         .iter()
-        .filter_map(|attempt| match &attempt.outcome {
-            DeliveryOutcome::Permanent { reason, .. } => Some(Change {
-                id: attempt.delivery.id,
-                status: DeliveryStatus::Failed.as_str(),
-                not_before: None,
-                reason: Some(reason.clone()),
-                filter: None,
-                rule_id: attempt.delivery.rule_id,
-                list_entry_id: attempt.delivery.list_entry_id,
-                endpoint_id: None,
-            }),
-            _ => None,
+        .filter(|send| items.contains_key(&(send.message_id, send.subscriber_id)))
+        .map(|send| delivery::ActiveModel {
+            status: Set(DeliveryStatus::Delivered.as_str().to_owned()),
+            attempts: Set(1),
+            first_attempt_at: Set(Some(now)),
+            first_attempt_ms: Set(Some(millis)),
+            first_attempt_detail: Set(Some(STORED.to_owned())),
+            ..new_row(
+                send.message_id,
+                send.subscriber_id,
+                ChannelKind::Inbox,
+                crate::deliveries::devices::NO_ENDPOINT,
+                now,
+            )
         })
         .collect();
-    changes.extend(
-        held.iter()
-            .map(|(delivery, hit)| held_change(delivery.id, hit)),
-    );
-    insert_all(txn, attempts.iter().map(attempt_row).collect(), &[]).await?;
-    for chunk in changes.chunks(RECORD_CHUNK) {
-        update_each(txn, chunk, now).await?;
-    }
-    let held: Vec<&delivery::Model> = held.iter().map(|(row, _)| row).collect();
-    give_back(txn, &held).await?;
+    // Only rows this call inserted come back: a delivery written before stores nothing.
+    let written = insert_all_returning(txn, delivered, &DELIVERY_KEY).await?;
+    let deliveries = (written.len() + unstored.len()) as u64;
+    let fresh: Vec<NewItem> = written
+        .iter()
+        .filter_map(|row| {
+            let mut item = items.remove(&(row.message_id, row.subscriber_id))?;
+            item.delivery_id = row.id;
+            Some(item)
+        })
+        .collect();
+    insert_deliveries(txn, unstored).await?;
+    let held: Vec<(i64, i64, &str)> = held
+        .into_iter()
+        .map(|(message_id, subscriber_id)| (message_id, subscriber_id, ChannelKind::Inbox.as_str()))
+        .collect();
+    release_slots(txn, &held).await?;
+    let stored = store_new(txn, fresh, now).await?;
     Ok(Finished { stored, deliveries })
 }

@@ -32,7 +32,7 @@ use crate::deliveries::{NewMessage, plan_messages};
 use crate::entities::{message, message_request, subscriber};
 use crate::error::Result;
 use crate::inbox::Bus;
-use crate::inbox::deliver::{Finished, Planned, store_planned};
+use crate::inbox::deliver::{Finished, Planned, store_now};
 use crate::rules::KeywordRules;
 use crate::rules::engine::{Recipient, RuleSet};
 use crate::templates::TemplateContent;
@@ -313,9 +313,10 @@ where
         .map(|(r, message)| NewMessage {
             message,
             recipients: &r.recipients,
+            stores_inbox: r.inbox.is_some(),
         })
         .collect();
-    let planned = plan_messages(&txn, &rules, &new, now).await?;
+    let plans = plan_messages(&txn, &rules, &new, now).await?;
     let inbox: Vec<Planned<'_>> = ready
         .iter()
         .zip(&messages)
@@ -326,13 +327,20 @@ where
             })
         })
         .collect();
-    let finished =
-        store_planned(&txn, &inbox, &prepared.subscribers, &prepared.keywords, now).await?;
+    let finished = store_now(
+        &txn,
+        &inbox,
+        &plans.inbox_sends,
+        &prepared.subscribers,
+        &prepared.keywords,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     let answers = messages
         .iter()
         .zip(ready)
-        .zip(planned)
+        .zip(plans.summaries)
         .map(|((message, r), planned)| accepted(message.id, r.recipients.len(), planned))
         .collect();
     Ok((answers, finished))
