@@ -131,6 +131,85 @@ async fn through_nats_a_message_reaches_streams_on_two_api_processes() {
     }
 }
 
+/// A send queued by one `herald api` process rings the `herald worker` process
+/// (`herald_work`): the worker polls hourly here, so only the ring makes it try the
+/// webhook within seconds. The webhook points at a port nothing listens on, so the try
+/// is seen as the delivery's first failed attempt, waiting for its retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
+    if !helpers::backend_is_postgres() {
+        eprintln!("several processes share Postgres (HERALD_TEST_BACKEND=postgres)");
+        return;
+    }
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(
+            Method::POST,
+            "/v1/channels",
+            &json!({ "name": "hooks", "settings": { "kind": "webhook",
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "allow_list": ["127.0.0.0/8"] } }),
+        )
+        .await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
+    let closed = format!("http://127.0.0.1:{}/hook", free_port());
+    admin
+        .ok(
+            Method::POST,
+            "/v1/subscribers/ana/endpoints",
+            &json!({ "channel": "webhook", "address": closed }),
+        )
+        .await;
+
+    let port = free_port();
+    let _api = herald("api", app.database_url(), port);
+    let hourly = [("HERALD_DELIVERY__POLL_INTERVAL_MS", "3600000")];
+    let _worker = herald_with("worker", app.database_url(), free_port(), &hourly);
+    wait_until_healthy(port).await;
+    // The worker's first round (at start) finds nothing; give it time to be waiting.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let key = app.api_key(&["messages:send"]).await;
+    let accepted: serde_json::Value = app
+        .anonymous()
+        .post(format!("http://127.0.0.1:{port}/v1/messages"))
+        .bearer_auth(&key)
+        .json(
+            &json!({ "recipients": ["ana"], "channels": ["webhook"], "category": "news",
+            "content": { "webhook": { "payload": "{\"hello\": 1}" } } }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let report = format!("http://127.0.0.1:{port}/v1/messages/{}", accepted["id"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status: serde_json::Value = app
+            .anonymous()
+            .get(&report)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["deliveries"][0]["attempts"].as_i64().unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker was not rung: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 const NATS_URL: &str = "nats://127.0.0.1:4222";
 
 /// Two `herald api` processes with `bus` in their environment: a subscriber streaming
