@@ -75,7 +75,7 @@ async fn wait_until_healthy(port: u16) {
 }
 
 /// Reads a stream until `needle` appears in it.
-async fn wait_for(mut response: reqwest::Response, needle: &str) {
+async fn wait_for(response: &mut reqwest::Response, needle: &str) {
     let mut seen = String::new();
     while !seen.contains(needle) {
         let chunk = tokio::time::timeout(Duration::from_secs(20), response.chunk())
@@ -252,15 +252,10 @@ async fn message_reaches_streams_on_two_api_processes(bus: &[(&str, &str)]) {
         assert_eq!(response.status().as_u16(), 200);
         streams.push(response);
     }
-    // Each stream has opened (its first unread event) before the message is sent.
-    let mut opened = Vec::new();
-    for mut stream in streams {
-        let first = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(first.is_some());
-        opened.push(stream);
+    // Each stream has caught up (its first unread event, read from the database) before
+    // the message is sent, so the message can only reach it through the bus.
+    for stream in &mut streams {
+        wait_for(stream, "event: unread").await;
     }
 
     // Sent through the first API process, as a product service would.
@@ -278,8 +273,8 @@ async fn message_reaches_streams_on_two_api_processes(bus: &[(&str, &str)]) {
         .unwrap();
     assert_eq!(response.status().as_u16(), 202);
 
-    let waits: Vec<_> = opened
-        .into_iter()
+    let waits: Vec<_> = streams
+        .iter_mut()
         .map(|stream| wait_for(stream, "Across nodes"))
         .collect();
     futures::future::join_all(waits).await;
