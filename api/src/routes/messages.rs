@@ -41,8 +41,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// Sends a message to up to 1,000 subscribers. Rules, opt-outs and lists apply; the
 /// answer counts what will be sent now, what was filtered and what waits for quiet
-/// hours. With `Idempotency-Key`, a repeat of the same request returns the first answer
-/// and sends nothing again; the same key with a different body is refused (422).
+/// hours, and lists the recipients that are no subscriber (the others are sent to; a
+/// send to none that exist is refused). With `Idempotency-Key`, a repeat of the same
+/// request by the same API key (or operator) returns the first answer and sends nothing
+/// again; the same key with a different body is refused (422).
 #[utoipa::path(post, path = "/v1/messages", tag = "messages",
     security(("api_key" = ["messages:send"]), ("session" = ["messages:send"])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this request safe")),

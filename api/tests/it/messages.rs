@@ -115,9 +115,9 @@ async fn a_send_is_accepted_once_per_key_and_delivered() {
     // Refusals name the field.
     for (body, field) in [
         (
-            json!({ "recipients": ["ana", "nobody"], "template_id": template_id, "data": { "code": 1 },
+            json!({ "recipients": ["nobody", "no-one"], "template_id": template_id, "data": { "code": 1 },
                  "channels": ["webhook"], "category": "x" }),
-            "recipients[1]",
+            "recipients[0]",
         ),
         (
             json!({ "recipients": ["ana"], "template_id": template_id, "channels": ["webhook"], "category": "x" }),
@@ -157,6 +157,26 @@ async fn a_send_is_accepted_once_per_key_and_delivered() {
     .unwrap();
     assert_eq!(inline.status(), StatusCode::ACCEPTED);
     assert_eq!(deliverer.run_once(Utc::now()).await.unwrap().delivered, 1);
+
+    // Recipients that are no subscriber are reported, and the others are sent to; a
+    // repeat with the same key answers the same.
+    let partly_unknown = json!({ "recipients": ["ana", "nobody", "ben", "nobody", "gone"],
+        "template_id": template_id, "data": { "code": 7 }, "channels": ["webhook"], "category": "x" });
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let response = send(partly_unknown.clone(), Some("partly-unknown"), &key)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        answers.push(response.json::<Value>().await.unwrap());
+    }
+    for answer in &answers {
+        assert_eq!(answer["id"], answers[0]["id"]);
+        assert_eq!(answer["recipients"], 2, "{answer}");
+        assert_eq!(answer["unknown"], json!(["nobody", "gone"]), "{answer}");
+        assert_eq!(answer["queued"], 2, "{answer}");
+    }
+    assert_eq!(deliverer.run_once(Utc::now()).await.unwrap().delivered, 2);
 }
 
 /// Sends that arrive together are accepted in one transaction, yet each gets its own

@@ -23,8 +23,8 @@ use sea_orm::{
 };
 
 use super::{
-    Accepted, Resolved, Resolving, SendIn, accepted, digest, new_message, precheck, recipients_of,
-    resolve, send, subscribers_named,
+    Accepted, Recipients, Resolved, Resolving, SendIn, accepted, digest, new_message, precheck,
+    recipients_of, resolve, send, subscribers_named,
 };
 use crate::bulk::insert_all;
 use crate::channel::ChannelKind;
@@ -34,7 +34,7 @@ use crate::error::Result;
 use crate::inbox::Bus;
 use crate::inbox::deliver::{Finished, Planned, store_now};
 use crate::rules::KeywordRules;
-use crate::rules::engine::{Recipient, RuleSet};
+use crate::rules::engine::RuleSet;
 use crate::templates::TemplateContent;
 use crate::templates::render::CompiledContent;
 
@@ -51,7 +51,7 @@ pub struct SendRequest {
 struct Ready {
     index: usize,
     resolved: Resolved,
-    recipients: Vec<Recipient>,
+    recipients: Recipients,
     /// Its content, compiled when it goes to the inbox.
     inbox: Option<Arc<CompiledContent>>,
 }
@@ -305,14 +305,14 @@ where
         .collect();
     insert_all(&txn, records, &[]).await?;
 
-    let recipients: usize = ready.iter().map(|r| r.recipients.len()).sum();
+    let recipients: usize = ready.iter().map(|r| r.recipients.found.len()).sum();
     let rules = RuleSet::load_for(&txn, recipients).await?;
     let new: Vec<NewMessage<'_>> = ready
         .iter()
         .zip(&messages)
         .map(|(r, message)| NewMessage {
             message,
-            recipients: &r.recipients,
+            recipients: &r.recipients.found,
             stores_inbox: r.inbox.is_some(),
         })
         .collect();
@@ -341,7 +341,7 @@ where
         .iter()
         .zip(ready)
         .zip(plans.summaries)
-        .map(|((message, r), planned)| accepted(message.id, r.recipients.len(), planned))
+        .map(|((message, r), planned)| accepted(message.id, &r.recipients, planned))
         .collect();
     Ok((answers, finished))
 }

@@ -76,7 +76,11 @@ pub struct SendIn {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Accepted {
     pub id: i64,
+    /// Recipients that exist (each counted once).
     pub recipients: usize,
+    /// Recipients named in the request that are no subscriber: nothing was sent to
+    /// them (the others were sent to).
+    pub unknown: Vec<String>,
     /// Deliveries that will be sent now.
     pub queued: u64,
     /// Deliveries stopped by an opt-out, a rule, a list or a missing address.
@@ -197,29 +201,42 @@ async fn subscribers_named(
 }
 
 /// The recipients of one request, in id order; an unknown id is refused.
+/// The recipients among `external_ids` that exist, in id order without repeats, and
+/// the external ids that name no subscriber, in the request's order. A send none of
+/// whose recipients exist is refused, naming the first.
 fn recipients_of(
     known: &HashMap<String, subscriber::Model>,
     external_ids: &[String],
-) -> Result<Vec<Recipient>> {
-    let mut recipients = Vec::with_capacity(external_ids.len());
-    for (index, id) in external_ids.iter().enumerate() {
-        let Some(subscriber) = known.get(id) else {
-            return Err(Error::invalid(
-                format!("recipients[{index}]"),
-                format!("no subscriber `{id}`"),
-            ));
-        };
-        recipients.push(Recipient::from(subscriber));
+) -> Result<Recipients> {
+    let mut found = Vec::with_capacity(external_ids.len());
+    let mut unknown: Vec<String> = Vec::new();
+    for id in external_ids {
+        match known.get(id) {
+            Some(subscriber) => found.push(Recipient::from(subscriber)),
+            None if !unknown.contains(id) => unknown.push(id.clone()),
+            None => {}
+        }
     }
-    recipients.sort_by_key(|r| r.id);
-    recipients.dedup_by_key(|r| r.id);
-    Ok(recipients)
+    if found.is_empty()
+        && let Some(first) = external_ids.first()
+    {
+        return Err(Error::invalid(
+            "recipients[0]",
+            format!("no subscriber `{first}`"),
+        ));
+    }
+    found.sort_by_key(|r| r.id);
+    found.dedup_by_key(|r| r.id);
+    Ok(Recipients { found, unknown })
 }
 
-async fn recipients(
-    conn: &impl ConnectionTrait,
-    external_ids: &[String],
-) -> Result<Vec<Recipient>> {
+/// A send's recipients, as [`recipients_of`] sorts them.
+struct Recipients {
+    found: Vec<Recipient>,
+    unknown: Vec<String>,
+}
+
+async fn recipients(conn: &impl ConnectionTrait, external_ids: &[String]) -> Result<Recipients> {
     let known = subscribers_named(conn, external_ids.to_vec()).await?;
     recipients_of(&known, external_ids)
 }
@@ -258,10 +275,11 @@ fn new_message(sender: &str, input: &SendIn, resolved: &Resolved) -> message::Ac
     }
 }
 
-fn accepted(message_id: i64, recipients: usize, planned: PlanSummary) -> Accepted {
+fn accepted(message_id: i64, recipients: &Recipients, planned: PlanSummary) -> Accepted {
     Accepted {
         id: message_id,
-        recipients,
+        recipients: recipients.found.len(),
+        unknown: recipients.unknown.clone(),
         queued: planned.queued,
         filtered: planned.filtered,
         deferred: planned.deferred,
@@ -328,10 +346,10 @@ where
     }
     // The message and its deliveries commit together: an accepted message is planned.
     // It is new, so the plan's own tally is the answer.
-    let rules = RuleSet::load_for(&txn, recipients.len()).await?;
-    let planned = plan_batch(&txn, &rules, &message, &recipients, Utc::now()).await?;
+    let rules = RuleSet::load_for(&txn, recipients.found.len()).await?;
+    let planned = plan_batch(&txn, &rules, &message, &recipients.found, Utc::now()).await?;
     txn.commit().await?;
-    Ok(accepted(message.id, recipients.len(), planned))
+    Ok(accepted(message.id, &recipients, planned))
 }
 
 async fn repeat<C>(
@@ -355,12 +373,12 @@ where
 }
 
 /// Plans the message (again: already planned deliveries are kept) and counts them.
-async fn plan<C>(db: &C, message: &message::Model, recipients: &[Recipient]) -> Result<Accepted>
+async fn plan<C>(db: &C, message: &message::Model, recipients: &Recipients) -> Result<Accepted>
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let rules = RuleSet::load_for(db, recipients.len()).await?;
-    plan_batch(db, &rules, message, recipients, Utc::now()).await?;
+    let rules = RuleSet::load_for(db, recipients.found.len()).await?;
+    plan_batch(db, &rules, message, &recipients.found, Utc::now()).await?;
     let counts: Vec<(String, i64)> = delivery::Entity::find()
         .select_only()
         .column(delivery::Column::Status)
@@ -379,13 +397,13 @@ where
     };
     let total: u64 = counts.iter().map(|(_, n)| *n as u64).sum();
     let (filtered, deferred) = (count("filtered"), count("deferred"));
-    Ok(Accepted {
-        id: message.id,
-        recipients: recipients.len(),
+    let planned = PlanSummary {
         queued: total - filtered - deferred,
         filtered,
         deferred,
-    })
+        already_planned: 0,
+    };
+    Ok(accepted(message.id, recipients, planned))
 }
 
 pub async fn get(conn: &impl ConnectionTrait, id: i64) -> Result<message::Model> {
