@@ -6,6 +6,7 @@ use herald_core::deliveries::Doorbell;
 use herald_core::inbox::Bus;
 use herald_core::operators::{self, Bootstrap};
 use herald_migrations::{Migrator, MigratorTrait};
+use herald_worker::WorkerMetrics;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -129,6 +130,33 @@ fn check_sealing_key(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts `herald worker`'s listener (`/healthz`, `/readyz`, `/metrics`) when
+/// `metrics.listen` is set.
+async fn serve_probes(
+    config: &Config,
+    db: &DatabaseConnection,
+    metrics: &WorkerMetrics,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let Some(address) = config.metrics.listen else {
+        return Ok(());
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen for probes on {address}"))?;
+    tracing::info!(%address, "serving /healthz, /readyz and /metrics");
+    let mut registry = prometheus_client::registry::Registry::with_prefix("herald");
+    metrics.register(&mut registry);
+    let shutdown = shutdown.clone().cancelled_owned();
+    let db = db.clone();
+    tokio::spawn(async move {
+        if let Err(error) = herald_worker::probes::serve(listener, db, registry, shutdown).await {
+            tracing::error!(%error, "the probe listener failed");
+        }
+    });
+    Ok(())
+}
+
 /// Starts the separate `/metrics` listener when `metrics.listen` is set.
 async fn serve_metrics(
     config: &Config,
@@ -170,7 +198,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let state = herald_api::AppState::sharing(db.clone(), &config, bus.clone(), doorbell.clone());
+    // One `/metrics` for both halves of the process.
+    let worker_metrics = WorkerMetrics::default();
+    let mut metrics = herald_api::metrics::Metrics::new();
+    metrics.register(|registry| worker_metrics.register(registry));
+    let state = herald_api::AppState::sharing(db.clone(), &config, bus.clone(), doorbell.clone())
+        .with_metrics(metrics);
     serve_metrics(&config, &state, &shutdown).await?;
     let api = herald_api::serve(state, listener, shutdown.clone().cancelled_owned());
     let worker = herald_worker::run(
@@ -178,6 +211,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config.clone(),
         bus,
         doorbell,
+        worker_metrics,
         shutdown.clone().cancelled_owned(),
     );
     let (api, worker) = tokio::join!(api, worker);
@@ -227,7 +261,17 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
         },
     )
     .await?;
-    herald_worker::run(db, config, bus, doorbell, shutdown.cancelled_owned()).await?;
+    let metrics = WorkerMetrics::default();
+    serve_probes(&config, &db, &metrics, &shutdown).await?;
+    herald_worker::run(
+        db,
+        config,
+        bus,
+        doorbell,
+        metrics,
+        shutdown.cancelled_owned(),
+    )
+    .await?;
     Ok(())
 }
 

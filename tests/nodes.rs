@@ -134,7 +134,8 @@ async fn through_nats_a_message_reaches_streams_on_two_api_processes() {
 /// A send queued by one `herald api` process rings the `herald worker` process
 /// (`herald_work`): the worker polls hourly here, so only the ring makes it try the
 /// webhook within seconds. The webhook points at a port nothing listens on, so the try
-/// is seen as the delivery's first failed attempt, waiting for its retry.
+/// is seen as the delivery's first failed attempt, waiting for its retry, and in the
+/// worker's metrics on its own listener (which also answers the health probes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
     if !helpers::backend_is_postgres() {
@@ -165,9 +166,24 @@ async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
 
     let port = free_port();
     let _api = herald("api", app.database_url(), port);
-    let hourly = [("HERALD_DELIVERY__POLL_INTERVAL_MS", "3600000")];
-    let _worker = herald_with("worker", app.database_url(), free_port(), &hourly);
+    // The worker's own listener: probes and metrics.
+    let probes = format!("127.0.0.1:{}", free_port());
+    let worker_env = [
+        ("HERALD_DELIVERY__POLL_INTERVAL_MS", "3600000"),
+        ("HERALD_METRICS__LISTEN", probes.as_str()),
+    ];
+    let _worker = herald_with("worker", app.database_url(), free_port(), &worker_env);
     wait_until_healthy(port).await;
+    for probe in ["healthz", "readyz"] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match reqwest::get(format!("http://{probes}/{probe}")).await {
+                Ok(answer) if answer.status().is_success() => break,
+                other => assert!(Instant::now() < deadline, "{probe}: {other:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     // The worker's first round (at start) finds nothing; give it time to be waiting.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -208,6 +224,22 @@ async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The worker counted the failed try.
+    let metrics = reqwest::get(format!("http://{probes}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains(r#"herald_delivery_attempts_total{channel="webhook",outcome="retryable"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"herald_delivery_send_seconds_count{channel="webhook"} 1"#),
+        "{metrics}"
+    );
 }
 
 const NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -313,8 +345,26 @@ async fn sigterm_ends_open_streams_and_the_process() {
         .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
         .await;
     let port = free_port();
-    let mut serve = herald("serve", app.database_url(), port);
+    let token = [("HERALD_METRICS__TOKEN", METRICS_TOKEN)];
+    let mut serve = herald_with("serve", app.database_url(), port, &token);
     wait_until_healthy(port).await;
+    // One `/metrics` for the API and the worker of the process.
+    let metrics = app
+        .anonymous()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for family in ["herald_http_requests", "herald_deliveries_held"] {
+        assert!(
+            metrics.contains(&format!("# TYPE {family} counter")),
+            "{metrics}"
+        );
+    }
 
     let token = helpers::subscriber_token("ana");
     let mut stream = reqwest::get(format!(

@@ -105,6 +105,11 @@ impl Metrics {
         }
     }
 
+    /// Adds metrics kept elsewhere in the process (the worker's, in `herald serve`).
+    pub fn register(&mut self, add: impl FnOnce(&mut Registry)) {
+        add(&mut self.registry);
+    }
+
     fn observe(&self, labels: RequestLabels, seconds: f64) {
         self.requests.get_or_create(&labels).inc();
         self.durations.get_or_create(&labels).observe(seconds);

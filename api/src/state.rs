@@ -120,6 +120,12 @@ impl AppState {
         Self::sharing(db, config, Bus::default(), Doorbell::default())
     }
 
+    /// Serves `metrics` (holding more than the API's own) instead of its own.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Arc::new(metrics);
+        self
+    }
+
     /// A state that shares `bus` and `doorbell` with the worker of the same process
     /// (and, through the bus's relay, with other processes).
     pub fn sharing(db: DatabaseConnection, config: &Config, bus: Bus, doorbell: Doorbell) -> Self {

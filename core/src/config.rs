@@ -67,7 +67,7 @@ pub struct MetricsConfig {
     /// A bearer token that `/metrics` on the API port requires; empty: not served there.
     pub token: SecretString,
     /// A separate listener serving only `/metrics`, without a token (bind it to a
-    /// private address).
+    /// private address); `herald worker` also answers `/healthz` and `/readyz` there.
     pub listen: Option<SocketAddr>,
 }
 

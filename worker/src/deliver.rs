@@ -38,6 +38,7 @@ use herald_core::templates::render::{CompiledContent, RenderContext, RenderedCon
 use herald_core::templates::store::{content_of, version};
 use herald_core::unsubscribe::LinkSigner;
 
+use crate::WorkerMetrics;
 use crate::pacing::{Lane, Pacer};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -137,6 +138,8 @@ pub struct Deliverer {
     bus: Option<Bus>,
     /// Paces sends per instance and receiving host; kept across rebuilds.
     pacer: Arc<Pacer>,
+    /// Counts what is attempted; kept across rebuilds.
+    metrics: WorkerMetrics,
 }
 
 /// What a delivery needs besides its row: its message, compiled content, subscriber
@@ -170,8 +173,15 @@ impl Deliverer {
             config: config.delivery.clone(),
             bus: None,
             pacer: Arc::new(Pacer::new(config.delivery.pacing.clone())),
+            metrics: WorkerMetrics::default(),
             db,
         })
+    }
+
+    /// Counts into `metrics` (the worker's, which outlive a rebuild of the deliverer).
+    pub fn with_metrics(mut self, metrics: WorkerMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Announces stored inbox items on `bus`.
@@ -289,6 +299,7 @@ impl Deliverer {
         let mut recorded = Recorded::default();
         while let Some(batch) = batches.next().await {
             let tried = Outcomes::of(batch);
+            self.observe(&tried);
             let now = Utc::now().max(now);
             recorded = add(
                 recorded,
@@ -330,6 +341,8 @@ impl Deliverer {
             .partition(|row| row.channel == ChannelKind::Inbox.as_str());
         let stored = self.store_inbox(&round, inbox).await?;
         let tried = self.send_all(&round, claimed, latest).await;
+        self.observe(&stored);
+        self.observe(&tried);
         let attempts = stored.attempts.into_iter().chain(tried.attempts).collect();
         let held = stored.held.into_iter().chain(tried.held).collect();
         let now = Utc::now().max(now);
@@ -615,6 +628,14 @@ impl Outcomes {
             }
         }
         outcomes
+    }
+}
+
+impl Deliverer {
+    fn observe(&self, outcomes: &Outcomes) {
+        self.metrics.attempted(&outcomes.attempts);
+        self.metrics.held(outcomes.held.len());
+        self.metrics.paced(outcomes.paced.len());
     }
 }
 

@@ -4,8 +4,10 @@
 pub mod deliver;
 pub mod housekeeping;
 pub mod loops;
+pub mod metrics;
 pub mod pacing;
 pub mod pages;
+pub mod probes;
 pub mod storage;
 
 use std::future::Future;
@@ -15,6 +17,8 @@ use herald_core::config::Config;
 use herald_core::deliveries::Doorbell;
 use herald_core::inbox::Bus;
 use sea_orm::DatabaseConnection;
+
+pub use metrics::WorkerMetrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -26,16 +30,17 @@ pub enum WorkerError {
 
 /// Runs the worker's jobs (housekeeping, delivery) until `shutdown` completes. Items
 /// stored for the inbox are announced on `bus`; `doorbell` wakes the senders when this
-/// process queues deliveries.
+/// process queues deliveries; what is attempted is counted in `metrics`.
 pub async fn run(
     db: DatabaseConnection,
     config: Config,
     bus: Bus,
     doorbell: Doorbell,
+    metrics: WorkerMetrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let shutdown = shutdown.boxed().shared();
-    let delivery = loops::run_loop(db.clone(), config, bus, doorbell, shutdown.clone());
+    let delivery = loops::run_loop(db.clone(), config, bus, doorbell, metrics, shutdown.clone());
     let (housekeeping, delivery) = tokio::join!(housekeeping::run(db, shutdown), delivery);
     housekeeping.and(delivery)
 }

@@ -17,10 +17,10 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::WorkerError;
 use crate::deliver::{Deliverer, claim_batch};
 use crate::pacing::Pacer;
 use crate::pages::PageQueue;
+use crate::{WorkerError, WorkerMetrics};
 
 /// The deliverer for the channel instances as they are now: checked before every
 /// batch (one small query), rebuilt when an instance changed.
@@ -32,6 +32,7 @@ pub struct Current {
     poll: Duration,
     /// This worker's pacing, kept when the deliverer is rebuilt.
     pacer: Arc<Pacer>,
+    metrics: WorkerMetrics,
     built: Mutex<Option<(Fingerprint, Arc<Deliverer>)>>,
 }
 
@@ -56,7 +57,8 @@ impl Current {
                 Ok(deliverer) => {
                     let deliverer = deliverer
                         .with_bus(self.bus.clone())
-                        .with_pacer(Arc::clone(&self.pacer));
+                        .with_pacer(Arc::clone(&self.pacer))
+                        .with_metrics(self.metrics.clone());
                     *built = Some((now_is, Arc::new(deliverer)));
                 }
                 Err(error) => tracing::warn!(%error, "loading channel instances failed"),
@@ -77,12 +79,14 @@ pub async fn run_loop(
     config: Config,
     bus: Bus,
     doorbell: Doorbell,
+    metrics: WorkerMetrics,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let pages = PageQueue::new(&db, &config.delivery)?;
     let current = Arc::new(Current {
         db,
         pacer: Arc::new(Pacer::new(config.delivery.pacing.clone())),
+        metrics,
         built: Mutex::new(None),
         poll: Duration::from_millis(config.delivery.poll_interval_ms),
         config: config.clone(),

@@ -331,6 +331,7 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
         test_config(),
         Bus::default(),
         Doorbell::default(),
+        herald_worker::WorkerMetrics::default(),
         async move {
             let _ = stopped.await;
         },
@@ -384,6 +385,7 @@ async fn a_message_sent_through_the_api_wakes_the_worker_of_the_same_process() {
         config,
         Bus::default(),
         app.doorbell.clone(),
+        herald_worker::WorkerMetrics::default(),
         async move {
             let _ = stopped.await;
         },

@@ -107,6 +107,7 @@ async fn a_throttling_receiver_gets_a_pace_near_its_rate_and_loses_nothing() {
         config,
         Bus::default(),
         Doorbell::default(),
+        herald_worker::WorkerMetrics::default(),
         async move {
             let _ = stopped.await;
         },

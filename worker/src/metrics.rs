@@ -1,0 +1,100 @@
+//! What the worker did, for Prometheus: every attempt by channel and outcome, how long
+//! sends took per channel, and what was held back or put off. Registered into the
+//! registry the process serves (`herald serve`'s API metrics, or `herald worker`'s own
+//! listener, [`crate::probes`]).
+
+use herald_channels::DeliveryOutcome;
+use herald_core::deliveries::Attempt;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    channel: String,
+    /// `delivered`, `retryable` or `permanent`.
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabels {
+    channel: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkerMetrics {
+    attempts: Family<AttemptLabels, Counter>,
+    send_seconds: Family<ChannelLabels, Histogram>,
+    held: Counter,
+    paced: Counter,
+}
+
+impl Default for WorkerMetrics {
+    fn default() -> Self {
+        Self {
+            attempts: Family::default(),
+            // 1 ms to about 16 s.
+            send_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.001, 2.0, 15))
+            }),
+            held: Counter::default(),
+            paced: Counter::default(),
+        }
+    }
+}
+
+impl WorkerMetrics {
+    /// Adds these metrics to `registry` (whose prefix, `herald`, they take).
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "delivery_attempts",
+            "Delivery attempts made by the worker, by channel and outcome",
+            self.attempts.clone(),
+        );
+        registry.register(
+            "delivery_send_seconds",
+            "Time a send took, by channel",
+            self.send_seconds.clone(),
+        );
+        registry.register(
+            "deliveries_held",
+            "Deliveries a keyword rule held back once rendered",
+            self.held.clone(),
+        );
+        registry.register(
+            "deliveries_paced",
+            "Deliveries their lane's pacing put off to a later slot",
+            self.paced.clone(),
+        );
+    }
+
+    /// Counts a batch's attempts, before they are recorded.
+    pub(crate) fn attempted(&self, attempts: &[Attempt]) {
+        for attempt in attempts {
+            let outcome = match attempt.outcome {
+                DeliveryOutcome::Delivered { .. } => "delivered",
+                DeliveryOutcome::Retryable { .. } => "retryable",
+                DeliveryOutcome::Permanent { .. } => "permanent",
+            };
+            let channel = attempt.delivery.channel.clone();
+            self.send_seconds
+                .get_or_create(&ChannelLabels {
+                    channel: channel.clone(),
+                })
+                .observe(attempt.duration.as_secs_f64());
+            self.attempts
+                .get_or_create(&AttemptLabels { channel, outcome })
+                .inc();
+        }
+    }
+
+    pub(crate) fn held(&self, count: usize) {
+        self.held.inc_by(count as u64);
+    }
+
+    pub(crate) fn paced(&self, count: usize) {
+        self.paced.inc_by(count as u64);
+    }
+}
