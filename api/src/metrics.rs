@@ -13,6 +13,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -36,15 +37,42 @@ struct SourceLabels {
     source: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabels {
+    /// `sse`, `websocket` or `iframe`.
+    transport: &'static str,
+}
+
 /// What the inbox streams of this process send, and how often they read the database
 /// to do it: live items should come from memory, whichever node stored them.
 #[derive(Clone, Debug, Default)]
 pub struct StreamCounters {
     items: Family<SourceLabels, Counter>,
     reads: Counter,
+    open: Family<TransportLabels, Gauge>,
+}
+
+/// One open stream, counted while it lives.
+#[derive(Debug)]
+pub struct OpenStream(Gauge);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl StreamCounters {
+    /// Counts a stream over `transport` as open until the answer is dropped.
+    pub fn opened(&self, transport: &'static str) -> OpenStream {
+        let gauge = self
+            .open
+            .get_or_create(&TransportLabels { transport })
+            .clone();
+        gauge.inc();
+        OpenStream(gauge)
+    }
+
     /// Items a stream sent straight from a bus signal.
     pub fn from_memory(&self, items: usize) {
         let labels = SourceLabels { source: "memory" };
@@ -96,6 +124,11 @@ impl Metrics {
             "inbox_stream_reads",
             "Database reads made by inbox streams",
             streams.reads.clone(),
+        );
+        registry.register(
+            "inbox_streams_open",
+            "Inbox streams open on this node, by transport",
+            streams.open.clone(),
         );
         Self {
             registry,

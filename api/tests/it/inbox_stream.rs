@@ -674,3 +674,45 @@ async fn a_websocket_client_that_stops_answering_pings_is_dropped() {
     // Its place among the subscriber's streams is free again.
     socket(&app, &ana, 0).await;
 }
+
+/// `/metrics` counts the inbox streams open on the node by transport, and a stream
+/// that closes is counted out.
+#[tokio::test]
+async fn open_streams_are_counted_by_transport_while_they_last() {
+    let app = app_with(&["ana"]).await;
+    let ana = token("ana", Utc::now().timestamp() + 600);
+    let open = |transport: &'static str| {
+        let app = &app;
+        async move {
+            let metrics = app
+                .anonymous()
+                .get(format!("http://{}/metrics", app.metrics_addr))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let series = format!("herald_inbox_streams_open{{transport=\"{transport}\"}} ");
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix(&series))
+                .map_or(0, |value| value.trim().parse::<i64>().unwrap())
+        }
+    };
+    let _sse = EventReader::open(&app, &ana, None).await;
+    let mut socket = socket(&app, &ana, 0).await;
+    frame(&mut socket).await;
+    assert_eq!((open("sse").await, open("websocket").await), (1, 1));
+
+    futures::SinkExt::close(&mut socket).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while open("websocket").await != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the closed socket is still counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(open("sse").await, 1);
+}

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::SubscriberCaller;
 use crate::error::ApiError;
-use crate::metrics::StreamCounters;
+use crate::metrics::{OpenStream, StreamCounters};
 use crate::state::AppState;
 
 /// Items read from the database per query while catching up.
@@ -57,6 +57,8 @@ pub enum End {
 pub struct Feed {
     db: DatabaseConnection,
     counters: StreamCounters,
+    /// Counts this stream among the open ones while it lives.
+    _open: OpenStream,
     subscriber_id: i64,
     /// The last item id given out.
     after: i64,
@@ -91,12 +93,13 @@ pub fn listen(
 
 impl Feed {
     /// Starts listening, then positions the feed after `resume`, or after the newest
-    /// item when the client has none. 429 when the subscriber has as many streams open
-    /// here as allowed.
+    /// item when the client has none; counted as open over `transport` while it lives.
+    /// 429 when the subscriber has as many streams open here as allowed.
     pub async fn open(
         state: &AppState,
         subscriber: &SubscriberCaller,
         resume: Option<i64>,
+        transport: &'static str,
     ) -> Result<Self, ApiError> {
         let subscriber_id = subscriber.id;
         // Listen before reading, so nothing stored in between goes unannounced.
@@ -113,6 +116,7 @@ impl Feed {
         Ok(Self {
             db: state.db.clone(),
             counters: state.metrics.streams.clone(),
+            _open: state.metrics.streams.opened(transport),
             closing: state.closing.clone(),
             token_expires,
             subscriber_id,

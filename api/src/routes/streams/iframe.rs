@@ -68,7 +68,7 @@ pub(super) async fn iframe(
     subscriber: SubscriberCaller,
     ValidQuery(query): ValidQuery<IframeQuery>,
 ) -> Result<Response, ApiError> {
-    let feed = Feed::open(&state, &subscriber, query.last_event_id).await?;
+    let feed = Feed::open(&state, &subscriber, query.last_event_id, "iframe").await?;
     let origin = serde_json::to_string(&query.origin).unwrap_or_default();
     // Browsers render a streamed document only once they have a little of it.
     let opening = format!(

@@ -51,7 +51,7 @@ pub(super) async fn sse(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .or(query.last_event_id);
-    let feed = Feed::open(&state, &subscriber, resume).await?;
+    let feed = Feed::open(&state, &subscriber, resume, "sse").await?;
     let hint = futures::stream::once(async { Ok(Event::default().retry(RETRY)) });
     let updates = futures::stream::unfold(feed, |mut feed| async move {
         let update = feed.next().await?;

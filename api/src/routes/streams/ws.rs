@@ -97,7 +97,7 @@ pub(super) async fn ws(
             format!("not a WebSocket handshake: {}", rejection.body_text()),
         )
     })?;
-    let feed = Feed::open(&state, &subscriber, query.last_event_id).await?;
+    let feed = Feed::open(&state, &subscriber, query.last_event_id, "websocket").await?;
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
