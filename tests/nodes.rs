@@ -240,6 +240,22 @@ async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
         metrics.contains(r#"herald_delivery_send_seconds_count{channel="webhook"} 1"#),
         "{metrics}"
     );
+    // And, at its next look at the backlog, the delivery waiting for its retry.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = reqwest::get(format!("http://{probes}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(r#"herald_delivery_backlog{state="waiting"} 1"#) {
+            assert!(metrics.contains("herald_dead_letters 0"), "{metrics}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 const NATS_URL: &str = "nats://127.0.0.1:4222";

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_core::channel_instances::{Fingerprint, fingerprint};
 use herald_core::config::Config;
+use herald_core::deliveries::backlog::backlog;
 use herald_core::deliveries::{Doorbell, Recorded};
 use herald_core::inbox::Bus;
 use herald_core::pacing::publish;
@@ -144,12 +145,16 @@ pub async fn run_loop(
     pages
 }
 
-/// Publishes this worker's paced lanes every `every`, for the API and the console. A
-/// failure is logged; the next round publishes again.
+/// Every `every`: reads the backlog into the metrics, and publishes this worker's paced
+/// lanes for the API and the console. A failure is logged; the next round tries again.
 async fn publish_loop(current: Arc<Current>, every: Duration) {
     let worker = crate::pages::process_name();
     let mut published_any = false;
     loop {
+        match backlog(&current.db, Utc::now()).await {
+            Ok(backlog) => current.metrics.backlog(&backlog),
+            Err(error) => tracing::warn!(%error, "reading the backlog failed"),
+        }
         tokio::time::sleep(every).await;
         let lanes = current.pacer.rates();
         // Nothing paced, and nothing published before to replace: no write at all.

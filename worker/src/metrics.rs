@@ -1,13 +1,16 @@
 //! What the worker did, for Prometheus: every attempt by channel and outcome, how long
-//! sends took per channel, and what was held back or put off. Registered into the
+//! sends took per channel, what was held back or put off, and the backlog and dead
+//! letters as last read from the database. Registered into the
 //! registry the process serves (`herald serve`'s API metrics, or `herald worker`'s own
 //! listener, [`crate::probes`]).
 
 use herald_channels::DeliveryOutcome;
 use herald_core::deliveries::Attempt;
+use herald_core::deliveries::backlog::Backlog;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -23,12 +26,20 @@ struct ChannelLabels {
     channel: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BacklogLabels {
+    /// `due`, `waiting`, `deferred` or `sending`.
+    state: &'static str,
+}
+
 #[derive(Clone, Debug)]
 pub struct WorkerMetrics {
     attempts: Family<AttemptLabels, Counter>,
     send_seconds: Family<ChannelLabels, Histogram>,
     held: Counter,
     paced: Counter,
+    backlog: Family<BacklogLabels, Gauge>,
+    dead_letters: Gauge,
 }
 
 impl Default for WorkerMetrics {
@@ -41,6 +52,8 @@ impl Default for WorkerMetrics {
             }),
             held: Counter::default(),
             paced: Counter::default(),
+            backlog: Family::default(),
+            dead_letters: Gauge::default(),
         }
     }
 }
@@ -68,6 +81,31 @@ impl WorkerMetrics {
             "Deliveries their lane's pacing put off to a later slot",
             self.paced.clone(),
         );
+        registry.register(
+            "delivery_backlog",
+            "Unfinished deliveries in the database by state, as last read",
+            self.backlog.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Deliveries out of retries, waiting to be re-driven, as last read",
+            self.dead_letters.clone(),
+        );
+    }
+
+    /// Shows `backlog` (read from the database; the same for every worker).
+    pub(crate) fn backlog(&self, backlog: &Backlog) {
+        for (state, count) in [
+            ("due", backlog.due),
+            ("waiting", backlog.waiting),
+            ("deferred", backlog.deferred),
+            ("sending", backlog.sending),
+        ] {
+            let gauge = self.backlog.get_or_create(&BacklogLabels { state });
+            gauge.set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        self.dead_letters
+            .set(i64::try_from(backlog.dead).unwrap_or(i64::MAX));
     }
 
     /// Counts a batch's attempts, before they are recorded.

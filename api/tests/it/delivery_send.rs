@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::routing::post;
 use chrono::Utc;
 use herald_core::access::Role;
+use herald_core::deliveries::backlog::{Backlog, backlog};
 use herald_core::deliveries::{Doorbell, Recorded, claim_due, plan_batch};
 use herald_core::entities::{delivery, delivery_attempt, message, send_ledger, subscriber};
 use herald_core::inbox::Bus;
@@ -203,6 +204,14 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
         "sending",
         "still leased to the dead worker"
     );
+    // What the worker's metrics show of it: two retries waiting, one lease held.
+    let waits = backlog(&app.db, now).await.unwrap();
+    let expected = Backlog {
+        waiting: 2,
+        sending: 1,
+        ..Backlog::default()
+    };
+    assert_eq!(waits, expected);
 
     // Not due yet: nothing happens. After the backoff (and the lease): the rest.
     assert_eq!(
@@ -221,6 +230,12 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
     assert_eq!((status.as_str(), attempts), ("delivered", 2));
     assert_eq!(status_of(&app, "down").await.0, "dead");
     assert_eq!(status_of(&app, "later").await.0, "delivered");
+    let left = backlog(&app.db, now).await.unwrap();
+    let expected = Backlog {
+        dead: 1,
+        ..Backlog::default()
+    };
+    assert_eq!(left, expected, "only the dead letter is left");
 
     let receiver_seen = Arc::clone(&seen);
     let seen = seen.lock().unwrap().clone();

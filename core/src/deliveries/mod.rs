@@ -3,6 +3,7 @@
 //! slots under a lock so concurrent workers cannot overshoot a cap. The queue hands due
 //! deliveries to workers under a lease and records what each attempt did.
 
+pub mod backlog;
 pub mod dead;
 pub mod devices;
 mod doorbell;
