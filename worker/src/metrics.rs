@@ -5,6 +5,7 @@
 //! listener, [`crate::probes`]).
 
 use herald_channels::DeliveryOutcome;
+use herald_core::channel::ChannelKind;
 use herald_core::deliveries::Attempt;
 use herald_core::deliveries::backlog::Backlog;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -16,14 +17,14 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AttemptLabels {
-    channel: String,
+    channel: &'static str,
     /// `delivered`, `retryable` or `permanent`.
     outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ChannelLabels {
-    channel: String,
+    channel: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -116,11 +117,11 @@ impl WorkerMetrics {
                 DeliveryOutcome::Retryable { .. } => "retryable",
                 DeliveryOutcome::Permanent { .. } => "permanent",
             };
-            let channel = attempt.delivery.channel.clone();
+            // A static name: no allocation per attempt on the hot path.
+            let channel = ChannelKind::parse(&attempt.delivery.channel)
+                .map_or("unknown", ChannelKind::as_str);
             self.send_seconds
-                .get_or_create(&ChannelLabels {
-                    channel: channel.clone(),
-                })
+                .get_or_create(&ChannelLabels { channel })
                 .observe(attempt.duration.as_secs_f64());
             self.attempts
                 .get_or_create(&AttemptLabels { channel, outcome })
