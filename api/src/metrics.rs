@@ -45,11 +45,30 @@ struct TransportLabels {
 
 /// What the inbox streams of this process send, and how often they read the database
 /// to do it: live items should come from memory, whichever node stored them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct StreamCounters {
     items: Family<SourceLabels, Counter>,
     reads: Counter,
     open: Family<TransportLabels, Gauge>,
+}
+
+impl Default for StreamCounters {
+    /// Every series exists from the start at zero, so dashboards and rates see it
+    /// before the first stream.
+    fn default() -> Self {
+        let counters = Self {
+            items: Family::default(),
+            reads: Counter::default(),
+            open: Family::default(),
+        };
+        for source in ["memory", "database"] {
+            let _zero = counters.items.get_or_create(&SourceLabels { source });
+        }
+        for transport in ["sse", "websocket", "iframe"] {
+            let _zero = counters.open.get_or_create(&TransportLabels { transport });
+        }
+        counters
+    }
 }
 
 /// One open stream, counted while it lives.

@@ -43,8 +43,34 @@ pub struct WorkerMetrics {
     dead_letters: Gauge,
 }
 
+/// What an attempt's outcome is called in the metrics.
+const OUTCOMES: [&str; 3] = ["delivered", "retryable", "permanent"];
+const BACKLOG_STATES: [&str; 4] = ["due", "waiting", "deferred", "sending"];
+
 impl Default for WorkerMetrics {
+    /// Every series exists from the start at zero, so dashboards and rates see it
+    /// before the first attempt.
     fn default() -> Self {
+        let metrics = Self::empty();
+        for channel in ChannelKind::ALL.map(ChannelKind::as_str) {
+            for outcome in OUTCOMES {
+                let _zero = metrics
+                    .attempts
+                    .get_or_create(&AttemptLabels { channel, outcome });
+            }
+            let _zero = metrics
+                .send_seconds
+                .get_or_create(&ChannelLabels { channel });
+        }
+        for state in BACKLOG_STATES {
+            let _zero = metrics.backlog.get_or_create(&BacklogLabels { state });
+        }
+        metrics
+    }
+}
+
+impl WorkerMetrics {
+    fn empty() -> Self {
         Self {
             attempts: Family::default(),
             // 1 ms to about 16 s.
@@ -96,12 +122,13 @@ impl WorkerMetrics {
 
     /// Shows `backlog` (read from the database; the same for every worker).
     pub(crate) fn backlog(&self, backlog: &Backlog) {
-        for (state, count) in [
-            ("due", backlog.due),
-            ("waiting", backlog.waiting),
-            ("deferred", backlog.deferred),
-            ("sending", backlog.sending),
-        ] {
+        let counts = [
+            backlog.due,
+            backlog.waiting,
+            backlog.deferred,
+            backlog.sending,
+        ];
+        for (state, count) in BACKLOG_STATES.into_iter().zip(counts) {
             let gauge = self.backlog.get_or_create(&BacklogLabels { state });
             gauge.set(i64::try_from(count).unwrap_or(i64::MAX));
         }
@@ -113,9 +140,9 @@ impl WorkerMetrics {
     pub(crate) fn attempted(&self, attempts: &[Attempt]) {
         for attempt in attempts {
             let outcome = match attempt.outcome {
-                DeliveryOutcome::Delivered { .. } => "delivered",
-                DeliveryOutcome::Retryable { .. } => "retryable",
-                DeliveryOutcome::Permanent { .. } => "permanent",
+                DeliveryOutcome::Delivered { .. } => OUTCOMES[0],
+                DeliveryOutcome::Retryable { .. } => OUTCOMES[1],
+                DeliveryOutcome::Permanent { .. } => OUTCOMES[2],
             };
             // A static name: no allocation per attempt on the hot path.
             let channel = ChannelKind::parse(&attempt.delivery.channel)
