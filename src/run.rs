@@ -147,6 +147,8 @@ async fn serve_probes(
     tracing::info!(%address, "serving /healthz, /readyz and /metrics");
     let mut registry = prometheus_client::registry::Registry::with_prefix("herald");
     metrics.register(&mut registry);
+    let pool = herald_core::db_metrics::PoolGauges(db.clone());
+    registry.register_collector(Box::new(pool));
     let shutdown = shutdown.clone().cancelled_owned();
     let db = db.clone();
     tokio::spawn(async move {

@@ -251,6 +251,10 @@ async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
             .unwrap();
         if metrics.contains(r#"herald_delivery_backlog{state="waiting"} 1"#) {
             assert!(metrics.contains("herald_dead_letters 0"), "{metrics}");
+            assert!(
+                metrics.contains("herald_db_pool_max_connections "),
+                "{metrics}"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "{metrics}");

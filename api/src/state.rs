@@ -122,19 +122,20 @@ impl AppState {
 
     /// Serves `metrics` (holding more than the API's own) instead of its own.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
-        self.metrics = Arc::new(metrics);
+        self.metrics = Arc::new(with_pool(metrics, &self.db));
         self
     }
 
     /// A state that shares `bus` and `doorbell` with the worker of the same process
     /// (and, through the bus's relay, with other processes).
     pub fn sharing(db: DatabaseConnection, config: &Config, bus: Bus, doorbell: Doorbell) -> Self {
+        let metrics = Arc::new(with_pool(Metrics::new(), &db));
         Self {
             sends: SendQueue::start(db.clone(), bus.clone(), doorbell.clone()),
             api_keys: Arc::new(KeyCache::new(KEY_CACHE_TTL)),
             db,
             settings: Arc::new(Settings::from_config(config)),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             token_keys: Arc::default(),
             sealer: Arc::default(),
             login_throttle: Arc::new(LoginThrottle::new(ThrottlePolicy::from_config(
@@ -170,4 +171,11 @@ impl AppState {
             })
             .await
     }
+}
+
+/// `metrics` with the database pool's state added.
+fn with_pool(mut metrics: Metrics, db: &DatabaseConnection) -> Metrics {
+    let pool = herald_core::db_metrics::PoolGauges(db.clone());
+    metrics.register(|registry| registry.register_collector(Box::new(pool)));
+    metrics
 }

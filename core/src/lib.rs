@@ -12,6 +12,7 @@ pub mod channel;
 pub mod channel_instances;
 pub mod config;
 pub mod db;
+pub mod db_metrics;
 pub mod deliveries;
 pub mod entities;
 pub mod error;

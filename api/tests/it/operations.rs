@@ -45,6 +45,15 @@ async fn health_readiness_metrics_and_docs_answer() {
         .unwrap();
     assert!(metrics.contains("herald_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/healthz\""));
+    // The database pool, read at the scrape.
+    assert!(
+        metrics.contains("herald_db_pool_connections{state=\"in_use\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("herald_db_pool_max_connections "),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
