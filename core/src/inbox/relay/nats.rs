@@ -38,7 +38,7 @@ pub async fn start(url: &str, subject: &str, bus: &Bus, stop: CancellationToken)
         })
         .connect(url)
         .await
-        .map_err(|e| Error::Bus(format!("cannot connect to NATS at {url}: {e}")))?;
+        .map_err(|e| Error::Bus(format!("cannot connect to NATS at {}: {e}", redacted(url))))?;
     let mut notices = client
         .subscribe(subject.to_owned())
         .await
@@ -72,4 +72,29 @@ pub async fn start(url: &str, subject: &str, bus: &Bus, stop: CancellationToken)
         drop(client);
     });
     Ok(())
+}
+
+/// `url` without its password, for messages and logs.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(an unreadable URL)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_password_in_the_url_is_never_shown() {
+        let shown = redacted("tls://herald:s3cret@nats.internal:4222");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("herald:***@nats.internal:4222"), "{shown}");
+        assert_eq!(redacted("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+    }
 }
