@@ -11,6 +11,7 @@ pub mod campaigns;
 pub mod channel;
 pub mod channel_instances;
 pub mod config;
+pub mod config_reference;
 pub mod db;
 pub mod db_metrics;
 pub mod deliveries;
