@@ -41,12 +41,14 @@ pub fn openapi_document() -> OpenApi {
         .merge(routes::long_running())
         .split_for_parts();
     openapi::document_errors(&mut document);
+    openapi::describe_successes(&mut document);
     document
 }
 
 pub fn build(state: AppState) -> Result<Router, AccessTableError> {
     let (api, mut document) = documented_routes(&state).split_for_parts();
     openapi::document_errors(&mut document);
+    openapi::describe_successes(&mut document);
     let cors = cors::inbox_policy(&state.settings.inbox_cors_origins);
     let table = Arc::new(AccessTable::from_openapi(&document)?);
     let api = api

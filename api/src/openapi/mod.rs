@@ -2,8 +2,10 @@
 //! (info, security schemes, tags, the error codes of each operation).
 
 mod errors;
+mod successes;
 
 pub use errors::document_errors;
+pub use successes::describe_successes;
 
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};

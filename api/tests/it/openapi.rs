@@ -79,3 +79,29 @@ fn path_parameters_are_in_their_path_and_every_schema_reference_resolves() {
         );
     }
 }
+
+/// OpenAPI requires a description on every response; a route that gives none gets one
+/// from what the response carries.
+#[test]
+fn every_response_has_a_description() {
+    let document = serde_json::to_value(herald_api::openapi_document()).unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(
+                    !description.trim().is_empty(),
+                    "{method} {path} {status} has no description"
+                );
+            }
+        }
+    }
+    let created = &document["paths"]["/v1/templates"]["post"]["responses"]["201"];
+    assert!(
+        created["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Created: the new"),
+        "{created}"
+    );
+}
