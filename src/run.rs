@@ -138,13 +138,9 @@ async fn serve_probes(
     metrics: &WorkerMetrics,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let Some(address) = config.metrics.listen else {
+    let Some(listener) = metrics_listener(config, "/healthz, /readyz and /metrics").await? else {
         return Ok(());
     };
-    let listener = TcpListener::bind(address)
-        .await
-        .with_context(|| format!("cannot listen for probes on {address}"))?;
-    tracing::info!(%address, "serving /healthz, /readyz and /metrics");
     let mut registry = prometheus_client::registry::Registry::with_prefix("herald");
     metrics.register(&mut registry);
     let pool = herald_core::db_metrics::PoolGauges(db.clone());
@@ -159,19 +155,27 @@ async fn serve_probes(
     Ok(())
 }
 
+/// The listener at `metrics.listen`, when one is set, serving `what`.
+async fn metrics_listener(config: &Config, what: &str) -> anyhow::Result<Option<TcpListener>> {
+    let Some(address) = config.metrics.listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {address}"))?;
+    tracing::info!(%address, "serving {what}");
+    Ok(Some(listener))
+}
+
 /// Starts the separate `/metrics` listener when `metrics.listen` is set.
 async fn serve_metrics(
     config: &Config,
     state: &herald_api::AppState,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let Some(address) = config.metrics.listen else {
+    let Some(listener) = metrics_listener(config, "/metrics").await? else {
         return Ok(());
     };
-    let listener = TcpListener::bind(address)
-        .await
-        .with_context(|| format!("cannot listen for metrics on {address}"))?;
-    tracing::info!(%address, "serving /metrics");
     tokio::spawn(herald_api::serve_metrics(
         state.clone(),
         listener,

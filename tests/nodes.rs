@@ -225,12 +225,7 @@ async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The worker counted the failed try.
-    let metrics = reqwest::get(format!("http://{probes}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_of(&probes).await;
     assert!(
         metrics
             .contains(r#"herald_delivery_attempts_total{channel="webhook",outcome="retryable"} 1"#),
@@ -243,12 +238,7 @@ async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
     // And, at its next look at the backlog, the delivery waiting for its retry.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let metrics = reqwest::get(format!("http://{probes}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = metrics_of(&probes).await;
         if metrics.contains(r#"herald_delivery_backlog{state="waiting"} 1"#) {
             assert!(metrics.contains("herald_dead_letters 0"), "{metrics}");
             assert!(
@@ -260,6 +250,16 @@ async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
         assert!(Instant::now() < deadline, "{metrics}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// What a worker's listener at `address` serves on `/metrics`.
+async fn metrics_of(address: &str) -> String {
+    reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 const NATS_URL: &str = "nats://127.0.0.1:4222";
