@@ -5,7 +5,9 @@ mod admin;
 mod run;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use herald_core::config::Config;
 
@@ -58,8 +60,21 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Seconds the runtime waits, after the command has returned, for blocking tasks
+/// still running (a DNS lookup, a file read) before the process exits anyway.
+const BLOCKING_TASKS_GRACE: Duration = Duration::from_secs(2);
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(run_command());
+    runtime.shutdown_timeout(BLOCKING_TASKS_GRACE);
+    result
+}
+
+async fn run_command() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Openapi = command {

@@ -211,19 +211,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = herald_api::AppState::sharing(db.clone(), &config, bus.clone(), doorbell.clone())
         .with_metrics(metrics);
     serve_metrics(&config, &state, &shutdown).await?;
-    let api = herald_api::serve(state, listener, shutdown.clone().cancelled_owned());
-    let worker = herald_worker::run(
-        db,
-        config.clone(),
-        bus,
-        doorbell,
-        worker_metrics,
-        shutdown.clone().cancelled_owned(),
-    );
-    let (api, worker) = tokio::join!(api, worker);
-    api.context("the API server failed")?;
-    worker?;
-    Ok(())
+    let api = async {
+        let served = herald_api::serve(state, listener, shutdown.clone().cancelled_owned()).await;
+        tracing::info!("the API server stopped");
+        served
+    };
+    let worker = async {
+        let ran = herald_worker::run(
+            db,
+            config.clone(),
+            bus,
+            doorbell,
+            worker_metrics,
+            shutdown.clone().cancelled_owned(),
+        )
+        .await;
+        tracing::info!("the worker stopped");
+        ran
+    };
+    let both = async {
+        let (api, worker) = tokio::join!(api, worker);
+        api.context("the API server failed")?;
+        Ok(worker?)
+    };
+    stop_within_grace(both, &shutdown, &config).await
 }
 
 pub async fn api(config: Config) -> anyhow::Result<()> {
@@ -246,9 +257,12 @@ pub async fn api(config: Config) -> anyhow::Result<()> {
     .await?;
     let state = herald_api::AppState::sharing(db, &config, bus, doorbell);
     serve_metrics(&config, &state, &shutdown).await?;
-    herald_api::serve(state, listener, shutdown.cancelled_owned())
-        .await
-        .context("the API server failed")
+    let api = async {
+        herald_api::serve(state, listener, shutdown.clone().cancelled_owned())
+            .await
+            .context("the API server failed")
+    };
+    stop_within_grace(api, &shutdown, &config).await
 }
 
 pub async fn worker(config: Config) -> anyhow::Result<()> {
@@ -269,16 +283,42 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     .await?;
     let metrics = WorkerMetrics::default();
     serve_probes(&config, &db, &metrics, &shutdown).await?;
-    herald_worker::run(
-        db,
-        config,
-        bus,
-        doorbell,
-        metrics,
-        shutdown.cancelled_owned(),
-    )
-    .await?;
-    Ok(())
+    let worker = async {
+        herald_worker::run(
+            db,
+            config.clone(),
+            bus,
+            doorbell,
+            metrics,
+            shutdown.clone().cancelled_owned(),
+        )
+        .await?;
+        Ok(())
+    };
+    stop_within_grace(worker, &shutdown, &config).await
+}
+
+/// Runs `parts` to their end, but once `shutdown` fires gives them only
+/// `shutdown_grace_secs` to finish: a stop that hangs (a database that no longer
+/// answers) must not keep the process from exiting. What a worker held is taken over by
+/// another after its heartbeats stop.
+async fn stop_within_grace(
+    parts: impl Future<Output = anyhow::Result<()>>,
+    shutdown: &CancellationToken,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
+    let grace_over = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        stopped = parts => stopped,
+        () = grace_over => anyhow::bail!(
+            "still stopping {} seconds after the signal (shutdown_grace_secs); exiting with work unfinished",
+            grace.as_secs()
+        ),
+    }
 }
 
 /// The inbox bus of this process, relayed to every other Herald process until

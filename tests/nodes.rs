@@ -17,8 +17,15 @@ use serde_json::json;
 
 use helpers::spawn_app;
 
-/// A `herald` process on the test's database, killed when dropped.
-struct Process(Child);
+/// A `herald` process on the test's database, killed when dropped. Its log goes to a
+/// file a failing test can show.
+struct Process(Child, tempfile::NamedTempFile);
+
+impl Process {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.1.path()).unwrap_or_default()
+    }
+}
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -31,11 +38,12 @@ fn herald(command: &str, database_url: &str, port: u16) -> Process {
     herald_with(command, database_url, port, &[])
 }
 
+/// `herald command` with the test's settings, then `env` (which may override them).
 fn herald_with(command: &str, database_url: &str, port: u16, env: &[(&str, &str)]) -> Process {
+    let log = tempfile::NamedTempFile::new().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_herald"))
         .arg(command)
         .env_clear()
-        .envs(env.iter().copied())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HERALD_DATABASE_URL", database_url)
         .env("HERALD_SECRETS__KEY", helpers::TEST_SEALING_KEY)
@@ -49,10 +57,12 @@ fn herald_with(command: &str, database_url: &str, port: u16, env: &[(&str, &str)
             helpers::TOKEN_SECRET,
         )
         .env("HERALD_LOG__FILTER", "error")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
+        .stderr(log.reopen().unwrap())
         .spawn()
         .unwrap();
-    Process(child)
+    Process(child, log)
 }
 
 fn free_port() -> u16 {
@@ -365,8 +375,11 @@ async fn sigterm_ends_open_streams_and_the_process() {
         .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
         .await;
     let port = free_port();
-    let token = [("HERALD_METRICS__TOKEN", METRICS_TOKEN)];
-    let mut serve = herald_with("serve", app.database_url(), port, &token);
+    let env = [
+        ("HERALD_METRICS__TOKEN", METRICS_TOKEN),
+        ("HERALD_LOG__FILTER", "info"),
+    ];
+    let mut serve = herald_with("serve", app.database_url(), port, &env);
     wait_until_healthy(port).await;
     // One `/metrics` for the API and the worker of the process.
     let metrics = app
@@ -412,17 +425,77 @@ async fn sigterm_ends_open_streams_and_the_process() {
         while let Ok(Some(_)) = stream.chunk().await {}
     })
     .await;
-    assert!(ended.is_ok(), "the stream did not end on SIGTERM");
+    assert!(
+        ended.is_ok(),
+        "the stream did not end on SIGTERM; herald's log:\n{}",
+        serve.log()
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(exit) = serve.0.try_wait().unwrap() {
-            assert!(exit.success(), "herald exited with {exit}");
+            assert!(
+                exit.success(),
+                "herald exited with {exit}:\n{}",
+                serve.log()
+            );
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "herald did not stop with a stream open"
+            "herald did not stop with a stream open; its log:\n{}",
+            serve.log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_that_hangs_ends_after_the_grace_period() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let port = free_port();
+    let env = [
+        ("HERALD_SHUTDOWN_GRACE_SECS", "1"),
+        ("HERALD_LOG__FILTER", "info"),
+    ];
+    let mut serve = herald_with("serve", app.database_url(), port, &env);
+    wait_until_healthy(port).await;
+    // A request whose body never arrives keeps the server busy until its 30 s
+    // request timeout: far past the grace period.
+    let mut upload = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    upload
+        .write_all(
+            b"POST /v1/auth/login HTTP/1.1\r\nHost: herald\r\n\
+              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"username\"",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let status = Command::new("kill")
+        .args(["-TERM", &serve.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = serve.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "herald waited for the upload past its grace period; its log:\n{}",
+            serve.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let log = serve.log();
+    assert!(
+        !exit.success(),
+        "an unfinished stop is an error exit:\n{log}"
+    );
+    assert!(log.contains("shutdown_grace_secs"), "{log}");
+    drop(upload);
 }

@@ -30,6 +30,7 @@ pub struct Config {
     pub public_url: String,
     pub admin_user: String,
     pub admin_password: SecretString,
+    pub shutdown_grace_secs: u64,
     pub log: LogConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
@@ -250,6 +251,9 @@ impl Config {
                 "admin_password",
                 "must be at least 12 characters (or empty to generate one)",
             ));
+        }
+        if self.shutdown_grace_secs == 0 {
+            return Err(invalid("shutdown_grace_secs", "must be at least 1"));
         }
         // Waits far past these would only ever overflow the clock, never be waited out.
         const MONTH_SECS: u64 = 30 * 24 * 3600;
@@ -508,6 +512,7 @@ mod tests {
             (("DATABASE_URL", "mysql://x"), "database_url"),
             (("LOG__FORMAT", "xml"), "format"),
             (("ADMIN_PASSWORD", "short"), "admin_password"),
+            (("SHUTDOWN_GRACE_SECS", "0"), "shutdown_grace_secs"),
             (("HTTP__BODY_LIMIT_BYTES", "0"), "http.body_limit_bytes"),
             (
                 ("DELIVERY__PACING__FLOOR_PER_SEC", "0"),

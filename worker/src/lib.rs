@@ -41,6 +41,16 @@ pub async fn run(
 ) -> Result<(), WorkerError> {
     let shutdown = shutdown.boxed().shared();
     let delivery = loops::run_loop(db.clone(), config, bus, doorbell, metrics, shutdown.clone());
-    let (housekeeping, delivery) = tokio::join!(housekeeping::run(db, shutdown), delivery);
+    let delivery = async {
+        let ran = delivery.await;
+        tracing::info!("delivery stopped");
+        ran
+    };
+    let housekeeping = async {
+        let ran = housekeeping::run(db, shutdown).await;
+        tracing::info!("housekeeping stopped");
+        ran
+    };
+    let (housekeeping, delivery) = tokio::join!(housekeeping, delivery);
     housekeeping.and(delivery)
 }

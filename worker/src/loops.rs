@@ -102,12 +102,23 @@ pub async fn run_loop(
             stop.clone(),
         ));
     }
-    let page_worker = pages.clone().run(
-        Arc::clone(&current),
-        config.delivery.batches_in_flight,
-        current.poll,
-        stop.clone().cancelled_owned(),
-    );
+    let page_worker = {
+        let run = pages.clone().run(
+            Arc::clone(&current),
+            config.delivery.batches_in_flight,
+            current.poll,
+            stop.clone().cancelled_owned(),
+        );
+        async move {
+            let ran = run.await;
+            tracing::info!("page tasks stopped");
+            ran
+        }
+    };
+    let senders = async move {
+        futures::future::join_all(senders).await;
+        tracing::info!("senders stopped");
+    };
     let publishing = {
         let stop = stop.clone();
         let every = Duration::from_secs(config.delivery.heartbeat_secs);
@@ -133,10 +144,11 @@ pub async fn run_loop(
     let campaigns = async move {
         futures::future::join(campaigns, publishing).await;
     };
-    let work = futures::future::join3(campaigns, futures::future::join_all(senders), page_worker);
+    let work = futures::future::join3(campaigns, senders, page_worker);
     tokio::pin!(work);
-    let ((), _, pages) = tokio::select! {
+    let ((), (), pages) = tokio::select! {
         () = shutdown => {
+            tracing::info!("finishing the pages and batches in hand");
             stop.cancel();
             work.await
         }
