@@ -17,6 +17,7 @@ mod m20261204_000005_delivery_log_without_row_checks;
 mod m20261204_000006_delivery_endpoints;
 mod m20261204_000007_pacing_lanes;
 mod m20261204_000008_chosen_instances;
+mod m20261204_000009_delivery_log_outlives_subscribers;
 mod schema_util;
 
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_delivery_endpoints::Migration),
             Box::new(m20261204_000007_pacing_lanes::Migration),
             Box::new(m20261204_000008_chosen_instances::Migration),
+            Box::new(m20261204_000009_delivery_log_outlives_subscribers::Migration),
         ]
     }
 }

@@ -2,6 +2,11 @@
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const number = new Intl.NumberFormat();
 
+/// A delivery's recipient: the log keeps a deleted subscriber's deliveries without a name.
+export function recipient(externalId: string): string {
+  return externalId === "" ? "(deleted subscriber)" : externalId;
+}
+
 export function when(iso: string | null | undefined): string {
   if (!iso) return "—";
   const date = new Date(iso);

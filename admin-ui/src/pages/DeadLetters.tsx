@@ -4,7 +4,7 @@ import { useState } from "react";
 import { api, type Schemas } from "../api/client";
 import { call } from "../api/errors";
 import { useSession } from "../lib/auth";
-import { count, when } from "../lib/format";
+import { count, recipient, when } from "../lib/format";
 import { navigate, useLocation } from "../lib/router";
 import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, Notice, PageHeader } from "../ui/kit";
@@ -138,7 +138,7 @@ export function DeadLetters() {
                             <input type="checkbox" aria-label={`Select delivery ${d.delivery_id}`} checked={chosen.has(d.delivery_id)} onChange={() => toggle(d.delivery_id)} />
                           </td>
                         )}
-                        <td>{d.recipient}</td>
+                        <td>{recipient(d.recipient)}</td>
                         <td>{d.channel}</td>
                         <td className="muted">{d.reason ?? "—"}</td>
                         <td className="num">{d.attempts}</td>

@@ -4,7 +4,7 @@ import { useState, type FormEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import type { paths } from "../api/schema";
 import { call } from "../api/errors";
-import { label, when } from "../lib/format";
+import { label, recipient, when } from "../lib/format";
 import { navigate, useLocation } from "../lib/router";
 import { freshOnly, useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, Loading, PageHeader, StatusBadge } from "../ui/kit";
@@ -138,7 +138,7 @@ function Row({ delivery: d, open, toggle }: { delivery: Schemas["DeliveryEntry"]
   return (
     <>
       <tr>
-        <td data-label="Recipient">{d.recipient}</td>
+        <td data-label="Recipient">{recipient(d.recipient)}</td>
         <td data-label="Channel">{d.channel}</td>
         <td data-label="Status">
           <StatusBadge status={d.status} />
@@ -174,7 +174,7 @@ function Trace({ id }: { id: number }) {
   return (
     <div className="trace">
       <p className="small">
-        Delivery #{t.id} of message #{t.message_id} to {t.recipient} over {t.channel} · created {when(t.created_at)}
+        Delivery #{t.id} of message #{t.message_id} to {recipient(t.recipient)} over {t.channel} · created {when(t.created_at)}
       </p>
       <dl className="trace-why">
         <dt>Outcome</dt>

@@ -167,7 +167,10 @@ async fn put_subscriber(
     Ok((status, Json(stored.into())))
 }
 
-/// Deletes a subscriber with its endpoints and preferences.
+/// Deletes a subscriber and the personal data held on them: fields, endpoints,
+/// preferences and inbox. Their deliveries stay in the delivery log and the reports,
+/// anonymised: the log shows an empty recipient, deliveries still waiting are cancelled,
+/// and their addresses are replaced by `[erased]` in recorded provider answers.
 #[utoipa::path(delete, path = "/v1/subscribers/{external_id}", tag = "subscribers",
     security(("session" = ["subscribers:write"]), ("api_key" = ["subscribers:write"])),
     params(("external_id" = String, Path, description = "The product's id for the user")),

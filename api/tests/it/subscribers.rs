@@ -328,26 +328,41 @@ async fn endpoints_and_preferences_round_trip_and_delete_removes_everything() {
     assert_eq!(prefs["preferences"], json!([]));
 }
 
-/// Deleting a subscriber deletes their deliveries too, on both databases, though on
-/// Postgres the delivery log checks no foreign key; other subscribers' stay.
+/// Deleting a subscriber keeps their deliveries in the log, anonymised, on both
+/// databases (SQLite's foreign key used to cascade them away): waiting ones are
+/// cancelled, their addresses are blanked out of what providers answered, and the log
+/// names no one. Other subscribers' deliveries are untouched.
 #[tokio::test]
-async fn deleting_a_subscriber_deletes_their_deliveries_and_no_others() {
+async fn deleting_a_subscriber_keeps_their_deliveries_anonymised() {
     use chrono::Utc;
-    use herald_core::entities::{delivery, message, subscriber};
-    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use herald_core::entities::{delivery, delivery_attempt, message, subscriber};
+    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
     let app = spawn_app().await;
     let editor = app.operator(Role::Editor).await;
-    for id in ["gone", "stays"] {
-        assert!(put(&editor, id, json!({})).await.status().is_success());
-    }
+    let email = "gone.person@example.com";
+    let hook = "https://hooks.example.com/gone-person";
+    assert!(
+        put(&editor, "gone", json!({ "email": email }))
+            .await
+            .status()
+            .is_success()
+    );
+    assert!(put(&editor, "stays", json!({})).await.status().is_success());
+    let added = editor
+        .post("/v1/subscribers/gone/endpoints")
+        .json(&json!({ "channel": "webhook", "address": hook }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
     let now = Utc::now();
     let message = message::Entity::insert(message::ActiveModel {
         kind: Set("transactional".to_owned()),
         category: Set("orders".to_owned()),
         content: Set(None),
         data: Set(json!({})),
-        channels: Set(json!(["webhook"])),
+        channels: Set(json!(["email", "webhook"])),
         sender: Set("test".to_owned()),
         created_at: Set(now),
         ..Default::default()
@@ -356,39 +371,137 @@ async fn deleting_a_subscriber_deletes_their_deliveries_and_no_others() {
     .await
     .unwrap()
     .last_insert_id;
-    for subscriber in subscriber::Entity::find().all(&app.db).await.unwrap() {
+    let id_of = |external: &'static str| {
+        let db = app.db.clone();
+        async move {
+            subscriber::Entity::find()
+                .filter(subscriber::Column::ExternalId.eq(external))
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let (gone, stays) = (id_of("gone").await, id_of("stays").await);
+    let answer = format!("250 accepted for <{email}>");
+    let insert = |subscriber_id: i64, channel: &str, status: &str, detail: Option<&str>| {
         delivery::Entity::insert(delivery::ActiveModel {
             message_id: Set(message),
-            subscriber_id: Set(subscriber.id),
-            channel: Set("webhook".to_owned()),
-            status: Set("delivered".to_owned()),
+            subscriber_id: Set(subscriber_id),
+            channel: Set(channel.to_owned()),
+            status: Set(status.to_owned()),
             attempts: Set(1),
+            first_attempt_at: Set(detail.map(|_| now)),
+            first_attempt_ms: Set(detail.map(|_| 12)),
+            first_attempt_detail: Set(detail.map(str::to_owned)),
+            not_before: Set((status == "queued").then_some(now)),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
         })
+    };
+    let delivered = insert(gone, "email", "delivered", Some(&answer))
+        .exec(&app.db)
+        .await
+        .unwrap()
+        .last_insert_id;
+    let retrying = insert(gone, "webhook", "queued", Some("HTTP 503"))
+        .exec(&app.db)
+        .await
+        .unwrap()
+        .last_insert_id;
+    delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
+        delivery_id: Set(retrying),
+        attempt: Set(2),
+        started_at: Set(now),
+        duration_ms: Set(30),
+        outcome: Set("retryable".to_owned()),
+        detail: Set(format!("{hook}: connection refused")),
+        ..Default::default()
+    })
+    .exec(&app.db)
+    .await
+    .unwrap();
+    // Another subscriber's answer that happens to name the same address stays as it is.
+    insert(stays, "email", "delivered", Some(&answer))
         .exec(&app.db)
         .await
         .unwrap();
-    }
 
     let deleted = editor.delete("/v1/subscribers/gone").send().await.unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let left = delivery::Entity::find().all(&app.db).await.unwrap();
-    assert_eq!(left.len(), 1);
-    let stays = subscriber::Entity::find()
-        .filter(subscriber::Column::ExternalId.eq("stays"))
+    assert_eq!(
+        editor
+            .get("/v1/subscribers/gone")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let rows = delivery::Entity::find()
+        .order_by_asc(delivery::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3, "every delivery stays in the log");
+    assert_eq!(rows[0].id, delivered);
+    assert_eq!(rows[0].status, "delivered");
+    assert_eq!(
+        rows[0].first_attempt_detail.as_deref(),
+        Some("250 accepted for <[erased]>")
+    );
+    assert_eq!(rows[1].id, retrying);
+    assert_eq!(
+        rows[1].status, "cancelled",
+        "a waiting delivery is not sent"
+    );
+    assert_eq!(
+        rows[1].reason.as_deref(),
+        Some("the subscriber was deleted")
+    );
+    assert_eq!(rows[1].not_before, None);
+    assert_eq!(rows[2].subscriber_id, stays);
+    assert_eq!(
+        rows[2].first_attempt_detail.as_deref(),
+        Some(answer.as_str())
+    );
+    let attempt = delivery_attempt::Entity::find()
         .one(&app.db)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(left[0].subscriber_id, stays.id);
+    assert_eq!(attempt.detail, "[erased]: connection refused");
+
+    // The log and a delivery's trace still show them, naming no one.
+    let log: Value = editor
+        .get(&format!("/v1/deliveries?message_id={message}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let recipients: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["recipient"].as_str().unwrap())
+        .collect();
+    assert_eq!(recipients, ["stays", "", ""], "{log}");
+    let trace: Value = editor
+        .get(&format!("/v1/deliveries/{retrying}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(trace["recipient"], "");
     assert_eq!(
-        delivery::Entity::find()
-            .filter(delivery::Column::SubscriberId.ne(stays.id))
-            .count(&app.db)
-            .await
-            .unwrap(),
-        0
+        trace["attempts_made"][1]["detail"],
+        "[erased]: connection refused"
     );
 }

@@ -51,6 +51,7 @@ impl DeadFilter {
 pub struct DeadLetter {
     pub delivery_id: i64,
     pub message_id: i64,
+    /// The subscriber's external id; empty once the subscriber was deleted.
     pub recipient: String,
     pub channel: String,
     /// The last error.

@@ -82,6 +82,8 @@ impl DeliveryFilter {
 pub struct DeliveryEntry {
     pub id: i64,
     pub message_id: i64,
+    /// The subscriber's external id; empty once the subscriber was deleted (their
+    /// deliveries stay, anonymised).
     pub recipient: String,
     pub channel: String,
     /// The subscriber endpoint (device, URL) it went to; absent when it went to the

@@ -7,6 +7,7 @@ pub mod backlog;
 pub mod dead;
 pub mod devices;
 mod doorbell;
+pub mod erasure;
 pub mod log;
 pub mod page;
 pub mod plan;

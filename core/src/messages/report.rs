@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 /// One delivery of a message, as its sender sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryReport {
+    /// The subscriber's external id; empty once the subscriber was deleted.
     pub recipient: String,
     pub channel: String,
     /// queued | filtered | deferred | sending | delivered | failed | dead | expired | cancelled

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
-    TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
@@ -12,6 +12,7 @@ use super::input::SubscriberIn;
 use crate::audit::{self, Actor, AuditContext, Change};
 use crate::db::is_postgres;
 use crate::entities::subscriber::{self, Column};
+use crate::entities::subscriber_endpoint;
 use crate::error::{Error, Result};
 
 fn active_model(
@@ -196,34 +197,39 @@ async fn upsert_batch_unnest(
     Ok(())
 }
 
-/// Deletes a subscriber with its endpoints and preferences (their personal data) and
-/// its deliveries (the delivery log checks no foreign key on Postgres: see migration
-/// `m20261204_000005`).
+/// Deletes a subscriber and the personal data Herald holds on them (their fields,
+/// endpoints, preferences and inbox). Their deliveries stay in the log, anonymised (see
+/// [`crate::deliveries::erasure`]): reports keep their counts and auditors their trail.
 pub async fn delete(
     conn: &impl TransactionTrait,
     ctx: &AuditContext,
     external_id: &str,
 ) -> Result<()> {
     let txn = crate::db::begin_write(conn).await?;
-    let of_subscriber = sea_orm::sea_query::Query::select()
-        .column(Column::Id)
-        .from(subscriber::Entity)
-        .and_where(Column::ExternalId.eq(external_id))
-        .to_owned();
-    crate::entities::delivery::Entity::delete_many()
-        .filter(crate::entities::delivery::Column::SubscriberId.in_subquery(of_subscriber))
+    let found = subscriber::Entity::find()
+        .filter(Column::ExternalId.eq(external_id))
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound {
+            entity: "subscriber",
+        })?;
+    let mut identifiers: Vec<String> = subscriber_endpoint::Entity::find()
+        .select_only()
+        .column(subscriber_endpoint::Column::Address)
+        .filter(subscriber_endpoint::Column::SubscriberId.eq(found.id))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    identifiers.extend(
+        [Some(found.external_id), found.email, found.phone]
+            .into_iter()
+            .flatten(),
+    );
+    crate::deliveries::erasure::anonymise(&txn, found.id, &identifiers, Utc::now()).await?;
+    // Endpoints, preferences and the inbox go with the row; the deliveries stay.
+    subscriber::Entity::delete_by_id(found.id)
         .exec(&txn)
         .await?;
-    let deleted = subscriber::Entity::delete_many()
-        .filter(Column::ExternalId.eq(external_id))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if deleted == 0 {
-        return Err(Error::NotFound {
-            entity: "subscriber",
-        });
-    }
     audit::record(
         &txn,
         ctx,
