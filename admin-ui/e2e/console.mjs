@@ -332,7 +332,9 @@ try {
   const finished = editor.locator("section", { has: editor.getByRole("heading", { name: "Recently finished" }) }).locator("li", { hasText: "Spring promo" });
   await finished.locator(".badge", { hasText: "completed" }).waitFor();
   await finished.locator(".progress-caption", { hasText: "6 delivered of 6 targeted" }).waitFor();
-  await editor.locator(".stat", { hasText: "Sends today" }).getByText("6", { exact: true }).waitFor();
+  // The campaign's six, and the throttled send to `slow`: deleting a subscriber keeps
+  // their deliveries in the log and the reports.
+  await editor.locator(".stat", { hasText: "Sends today" }).getByText("7", { exact: true }).waitFor();
   await editor.locator(".live-list li", { hasText: "Weekend digest" }).locator(".progress-caption").waitFor();
   await shot(editor, "dashboard");
   await nav(editor, "Delivery log").click();
@@ -462,6 +464,16 @@ try {
   await inbox.locator(".card-head .badge", { hasText: "All read" }).waitFor();
   assert.equal(await inbox.locator(".badge", { hasText: "unread" }).count(), 0, "nothing unread after reading");
   await shot(viewer, "subscriber-inbox-read");
+  // Everything held on u2, as one file for their right of access.
+  const [exported] = await Promise.all([
+    viewer.waitForEvent("download"),
+    viewer.getByRole("link", { name: "Export their data (JSON)" }).click(),
+  ]);
+  const u2Data = JSON.parse(readFileSync(await exported.path(), "utf8"));
+  assert.equal(u2Data.subscriber.email, "u2@example.com");
+  assert.equal(u2Data.endpoints[0].address, `${receiver.url}/hook/u2`);
+  assert.ok(u2Data.inbox.some((item) => item.read_at), "u2's read inbox item");
+  assert.ok(u2Data.deliveries.some((d) => d.channel === "webhook" && d.recipient === "u2"), "u2's deliveries");
 
   await nav(viewer, "Audit log").click();
   await viewer.getByText("campaign.approve").first().waitFor();

@@ -15,6 +15,9 @@ export function SubscriberDetail({ params }: { params: Record<string, string> })
   return (
     <>
       <PageHeader title={`Subscriber ${id}`} subtitle="Profile, endpoints and preferences, the inbox and every delivery.">
+        <a href={`/v1/subscribers/${encodeURIComponent(id)}/export`} download={`subscriber-${id}.json`}>
+          Export their data (JSON)
+        </a>
         <Link to="/subscribers">All subscribers</Link>
       </PageHeader>
       <Loaded state={subscriber} what="the subscriber">

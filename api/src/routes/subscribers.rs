@@ -1,19 +1,25 @@
-//! Subscribers: upsert by the product's external id, read, list, delete, preferences.
+//! Subscribers: upsert by the product's external id, read, list, delete, preferences,
+//! export.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use herald_core::deliveries::log::DeliveryEntry;
 use herald_core::entities::subscriber;
+use herald_core::inbox::InboxItem;
 use herald_core::subscribers::preferences::{self, Preference, PreferencesIn};
 use herald_core::subscribers::query::{self, SubscriberFilter};
-use herald_core::subscribers::{SubscriberIn, input::is_attribute_key, parse_external_id, store};
+use herald_core::subscribers::{
+    SubscriberIn, export, input::is_attribute_key, parse_external_id, store,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
 
 use super::pagination::{DEFAULT_LIMIT, next_cursor, parse_cursor};
+use super::subscriber_endpoints::EndpointOut;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, ValidJson, ValidQuery};
@@ -24,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_subscribers))
         .routes(routes!(get_subscriber, put_subscriber, delete_subscriber))
         .routes(routes!(get_preferences, put_preferences))
+        .routes(routes!(export_subscriber))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -182,6 +189,42 @@ async fn delete_subscriber(
 ) -> Result<StatusCode, ApiError> {
     store::delete(&state.db, &caller.audit(), external_id(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything Herald holds on one subscriber.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriberExport {
+    exported_at: DateTime<Utc>,
+    subscriber: SubscriberOut,
+    endpoints: Vec<EndpointOut>,
+    preferences: Vec<Preference>,
+    /// Every inbox item, archived ones included, oldest first.
+    inbox: Vec<InboxItem>,
+    /// Every delivery in the log, newest first.
+    deliveries: Vec<DeliveryEntry>,
+}
+
+/// Everything Herald holds on a subscriber (their right of access): profile, endpoints,
+/// preferences, inbox and delivery log. Each export is audited.
+#[utoipa::path(get, path = "/v1/subscribers/{external_id}/export", tag = "subscribers",
+    security(("session" = ["subscribers:read"]), ("api_key" = ["subscribers:read"])),
+    params(("external_id" = String, Path, description = "The product's id for the user")),
+    responses((status = 200, body = SubscriberExport), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn export_subscriber(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<SubscriberExport>, ApiError> {
+    let found = export::export(&state.db, &caller.audit(), external_id(&raw)?).await?;
+    Ok(Json(SubscriberExport {
+        exported_at: Utc::now(),
+        subscriber: found.subscriber.into(),
+        endpoints: found.endpoints.into_iter().map(Into::into).collect(),
+        preferences: found.preferences,
+        inbox: found.inbox,
+        deliveries: found.deliveries,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

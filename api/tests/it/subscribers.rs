@@ -505,3 +505,127 @@ async fn deleting_a_subscriber_keeps_their_deliveries_anonymised() {
         "[erased]: connection refused"
     );
 }
+
+/// A subscriber's export holds everything Herald has on them (profile, endpoints,
+/// preferences, inbox items with archived ones, their deliveries) and nobody else's;
+/// each export is audited.
+#[tokio::test]
+async fn an_export_holds_everything_on_the_subscriber_and_is_audited() {
+    let app = crate::helpers::spawn_app_with_token_secret().await;
+    let admin = app.operator(Role::Admin).await;
+    let profile = json!({ "email": "ana@example.com", "attributes": { "plan": "pro" } });
+    assert!(put(&admin, "ana", profile).await.status().is_success());
+    assert!(put(&admin, "ben", json!({})).await.status().is_success());
+    let added = admin
+        .post("/v1/subscribers/ana/endpoints")
+        .json(&json!({ "channel": "webhook", "address": "https://hooks.example.com/ana" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let prefs = admin
+        .put("/v1/subscribers/ana/preferences")
+        .json(&json!({ "preferences": [{ "channel": "email", "category": "news", "opted_out": true }] }))
+        .send()
+        .await
+        .unwrap();
+    assert!(prefs.status().is_success());
+    let key = app.api_key(&["messages:send"]).await;
+    for title in ["First", "Second"] {
+        let sent = app
+            .anonymous()
+            .post(app.url("/v1/messages"))
+            .bearer_auth(&key)
+            .json(
+                &json!({ "recipients": ["ana", "ben"], "channels": ["inbox"], "category": "orders",
+                "content": { "inbox": { "title": title, "body": "Body" } } }),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status().as_u16(), 202);
+    }
+
+    // An item put away is still hers, and still exported.
+    let token = crate::helpers::subscriber_token("ana");
+    let inbox: Value = app
+        .anonymous()
+        .get(app.url("/v1/inbox"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = inbox["items"][1]["id"].as_i64().unwrap();
+    let archived = app
+        .anonymous()
+        .post(app.url(&format!("/v1/inbox/{first}/archive")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(archived.status().is_success());
+
+    let response = admin
+        .get("/v1/subscribers/ana/export")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let export: Value = response.json().await.unwrap();
+    assert_eq!(export["subscriber"]["external_id"], "ana");
+    assert_eq!(export["subscriber"]["email"], "ana@example.com");
+    assert_eq!(export["subscriber"]["attributes"]["plan"], "pro");
+    assert_eq!(
+        export["endpoints"][0]["address"],
+        "https://hooks.example.com/ana"
+    );
+    assert_eq!(export["preferences"][0]["category"], "news");
+    let titles: Vec<&str> = export["inbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["First", "Second"]);
+    assert!(export["inbox"][0]["archived_at"].is_string(), "{export}");
+    let deliveries = export["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 2, "{export}");
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d["recipient"] == "ana" && d["status"] == "delivered")
+    );
+    assert!(
+        !export.to_string().contains("\"ben\""),
+        "nobody else's data: {export}"
+    );
+
+    let audit: Value = admin
+        .get("/v1/audit-log?target_kind=subscriber&target_id=ana")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "subscriber.export"),
+        "{audit}"
+    );
+    assert_eq!(
+        admin
+            .get("/v1/subscribers/nobody/export")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}

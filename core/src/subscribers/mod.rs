@@ -1,6 +1,7 @@
 //! Subscribers: the product's users, their profile, endpoints and preferences.
 
 pub mod endpoints;
+pub mod export;
 pub mod import;
 pub mod input;
 pub mod preferences;
