@@ -36,6 +36,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub database: DatabaseConfig,
     pub delivery: DeliveryConfig,
+    pub retention: RetentionConfig,
     pub secrets: SecretsConfig,
     pub metrics: MetricsConfig,
     pub channels: ChannelsConfig,
@@ -70,6 +71,16 @@ pub struct MetricsConfig {
     /// A separate listener serving only `/metrics`, without a token (bind it to a
     /// private address); `herald worker` also answers `/healthz` and `/readyz` there.
     pub listen: Option<SocketAddr>,
+}
+
+/// How long the delivery log keeps finished deliveries (see [`crate::retention`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days a finished delivery is kept after the day it was created; 0: for ever.
+    pub delivery_log_days: u32,
+    /// Deliveries looked at per pruning statement.
+    pub batch_size: u64,
 }
 
 /// The key that seals channel secrets at rest (see [`crate::sealing`]).
@@ -250,6 +261,15 @@ impl Config {
             return Err(invalid(
                 "admin_password",
                 "must be at least 12 characters (or empty to generate one)",
+            ));
+        }
+        if !(1..=100_000).contains(&self.retention.batch_size) {
+            return Err(invalid("retention.batch_size", "must be 1 to 100000"));
+        }
+        if self.retention.delivery_log_days > 36_500 {
+            return Err(invalid(
+                "retention.delivery_log_days",
+                "must be at most 36500 (0 keeps everything)",
             ));
         }
         if self.shutdown_grace_secs == 0 {
@@ -513,6 +533,7 @@ mod tests {
             (("LOG__FORMAT", "xml"), "format"),
             (("ADMIN_PASSWORD", "short"), "admin_password"),
             (("SHUTDOWN_GRACE_SECS", "0"), "shutdown_grace_secs"),
+            (("RETENTION__BATCH_SIZE", "0"), "retention.batch_size"),
             (("HTTP__BODY_LIMIT_BYTES", "0"), "http.body_limit_bytes"),
             (
                 ("DELIVERY__PACING__FLOOR_PER_SEC", "0"),

@@ -24,6 +24,7 @@ pub mod operators;
 pub mod pacing;
 pub mod password;
 pub mod reports;
+pub mod retention;
 pub mod rules;
 pub mod sealing;
 pub mod secrets;

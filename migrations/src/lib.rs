@@ -18,6 +18,7 @@ mod m20261204_000006_delivery_endpoints;
 mod m20261204_000007_pacing_lanes;
 mod m20261204_000008_chosen_instances;
 mod m20261204_000009_delivery_log_outlives_subscribers;
+mod m20261204_000010_delivery_totals;
 mod schema_util;
 
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_pacing_lanes::Migration),
             Box::new(m20261204_000008_chosen_instances::Migration),
             Box::new(m20261204_000009_delivery_log_outlives_subscribers::Migration),
+            Box::new(m20261204_000010_delivery_totals::Migration),
         ]
     }
 }

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
+use herald_core::config::RetentionConfig;
+use herald_core::retention::Pruned;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use crate::WorkerError;
@@ -17,7 +19,10 @@ const SCHEDULE: &str = "0 * * * * *";
 const FINISHED_TASKS_KEPT_SECS: i64 = 3600;
 
 /// One pass of clean-up; returns the number of rows removed.
-pub async fn sweep_once(db: &DatabaseConnection) -> Result<u64, herald_core::Error> {
+pub async fn sweep_once(
+    db: &DatabaseConnection,
+    retention: &RetentionConfig,
+) -> Result<u64, herald_core::Error> {
     let purged = herald_core::sessions::purge_expired(db).await?;
     if purged > 0 {
         tracing::info!(purged, "expired sessions deleted");
@@ -26,7 +31,15 @@ pub async fn sweep_once(db: &DatabaseConnection) -> Result<u64, herald_core::Err
     if pruned > 0 {
         tracing::info!(pruned, "finished page tasks deleted");
     }
-    Ok(purged + pruned)
+    let log = herald_core::retention::prune(db, retention, chrono::Utc::now()).await?;
+    if log != Pruned::default() {
+        tracing::info!(
+            deliveries = log.deliveries,
+            messages = log.messages,
+            "deliveries past the retention period pruned"
+        );
+    }
+    Ok(purged + pruned + log.deliveries + log.messages)
 }
 
 /// Deletes page tasks that finished (done, killed, or failed with no attempt left) over
@@ -57,13 +70,18 @@ async fn prune_finished_tasks(db: &DatabaseConnection) -> Result<u64, herald_cor
     Ok(db.execute_raw(statement).await?.rows_affected())
 }
 
-async fn sweep(_tick: Tick, db: Data<DatabaseConnection>) -> Result<(), BoxDynError> {
-    sweep_once(&db).await?;
+async fn sweep(
+    _tick: Tick,
+    db: Data<DatabaseConnection>,
+    retention: Data<RetentionConfig>,
+) -> Result<(), BoxDynError> {
+    sweep_once(&db, &retention).await?;
     Ok(())
 }
 
 pub async fn run(
     db: DatabaseConnection,
+    retention: RetentionConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let schedule =
@@ -72,6 +90,7 @@ pub async fn run(
     let worker = WorkerBuilder::new(name)
         .backend(CronScheduler::new(schedule))
         .data(db)
+        .data(retention)
         .build(sweep);
     worker
         .run_until(async move {

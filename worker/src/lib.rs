@@ -40,6 +40,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let shutdown = shutdown.boxed().shared();
+    let retention = config.retention.clone();
     let delivery = loops::run_loop(db.clone(), config, bus, doorbell, metrics, shutdown.clone());
     let delivery = async {
         let ran = delivery.await;
@@ -47,7 +48,7 @@ pub async fn run(
         ran
     };
     let housekeeping = async {
-        let ran = housekeeping::run(db, shutdown).await;
+        let ran = housekeeping::run(db, retention, shutdown).await;
         tracing::info!("housekeeping stopped");
         ran
     };

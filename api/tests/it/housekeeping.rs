@@ -22,9 +22,10 @@ async fn the_worker_sweep_deletes_expired_sessions_only() {
     );
     app.db.execute_unprepared(&backdate).await.unwrap();
 
-    let purged = herald_worker::housekeeping::sweep_once(&app.db)
-        .await
-        .unwrap();
+    let purged =
+        herald_worker::housekeeping::sweep_once(&app.db, &crate::helpers::test_config().retention)
+            .await
+            .unwrap();
     assert_eq!(purged, 1);
     assert_eq!(
         error_of(expired.get("/v1/auth/me").send().await.unwrap(), 401).await["code"],
@@ -78,9 +79,10 @@ async fn the_worker_sweep_deletes_page_tasks_finished_over_an_hour_ago() {
         assert_eq!(changed.rows_affected(), 1);
     }
 
-    let removed = herald_worker::housekeeping::sweep_once(&app.db)
-        .await
-        .unwrap();
+    let removed =
+        herald_worker::housekeeping::sweep_once(&app.db, &crate::helpers::test_config().retention)
+            .await
+            .unwrap();
     assert_eq!(removed, 1, "only the task finished two hours ago");
     let left = if postgres {
         "SELECT count(*) AS n FROM apalis.jobs"

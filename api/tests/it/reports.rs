@@ -629,3 +629,102 @@ async fn csv_cells_that_a_spreadsheet_would_run_are_made_inert() {
     let funnel = auditor.get_json("/v1/reports/funnel").await;
     assert_eq!(funnel[0]["campaign_name"], formula);
 }
+
+/// Every report, as an auditor reads it.
+async fn every_report(auditor: &Session, log: &Log) -> Vec<Value> {
+    let c = log.campaign_id;
+    let day = &log.two_days_ago;
+    let mut reports = Vec::new();
+    for path in [
+        "/v1/reports/deliveries?group_by=campaign,channel,day,status".to_owned(),
+        format!("/v1/reports/deliveries?group_by=status&campaign_id={c}"),
+        format!("/v1/reports/deliveries?group_by=day,status&from={day}&to={day}"),
+        "/v1/reports/deliveries?status=filtered&channel=webhook".to_owned(),
+        "/v1/reports/filtered".to_owned(),
+        format!("/v1/reports/filtered?campaign_id={c}"),
+        "/v1/reports/funnel".to_owned(),
+    ] {
+        reports.push(auditor.get_json(&path).await);
+    }
+    reports
+}
+
+/// Deliveries past the retention period leave the log (with their attempts, and
+/// transactional messages left without any), a bounded chunk at a time, and every
+/// report still counts them; two workers pruning at once count nothing twice.
+#[tokio::test]
+async fn reports_keep_the_counts_of_deliveries_the_retention_period_pruned() {
+    use herald_core::config::RetentionConfig;
+    use herald_core::entities::{delivery, delivery_attempt};
+    use herald_core::retention::{Pruned, prune};
+    use sea_orm::PaginatorTrait;
+
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let log = delivery_log(&app, &admin).await;
+    let auditor = app.operator(Role::Viewer).await;
+    let before = every_report(&auditor, &log).await;
+    assert_eq!(before[0]["total"], 15);
+    let messages = || async { message::Entity::find().count(&app.db).await.unwrap() };
+    let deliveries = || async { delivery::Entity::find().count(&app.db).await.unwrap() };
+    assert_eq!(messages().await, 3);
+    assert!(
+        delivery_attempt::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap()
+            + deliveries().await
+            > 0
+    );
+
+    // A day's retention: the deliveries planned two days ago go (their message row was
+    // written today, so it stays until it is past the period itself).
+    let retention = RetentionConfig {
+        delivery_log_days: 1,
+        batch_size: 2,
+    };
+    let now = Utc::now();
+    let pruned = prune(&app.db, &retention, now).await.unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            deliveries: 5,
+            messages: 0
+        }
+    );
+    assert_eq!(deliveries().await, 10);
+    assert_eq!(messages().await, 3);
+    assert_eq!(every_report(&auditor, &log).await, before);
+
+    // Three days on, the rest goes too, with two workers pruning side by side; the
+    // campaign's message stays with its campaign.
+    let later = now + Duration::days(3);
+    let (first, second) = tokio::join!(
+        prune(&app.db, &retention, later),
+        prune(&app.db, &retention, later)
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.deliveries + second.deliveries, 10);
+    assert_eq!(
+        first.messages + second.messages,
+        2,
+        "both transactional messages"
+    );
+    assert_eq!(deliveries().await, 0);
+    assert_eq!(
+        delivery_attempt::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(messages().await, 1);
+    assert_eq!(every_report(&auditor, &log).await, before);
+
+    // Nothing left to prune; nothing counted again.
+    assert_eq!(
+        prune(&app.db, &retention, later).await.unwrap(),
+        Pruned::default()
+    );
+    assert_eq!(every_report(&auditor, &log).await, before);
+}

@@ -7,6 +7,7 @@ use sea_orm::{ConnectionTrait, DbBackend, ExprTrait, QueryResult};
 
 use super::filter::ReportFilter;
 use super::keys::GroupKey;
+use super::totals;
 use crate::entities::{campaign, delivery, message};
 use crate::error::Result;
 
@@ -39,12 +40,15 @@ pub(super) struct Group {
 /// the extended statistics of migration `m20261122_000007_report_statistics` cover, so
 /// the planner knows how many groups to expect: keep the two identical.
 fn day_of_creation(backend: DbBackend) -> Expr {
+    Expr::cust(day_of_creation_sql(backend))
+}
+
+/// [`day_of_creation`] as SQL text, for statements written out (retention's totals).
+pub(crate) fn day_of_creation_sql(backend: DbBackend) -> &'static str {
     match backend {
-        DbBackend::Postgres => {
-            Expr::cust(r#"("deliveries"."created_at" AT TIME ZONE 'UTC')::date"#)
-        }
+        DbBackend::Postgres => r#"("deliveries"."created_at" AT TIME ZONE 'UTC')::date"#,
         // Stored as RFC 3339 text; `date()` reads the offset and answers in UTC.
-        _ => Expr::cust(r#"date("deliveries"."created_at")"#),
+        _ => r#"date("deliveries"."created_at")"#,
     }
 }
 
@@ -113,6 +117,11 @@ fn select(
     if !by_campaign {
         return groups;
     }
+    with_campaign_names(groups)
+}
+
+/// `groups` (with a `campaign_id` column) with each campaign's name beside it.
+pub(super) fn with_campaign_names(groups: SelectStatement) -> SelectStatement {
     let g = Alias::new("g");
     Query::select()
         .column((g.clone(), Asterisk))
@@ -154,7 +163,8 @@ fn read(row: &QueryResult, keys: &[Key], with_sent: bool) -> Result<Group> {
     Ok(group)
 }
 
-/// Deliveries matching `filter`, counted per combination of `keys`, in no set order.
+/// Deliveries matching `filter`, counted per combination of `keys`, in no set order:
+/// those in the log and those the retention period pruned (kept as totals).
 pub(super) async fn grouped(
     conn: &impl ConnectionTrait,
     keys: &[Key],
@@ -162,12 +172,17 @@ pub(super) async fn grouped(
     with_sent: bool,
 ) -> Result<Vec<Group>> {
     filter.validate()?;
-    let query = select(conn.get_database_backend(), keys, filter, with_sent);
-    conn.query_all(&query)
-        .await?
-        .iter()
-        .map(|row| read(row, keys, with_sent))
-        .collect()
+    let backend = conn.get_database_backend();
+    let mut groups = Vec::new();
+    for query in [
+        select(backend, keys, filter, with_sent),
+        totals::select(keys, filter),
+    ] {
+        for row in conn.query_all(&query).await? {
+            groups.push(read(&row, keys, with_sent)?);
+        }
+    }
+    Ok(totals::merge(groups))
 }
 
 #[cfg(test)]

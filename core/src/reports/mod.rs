@@ -2,6 +2,8 @@
 //! the checks and rules that filtered deliveries, and a funnel per campaign — each one
 //! set-based `GROUP BY` over the delivery log — and CSV exports of them and of the log
 //! itself, produced page by page so that a million-row log is never held in memory.
+//! Deliveries the retention period pruned are counted from their totals
+//! (`delivery_totals`) beside the log, so every report still counts them.
 //!
 //! A delivery belongs to the UTC day it was created: when its message was planned for
 //! the recipient and the rules decided about it. That day never changes, so the totals
@@ -14,9 +16,10 @@ mod export;
 mod filter;
 mod filtered;
 mod funnel;
-mod group;
+pub(crate) mod group;
 mod keys;
 mod outcomes;
+mod totals;
 
 pub use export::delivery_log_csv;
 pub use filter::ReportFilter;
