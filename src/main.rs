@@ -41,6 +41,9 @@ enum Command {
     Worker,
     /// Create or upgrade the database schema and job tables, then exit.
     Migrate,
+    /// Prune the delivery log past `retention.delivery_log_days` now, to the end (the
+    /// workers do it a bounded pass a minute), then exit.
+    Prune,
     /// Print the OpenAPI document.
     Openapi,
     /// Operator accounts.
@@ -91,6 +94,7 @@ async fn run_command() -> anyhow::Result<()> {
         Command::Api => run::api(config).await,
         Command::Worker => run::worker(config).await,
         Command::Migrate => run::migrate_only(config).await,
+        Command::Prune => run::prune(config).await,
         Command::Admin { command } => admin::admin(config, command).await,
         Command::ApiKey { command } => admin::api_key(config, command).await,
         Command::Secrets { command } => admin::secrets(config, command).await,

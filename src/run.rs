@@ -47,6 +47,31 @@ pub async fn migrate_only(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prunes pass after pass until a pass finds nothing more, printing what went.
+pub async fn prune(config: Config) -> anyhow::Result<()> {
+    let db = connect(&config).await?;
+    require_current_schema(&db).await?;
+    let started = std::time::Instant::now();
+    let mut total = herald_core::retention::Pruned::default();
+    loop {
+        let pass = herald_core::retention::prune(&db, &config.retention, chrono::Utc::now())
+            .await
+            .context("pruning the delivery log failed")?;
+        total.deliveries += pass.deliveries;
+        total.messages += pass.messages;
+        if pass == herald_core::retention::Pruned::default() {
+            break;
+        }
+    }
+    println!(
+        "pruned {} deliveries and {} transactional messages in {:.1} s",
+        total.deliveries,
+        total.messages,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Cancelled on SIGTERM or Ctrl-C; every part watches it and drains.
 fn shutdown_token() -> CancellationToken {
     let token = CancellationToken::new();
