@@ -270,3 +270,79 @@ fn admin_create_takes_its_password_from_the_environment() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already taken"));
 }
+
+/// `herald prune` prunes the embedded database's delivery log to the retention period
+/// at once, chunk after chunk, and the counts stay in the totals.
+#[tokio::test]
+async fn prune_empties_the_log_past_retention_at_once() {
+    use chrono::{Duration as Days, Utc};
+    use herald_core::entities::{delivery, message};
+    use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, PaginatorTrait};
+
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        herald(dir.path())
+            .arg("migrate")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let db = sea_orm::Database::connect(format!(
+        "sqlite://{}?mode=rw",
+        dir.path().join("herald.db").display()
+    ))
+    .await
+    .unwrap();
+    let now = Utc::now();
+    let message = message::Entity::insert(message::ActiveModel {
+        kind: Set("transactional".to_owned()),
+        category: Set("orders".to_owned()),
+        data: Set(serde_json::json!({})),
+        channels: Set(serde_json::json!(["webhook"])),
+        sender: Set("test".to_owned()),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec(&db)
+    .await
+    .unwrap()
+    .last_insert_id;
+    for (subscriber, age) in [(1, 400), (2, 380), (3, 1)] {
+        let created = now - Days::days(age);
+        delivery::Entity::insert(delivery::ActiveModel {
+            message_id: Set(message),
+            subscriber_id: Set(subscriber),
+            channel: Set("webhook".to_owned()),
+            status: Set("delivered".to_owned()),
+            attempts: Set(1),
+            created_at: Set(created),
+            updated_at: Set(created),
+            ..Default::default()
+        })
+        .exec(&db)
+        .await
+        .unwrap();
+    }
+
+    let output = herald(dir.path())
+        .env("HERALD_RETENTION__BATCH_SIZE", "1")
+        .arg("prune")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}");
+    assert!(
+        printed.starts_with("pruned 2 deliveries and 0 transactional messages"),
+        "{printed}"
+    );
+    assert_eq!(delivery::Entity::find().count(&db).await.unwrap(), 1);
+    let counted = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT SUM(count) AS n FROM delivery_totals",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(counted.try_get::<i64>("", "n").unwrap(), 2);
+}
