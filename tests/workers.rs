@@ -1,6 +1,7 @@
 //! Real `herald worker` processes sending real campaigns to a real webhook receiver:
-//! killed with SIGKILL at random moments and restarted, three at once on Postgres, and
-//! against a receiver that fails or hangs on a good share of requests.
+//! killed with SIGKILL at random moments and restarted, three at once on Postgres,
+//! against a receiver that fails or hangs on a good share of requests, and as a cluster
+//! with two `herald api` processes streaming inbox items.
 //!
 //! The API runs in the test process over a database of the test's own (SQLite, or
 //! Postgres with `HERALD_TEST_BACKEND=postgres`); the workers are separate processes on
@@ -120,7 +121,7 @@ fn draw(webhook_id: &str, tries: usize) -> u64 {
     hasher.finish() % 100
 }
 
-/// A `herald worker` process on the test's database.
+/// A `herald worker` (or `herald api`) process on the test's database.
 struct Worker(Child);
 
 impl Worker {
@@ -145,8 +146,28 @@ impl Worker {
     }
 
     fn spawn(database_url: &str, settings: &[(&str, &str)]) -> Self {
+        Self::run("worker", database_url, settings)
+    }
+
+    /// `herald api` on `port`, accepting the test's subscriber tokens.
+    fn api(database_url: &str, port: u16) -> Self {
+        let listen = format!("127.0.0.1:{port}");
+        Self::run(
+            "api",
+            database_url,
+            &[
+                ("HERALD_LISTEN", listen.as_str()),
+                (
+                    "HERALD_AUTH__SUBSCRIBER_TOKEN_SECRET",
+                    helpers::TOKEN_SECRET,
+                ),
+            ],
+        )
+    }
+
+    fn run(command: &str, database_url: &str, settings: &[(&str, &str)]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .arg("worker")
+            .arg(command)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HERALD_DATABASE_URL", database_url)
@@ -581,4 +602,198 @@ async fn a_receiver_failing_and_hanging_still_gets_everything_within_the_retry_s
         (SUBSCRIBERS, SUBSCRIBERS),
         "each delivery accepted exactly once"
     );
+}
+
+/// A campaign over webhooks and the inbox, to everyone, reviewed and scheduled now.
+async fn campaign_with_inbox(app: &TestApp, admin: &Session, name: &str) -> i64 {
+    let payload = format!(r#"{{"to": {{{{ subscriber.external_id }}}}, "campaign": "{name}"}}"#);
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": name, "content": {
+                "webhook": { "payload": payload },
+                "inbox": { "title": format!("{name} for {{{{ subscriber.external_id }}}}"), "body": "news" } } }),
+        )
+        .await;
+    let audience = admin
+        .ok(
+            Method::POST,
+            "/v1/audiences",
+            &json!({ "name": format!("everyone for {name}"), "kind": "all" }),
+        )
+        .await;
+    let campaign = admin
+        .ok(
+            Method::POST,
+            "/v1/campaigns",
+            &json!({ "name": name, "template_id": template["template"]["id"],
+                "audience_id": audience["id"], "channels": ["webhook", "inbox"],
+                "schedule": { "kind": "now" }, "category": "news" }),
+        )
+        .await;
+    let id = campaign["id"].as_i64().unwrap();
+    let reviewer = app.operator(Role::Reviewer).await;
+    let step = |action: &'static str| format!("/v1/campaigns/{id}/{action}");
+    admin.ok(Method::POST, &step("submit"), &json!({})).await;
+    reviewer
+        .ok(Method::POST, &step("approve"), &json!({ "comment": "ok" }))
+        .await;
+    admin.ok(Method::POST, &step("schedule"), &json!({})).await;
+    id
+}
+
+/// Reads an SSE stream until every one of `needles` has appeared (or fails after a
+/// minute), returning what it read.
+async fn read_until(stream: &mut reqwest::Response, needles: &[String]) -> String {
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !needles.iter().all(|n| seen.contains(n.as_str())) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("waiting for {needles:?}; got {seen}"))
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    seen
+}
+
+/// The multi-node proof: two `herald api` and three `herald worker` processes on one
+/// Postgres send three campaigns (webhook and inbox, a cap of two webhooks a day) while
+/// one worker is SIGKILLed mid-run. Each campaign is dispatched once, each recipient
+/// gets each delivery once (a webhook repeated after the kill carries the same
+/// webhook-id), the cap holds exactly, and a subscriber streaming from each API process
+/// sees every one of their inbox items live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_api_and_three_worker_processes_send_once_hold_caps_and_stream_every_item() {
+    if !helpers::backend_is_postgres() {
+        eprintln!("a cluster of processes shares Postgres (HERALD_TEST_BACKEND=postgres)");
+        return;
+    }
+    const SUBSCRIBERS: usize = 600;
+    let (app, admin, hits) = stack(SUBSCRIBERS, Behaviour::Slow).await;
+    admin
+        .ok(
+            Method::POST,
+            "/v1/rules",
+            &json!({ "name": "two a day", "scope": "channel", "scope_value": "webhook",
+                "kind": "frequency_cap", "params": { "max": 2, "window": "day", "per": "channel" } }),
+        )
+        .await;
+
+    let ports = [free_port(), free_port()];
+    let _apis: Vec<Worker> = ports
+        .iter()
+        .map(|port| Worker::api(app.database_url(), *port))
+        .collect();
+    let token = helpers::subscriber_token("u0");
+    let mut streams = Vec::new();
+    for port in ports {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let stream = loop {
+            match reqwest::get(format!(
+                "http://127.0.0.1:{port}/v1/stream/sse?token={token}"
+            ))
+            .await
+            {
+                Ok(stream) if stream.status().is_success() => break stream,
+                other => assert!(Instant::now() < deadline, "api on {port}: {other:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        streams.push(stream);
+    }
+    for stream in &mut streams {
+        read_until(stream, &["event: unread".to_owned()]).await;
+    }
+
+    let mut workers: Vec<Worker> = (0..3).map(|_| Worker::start(app.database_url())).collect();
+    let names = ["alpha", "beta", "gamma"];
+    let mut campaigns = Vec::new();
+    for name in names {
+        campaigns.push(campaign_with_inbox(&app, &admin, name).await);
+    }
+    // Mid-run: some sent, most not.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while hits.lock().unwrap().len() < 300 {
+        assert!(
+            Instant::now() < deadline,
+            "the workers did not start sending"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    workers.remove(0).kill_nine();
+    wait_for_completion(&app, &campaigns).await;
+    drop(workers);
+
+    for id in &campaigns {
+        let runs = message::Entity::find()
+            .filter(message::Column::CampaignId.eq(*id))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(runs, 1, "campaign {id} dispatched once");
+    }
+    let rows = delivery::Entity::find().all(&app.db).await.unwrap();
+    let by_channel = |channel: &str| {
+        tally(
+            &rows
+                .iter()
+                .filter(|d| d.channel == channel)
+                .map(|d| d.status.clone())
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .map(|(status, n)| (status.to_owned(), n))
+        .collect::<HashMap<String, usize>>()
+    };
+    assert_eq!(
+        by_channel("webhook"),
+        HashMap::from([
+            ("delivered".to_owned(), 2 * SUBSCRIBERS),
+            ("filtered".to_owned(), SUBSCRIBERS)
+        ]),
+        "the cap of two lets two of three campaigns' webhooks through"
+    );
+    assert_eq!(
+        by_channel("inbox"),
+        HashMap::from([("delivered".to_owned(), 3 * SUBSCRIBERS)]),
+    );
+
+    // Per subscriber, two campaigns' webhooks, each under one webhook-id (a request
+    // repeated after the kill is the same delivery, for the receiver to drop).
+    let hits = hits.lock().unwrap().clone();
+    let mut per_recipient: HashMap<&str, HashMap<&str, HashSet<&str>>> = HashMap::new();
+    for hit in &hits {
+        per_recipient
+            .entry(hit.to.as_str())
+            .or_default()
+            .entry(hit.campaign.as_str())
+            .or_default()
+            .insert(hit.webhook_id.as_str());
+    }
+    assert_eq!(per_recipient.len(), SUBSCRIBERS);
+    for (to, campaigns) in &per_recipient {
+        assert_eq!(campaigns.len(), 2, "{to} got {campaigns:?}");
+        assert!(
+            campaigns.values().all(|ids| ids.len() == 1),
+            "{to}: {campaigns:?}"
+        );
+    }
+
+    // u0's three items reached the streams on both API processes.
+    let titles: Vec<String> = names.iter().map(|name| format!("{name} for u0")).collect();
+    for stream in &mut streams {
+        read_until(stream, &titles).await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
