@@ -52,9 +52,20 @@ async fn the_dashboard_and_alerts_query_only_metrics_herald_serves() {
         .text()
         .await
         .unwrap();
-    // ... and a worker's.
+    // ... and a worker's, after a send through an instance it paces (series by instance
+    // exist only then).
     let mut registry = Registry::with_prefix("herald");
-    WorkerMetrics::default().register(&mut registry);
+    let metrics = WorkerMetrics::default();
+    metrics.register(&mut registry);
+    let instance: std::sync::Arc<str> = "hooks".into();
+    metrics.sent("webhook", &instance, std::time::Duration::from_millis(3));
+    metrics.pacing(&[herald_core::pacing::LanePace {
+        instance: "hooks".to_owned(),
+        host: "example.com".to_owned(),
+        rate_per_sec: Some(5.0),
+        throttled_at: None,
+    }]);
+    metrics.page_tasks(&[("Done".to_owned(), 3)]);
     let mut worker = String::new();
     encode(&mut worker, &registry).unwrap();
     let served: BTreeSet<String> = series(&api).union(&series(&worker)).cloned().collect();

@@ -245,7 +245,9 @@ async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
         "{metrics}"
     );
     assert!(
-        metrics.contains(r#"herald_delivery_send_seconds_count{channel="webhook"} 1"#),
+        metrics.contains(
+            r#"herald_delivery_send_seconds_count{channel="webhook",instance="hooks"} 1"#
+        ),
         "{metrics}"
     );
     // And, at its next look at the backlog, the delivery waiting for its retry.

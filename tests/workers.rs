@@ -127,17 +127,21 @@ struct Worker(Child);
 impl Worker {
     /// A worker with small batches and short waits, so tests see many of them.
     fn start(database_url: &str) -> Self {
-        Self::spawn(
-            database_url,
-            &[
-                ("HERALD_DELIVERY__BATCH_SIZE", "50"),
-                ("HERALD_DELIVERY__CONCURRENCY", "16"),
-                ("HERALD_DELIVERY__BATCHES_IN_FLIGHT", "2"),
-                // A killed worker's claims come back after the lease.
-                ("HERALD_DELIVERY__LEASE_SECS", "5"),
-                ("HERALD_DELIVERY__RETRY_SCHEDULE_SECS", "[1, 1, 1, 1, 1]"),
-            ],
-        )
+        Self::start_with(database_url, &[])
+    }
+
+    /// [`Worker::start`] with `more` settings.
+    fn start_with(database_url: &str, more: &[(&str, &str)]) -> Self {
+        let mut settings = vec![
+            ("HERALD_DELIVERY__BATCH_SIZE", "50"),
+            ("HERALD_DELIVERY__CONCURRENCY", "16"),
+            ("HERALD_DELIVERY__BATCHES_IN_FLIGHT", "2"),
+            // A killed worker's claims come back after the lease.
+            ("HERALD_DELIVERY__LEASE_SECS", "5"),
+            ("HERALD_DELIVERY__RETRY_SCHEDULE_SECS", "[1, 1, 1, 1, 1]"),
+        ];
+        settings.extend_from_slice(more);
+        Self::spawn(database_url, &settings)
     }
 
     /// A worker as it ships: every delivery setting at its default.
@@ -709,7 +713,16 @@ async fn two_api_and_three_worker_processes_send_once_hold_caps_and_stream_every
         read_until(stream, &["event: unread".to_owned()]).await;
     }
 
-    let mut workers: Vec<Worker> = (0..3).map(|_| Worker::start(app.database_url())).collect();
+    // The last worker serves its metrics.
+    let probes = format!("127.0.0.1:{}", free_port());
+    let mut workers: Vec<Worker> = vec![
+        Worker::start(app.database_url()),
+        Worker::start(app.database_url()),
+        Worker::start_with(
+            app.database_url(),
+            &[("HERALD_METRICS__LISTEN", probes.as_str())],
+        ),
+    ];
     let names = ["alpha", "beta", "gamma"];
     let mut campaigns = Vec::new();
     for name in names {
@@ -726,6 +739,28 @@ async fn two_api_and_three_worker_processes_send_once_hold_caps_and_stream_every
     }
     workers.remove(0).kill_nine();
     wait_for_completion(&app, &campaigns).await;
+    // The job queue's finished page tasks, in a worker's metrics at its next heartbeat.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = reqwest::get(format!("http://{probes}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let done = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(r#"herald_page_tasks{status="Done"} "#))
+            .and_then(|n| n.parse::<u64>().ok());
+        if done.is_some_and(|n| n > 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no finished page tasks: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     drop(workers);
 
     for id in &campaigns {

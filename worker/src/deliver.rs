@@ -113,6 +113,8 @@ impl Routes {
 
 /// A delivery ready to send: the plugin, the message, and the endpoint it goes to.
 struct Prepared {
+    /// The channel's name, for the metrics.
+    kind: &'static str,
     channel: Arc<dyn Channel>,
     delivery: Delivery,
     endpoint: Option<i64>,
@@ -387,6 +389,8 @@ impl Deliverer {
                 }
                 let (started_at, clock) = (Utc::now(), Instant::now());
                 let outcome = ready.channel.send(&ready.delivery).await;
+                self.metrics
+                    .sent(ready.kind, &ready.lane.instance, clock.elapsed());
                 self.pacer.observe(&ready.lane, &outcome);
                 (outcome, ready.endpoint, started_at, clock)
             }
@@ -506,6 +510,7 @@ impl Deliverer {
         let key = IdempotencyKey::parse(idempotency_key(row))
             .map_err(|e| DeliveryOutcome::permanent(e.to_string()))?;
         Ok(Prepared {
+            kind: ChannelKind::parse(&row.channel).map_or("unknown", ChannelKind::as_str),
             lane: Lane::of(&route.name, &content),
             channel: route.channel,
             delivery: Delivery {

@@ -157,8 +157,8 @@ pub async fn run_loop(
     pages
 }
 
-/// Every `every`: reads the backlog into the metrics, and publishes this worker's paced
-/// lanes for the API and the console. A failure is logged; the next round tries again.
+/// Every `every`: reads the backlog and the page tasks into the metrics, and shows this
+/// worker's paced lanes in the metrics and publishes them for the API and the console. A failure is logged; the next round tries again.
 async fn publish_loop(current: Arc<Current>, every: Duration) {
     let worker = crate::pages::process_name();
     let mut published_any = false;
@@ -167,8 +167,13 @@ async fn publish_loop(current: Arc<Current>, every: Duration) {
             Ok(backlog) => current.metrics.backlog(&backlog),
             Err(error) => tracing::warn!(%error, "reading the backlog failed"),
         }
+        match crate::pages::task_counts(&current.db).await {
+            Ok(counts) => current.metrics.page_tasks(&counts),
+            Err(error) => tracing::warn!(%error, "counting page tasks failed"),
+        }
         tokio::time::sleep(every).await;
         let lanes = current.pacer.rates();
+        current.metrics.pacing(&lanes);
         // Nothing paced, and nothing published before to replace: no write at all.
         if lanes.is_empty() && !published_any {
             continue;

@@ -1,6 +1,7 @@
 //! What the worker did, for Prometheus: every attempt by channel and outcome, how long
-//! sends took per channel, what was held back or put off, and the backlog and dead
-//! letters as last read from the database. Registered into the
+//! sends took per channel instance, what was held back or put off, the pace of its
+//! paced lanes per instance, and the backlog, dead letters and page tasks as last read
+//! from the database. Registered into the
 //! registry the process serves (`herald serve`'s API metrics, or `herald worker`'s own
 //! listener, [`crate::probes`]).
 
@@ -8,12 +9,17 @@ use herald_channels::DeliveryOutcome;
 use herald_core::channel::ChannelKind;
 use herald_core::deliveries::Attempt;
 use herald_core::deliveries::backlog::Backlog;
+use herald_core::pacing::LanePace;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AttemptLabels {
@@ -23,8 +29,21 @@ struct AttemptLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ChannelLabels {
+struct InstanceLabels {
     channel: &'static str,
+    /// The channel instance's name (shared with its route: no copy per send).
+    instance: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PacedInstanceLabels {
+    instance: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    /// The job queue's own names: `Pending`, `Queued`, `Running`, `Done`, `Failed`, `Killed`.
+    status: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -36,11 +55,14 @@ struct BacklogLabels {
 #[derive(Clone, Debug)]
 pub struct WorkerMetrics {
     attempts: Family<AttemptLabels, Counter>,
-    send_seconds: Family<ChannelLabels, Histogram>,
+    send_seconds: Family<InstanceLabels, Histogram>,
     held: Counter,
     paced: Counter,
     backlog: Family<BacklogLabels, Gauge>,
     dead_letters: Gauge,
+    pacing_rate: Family<PacedInstanceLabels, Gauge<f64, AtomicU64>>,
+    paced_lanes: Family<PacedInstanceLabels, Gauge>,
+    page_tasks: Family<TaskLabels, Gauge>,
 }
 
 /// What an attempt's outcome is called in the metrics.
@@ -58,9 +80,6 @@ impl Default for WorkerMetrics {
                     .attempts
                     .get_or_create(&AttemptLabels { channel, outcome });
             }
-            let _zero = metrics
-                .send_seconds
-                .get_or_create(&ChannelLabels { channel });
         }
         for state in BACKLOG_STATES {
             let _zero = metrics.backlog.get_or_create(&BacklogLabels { state });
@@ -81,6 +100,9 @@ impl WorkerMetrics {
             paced: Counter::default(),
             backlog: Family::default(),
             dead_letters: Gauge::default(),
+            pacing_rate: Family::default(),
+            paced_lanes: Family::default(),
+            page_tasks: Family::default(),
         }
     }
 }
@@ -95,8 +117,23 @@ impl WorkerMetrics {
         );
         registry.register(
             "delivery_send_seconds",
-            "Time a send took, by channel",
+            "Time a send took, by channel and channel instance",
             self.send_seconds.clone(),
+        );
+        registry.register(
+            "pacing_rate_per_second",
+            "Sends per second this worker allows through a channel instance's paced lanes (summed over its receiving hosts), as last published",
+            self.pacing_rate.clone(),
+        );
+        registry.register(
+            "paced_lanes",
+            "A channel instance's receiving hosts this worker paces, as last published",
+            self.paced_lanes.clone(),
+        );
+        registry.register(
+            "page_tasks",
+            "Campaign page tasks in the job queue by status, as last read",
+            self.page_tasks.clone(),
         );
         registry.register(
             "deliveries_held",
@@ -147,12 +184,51 @@ impl WorkerMetrics {
             // A static name: no allocation per attempt on the hot path.
             let channel = ChannelKind::parse(&attempt.delivery.channel)
                 .map_or("unknown", ChannelKind::as_str);
-            self.send_seconds
-                .get_or_create(&ChannelLabels { channel })
-                .observe(attempt.duration.as_secs_f64());
             self.attempts
                 .get_or_create(&AttemptLabels { channel, outcome })
                 .inc();
+        }
+    }
+
+    /// Times one send through `instance`.
+    pub fn sent(&self, channel: &'static str, instance: &Arc<str>, took: Duration) {
+        self.send_seconds
+            .get_or_create(&InstanceLabels {
+                channel,
+                instance: Arc::clone(instance),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Shows this worker's paced lanes, summed per channel instance; an instance no
+    /// longer paced drops to zero.
+    pub fn pacing(&self, lanes: &[LanePace]) {
+        let mut per_instance: HashMap<&str, (f64, i64)> = HashMap::new();
+        for lane in lanes {
+            let entry = per_instance.entry(&lane.instance).or_default();
+            entry.0 += lane.rate_per_sec.unwrap_or(0.0);
+            entry.1 += 1;
+        }
+        self.paced_lanes.clear();
+        self.pacing_rate.clear();
+        for (instance, (rate, lanes)) in per_instance {
+            let labels = PacedInstanceLabels {
+                instance: instance.to_owned(),
+            };
+            self.pacing_rate.get_or_create(&labels).set(rate);
+            self.paced_lanes.get_or_create(&labels).set(lanes);
+        }
+    }
+
+    /// Shows the job queue's page tasks by status.
+    pub fn page_tasks(&self, counts: &[(String, i64)]) {
+        self.page_tasks.clear();
+        for (status, count) in counts {
+            self.page_tasks
+                .get_or_create(&TaskLabels {
+                    status: status.clone(),
+                })
+                .set(*count);
         }
     }
 
@@ -162,5 +238,73 @@ impl WorkerMetrics {
 
     pub(crate) fn paced(&self, count: usize) {
         self.paced.inc_by(count as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(metrics: &WorkerMetrics) -> String {
+        let mut registry = Registry::with_prefix("herald");
+        metrics.register(&mut registry);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        out
+    }
+
+    fn lane(instance: &str, host: &str, rate: Option<f64>) -> LanePace {
+        LanePace {
+            instance: instance.to_owned(),
+            host: host.to_owned(),
+            rate_per_sec: rate,
+            throttled_at: None,
+        }
+    }
+
+    #[test]
+    fn paced_lanes_are_summed_per_instance_and_vanish_when_unpaced() {
+        let metrics = WorkerMetrics::default();
+        metrics.pacing(&[
+            lane("hooks", "a.example", Some(10.0)),
+            lane("hooks", "b.example", Some(2.5)),
+            lane("mail", "example.org", Some(4.0)),
+        ]);
+        let shown = text(&metrics);
+        assert!(
+            shown.contains(r#"herald_pacing_rate_per_second{instance="hooks"} 12.5"#),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(r#"herald_paced_lanes{instance="hooks"} 2"#),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(r#"herald_pacing_rate_per_second{instance="mail"} 4.0"#),
+            "{shown}"
+        );
+
+        metrics.pacing(&[lane("mail", "example.org", Some(5.0))]);
+        let shown = text(&metrics);
+        assert!(!shown.contains(r#"instance="hooks""#), "{shown}");
+        assert!(
+            shown.contains(r#"herald_pacing_rate_per_second{instance="mail"} 5.0"#),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn sends_are_timed_per_channel_instance() {
+        let metrics = WorkerMetrics::default();
+        let instance: Arc<str> = Arc::from("hooks");
+        metrics.sent("webhook", &instance, Duration::from_millis(3));
+        metrics.sent("webhook", &instance, Duration::from_millis(5));
+        let shown = text(&metrics);
+        assert!(
+            shown.contains(
+                r#"herald_delivery_send_seconds_count{channel="webhook",instance="hooks"} 2"#
+            ),
+            "{shown}"
+        );
     }
 }

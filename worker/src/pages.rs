@@ -137,6 +137,29 @@ impl PageQueue {
     }
 }
 
+/// Page tasks in the job queue by status (apalis' own names), for the metrics.
+pub async fn task_counts(db: &DatabaseConnection) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let statement = match backend {
+        DbBackend::Postgres => Statement::from_sql_and_values(
+            backend,
+            "SELECT status, COUNT(*) AS n FROM apalis.jobs WHERE job_type = $1 GROUP BY status",
+            [QUEUE.into()],
+        ),
+        _ => Statement::from_sql_and_values(
+            backend,
+            "SELECT status, COUNT(*) AS n FROM Jobs WHERE job_type = ? GROUP BY status",
+            [QUEUE.into()],
+        ),
+    };
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "status")?, row.try_get("", "n")?)))
+        .collect()
+}
+
 /// One page task. An error (the database away, no channel instances loaded yet) fails
 /// the task, and the queue runs it again.
 async fn run_page(
