@@ -9,8 +9,8 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use herald_core::ErrorCode;
+use herald_core::openmetrics;
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -168,9 +168,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> Result<String, std::fmt::Error> {
-        let mut text = String::new();
-        encode(&mut text, &self.registry)?;
-        Ok(text)
+        openmetrics::render(&self.registry)
     }
 }
 
@@ -226,12 +224,5 @@ pub async fn render_with_token(
 /// `/metrics` on the separate metrics listener, which only Prometheus reaches.
 pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
     let text = state.metrics.render().map_err(ApiError::internal)?;
-    Ok((
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
+    Ok(([(CONTENT_TYPE, openmetrics::CONTENT_TYPE)], text).into_response())
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod error_code;
 pub mod inbox;
 pub mod messages;
+pub mod openmetrics;
 pub mod operators;
 pub mod pacing;
 pub mod password;

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use prometheus_client::encoding::text::encode;
+use herald_core::openmetrics;
 use prometheus_client::registry::Registry;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -58,16 +58,8 @@ async fn readyz(State(probes): State<Probes>) -> Response {
 }
 
 async fn metrics(State(probes): State<Probes>) -> Response {
-    let mut text = String::new();
-    if encode(&mut text, &probes.registry).is_err() {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    match openmetrics::render(&probes.registry) {
+        Ok(text) => ([(CONTENT_TYPE, openmetrics::CONTENT_TYPE)], text).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-    (
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
 }
