@@ -15,7 +15,7 @@ use crate::webhook::{WebhookChannel, WebhookConfig};
 use crate::{BuildError, Channel, PluginKind};
 
 /// The settings of one channel instance, tagged by `kind`:
-/// `{"kind": "smtp", "host": "...", ...}`.
+/// `{"kind": "smtp", "host": "...", ...}` (its OpenAPI schema: `config_schema.rs`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ChannelConfig {
@@ -25,6 +25,17 @@ pub enum ChannelConfig {
     Apns(ApnsConfig),
     Jpush(JpushConfig),
     Mqtt(MqttConfig),
+}
+
+/// For secrets: never serialised (shown settings leave them out), yet in the settings'
+/// schema as optional write-only fields, which `skip_serializing` would drop.
+pub(crate) fn never_shown<T>(_: &T) -> bool {
+    true
+}
+
+/// What a secret would serialise as; never called (see [`never_shown`]).
+pub(crate) fn unshown<T, S: serde::Serializer>(_: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_none()
 }
 
 impl ChannelConfig {

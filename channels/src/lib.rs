@@ -49,6 +49,8 @@ pub mod webhook;
 
 pub use channel::{Channel, DEFAULT_BATCH_CONCURRENCY, PluginKind};
 pub use config::ChannelConfig;
+#[cfg(feature = "openapi")]
+mod config_schema;
 pub use error::BuildError;
 pub use message::{
     Delivery, EmailMessage, IdempotencyKey, InvalidIdempotencyKey, Message, MqttMessage,

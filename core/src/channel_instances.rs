@@ -34,8 +34,10 @@ pub struct ChannelInstanceIn {
     pub enabled: bool,
     /// The plugin's settings, tagged by `kind` (`smtp`, `webhook`, `fcm`, `apns`,
     /// `jpush`, `mqtt`). Secrets (passwords, keys, signing secrets) are accepted here
-    /// and never returned; leave one out of an update to keep the stored value.
-    #[schema(value_type = Object)]
+    /// and never returned; leave one out of an update to keep the stored value. Read
+    /// as a map first, so that a secret left out of an update can be filled in and a
+    /// bad field named, then as the plugin's typed settings.
+    #[schema(value_type = herald_channels::ChannelConfig)]
     pub settings: Map<String, Value>,
 }
 

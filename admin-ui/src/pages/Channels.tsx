@@ -8,7 +8,7 @@ import { when } from "../lib/format";
 import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
 import { NewChannel } from "./channels/NewChannel";
-import { KindSettings, settingsFrom, valuesFrom, type FormKind, type Values } from "./channels/KindSettings";
+import { KindSettings, settingsFrom, valuesFrom, type ChannelSettings, type FormKind, type Values } from "./channels/KindSettings";
 
 export function Channels() {
   const channels = useApi(() => call(api.GET("/v1/channels")), []);
@@ -112,7 +112,7 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
     setError(null);
     try {
       // Secrets left out of an update keep their stored values.
-      await call(api.PUT("/v1/channels/{name}", { ...name, body: { name: c.name, settings: c.settings, enabled: !c.enabled } }));
+      await call(api.PUT("/v1/channels/{name}", { ...name, body: { name: c.name, settings: c.settings as ChannelSettings, enabled: !c.enabled } }));
       changed();
     } catch (e) {
       setError(e);

@@ -8,6 +8,7 @@ use crate::http::HttpSettings;
 /// The `apns-push-type` header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ApnsPushType {
     #[default]
     Alert,
@@ -26,9 +27,14 @@ impl ApnsPushType {
 /// An APNs signing key and the app it sends for.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApnsConfig {
     /// The `.p8` signing key (PEM, PKCS#8 P-256). Write-only: never serialised.
-    #[serde(skip_serializing)]
+    #[serde(
+        skip_serializing_if = "crate::config::never_shown",
+        serialize_with = "crate::config::unshown"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, write_only))]
     pub signing_key_pem: SecretString,
     /// The key's 10-character id from the developer account.
     pub key_id: String,

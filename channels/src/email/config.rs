@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// How the SMTP connection is protected.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SmtpSecurity {
     /// No TLS at all: only for a relay on this host or a test server.
     Plain,
@@ -29,6 +30,7 @@ impl SmtpSecurity {
 /// Connection-pool sizing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SmtpPoolSettings {
     /// Connections kept open at most; also the plugin's batch concurrency.
     pub max_size: u32,
@@ -48,6 +50,7 @@ impl Default for SmtpPoolSettings {
 /// An SMTP relay and how to talk to it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SmtpConfig {
     pub host: String,
     /// Defaults to 25, 587 or 465 according to `security`.
@@ -58,7 +61,12 @@ pub struct SmtpConfig {
     #[serde(default)]
     pub username: Option<String>,
     /// Write-only: never serialised.
-    #[serde(default, skip_serializing)]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::config::never_shown",
+        serialize_with = "crate::config::unshown"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, write_only))]
     pub password: Option<SecretString>,
     /// The name sent in EHLO; defaults to this machine's host name.
     #[serde(default)]

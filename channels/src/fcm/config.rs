@@ -9,10 +9,15 @@ use crate::http::HttpSettings;
 /// An FCM project and its credentials.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FcmConfig {
     /// The service-account key file (JSON) downloaded from the Firebase console.
     /// Write-only: never serialised.
-    #[serde(skip_serializing)]
+    #[serde(
+        skip_serializing_if = "crate::config::never_shown",
+        serialize_with = "crate::config::unshown"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, write_only))]
     pub service_account_json: SecretString,
     /// Overrides the key file's `project_id`.
     #[serde(default)]

@@ -11,6 +11,7 @@ use crate::http::ssrf::GuardedResolver;
 /// Connection and timeout settings shared by the HTTP plugins.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HttpSettings {
     /// Time allowed to open a TCP (and TLS) connection.
     pub connect_timeout_ms: u64,

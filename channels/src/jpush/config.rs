@@ -8,10 +8,15 @@ use crate::http::HttpSettings;
 /// A JPush application and its credentials.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JpushConfig {
     pub app_key: String,
     /// Write-only: never serialised.
-    #[serde(skip_serializing)]
+    #[serde(
+        skip_serializing_if = "crate::config::never_shown",
+        serialize_with = "crate::config::unshown"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, write_only))]
     pub master_secret: SecretString,
     /// `https://api.jpush.cn`; tests point it at a local server.
     #[serde(default = "default_base_url")]

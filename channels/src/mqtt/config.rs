@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// A broker and how to publish to it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MqttConfig {
     pub host: String,
     #[serde(default = "default_port")]
@@ -17,7 +18,12 @@ pub struct MqttConfig {
     #[serde(default)]
     pub username: Option<String>,
     /// Write-only: never serialised.
-    #[serde(default, skip_serializing)]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::config::never_shown",
+        serialize_with = "crate::config::unshown"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, write_only))]
     pub password: Option<SecretString>,
     /// TLS with the system's root certificates (usually port 8883).
     #[serde(default)]

@@ -3,7 +3,11 @@
 // channels/src/mqtt/config.rs): empty optional fields are left out so the server's
 // defaults apply, secrets are write-only (left out of an update, the stored value stays).
 import { useId, type ReactNode } from "react";
+import type { Schemas } from "../../api/client";
 import { Field } from "../../ui/kit";
+
+/// A channel instance's settings as the API types them: one schema per kind, by `kind`.
+export type ChannelSettings = Schemas["ChannelConfig"];
 
 export type FormKind = "smtp" | "mqtt";
 export const FORM_KINDS: readonly string[] = ["smtp", "mqtt"];
@@ -87,7 +91,7 @@ export function settingsFrom(
   values: Values,
   clear: Set<string> = new Set(),
   stored: string[] = [],
-): { settings: Record<string, unknown> } | { problem: string } {
+): { settings: ChannelSettings } | { problem: string } {
   // A login is a username and a password, or neither.
   const user = String(values.username ?? "").trim();
   const password = !clear.has("password") && (String(values.password ?? "") !== "" || stored.includes("password"));
@@ -125,7 +129,8 @@ export function settingsFrom(
       put(spec.key, text);
     }
   }
-  return { settings };
+  // Assembled field by field from SPECS, which follow the kind's schema.
+  return { settings: settings as ChannelSettings };
 }
 
 /// The fields of one kind; `secretsSet` says which secrets the stored instance holds.

@@ -4,14 +4,20 @@ import { useState, type FormEvent } from "react";
 import { api } from "../../api/client";
 import { call, fieldError } from "../../api/errors";
 import { Button, ErrorNotice, Field } from "../../ui/kit";
-import { KindSettings, settingsFrom, valuesFrom, type FormKind, type Values } from "./KindSettings";
+import type { Schemas } from "../../api/client";
+import { KindSettings, settingsFrom, valuesFrom, type ChannelSettings, type Values } from "./KindSettings";
 
 const KINDS = ["webhook", "smtp", "mqtt", "fcm", "apns", "jpush"] as const;
 type Kind = (typeof KINDS)[number];
 
-const EXAMPLES: Record<Exclude<Kind, "webhook" | FormKind>, object> = {
+/// Typed by the API's schemas, so an example cannot name a field the API refuses.
+const EXAMPLES: {
+  fcm: Schemas["FcmSettings"];
+  apns: Schemas["ApnsSettings"];
+  jpush: Schemas["JpushSettings"];
+} = {
   fcm: { kind: "fcm", service_account_json: "{…}" },
-  apns: { kind: "apns", team_id: "", key_id: "", private_key_pem: "", topic: "com.example.app" },
+  apns: { kind: "apns", team_id: "", key_id: "", signing_key_pem: "", topic: "com.example.app" },
   jpush: { kind: "jpush", app_key: "", master_secret: "" },
 };
 
@@ -39,7 +45,7 @@ export function NewChannel({ created }: { created: () => void }) {
     else setJson(next === "webhook" ? "" : JSON.stringify(EXAMPLES[next], null, 2));
   };
 
-  const settings = (): Record<string, unknown> => {
+  const settings = (): ChannelSettings => {
     if (kind === "webhook") return { kind, secret: secret.trim(), allow_list: lines(allow) };
     if (kind === "smtp" || kind === "mqtt") {
       const made = settingsFrom(kind, values);
@@ -47,7 +53,8 @@ export function NewChannel({ created }: { created: () => void }) {
       return made.settings;
     }
     try {
-      return JSON.parse(json) as Record<string, unknown>;
+      // Checked by the server, which names a bad field.
+      return JSON.parse(json) as ChannelSettings;
     } catch {
       throw new Error("Settings must be valid JSON.");
     }
