@@ -160,6 +160,7 @@ fn check_sealing_key(config: &Config) -> anyhow::Result<()> {
 async fn serve_probes(
     config: &Config,
     db: &DatabaseConnection,
+    bus: &Bus,
     metrics: &WorkerMetrics,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -170,6 +171,7 @@ async fn serve_probes(
     metrics.register(&mut registry);
     let pool = herald_core::db_metrics::PoolGauges(db.clone());
     registry.register_collector(Box::new(pool));
+    bus.relay_lag().register(&mut registry);
     let shutdown = shutdown.clone().cancelled_owned();
     let db = db.clone();
     tokio::spawn(async move {
@@ -307,7 +309,7 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     )
     .await?;
     let metrics = WorkerMetrics::default();
-    serve_probes(&config, &db, &metrics, &shutdown).await?;
+    serve_probes(&config, &db, &bus, &metrics, &shutdown).await?;
     let worker = async {
         herald_worker::run(
             db,

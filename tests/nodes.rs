@@ -367,6 +367,14 @@ async fn message_reaches_streams_on_two_api_processes(bus: &[(&str, &str)]) {
         };
         assert_eq!(streamed("memory"), 1, "port {port}:\n{metrics}");
         assert_eq!(streamed("database"), 0, "port {port}:\n{metrics}");
+        // The second process timed the notice that brought the item across.
+        let relayed = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("herald_inbox_relay_lag_seconds_count "))
+            .map_or(0, |value| value.trim().parse::<u64>().unwrap());
+        if port == ports[1] {
+            assert!(relayed >= 1, "port {port}:\n{metrics}");
+        }
     }
 }
 

@@ -122,14 +122,14 @@ impl AppState {
 
     /// Serves `metrics` (holding more than the API's own) instead of its own.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
-        self.metrics = Arc::new(with_pool(metrics, &self.db));
+        self.metrics = Arc::new(with_process(metrics, &self.db, &self.bus));
         self
     }
 
     /// A state that shares `bus` and `doorbell` with the worker of the same process
     /// (and, through the bus's relay, with other processes).
     pub fn sharing(db: DatabaseConnection, config: &Config, bus: Bus, doorbell: Doorbell) -> Self {
-        let metrics = Arc::new(with_pool(Metrics::new(), &db));
+        let metrics = Arc::new(with_process(Metrics::new(), &db, &bus));
         Self {
             sends: SendQueue::start(db.clone(), bus.clone(), doorbell.clone()),
             api_keys: Arc::new(KeyCache::new(KEY_CACHE_TTL)),
@@ -174,8 +174,12 @@ impl AppState {
 }
 
 /// `metrics` with the database pool's state added.
-fn with_pool(mut metrics: Metrics, db: &DatabaseConnection) -> Metrics {
+/// `metrics` with what every process shows: its database pool and its inbox relay's lag.
+fn with_process(mut metrics: Metrics, db: &DatabaseConnection, bus: &Bus) -> Metrics {
     let pool = herald_core::db_metrics::PoolGauges(db.clone());
-    metrics.register(|registry| registry.register_collector(Box::new(pool)));
+    metrics.register(|registry| {
+        registry.register_collector(Box::new(pool));
+        bus.relay_lag().register(registry);
+    });
     metrics
 }

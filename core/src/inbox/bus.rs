@@ -54,9 +54,16 @@ pub struct Bus {
     outbox: Arc<Mutex<Option<Outbox>>>,
     /// How many subscribers the map held after it was last pruned.
     pruned_at: Arc<AtomicUsize>,
+    /// How long notices from other processes took to arrive.
+    relay_lag: super::relay::RelayLag,
 }
 
 impl Bus {
+    /// How long signals relayed from other processes took to arrive, for `/metrics`.
+    pub fn relay_lag(&self) -> &super::relay::RelayLag {
+        &self.relay_lag
+    }
+
     /// How many connections of this subscriber listen here.
     pub fn listeners(&self, subscriber_id: i64) -> usize {
         let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);

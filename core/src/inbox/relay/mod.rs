@@ -17,6 +17,8 @@ pub mod postgres;
 
 use std::future::Future;
 
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +29,44 @@ use super::bus::{Bus, Signal};
 struct Notice {
     /// The process that sent it: it has woken its own connections already.
     from: String,
+    /// When it was sent (Unix milliseconds, the sender's clock): for [`RelayLag`].
+    #[serde(default)]
+    sent_at_ms: i64,
     signals: Vec<(i64, Signal)>,
+}
+
+/// Seconds from a notice's sending by one process to its arrival in this one, as the
+/// two wall clocks tell (a skew between hosts shows in it too).
+#[derive(Clone, Debug)]
+pub struct RelayLag(Histogram);
+
+impl Default for RelayLag {
+    fn default() -> Self {
+        // 0.5 ms to about 16 s.
+        Self(Histogram::new(exponential_buckets(0.0005, 2.0, 16)))
+    }
+}
+
+impl RelayLag {
+    /// Adds the histogram to `registry` (whose prefix, `herald`, it takes).
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "inbox_relay_lag_seconds",
+            "Time from a process sending an inbox notice to this process receiving it",
+            self.0.clone(),
+        );
+    }
+
+    fn observe(&self, sent_at_ms: i64) {
+        if sent_at_ms > 0 {
+            let lag_ms = (now_ms() - sent_at_ms).max(0);
+            self.0.observe(lag_ms as f64 / 1000.0);
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// Forwards what is published on `bus` through `send` (one call per group of signals
@@ -64,6 +103,7 @@ fn receive(bus: &Bus, node: &str, payload: &[u8]) {
     if notice.from == node {
         return;
     }
+    bus.relay_lag().observe(notice.sent_at_ms);
     for (subscriber_id, signal) in notice.signals {
         bus.publish_here(subscriber_id, signal);
     }
@@ -75,6 +115,7 @@ fn payloads(node: &str, signals: Vec<(i64, Signal)>, limit: usize) -> Vec<String
     let encode = |signals: Vec<(i64, Signal)>| {
         serde_json::to_string(&Notice {
             from: node.to_owned(),
+            sent_at_ms: now_ms(),
             signals,
         })
         .unwrap_or_default()
