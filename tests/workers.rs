@@ -16,12 +16,8 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use chrono::Utc;
 use herald_core::access::Role;
 use herald_core::entities::{campaign, delivery, message, subscriber, subscriber_endpoint};
@@ -30,6 +26,7 @@ use reqwest::Method;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
+use helpers::receiver::{Answer, Receiver};
 use helpers::{Session, TestApp, spawn_app};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -48,7 +45,8 @@ enum Behaviour {
     Flaky,
 }
 
-/// One request the receiver answered 200 to, or failed.
+/// One request the receiver got, and its answer (0: left hanging past the sender's
+/// timeout).
 #[derive(Clone, Debug)]
 struct Hit {
     webhook_id: String,
@@ -57,61 +55,56 @@ struct Hit {
     answer: u16,
 }
 
-type Hits = Arc<Mutex<Vec<Hit>>>;
+/// The requests a [`receiver`] got, as the tests read them.
+struct Hits(Receiver);
+
+impl Hits {
+    fn len(&self) -> usize {
+        self.0.count()
+    }
+
+    fn all(&self) -> Vec<Hit> {
+        self.0
+            .hooks()
+            .iter()
+            .map(|hook| {
+                let body = hook.json();
+                Hit {
+                    webhook_id: hook.webhook_id().to_owned(),
+                    to: body["to"].as_str().unwrap().to_owned(),
+                    campaign: body["campaign"].as_str().unwrap().to_owned(),
+                    answer: if hook.delayed >= HANG { 0 } else { hook.status },
+                }
+            })
+            .collect()
+    }
+}
 
 /// The hang outlasts the channel's request timeout (see `create_channel`).
 const HANG: Duration = Duration::from_secs(3);
 
+/// The receiver's `/hook` URL, and what it got.
 async fn receiver(behaviour: Behaviour) -> (String, Hits) {
-    let hits: Hits = Arc::default();
-    let store = Arc::clone(&hits);
-    let app = Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap, body: String| {
-            let store = Arc::clone(&store);
-            async move {
-                let webhook_id = headers["webhook-id"].to_str().unwrap().to_owned();
-                let body: Value = serde_json::from_str(&body).unwrap();
-                let tries = store
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .filter(|h| h.webhook_id == webhook_id)
-                    .count();
-                let answer = match behaviour {
-                    Behaviour::Slow => {
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                        200
-                    }
-                    Behaviour::Slower => {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        200
-                    }
-                    Behaviour::Flaky if tries >= 3 => 200,
-                    Behaviour::Flaky => match draw(&webhook_id, tries) {
-                        0..30 => 500,
-                        30..40 => 0,
-                        _ => 200,
-                    },
-                };
-                store.lock().unwrap().push(Hit {
-                    webhook_id,
-                    to: body["to"].as_str().unwrap().to_owned(),
-                    campaign: body["campaign"].as_str().unwrap().to_owned(),
-                    answer,
-                });
-                if answer == 0 {
-                    tokio::time::sleep(HANG).await;
-                    return StatusCode::OK;
-                }
-                StatusCode::from_u16(answer).unwrap()
+    let receiver = Receiver::start(move |hook, before| match behaviour {
+        Behaviour::Slow => Answer::ok().after(Duration::from_millis(2)),
+        Behaviour::Slower => Answer::ok().after(Duration::from_millis(100)),
+        Behaviour::Flaky => {
+            // How often this id was seen: a scan of every request so far, which only
+            // this receiver's few hundred requests can afford.
+            let tries = before
+                .iter()
+                .filter(|b| b.webhook_id() == hook.webhook_id())
+                .count();
+            match draw(hook.webhook_id(), tries) {
+                _ if tries >= 3 => Answer::ok(),
+                0..30 => Answer::status(500),
+                30..40 => Answer::ok().after(HANG),
+                _ => Answer::ok(),
             }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/hook"), hits)
+        }
+    })
+    .await;
+    (receiver.url("hook"), Hits(receiver))
 }
 
 /// A number in 0..100 fixed by the request's id and try: the same run decides alike.
@@ -360,16 +353,16 @@ async fn a_worker_killed_at_any_moment_and_restarted_loses_and_repeats_nothing()
     }
     // And once while it is surely sending: on a loaded machine a worker may not have
     // got that far in the moments above.
-    let before = hits.lock().unwrap().len();
+    let before = hits.len();
     let worker = Worker::start(app.database_url());
     let deadline = Instant::now() + Duration::from_secs(60);
-    while hits.lock().unwrap().len() == before && Instant::now() < deadline {
+    while hits.len() == before && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
     worker.kill_nine();
     kills += 1;
-    let progress_at_last_kill = hits.lock().unwrap().len();
+    let progress_at_last_kill = hits.len();
     let _worker = Worker::start(app.database_url());
     wait_for_completion(&app, &[id]).await;
 
@@ -389,7 +382,7 @@ async fn a_worker_killed_at_any_moment_and_restarted_loses_and_repeats_nothing()
 
     // Every subscriber was reached. A request in flight when its worker died may have
     // been repeated, but always with the same webhook-id, so the receiver can drop it.
-    let hits = hits.lock().unwrap().clone();
+    let hits = hits.all();
     let mut ids_per_recipient: HashMap<&str, HashSet<&str>> = HashMap::new();
     for hit in &hits {
         ids_per_recipient
@@ -442,7 +435,7 @@ async fn a_campaign_of_ten_thousand_survives_five_kills_with_default_settings() 
         worker.kill_nine();
     }
     let last_kill = Instant::now();
-    let sent_before_last_kill = hits.lock().unwrap().len();
+    let sent_before_last_kill = hits.len();
     let _worker = Worker::with_defaults(app.database_url());
     wait_for_completion(&app, &[id]).await;
     let took = last_kill.elapsed();
@@ -453,7 +446,7 @@ async fn a_campaign_of_ten_thousand_survives_five_kills_with_default_settings() 
         tally(&statuses),
         HashMap::from([("delivered", SUBSCRIBERS)])
     );
-    let hits = hits.lock().unwrap().clone();
+    let hits = hits.all();
     let mut keys: HashMap<&str, HashSet<&str>> = HashMap::new();
     for hit in &hits {
         keys.entry(hit.to.as_str())
@@ -522,7 +515,7 @@ async fn three_workers_send_once_hold_caps_and_dispatch_each_campaign_once() {
 
     // The receiver saw each (subscriber, campaign) at most once and each subscriber
     // exactly twice: no double sends, and the cap held across workers.
-    let hits = hits.lock().unwrap().clone();
+    let hits = hits.all();
     let mut per_recipient: HashMap<&str, Vec<&str>> = HashMap::new();
     for hit in &hits {
         per_recipient
@@ -585,7 +578,7 @@ async fn a_receiver_failing_and_hanging_still_gets_everything_within_the_retry_s
     assert!(rows.iter().all(|d| d.attempts <= 6));
 
     // The receiver really did fail about 30% and hang about 10% of what it was sent.
-    let hits = hits.lock().unwrap().clone();
+    let hits = hits.all();
     let share =
         |answer: u16| hits.iter().filter(|h| h.answer == answer).count() as f64 / hits.len() as f64;
     let (failed, hung) = (share(500), share(0));
@@ -730,7 +723,7 @@ async fn two_api_and_three_worker_processes_send_once_hold_caps_and_stream_every
     }
     // Mid-run: some sent, most not.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while hits.lock().unwrap().len() < 300 {
+    while hits.len() < 300 {
         assert!(
             Instant::now() < deadline,
             "the workers did not start sending"
@@ -799,7 +792,7 @@ async fn two_api_and_three_worker_processes_send_once_hold_caps_and_stream_every
 
     // Per subscriber, two campaigns' webhooks, each under one webhook-id (a request
     // repeated after the kill is the same delivery, for the receiver to drop).
-    let hits = hits.lock().unwrap().clone();
+    let hits = hits.all();
     let mut per_recipient: HashMap<&str, HashMap<&str, HashSet<&str>>> = HashMap::new();
     for hit in &hits {
         per_recipient

@@ -1,12 +1,7 @@
 //! Channel instances through the API, sending to a real HTTP receiver that checks the
 //! Standard Webhooks signature with its own HMAC.
 
-use std::sync::{Arc, Mutex};
-
-use axum::Router;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use axum::routing::post;
+use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use herald_core::access::Role;
@@ -15,12 +10,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::helpers::receiver::{Answer, Receiver};
 use crate::helpers::{error_of, spawn_app, spawn_app_with, test_config};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// Received requests as (webhook-id, signature valid, body).
-type Received = Arc<Mutex<Vec<(String, bool, Value)>>>;
 
 fn signature_valid(headers: &HeaderMap, body: &[u8]) -> bool {
     let header = |name: &str| {
@@ -41,29 +34,14 @@ fn signature_valid(headers: &HeaderMap, body: &[u8]) -> bool {
         .any(|s| s == expected)
 }
 
-async fn receiver() -> (String, Received) {
-    let received: Received = Arc::default();
-    let store = Arc::clone(&received);
-    let app = Router::new()
-        .route(
-            "/hook",
-            post(move |headers: HeaderMap, body: Bytes| async move {
-                let id = headers
-                    .get("webhook-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                let valid = signature_valid(&headers, &body);
-                let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                store.lock().unwrap().push((id, valid, json));
-                AxumStatus::OK
-            }),
-        )
-        .route("/gone", post(|| async { AxumStatus::GONE }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), received)
+/// `/hook` accepts; `/gone` answers 410 (the endpoint no longer exists).
+async fn receiver() -> (String, Receiver) {
+    let receiver = Receiver::start(|hook, _| match hook.path.as_str() {
+        "gone" => Answer::status(410),
+        _ => Answer::ok(),
+    })
+    .await;
+    (receiver.base().to_owned(), receiver)
 }
 
 #[tokio::test]
@@ -109,14 +87,17 @@ async fn secrets_are_write_only_and_a_test_send_reaches_a_real_receiver() {
         .await
         .unwrap();
     assert_eq!(sent["outcome"], "delivered", "{sent}");
-    {
-        let received = received.lock().unwrap();
-        assert_eq!(received.len(), 1);
-        let (id, valid, body) = &received[0];
-        assert_eq!(id, sent["idempotency_key"].as_str().unwrap());
-        assert!(valid, "signature checked by the receiver's own HMAC");
-        assert_eq!(body["subject"], "Hi");
-    }
+    let hooks = received.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(
+        hooks[0].webhook_id(),
+        sent["idempotency_key"].as_str().unwrap()
+    );
+    assert!(
+        signature_valid(&hooks[0].headers, &hooks[0].body),
+        "signature checked by the receiver's own HMAC"
+    );
+    assert_eq!(hooks[0].json()["subject"], "Hi");
 
     let gone: Value = admin
         .post("/v1/channels/hooks/test")
@@ -314,8 +295,9 @@ async fn secrets_are_sealed_at_rest_and_a_rotated_key_reseals_them() {
     .unwrap();
     let outcome = serde_json::to_value(&sent).unwrap();
     assert_eq!(outcome["outcome"], "delivered", "{outcome}");
+    let hook = &received.hooks()[0];
     assert!(
-        received.lock().unwrap()[0].1,
+        signature_valid(&hook.headers, &hook.body),
         "signed with the opened secret"
     );
 

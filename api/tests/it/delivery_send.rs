@@ -2,14 +2,8 @@
 //! the same webhook-id, failed at once on a 400, dead when retries run out, and taken
 //! back from a worker that claimed deliveries and died.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use axum::routing::post;
 use chrono::Utc;
 use herald_core::access::Role;
 use herald_core::deliveries::backlog::{Backlog, backlog};
@@ -25,41 +19,24 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
+use crate::helpers::receiver::{Answer, Receiver};
 use crate::helpers::{Session, TestApp, insert_message, spawn_app, spawn_app_with, test_config};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// Requests the receiver saw, by path: the webhook-id of each.
-pub(crate) type Seen = Arc<Mutex<HashMap<String, Vec<String>>>>;
-
 /// `/ok` answers 200; `/flaky` 500 the first time it sees a webhook-id, then 200;
-/// `/bad` 400; `/gone` 410; `/down` always 500.
-pub(crate) async fn receiver() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    let store = Arc::clone(&seen);
-    let app = Router::new().route(
-        "/{path}",
-        post(
-            move |Path(path): Path<String>, headers: HeaderMap| async move {
-                let id = headers["webhook-id"].to_str().unwrap().to_owned();
-                let mut seen = store.lock().unwrap();
-                let ids = seen.entry(path.clone()).or_default();
-                let repeat = ids.contains(&id);
-                ids.push(id);
-                match path.as_str() {
-                    "ok" => AxumStatus::OK,
-                    "flaky" if repeat => AxumStatus::OK,
-                    "bad" => AxumStatus::BAD_REQUEST,
-                    "gone" => AxumStatus::GONE,
-                    _ => AxumStatus::INTERNAL_SERVER_ERROR,
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), seen)
+/// `/bad` 400; `/gone` 410; `/down` always 500. Returns the receiver's base URL and
+/// the receiver (`ids(path)`: the webhook-ids each path saw).
+pub(crate) async fn receiver() -> (String, Receiver) {
+    let receiver = Receiver::start(|hook, before| match hook.path.as_str() {
+        "ok" => Answer::ok(),
+        "flaky" if before.iter().any(|b| b.webhook_id() == hook.webhook_id()) => Answer::ok(),
+        "bad" => Answer::status(400),
+        "gone" => Answer::status(410),
+        _ => Answer::status(500),
+    })
+    .await;
+    (receiver.base().to_owned(), receiver)
 }
 
 /// A webhook channel instance, a template, and subscribers with a webhook endpoint
@@ -237,15 +214,13 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
     };
     assert_eq!(left, expected, "only the dead letter is left");
 
-    let receiver_seen = Arc::clone(&seen);
-    let seen = seen.lock().unwrap().clone();
-    let flaky = &seen["flaky"];
+    let flaky = seen.ids("flaky");
     assert_eq!(flaky.len(), 2);
     assert_eq!(flaky[0], flaky[1], "a retry carries the same webhook-id");
     assert!(flaky[0].starts_with("hd-"));
-    assert_eq!(seen["bad"].len(), 1);
-    assert_eq!(seen["down"].len(), 2);
-    assert_eq!(seen["ok"].len(), 2, "ok and later, once each");
+    assert_eq!(seen.ids("bad").len(), 1);
+    assert_eq!(seen.ids("down").len(), 2);
+    assert_eq!(seen.ids("ok").len(), 2, "ok and later, once each");
     let attempts = delivery_attempt::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(attempts.len(), 7);
 
@@ -317,7 +292,7 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
         .run_once(now + chrono::Duration::seconds(500))
         .await
         .unwrap();
-    let ids = received_ids(&receiver_seen, "down");
+    let ids = seen.ids("down");
     assert_eq!(ids.len(), 3);
     assert_eq!(
         ids[0], ids[2],
@@ -327,10 +302,6 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
         .get_json("/v1/audit-log?action=delivery.redrive")
         .await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
-}
-
-fn received_ids(seen: &Seen, path: &str) -> Vec<String> {
-    seen.lock().unwrap().get(path).cloned().unwrap_or_default()
 }
 
 #[tokio::test]
@@ -376,7 +347,7 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
         1,
         "delivered at the first attempt"
     );
-    assert_eq!(seen.lock().unwrap()["ok"].len(), 1);
+    assert_eq!(seen.ids("ok").len(), 1);
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), worker)
         .await
@@ -432,7 +403,7 @@ async fn a_message_sent_through_the_api_wakes_the_worker_of_the_same_process() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, "delivered", "sent long before the next poll");
-    assert_eq!(seen.lock().unwrap()["ok"].len(), 1);
+    assert_eq!(seen.ids("ok").len(), 1);
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), worker)
         .await
@@ -550,7 +521,7 @@ async fn deferred_deliveries_are_decided_again_and_expired_ones_end() {
             .iter()
             .all(|(status, _)| status == "expired")
     );
-    let keys = seen.lock().unwrap()["ok"].clone();
+    let keys = seen.ids("ok");
     assert_eq!(keys.len(), 2);
     assert_ne!(keys[0], keys[1], "each device has its own key");
     assert_eq!(
@@ -607,7 +578,7 @@ async fn a_gone_endpoint_is_disabled_and_unloadable_content_fails_its_deliveries
         "{filters:?}"
     );
     deliverer.run_once(Utc::now()).await.unwrap();
-    assert_eq!(seen.lock().unwrap()["gone"].len(), 1);
+    assert_eq!(seen.ids("gone").len(), 1);
 
     // A message whose template version is gone fails its own deliveries at once;
     // the batch's other deliveries still go out.
@@ -633,29 +604,21 @@ async fn a_gone_endpoint_is_disabled_and_unloadable_content_fails_its_deliveries
 /// A receiver that answers every request 429 or 503 with the `Retry-After` that its
 /// path names, however absurd.
 async fn throttling_receiver() -> String {
-    let app = Router::new().route(
-        "/{case}",
-        post(move |Path(case): Path<String>| async move {
-            let (status, retry_after) = match case.as_str() {
-                "u64-max" => (AxumStatus::TOO_MANY_REQUESTS, "18446744073709551615"),
-                "past-u64" => (AxumStatus::TOO_MANY_REQUESTS, "99999999999999999999"),
-                "millennia" => (AxumStatus::SERVICE_UNAVAILABLE, "99999999999"),
-                // 317,000 years: past the end of the calendar.
-                "overflow" => (AxumStatus::SERVICE_UNAVAILABLE, "9999999999999"),
-                "year-9999" => (
-                    AxumStatus::SERVICE_UNAVAILABLE,
-                    "Fri, 31 Dec 9999 23:59:59 GMT",
-                ),
-                "negative" => (AxumStatus::TOO_MANY_REQUESTS, "-5"),
-                _ => (AxumStatus::TOO_MANY_REQUESTS, "soon, maybe"),
-            };
-            (status, [("retry-after", retry_after)])
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    let receiver = Receiver::start(|hook, _| {
+        let (status, retry_after) = match hook.path.as_str() {
+            "u64-max" => (429, "18446744073709551615"),
+            "past-u64" => (429, "99999999999999999999"),
+            "millennia" => (503, "99999999999"),
+            // 317,000 years: past the end of the calendar.
+            "overflow" => (503, "9999999999999"),
+            "year-9999" => (503, "Fri, 31 Dec 9999 23:59:59 GMT"),
+            "negative" => (429, "-5"),
+            _ => (429, "soon, maybe"),
+        };
+        Answer::status(status).retry_after(retry_after)
+    })
+    .await;
+    receiver.base().to_owned()
 }
 
 #[tokio::test]

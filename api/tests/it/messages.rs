@@ -84,7 +84,7 @@ async fn a_send_is_accepted_once_per_key_and_delivered() {
     let deliverer = app.deliverer().await;
     let recorded = deliverer.run_once(Utc::now()).await.unwrap();
     assert_eq!(recorded.delivered, 2);
-    assert_eq!(seen.lock().unwrap()["ok"].len(), 2);
+    assert_eq!(seen.ids("ok").len(), 2);
     let id = first["id"].as_i64().unwrap();
     let report: Value = client
         .get(app.url(&format!("/v1/messages/{id}")))

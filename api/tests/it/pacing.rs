@@ -1,13 +1,9 @@
 //! Adaptive pacing against a receiver that refuses (429) whatever exceeds a set rate:
 //! the worker settles near that rate, loses nothing, and the API shows the lane's pace.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use herald_core::access::Role;
 use herald_core::deliveries::Doorbell;
 use herald_core::entities::delivery;
@@ -19,50 +15,30 @@ use serde_json::{Value, json};
 
 use crate::campaign_run::scheduled_campaign_on;
 use crate::delivery_send::ping;
+use crate::helpers::receiver::{Answer, Receiver};
 use crate::helpers::{spawn_app, test_config};
 
 /// Requests accepted per second, at most.
 const LIMIT: usize = 40;
 const SUBSCRIBERS: usize = 240;
 
-#[derive(Default)]
-struct Throttling {
-    /// When each request of the last second was accepted.
-    accepted_at: VecDeque<Instant>,
-    accepted: HashMap<String, usize>,
-    refused: usize,
-}
-
 /// Accepts at most [`LIMIT`] requests in any second and answers 429 to the rest.
-async fn throttling_receiver() -> (String, Arc<Mutex<Throttling>>) {
-    let state: Arc<Mutex<Throttling>> = Arc::default();
-    let shared = Arc::clone(&state);
-    let app = Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap| async move {
-            let mut state = shared.lock().unwrap();
-            let now = Instant::now();
-            while state
-                .accepted_at
-                .front()
-                .is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(1))
-            {
-                state.accepted_at.pop_front();
-            }
-            if state.accepted_at.len() >= LIMIT {
-                state.refused += 1;
-                return StatusCode::TOO_MANY_REQUESTS;
-            }
-            state.accepted_at.push_back(now);
-            let id = headers["webhook-id"].to_str().unwrap().to_owned();
-            *state.accepted.entry(id).or_default() += 1;
-            StatusCode::OK
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/hook"), state)
+async fn throttling_receiver() -> (String, Receiver) {
+    let receiver = Receiver::start(|hook, before| {
+        let accepted_last_second = before
+            .iter()
+            .rev()
+            .take_while(|b| hook.at.duration_since(b.at) < Duration::from_secs(1))
+            .filter(|b| b.status == 200)
+            .count();
+        if accepted_last_second >= LIMIT {
+            Answer::status(429)
+        } else {
+            Answer::ok()
+        }
+    })
+    .await;
+    (receiver.url("hook"), receiver)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,14 +129,15 @@ async fn a_throttling_receiver_gets_a_pace_near_its_rate_and_loses_nothing() {
         .unwrap()
         .unwrap();
 
-    let state = receiver.lock().unwrap();
-    eprintln!("refused {}; lanes {lanes}", state.refused);
-    assert_eq!(
-        state.accepted.len(),
-        SUBSCRIBERS,
-        "every subscriber got one"
-    );
-    assert!(state.accepted.values().all(|&n| n == 1), "none twice");
+    let hooks = receiver.hooks();
+    let refused = hooks.iter().filter(|hook| hook.status == 429).count();
+    let mut accepted: HashMap<&str, usize> = HashMap::new();
+    for hook in hooks.iter().filter(|hook| hook.status == 200) {
+        *accepted.entry(hook.webhook_id()).or_default() += 1;
+    }
+    eprintln!("refused {refused}; lanes {lanes}");
+    assert_eq!(accepted.len(), SUBSCRIBERS, "every subscriber got one");
+    assert!(accepted.values().all(|&n| n == 1), "none twice");
     let lane = &lanes[0];
     assert_eq!(
         (lane["instance"].as_str(), lane["host"].as_str()),
@@ -175,9 +152,8 @@ async fn a_throttling_receiver_gets_a_pace_near_its_rate_and_loses_nothing() {
     // Unpaced, every second of the campaign would refuse all but 40 of what is due
     // (hundreds); paced, little beyond the first burst is refused.
     assert!(
-        state.refused < SUBSCRIBERS * 2,
-        "{} refused for {SUBSCRIBERS} accepted",
-        state.refused
+        refused < SUBSCRIBERS * 2,
+        "{refused} refused for {SUBSCRIBERS} accepted"
     );
 }
 
@@ -243,7 +219,7 @@ async fn what_pacing_cannot_send_within_half_the_lease_waits_unattempted() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         delivered += deliverer.run_once(Utc::now()).await.unwrap().delivered;
     }
-    let ids = seen.lock().unwrap()["ok"].clone();
+    let ids = seen.ids("ok");
     let distinct: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!((ids.len(), distinct.len()), (8, 8), "each sent once");
 }

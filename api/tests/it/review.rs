@@ -14,7 +14,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::delivery_send::{Seen, ping, receiver, setup};
+use crate::delivery_send::{ping, receiver, setup};
+use crate::helpers::receiver::Receiver;
 use crate::helpers::{Session, TestApp, error_of, spawn_app, test_config};
 
 /// An app with a webhook channel, a template, and subscribers with a webhook endpoint
@@ -25,7 +26,7 @@ struct Review {
     editor: Session,
     reviewer: Session,
     template_id: i64,
-    seen: Seen,
+    seen: Receiver,
 }
 
 async fn review_with(people: &[&str]) -> Review {
@@ -147,7 +148,7 @@ impl Review {
     }
 
     fn sent(&self) -> usize {
-        self.seen.lock().unwrap().get("ok").map_or(0, Vec::len)
+        self.seen.ids("ok").len()
     }
 }
 

@@ -8,6 +8,7 @@
 mod contract;
 mod database;
 mod fixtures;
+pub mod receiver;
 mod session;
 mod tokens;
 
