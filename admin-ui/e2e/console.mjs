@@ -14,6 +14,7 @@
 // $TEST_OUTPUT (test-output/); any console error fails the test.
 //
 // Usage: (cd admin-ui && npm run build) && HERALD_BIN=target/debug/herald node admin-ui/e2e/console.mjs
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { join, resolve } from "node:path";
@@ -574,7 +575,7 @@ try {
   const relayForm = relay.getByRole("form", { name: "Settings of relay" });
   assert.equal(await relayForm.getByLabel("Password", { exact: true }).inputValue(), "", "a stored password is never shown");
   assert.equal(await relayForm.getByLabel("Host").inputValue(), "127.0.0.1");
-  await relayForm.getByText("A password is stored (never shown).", { exact: false }).waitFor();
+  await relayForm.getByText("The password is stored (never shown).", { exact: false }).waitFor();
   await relayForm.getByLabel("Port").fill("2526");
   await relayForm.getByText("Advanced settings").click();
   await relayForm.getByLabel("Connections at most").fill("4");
@@ -604,6 +605,34 @@ try {
   assert.equal(brokerStored.settings.retain, true);
   assert.deepEqual(brokerStored.secrets_set, ["password"]);
   await admin("DELETE", "/v1/channels/broker");
+  // An APNs provider from labelled fields (no JSON to write): its .p8 key is write-only,
+  // kept when the instance is edited, and never shown.
+  const p8 = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" });
+  await newChannel.getByLabel("Kind").selectOption("apns");
+  await newChannel.getByLabel("Name", { exact: true }).fill("ios");
+  await newChannel.getByLabel("Team id").fill("TEAM123456");
+  await newChannel.getByLabel("Key id").fill("KEY1234567");
+  await newChannel.getByLabel("Bundle id (topic)").fill("com.example.app");
+  await newChannel.getByRole("button", { name: "Add channel" }).click();
+  await newChannel.getByText("Signing key (.p8) is required.").waitFor();
+  await newChannel.getByLabel("Signing key (.p8)").fill(p8);
+  await newChannel.getByLabel("Environment").selectOption({ label: "Sandbox (development builds)" });
+  await shot(adminPage, "channel-apns-new");
+  await newChannel.getByRole("button", { name: "Add channel" }).click();
+  const ios = adminPage.locator("section", { has: adminPage.getByRole("heading", { name: /^ios/ }) });
+  await ios.getByText("signing_key_pem", { exact: true }).waitFor();
+  await ios.getByRole("button", { name: "Edit the settings of ios" }).click();
+  const iosForm = adminPage.getByRole("form", { name: "Settings of ios" });
+  assert.equal(await iosForm.getByLabel("Signing key (.p8)").inputValue(), "", "a stored key is never shown");
+  await iosForm.getByText("The signing key (.p8) is stored (never shown).", { exact: false }).waitFor();
+  await iosForm.getByLabel("Topic", { exact: false }).fill("com.example.other");
+  await iosForm.getByRole("button", { name: "Save settings" }).click();
+  await ios.getByText("com.example.other", { exact: true }).waitFor();
+  const iosStored = await admin("GET", "/v1/channels/ios");
+  assert.equal(iosStored.settings.base_url, "https://api.sandbox.push.apple.com");
+  assert.deepEqual(iosStored.secrets_set, ["signing_key_pem"], "the key kept through the edit");
+  assert.ok(!(await adminPage.content()).includes(p8.split("\n")[1]), "the key is never shown");
+  await admin("DELETE", "/v1/channels/ios");
 
   // ---- a narrow window ----
   const { page: phone } = await newPage(390, 844);

@@ -8,7 +8,7 @@ import { when } from "../lib/format";
 import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
 import { NewChannel } from "./channels/NewChannel";
-import { KindSettings, settingsFrom, valuesFrom, type ChannelSettings, type FormKind, type Values } from "./channels/KindSettings";
+import { KindSettings, isFormKind, settingsFrom, valuesFrom, type ChannelSettings, type FormKind, type Values } from "./channels/KindSettings";
 
 export function Channels() {
   const channels = useApi(() => call(api.GET("/v1/channels")), []);
@@ -93,7 +93,7 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [editing, setEditing] = useState(false);
-  const formKind = c.kind === "smtp" || c.kind === "mqtt" ? (c.kind as FormKind) : null;
+  const formKind: FormKind | null = isFormKind(c.kind) ? c.kind : null;
   const test = async (event: FormEvent) => {
     event.preventDefault();
     setBusy(true);
@@ -188,8 +188,8 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
   );
 }
 
-/// An SMTP or MQTT instance's settings in labelled fields; its secrets stay unless
-/// replaced or removed.
+/// An instance's settings in labelled fields (any kind but webhook); its secrets stay
+/// unless replaced or removed.
 function EditSettings({ channel: c, kind, done }: { channel: Schemas["ChannelInstanceOut"]; kind: FormKind; done: (saved: boolean) => void }) {
   const [values, setValues] = useState<Values>(() => valuesFrom(kind, c.settings as Record<string, unknown>));
   const [clear, setClear] = useState<Set<string>>(new Set());

@@ -1,6 +1,6 @@
-// Labelled fields for the settings of an SMTP or MQTT channel instance, from a
-// description of each kind's settings (channels/src/email/config.rs and
-// channels/src/mqtt/config.rs): empty optional fields are left out so the server's
+// Labelled fields for the settings of an SMTP relay, MQTT broker or push provider (FCM,
+// APNs, JPush) channel instance, from a description of each kind's settings (the
+// *Settings schemas of openapi.json): empty optional fields are left out so the server's
 // defaults apply, secrets are write-only (left out of an update, the stored value stays).
 import { useId, type ReactNode } from "react";
 import type { Schemas } from "../../api/client";
@@ -9,8 +9,12 @@ import { Field } from "../../ui/kit";
 /// A channel instance's settings as the API types them: one schema per kind, by `kind`.
 export type ChannelSettings = Schemas["ChannelConfig"];
 
-export type FormKind = "smtp" | "mqtt";
-export const FORM_KINDS: readonly string[] = ["smtp", "mqtt"];
+export type FormKind = "smtp" | "mqtt" | "fcm" | "apns" | "jpush";
+export const FORM_KINDS: readonly string[] = ["smtp", "mqtt", "fcm", "apns", "jpush"];
+
+export function isFormKind(kind: string): kind is FormKind {
+  return FORM_KINDS.includes(kind);
+}
 
 type Spec = {
   key: string; // a dotted path for nested settings: "pool.max_size"
@@ -20,6 +24,8 @@ type Spec = {
   placeholder?: string | ((values: Values) => string);
   options?: { value: string; label: string }[];
   required?: boolean;
+  /// Write-only: never shown back; on an update, left empty keeps the stored value.
+  secret?: boolean;
   advanced?: boolean;
   min?: number;
   max?: number;
@@ -44,7 +50,7 @@ const SPECS: Record<FormKind, Spec[]> = {
     },
     { key: "port", label: "Port", type: "number", min: 1, max: 65535, hint: "Empty: the usual port for the security chosen.", placeholder: (v) => SMTP_PORTS[String(v.security)] ?? "587" },
     { key: "username", label: "Username", type: "text", hint: "Empty when the relay needs no login." },
-    { key: "password", label: "Password", type: "password" },
+    { key: "password", label: "Password", type: "password", secret: true },
     { key: "hello_name", label: "EHLO name", type: "text", advanced: true, hint: "Empty: this machine's host name." },
     { key: "message_id_domain", label: "Message-ID domain", type: "text", advanced: true, hint: "Empty: the sender's domain." },
     { key: "timeout_secs", label: "Command timeout (seconds)", type: "number", min: 1, advanced: true, placeholder: "30" },
@@ -57,16 +63,64 @@ const SPECS: Record<FormKind, Spec[]> = {
     { key: "port", label: "Port", type: "number", min: 1, max: 65535, placeholder: "1883", hint: "Usually 1883, or 8883 with TLS." },
     { key: "tls", label: "TLS (system root certificates)", type: "checkbox" },
     { key: "username", label: "Username", type: "text", hint: "Empty when the broker needs no login." },
-    { key: "password", label: "Password", type: "password" },
+    { key: "password", label: "Password", type: "password", secret: true },
     { key: "client_id", label: "Client id", type: "text", hint: "Empty: herald-<pid>-<random>. Two publishers with one id keep disconnecting each other." },
     { key: "retain", label: "Retain published messages", type: "checkbox" },
     { key: "keep_alive_secs", label: "Keep-alive (seconds)", type: "number", min: 1, advanced: true, placeholder: "30" },
     { key: "max_in_flight", label: "Publishes awaiting an acknowledgement at most", type: "number", min: 1, max: 65535, advanced: true, placeholder: "100" },
     { key: "ack_timeout_ms", label: "Acknowledgement timeout (ms)", type: "number", min: 1, advanced: true, placeholder: "10000", hint: "A send without its PUBACK by then is retried." },
   ],
+  fcm: [
+    {
+      key: "service_account_json",
+      label: "Service account key (JSON)",
+      type: "textarea",
+      secret: true,
+      required: true,
+      hint: "The key file downloaded from the Firebase console (Project settings → Service accounts).",
+    },
+    { key: "project_id", label: "Project id", type: "text", advanced: true, hint: "Empty: the key file's project_id." },
+    { key: "max_concurrency", label: "Requests at once", type: "number", min: 1, advanced: true, placeholder: "64" },
+  ],
+  apns: [
+    { key: "team_id", label: "Team id", type: "text", required: true, placeholder: "ABCDE12345" },
+    { key: "key_id", label: "Key id", type: "text", required: true, placeholder: "10 characters" },
+    {
+      key: "signing_key_pem",
+      label: "Signing key (.p8)",
+      type: "textarea",
+      secret: true,
+      required: true,
+      hint: "The .p8 file's contents, BEGIN PRIVATE KEY and all.",
+    },
+    { key: "topic", label: "Bundle id (topic)", type: "text", required: true, placeholder: "com.example.app" },
+    {
+      key: "push_type",
+      label: "Push type",
+      type: "select",
+      options: [
+        { value: "alert", label: "Alert (shown to the user)" },
+        { value: "background", label: "Background (silent)" },
+      ],
+    },
+    {
+      key: "base_url",
+      label: "Environment",
+      type: "select",
+      options: [
+        { value: "https://api.push.apple.com", label: "Production" },
+        { value: "https://api.sandbox.push.apple.com", label: "Sandbox (development builds)" },
+      ],
+    },
+    { key: "max_concurrency", label: "Requests at once", type: "number", min: 1, advanced: true, placeholder: "64" },
+  ],
+  jpush: [
+    { key: "app_key", label: "App key", type: "text", required: true },
+    { key: "master_secret", label: "Master secret", type: "password", secret: true, required: true },
+    { key: "apns_production", label: "iOS notifications through production APNs", type: "checkbox" },
+    { key: "max_concurrency", label: "Requests at once", type: "number", min: 1, advanced: true, placeholder: "64" },
+  ],
 };
-
-const SECRET_KEYS = new Set(["password"]);
 
 function pick(settings: Record<string, unknown>, path: string): unknown {
   return path.split(".").reduce<unknown>((at, part) => (at && typeof at === "object" ? (at as Record<string, unknown>)[part] : undefined), settings);
@@ -92,11 +146,13 @@ export function settingsFrom(
   clear: Set<string> = new Set(),
   stored: string[] = [],
 ): { settings: ChannelSettings } | { problem: string } {
-  // A login is a username and a password, or neither.
-  const user = String(values.username ?? "").trim();
-  const password = !clear.has("password") && (String(values.password ?? "") !== "" || stored.includes("password"));
-  if (user && !password) return { problem: "A username needs a password." };
-  if (!user && password) return { problem: String(values.password ?? "") !== "" ? "A password needs a username." : "A password is stored: give its username, or remove the password." };
+  // A login (SMTP, MQTT) is a username and a password, or neither.
+  if (SPECS[kind].some((spec) => spec.key === "username")) {
+    const user = String(values.username ?? "").trim();
+    const password = !clear.has("password") && (String(values.password ?? "") !== "" || stored.includes("password"));
+    if (user && !password) return { problem: "A username needs a password." };
+    if (!user && password) return { problem: String(values.password ?? "") !== "" ? "A password needs a username." : "A password is stored: give its username, or remove the password." };
+  }
   const settings: Record<string, unknown> = { kind };
   const put = (path: string, value: unknown) => {
     const parts = path.split(".");
@@ -111,12 +167,13 @@ export function settingsFrom(
       continue;
     }
     const text = typeof v === "string" ? (spec.type === "textarea" || spec.type === "password" ? v : v.trim()) : "";
-    if (SECRET_KEYS.has(spec.key) && clear.has(spec.key)) {
+    if (spec.secret && clear.has(spec.key)) {
       put(spec.key, null);
       continue;
     }
     if (!text.trim()) {
-      if (spec.required) return { problem: `${spec.label} is required.` };
+      // A stored secret left empty is kept.
+      if (spec.required && !(spec.secret && stored.includes(spec.key))) return { problem: `${spec.label} is required.` };
       continue;
     }
     if (spec.type === "number") {
@@ -156,27 +213,37 @@ export function KindSettings({
     if (spec.type === "checkbox") return <Check key={spec.key} label={spec.label} checked={value === true} onChange={(v) => set(spec.key, v)} />;
     const stored = secretsSet.includes(spec.key);
     const clearing = clear?.has(spec.key) ?? false;
-    const hint =
-      spec.type === "password"
-        ? stored
-          ? clearing
-            ? "The stored password is removed on save."
-            : "A password is stored (never shown). Leave empty to keep it, or type a new one."
-          : "Write-only: stored and never shown again."
-        : spec.hint;
+    const what = spec.label.toLowerCase();
+    const hint = spec.secret
+      ? stored
+        ? clearing
+          ? `The stored ${what} is removed on save.`
+          : `The ${what} is stored (never shown). Leave empty to keep it, or enter a new one.`
+        : [spec.hint, "Write-only: stored and never shown again."].filter(Boolean).join(" ")
+      : spec.hint;
     return (
       <Field key={spec.key} label={spec.label} hint={hint}>
         {(p) =>
           spec.type === "select" ? (
             <select {...p} value={String(value)} onChange={(e) => set(spec.key, e.target.value)}>
-              {spec.options!.map((o) => (
+              {/* A stored value the list does not offer (a test server's URL) stays selectable. */}
+              {[...spec.options!, ...(spec.options!.some((o) => o.value === value) ? [] : [{ value: String(value), label: String(value) }])].map((o) => (
                 <option key={o.value} value={o.value}>
                   {o.label}
                 </option>
               ))}
             </select>
           ) : spec.type === "textarea" ? (
-            <textarea {...p} className="code" rows={4} value={String(value)} onChange={(e) => set(spec.key, e.target.value)} spellCheck={false} />
+            <textarea
+              {...p}
+              className="code"
+              rows={4}
+              value={String(value)}
+              placeholder={spec.secret && stored ? "(stored)" : undefined}
+              disabled={clearing}
+              onChange={(e) => set(spec.key, e.target.value)}
+              spellCheck={false}
+            />
           ) : (
             <input
               {...p}
@@ -197,8 +264,9 @@ export function KindSettings({
       </Field>
     );
   };
+  // Optional secrets can be removed; a required one only replaced.
   const secretClear = SPECS[kind]
-    .filter((s) => s.type === "password" && secretsSet.includes(s.key) && onClear)
+    .filter((s) => s.secret && !s.required && secretsSet.includes(s.key) && onClear)
     .map((s) => (
       <Check
         key={`clear-${s.key}`}

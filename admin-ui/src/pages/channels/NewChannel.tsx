@@ -1,25 +1,16 @@
-// Adding a channel instance: a webhook, SMTP relay or MQTT broker has its own labelled
-// fields (secrets write-only); push providers take their settings as JSON from an example.
+// Adding a channel instance: every kind has its own labelled fields (secrets write-only);
+// no settings are typed as JSON.
 import { useState, type FormEvent } from "react";
 import { api } from "../../api/client";
 import { call, fieldError } from "../../api/errors";
 import { Button, ErrorNotice, Field } from "../../ui/kit";
-import type { Schemas } from "../../api/client";
-import { KindSettings, settingsFrom, valuesFrom, type ChannelSettings, type Values } from "./KindSettings";
+import { KindSettings, isFormKind, settingsFrom, valuesFrom, type ChannelSettings, type Values } from "./KindSettings";
 
 const KINDS = ["webhook", "smtp", "mqtt", "fcm", "apns", "jpush"] as const;
 type Kind = (typeof KINDS)[number];
 
-/// Typed by the API's schemas, so an example cannot name a field the API refuses.
-const EXAMPLES: {
-  fcm: Schemas["FcmSettings"];
-  apns: Schemas["ApnsSettings"];
-  jpush: Schemas["JpushSettings"];
-} = {
-  fcm: { kind: "fcm", service_account_json: "{…}" },
-  apns: { kind: "apns", team_id: "", key_id: "", signing_key_pem: "", topic: "com.example.app" },
-  jpush: { kind: "jpush", app_key: "", master_secret: "" },
-};
+/// How each kind is called on screen.
+const KIND_NAMES: Record<Kind, string> = { webhook: "Webhook", smtp: "SMTP", mqtt: "MQTT", fcm: "FCM", apns: "APNs", jpush: "JPush" };
 
 /// A fresh Standard Webhooks secret: `whsec_` and 24 random bytes in base64.
 function newSecret(): string {
@@ -34,30 +25,20 @@ export function NewChannel({ created }: { created: () => void }) {
   const [name, setName] = useState("");
   const [secret, setSecret] = useState("");
   const [allow, setAllow] = useState("");
-  const [json, setJson] = useState("");
   const [values, setValues] = useState<Values>({});
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
   const choose = (next: Kind) => {
     setKind(next);
-    if (next === "smtp" || next === "mqtt") setValues(valuesFrom(next));
-    else setJson(next === "webhook" ? "" : JSON.stringify(EXAMPLES[next], null, 2));
+    if (isFormKind(next)) setValues(valuesFrom(next));
   };
 
   const settings = (): ChannelSettings => {
     if (kind === "webhook") return { kind, secret: secret.trim(), allow_list: lines(allow) };
-    if (kind === "smtp" || kind === "mqtt") {
-      const made = settingsFrom(kind, values);
-      if ("problem" in made) throw new Error(made.problem);
-      return made.settings;
-    }
-    try {
-      // Checked by the server, which names a bad field.
-      return JSON.parse(json) as ChannelSettings;
-    } catch {
-      throw new Error("Settings must be valid JSON.");
-    }
+    const made = settingsFrom(kind, values);
+    if ("problem" in made) throw new Error(made.problem);
+    return made.settings;
   };
 
   const submit = async (event: FormEvent) => {
@@ -69,7 +50,7 @@ export function NewChannel({ created }: { created: () => void }) {
       setName("");
       setSecret("");
       setAllow("");
-      if (kind === "smtp" || kind === "mqtt") setValues(valuesFrom(kind));
+      if (isFormKind(kind)) setValues(valuesFrom(kind));
       created();
     } catch (e) {
       setError(e);
@@ -112,15 +93,11 @@ export function NewChannel({ created }: { created: () => void }) {
             {(p) => <textarea {...p} rows={2} className="code" value={allow} onChange={(e) => setAllow(e.target.value)} />}
           </Field>
         </>
-      ) : kind === "smtp" || kind === "mqtt" ? (
-        <fieldset className="kind-settings" aria-label={`${kind === "smtp" ? "SMTP" : "MQTT"} settings`}>
+      ) : (
+        <fieldset className="kind-settings" aria-label={`${KIND_NAMES[kind]} settings`}>
           {settingsError && <ErrorNotice error={error} />}
           <KindSettings kind={kind} values={values} onChange={setValues} />
         </fieldset>
-      ) : (
-        <Field label="Settings (JSON)" hint="Secrets are stored and never shown again." error={settingsError}>
-          {(p) => <textarea {...p} className="code" rows={8} value={json} onChange={(e) => setJson(e.target.value)} spellCheck={false} />}
-        </Field>
       )}
       <div className="form-actions">
         <Button kind="primary" type="submit" busy={busy}>
