@@ -65,7 +65,8 @@ pub struct ChannelInstanceOut {
     pub name: String,
     pub kind: String,
     pub enabled: bool,
-    #[schema(value_type = Object)]
+    /// The settings as stored, secrets left out (`secrets_set` names those held).
+    #[schema(value_type = herald_channels::ChannelConfig)]
     pub settings: Value,
     /// Names of the secret settings that hold a value (the values are never shown).
     pub secrets_set: Vec<String>,

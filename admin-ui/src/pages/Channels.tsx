@@ -8,7 +8,7 @@ import { when } from "../lib/format";
 import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
 import { NewChannel } from "./channels/NewChannel";
-import { KindSettings, isFormKind, settingsFrom, valuesFrom, type ChannelSettings, type FormKind, type Values } from "./channels/KindSettings";
+import { KindSettings, isFormKind, settingsFrom, valuesFrom, type FormKind, type Values } from "./channels/KindSettings";
 
 export function Channels() {
   const channels = useApi(() => call(api.GET("/v1/channels")), []);
@@ -112,7 +112,7 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
     setError(null);
     try {
       // Secrets left out of an update keep their stored values.
-      await call(api.PUT("/v1/channels/{name}", { ...name, body: { name: c.name, settings: c.settings as ChannelSettings, enabled: !c.enabled } }));
+      await call(api.PUT("/v1/channels/{name}", { ...name, body: { name: c.name, settings: c.settings, enabled: !c.enabled } }));
       changed();
     } catch (e) {
       setError(e);
@@ -160,7 +160,7 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
           }}
         />
       ) : (
-        <Settings settings={c.settings as Record<string, unknown>} secrets={c.secrets_set} />
+        <Settings settings={c.settings} secrets={c.secrets_set} />
       )}
       <form onSubmit={test} aria-label={`Test ${c.name}`}>
         <Field label="Send a test to" hint="An email address, webhook URL, device token or MQTT topic.">
@@ -191,7 +191,7 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
 /// An instance's settings in labelled fields (any kind but webhook); its secrets stay
 /// unless replaced or removed.
 function EditSettings({ channel: c, kind, done }: { channel: Schemas["ChannelInstanceOut"]; kind: FormKind; done: (saved: boolean) => void }) {
-  const [values, setValues] = useState<Values>(() => valuesFrom(kind, c.settings as Record<string, unknown>));
+  const [values, setValues] = useState<Values>(() => valuesFrom(kind, c.settings));
   const [clear, setClear] = useState<Set<string>>(new Set());
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
