@@ -21,9 +21,20 @@ impl MigrationName for Migration {
     }
 }
 
-/// The clause as SQLite stores it for the key the first migration created.
-const SUBSCRIBER_KEY: &str =
-    r#", FOREIGN KEY ("subscriber_id") REFERENCES "subscribers" ("id") ON DELETE CASCADE"#;
+/// Where the key on subscribers starts in the table's definition, as sea-query writes it.
+const SUBSCRIBER_KEY: &str = r#"FOREIGN KEY ("subscriber_id")"#;
+
+/// `definition` without its foreign key on `subscriber_id` (the clause runs to the next
+/// clause or the definition's closing parenthesis), or `None` when it has none.
+fn without_subscriber_key(definition: &str) -> Option<String> {
+    let start = definition.find(SUBSCRIBER_KEY)?;
+    // The comma that separates it from what precedes it goes with it.
+    let start = definition[..start].rfind(',')?;
+    let rest = &definition[start + 1..];
+    let clause_end = rest.find(", FOREIGN KEY").or_else(|| rest.rfind(')'))?;
+    let end = start + 1 + rest[..clause_end].trim_end().len();
+    Some(format!("{}{}", &definition[..start], &definition[end..]))
+}
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -36,33 +47,62 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let db = manager.get_connection();
-        let version: i64 = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA schema_version",
+        let one = |sql: &str| Statement::from_string(DbBackend::Sqlite, sql.to_owned());
+        let definition: String = db
+            .query_one_raw(one(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'deliveries'",
             ))
+            .await?
+            .ok_or_else(|| DbErr::Migration("no deliveries table".into()))?
+            .try_get_by_index(0)?;
+        let Some(edited) = without_subscriber_key(&definition) else {
+            // Nothing to drop (a database made without the key): the log already
+            // outlives its subscribers.
+            return Ok(());
+        };
+        let version: i64 = db
+            .query_one_raw(one("PRAGMA schema_version"))
             .await?
             .ok_or_else(|| DbErr::Migration("SQLite has no schema version".into()))?
             .try_get_by_index(0)?;
         db.execute_unprepared("PRAGMA writable_schema = ON").await?;
-        let edited = db
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                "UPDATE sqlite_schema SET sql = replace(sql, ?, '') \
-                 WHERE type = 'table' AND name = 'deliveries' AND instr(sql, ?) > 0",
-                [SUBSCRIBER_KEY.into(), SUBSCRIBER_KEY.into()],
-            ))
-            .await?
-            .rows_affected();
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'deliveries'",
+            [edited.into()],
+        ))
+        .await?;
         db.execute_unprepared(&format!("PRAGMA schema_version = {}", version + 1))
             .await?;
         db.execute_unprepared("PRAGMA writable_schema = OFF")
             .await?;
-        if edited != 1 {
-            return Err(DbErr::Migration(
-                "the deliveries table's key on subscribers was not found".into(),
-            ));
-        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_subscriber_key;
+
+    #[test]
+    fn only_the_key_on_subscribers_is_cut_from_the_definition() {
+        let key =
+            r#"FOREIGN KEY ("subscriber_id") REFERENCES "subscribers" ("id") ON DELETE CASCADE"#;
+        let message_key =
+            r#"FOREIGN KEY ("message_id") REFERENCES "messages" ("id") ON DELETE CASCADE"#;
+        let columns = r#"CREATE TABLE "deliveries" ( "id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "subscriber_id" integer NOT NULL"#;
+        let expected = format!("{columns}, {message_key} )");
+        // Last, as sea-query writes it; and in the middle.
+        let last = format!("{columns}, {message_key}, {key} )");
+        assert_eq!(
+            without_subscriber_key(&last).as_deref(),
+            Some(expected.as_str())
+        );
+        let middle = format!("{columns}, {key}, {message_key} )");
+        assert_eq!(
+            without_subscriber_key(&middle).as_deref(),
+            Some(expected.as_str())
+        );
+        assert_eq!(without_subscriber_key(&expected), None);
     }
 }
