@@ -49,6 +49,10 @@ pub async fn migrate_only(config: Config) -> anyhow::Result<()> {
 
 /// Prunes pass after pass until a pass finds nothing more, printing what went.
 pub async fn prune(config: Config) -> anyhow::Result<()> {
+    if config.retention.delivery_log_days == 0 {
+        println!("retention.delivery_log_days is 0: the delivery log is kept in full");
+        return Ok(());
+    }
     let db = connect(&config).await?;
     require_current_schema(&db).await?;
     let started = std::time::Instant::now();
