@@ -44,7 +44,7 @@ pub async fn prune(
     let batch = i64::try_from(config.batch_size).unwrap_or(i64::MAX);
     let mut after = 0;
     for _ in 0..CHUNKS_PER_PASS {
-        let Some((last, last_created)) = chunk_end(db, after, batch).await? else {
+        let Some((last, last_created)) = chunk_end(db, "deliveries", after, batch).await? else {
             break;
         };
         pruned.deliveries += prune_chunk(db, after, last, cutoff).await?;
@@ -53,12 +53,18 @@ pub async fn prune(
         }
         after = last;
     }
+    // Messages the same way: by id from the oldest, so a table of millions of sends is
+    // never scanned whole.
+    let mut after = 0;
     for _ in 0..CHUNKS_PER_PASS {
-        let removed = prune_messages(db, cutoff, batch).await?;
-        pruned.messages += removed;
-        if removed < config.batch_size {
+        let Some((last, last_created)) = chunk_end(db, "messages", after, batch).await? else {
+            break;
+        };
+        pruned.messages += prune_messages(db, after, last, cutoff).await?;
+        if last_created >= cutoff {
             break;
         }
+        after = last;
     }
     Ok(pruned)
 }
@@ -73,9 +79,11 @@ fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// The id and creation time of the last of the next `batch` deliveries after `after`.
+/// The id and creation time of the last of the next `batch` rows of `table`
+/// (`deliveries` or `messages`) after id `after`.
 async fn chunk_end(
     db: &DatabaseConnection,
+    table: &'static str,
     after: i64,
     batch: i64,
 ) -> Result<Option<(i64, DateTime<Utc>)>> {
@@ -83,9 +91,11 @@ async fn chunk_end(
     let row = db
         .query_one_raw(statement(
             backend,
-            "SELECT id, created_at FROM \
-               (SELECT id, created_at FROM deliveries WHERE id > $1 ORDER BY id LIMIT $2) chunk \
-             ORDER BY id DESC LIMIT 1",
+            &format!(
+                "SELECT id, created_at FROM \
+                   (SELECT id, created_at FROM {table} WHERE id > $1 ORDER BY id LIMIT $2) chunk \
+                 ORDER BY id DESC LIMIT 1"
+            ),
             vec![after.into(), batch.into()],
         ))
         .await?;
@@ -175,19 +185,23 @@ async fn prune_chunk(
     Ok(pruned)
 }
 
-/// Deletes up to `batch` transactional messages created before `cutoff` that no
-/// delivery refers to any more (their idempotency keys go with them).
-async fn prune_messages(db: &DatabaseConnection, cutoff: DateTime<Utc>, batch: i64) -> Result<u64> {
+/// Deletes the transactional messages among ids `after` (exclusive) to `last`, created
+/// before `cutoff`, that no delivery refers to any more (their idempotency keys go with
+/// them).
+async fn prune_messages(
+    db: &DatabaseConnection,
+    after: i64,
+    last: i64,
+    cutoff: DateTime<Utc>,
+) -> Result<u64> {
     let backend = db.get_database_backend();
     Ok(db
         .execute_raw(statement(
             backend,
-            "DELETE FROM messages WHERE id IN (\
-               SELECT m.id FROM messages m \
-               WHERE m.campaign_id IS NULL AND m.created_at < $1 \
-                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id) \
-               ORDER BY m.id LIMIT $2)",
-            vec![cutoff.into(), batch.into()],
+            "DELETE FROM messages WHERE id > $1 AND id <= $2 AND campaign_id IS NULL \
+               AND created_at < $3 \
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id)",
+            vec![after.into(), last.into(), cutoff.into()],
         ))
         .await?
         .rows_affected())
