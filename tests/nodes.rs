@@ -15,7 +15,7 @@ use herald_core::access::Role;
 use reqwest::Method;
 use serde_json::json;
 
-use helpers::spawn_app;
+use helpers::{free_port, read_until, spawn_app};
 
 /// A `herald` process on the test's database, killed when dropped. Its log goes to a
 /// file a failing test can show.
@@ -24,6 +24,32 @@ struct Process(Child, tempfile::NamedTempFile);
 impl Process {
     fn log(&self) -> String {
         std::fs::read_to_string(self.1.path()).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM, as systemd or a container runtime stops a process.
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// How the process exited, once it has within `limit` (`what` names the wait in
+    /// the failure, with the process's log).
+    async fn exit_within(&mut self, limit: Duration, what: &str) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(exit) = self.0.try_wait().unwrap() {
+                return exit;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}; its log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
@@ -65,14 +91,6 @@ fn herald_with(command: &str, database_url: &str, port: u16, env: &[(&str, &str)
     Process(child, log)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn wait_until_healthy(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
@@ -81,19 +99,6 @@ async fn wait_until_healthy(port: u16) {
     {
         assert!(Instant::now() < deadline, "herald api did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Reads a stream until `needle` appears in it.
-async fn wait_for(response: &mut reqwest::Response, needle: &str) {
-    let mut seen = String::new();
-    while !seen.contains(needle) {
-        let chunk = tokio::time::timeout(Duration::from_secs(20), response.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("`{needle}` did not arrive; got {seen}"))
-            .unwrap()
-            .expect("the stream stays open");
-        seen.push_str(std::str::from_utf8(&chunk).unwrap());
     }
 }
 
@@ -322,7 +327,7 @@ async fn message_reaches_streams_on_two_api_processes(bus: &[(&str, &str)]) {
     // Each stream has caught up (its first unread event, read from the database) before
     // the message is sent, so the message can only reach it through the bus.
     for stream in &mut streams {
-        wait_for(stream, "event: unread").await;
+        read_until(stream, &["event: unread"]).await;
     }
 
     // Sent through the first API process, as a product service would.
@@ -342,7 +347,7 @@ async fn message_reaches_streams_on_two_api_processes(bus: &[(&str, &str)]) {
 
     let waits: Vec<_> = streams
         .iter_mut()
-        .map(|stream| wait_for(stream, "Across nodes"))
+        .map(|stream| read_until(stream, &["Across nodes"]))
         .collect();
     futures::future::join_all(waits).await;
 
@@ -428,11 +433,7 @@ async fn sigterm_ends_open_streams_and_the_process() {
         "a retry hint first: {received}"
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &serve.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    serve.terminate();
     // The stream ends (the client would reconnect after the hint) and so does Herald.
     let ended = tokio::time::timeout(Duration::from_secs(20), async {
         while let Ok(Some(_)) = stream.chunk().await {}
@@ -443,23 +444,17 @@ async fn sigterm_ends_open_streams_and_the_process() {
         "the stream did not end on SIGTERM; herald's log:\n{}",
         serve.log()
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(exit) = serve.0.try_wait().unwrap() {
-            assert!(
-                exit.success(),
-                "herald exited with {exit}:\n{}",
-                serve.log()
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "herald did not stop with a stream open; its log:\n{}",
-            serve.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let exit = serve
+        .exit_within(
+            Duration::from_secs(20),
+            "herald did not stop with a stream open",
+        )
+        .await;
+    assert!(
+        exit.success(),
+        "herald exited with {exit}:\n{}",
+        serve.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,23 +482,13 @@ async fn a_stop_that_hangs_ends_after_the_grace_period() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &serve.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let exit = loop {
-        if let Some(exit) = serve.0.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "herald waited for the upload past its grace period; its log:\n{}",
-            serve.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    serve.terminate();
+    let exit = serve
+        .exit_within(
+            Duration::from_secs(15),
+            "herald waited for the upload past its grace period",
+        )
+        .await;
     let log = serve.log();
     assert!(
         !exit.success(),

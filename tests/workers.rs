@@ -27,7 +27,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use serde_json::{Value, json};
 
 use helpers::receiver::{Answer, Receiver};
-use helpers::{Session, TestApp, spawn_app};
+use helpers::{Session, TestApp, free_port, read_until, spawn_app};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -246,12 +246,25 @@ async fn create_channel(admin: &Session) {
 /// A campaign named `name` to everyone over webhooks, reviewed and scheduled to run now.
 /// Its payload names the recipient and the campaign.
 async fn campaign_to_everyone(app: &TestApp, admin: &Session, name: &str) -> i64 {
+    campaign_over(app, admin, name, false).await
+}
+
+/// [`campaign_to_everyone`], and with `inbox` an inbox item too, titled
+/// "`name` for `<external id>`".
+async fn campaign_over(app: &TestApp, admin: &Session, name: &str, inbox: bool) -> i64 {
     let payload = format!(r#"{{"to": {{{{ subscriber.external_id }}}}, "campaign": "{name}"}}"#);
+    let mut content = json!({ "webhook": { "payload": payload } });
+    let mut channels = vec!["webhook"];
+    if inbox {
+        content["inbox"] = json!({
+            "title": format!("{name} for {{{{ subscriber.external_id }}}}"), "body": "news" });
+        channels.push("inbox");
+    }
     let template = admin
         .ok(
             Method::POST,
             "/v1/templates",
-            &json!({ "name": name, "content": { "webhook": { "payload": payload } } }),
+            &json!({ "name": name, "content": content }),
         )
         .await;
     let audience = admin
@@ -266,7 +279,7 @@ async fn campaign_to_everyone(app: &TestApp, admin: &Session, name: &str) -> i64
             Method::POST,
             "/v1/campaigns",
             &json!({ "name": name, "template_id": template["template"]["id"],
-                "audience_id": audience["id"], "channels": ["webhook"],
+                "audience_id": audience["id"], "channels": channels,
                 "schedule": { "kind": "now" }, "category": "news" }),
         )
         .await;
@@ -601,62 +614,6 @@ async fn a_receiver_failing_and_hanging_still_gets_everything_within_the_retry_s
     );
 }
 
-/// A campaign over webhooks and the inbox, to everyone, reviewed and scheduled now.
-async fn campaign_with_inbox(app: &TestApp, admin: &Session, name: &str) -> i64 {
-    let payload = format!(r#"{{"to": {{{{ subscriber.external_id }}}}, "campaign": "{name}"}}"#);
-    let template = admin
-        .ok(
-            Method::POST,
-            "/v1/templates",
-            &json!({ "name": name, "content": {
-                "webhook": { "payload": payload },
-                "inbox": { "title": format!("{name} for {{{{ subscriber.external_id }}}}"), "body": "news" } } }),
-        )
-        .await;
-    let audience = admin
-        .ok(
-            Method::POST,
-            "/v1/audiences",
-            &json!({ "name": format!("everyone for {name}"), "kind": "all" }),
-        )
-        .await;
-    let campaign = admin
-        .ok(
-            Method::POST,
-            "/v1/campaigns",
-            &json!({ "name": name, "template_id": template["template"]["id"],
-                "audience_id": audience["id"], "channels": ["webhook", "inbox"],
-                "schedule": { "kind": "now" }, "category": "news" }),
-        )
-        .await;
-    let id = campaign["id"].as_i64().unwrap();
-    let reviewer = app.operator(Role::Reviewer).await;
-    let step = |action: &'static str| format!("/v1/campaigns/{id}/{action}");
-    admin.ok(Method::POST, &step("submit"), &json!({})).await;
-    reviewer
-        .ok(Method::POST, &step("approve"), &json!({ "comment": "ok" }))
-        .await;
-    admin.ok(Method::POST, &step("schedule"), &json!({})).await;
-    id
-}
-
-/// Reads an SSE stream until every one of `needles` has appeared (or fails after a
-/// minute), returning what it read.
-async fn read_until(stream: &mut reqwest::Response, needles: &[String]) -> String {
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !needles.iter().all(|n| seen.contains(n.as_str())) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let chunk = tokio::time::timeout(left, stream.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("waiting for {needles:?}; got {seen}"))
-            .unwrap()
-            .expect("the stream stays open");
-        seen.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-    seen
-}
-
 /// The multi-node proof: two `herald api` and three `herald worker` processes on one
 /// Postgres send three campaigns (webhook and inbox, a cap of two webhooks a day) while
 /// one worker is SIGKILLed mid-run. Each campaign is dispatched once, each recipient
@@ -703,7 +660,7 @@ async fn two_api_and_three_worker_processes_send_once_hold_caps_and_stream_every
         streams.push(stream);
     }
     for stream in &mut streams {
-        read_until(stream, &["event: unread".to_owned()]).await;
+        read_until(stream, &["event: unread"]).await;
     }
 
     // The last worker serves its metrics.
@@ -719,7 +676,7 @@ async fn two_api_and_three_worker_processes_send_once_hold_caps_and_stream_every
     let names = ["alpha", "beta", "gamma"];
     let mut campaigns = Vec::new();
     for name in names {
-        campaigns.push(campaign_with_inbox(&app, &admin, name).await);
+        campaigns.push(campaign_over(&app, &admin, name, true).await);
     }
     // Mid-run: some sent, most not.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -813,15 +770,8 @@ async fn two_api_and_three_worker_processes_send_once_hold_caps_and_stream_every
 
     // u0's three items reached the streams on both API processes.
     let titles: Vec<String> = names.iter().map(|name| format!("{name} for u0")).collect();
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
     for stream in &mut streams {
         read_until(stream, &titles).await;
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

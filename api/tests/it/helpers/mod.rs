@@ -8,6 +8,7 @@
 mod contract;
 mod database;
 mod fixtures;
+mod processes;
 pub mod receiver;
 mod session;
 mod tokens;
@@ -26,6 +27,8 @@ use tokio::sync::oneshot;
 #[allow(unused_imports)] // used by the worker process tests at the workspace root
 pub use database::{TestDatabase, backend_is_postgres};
 pub use fixtures::insert_message;
+#[allow(unused_imports)] // used by the process tests at the workspace root
+pub use processes::{free_port, read_until};
 pub use session::Session;
 pub use tokens::{TOKEN_SECRET, claims, sign, subscriber_token};
 
