@@ -36,37 +36,52 @@ pub async fn prune(
     config: &RetentionConfig,
     now: DateTime<Utc>,
 ) -> Result<Pruned> {
-    let mut pruned = Pruned::default();
     if config.delivery_log_days == 0 {
-        return Ok(pruned);
+        return Ok(Pruned::default());
     }
     let cutoff = now - Duration::days(i64::from(config.delivery_log_days));
     let batch = i64::try_from(config.batch_size).unwrap_or(i64::MAX);
-    let mut after = 0;
+    let deliveries = walk(db, "deliveries", batch, cutoff, |after, last| {
+        prune_chunk(db, after, last, cutoff)
+    })
+    .await?;
+    // Messages the same way, so a table of millions of sends is never scanned whole.
+    let messages = walk(db, "messages", batch, cutoff, |after, last| {
+        prune_messages(db, after, last, cutoff)
+    })
+    .await?;
+    Ok(Pruned {
+        deliveries,
+        messages,
+    })
+}
+
+/// Walks `table` in chunks of `batch` ids from its oldest row, calling `prune` with each
+/// chunk's bounds (after, last], until a chunk reaches past `cutoff` or
+/// [`CHUNKS_PER_PASS`] have been pruned. Returns what `prune` removed.
+async fn walk<F, Fut>(
+    db: &DatabaseConnection,
+    table: &'static str,
+    batch: i64,
+    cutoff: DateTime<Utc>,
+    mut prune: F,
+) -> Result<u64>
+where
+    F: FnMut(i64, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<u64>>,
+{
+    let (mut after, mut removed) = (0, 0);
     for _ in 0..CHUNKS_PER_PASS {
-        let Some((last, last_created)) = chunk_end(db, "deliveries", after, batch).await? else {
+        let Some((last, last_created)) = chunk_end(db, table, after, batch).await? else {
             break;
         };
-        pruned.deliveries += prune_chunk(db, after, last, cutoff).await?;
+        removed += prune(after, last).await?;
         if last_created >= cutoff {
             break;
         }
         after = last;
     }
-    // Messages the same way: by id from the oldest, so a table of millions of sends is
-    // never scanned whole.
-    let mut after = 0;
-    for _ in 0..CHUNKS_PER_PASS {
-        let Some((last, last_created)) = chunk_end(db, "messages", after, batch).await? else {
-            break;
-        };
-        pruned.messages += prune_messages(db, after, last, cutoff).await?;
-        if last_created >= cutoff {
-            break;
-        }
-        after = last;
-    }
-    Ok(pruned)
+    Ok(removed)
 }
 
 /// `sql` for `backend`: written with `$1`, `$2`… (Postgres), which SQLite reads as
