@@ -57,6 +57,7 @@ impl Role {
                     | CampaignsRead
                     | CampaignsReview
                     | DeliveriesRead
+                    | SendingHalt
             ),
             Role::Viewer => matches!(
                 scope,
@@ -112,10 +113,13 @@ pub enum Scope {
     DeliveriesRead,
     #[serde(rename = "deliveries:redrive")]
     DeliveriesRedrive,
+    /// Stop and release sending (the kill switch).
+    #[serde(rename = "sending:halt")]
+    SendingHalt,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 18] = [
+    pub const ALL: [Scope; 19] = [
         Scope::SubscribersRead,
         Scope::SubscribersWrite,
         Scope::MessagesSend,
@@ -134,6 +138,7 @@ impl Scope {
         Scope::ChannelsManage,
         Scope::DeliveriesRead,
         Scope::DeliveriesRedrive,
+        Scope::SendingHalt,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -156,6 +161,7 @@ impl Scope {
             Scope::ChannelsManage => "channels:manage",
             Scope::DeliveriesRead => "deliveries:read",
             Scope::DeliveriesRedrive => "deliveries:redrive",
+            Scope::SendingHalt => "sending:halt",
         }
     }
 

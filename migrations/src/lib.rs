@@ -19,6 +19,7 @@ mod m20261204_000007_pacing_lanes;
 mod m20261204_000008_chosen_instances;
 mod m20261204_000009_delivery_log_outlives_subscribers;
 mod m20261204_000010_delivery_totals;
+mod m20261204_000011_halts;
 mod schema_util;
 
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_chosen_instances::Migration),
             Box::new(m20261204_000009_delivery_log_outlives_subscribers::Migration),
             Box::new(m20261204_000010_delivery_totals::Migration),
+            Box::new(m20261204_000011_halts::Migration),
         ]
     }
 }

@@ -15,18 +15,21 @@ use herald_channels::{
     PluginKind, PushMessage, WebhookMessage,
 };
 use herald_core::campaigns::dispatch::{complete_finished, start_due};
-use herald_core::campaigns::pages::{claim, cut_pages, finish, open_pages, prepare};
+use herald_core::campaigns::pages::{
+    claim, cut_pages, finish, give_back_if_halted, open_pages, prepare,
+};
 use herald_core::channel::ChannelKind;
 use herald_core::channel_instances::build_enabled;
 use herald_core::config::{Config, DeliveryConfig};
 use herald_core::db::ids_in;
 use herald_core::deliveries::devices::NO_ENDPOINT;
-use herald_core::deliveries::page::{record_first, record_held, record_paced};
+use herald_core::deliveries::page::{record_first, record_held, record_paced, record_stopped};
 use herald_core::deliveries::{
     Attempt, Recorded, RetryPolicy, Stop, any_deferred_due, claim_due, expire_due, reconsider_due,
     record,
 };
 use herald_core::entities::{delivery, message, subscriber, subscriber_endpoint};
+use herald_core::halts::{HaltWatch, Halts};
 use herald_core::inbox::Bus;
 use herald_core::inbox::deliver::item_for;
 use herald_core::inbox::store::store_batch;
@@ -115,6 +118,8 @@ impl Routes {
 struct Prepared {
     /// The channel's name, for the metrics.
     kind: &'static str,
+    /// The message's campaign, for the kill switch.
+    campaign: Option<i64>,
     channel: Arc<dyn Channel>,
     delivery: Delivery,
     endpoint: Option<i64>,
@@ -142,6 +147,8 @@ pub struct Deliverer {
     pacer: Arc<Pacer>,
     /// Counts what is attempted; kept across rebuilds.
     metrics: WorkerMetrics,
+    /// The kill switch's stops; kept across rebuilds.
+    halts: HaltWatch,
 }
 
 /// What a delivery needs besides its row: its message, compiled content, subscriber
@@ -176,8 +183,15 @@ impl Deliverer {
             bus: None,
             pacer: Arc::new(Pacer::new(config.delivery.pacing.clone())),
             metrics: WorkerMetrics::default(),
+            halts: HaltWatch::default(),
             db,
         })
+    }
+
+    /// Holds back sends the kill switch stops, as `halts` (the worker's) knows them.
+    pub fn with_halts(mut self, halts: HaltWatch) -> Self {
+        self.halts = halts;
+        self
     }
 
     /// Counts into `metrics` (the worker's, which outlive a rebuild of the deliverer).
@@ -208,6 +222,7 @@ impl Deliverer {
     /// runs every open page here, then completes finished campaigns. (The worker's loops
     /// run the steps side by side, and the job queue runs the pages.)
     pub async fn run_once(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
+        self.halts.reload(&self.db).await?;
         let upkeep = self.upkeep(now).await?;
         let sent = self.send_batch(now).await?;
         self.advance_campaigns(now).await?;
@@ -272,6 +287,10 @@ impl Deliverer {
         task: &str,
         now: DateTime<Utc>,
     ) -> herald_core::Result<Option<Recorded>> {
+        if give_back_if_halted(&self.db, id).await? {
+            tracing::debug!(page = id, "page given back: the kill switch stops it");
+            return Ok(None);
+        }
         let Some(claimed) = claim(&self.db, id, task, now).await? else {
             return Ok(None);
         };
@@ -309,6 +328,7 @@ impl Deliverer {
             );
             recorded.held += record_held(&self.db, tried.held, now).await?;
             recorded.paced += record_paced(&self.db, tried.paced, now).await?;
+            recorded.stopped += record_stopped(&self.db, tried.stopped, now).await?;
             self.disable_dead(tried.dead_endpoints).await?;
         }
         finish(&self.db, page.id, Utc::now()).await?;
@@ -321,7 +341,7 @@ impl Deliverer {
 
     /// Claims one batch of due deliveries, sends it and records the outcomes.
     pub async fn send_batch(&self, now: DateTime<Utc>) -> herald_core::Result<Recorded> {
-        let claimed = claim_batch(&self.db, &self.config, now).await?;
+        let claimed = claim_batch(&self.db, &self.config, now, &self.halts.current()).await?;
         self.send_claimed(claimed, now).await
     }
 
@@ -351,6 +371,7 @@ impl Deliverer {
         let mut recorded = record(&self.db, attempts, &self.policy, now).await?;
         recorded.held = record_held(&self.db, held, now).await?;
         recorded.paced = record_paced(&self.db, tried.paced, now).await?;
+        recorded.stopped = record_stopped(&self.db, tried.stopped, now).await?;
         self.disable_dead(tried.dead_endpoints).await?;
         tracing::debug!(?recorded, "batch sent");
         Ok(recorded)
@@ -378,6 +399,13 @@ impl Deliverer {
         let prepared = self.prepare(round, &row);
         let (outcome, endpoint, started_at, clock) = match prepared {
             Ok(ready) => {
+                if let Some(why) = self
+                    .halts
+                    .current()
+                    .stops(ready.campaign, Some(&ready.lane.instance))
+                {
+                    return Tried::Stopped(row, why.to_owned());
+                }
                 let latest = latest.unwrap_or_else(|| Instant::now() + LONGEST_PACING_WAIT);
                 if let Err(slot) = self.pacer.admit(&ready.lane, latest).await {
                     let due = Utc::now()
@@ -511,6 +539,7 @@ impl Deliverer {
             .map_err(|e| DeliveryOutcome::permanent(e.to_string()))?;
         Ok(Prepared {
             kind: ChannelKind::parse(&row.channel).map_or("unknown", ChannelKind::as_str),
+            campaign: message.campaign_id,
             lane: Lane::of(&route.name, &content),
             channel: route.channel,
             delivery: Delivery {
@@ -594,6 +623,8 @@ enum Tried {
     Sent(Attempt, Option<i64>),
     Held(delivery::Model, KeywordHit),
     Paced(delivery::Model, DateTime<Utc>),
+    /// The kill switch stopped it before it was sent; why.
+    Stopped(delivery::Model, String),
 }
 
 /// A batch's turns, sorted for recording.
@@ -601,6 +632,7 @@ struct Outcomes {
     attempts: Vec<Attempt>,
     held: Vec<(delivery::Model, KeywordHit)>,
     paced: Vec<(delivery::Model, DateTime<Utc>)>,
+    stopped: Vec<(delivery::Model, String)>,
     /// Endpoints their providers reported gone.
     dead_endpoints: Vec<(i64, String)>,
 }
@@ -611,6 +643,7 @@ impl Outcomes {
             attempts: Vec::with_capacity(tried.len()),
             held: Vec::new(),
             paced: Vec::new(),
+            stopped: Vec::new(),
             dead_endpoints: Vec::new(),
         };
         for turn in tried {
@@ -630,6 +663,7 @@ impl Outcomes {
                 }
                 Tried::Held(row, hit) => outcomes.held.push((row, hit)),
                 Tried::Paced(row, due) => outcomes.paced.push((row, due)),
+                Tried::Stopped(row, why) => outcomes.stopped.push((row, why)),
             }
         }
         outcomes
@@ -656,17 +690,20 @@ fn add(a: Recorded, b: Recorded) -> Recorded {
         expired: a.expired + b.expired,
         held: a.held + b.held,
         paced: a.paced + b.paced,
+        stopped: a.stopped + b.stopped,
     }
 }
 
-/// Claims one batch of due deliveries under a lease, as `config` sizes them.
+/// Claims one batch of due deliveries under a lease, as `config` sizes them, leaving out
+/// what `halts` stops.
 pub async fn claim_batch(
     db: &DatabaseConnection,
     config: &DeliveryConfig,
     now: DateTime<Utc>,
+    halts: &Halts,
 ) -> herald_core::Result<Vec<delivery::Model>> {
     let lease = Duration::from_secs(config.lease_secs);
-    claim_due(db, now, lease, config.batch_size).await
+    claim_due(db, now, lease, config.batch_size, halts).await
 }
 
 /// A delivery's message, subscriber and compiled content.

@@ -12,6 +12,7 @@ use herald_core::channel_instances::{Fingerprint, fingerprint};
 use herald_core::config::Config;
 use herald_core::deliveries::backlog::backlog;
 use herald_core::deliveries::{Doorbell, Recorded};
+use herald_core::halts::HaltWatch;
 use herald_core::inbox::Bus;
 use herald_core::pacing::publish;
 use sea_orm::DatabaseConnection;
@@ -34,6 +35,8 @@ pub struct Current {
     /// This worker's pacing, kept when the deliverer is rebuilt.
     pacer: Arc<Pacer>,
     metrics: WorkerMetrics,
+    /// The kill switch's stops, kept current by the bus and a timer.
+    halts: HaltWatch,
     built: Mutex<Option<(Fingerprint, Arc<Deliverer>)>>,
 }
 
@@ -59,7 +62,8 @@ impl Current {
                     let deliverer = deliverer
                         .with_bus(self.bus.clone())
                         .with_pacer(Arc::clone(&self.pacer))
-                        .with_metrics(self.metrics.clone());
+                        .with_metrics(self.metrics.clone())
+                        .with_halts(self.halts.clone());
                     *built = Some((now_is, Arc::new(deliverer)));
                 }
                 Err(error) => tracing::warn!(%error, "loading channel instances failed"),
@@ -84,7 +88,21 @@ pub async fn run_loop(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let pages = PageQueue::new(&db, &config.delivery)?;
+    let stop = CancellationToken::new();
+    let halts = HaltWatch::default();
+    if let Err(error) = halts.reload(&db).await {
+        tracing::warn!(%error, "reading the kill switch failed; reading it again shortly");
+    }
+    // A released stop lets work go at once: every sender looks for it.
+    let released = doorbell.clone();
+    let senders_count = config.delivery.batches_in_flight;
+    halts.follow(db.clone(), stop.clone(), move || {
+        for _ in 0..senders_count {
+            released.pass_on();
+        }
+    });
     let current = Arc::new(Current {
+        halts,
         db,
         pacer: Arc::new(Pacer::new(config.delivery.pacing.clone())),
         metrics,
@@ -93,7 +111,6 @@ pub async fn run_loop(
         config: config.clone(),
         bus,
     });
-    let stop = CancellationToken::new();
     let mut senders = Vec::new();
     for _ in 0..config.delivery.batches_in_flight {
         senders.push(send_loop(
@@ -247,7 +264,7 @@ async fn send_one(current: &Current, doorbell: &Doorbell) -> herald_core::Result
     }
     let now = Utc::now();
     let delivery = &current.config.delivery;
-    let claimed = claim_batch(&current.db, delivery, now).await?;
+    let claimed = claim_batch(&current.db, delivery, now, &current.halts.current()).await?;
     if claimed.is_empty() {
         return Ok(Recorded::default());
     }

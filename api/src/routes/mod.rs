@@ -12,6 +12,7 @@ mod campaigns;
 mod channels;
 mod dead_letters;
 mod deliveries;
+mod halts;
 mod health;
 mod inbox;
 mod list_entries;
@@ -46,6 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(messages::router())
         .merge(dead_letters::router())
         .merge(deliveries::router())
+        .merge(halts::router())
         .merge(reports::router())
         .merge(unsubscribe::router())
         .merge(subscriber_tokens::router())

@@ -45,7 +45,7 @@ async fn drain(db: DatabaseConnection, policy: RetryPolicy) -> u64 {
     loop {
         // A lease of zero makes every claimed row due again at once, so each claim
         // meets rows the other worker is recording: the case that once stalled.
-        let claimed = claim_due(&db, Utc::now(), Duration::ZERO, BATCH)
+        let claimed = claim_due(&db, Utc::now(), Duration::ZERO, BATCH, &Default::default())
             .await
             .expect("a claim finishes");
         if claimed.is_empty() {
@@ -108,7 +108,7 @@ async fn a_claim_looks_its_rows_up_by_key_even_in_a_generic_plan() {
         .unwrap();
     let prepare = format!(
         "PREPARE claim(timestamptz, timestamptz) AS {}",
-        herald_core::deliveries::postgres_claim_sql(500)
+        herald_core::deliveries::postgres_claim_sql(500, "")
     );
     txn.execute_unprepared(&prepare).await.unwrap();
     let plan: Vec<String> = txn

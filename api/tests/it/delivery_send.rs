@@ -149,7 +149,9 @@ async fn deliveries_retry_fail_die_and_survive_a_dead_worker() {
         .unwrap();
     let lease = Duration::from_secs(300);
     // Claim in id order up to `later`, then give the others back untouched.
-    let claimed = claim_due(&app.db, now, lease, 5).await.unwrap();
+    let claimed = claim_due(&app.db, now, lease, 5, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 5);
     for row in claimed.into_iter().filter(|d| d.id != only_later.id) {
         let mut active: delivery::ActiveModel = row.into();

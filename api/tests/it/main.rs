@@ -15,6 +15,7 @@ mod channels;
 mod deliveries;
 mod delivery_queue;
 mod delivery_send;
+mod halts;
 mod helpers;
 mod housekeeping;
 mod import;

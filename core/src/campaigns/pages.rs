@@ -29,6 +29,7 @@ use crate::entities::{
     campaign, delivery, delivery_page, message, subscriber, subscriber_endpoint,
 };
 use crate::error::{Error, Result};
+use crate::halts::ALL_HALTED;
 use crate::inbox::store::Stored;
 use crate::rules::KeywordRules;
 use crate::rules::engine::{Recipient, RuleSet};
@@ -157,7 +158,9 @@ where
 }
 
 /// Pages to hand to the job queue: never handed over, or handed over or claimed so long
-/// ago that their task is lost. Oldest first, at most `limit`.
+/// ago that their task is lost. Oldest first, at most `limit`. None while the kill
+/// switch stops all sending or the page's campaign: their tasks would only give them
+/// back.
 pub async fn to_hand_over(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -173,6 +176,10 @@ pub async fn to_hand_over(
     Ok(delivery_page::Entity::find()
         .filter(delivery_page::Column::DoneAt.is_null())
         .filter(never.or(lost))
+        .filter(Expr::cust(format!(
+            "NOT {ALL_HALTED} AND message_id NOT IN (SELECT m.id FROM messages m \
+             JOIN halts h ON h.scope = 'campaign' AND h.target_id = m.campaign_id)"
+        )))
         .order_by_asc(delivery_page::Column::Id)
         .limit(limit)
         .all(db)
@@ -255,6 +262,27 @@ pub async fn claim(
             ..page
         },
     }))
+}
+
+/// Gives page `id` back to be handed over again when the kill switch stops all sending
+/// or its campaign; returns whether it did. The page's task then ends without running
+/// it, and the page waits until the stop is released.
+pub async fn give_back_if_halted(db: &impl ConnectionTrait, id: i64) -> Result<bool> {
+    let given_back = delivery_page::Entity::update_many()
+        .col_expr(
+            delivery_page::Column::PushedAt,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .filter(delivery_page::Column::Id.eq(id))
+        .filter(delivery_page::Column::DoneAt.is_null())
+        .filter(Expr::cust(format!(
+            "({ALL_HALTED} OR message_id IN (SELECT m.id FROM messages m \
+             JOIN halts h ON h.scope = 'campaign' AND h.target_id = m.campaign_id))"
+        )))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(given_back == 1)
 }
 
 /// Marks page `id` done: everything it decided is written.

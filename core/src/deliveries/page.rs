@@ -266,9 +266,9 @@ async fn written_before(
         .collect())
 }
 
-/// Whether the campaign still runs. On Postgres its row stays share-locked until `txn`
-/// ends, so a pause or cancel waits for the page being reserved, and the next page sees
-/// it.
+/// Whether the campaign still runs and the kill switch stops neither it nor all
+/// sending. On Postgres its row stays share-locked until `txn` ends, so a pause or
+/// cancel waits for the page being reserved, and the next page sees it.
 async fn still_running(txn: &impl ConnectionTrait, campaign_id: i64) -> Result<bool> {
     let mut query = campaign::Entity::find_by_id(campaign_id)
         .select_only()
@@ -277,7 +277,8 @@ async fn still_running(txn: &impl ConnectionTrait, campaign_id: i64) -> Result<b
         query = query.lock_shared();
     }
     let status: Option<String> = query.into_tuple().one(txn).await?;
-    Ok(status.as_deref() == Some(Status::Running.as_str()))
+    Ok(status.as_deref() == Some(Status::Running.as_str())
+        && !crate::halts::stops_campaign(txn, campaign_id).await?)
 }
 
 /// Writes every (recipient, channel) of a page of a cancelled campaign as cancelled;
@@ -497,6 +498,36 @@ where
                 status: DeliveryStatus::Queued.as_str(),
                 not_before: Some(due),
                 reason: Some("paced: its receiver pushed back, so it waits for a free slot".into()),
+                filter: None,
+                rule_id: row.rule_id,
+                list_entry_id: row.list_entry_id,
+                endpoint_id: None,
+            };
+            (row, change)
+        })
+        .collect();
+    file_untried(db, filed, false, now).await
+}
+
+/// Deliveries the kill switch stopped before they were sent: queued again, due now (the
+/// claims leave them out while the stop holds), unattempted and keeping their ledger
+/// slot, with why in their reason. Returns how many.
+pub async fn record_stopped<C>(
+    db: &C,
+    stopped: Vec<(delivery::Model, String)>,
+    now: DateTime<Utc>,
+) -> Result<u64>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let filed = stopped
+        .into_iter()
+        .map(|(row, why)| {
+            let change = Change {
+                id: row.id,
+                status: DeliveryStatus::Queued.as_str(),
+                not_before: Some(now),
+                reason: Some(why),
                 filter: None,
                 rule_id: row.rule_id,
                 list_entry_id: row.list_entry_id,

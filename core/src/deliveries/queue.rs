@@ -17,10 +17,13 @@ use crate::config::DeliveryConfig;
 use crate::db::is_postgres;
 use crate::entities::{delivery, delivery_attempt};
 use crate::error::Result;
+use crate::halts::{ALL_HALTED, Halts};
 
-/// Messages of paused or cancelled campaigns: their deliveries are not sent.
+/// Messages of paused or cancelled campaigns, or of campaigns the kill switch stopped:
+/// their deliveries are not sent.
 pub(crate) const HELD_MESSAGES: &str = "SELECT m.id FROM messages m JOIN campaigns c ON c.id = m.campaign_id \
-     WHERE c.status IN ('paused', 'cancelled')";
+     WHERE c.status IN ('paused', 'cancelled') \
+     OR c.id IN (SELECT target_id FROM halts WHERE scope = 'campaign')";
 
 /// Rows per statement when recording: under SQLite's parameter limit.
 pub(crate) const RECORD_CHUNK: usize = 1_000;
@@ -37,7 +40,8 @@ const CLAIMED_COLUMNS: &str = "id, message_id, subscriber_id, channel, endpoint_
 
 /// Claims up to `limit` due deliveries: queued ones whose time has come, and claimed
 /// ones whose lease ran out. Each claim counts as an attempt and holds a lease until
-/// `now + lease`.
+/// `now + lease`. Nothing is claimed while all sending is stopped, nor what goes
+/// through a channel instance `halts` holds stopped.
 ///
 /// On Postgres the rows are picked and locked once, in a materialised CTE, skipping
 /// rows another transaction holds (a worker claiming or recording them), and then
@@ -51,11 +55,13 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     lease: Duration,
     limit: u64,
+    halts: &Halts,
 ) -> Result<Vec<delivery::Model>> {
     let lease_end = now + chrono::Duration::from_std(lease).unwrap_or_default();
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let stopped = halts.claim_filter();
     let mut claimed = if is_postgres(db) {
-        let sql = postgres_claim_sql(limit);
+        let sql = postgres_claim_sql(limit, &stopped);
         let statement = Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
@@ -78,6 +84,7 @@ pub async fn claim_due(
              WHERE id IN (SELECT id FROM deliveries \
                  WHERE status IN ('queued', 'sending') AND (not_before IS NULL OR not_before <= ?) \
                  AND message_id NOT IN ({HELD_MESSAGES}) \
+                 AND NOT {ALL_HALTED}{stopped} \
                  ORDER BY id LIMIT {limit}) \
              RETURNING {CLAIMED_COLUMNS}"
         );
@@ -95,7 +102,8 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-/// The Postgres claim for batches of `limit`; `$1` is now, `$2` the lease's end.
+/// The Postgres claim for batches of `limit`, leaving out what `stopped` (a
+/// [`Halts::claim_filter`]) matches; `$1` is now, `$2` the lease's end.
 ///
 /// The limit is written into the statement, not bound: a prepared statement's generic
 /// plan cannot see a bound limit and assumes 10,000 rows, and for that it joins the
@@ -103,13 +111,14 @@ pub async fn claim_due(
 /// sequential scan, in the earlier `IN (…)` form) made each claim cost a pass over
 /// every delivery, and under concurrent recordings it ran for over an hour. With the
 /// literal, every plan is the picked ids looked up by primary key.
-pub fn postgres_claim_sql(limit: i64) -> String {
+pub fn postgres_claim_sql(limit: i64, stopped: &str) -> String {
     format!(
         "WITH picked AS MATERIALIZED ( \
              SELECT id FROM deliveries \
              WHERE status IN ('queued', 'sending') \
                  AND (not_before IS NULL OR not_before <= $1) \
                  AND message_id NOT IN ({HELD_MESSAGES}) \
+                 AND NOT {ALL_HALTED}{stopped} \
              ORDER BY id LIMIT {limit} FOR UPDATE SKIP LOCKED) \
          UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
              not_before = $2, updated_at = $1 \
@@ -223,6 +232,8 @@ pub struct Recorded {
     pub held: u64,
     /// Deliveries their lane's pacing put off to a later slot, unattempted.
     pub paced: u64,
+    /// Deliveries the kill switch held back before they were sent: they wait queued.
+    pub stopped: u64,
 }
 
 fn outcome_row(outcome: &DeliveryOutcome) -> (&'static str, String) {

@@ -12,6 +12,7 @@ pub mod channel_instance;
 pub mod delivery;
 pub mod delivery_attempt;
 pub mod delivery_page;
+pub mod halt;
 pub mod inbox_item;
 pub mod inbox_state;
 pub mod list_entry;

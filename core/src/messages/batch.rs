@@ -274,6 +274,8 @@ where
 {
     let ready = &prepared.ready;
     let txn = crate::db::begin_write(db).await?;
+    // While the kill switch stops all sending, inbox deliveries wait queued too.
+    let halted = crate::halts::stops_everything(&txn).await?;
     let rows: Vec<message::ActiveModel> = ready
         .iter()
         .map(|r| {
@@ -313,13 +315,14 @@ where
         .map(|(r, message)| NewMessage {
             message,
             recipients: &r.recipients.found,
-            stores_inbox: r.inbox.is_some(),
+            stores_inbox: r.inbox.is_some() && !halted,
         })
         .collect();
     let plans = plan_messages(&txn, &rules, &new, now).await?;
     let inbox: Vec<Planned<'_>> = ready
         .iter()
         .zip(&messages)
+        .filter(|_| !halted)
         .filter_map(|(r, message)| {
             Some(Planned {
                 message,

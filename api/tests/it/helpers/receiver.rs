@@ -66,7 +66,6 @@ impl Answer {
     }
 
     /// Answered only after `delay`.
-    #[allow(dead_code)] // used by the worker process tests at the workspace root
     pub fn after(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
@@ -117,7 +116,6 @@ impl Receiver {
     }
 
     /// How many requests arrived so far (without copying them).
-    #[allow(dead_code)] // used by the worker process tests at the workspace root
     pub fn count(&self) -> usize {
         self.hooks
             .lock()
