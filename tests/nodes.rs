@@ -497,3 +497,117 @@ async fn a_stop_that_hangs_ends_after_the_grace_period() {
     assert!(log.contains("shutdown_grace_secs"), "{log}");
     drop(upload);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kill_switch_reaches_a_worker_process_and_its_release_loses_nothing() {
+    use helpers::receiver::{Answer, Receiver};
+
+    if !helpers::backend_is_postgres() {
+        eprintln!("several processes share Postgres (HERALD_TEST_BACKEND=postgres)");
+        return;
+    }
+    const RECIPIENTS: usize = 40;
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    // Slow answers, one at a time: the send is still under way when it is stopped.
+    let receiver = Receiver::start(|_, _| Answer::ok().after(Duration::from_millis(150))).await;
+    admin
+        .ok(
+            Method::POST,
+            "/v1/channels",
+            &json!({ "name": "hooks", "settings": { "kind": "webhook",
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "allow_list": ["127.0.0.0/8"] } }),
+        )
+        .await;
+    let mut recipients = Vec::new();
+    for i in 0..RECIPIENTS {
+        let id = format!("s{i}");
+        admin
+            .ok(Method::PUT, &format!("/v1/subscribers/{id}"), &json!({}))
+            .await;
+        admin
+            .ok(
+                Method::POST,
+                &format!("/v1/subscribers/{id}/endpoints"),
+                &json!({ "channel": "webhook", "address": receiver.url("hook") }),
+            )
+            .await;
+        recipients.push(id);
+    }
+    let worker_env = [
+        ("HERALD_DELIVERY__CONCURRENCY", "1"),
+        ("HERALD_DELIVERY__BATCHES_IN_FLIGHT", "1"),
+    ];
+    let worker = herald_with("worker", app.database_url(), free_port(), &worker_env);
+    let key = app.api_key(&["messages:send"]).await;
+    let accepted = app
+        .anonymous()
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&key)
+        .json(
+            &json!({ "recipients": recipients, "channels": ["webhook"], "category": "news",
+            "content": { "webhook": { "payload": "{\"hello\": 1}" } } }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status().as_u16(), 202);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while receiver.count() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never sent; its log:\n{}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Stopped through another process: the worker hears it over Postgres.
+    let stop = admin
+        .ok(
+            Method::POST,
+            "/v1/halts",
+            &json!({ "scope": "all", "reason": "drill" }),
+        )
+        .await;
+    let mut sent = receiver.count();
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_millis(1500) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if receiver.count() != sent {
+            (sent, quiet_since) = (receiver.count(), Instant::now());
+        }
+        assert!(Instant::now() < deadline, "sending never stopped");
+    }
+    assert!(
+        sent < RECIPIENTS,
+        "stopped only after everything was sent ({sent})"
+    );
+
+    admin
+        .ok(
+            Method::DELETE,
+            &format!("/v1/halts/{}", stop["id"]),
+            &json!({}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while receiver.count() < RECIPIENTS {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {RECIPIENTS} after the release; the worker's log:\n{}",
+            receiver.count(),
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ids = receiver.ids("hook");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        (receiver.count(), ids.len()),
+        (RECIPIENTS, RECIPIENTS),
+        "each sent once"
+    );
+}

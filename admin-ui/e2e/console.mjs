@@ -9,7 +9,9 @@
 // that CSV, finds the subscriber by typing the start of their id, opens their page from
 // the keyboard and sees the campaign's inbox message unread, then read. Also: rules of
 // every kind and a block list import, admin screens (SMTP and MQTT channels from their
-// forms), session expiry, a narrow (390px) window, and a keyboard-only
+// forms), the kill switch (a reviewer stops all sending, the banner shows on every page,
+// an admin stops a channel and releases both), session expiry, a narrow (390px)
+// window, and a keyboard-only
 // walk from login through the campaign wizard. Screenshots of every main screen go to
 // $TEST_OUTPUT (test-output/); any console error fails the test.
 //
@@ -634,6 +636,51 @@ try {
   assert.ok(!(await adminPage.content()).includes(p8.split("\n")[1]), "the key is never shown");
   await admin("DELETE", "/v1/channels/ios");
 
+  // ---- the kill switch: a reviewer stops all sending, every page says so, an admin
+  // stops one channel too and releases both ----
+  await reviewer.goto(`${base}/kill-switch`);
+  await reviewer.getByRole("heading", { name: "Kill switch" }).waitFor();
+  await reviewer.getByText("Nothing is stopped.").waitFor();
+  reviewer.once("dialog", (dialog) => void dialog.accept());
+  await expectFailures([422], async () => {
+    await reviewer.getByRole("button", { name: "Stop sending" }).click();
+    await reviewer.getByText("say why, in 1 to 500 characters").waitFor();
+  });
+  await reviewer.getByLabel("Reason").fill("complaint spike");
+  reviewer.once("dialog", (dialog) => void dialog.accept());
+  await reviewer.getByRole("button", { name: "Stop sending" }).click();
+  await reviewer.getByText("All sending stopped.").waitFor();
+  await reviewer.locator(".halt-banner", { hasText: "All sending (complaint spike)" }).waitFor();
+  await reviewer.getByRole("table", { name: "Stops in force" }).getByText("rita", { exact: false }).waitFor();
+  await shot(reviewer, "kill-switch-stopped");
+  await adminPage.goto(`${base}/deliveries`);
+  await adminPage.locator(".halt-banner", { hasText: "All sending (complaint spike)" }).waitFor();
+  await adminPage.getByRole("link", { name: "Open the kill switch" }).click();
+  await adminPage.getByRole("heading", { name: "Kill switch" }).waitFor();
+  await adminPage.getByLabel("One channel instance").check();
+  await adminPage.getByLabel("Channel instance", { exact: true }).fill("partner-webhook");
+  await adminPage.getByLabel("Reason").fill("partner outage");
+  adminPage.once("dialog", (dialog) => void dialog.accept());
+  await adminPage.getByRole("button", { name: "Stop sending" }).click();
+  await adminPage.getByText("Channel partner-webhook stopped.").waitFor();
+  const stops = adminPage.getByRole("table", { name: "Stops in force" });
+  await stops.getByText("Channel partner-webhook").waitFor();
+  await shot(adminPage, "kill-switch-two-stops");
+  assert.equal((await admin("GET", "/v1/halts")).length, 2);
+  for (const what of ["All sending", "Channel partner-webhook"]) {
+    adminPage.once("dialog", (dialog) => void dialog.accept());
+    await stops.getByRole("row", { name: new RegExp(what) }).getByRole("button", { name: "Release" }).click();
+    await adminPage.getByText(`${what} released`, { exact: false }).waitFor();
+  }
+  await adminPage.getByText("Nothing is stopped.").waitFor();
+  assert.equal(await adminPage.locator(".halt-banner").count(), 0, "the banner goes with the last stop");
+  await shot(adminPage, "kill-switch-released");
+  const haltAudit = await admin("GET", "/v1/audit-log?target_kind=halt");
+  assert.deepEqual(
+    haltAudit.items.map((entry) => entry.action).sort(),
+    ["sending.halt", "sending.halt", "sending.release", "sending.release"],
+  );
+
   // ---- a narrow window ----
   const { page: phone } = await newPage(390, 844);
   await logIn(phone, "edith");
@@ -649,7 +696,7 @@ try {
   await phone.locator(".progress-caption").first().waitFor();
   await shot(phone, "narrow-campaign");
   // No page is wider than the phone (wide tables scroll inside their card).
-  for (const path of ["", "/campaigns/new", "/templates/1", "/audiences/new", "/deliveries", "/review", "/audiences/1", "/reports", "/subscribers/u2", "/rules", "/subscribers"]) {
+  for (const path of ["", "/campaigns/new", "/templates/1", "/audiences/new", "/deliveries", "/review", "/audiences/1", "/reports", "/subscribers/u2", "/rules", "/subscribers", "/kill-switch"]) {
     if (path) {
       await phone.goto(`${base}${path}`);
       await phone.getByRole("button", { name: "Log out" }).waitFor();

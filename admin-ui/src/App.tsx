@@ -27,6 +27,8 @@ import { RuleEditor } from "./pages/RuleEditor";
 import { Channels } from "./pages/Channels";
 import { Subscribers } from "./pages/Subscribers";
 import { SubscriberDetail } from "./pages/SubscriberDetail";
+import { KillSwitch } from "./pages/KillSwitch";
+import { HaltBanner } from "./ui/HaltBanner";
 import { Button } from "./ui/kit";
 
 type Params = Record<string, string>;
@@ -53,6 +55,7 @@ const ROUTES: Route[] = [
   { pattern: "/deliveries", page: Deliveries, scope: "deliveries:read" },
   { pattern: "/reports", page: Reports, scope: "deliveries:read" },
   { pattern: "/dead-letters", page: DeadLetters, scope: "deliveries:read" },
+  { pattern: "/kill-switch", page: KillSwitch, scope: "campaigns:read" },
   { pattern: "/api-keys", page: ApiKeys, scope: "api_keys:manage" },
   { pattern: "/channels", page: Channels, scope: "channels:manage" },
   { pattern: "/operators", page: Operators, scope: "operators:manage" },
@@ -70,6 +73,7 @@ const NAV: { to: string; label: string; scope: Scope; section: string }[] = [
   { to: "/reports", label: "Reports", scope: "deliveries:read", section: "Delivery" },
   { to: "/deliveries", label: "Delivery log", scope: "deliveries:read", section: "Delivery" },
   { to: "/dead-letters", label: "Dead letters", scope: "deliveries:read", section: "Delivery" },
+  { to: "/kill-switch", label: "Kill switch", scope: "campaigns:read", section: "Delivery" },
   { to: "/channels", label: "Channels", scope: "channels:manage", section: "Administration" },
   { to: "/api-keys", label: "API keys", scope: "api_keys:manage", section: "Administration" },
   { to: "/operators", label: "Operators", scope: "operators:manage", section: "Administration" },
@@ -174,6 +178,7 @@ function Shell({ path }: { path: string }) {
         </div>
       </nav>
       <main id="main" className="content" tabIndex={-1}>
+        <HaltBanner />
         {body}
       </main>
     </div>

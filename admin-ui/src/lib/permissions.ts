@@ -13,7 +13,7 @@ const READS: Scope[] = [
 const GRANTS: Record<Role, Scope[] | "all"> = {
   admin: "all",
   editor: [...READS, "subscribers:write", "templates:write", "audiences:write", "campaigns:write", "deliveries:redrive"],
-  reviewer: [...READS, "campaigns:review"],
+  reviewer: [...READS, "campaigns:review", "sending:halt"],
   viewer: [...READS, "audit:read"],
 };
 

@@ -52,7 +52,7 @@ pub struct HaltIn {
     /// The campaign to stop (scope `campaign` only).
     pub campaign_id: Option<i64>,
     /// Why: shown to other operators and kept in the audit log.
-    #[validate(length(min = 1, max = 500))]
+    #[validate(length(min = 1, max = 500, message = "say why, in 1 to 500 characters"))]
     pub reason: String,
 }
 
