@@ -154,6 +154,11 @@ try {
   await adminPage.getByText("Test delivered.").waitFor();
   assert.equal(receiver.requests.filter((r) => r.path === "/test").length, 1, "the test send reached the receiver");
   await shot(adminPage, "channels");
+  // A second webhook instance: a campaign may choose between the two.
+  await admin("POST", "/v1/channels", {
+    name: "spare-webhook",
+    settings: { kind: "webhook", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", allow_list: ["127.0.0.1/32"] },
+  });
 
   // A receiver that answers 429: the worker paces that lane, and the Channels page says so.
   await admin("PUT", "/v1/subscribers/slow", {});
@@ -203,6 +208,8 @@ try {
   await editor.getByLabel("Send on email").check();
   await editor.getByLabel("Subject").fill("Spring is here, {{ subscriber.external_id }}");
   await editor.getByLabel("Plain-text body").fill("Use {{ data.promo }} at checkout.");
+  await editor.getByLabel("From (optional)").fill("Shop News <news@shop.example>");
+  await editor.getByLabel("Reply-To (optional)").fill("care@shop.example");
   await editor.getByRole("tab", { name: /Webhook/ }).click();
   await editor.getByLabel("Send on webhook").check();
   await editor.getByLabel("Payload (JSON)").fill('{"user": {{ subscriber.external_id }}, "promo": {{ data.promo }}}');
@@ -228,6 +235,11 @@ try {
   await editor.locator(".versions li").nth(1).waitFor();
   assert.equal(await editor.locator(".versions li").count(), 2);
   await shot(editor, "template-editor");
+  const templateId = Number(editor.url().split("/").pop());
+  const [newest] = (await admin("GET", `/v1/templates/${templateId}/versions`)).sort((a, b) => b.version - a.version);
+  assert.equal(newest.version, 2);
+  assert.equal(newest.content.email.from, "Shop News <news@shop.example>", "the sender is kept in each new version");
+  assert.equal(newest.content.email.reply_to, "care@shop.example");
 
   // An audience from a segment, with its live count.
   await nav(editor, "Audiences").click();
@@ -254,9 +266,14 @@ try {
   await editor.getByRole("button", { name: "Next" }).click();
   assert.ok(await editor.getByLabel("inbox").isChecked(), "the template's channels are chosen");
   assert.ok(await editor.getByLabel("email").isChecked());
-  assert.ok(await editor.getByLabel("webhook").isChecked());
+  assert.ok(await editor.getByLabel("webhook", { exact: true }).isChecked());
   assert.ok(await editor.getByLabel("push").isDisabled(), "a channel without content cannot be chosen");
   await editor.getByLabel("email").uncheck();
+  // Two webhook instances: the campaign chooses one (the default is the first by name).
+  const through = editor.getByLabel("Send webhook through");
+  assert.equal(await through.inputValue(), "", "the default until one is chosen");
+  await through.selectOption("partner-webhook");
+  await shot(editor, "campaign-wizard-channels");
   await editor.getByRole("button", { name: "Next" }).click();
   await editor.getByLabel("At a local time").check();
   await editor.getByLabel("Date", { exact: true }).fill("2031-05-04");
@@ -265,9 +282,12 @@ try {
   await editor.getByLabel("Right away").check();
   await editor.getByRole("button", { name: "Next" }).click();
   await editor.getByText("Right after it is scheduled").waitFor();
+  await editor.locator("dd", { hasText: "partner-webhook" }).waitFor();
   await editor.getByRole("button", { name: "Create draft" }).click();
   await editor.waitForURL(/\/campaigns\/\d+$/);
   const campaignUrl = editor.url();
+  const created = await admin("GET", `/v1/campaigns/${campaignUrl.split("/").pop()}`);
+  assert.deepEqual(created.instances, ["partner-webhook"], "the campaign keeps the instance it chose");
   await editor.getByRole("heading", { name: /Spring promo/ }).waitFor();
 
   await editor.getByRole("button", { name: "Simulate" }).click();
@@ -549,11 +569,12 @@ try {
   await shot(adminPage, "subscribers");
   // A channel instance switched off and on again keeps its secret.
   await nav(adminPage, "Channels").click();
-  await adminPage.getByRole("button", { name: "Disable" }).click();
-  await adminPage.locator(".badge", { hasText: "disabled" }).waitFor();
-  await adminPage.getByRole("button", { name: "Enable" }).click();
-  await adminPage.getByRole("button", { name: "Disable" }).waitFor();
-  await adminPage.getByText("secret", { exact: true }).waitFor();
+  const partner = adminPage.locator("section", { has: adminPage.getByRole("heading", { name: /^partner-webhook/ }) });
+  await partner.getByRole("button", { name: "Disable" }).click();
+  await partner.locator(".badge", { hasText: "disabled" }).waitFor();
+  await partner.getByRole("button", { name: "Enable" }).click();
+  await partner.getByRole("button", { name: "Disable" }).waitFor();
+  await partner.getByText("secret", { exact: true }).waitFor();
   // An SMTP relay from labelled fields: the password is write-only, kept when other
   // settings change, and never shown.
   const newChannel = adminPage.getByRole("form", { name: "New channel instance" });

@@ -408,6 +408,37 @@ pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<channel_instance::M
         .await?)
 }
 
+/// A channel instance as a campaign or a send may choose it: its name and what it
+/// delivers, without its settings.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InstanceChoice {
+    pub name: String,
+    /// The plugin kind: `smtp`, `webhook`, `fcm`, `apns`, `jpush` or `mqtt`.
+    pub kind: String,
+    /// The channel it delivers: `email`, `webhook`, `push` or `mqtt`.
+    pub channel: Option<crate::channel::ChannelKind>,
+    pub enabled: bool,
+    /// The first enabled instance of its kind by name: what sends that choose none of
+    /// the kind go through.
+    pub default: bool,
+}
+
+/// Every instance by name, as something to choose.
+pub async fn choices(conn: &impl ConnectionTrait) -> Result<Vec<InstanceChoice>> {
+    let models = list(conn).await?;
+    let mut defaults = std::collections::HashSet::new();
+    Ok(models
+        .into_iter()
+        .map(|model| InstanceChoice {
+            channel: crate::channel::ChannelKind::of_instance_kind(&model.kind),
+            default: model.enabled && defaults.insert(model.kind.clone()),
+            name: model.name,
+            kind: model.kind,
+            enabled: model.enabled,
+        })
+        .collect())
+}
+
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestSendIn {

@@ -15,7 +15,7 @@ type CampaignIn = Schemas["CampaignIn"];
 const STEPS = ["Content", "Audience", "Channels", "Schedule", "Confirm"] as const;
 const STEP_OF_FIELD: Record<string, number> = {
   name: 0, category: 0, template_id: 0, template_version: 0, data: 0,
-  audience_id: 1, channels: 2, schedule: 3, priority: 3, expires_at: 3,
+  audience_id: 1, channels: 2, instances: 2, schedule: 3, priority: 3, expires_at: 3,
 };
 
 type Form = {
@@ -26,6 +26,8 @@ type Form = {
   data: Record<string, string>;
   audienceId: number | null;
   channels: ChannelKind[];
+  /// Channel instances chosen by name, at most one per kind; none: each kind's default.
+  instances: string[];
   when: "now" | "at" | "local_time";
   at: string;
   date: string;
@@ -35,7 +37,7 @@ type Form = {
 };
 
 const blank: Form = {
-  name: "", category: "news", templateId: null, version: null, data: {}, audienceId: null, channels: [],
+  name: "", category: "news", templateId: null, version: null, data: {}, audienceId: null, channels: [], instances: [],
   when: "now", at: "", date: "", time: "09:00", priority: "5", expires: "",
 };
 
@@ -52,7 +54,7 @@ function formOf(c: Schemas["CampaignOut"]): Form {
   return {
     name: c.name, category: c.category, templateId: c.template_id, version: c.template_version,
     data: Object.fromEntries(Object.entries(c.data ?? {}).map(([k, v]) => [k, String(v)])),
-    audienceId: c.audience_id, channels: c.channels, when: s?.kind ?? "now",
+    audienceId: c.audience_id, channels: c.channels, instances: c.instances ?? [], when: s?.kind ?? "now",
     at: s?.kind === "at" ? toLocalInput(s.at) : "", date: s?.kind === "local_time" ? s.date : "",
     time: s?.kind === "local_time" ? s.time : "09:00", priority: String(c.priority), expires: toLocalInput(c.expires_at),
   };
@@ -73,6 +75,7 @@ function Wizard({ id, initial }: { id: number | null; initial: Form }) {
   const [busy, setBusy] = useState(false);
   const templates = useApi(() => call(api.GET("/v1/templates")), []);
   const audiences = useApi(() => call(api.GET("/v1/audiences")), []);
+  const choices = useApi(() => call(api.GET("/v1/channel-choices")), []);
   const versions = useApi(
     () => (form.templateId === null ? Promise.resolve([]) : call(api.GET("/v1/templates/{id}/versions", { params: { path: { id: form.templateId } } }))),
     [form.templateId],
@@ -86,6 +89,20 @@ function Wizard({ id, initial }: { id: number | null; initial: Form }) {
   const sortedVersions = [...(versions.data ?? [])].sort((a, b) => b.version - a.version);
   const version = sortedVersions.find((v) => v.version === form.version) ?? sortedVersions[0];
   const available = version ? channelsOf(version.content) : [];
+  // Kinds with more than one enabled instance on a chosen channel: the campaign may pick.
+  const enabled = (choices.data ?? []).filter((c) => c.enabled);
+  const pickable = [...new Set(enabled.filter((c) => c.channel && form.channels.includes(c.channel)).map((c) => c.kind))]
+    .map((kind) => ({ kind, instances: enabled.filter((c) => c.kind === kind) }))
+    .filter((group) => group.instances.length > 1);
+  const kindOf = (name: string) => choices.data?.find((c) => c.name === name)?.kind;
+  const chosenFor = (kind: string) => form.instances.find((name) => kindOf(name) === kind) ?? "";
+  const choose = (kind: string, name: string) =>
+    set({ instances: [...form.instances.filter((n) => kindOf(n) !== kind), ...(name ? [name] : [])] });
+  // Only choices for the channels the campaign sends over are kept.
+  const instancesSent = form.instances.filter((name) => {
+    const channel = choices.data?.find((c) => c.name === name)?.channel;
+    return channel === undefined || (channel !== null && form.channels.includes(channel));
+  });
 
   // A template's channels are the default choice; channels it has no content for go.
   useEffect(() => {
@@ -144,6 +161,7 @@ function Wizard({ id, initial }: { id: number | null; initial: Form }) {
     template_version: version?.version ?? null,
     audience_id: form.audienceId ?? 0,
     channels: form.channels,
+    instances: instancesSent,
     data: Object.fromEntries((version?.data_keys ?? []).map((k) => [k, form.data[k] ?? ""])),
     schedule: schedule(),
     priority: Number(form.priority),
@@ -285,6 +303,26 @@ function Wizard({ id, initial }: { id: number | null; initial: Form }) {
             {err("channels") && <p className="field-error">{err("channels")}</p>}
           </fieldset>
         )}
+        {step === 2 &&
+          pickable.map(({ kind, instances }) => (
+            <Field
+              key={kind}
+              label={`Send ${kind} through`}
+              error={err("instances")}
+              hint="Sends that choose none go through the first enabled instance of the kind, by name."
+            >
+              {(p) => (
+                <select {...p} value={chosenFor(kind)} onChange={(e) => choose(kind, e.target.value)}>
+                  <option value="">The default ({instances.find((c) => c.default)?.name})</option>
+                  {instances.map((c) => (
+                    <option key={c.name} value={c.name}>
+                      {c.name}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+          ))}
         {step === 3 && (
           <>
             <fieldset className="choices">
@@ -353,6 +391,8 @@ function Wizard({ id, initial }: { id: number | null; initial: Form }) {
             </dd>
             <dt>Channels</dt>
             <dd>{form.channels.join(", ")}</dd>
+            <dt>Through</dt>
+            <dd>{instancesSent.length > 0 ? instancesSent.join(", ") : "The default instance of each channel"}</dd>
             <dt>Schedule</dt>
             <dd>{scheduleText(schedule())}</dd>
             <dt>Priority</dt>

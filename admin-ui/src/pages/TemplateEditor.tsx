@@ -311,6 +311,14 @@ function ChannelFields({ tab, draft, update, err }: { tab: ChannelKind; draft: D
           <Field label="Plain-text body" error={err("content.email.text")}>
             {(p) => <textarea {...p} rows={5} value={draft.email.text} onChange={(e) => update("email", { text: e.target.value })} />}
           </Field>
+          <div className="row">
+            <Field label="From (optional)" error={err("content.email.from")} hint="The sender, e.g. Shop News <news@shop.example>; the server's email_from otherwise.">
+              {(p) => <input {...p} value={draft.email.from} onChange={(e) => update("email", { from: e.target.value })} />}
+            </Field>
+            <Field label="Reply-To (optional)" error={err("content.email.reply_to")}>
+              {(p) => <input {...p} value={draft.email.replyTo} onChange={(e) => update("email", { replyTo: e.target.value })} />}
+            </Field>
+          </div>
         </>
       );
     case "webhook":

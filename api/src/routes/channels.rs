@@ -1,12 +1,14 @@
 //! Channel instances (admin only): named plugin settings with write-only secrets, and
-//! a test send that shows how the plugin classified the outcome.
+//! a test send that shows how the plugin classified the outcome. Their names, without
+//! settings, are for everyone who builds campaigns to choose from.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use herald_core::channel_instances::{
-    self as instances, ChannelInstanceIn, ChannelInstanceOut, TestSendIn, TestSendOut,
+    self as instances, ChannelInstanceIn, ChannelInstanceOut, InstanceChoice, TestSendIn,
+    TestSendOut,
 };
 use herald_core::pacing::{self, PublishedPace};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -22,6 +24,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_channel, replace_channel, delete_channel))
         .routes(routes!(test_send))
         .routes(routes!(list_pacing))
+        .routes(routes!(list_channel_choices))
+}
+
+/// Every channel instance's name, kind and whether it is the default of its kind,
+/// without settings: what a campaign or a send may choose (`instances`).
+#[utoipa::path(get, path = "/v1/channel-choices", tag = "channels",
+    security(("session" = ["campaigns:read"])),
+    responses((status = 200, body = Vec<InstanceChoice>, description = "Every instance, by name"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_channel_choices(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<InstanceChoice>>, ApiError> {
+    Ok(Json(instances::choices(&state.db).await?))
 }
 
 /// How fast the workers send through each channel instance to each receiving host,

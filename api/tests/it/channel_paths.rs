@@ -499,3 +499,30 @@ async fn an_instance_a_campaign_chose_stays_until_the_campaign_no_longer_needs_i
         "nothing chooses it any more"
     );
 }
+
+#[tokio::test]
+async fn editors_see_which_instances_they_may_choose_but_not_their_settings() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    for (name, enabled) in [("a-hooks", false), ("b-hooks", true), ("c-hooks", true)] {
+        admin
+            .ok(
+                Method::POST,
+                "/v1/channels",
+                &json!({ "name": name, "enabled": enabled, "settings": { "kind": "webhook",
+                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } }),
+            )
+            .await;
+    }
+    let editor = app.operator(Role::Editor).await;
+    let choices = editor.get_json("/v1/channel-choices").await;
+    assert_eq!(
+        choices,
+        json!([
+            { "name": "a-hooks", "kind": "webhook", "channel": "webhook", "enabled": false, "default": false },
+            { "name": "b-hooks", "kind": "webhook", "channel": "webhook", "enabled": true, "default": true },
+            { "name": "c-hooks", "kind": "webhook", "channel": "webhook", "enabled": true, "default": false },
+        ]),
+        "the first enabled instance of a kind is its default; no settings, no secrets"
+    );
+}
