@@ -39,6 +39,8 @@ export interface ConnectOptions {
   onUnread?(count: number): void;
   /** Items read elsewhere; no ids: all of them. */
   onRead?(ids?: number[]): void;
+  /** Items the sender recalled: remove them from what is shown. */
+  onRecall?(ids: number[]): void;
   onStatus?(transport: Transport, state: "open" | "closed"): void;
 }
 

@@ -8,6 +8,7 @@
  *     onMessage(item) {},                 // each new inbox item, once, in order
  *     onUnread(count) {},                 // the unread badge
  *     onRead(ids) {},                     // items read elsewhere (no ids: all)
+ *     onRecall(ids) {},                   // items the sender recalled: remove them
  *     onStatus(transport, state) {},      // "sse" | "ws" | "longpoll", "open" | "closed"
  *   });
  *   await inbox.markRead(id); await inbox.markAllRead(); inbox.close();
@@ -282,6 +283,7 @@
     source.addEventListener("message", frame(function (item) { self.deliver(item); }));
     source.addEventListener("unread", frame(function (pair) { self.setUnread(pair); }));
     source.addEventListener("read", frame(function (read) { self.call("onRead", read.ids); }));
+    source.addEventListener("recalled", frame(function (recalled) { self.call("onRecall", recalled.ids); }));
     source.onerror = function () {
       // Reopened by us, from the last id and with a fresh token.
       source.close();
@@ -302,6 +304,7 @@
       if (frame.event === "message") self.deliver(frame.item);
       else if (frame.event === "unread") self.setUnread(frame);
       else if (frame.event === "read") self.call("onRead", frame.ids);
+      else if (frame.event === "recalled") self.call("onRecall", frame.ids);
     };
     socket.onclose = function () { handlers.ended(); };
     return socket;
@@ -327,6 +330,7 @@
         handlers.live();
         if (page) {
           page.items.forEach(function (item) { self.deliver(item); });
+          if (page.recalled && page.recalled.length) self.call("onRecall", page.recalled);
           self.setUnread(page.unread);
         }
         self.poll(handlers, current);

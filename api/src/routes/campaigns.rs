@@ -35,6 +35,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(cancel))
+        .routes(routes!(recall_campaign))
+}
+
+/// Recalls a campaign: cancels it if it is still to send, then withdraws its message
+/// from every inbox it reached (see `POST /v1/messages/{id}/recall`). Audited.
+#[utoipa::path(post, path = "/v1/campaigns/{id}/recall", tag = "campaigns",
+    security(("session" = ["campaigns:write"])),
+    params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = herald_core::messages::RecallOut, description = "What the recall withdrew, cancelled, and could not reach"),
+        (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn recall_campaign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<herald_core::messages::RecallOut>, ApiError> {
+    Ok(Json(
+        herald_core::messages::recall_campaign(&state.db, &state.bus, &caller.audit(), id).await?,
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use herald_core::inbox::store;
-use herald_core::inbox::{Action, InboxItem, Page, Unread, act_now};
+use herald_core::inbox::{Action, InboxItem, Page, Signal, Unread, act_now};
 use herald_core::subscribers::store as subscribers;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -68,14 +68,25 @@ async fn poll(
         let items = store::list(&state.db, subscriber.id, Page::After(query.after), 200).await?;
         if !items.is_empty() {
             let unread = store::unread(&state.db, subscriber.id).await?;
-            return Ok(Json(InboxPage { items, unread }).into_response());
+            return Ok(Json(InboxPage {
+                items,
+                unread,
+                recalled: Vec::new(),
+            })
+            .into_response());
         }
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => break,
             () = state.closing.cancelled() => break,
-            // Any signal (or a lag) is worth a look; a closed bus ends the wait.
-            signal = signals.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = signal {
-                break;
+            // Any signal (or a lag) is worth a look; a recall is answered at once; a
+            // closed bus ends the wait.
+            signal = signals.recv() => match signal {
+                Ok(Signal::Recalled { ids, unread }) => {
+                    let page = InboxPage { items: Vec::new(), unread, recalled: ids };
+                    return Ok(Json(page).into_response());
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                _ => {}
             },
         }
     }
@@ -99,6 +110,9 @@ pub struct InboxQuery {
 pub struct InboxPage {
     items: Vec<InboxItem>,
     unread: Unread,
+    /// Long-poll only: items the sender recalled while the poll waited; remove them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    recalled: Vec<i64>,
 }
 
 /// The subscriber's items (archived ones left out) and unread pair.
@@ -149,7 +163,11 @@ async fn inbox_page(
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let items = store::list(&state.db, subscriber_id, page, limit).await?;
     let unread = store::unread(&state.db, subscriber_id).await?;
-    Ok(InboxPage { items, unread })
+    Ok(InboxPage {
+        items,
+        unread,
+        recalled: Vec::new(),
+    })
 }
 
 /// The unread count and the version it belongs to: keep the pair with the highest

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use herald_core::messages::{self, Accepted, MessageReport, SendIn, SendRequest};
+use herald_core::messages::{self, Accepted, MessageReport, RecallOut, SendIn, SendRequest};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Caller;
@@ -16,6 +16,29 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(send_message))
         .routes(routes!(get_message))
+        .routes(routes!(recall_message))
+}
+
+/// Recalls a message: its inbox items leave every inbox (open connections get a
+/// `recalled` frame and the unread count drops, with a new version; a later resume
+/// never shows them), and deliveries not made yet are cancelled. What email, push,
+/// webhook and MQTT already delivered cannot be taken back: the answer counts it per
+/// channel. Only its sender may recall it; a repeat withdraws nothing more. Audited as
+/// `message.recall`.
+#[utoipa::path(post, path = "/v1/messages/{id}/recall", tag = "messages",
+    security(("api_key" = ["messages:send"]), ("session" = ["messages:send"])),
+    params(("id" = i64, Path, description = "Message id")),
+    responses((status = 200, body = RecallOut, description = "What the recall withdrew, cancelled, and could not reach"),
+        (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn recall_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<RecallOut>, ApiError> {
+    let sender = caller.sender();
+    Ok(Json(
+        messages::recall(&state.db, &state.bus, &caller.audit(), id, Some(&sender)).await?,
+    ))
 }
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";

@@ -318,10 +318,10 @@ async fn a_long_poll_answers_when_an_item_arrives_or_204_at_its_timeout() {
     error_of(response, 401).await;
 }
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn socket(app: &TestApp, token: &str, last_event_id: i64) -> Socket {
+pub(crate) async fn socket(app: &TestApp, token: &str, last_event_id: i64) -> Socket {
     let url = format!(
         "ws://{}/v1/stream/ws?token={token}&last_event_id={last_event_id}",
         app.addr
@@ -330,7 +330,7 @@ async fn socket(app: &TestApp, token: &str, last_event_id: i64) -> Socket {
 }
 
 /// The next JSON frame from the server.
-async fn frame(socket: &mut Socket) -> Value {
+pub(crate) async fn frame(socket: &mut Socket) -> Value {
     use futures::StreamExt;
     loop {
         let message = tokio::time::timeout(Duration::from_secs(10), socket.next())

@@ -28,6 +28,7 @@ mod openapi;
 mod operations;
 mod operators;
 mod pacing;
+mod recall;
 mod reports;
 mod review;
 mod rules;

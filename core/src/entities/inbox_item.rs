@@ -18,6 +18,8 @@ pub struct Model {
     pub displayed_at: Option<DateTimeUtc>,
     pub read_at: Option<DateTimeUtc>,
     pub archived_at: Option<DateTimeUtc>,
+    /// Its message was recalled: a tombstone, out of every list, count and resume.
+    pub recalled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

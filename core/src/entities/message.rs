@@ -29,6 +29,8 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     /// When every recipient of a campaign had been planned.
     pub dispatched_at: Option<DateTimeUtc>,
+    /// When it was withdrawn from the inboxes it reached.
+    pub recalled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

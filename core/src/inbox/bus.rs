@@ -35,6 +35,8 @@ pub enum Signal {
     },
     /// Items were read or archived (no ids: all were read).
     Read { ids: Vec<i64>, unread: Unread },
+    /// Items were recalled: they leave the inbox.
+    Recalled { ids: Vec<i64>, unread: Unread },
     /// Something may have been missed: look in the database.
     Recheck,
     /// The subscriber's tokens were revoked: their open connections end.

@@ -165,7 +165,7 @@ pub(crate) async fn store_new(
 
 /// Adds `unread` to each subscriber's count and moves the version on, creating the
 /// state on first use; answers the subscribers' pairs after the change.
-async fn bump(
+pub(crate) async fn bump(
     txn: &impl ConnectionTrait,
     unread: &std::collections::BTreeMap<i64, i64>,
 ) -> Result<std::collections::HashMap<i64, Unread>> {
@@ -244,7 +244,7 @@ pub enum Page {
     Before(Option<i64>),
 }
 
-/// The subscriber's items that are not archived.
+/// The subscriber's items that are neither archived nor recalled.
 pub async fn list(
     conn: &impl ConnectionTrait,
     subscriber_id: i64,
@@ -253,7 +253,8 @@ pub async fn list(
 ) -> Result<Vec<InboxItem>> {
     let query = inbox_item::Entity::find()
         .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
-        .filter(inbox_item::Column::ArchivedAt.is_null());
+        .filter(inbox_item::Column::ArchivedAt.is_null())
+        .filter(inbox_item::Column::RecalledAt.is_null());
     let query = match page {
         Page::After(id) => query
             .filter(inbox_item::Column::Id.gt(id))
@@ -306,7 +307,8 @@ impl Ack {
 }
 
 /// Records `ack` for one of the subscriber's items (the first time only), in the item,
-/// the unread pair and the delivery log. Another subscriber's item is not found.
+/// the unread pair and the delivery log. Another subscriber's item, or a recalled one,
+/// is not found.
 pub async fn acknowledge<C>(
     db: &C,
     subscriber_id: i64,
@@ -320,6 +322,7 @@ where
     let txn = crate::db::begin_write(db).await?;
     let item = inbox_item::Entity::find_by_id(item_id)
         .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
+        .filter(inbox_item::Column::RecalledAt.is_null())
         .one(&txn)
         .await?
         .ok_or(Error::NotFound {
@@ -360,6 +363,7 @@ where
         .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
         .filter(inbox_item::Column::ReadAt.is_null())
         .filter(inbox_item::Column::ArchivedAt.is_null())
+        .filter(inbox_item::Column::RecalledAt.is_null())
         .exec(&txn)
         .await?
         .rows_affected;

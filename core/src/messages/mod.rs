@@ -29,10 +29,12 @@ use crate::templates::{TemplateContent, check, store as templates};
 
 mod batch;
 mod queue;
+mod recall;
 mod report;
 
 pub use batch::{SendRequest, send_many};
 pub use queue::SendQueue;
+pub use recall::{RecallOut, recall, recall_campaign};
 pub use report::{DeliveryReport, MessageReport, report};
 
 pub const MAX_RECIPIENTS: usize = 1_000;

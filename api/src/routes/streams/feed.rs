@@ -37,6 +37,8 @@ pub enum Update {
     Unread { count: i64, version: i64 },
     /// Read or archived elsewhere (no ids: everything was read).
     Read { ids: Vec<i64> },
+    /// Recalled by the sender: remove them.
+    Recalled { ids: Vec<i64> },
 }
 
 /// Why a feed ended; the client resumes from its last id in every case.
@@ -201,16 +203,24 @@ impl Feed {
                 self.version = unread.version;
                 self.pending.push_back(unread_update(unread));
             }
-            Signal::Read { ids, unread } => {
-                self.pending.push_back(Update::Read { ids });
-                if unread.version == next_version {
-                    self.version = unread.version;
-                    self.pending.push_back(unread_update(unread));
-                } else if unread.version > next_version {
-                    self.read_new().await;
-                }
+            Signal::Read { ids, unread } => self.changed(Update::Read { ids }, unread).await,
+            Signal::Recalled { ids, unread } => {
+                self.changed(Update::Recalled { ids }, unread).await;
             }
             Signal::Items { .. } | Signal::Recheck => self.read_new().await,
+        }
+    }
+
+    /// Queues a change to items the client may hold, then the unread pair after it
+    /// (read from the database when a change in between was missed).
+    async fn changed(&mut self, update: Update, unread: Unread) {
+        self.pending.push_back(update);
+        let next_version = self.version + 1;
+        if unread.version == next_version {
+            self.version = unread.version;
+            self.pending.push_back(unread_update(unread));
+        } else if unread.version > next_version {
+            self.read_new().await;
         }
     }
 

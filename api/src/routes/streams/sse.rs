@@ -74,5 +74,8 @@ fn event_of(update: &Update) -> Event {
         Update::Read { ids } => Event::default()
             .event("read")
             .data(data(serde_json::json!({ "ids": ids }))),
+        Update::Recalled { ids } => Event::default()
+            .event("recalled")
+            .data(data(serde_json::json!({ "ids": ids }))),
     }
 }
