@@ -10,7 +10,7 @@
 // the keyboard and sees the campaign's inbox message unread, then read. Also: rules of
 // every kind and a block list import, admin screens (SMTP and MQTT channels from their
 // forms), the kill switch (a reviewer stops all sending, the banner shows on every page,
-// an admin stops a channel and releases both), session expiry, a narrow (390px)
+// an admin stops a channel and releases both), recalling the campaign, session expiry, a narrow (390px)
 // window, and a keyboard-only
 // walk from login through the campaign wizard. Screenshots of every main screen go to
 // $TEST_OUTPUT (test-output/); any console error fails the test.
@@ -781,6 +781,16 @@ try {
   await keys.keyboard.press("Enter");
   await keys.waitForURL(/\/campaigns\/\d+$/);
   await keys.getByRole("heading", { name: /Keyboard promo/ }).waitFor();
+
+  // ---- the editor recalls the campaign: its inbox messages leave every inbox ----
+  await editor.goto(campaignUrl);
+  await editor.getByRole("heading", { name: /Spring promo/ }).waitFor();
+  editor.once("dialog", (dialog) => void dialog.accept());
+  await editor.getByRole("button", { name: "Recall" }).click();
+  await editor.getByText("Recalled: withdrawn from 3 inboxes. Already delivered, beyond reach: webhook 3.").waitFor();
+  await shot(editor, "campaign-recalled");
+  const u2Inbox = await admin("GET", "/v1/subscribers/u2/inbox");
+  assert.ok(!u2Inbox.items.some((item) => item.title.startsWith("Hello")), "the recalled message left u2's inbox");
 
   assert.deepEqual(errors, [], "no console errors");
   console.log(`admin console: editor, reviewer, viewer and admin flows passed; screenshots in ${output}`);

@@ -6,7 +6,8 @@
 //   badge is left as it was;
 // - the proxy stops buffering: the client climbs back from long-polling to SSE;
 // - Herald is killed and started again on the same data: the client reconnects and
-//   gets every item sent meanwhile, none twice.
+//   gets every item sent meanwhile, none twice;
+// - the sender recalls an item: the client's onRecall gets its id and the badge drops.
 //
 // Usage: HERALD_BIN=target/debug/herald node admin-ui/e2e/sdk.mjs
 import { createServer, request } from "node:http";
@@ -120,14 +121,17 @@ try {
     window.seen = [];
     window.statuses = [];
     window.unread = null;
+    window.recalled = [];
     window.inbox = connect({
       url: base, token, openTimeoutMs: 2000, climbBackMs: 3000,
       onMessage: (item) => window.seen.push(item.title),
       onUnread: (count) => { window.unread = count; },
+      onRecall: (ids) => window.recalled.push(...ids),
       onStatus: (transport, state) => window.statuses.push(`${transport}:${state}`),
     });
   }, { base: proxy.base, token: subscriberToken(SECRET, "web-1") });
-  const state = () => page.evaluate(() => ({ seen: window.seen, statuses: window.statuses, unread: window.unread }));
+  const state = () =>
+    page.evaluate(() => ({ seen: window.seen, statuses: window.statuses, unread: window.unread, recalled: window.recalled }));
 
   // SSE is buffered (nothing arrives on it) and WebSocket refused: the client moves on
   // to long-polling.
@@ -161,7 +165,7 @@ try {
   proxy.upstream = herald.base;
   call = await apiSession(herald.base, "admin", PASSWORD);
   await send();
-  await send();
+  const fourth = await send();
   const deadline = Date.now() + 59000;
   await until("items 3 and 4 after the restart", async () => {
     const now = await state();
@@ -171,8 +175,14 @@ try {
   const final = await state();
   assert.deepEqual(final.seen, ["Note 1", "Note 2", "Note 3", "Note 4"], `each item once, in order: ${JSON.stringify(final)}`);
   assert.equal(final.unread, 4);
+
+  // The sender recalls the fourth: the client is told which item went, and the badge drops.
+  const report = await call("POST", `/v1/messages/${fourth.id}/recall`);
+  assert.equal(report.withdrawn, 1);
+  await until("the recall", async () => (await state()).recalled.length === 1);
+  await until("the badge after the recall", async () => (await state()).unread === 3);
   assert.deepEqual(errors, [], "no errors on the page");
-  console.log(`sdk: ${final.statuses.join(" ")}`);
+  console.log(`sdk: ${final.statuses.join(" ")}; recalled item ${(await state()).recalled[0]}`);
 } finally {
   await browser.close();
   proxy.close();

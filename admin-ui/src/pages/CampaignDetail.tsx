@@ -204,9 +204,10 @@ function Actions({ campaign: c, onChange }: { campaign: Campaign; onChange: (c: 
   const { can } = useSession();
   const me = useOperator();
   const [comment, setComment] = useState("");
-  const [busy, setBusy] = useState<Step | null>(null);
+  const [busy, setBusy] = useState<Step | "recall" | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<{ text: string; status: string } | null>(null);
+  const [recalled, setRecalled] = useState<string | null>(null);
   const author = c.created_by === me.id;
   const write = can("campaigns:write");
 
@@ -228,6 +229,25 @@ function Actions({ campaign: c, onChange }: { campaign: Campaign; onChange: (c: 
     }
   };
 
+  const recall = async () => {
+    const question =
+      "Recall this campaign? Its inbox messages leave every inbox now, and nothing more is sent. " +
+      "Email, push, webhook and MQTT messages already delivered cannot be taken back.";
+    if (!window.confirm(question)) return;
+    setBusy("recall");
+    setError(null);
+    setDone(null);
+    try {
+      const report = await call(api.POST("/v1/campaigns/{id}/recall", { params: { path: { id: c.id } } }));
+      setRecalled(recallText(report));
+      onChange(await call(api.GET("/v1/campaigns/{id}", { params: { path: { id: c.id } } })));
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(null);
+    }
+  };
+
   const steps: Step[] = [];
   if (write && (c.status === "draft" || c.status === "rejected")) steps.push("submit");
   const mayReview = c.status === "in_review" && can("campaigns:review") && !author;
@@ -240,11 +260,13 @@ function Actions({ campaign: c, onChange }: { campaign: Campaign; onChange: (c: 
   const needsComment = steps.includes("reject") || steps.includes("submit");
   const notice = done && done.status === c.status ? done.text : null;
   const waiting = c.status === "in_review";
-  if (steps.length === 0 && !editable && !notice && !error && !waiting) return null;
+  const recallable = write && ["running", "paused", "completed", "cancelled"].includes(c.status);
+  if (steps.length === 0 && !editable && !notice && !error && !waiting && !recallable && !recalled) return null;
 
   return (
     <section className="card actions" aria-label="Actions">
       {notice && <Notice kind="success">{notice}</Notice>}
+      {recalled && <Notice kind="success">{recalled}</Notice>}
       <ErrorNotice error={error} />
       {c.status === "in_review" && can("campaigns:review") && author && (
         <Notice kind="info">You wrote this campaign, so another reviewer has to approve or reject it.</Notice>
@@ -272,14 +294,37 @@ function Actions({ campaign: c, onChange }: { campaign: Campaign; onChange: (c: 
             Edit
           </Link>
         )}
-        {steps.includes("cancel") && (
+        {(steps.includes("cancel") || recallable) && (
           <span className="push-right">
-            <Button kind="danger" busy={busy === "cancel"} disabled={busy !== null && busy !== "cancel"} onClick={() => void act("cancel")}>
-              {STEP_LABEL.cancel}
-            </Button>
+            {recallable && (
+              <Button kind="danger" busy={busy === "recall"} disabled={busy !== null && busy !== "recall"} onClick={() => void recall()}>
+                Recall
+              </Button>
+            )}{" "}
+            {steps.includes("cancel") && (
+              <Button kind="danger" busy={busy === "cancel"} disabled={busy !== null && busy !== "cancel"} onClick={() => void act("cancel")}>
+                {STEP_LABEL.cancel}
+              </Button>
+            )}
           </span>
         )}
       </div>
     </section>
   );
+}
+
+/// What a recall did, in a sentence per part.
+function recallText(report: Schemas["RecallOut"]): string {
+  const counts = (byChannel: Record<string, number>) =>
+    Object.entries(byChannel)
+      .map(([channel, n]) => `${channel} ${n}`)
+      .join(", ");
+  const parts = [
+    report.message_id == null
+      ? "Recalled: nothing had been sent yet."
+      : `Recalled: withdrawn from ${report.withdrawn} inbox${report.withdrawn === 1 ? "" : "es"}.`,
+  ];
+  if (Object.keys(report.cancelled).length > 0) parts.push(`Cancelled before sending: ${counts(report.cancelled)}.`);
+  if (Object.keys(report.beyond_reach).length > 0) parts.push(`Already delivered, beyond reach: ${counts(report.beyond_reach)}.`);
+  return parts.join(" ");
 }
