@@ -10,7 +10,8 @@
 // the keyboard and sees the campaign's inbox message unread, then read. Also: rules of
 // every kind and a block list import, admin screens (SMTP and MQTT channels from their
 // forms), the kill switch (a reviewer stops all sending, the banner shows on every page,
-// an admin stops a channel and releases both), recalling the campaign, session expiry, a narrow (390px)
+// an admin stops a channel and releases both), recalling the campaign, a subscriber
+// created, edited, given an endpoint and deleted (each outcome in a toast), session expiry, a narrow (390px)
 // window, and a keyboard-only
 // walk from login through the campaign wizard. Screenshots of every main screen go to
 // $TEST_OUTPUT (test-output/); any console error fails the test.
@@ -694,7 +695,8 @@ try {
     await adminPage.getByText(`${what} released`, { exact: false }).waitFor();
   }
   await adminPage.getByText("Nothing is stopped.").waitFor();
-  assert.equal(await adminPage.locator(".halt-banner").count(), 0, "the banner goes with the last stop");
+  // The banner goes with the last stop.
+  await adminPage.locator(".halt-banner").waitFor({ state: "detached" });
   await shot(adminPage, "kill-switch-released");
   const haltAudit = await admin("GET", "/v1/audit-log?target_kind=halt");
   assert.deepEqual(
@@ -791,6 +793,44 @@ try {
   await shot(editor, "campaign-recalled");
   const u2Inbox = await admin("GET", "/v1/subscribers/u2/inbox");
   assert.ok(!u2Inbox.items.some((item) => item.title.startsWith("Hello")), "the recalled message left u2's inbox");
+
+  // ---- subscribers managed in the console: created, edited, an endpoint added and
+  // removed, deleted; each outcome in a toast ----
+  await editor.goto(`${base}/subscribers`);
+  await editor.getByRole("link", { name: "New subscriber" }).click();
+  await editor.getByLabel("External id").fill("walk-in");
+  await editor.getByLabel("Email").fill("not-an-email");
+  await expectFailures([422], async () => {
+    await editor.getByRole("button", { name: "Create subscriber" }).click();
+    await editor.getByText("is not a valid email address").waitFor();
+  });
+  await editor.getByLabel("Email").fill("walk-in@example.com");
+  await editor.getByLabel("Tags").fill("vip, walk-in");
+  await editor.getByRole("button", { name: "Create subscriber" }).click();
+  await editor.waitForURL(/\/subscribers\/walk-in$/);
+  await editor.locator(".toast", { hasText: "Subscriber walk-in created." }).waitFor();
+  await editor.getByRole("button", { name: "Edit profile" }).click();
+  await editor.getByLabel("Time zone").fill("Europe/Paris");
+  await editor.getByRole("button", { name: "Save profile" }).click();
+  await editor.locator("dd", { hasText: "Europe/Paris" }).waitFor();
+  const newEndpoint = editor.getByRole("form", { name: "New endpoint" });
+  await newEndpoint.getByLabel("Endpoint channel").selectOption("push");
+  await newEndpoint.getByLabel("Provider").selectOption("apns");
+  await newEndpoint.getByLabel("Address").fill("device-token-1");
+  await newEndpoint.getByRole("button", { name: "Add endpoint" }).click();
+  await editor.locator("code", { hasText: "device-token-1" }).waitFor();
+  await shot(editor, "subscriber-managed");
+  const walkIn = await admin("GET", "/v1/subscribers/walk-in");
+  assert.deepEqual([walkIn.email, walkIn.timezone, walkIn.tags], ["walk-in@example.com", "Europe/Paris", ["vip", "walk-in"]]);
+  editor.once("dialog", (dialog) => void dialog.accept());
+  await editor.getByRole("button", { name: "Remove the push endpoint device-token-1" }).click();
+  await editor.locator(".toast", { hasText: "The push endpoint was removed." }).waitFor();
+  await editor.locator("code", { hasText: "device-token-1" }).waitFor({ state: "detached" });
+  editor.once("dialog", (dialog) => void dialog.accept());
+  await editor.getByRole("button", { name: "Delete subscriber" }).click();
+  await editor.waitForURL(/\/subscribers$/);
+  await editor.locator(".toast", { hasText: "Subscriber walk-in deleted." }).waitFor();
+  assert.equal((await admin("GET", "/v1/subscribers?search=walk")).items.length, 0, "deleted");
 
   assert.deepEqual(errors, [], "no console errors");
   console.log(`admin console: editor, reviewer, viewer and admin flows passed; screenshots in ${output}`);

@@ -26,9 +26,10 @@ import { Rules } from "./pages/Rules";
 import { RuleEditor } from "./pages/RuleEditor";
 import { Channels } from "./pages/Channels";
 import { Subscribers } from "./pages/Subscribers";
-import { SubscriberDetail } from "./pages/SubscriberDetail";
+import { NewSubscriber, SubscriberDetail } from "./pages/SubscriberDetail";
 import { KillSwitch } from "./pages/KillSwitch";
 import { HaltBanner } from "./ui/HaltBanner";
+import { ToastProvider } from "./ui/toasts";
 import { Button } from "./ui/kit";
 
 type Params = Record<string, string>;
@@ -48,6 +49,7 @@ const ROUTES: Route[] = [
   { pattern: "/audiences/new", page: AudienceEditor, scope: "audiences:write" },
   { pattern: "/audiences/:id", page: AudienceDetail, scope: "audiences:read" },
   { pattern: "/subscribers", page: Subscribers, scope: "subscribers:read" },
+  { pattern: "/subscribers/new", page: NewSubscriber, scope: "subscribers:write" },
   { pattern: "/subscribers/:id", page: SubscriberDetail, scope: "subscribers:read" },
   { pattern: "/rules", page: Rules, scope: "rules:read" },
   { pattern: "/rules/new", page: RuleEditor, scope: "rules:write" },
@@ -83,7 +85,9 @@ const NAV: { to: string; label: string; scope: Scope; section: string }[] = [
 export function App() {
   return (
     <SessionProvider>
-      <Routed />
+      <ToastProvider>
+        <Routed />
+      </ToastProvider>
     </SessionProvider>
   );
 }

@@ -3,6 +3,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { api } from "../api/client";
 import { call } from "../api/errors";
+import { useSession } from "../lib/auth";
 import { when } from "../lib/format";
 import { Link, navigate, useLocation } from "../lib/router";
 import { useApi, useDebounced } from "../lib/useApi";
@@ -12,6 +13,7 @@ import { PagerControls, usePager } from "../ui/Pager";
 const PAGE = 50;
 
 export function Subscribers() {
+  const { can } = useSession();
   const { query } = useLocation();
   const search = query.get("search") ?? "";
   const tag = query.get("tag") ?? "";
@@ -47,7 +49,13 @@ export function Subscribers() {
 
   return (
     <>
-      <PageHeader title="Subscribers" subtitle="Registered by product services through the API (PUT /v1/subscribers/{id}) or bulk import." />
+      <PageHeader title="Subscribers" subtitle="Registered by product services through the API (PUT /v1/subscribers/{id}) or bulk import.">
+        {can("subscribers:write") && (
+          <Link to="/subscribers/new" className="btn btn-primary">
+            New subscriber
+          </Link>
+        )}
+      </PageHeader>
       <div className="filters filters-top">
         <SearchBox
           search={search}

@@ -266,3 +266,62 @@ async fn recalling_a_campaign_cancels_what_it_has_not_sent_and_withdraws_what_it
         .unwrap();
     assert_eq!(error_of(refused, 403).await["code"], "forbidden");
 }
+
+#[tokio::test]
+async fn an_inbox_send_under_way_when_its_message_is_recalled_stores_nothing() {
+    use herald_core::deliveries::claim_due;
+
+    let app = app_with(&["ana"]).await;
+    let admin = app.operator(Role::Admin).await;
+    // While all sending is stopped, the inbox send waits for a worker instead of being
+    // stored at once: a worker can then hold it when the recall comes.
+    let stop = admin
+        .ok(
+            Method::POST,
+            "/v1/halts",
+            &json!({ "scope": "all", "reason": "test" }),
+        )
+        .await;
+    let key = app.api_key(&["messages:send"]).await;
+    let accepted: Value = app
+        .anonymous()
+        .post(app.url("/v1/messages"))
+        .bearer_auth(&key)
+        .json(
+            &json!({ "recipients": ["ana"], "channels": ["inbox"], "category": "news",
+            "content": { "inbox": { "title": "Wrong" } } }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    admin
+        .ok(
+            Method::DELETE,
+            &format!("/v1/halts/{}", stop["id"]),
+            &json!({}),
+        )
+        .await;
+    let lease = std::time::Duration::from_secs(60);
+    let claimed = claim_due(&app.db, Utc::now(), lease, 10, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "a worker holds the send");
+
+    let id = accepted["id"].as_i64().unwrap();
+    let report: Value = recall(&app, &key, id).await.json().await.unwrap();
+    assert_eq!(report["withdrawn"], 0, "nothing was stored yet: {report}");
+    app.deliverer()
+        .await
+        .send_claimed(claimed, Utc::now())
+        .await
+        .unwrap();
+    let inbox = inbox_of(&app, "ana").await;
+    assert!(
+        inbox["items"].as_array().unwrap().is_empty(),
+        "the send under way stored nothing once its message was recalled: {inbox}"
+    );
+    assert_eq!(inbox["unread"]["count"], 0);
+}

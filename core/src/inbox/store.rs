@@ -71,8 +71,9 @@ pub struct Stored {
     pub unread: Unread,
 }
 
-/// Stores `items` (skipping deliveries stored before) and moves each subscriber's
-/// unread pair, in one transaction. Returns what was new, in id order.
+/// Stores `items` (skipping deliveries stored before, and those of messages recalled
+/// meanwhile) and moves each subscriber's unread pair, in one transaction. Returns what
+/// was new, in id order.
 pub async fn store_batch<C>(db: &C, items: Vec<NewItem>, now: DateTime<Utc>) -> Result<Vec<Stored>>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -82,23 +83,64 @@ where
     }
     let txn = crate::db::begin_write(db).await?;
     let delivery_ids: Vec<i64> = items.iter().map(|i| i.delivery_id).collect();
-    let existing: std::collections::HashSet<i64> = inbox_item::Entity::find()
+    let mut skipped: std::collections::HashSet<i64> = inbox_item::Entity::find()
         .select_only()
         .column(inbox_item::Column::DeliveryId)
-        .filter(inbox_item::Column::DeliveryId.is_in(delivery_ids))
+        .filter(inbox_item::Column::DeliveryId.is_in(delivery_ids.clone()))
         .into_tuple::<Option<i64>>()
         .all(&txn)
         .await?
         .into_iter()
         .flatten()
         .collect();
+    skipped.extend(of_recalled_messages(&txn, delivery_ids).await?);
     let fresh = items
         .into_iter()
-        .filter(|item| !existing.contains(&item.delivery_id))
+        .filter(|item| !skipped.contains(&item.delivery_id))
         .collect();
     let stored = store_new(&txn, fresh, now).await?;
     txn.commit().await?;
     Ok(stored)
+}
+
+/// Which of `delivery_ids` belong to a recalled message. On Postgres their messages are
+/// share-locked, so a recall committing meanwhile is waited for and seen.
+async fn of_recalled_messages(
+    txn: &impl ConnectionTrait,
+    delivery_ids: Vec<i64>,
+) -> Result<Vec<i64>> {
+    use crate::entities::{delivery, message};
+    let pairs: Vec<(i64, i64)> = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Id)
+        .column(delivery::Column::MessageId)
+        .filter(delivery::Column::Id.is_in(delivery_ids))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut message_ids: Vec<i64> = pairs.iter().map(|(_, message)| *message).collect();
+    message_ids.sort_unstable();
+    message_ids.dedup();
+    let mut query = message::Entity::find()
+        .select_only()
+        .column(message::Column::Id)
+        .column(message::Column::RecalledAt)
+        .filter(message::Column::Id.is_in(message_ids));
+    if crate::db::is_postgres(txn) {
+        query = query.lock_shared();
+    }
+    let recalled: std::collections::HashSet<i64> = query
+        .into_tuple::<(i64, Option<DateTime<Utc>>)>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .filter_map(|(id, recalled_at)| recalled_at.map(|_| id))
+        .collect();
+    Ok(pairs
+        .into_iter()
+        .filter(|(_, message)| recalled.contains(message))
+        .map(|(delivery, _)| delivery)
+        .collect())
 }
 
 /// Stores items of deliveries that have none yet, in `txn` (a write transaction), and
