@@ -11,7 +11,8 @@
 // every kind and a block list import, admin screens (SMTP and MQTT channels from their
 // forms), the kill switch (a reviewer stops all sending, the banner shows on every page,
 // an admin stops a channel and releases both), recalling the campaign, a subscriber
-// created, edited, given an endpoint and deleted (each outcome in a toast), session expiry, a narrow (390px)
+// created, edited, given an endpoint and deleted (each outcome in a toast), a rule
+// backtested on the delivery log, session expiry, a narrow (390px)
 // window, and a keyboard-only
 // walk from login through the campaign wizard. Screenshots of every main screen go to
 // $TEST_OUTPUT (test-output/); any console error fails the test.
@@ -557,6 +558,10 @@ try {
   assert.ok(await adminPage.getByLabel("Kind").isDisabled());
   await adminPage.getByLabel("Allowed until").fill("20:30");
   await shot(adminPage, "rule-editor");
+  // Tried on the delivery log before it is saved.
+  await adminPage.getByRole("button", { name: "Backtest" }).click();
+  await adminPage.getByText(/^Of \d+ deliveries sent in the last 7 days, this rule would have held back \d+ and deferred \d+\.$/).waitFor();
+  await shot(adminPage, "rule-backtest");
   await adminPage.getByRole("button", { name: "Save rule" }).click();
   await adminPage.getByText("only 08:00–20:30 local time").waitFor();
   await adminPage.getByLabel("CSV rows").fill("list,kind,value,channel,reason\nblock,email,spam@example.com,,complaint\nblock,phone,not-a-phone,,\nallow,email_domain,example.org,email,partner\n");

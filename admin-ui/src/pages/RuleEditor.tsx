@@ -6,6 +6,7 @@ import { call, fieldError } from "../api/errors";
 import { Link, navigate } from "../lib/router";
 import { Button, ErrorNotice, Field, Loading, PageHeader } from "../ui/kit";
 import { CHANNELS } from "../ui/templateContent";
+import { Backtest } from "./rules/Backtest";
 import { KindFields } from "./rules/KindFields";
 import { RULE_KINDS, blankRule, formOfRule, ruleIn, type RuleForm, type RuleKind } from "./rules/ruleForm";
 
@@ -122,6 +123,7 @@ export function RuleEditor({ params }: { params: Record<string, string> }) {
           </Button>
         </div>
       </form>
+      {form.kind !== "keyword" && <Backtest draft={() => ruleIn(form)} />}
     </>
   );
 }

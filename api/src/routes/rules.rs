@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use herald_core::entities::rule;
 use herald_core::rules::RuleIn;
+use herald_core::rules::backtest::{BacktestIn, BacktestOut, backtest};
 use herald_core::rules::store;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -20,6 +21,24 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_rules, create_rule))
         .routes(routes!(get_rule, replace_rule, delete_rule))
+        .routes(routes!(backtest_rules))
+}
+
+/// Tries a draft rule set on the delivery log of the last `days` days before it is
+/// enabled: what it would have held back or deferred, per rule, per channel and per
+/// day, with sample subscribers. The log is replayed in one ordered pass (a held
+/// delivery does not count towards a later cap). Frequency caps, quiet hours and dedup
+/// windows; keyword rules are checked where content is written.
+#[utoipa::path(post, path = "/v1/rules/backtest", tag = "rules",
+    security(("session" = ["rules:read", "deliveries:read"])),
+    request_body = BacktestIn,
+    responses((status = 200, body = BacktestOut, description = "What the draft rules would have done"),
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn backtest_rules(
+    State(state): State<AppState>,
+    ValidJson(input): ValidJson<BacktestIn>,
+) -> Result<Json<BacktestOut>, ApiError> {
+    Ok(Json(backtest(&state.db, input, Utc::now()).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

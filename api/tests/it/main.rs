@@ -8,6 +8,7 @@ mod api_keys;
 mod audiences;
 mod audit;
 mod auth;
+mod backtest;
 mod campaign_run;
 mod campaigns;
 mod channel_paths;

@@ -2,6 +2,7 @@
 //! with a scope (global, one channel, one category), an enabled flag and categories
 //! that are exempt.
 
+pub mod backtest;
 pub mod engine;
 pub mod keywords;
 pub mod lists;
