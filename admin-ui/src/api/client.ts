@@ -38,6 +38,13 @@ export function onSessionExpired(listener: (code: string) => void): () => void {
   return () => expiredListeners.delete(listener);
 }
 
+/// The header a state-changing request sent outside the typed client (an upload with
+/// progress) must carry.
+export function csrfHeader(): Record<string, string> {
+  const token = csrfFromCookie() ?? csrfToken;
+  return token ? { "X-CSRF-Token": token } : {};
+}
+
 const session: Middleware = {
   onRequest({ request }) {
     if (!SAFE_METHODS.has(request.method)) {

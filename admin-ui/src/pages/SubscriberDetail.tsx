@@ -65,30 +65,7 @@ export function SubscriberDetail({ params }: { params: Record<string, string> })
                 cancel={() => setEditing(false)}
               />
             ) : (
-            <section className="card" aria-labelledby="profile-title">
-              <h2 id="profile-title">Profile</h2>
-              <dl className="trace-why">
-                <dt>Email</dt>
-                <dd>{s.email ?? "—"}</dd>
-                <dt>Phone</dt>
-                <dd>{s.phone ?? "—"}</dd>
-                <dt>Time zone</dt>
-                <dd>{s.timezone ?? "—"}</dd>
-                <dt>Locale</dt>
-                <dd>{s.locale ?? "—"}</dd>
-                <dt>Tags</dt>
-                <dd>{s.tags.join(", ") || "—"}</dd>
-                <dt>Attributes</dt>
-                <dd>{Object.keys(s.attributes ?? {}).length ? <code>{JSON.stringify(s.attributes)}</code> : "—"}</dd>
-                <dt>Registered</dt>
-                <dd>{when(s.created_at)}</dd>
-              </dl>
-              {write && (
-                <div className="form-actions">
-                  <Button onClick={() => setEditing(true)}>Edit profile</Button>
-                </div>
-              )}
-            </section>
+              <Profile subscriber={s} edit={write ? () => setEditing(true) : undefined} />
             )}
             <Endpoints id={id} />
           </div>
@@ -97,6 +74,35 @@ export function SubscriberDetail({ params }: { params: Record<string, string> })
       <Inbox subscriber={id} />
       <DeliveryHistory subscriber={id} title="Delivery history" empty="Nothing was sent to this subscriber yet." />
     </>
+  );
+}
+
+function Profile({ subscriber: s, edit }: { subscriber: Schemas["SubscriberOut"]; edit?: () => void }) {
+  return (
+    <section className="card" aria-labelledby="profile-title">
+      <h2 id="profile-title">Profile</h2>
+      <dl className="trace-why">
+        <dt>Email</dt>
+        <dd>{s.email ?? "—"}</dd>
+        <dt>Phone</dt>
+        <dd>{s.phone ?? "—"}</dd>
+        <dt>Time zone</dt>
+        <dd>{s.timezone ?? "—"}</dd>
+        <dt>Locale</dt>
+        <dd>{s.locale ?? "—"}</dd>
+        <dt>Tags</dt>
+        <dd>{s.tags.join(", ") || "—"}</dd>
+        <dt>Attributes</dt>
+        <dd>{Object.keys(s.attributes ?? {}).length ? <code>{JSON.stringify(s.attributes)}</code> : "—"}</dd>
+        <dt>Registered</dt>
+        <dd>{when(s.created_at)}</dd>
+      </dl>
+      {edit && (
+        <div className="form-actions">
+          <Button onClick={edit}>Edit profile</Button>
+        </div>
+      )}
+    </section>
   );
 }
 

@@ -9,6 +9,7 @@ import { Link, navigate, useLocation } from "../lib/router";
 import { useApi, useDebounced } from "../lib/useApi";
 import { Button, Empty, Field, Loaded, PageHeader } from "../ui/kit";
 import { PagerControls, usePager } from "../ui/Pager";
+import { Import } from "./subscribers/Import";
 
 const PAGE = 50;
 
@@ -118,6 +119,7 @@ export function Subscribers() {
           }
         </Loaded>
       </div>
+      {can("subscribers:write") && <Import imported={page.reload} />}
     </>
   );
 }
