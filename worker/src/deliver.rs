@@ -675,6 +675,7 @@ impl Deliverer {
         self.metrics.attempted(&outcomes.attempts);
         self.metrics.held(outcomes.held.len());
         self.metrics.paced(outcomes.paced.len());
+        self.metrics.stopped(outcomes.stopped.len());
     }
 }
 

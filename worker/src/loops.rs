@@ -174,8 +174,10 @@ pub async fn run_loop(
     pages
 }
 
-/// Every `every`: reads the backlog and the page tasks into the metrics, and shows this
-/// worker's paced lanes in the metrics and publishes them for the API and the console. A failure is logged; the next round tries again.
+/// Every `every`: reads the backlog and the page tasks into the metrics, shows the
+/// kill switch's stops, and shows this worker's paced lanes in the metrics and
+/// publishes them for the API and the console. A failure is logged; the next round
+/// tries again.
 async fn publish_loop(current: Arc<Current>, every: Duration) {
     let worker = crate::pages::process_name();
     let mut published_any = false;
@@ -189,6 +191,7 @@ async fn publish_loop(current: Arc<Current>, every: Duration) {
             Err(error) => tracing::warn!(%error, "counting page tasks failed"),
         }
         tokio::time::sleep(every).await;
+        current.metrics.stops(&current.halts.current().counts());
         let lanes = current.pacer.rates();
         current.metrics.pacing(&lanes);
         // Nothing paced, and nothing published before to replace: no write at all.

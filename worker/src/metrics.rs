@@ -47,6 +47,12 @@ struct TaskLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabels {
+    /// `all`, `channel` or `campaign`.
+    scope: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BacklogLabels {
     /// `due`, `waiting`, `deferred` or `sending`.
     state: &'static str,
@@ -63,6 +69,8 @@ pub struct WorkerMetrics {
     pacing_rate: Family<PacedInstanceLabels, Gauge<f64, AtomicU64>>,
     paced_lanes: Family<PacedInstanceLabels, Gauge>,
     page_tasks: Family<TaskLabels, Gauge>,
+    stops: Family<ScopeLabels, Gauge>,
+    stopped: Counter,
 }
 
 /// What an attempt's outcome is called in the metrics.
@@ -84,6 +92,7 @@ impl Default for WorkerMetrics {
         for state in BACKLOG_STATES {
             let _zero = metrics.backlog.get_or_create(&BacklogLabels { state });
         }
+        metrics.stops(&[("all", 0), ("channel", 0), ("campaign", 0)]);
         metrics
     }
 }
@@ -103,6 +112,8 @@ impl WorkerMetrics {
             pacing_rate: Family::default(),
             paced_lanes: Family::default(),
             page_tasks: Family::default(),
+            stops: Family::default(),
+            stopped: Counter::default(),
         }
     }
 }
@@ -149,6 +160,16 @@ impl WorkerMetrics {
             "delivery_backlog",
             "Unfinished deliveries in the database by state, as last read",
             self.backlog.clone(),
+        );
+        registry.register(
+            "sending_stops",
+            "Kill-switch stops in force by scope, as this worker last read them",
+            self.stops.clone(),
+        );
+        registry.register(
+            "deliveries_stopped",
+            "Sends the kill switch held back before they started (they wait queued)",
+            self.stopped.clone(),
         );
         registry.register(
             "dead_letters",
@@ -238,6 +259,19 @@ impl WorkerMetrics {
 
     pub(crate) fn paced(&self, count: usize) {
         self.paced.inc_by(count as u64);
+    }
+
+    pub(crate) fn stopped(&self, count: usize) {
+        self.stopped.inc_by(count as u64);
+    }
+
+    /// Shows the kill switch's stops in force, by scope.
+    pub fn stops(&self, counts: &[(&'static str, usize)]) {
+        for (scope, count) in counts {
+            self.stops
+                .get_or_create(&ScopeLabels { scope })
+                .set(i64::try_from(*count).unwrap_or(i64::MAX));
+        }
     }
 }
 

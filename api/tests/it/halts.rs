@@ -56,6 +56,15 @@ async fn settled(count: impl Fn() -> usize, quiet: Duration) -> usize {
     }
 }
 
+/// The worker's metrics as `/metrics` shows them.
+fn metrics_text(metrics: &herald_worker::WorkerMetrics) -> String {
+    let mut registry = prometheus_client::registry::Registry::with_prefix("herald");
+    metrics.register(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    text
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_all_sending_stops_a_running_campaign_midway_and_loses_nothing() {
     let app = spawn_app().await;
@@ -91,13 +100,15 @@ async fn stopping_all_sending_stops_a_running_campaign_midway_and_loses_nothing(
     let mut config = test_config();
     config.delivery.concurrency = 2;
     config.delivery.poll_interval_ms = 100;
+    config.delivery.heartbeat_secs = 1;
+    let metrics = herald_worker::WorkerMetrics::default();
     let (quit, quitting) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(run_loop(
         app.db.clone(),
         config,
         Bus::default(),
         Doorbell::default(),
-        herald_worker::WorkerMetrics::default(),
+        metrics.clone(),
         async move {
             let _ = quitting.await;
         },
@@ -165,6 +176,20 @@ async fn stopping_all_sending_stops_a_running_campaign_midway_and_loses_nothing(
         admin.get_json("/v1/halts").await.as_array().unwrap().len(),
         1
     );
+    // The worker's metrics say so (the stops at its next heartbeat).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = metrics_text(&metrics);
+        if text.contains(r#"herald_sending_stops{scope="all"} 1"#) {
+            assert!(
+                !text.contains("herald_deliveries_stopped_total 0"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     release(&admin, &everything).await;
     let deadline = Instant::now() + Duration::from_secs(120);

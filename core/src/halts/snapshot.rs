@@ -73,6 +73,15 @@ impl Halts {
         self.ids.is_empty()
     }
 
+    /// How many stops are in force, by scope (`all`, `channel`, `campaign`).
+    pub fn counts(&self) -> [(&'static str, usize); 3] {
+        [
+            ("all", usize::from(self.all.is_some())),
+            ("channel", self.instances.len()),
+            ("campaign", self.campaigns.len()),
+        ]
+    }
+
     /// Why all sending is stopped, if it is.
     pub fn everything(&self) -> Option<&str> {
         self.all.as_deref()
