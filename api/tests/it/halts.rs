@@ -407,4 +407,30 @@ async fn the_kill_switch_names_the_bad_field_and_is_for_admins_and_reviewers() {
         listed[0]["id"], stopped["id"],
         "everyone sees what is stopped"
     );
+
+    // The same stop pressed twice at once: one stop, both answered with it.
+    admin
+        .ok(
+            Method::POST,
+            "/v1/channels",
+            &json!({ "name": "twice", "settings": { "kind": "webhook",
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } }),
+        )
+        .await;
+    let twice = json!({ "scope": "channel", "channel": "twice", "reason": "x" });
+    let (first, second) = tokio::join!(
+        admin.post("/v1/halts").json(&twice).send(),
+        reviewer.post("/v1/halts").json(&twice).send(),
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201]);
+    let (first, second): (Value, Value) =
+        (first.json().await.unwrap(), second.json().await.unwrap());
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(
+        admin.get_json("/v1/halts").await.as_array().unwrap().len(),
+        2
+    );
 }

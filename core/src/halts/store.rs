@@ -13,6 +13,7 @@ use crate::audit::{self, AuditContext, Change};
 use crate::db::is_postgres;
 use crate::entities::{campaign, channel_instance, halt};
 use crate::error::{Error, Result};
+use crate::error_code::ErrorCode;
 
 /// What a stop covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -94,13 +95,46 @@ where
         return Err(Error::invalid("reason", "say why, in 1 to 500 characters"));
     }
     let target_id = target_of(db, &input).await?;
-    let txn = crate::db::begin_write(db).await?;
-    let existing = halt::Entity::find()
-        .filter(halt::Column::Scope.eq(input.scope.as_str()))
+    match record_stop(db, ctx, &input, target_id).await {
+        // Two operators pressed the same stop at once: the other's is the one in force.
+        Err(Error::Conflict {
+            code: ErrorCode::AlreadyExists,
+            ..
+        }) => match in_force(db, input.scope, target_id).await? {
+            Some(model) => Ok((describe(db, model).await?, false)),
+            None => Err(Error::Internal(
+                "a stop pressed twice at once was released meanwhile",
+            )),
+        },
+        recorded => recorded,
+    }
+}
+
+/// The stop of `scope` and `target_id` in force, if any.
+async fn in_force(
+    conn: &impl ConnectionTrait,
+    scope: HaltScope,
+    target_id: i64,
+) -> Result<Option<halt::Model>> {
+    Ok(halt::Entity::find()
+        .filter(halt::Column::Scope.eq(scope.as_str()))
         .filter(halt::Column::TargetId.eq(target_id))
-        .one(&txn)
-        .await?;
-    if let Some(model) = existing {
+        .one(conn)
+        .await?)
+}
+
+/// Records the stop, or finds it in force (`false`); audited and announced.
+async fn record_stop<C>(
+    db: &C,
+    ctx: &AuditContext,
+    input: &HaltIn,
+    target_id: i64,
+) -> Result<(HaltOut, bool)>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = crate::db::begin_write(db).await?;
+    if let Some(model) = in_force(&txn, input.scope, target_id).await? {
         txn.commit().await?;
         return Ok((describe(db, model).await?, false));
     }
