@@ -796,6 +796,8 @@ try {
   editor.once("dialog", (dialog) => void dialog.accept());
   await editor.getByRole("button", { name: "Recall" }).click();
   await editor.getByText("Recalled: withdrawn from 3 inboxes. Already delivered, beyond reach: webhook 3.").waitFor();
+  await editor.locator(".badge", { hasText: /^recalled / }).waitFor();
+  assert.equal(await editor.getByRole("button", { name: "Recall" }).count(), 0, "recalled once");
   await shot(editor, "campaign-recalled");
   const u2Inbox = await admin("GET", "/v1/subscribers/u2/inbox");
   assert.ok(!u2Inbox.items.some((item) => item.title.startsWith("Hello")), "the recalled message left u2's inbox");

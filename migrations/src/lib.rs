@@ -21,6 +21,7 @@ mod m20261204_000009_delivery_log_outlives_subscribers;
 mod m20261204_000010_delivery_totals;
 mod m20261204_000011_halts;
 mod m20261204_000012_recall;
+mod m20261204_000013_campaign_recall;
 mod schema_util;
 
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_delivery_totals::Migration),
             Box::new(m20261204_000011_halts::Migration),
             Box::new(m20261204_000012_recall::Migration),
+            Box::new(m20261204_000013_campaign_recall::Migration),
         ]
     }
 }

@@ -47,6 +47,7 @@ function Campaign({ campaign: c, onChange }: { campaign: Campaign; onChange: (c:
         title={
           <>
             {c.name} <StatusBadge status={c.status} />
+            {c.recalled_at && <span className="badge badge-danger">recalled {when(c.recalled_at)}</span>}
           </>
         }
         subtitle={`${c.category} · ${c.channels.join(", ")} · ${scheduleText(c.schedule)}`}
@@ -260,7 +261,7 @@ function Actions({ campaign: c, onChange }: { campaign: Campaign; onChange: (c: 
   const needsComment = steps.includes("reject") || steps.includes("submit");
   const notice = done && done.status === c.status ? done.text : null;
   const waiting = c.status === "in_review";
-  const recallable = write && ["running", "paused", "completed", "cancelled"].includes(c.status);
+  const recallable = write && !c.recalled_at && ["running", "paused", "completed", "cancelled"].includes(c.status);
   if (steps.length === 0 && !editable && !notice && !error && !waiting && !recallable && !recalled) return null;
 
   return (

@@ -88,6 +88,9 @@ pub struct CampaignOut {
     /// to what it points at when it is scheduled or started (409 `approval_invalidated`).
     approved_hash: Option<String>,
     approved_at: Option<DateTime<Utc>>,
+    /// When its message was withdrawn from the inboxes it reached
+    /// (`POST /v1/campaigns/{id}/recall`).
+    recalled_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -115,6 +118,7 @@ impl From<campaign::Model> for CampaignOut {
             approved_by: m.approved_by,
             approved_hash: m.approved_hash,
             approved_at: m.approved_at,
+            recalled_at: m.recalled_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }

@@ -237,6 +237,11 @@ async fn recalling_a_campaign_cancels_what_it_has_not_sent_and_withdraws_what_it
             .unwrap()
             .is_empty()
     );
+    let campaign = admin.get_json(&format!("/v1/campaigns/{sent}")).await;
+    assert_eq!(
+        campaign["recalled_at"], report["recalled_at"],
+        "the campaign says it was recalled"
+    );
 
     // One scheduled for later is cancelled: it will send nothing.
     let later = scheduled_campaign_on(

@@ -28,6 +28,8 @@ pub struct Model {
     /// SHA-256 (hex) of what the approval covered; `None` while not approved.
     pub approved_hash: Option<String>,
     pub approved_at: Option<DateTimeUtc>,
+    /// When its message was withdrawn from the inboxes it reached.
+    pub recalled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

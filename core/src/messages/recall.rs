@@ -84,6 +84,16 @@ where
             .filter(message::Column::Id.eq(id))
             .exec(&txn)
             .await?;
+        if let Some(campaign) = found.campaign_id {
+            crate::entities::campaign::Entity::update_many()
+                .col_expr(
+                    crate::entities::campaign::Column::RecalledAt,
+                    Expr::value(now),
+                )
+                .filter(crate::entities::campaign::Column::Id.eq(campaign))
+                .exec(&txn)
+                .await?;
+        }
     }
     let cancelled = by_channel(
         &txn,
