@@ -29,7 +29,7 @@ use crate::entities::{
     campaign, delivery, delivery_page, message, subscriber, subscriber_endpoint,
 };
 use crate::error::{Error, Result};
-use crate::halts::ALL_HALTED;
+use crate::halts::{ALL_HALTED, HALTED_CAMPAIGN_MESSAGES};
 use crate::inbox::store::Stored;
 use crate::rules::KeywordRules;
 use crate::rules::engine::{Recipient, RuleSet};
@@ -177,8 +177,7 @@ pub async fn to_hand_over(
         .filter(delivery_page::Column::DoneAt.is_null())
         .filter(never.or(lost))
         .filter(Expr::cust(format!(
-            "NOT {ALL_HALTED} AND message_id NOT IN (SELECT m.id FROM messages m \
-             JOIN halts h ON h.scope = 'campaign' AND h.target_id = m.campaign_id)"
+            "NOT {ALL_HALTED} AND message_id NOT IN ({HALTED_CAMPAIGN_MESSAGES})"
         )))
         .order_by_asc(delivery_page::Column::Id)
         .limit(limit)
@@ -276,8 +275,7 @@ pub async fn give_back_if_halted(db: &impl ConnectionTrait, id: i64) -> Result<b
         .filter(delivery_page::Column::Id.eq(id))
         .filter(delivery_page::Column::DoneAt.is_null())
         .filter(Expr::cust(format!(
-            "({ALL_HALTED} OR message_id IN (SELECT m.id FROM messages m \
-             JOIN halts h ON h.scope = 'campaign' AND h.target_id = m.campaign_id))"
+            "({ALL_HALTED} OR message_id IN ({HALTED_CAMPAIGN_MESSAGES}))"
         )))
         .exec(db)
         .await?

@@ -490,23 +490,11 @@ pub async fn record_paced<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let filed = paced
+    const WHY: &str = "paced: its receiver pushed back, so it waits for a free slot";
+    let put_off = paced
         .into_iter()
-        .map(|(row, due)| {
-            let change = Change {
-                id: row.id,
-                status: DeliveryStatus::Queued.as_str(),
-                not_before: Some(due),
-                reason: Some("paced: its receiver pushed back, so it waits for a free slot".into()),
-                filter: None,
-                rule_id: row.rule_id,
-                list_entry_id: row.list_entry_id,
-                endpoint_id: None,
-            };
-            (row, change)
-        })
-        .collect();
-    file_untried(db, filed, false, now).await
+        .map(|(row, due)| (row, due, WHY.to_owned()));
+    requeue(db, put_off, now).await
 }
 
 /// Deliveries the kill switch stopped before they were sent: queued again, due now (the
@@ -520,13 +508,26 @@ pub async fn record_stopped<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let filed = stopped
-        .into_iter()
-        .map(|(row, why)| {
+    let put_off = stopped.into_iter().map(|(row, why)| (row, now, why));
+    requeue(db, put_off, now).await
+}
+
+/// Files unattempted deliveries as queued again, each due at its time with its reason,
+/// keeping their ledger slots.
+async fn requeue<C>(
+    db: &C,
+    put_off: impl Iterator<Item = (delivery::Model, DateTime<Utc>, String)>,
+    now: DateTime<Utc>,
+) -> Result<u64>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let filed = put_off
+        .map(|(row, due, why)| {
             let change = Change {
                 id: row.id,
                 status: DeliveryStatus::Queued.as_str(),
-                not_before: Some(now),
+                not_before: Some(due),
                 reason: Some(why),
                 filter: None,
                 rule_id: row.rule_id,

@@ -27,6 +27,9 @@ pub use watch::HaltWatch;
 const CHANNEL: &str = "herald_halts";
 /// True while all sending is stopped, for SQL.
 pub(crate) const ALL_HALTED: &str = "EXISTS (SELECT 1 FROM halts WHERE scope = 'all')";
+/// The messages of campaigns the kill switch stops, for SQL.
+pub(crate) const HALTED_CAMPAIGN_MESSAGES: &str = "SELECT m.id FROM messages m \
+     JOIN halts h ON h.scope = 'campaign' AND h.target_id = m.campaign_id";
 
 /// Whether the kill switch stops campaign `id` (or all sending), as `conn` sees it now.
 pub async fn stops_campaign(conn: &impl ConnectionTrait, id: i64) -> Result<bool> {
