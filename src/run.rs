@@ -63,14 +63,17 @@ pub async fn prune(config: Config) -> anyhow::Result<()> {
             .context("pruning the delivery log failed")?;
         total.deliveries += pass.deliveries;
         total.messages += pass.messages;
+        total.event_batches += pass.event_batches;
         if pass == herald_core::retention::Pruned::default() {
             break;
         }
     }
     println!(
-        "pruned {} deliveries and {} transactional messages in {:.1} s",
+        "pruned {} deliveries, {} transactional messages and {} delivered event batches \
+         in {:.1} s",
         total.deliveries,
         total.messages,
+        total.event_batches,
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -332,7 +332,9 @@ async fn prune_empties_the_log_past_retention_at_once() {
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{printed}");
     assert!(
-        printed.starts_with("pruned 2 deliveries and 0 transactional messages"),
+        printed.starts_with(
+            "pruned 2 deliveries, 0 transactional messages and 0 delivered event batches"
+        ),
         "{printed}"
     );
     assert_eq!(delivery::Entity::find().count(&db).await.unwrap(), 1);

@@ -116,10 +116,13 @@ pub enum Scope {
     /// Stop and release sending (the kill switch).
     #[serde(rename = "sending:halt")]
     SendingHalt,
+    /// Register and manage endpoints for delivery events, and read what they were sent.
+    #[serde(rename = "events:manage")]
+    EventsManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 19] = [
+    pub const ALL: [Scope; 20] = [
         Scope::SubscribersRead,
         Scope::SubscribersWrite,
         Scope::MessagesSend,
@@ -139,6 +142,7 @@ impl Scope {
         Scope::DeliveriesRead,
         Scope::DeliveriesRedrive,
         Scope::SendingHalt,
+        Scope::EventsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -162,6 +166,7 @@ impl Scope {
             Scope::DeliveriesRead => "deliveries:read",
             Scope::DeliveriesRedrive => "deliveries:redrive",
             Scope::SendingHalt => "sending:halt",
+            Scope::EventsManage => "events:manage",
         }
     }
 
@@ -174,7 +179,10 @@ impl Scope {
     pub fn grantable_to_api_keys(self) -> bool {
         matches!(
             self,
-            Scope::SubscribersRead | Scope::SubscribersWrite | Scope::MessagesSend
+            Scope::SubscribersRead
+                | Scope::SubscribersWrite
+                | Scope::MessagesSend
+                | Scope::EventsManage
         )
     }
 }

@@ -18,6 +18,7 @@ pub mod deliveries;
 pub mod entities;
 pub mod error;
 pub mod error_code;
+pub mod events;
 pub mod halts;
 pub mod inbox;
 pub mod messages;

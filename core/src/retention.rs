@@ -27,6 +27,8 @@ const CHUNKS_PER_PASS: usize = 20;
 pub struct Pruned {
     pub deliveries: u64,
     pub messages: u64,
+    /// Delivered batches of delivery events to products.
+    pub event_batches: u64,
 }
 
 /// Prunes what is older than the retention period at `now`, at most
@@ -50,9 +52,11 @@ pub async fn prune(
         prune_messages(db, after, last, cutoff)
     })
     .await?;
+    let event_batches = crate::events::batches::prune(db, cutoff, config.batch_size).await?;
     Ok(Pruned {
         deliveries,
         messages,
+        event_batches,
     })
 }
 

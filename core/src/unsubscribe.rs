@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use crate::audit::{self, Actor, AuditContext, Change};
 use crate::entities::{subscriber, subscriber_preference};
 use crate::error::{Error, Result};
+use crate::events::{EventType, Occurred};
 
 const KEY_NAME: &str = "unsubscribe";
 /// Opting out applies to the channel the link came from.
@@ -144,6 +145,14 @@ pub async fn apply(conn: &impl TransactionTrait, token: &str) -> Result<Unsubscr
         },
     )
     .await?;
+    let occurred = Occurred {
+        event: EventType::Unsubscribed,
+        message_id: 0,
+        subscriber_id,
+        channel: CHANNEL,
+        detail: Some(format!("category {category}")),
+    };
+    crate::events::outbox::emit(&txn, &[occurred], Utc::now()).await?;
     txn.commit().await?;
     Ok(Unsubscribed {
         channel: CHANNEL.to_owned(),

@@ -22,6 +22,7 @@ mod m20261204_000010_delivery_totals;
 mod m20261204_000011_halts;
 mod m20261204_000012_recall;
 mod m20261204_000013_campaign_recall;
+mod m20261204_000014_event_endpoints;
 mod schema_util;
 
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_halts::Migration),
             Box::new(m20261204_000012_recall::Migration),
             Box::new(m20261204_000013_campaign_recall::Migration),
+            Box::new(m20261204_000014_event_endpoints::Migration),
         ]
     }
 }

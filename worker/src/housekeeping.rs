@@ -39,7 +39,7 @@ pub async fn sweep_once(
             "deliveries past the retention period pruned"
         );
     }
-    Ok(purged + pruned + log.deliveries + log.messages)
+    Ok(purged + pruned + log.deliveries + log.messages + log.event_batches)
 }
 
 /// Deletes page tasks that finished (done, killed, or failed with no attempt left) over

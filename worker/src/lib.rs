@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod deliver;
+pub mod events;
 pub mod housekeeping;
 pub mod loops;
 pub mod metrics;

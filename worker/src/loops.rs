@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::deliver::{Deliverer, claim_batch};
+use crate::events::{EventRound, EventSender};
 use crate::pacing::Pacer;
 use crate::pages::PageQueue;
 use crate::{WorkerError, WorkerMetrics};
@@ -147,6 +148,11 @@ pub async fn run_loop(
             }
         }
     };
+    let events = {
+        let sender = EventSender::new(current.db.clone(), &config)
+            .map_err(|error| WorkerError::Run(format!("the event sender: {error}")))?;
+        event_loop(sender, current.poll, stop.clone())
+    };
     // Cutting and handing over may stop at any await: both are idempotent.
     let campaigns = {
         let stop = stop.clone();
@@ -159,7 +165,7 @@ pub async fn run_loop(
         }
     };
     let campaigns = async move {
-        futures::future::join(campaigns, publishing).await;
+        futures::future::join3(campaigns, publishing, events).await;
     };
     let work = futures::future::join3(campaigns, senders, page_worker);
     tokio::pin!(work);
@@ -203,6 +209,28 @@ async fn publish_loop(current: Arc<Current>, every: Duration) {
             tracing::warn!(%error, "publishing the pacing of lanes failed");
         }
     }
+}
+
+/// Sends delivery events to products, round after round; rests for `poll` when a
+/// round found nothing to do. A batch being sent when `stop` comes is finished and
+/// recorded.
+async fn event_loop(sender: EventSender, poll: Duration, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        let busy = match sender.run_once(Utc::now()).await {
+            Ok(round) => round != EventRound::default(),
+            Err(error) => {
+                tracing::warn!(%error, "sending delivery events failed");
+                false
+            }
+        };
+        if !busy {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+    tracing::info!("event sender stopped");
 }
 
 /// Upkeep and campaign steps, round after round, waking the senders when something

@@ -45,6 +45,7 @@ the statuses and codes it answers. Any operation may also answer 408 `timeout` (
         (name = "reports", description = "Delivery reports for auditors (by campaign, channel, day and status; filtered deliveries by rule; a funnel per campaign), as JSON or streamed CSV"),
         (name = "channels", description = "Channel instances (SMTP, webhooks, push providers, MQTT) with write-only secrets, and test sends"),
         (name = "halts", description = "The kill switch: stop all sending, a channel instance's or a campaign's at once, and release it"),
+        (name = "events", description = "Delivery events to products: endpoints that receive signed batches of what happened to deliveries, and the log of those batches"),
     )
 )]
 pub struct ApiDoc;

@@ -12,6 +12,7 @@ mod campaigns;
 mod channels;
 mod dead_letters;
 mod deliveries;
+mod event_endpoints;
 mod halts;
 mod health;
 mod inbox;
@@ -48,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(dead_letters::router())
         .merge(deliveries::router())
         .merge(halts::router())
+        .merge(event_endpoints::router())
         .merge(reports::router())
         .merge(unsubscribe::router())
         .merge(subscriber_tokens::router())

@@ -16,6 +16,7 @@ mod channels;
 mod deliveries;
 mod delivery_queue;
 mod delivery_send;
+mod events;
 mod halts;
 mod helpers;
 mod housekeeping;

@@ -689,7 +689,8 @@ async fn reports_keep_the_counts_of_deliveries_the_retention_period_pruned() {
         pruned,
         Pruned {
             deliveries: 5,
-            messages: 0
+            messages: 0,
+            event_batches: 0,
         }
     );
     assert_eq!(deliveries().await, 10);

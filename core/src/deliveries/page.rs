@@ -39,6 +39,8 @@ use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, one_of, prefer_generic_plans};
 use crate::entities::{campaign, delivery, message, send_ledger, subscriber, subscriber_endpoint};
 use crate::error::{Error, Result};
+use crate::events::outbox::Interest;
+use crate::events::{EventType, Occurred};
 use crate::inbox::deliver::{InboxSend, Planned, store_now};
 use crate::inbox::store::Stored;
 use crate::rules::engine::{Decision, FilterKind, Recipient, RuleSet};
@@ -346,7 +348,19 @@ pub async fn record_first(
         .iter()
         .map(|attempt| first_attempt_row(attempt, policy, now, &mut recorded))
         .collect();
-    if is_postgres(db) {
+    let occurred: Vec<Occurred> = attempts
+        .iter()
+        .zip(&rows)
+        .filter_map(|(attempt, row)| outcome_event(attempt, row))
+        .collect();
+    let interest = if occurred.is_empty() {
+        Interest::default()
+    } else {
+        Interest::load(db).await?
+    };
+    // COPY runs outside a transaction: when an endpoint wants these outcomes, the rows
+    // and their events go in one transaction instead.
+    if is_postgres(db) && interest.is_empty() {
         match copy_all(db, &rows).await {
             Ok(_) => return Ok(recorded),
             Err(Error::Conflict { .. }) => {
@@ -358,8 +372,33 @@ pub async fn record_first(
     let txn = crate::db::begin_write(db).await?;
     limit_statement_time(&txn, QUEUE_STATEMENT_TIMEOUT).await?;
     insert_deliveries(&txn, rows).await?;
+    crate::events::outbox::record(&txn, &interest, &occurred, now).await?;
     txn.commit().await?;
     Ok(recorded)
+}
+
+/// The event a first attempt's row records, if it ended the delivery.
+fn outcome_event(attempt: &Attempt, row: &delivery::ActiveModel) -> Option<Occurred> {
+    let event = match row.status.as_ref().as_str() {
+        "delivered" => EventType::Delivered,
+        "failed" => EventType::Failed,
+        "dead" => EventType::DeadLettered,
+        _ => return None,
+    };
+    let detail = match &attempt.outcome {
+        DeliveryOutcome::Delivered { response, .. } => response,
+        DeliveryOutcome::Retryable { reason, .. } | DeliveryOutcome::Permanent { reason, .. } => {
+            reason
+        }
+    };
+    let sent = &attempt.delivery;
+    Some(Occurred::outcome(
+        event,
+        sent.message_id,
+        sent.subscriber_id,
+        &sent.channel,
+        detail,
+    ))
 }
 
 fn first_attempt_row(

@@ -17,6 +17,7 @@ use crate::config::DeliveryConfig;
 use crate::db::is_postgres;
 use crate::entities::{delivery, delivery_attempt};
 use crate::error::Result;
+use crate::events::{EventType, Occurred};
 use crate::halts::{ALL_HALTED, Halts};
 
 /// Messages of paused or cancelled campaigns, or of campaigns the kill switch stopped:
@@ -281,31 +282,48 @@ pub async fn record(
     let mut recorded = Recorded::default();
     let mut rows = Vec::with_capacity(attempts.len());
     let mut changes: Vec<Change> = Vec::with_capacity(attempts.len());
+    let mut occurred = Vec::new();
     for attempt in &attempts {
         rows.push(attempt_row(attempt));
         let detail = outcome_row(&attempt.outcome).1;
-        let change = match &attempt.outcome {
+        let (change, event) = match &attempt.outcome {
             DeliveryOutcome::Delivered { .. } => {
                 recorded.delivered += 1;
-                ("delivered", None, None)
+                (("delivered", None, None), Some(EventType::Delivered))
             }
             DeliveryOutcome::Permanent { .. } => {
                 recorded.failed += 1;
-                ("failed", None, Some(detail))
+                (
+                    ("failed", None, Some(detail.clone())),
+                    Some(EventType::Failed),
+                )
             }
             DeliveryOutcome::Retryable { retry_after, .. } => {
                 match policy.next_try(attempt.delivery.attempts, *retry_after, now) {
                     Some(at) => {
                         recorded.retrying += 1;
-                        ("queued", Some(at), Some(detail))
+                        (("queued", Some(at), Some(detail.clone())), None)
                     }
                     None => {
                         recorded.dead += 1;
-                        ("dead", None, Some(detail))
+                        (
+                            ("dead", None, Some(detail.clone())),
+                            Some(EventType::DeadLettered),
+                        )
                     }
                 }
             }
         };
+        if let Some(event) = event {
+            let sent = &attempt.delivery;
+            occurred.push(Occurred::outcome(
+                event,
+                sent.message_id,
+                sent.subscriber_id,
+                &sent.channel,
+                &detail,
+            ));
+        }
         changes.push(Change {
             id: attempt.delivery.id,
             status: change.0,
@@ -324,6 +342,7 @@ pub async fn record(
     for chunk in changes.chunks(RECORD_CHUNK) {
         update_each(&txn, chunk, now).await?;
     }
+    crate::events::outbox::emit(&txn, &occurred, now).await?;
     txn.commit().await?;
     Ok(recorded)
 }

@@ -22,6 +22,7 @@ use crate::deliveries::plan::{DELIVERY_KEY, insert_deliveries, new_row, release_
 use crate::deliveries::{DeliveryStatus, Stop};
 use crate::entities::{delivery, message, subscriber};
 use crate::error::Result;
+use crate::events::{EventType, Occurred};
 use crate::rules::KeywordRules;
 use crate::templates::render::{CompiledContent, RenderContext};
 
@@ -181,6 +182,32 @@ pub async fn store_now(
             Some(item)
         })
         .collect();
+    let failed = unstored
+        .iter()
+        .filter(|row| row.status.as_ref() == DeliveryStatus::Failed.as_str())
+        .map(|row| {
+            Occurred::outcome(
+                EventType::Failed,
+                *row.message_id.as_ref(),
+                *row.subscriber_id.as_ref(),
+                ChannelKind::Inbox.as_str(),
+                row.reason.as_ref().as_deref().unwrap_or_default(),
+            )
+        });
+    let occurred: Vec<Occurred> = written
+        .iter()
+        .map(|row| {
+            Occurred::outcome(
+                EventType::Delivered,
+                row.message_id,
+                row.subscriber_id,
+                ChannelKind::Inbox.as_str(),
+                STORED,
+            )
+        })
+        .chain(failed)
+        .collect();
+    crate::events::outbox::emit(txn, &occurred, now).await?;
     insert_deliveries(txn, unstored).await?;
     let held: Vec<(i64, i64, &str)> = held
         .into_iter()

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::entities::{inbox_item, inbox_state};
 use crate::error::{Error, Result};
+use crate::events::{EventType, Occurred};
 
 /// An item to store for a subscriber.
 #[derive(Debug, Clone)]
@@ -385,8 +386,18 @@ where
             let delta = if leaves_unread { -1 } else { 0 };
             bump(&txn, &[(subscriber_id, delta)].into_iter().collect()).await?;
         }
-        if let Some(delivery_id) = item.delivery_id {
-            log_ack(&txn, delivery_id, ack, now).await?;
+        let message_id = match item.delivery_id {
+            Some(delivery_id) => log_ack(&txn, delivery_id, ack, now).await?,
+            None => None,
+        };
+        let event = match ack {
+            Ack::Read => Some(EventType::Read),
+            Ack::Archived => Some(EventType::Dismissed),
+            Ack::Received | Ack::Displayed => None,
+        };
+        if let Some(event) = event {
+            let occurred = acked(event, subscriber_id, [message_id.unwrap_or_default()]);
+            crate::events::outbox::emit(&txn, &occurred, now).await?;
         }
     }
     let state = unread(&txn, subscriber_id).await?;
@@ -400,6 +411,16 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let txn = crate::db::begin_write(db).await?;
+    let unread_deliveries: Vec<Option<i64>> = inbox_item::Entity::find()
+        .select_only()
+        .column(inbox_item::Column::DeliveryId)
+        .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
+        .filter(inbox_item::Column::ReadAt.is_null())
+        .filter(inbox_item::Column::ArchivedAt.is_null())
+        .filter(inbox_item::Column::RecalledAt.is_null())
+        .into_tuple()
+        .all(&txn)
+        .await?;
     let read = inbox_item::Entity::update_many()
         .col_expr(inbox_item::Column::ReadAt, Expr::value(now))
         .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
@@ -412,28 +433,71 @@ where
     if read > 0 {
         let delta = -i64::try_from(read).unwrap_or(i64::MAX);
         bump(&txn, &[(subscriber_id, delta)].into_iter().collect()).await?;
+        let messages = messages_of(&txn, unread_deliveries).await?;
+        let occurred = acked(EventType::Read, subscriber_id, messages);
+        crate::events::outbox::emit(&txn, &occurred, now).await?;
     }
     let state = unread(&txn, subscriber_id).await?;
     txn.commit().await?;
     Ok(state)
 }
 
+/// The messages of the deliveries the items name (0 where the log no longer has one).
+async fn messages_of(txn: &impl ConnectionTrait, deliveries: Vec<Option<i64>>) -> Result<Vec<i64>> {
+    use crate::entities::delivery;
+    let ids: Vec<i64> = deliveries.iter().flatten().copied().collect();
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(1_000) {
+        let pairs: Vec<(i64, i64)> = delivery::Entity::find()
+            .select_only()
+            .column(delivery::Column::Id)
+            .column(delivery::Column::MessageId)
+            .filter(crate::db::one_of(txn, delivery::Column::Id, chunk.to_vec()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        found.extend(pairs);
+    }
+    Ok(deliveries
+        .into_iter()
+        .map(|id| {
+            id.and_then(|id| found.get(&id).copied())
+                .unwrap_or_default()
+        })
+        .collect())
+}
+
+/// The events of a subscriber's acknowledgement of the items of `messages`.
+fn acked(
+    event: EventType,
+    subscriber_id: i64,
+    messages: impl IntoIterator<Item = i64>,
+) -> Vec<Occurred> {
+    messages
+        .into_iter()
+        .map(|message_id| Occurred {
+            event,
+            message_id,
+            subscriber_id,
+            channel: crate::channel::ChannelKind::Inbox.as_str(),
+            detail: None,
+        })
+        .collect()
+}
+
 /// The delivery log keeps what the client reported, beside the attempts.
+/// Returns the delivery's message, when the log still has it.
 async fn log_ack(
     txn: &impl ConnectionTrait,
     delivery_id: i64,
     ack: Ack,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Option<i64>> {
     use crate::entities::{delivery, delivery_attempt};
     // The log keeps deliveries only while their message exists; the item outlives it.
-    if delivery::Entity::find_by_id(delivery_id)
-        .one(txn)
-        .await?
-        .is_none()
-    {
-        return Ok(());
-    }
+    let Some(logged) = delivery::Entity::find_by_id(delivery_id).one(txn).await? else {
+        return Ok(None);
+    };
     delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
         delivery_id: Set(delivery_id),
         attempt: Set(0),
@@ -448,7 +512,7 @@ async fn log_ack(
     })
     .exec_without_returning(txn)
     .await?;
-    Ok(())
+    Ok(Some(logged.message_id))
 }
 
 /// The subscriber's newest item id (0 before the first): where a new stream starts.

@@ -23,6 +23,7 @@ use crate::db::is_postgres;
 use crate::deliveries::DeliveryStatus;
 use crate::entities::{delivery, message};
 use crate::error::{Error, Result};
+use crate::events::{EventType, Occurred};
 use crate::inbox::store::bump;
 use crate::inbox::{Bus, Signal, Unread};
 
@@ -156,6 +157,20 @@ where
         },
     )
     .await?;
+    if found.recalled_at.is_none() {
+        let occurred = Occurred {
+            event: EventType::Recalled,
+            message_id: id,
+            subscriber_id: 0,
+            channel: ChannelKind::Inbox.as_str(),
+            detail: Some(format!(
+                "withdrawn from {} inboxes; {} waiting deliveries cancelled",
+                out.withdrawn,
+                out.cancelled.values().sum::<u64>()
+            )),
+        };
+        crate::events::outbox::emit(&txn, &[occurred], now).await?;
+    }
     txn.commit().await?;
     for (subscriber_id, (_, ids)) in per_subscriber {
         if let Some(unread) = pairs.get(&subscriber_id) {

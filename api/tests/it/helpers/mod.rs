@@ -11,6 +11,7 @@ mod fixtures;
 mod processes;
 pub mod receiver;
 mod session;
+pub mod standard_webhooks;
 mod tokens;
 
 use std::net::SocketAddr;
