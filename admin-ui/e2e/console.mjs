@@ -19,7 +19,7 @@
 // $TEST_OUTPUT (test-output/); any console error fails the test.
 //
 // Usage: (cd admin-ui && npm run build) && HERALD_BIN=target/debug/herald node admin-ui/e2e/console.mjs
-import { generateKeyPairSync } from "node:crypto";
+import { createHmac, generateKeyPairSync } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { join, resolve } from "node:path";
@@ -710,6 +710,54 @@ try {
     ["sending.halt", "sending.halt", "sending.release", "sending.release"],
   );
 
+  // ---- delivery events to products: an admin registers an endpoint, copies its
+  // secret, a send's events arrive signed, the batch shows in its log, then the
+  // endpoint is turned off and removed ----
+  await adminPage.goto(`${base}/event-endpoints`);
+  await adminPage.getByRole("heading", { name: "Event endpoints" }).waitFor();
+  await adminPage.getByText("No event endpoints yet.").waitFor();
+  await expectFailures([422], async () => {
+    await adminPage.getByLabel("URL", { exact: true }).fill("ftp://example.com/x");
+    await adminPage.getByRole("button", { name: "Register endpoint" }).click();
+    await adminPage.getByText("must be an http or https URL").waitFor();
+  });
+  await adminPage.getByLabel("URL", { exact: true }).fill(`${receiver.url}/events`);
+  await adminPage.getByLabel("Description").fill("orders service");
+  await adminPage.getByLabel("Read in the inbox").check();
+  await adminPage.getByRole("button", { name: "Register endpoint" }).click();
+  const eventSecret = (await adminPage.locator(".secret code").textContent()) ?? "";
+  assert.match(eventSecret, /^whsec_/);
+  await adminPage.getByRole("table", { name: "Event endpoints" }).getByText("orders service").waitFor();
+  await shot(adminPage, "event-endpoint-registered");
+  await admin("PUT", "/v1/subscribers/orders-demo", {});
+  await admin("POST", "/v1/messages", {
+    recipients: ["orders-demo"],
+    channels: ["inbox"],
+    // Quiet hours (from the rules above) let this category through at any hour.
+    category: "security",
+    content: { inbox: { title: "New sign-in" } },
+  });
+  await until("a signed batch of events", () => receiver.requests.some((r) => r.path === "/events"));
+  const eventBatch = receiver.requests.find((r) => r.path === "/events");
+  const signedContent = `${eventBatch.headers["webhook-id"]}.${eventBatch.headers["webhook-timestamp"]}.${eventBatch.body}`;
+  const expectedSignature = `v1,${createHmac("sha256", Buffer.from(eventSecret.slice("whsec_".length), "base64")).update(signedContent).digest("base64")}`;
+  assert.ok(eventBatch.headers["webhook-signature"].split(" ").includes(expectedSignature), "signed per Standard Webhooks");
+  assert.equal(JSON.parse(eventBatch.body).data.events[0].type, "delivery.delivered");
+  await adminPage.getByRole("button", { name: "Batches", exact: true }).click();
+  await adminPage.getByRole("table", { name: "Batches" }).getByText("delivered", { exact: true }).waitFor();
+  await shot(adminPage, "event-endpoint-batches");
+  await adminPage.getByRole("button", { name: "Turn off" }).click();
+  await adminPage.getByText("turned off", { exact: false }).waitFor();
+  await adminPage.getByRole("table", { name: "Event endpoints" }).getByRole("button", { name: "Turn on" }).waitFor();
+  adminPage.once("dialog", (dialog) => void dialog.accept());
+  await adminPage.getByRole("table", { name: "Event endpoints" }).getByRole("button", { name: "Remove" }).click();
+  await adminPage.getByText("No event endpoints yet.").waitFor();
+  const eventAudit = await admin("GET", "/v1/audit-log?target_kind=event_endpoint");
+  assert.deepEqual(
+    eventAudit.items.map((entry) => entry.action).sort(),
+    ["event_endpoint.create", "event_endpoint.delete", "event_endpoint.update"],
+  );
+
   // ---- a narrow window ----
   const { page: phone } = await newPage(390, 844);
   await logIn(phone, "edith");
@@ -725,7 +773,7 @@ try {
   await phone.locator(".progress-caption").first().waitFor();
   await shot(phone, "narrow-campaign");
   // No page is wider than the phone (wide tables scroll inside their card).
-  for (const path of ["", "/campaigns/new", "/templates/1", "/audiences/new", "/deliveries", "/review", "/audiences/1", "/reports", "/subscribers/u2", "/rules", "/subscribers", "/kill-switch"]) {
+  for (const path of ["", "/campaigns/new", "/templates/1", "/audiences/new", "/deliveries", "/review", "/audiences/1", "/reports", "/subscribers/u2", "/rules", "/subscribers", "/kill-switch", "/event-endpoints"]) {
     if (path) {
       await phone.goto(`${base}${path}`);
       await phone.getByRole("button", { name: "Log out" }).waitFor();

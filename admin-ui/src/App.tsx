@@ -27,6 +27,7 @@ import { RuleEditor } from "./pages/RuleEditor";
 import { Channels } from "./pages/Channels";
 import { Subscribers } from "./pages/Subscribers";
 import { NewSubscriber, SubscriberDetail } from "./pages/SubscriberDetail";
+import { EventEndpoints } from "./pages/EventEndpoints";
 import { KillSwitch } from "./pages/KillSwitch";
 import { HaltBanner } from "./ui/HaltBanner";
 import { ToastProvider } from "./ui/toasts";
@@ -59,6 +60,7 @@ const ROUTES: Route[] = [
   { pattern: "/dead-letters", page: DeadLetters, scope: "deliveries:read" },
   { pattern: "/kill-switch", page: KillSwitch, scope: "campaigns:read" },
   { pattern: "/api-keys", page: ApiKeys, scope: "api_keys:manage" },
+  { pattern: "/event-endpoints", page: EventEndpoints, scope: "events:manage" },
   { pattern: "/channels", page: Channels, scope: "channels:manage" },
   { pattern: "/operators", page: Operators, scope: "operators:manage" },
   { pattern: "/audit", page: AuditLog, scope: "audit:read" },
@@ -78,6 +80,7 @@ const NAV: { to: string; label: string; scope: Scope; section: string }[] = [
   { to: "/kill-switch", label: "Kill switch", scope: "campaigns:read", section: "Delivery" },
   { to: "/channels", label: "Channels", scope: "channels:manage", section: "Administration" },
   { to: "/api-keys", label: "API keys", scope: "api_keys:manage", section: "Administration" },
+  { to: "/event-endpoints", label: "Event endpoints", scope: "events:manage", section: "Administration" },
   { to: "/operators", label: "Operators", scope: "operators:manage", section: "Administration" },
   { to: "/audit", label: "Audit log", scope: "audit:read", section: "Administration" },
 ];

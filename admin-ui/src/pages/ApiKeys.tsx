@@ -1,5 +1,5 @@
-// API keys for product services: created with scopes (the secret is shown once), listed
-// by prefix, revoked.
+// API keys for product services: created with the scopes a key may hold (the secret is
+// shown once), listed by prefix, revoked.
 import { useState, type FormEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import { call, fieldError } from "../api/errors";
@@ -8,7 +8,7 @@ import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, Notice, PageHeader } from "../ui/kit";
 
 const SCOPES: Schemas["Scope"][] = [
-  "subscribers:read", "subscribers:write", "messages:send", "templates:read", "audiences:read", "campaigns:read", "deliveries:read",
+  "subscribers:read", "subscribers:write", "messages:send", "events:manage",
 ];
 
 export function ApiKeys() {

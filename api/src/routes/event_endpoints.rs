@@ -22,10 +22,14 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_endpoints, create_endpoint))
-        .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
-        .routes(routes!(list_batches))
-        .routes(routes!(redrive_batches))
+        .routes(routes!(list_event_endpoints, create_event_endpoint))
+        .routes(routes!(
+            get_event_endpoint,
+            update_event_endpoint,
+            delete_event_endpoint
+        ))
+        .routes(routes!(list_event_batches))
+        .routes(routes!(redrive_event_batches))
 }
 
 /// Every event endpoint, oldest first.
@@ -33,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("session" = ["events:manage"]), ("api_key" = ["events:manage"])),
     responses((status = 200, body = Vec<EventEndpointOut>, description = "The endpoints"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn list_endpoints(
+async fn list_event_endpoints(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<EventEndpointOut>>, ApiError> {
     Ok(Json(endpoints::list(&state.db).await?))
@@ -48,7 +52,7 @@ async fn list_endpoints(
     request_body = EventEndpointIn,
     responses((status = 201, body = CreatedEventEndpoint, description = "Registered, with its secret"),
         (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn create_endpoint(
+async fn create_event_endpoint(
     State(state): State<AppState>,
     caller: Caller,
     ValidJson(input): ValidJson<EventEndpointIn>,
@@ -69,7 +73,7 @@ async fn create_endpoint(
     params(("id" = i64, Path, description = "Endpoint id")),
     responses((status = 200, body = EventEndpointOut, description = "The endpoint"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn get_endpoint(
+async fn get_event_endpoint(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<EventEndpointOut>, ApiError> {
@@ -84,7 +88,7 @@ async fn get_endpoint(
     request_body = EventEndpointIn,
     responses((status = 200, body = EventEndpointOut, description = "The endpoint as it is now"),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn update_endpoint(
+async fn update_event_endpoint(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
@@ -109,7 +113,7 @@ async fn update_endpoint(
     params(("id" = i64, Path, description = "Endpoint id")),
     responses((status = 204, description = "Removed"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn delete_endpoint(
+async fn delete_event_endpoint(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
@@ -142,7 +146,7 @@ pub struct EventBatchPage {
     params(("id" = i64, Path, description = "Endpoint id"), BatchQuery),
     responses((status = 200, body = EventBatchPage, description = "A page of batches"),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn list_batches(
+async fn list_event_batches(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     ValidQuery(query): ValidQuery<BatchQuery>,
@@ -167,7 +171,7 @@ pub struct RedrivenBatches {
     params(("id" = i64, Path, description = "Endpoint id")),
     responses((status = 200, body = RedrivenBatches, description = "How many were queued again"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn redrive_batches(
+async fn redrive_event_batches(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,

@@ -105,3 +105,19 @@ fn every_response_has_a_description() {
         "{created}"
     );
 }
+
+/// Generated clients name each operation by its id: two handlers of the same name in
+/// different route files would collide.
+#[test]
+fn operation_ids_are_unique() {
+    let document = serde_json::to_value(herald_api::openapi_document()).unwrap();
+    let mut seen = std::collections::HashMap::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            if let Some(first) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId `{id}` names both {first} and {method} {path}");
+            }
+        }
+    }
+}
