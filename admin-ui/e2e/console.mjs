@@ -546,6 +546,15 @@ try {
     ["Three a day", "frequency_cap", async () => adminPage.getByLabel("At most").fill("3")],
     ["No spam words", "keyword", async () => adminPage.getByLabel("Banned words").fill("casino\nfree money")],
     ["Once a day", "dedup", async () => adminPage.getByLabel("Window (seconds)").fill("86400")],
+    [
+      "Daily budget",
+      "fatigue_budget",
+      async () => {
+        await adminPage.getByLabel("At most").fill("20");
+        await adminPage.getByLabel("Per channel (optional)").fill("push: 5");
+        await adminPage.getByLabel("Priority classes").fill("transactional: security\nalert: alerts");
+      },
+    ],
   ]) {
     await adminPage.getByRole("link", { name: "New rule" }).click();
     await adminPage.getByLabel("Name", { exact: true }).fill(name);
@@ -554,6 +563,7 @@ try {
     await adminPage.getByRole("button", { name: "Create rule" }).click();
     await adminPage.getByRole("link", { name }).waitFor();
   }
+  await adminPage.getByText("at most 20 sends per day across channels, 5 on push; classes transactional > alert > other").waitFor();
   // Editing keeps the kind and changes the parameters.
   await adminPage.getByRole("link", { name: "Quiet nights" }).click();
   assert.ok(await adminPage.getByLabel("Kind").isDisabled());

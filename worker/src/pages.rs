@@ -106,7 +106,14 @@ impl PageQueue {
         poll: Duration,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), WorkerError> {
-        let name = format!("pages-{}", process_name());
+        // Unique among the job queue's live workers, also when one process runs several
+        // (the tests do, to plan side by side).
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let nth = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = match nth {
+            0 => format!("pages-{}", process_name()),
+            _ => format!("pages-{}-{nth}", process_name()),
+        };
         let stop = async move {
             shutdown.await;
             Ok::<(), std::io::Error>(())

@@ -1,4 +1,4 @@
-// Delivery rules (frequency caps, quiet hours, keyword filters, dedup) as the rules
+// Delivery rules (frequency caps, quiet hours, keyword filters, dedup, fatigue budgets) as the rules
 // engine applies them, and the block and allow lists; admins create, edit, switch on
 // and off.
 import { useState } from "react";
@@ -24,6 +24,13 @@ function summary(rule: Rule): string {
       return `blocks ${(p.words as string[] | undefined)?.map((w) => `“${w}”`).join(", ") ?? ""}`;
     case "dedup":
       return `once per ${p.window_secs}s by ${p.by}`;
+    case "fatigue_budget": {
+      const channels = (p.per_channel as { channel: string; max: number }[] | undefined) ?? [];
+      const classes = (p.classes as { name: string }[] | undefined) ?? [];
+      const perChannel = channels.map((b) => `, ${b.max} on ${b.channel}`).join("");
+      const order = classes.length ? `; classes ${[...classes.map((c) => c.name), "other"].join(" > ")}` : "";
+      return `at most ${p.max} sends per ${p.window} across channels${perChannel}${order}`;
+    }
     default:
       return JSON.stringify(p);
   }

@@ -138,6 +138,29 @@ async fn a_draft_rule_set_says_what_it_would_have_held_back_or_deferred() {
         .await;
     assert_eq!(answer["held"], 1, "{answer}");
     assert_eq!(answer["rules"][0]["by_channel"], json!({ "email": [1, 0] }));
+
+    // A budget of three a day defers ana's fourth webhook; made the top class, `news`
+    // counts only itself, which changes nothing here, and two a day defers two.
+    for (max, classes, deferred) in [
+        (3, json!([]), 1),
+        (2, json!([{ "name": "top", "categories": ["news"] }]), 2),
+    ] {
+        let answer = editor
+            .ok(
+                Method::POST,
+                "/v1/rules/backtest",
+                &json!({ "days": 7, "rules": [
+                    { "name": "budget", "scope": "global", "kind": "fatigue_budget",
+                      "params": { "max": max, "window": "day", "classes": classes } },
+                ] }),
+            )
+            .await;
+        assert_eq!(answer["deferred"], deferred, "{answer}");
+        assert_eq!(
+            answer["rules"][0]["by_channel"],
+            json!({ "webhook": [0, deferred] })
+        );
+    }
 }
 
 #[tokio::test]

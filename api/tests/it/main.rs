@@ -9,6 +9,7 @@ mod audiences;
 mod audit;
 mod auth;
 mod backtest;
+mod budget;
 mod campaign_run;
 mod campaigns;
 mod channel_paths;

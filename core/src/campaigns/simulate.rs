@@ -126,7 +126,7 @@ impl Tally {
             Decision::Filtered {
                 filter, rule_id, ..
             } => *self.filters.entry((*filter, *rule_id)).or_default() += 1,
-            Decision::Deferred { until, rule_id } => {
+            Decision::Deferred { until, rule_id, .. } => {
                 let hour = until
                     .duration_trunc(chrono::Duration::hours(1))
                     .unwrap_or(*until);

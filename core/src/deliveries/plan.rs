@@ -106,11 +106,16 @@ pub(crate) fn change_for(id: i64, decision: Decision, summary: &mut PlanSummary)
             change.rule_id = rule_id;
             change.list_entry_id = list_entry_id;
         }
-        Decision::Deferred { until, rule_id } => {
+        Decision::Deferred {
+            until,
+            rule_id,
+            reason,
+        } => {
             summary.deferred += 1;
             change.status = DeliveryStatus::Deferred.as_str();
             change.not_before = Some(until);
             change.rule_id = Some(rule_id);
+            change.reason = reason;
         }
     }
     change

@@ -19,10 +19,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::engine::windows::window_start;
+use super::engine::windows::{start_of, window_start};
 use super::params::{CapPer, DedupBy, QuietAction, RuleParams};
 use super::quiet_hours::AllowedWindow;
 use super::store::{RuleIn, RuleScope};
+use crate::channel::ChannelKind;
 use crate::error::{Error, Result};
 
 /// Subscribers named per rule as samples.
@@ -33,7 +34,7 @@ const SAMPLES: usize = 10;
 #[serde(deny_unknown_fields)]
 pub struct BacktestIn {
     /// The draft rules, applied in this order (the first that holds a delivery back
-    /// takes it). Frequency caps, quiet hours and dedup windows; 1 to 20.
+    /// takes it). Frequency caps, quiet hours, dedup windows and fatigue budgets; 1 to 20.
     pub rules: Vec<RuleIn>,
     /// Days of the delivery log to replay, up to today: 1 to 90.
     #[validate(range(min = 1, max = 90))]
@@ -49,7 +50,7 @@ pub struct BacktestOut {
     pub examined: u64,
     /// Would have been held back (not sent).
     pub held: u64,
-    /// Would have been deferred to a later time (quiet hours that defer).
+    /// Would have been deferred to a later time (quiet hours that defer, budgets).
     pub deferred: u64,
     pub rules: Vec<RuleEffect>,
 }
@@ -292,6 +293,28 @@ impl Draft {
                     return Verdict::Held;
                 }
                 times.push(sent.at);
+                Verdict::Pass
+            }
+            RuleParams::FatigueBudget(budget) => {
+                let class = budget.class_of(&sent.category);
+                let start = start_of(budget.window, None, self.zone(sent, Tz::UTC), sent.at);
+                // Only sends of this class and higher count against it.
+                let used = |suffix: &str| -> usize {
+                    (0..=class)
+                        .filter_map(|j| passed.get(&format!("c{j}{suffix}")))
+                        .map(|times| times.len() - times.partition_point(|t| *t < start))
+                        .sum()
+                };
+                let on_channel = format!("\u{0}{}", sent.channel);
+                let channel_full = ChannelKind::parse(&sent.channel)
+                    .and_then(|channel| budget.channel_max(channel))
+                    .is_some_and(|max| used(&on_channel) >= max as usize);
+                if used("") >= budget.max as usize || channel_full {
+                    return Verdict::Deferred;
+                }
+                for key in [format!("c{class}"), format!("c{class}{on_channel}")] {
+                    passed.entry(key).or_default().push(sent.at);
+                }
                 Verdict::Pass
             }
             RuleParams::Keyword(_) => Verdict::Pass,

@@ -32,7 +32,7 @@ export function Backtest({ draft }: { draft: () => Schemas["RuleIn"] }) {
       <h2 id="backtest-title">Try it on the delivery log</h2>
       <p className="muted">
         Replays what was sent over the last days through this rule as it stands in the form, saved or not: what it would have held back or
-        deferred. Frequency caps, quiet hours and dedup windows; keyword rules are checked when content is written.
+        deferred. Frequency caps, quiet hours, dedup windows and fatigue budgets; keyword rules are checked when content is written.
       </p>
       {error && !fieldError(error, "days") ? <ErrorNotice error={error} /> : null}
       <div className="row">

@@ -70,6 +70,37 @@ export function KindFields({ form, set, err }: Props) {
           </label>
         </>
       );
+    case "fatigue_budget":
+      return (
+        <>
+          <div className="row">
+            <Field label="At most" error={err("params.max") ?? err("max")} hint="Sends per subscriber, every channel and category together.">
+              {(p) => <input {...p} type="number" min={0} value={form.max} onChange={(e) => set({ max: e.target.value })} />}
+            </Field>
+            <Field label="Window" error={err("params.window")} hint="The subscriber's own hour, day or week.">
+              {(p) => (
+                <select {...p} value={form.window} onChange={(e) => set({ window: e.target.value as RuleForm["window"] })}>
+                  <option value="hour">hour</option>
+                  <option value="day">day</option>
+                  <option value="week">week</option>
+                </select>
+              )}
+            </Field>
+            <Field label="Per channel (optional)" error={err("params.per_channel")} hint="Tighter budgets inside the total, e.g. push: 2, email: 1">
+              {(p) => <input {...p} value={form.channelBudgets} onChange={(e) => set({ channelBudgets: e.target.value })} placeholder="push: 2" />}
+            </Field>
+          </div>
+          <Field
+            label="Priority classes"
+            error={err("params.classes")}
+            hint="Highest first, one per line: a name, a colon, its categories. Other categories form the lowest class. A send counts only sends of its class and higher."
+          >
+            {(p) => (
+              <textarea {...p} rows={3} value={form.classes} onChange={(e) => set({ classes: e.target.value })} placeholder={"transactional: security, billing\nalert: alerts"} />
+            )}
+          </Field>
+        </>
+      );
     case "dedup":
       return (
         <div className="row">

@@ -7,6 +7,11 @@ export const RULE_KINDS: { kind: RuleKind; label: string; hint: string }[] = [
   { kind: "quiet_hours", label: "Quiet hours", hint: "Deliver only inside allowed hours of each subscriber's time zone; defer or drop otherwise." },
   { kind: "keyword", label: "Keyword filter", hint: "Block content containing banned words, at save, submit and transactional send." },
   { kind: "dedup", label: "Dedup", hint: "The same template (or dedup key) to the same subscriber and channel once per window." },
+  {
+    kind: "fatigue_budget",
+    label: "Fatigue budget",
+    hint: "At most N sends per subscriber per hour, day or week across every channel and category, with priority classes: a lower class never holds back a higher one; over budget, a send waits for the next window.",
+  },
 ];
 
 export type RuleForm = {
@@ -28,6 +33,10 @@ export type RuleForm = {
   wholeWord: boolean;
   windowSecs: string;
   by: Schemas["DedupBy"];
+  /// `push: 2, email: 1`
+  channelBudgets: string;
+  /// One class per line, highest first: `transactional: security, billing`
+  classes: string;
 };
 
 export const blankRule: RuleForm = {
@@ -35,6 +44,7 @@ export const blankRule: RuleForm = {
   max: "3", per: "channel", window: "day", rollingSecs: "3600",
   from: "08:00", until: "21:00", timezone: "UTC", action: "defer",
   words: "", wholeWord: true, windowSecs: "86400", by: "template",
+  channelBudgets: "", classes: "",
 };
 
 const list = (text: string) => text.split(/[\n,]+/).map((s) => s.trim()).filter(Boolean);
@@ -62,7 +72,15 @@ export function formOfRule(rule: Schemas["RuleOut"]): RuleForm {
     wholeWord: p.whole_word !== false,
     windowSecs: str(p.window_secs, blankRule.windowSecs),
     by: (p.by as Schemas["DedupBy"]) ?? blankRule.by,
+    channelBudgets: ((p.per_channel as Schemas["ChannelBudget"][] | undefined) ?? []).map((b) => `${b.channel}: ${b.max}`).join(", "),
+    classes: ((p.classes as Schemas["PriorityClass"][] | undefined) ?? []).map((c) => `${c.name}: ${c.categories.join(", ")}`).join("\n"),
   };
+}
+
+/// `name: a, b` → [name, [a, b]]; a line without a colon is a name alone.
+function named(line: string): [string, string] {
+  const at = line.indexOf(":");
+  return at < 0 ? [line.trim(), ""] : [line.slice(0, at).trim(), line.slice(at + 1)];
 }
 
 function paramsOf(f: RuleForm): Schemas["RuleParams"] {
@@ -78,6 +96,25 @@ function paramsOf(f: RuleForm): Schemas["RuleParams"] {
       return { kind: f.kind, params: { words: list(f.words), whole_word: f.wholeWord } };
     case "dedup":
       return { kind: f.kind, params: { window_secs: Number(f.windowSecs), by: f.by } };
+    case "fatigue_budget":
+      return {
+        kind: f.kind,
+        params: {
+          max: Number(f.max),
+          window: f.window,
+          per_channel: list(f.channelBudgets).map((entry) => {
+            const [channel, max] = named(entry);
+            return { channel: channel as Schemas["ChannelKind"], max: Number(max) };
+          }),
+          classes: f.classes
+            .split("\n")
+            .filter((line) => line.trim())
+            .map((line) => {
+              const [name, categories] = named(line);
+              return { name, categories: list(categories) };
+            }),
+        },
+      };
   }
 }
 

@@ -356,6 +356,33 @@ pub async fn ledger_times(
         .collect())
 }
 
+/// Every ledger row of `ids` since `since`: subscriber, channel, category and time (for
+/// budgets, which count across channels and categories by class).
+pub async fn ledger_sends(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    since: DateTime<Utc>,
+) -> Result<Vec<(i64, Option<ChannelKind>, String, DateTime<Utc>)>> {
+    use send_ledger::Column;
+    let rows: Vec<(i64, String, String, DateTime<Utc>)> = send_ledger::Entity::find()
+        .select_only()
+        .filter(ids_in(conn, Column::SubscriberId, ids))
+        .filter(Column::SentAt.gte(since))
+        .columns([
+            Column::SubscriberId,
+            Column::Channel,
+            Column::Category,
+            Column::SentAt,
+        ])
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, channel, category, at)| (id, ChannelKind::parse(&channel), category, at))
+        .collect())
+}
+
 /// What a dedup rule compares: the template or the caller's dedup key.
 pub enum DedupMatch<'a> {
     Template(i64),

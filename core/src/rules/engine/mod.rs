@@ -8,6 +8,7 @@
 //! candidates of one subscriber cannot both take the last slot. Reserving the slots
 //! against other workers is the delivery engine's job.
 
+mod budget;
 pub mod facts;
 pub mod windows;
 
@@ -144,6 +145,9 @@ pub enum Decision {
     Deferred {
         until: DateTime<Utc>,
         rule_id: i64,
+        /// Why, when the rule says more than its name (a budget: what was used).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
 }
 
@@ -217,7 +221,11 @@ impl RuleSet {
 
     /// Like [`RuleSet::load`], holding list entries in memory only up to `limit`.
     pub async fn load_with_list_limit(conn: &impl ConnectionTrait, limit: u64) -> Result<Self> {
-        let rules = enabled_of_kinds(conn, &["frequency_cap", "quiet_hours", "dedup"]).await?;
+        let rules = enabled_of_kinds(
+            conn,
+            &["frequency_cap", "quiet_hours", "dedup", "fatigue_budget"],
+        )
+        .await?;
         let lists = facts::all_list_entries(conn, limit).await?;
         let list_kinds = match lists {
             Some(_) => Vec::new(),
@@ -287,6 +295,9 @@ impl RuleSet {
         let mut caps = self
             .cap_facts(conn, message, now, candidates, &ids, &mut memo)
             .await?;
+        let mut budgets = self
+            .budget_facts(conn, message, now, candidates, &ids, &mut memo)
+            .await?;
         let mut allowed_pairs = HashSet::new();
 
         let mut decisions = Vec::with_capacity(candidates.len());
@@ -310,13 +321,22 @@ impl RuleSet {
                     duplicate
                 } else if let Some(quiet) = self.quiet_hours(message, candidate, now, &mut memo) {
                     quiet
-                } else if let Some(capped) =
-                    self.capped(message, candidate, now, &mut caps, &mut memo)
-                {
-                    capped
                 } else {
-                    allowed_pairs.insert((recipient.id, channel));
-                    Decision::Allow
+                    // A budget is checked first but charged only once every cap has room.
+                    match self.budget_room(message, candidate, now, &budgets, &mut memo) {
+                        Err(deferred) => deferred,
+                        Ok(charged) => {
+                            if let Some(capped) =
+                                self.capped(message, candidate, now, &mut caps, &mut memo)
+                            {
+                                capped
+                            } else {
+                                budget::charge(&mut budgets, &charged, candidate);
+                                allowed_pairs.insert((recipient.id, channel));
+                                Decision::Allow
+                            }
+                        }
+                    }
                 };
             decisions.push(decision);
         }
@@ -446,6 +466,7 @@ impl RuleSet {
                         deferred = Some(Decision::Deferred {
                             until,
                             rule_id: rule.model.id,
+                            reason: None,
                         });
                     }
                 }

@@ -14,14 +14,42 @@ pub fn is_local(cap: &FrequencyCapParams) -> bool {
 }
 
 pub fn window_start(cap: &FrequencyCapParams, zone: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
-    match cap.window {
+    start_of(cap.window, cap.rolling_secs, zone, now)
+}
+
+/// Where a window of `window` (rolling: `rolling_secs` long) that holds `now` starts.
+pub fn start_of(
+    window: CapWindow,
+    rolling_secs: Option<u32>,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    match window {
         CapWindow::Hour => now.duration_trunc(Duration::hours(1)).unwrap_or(now),
-        CapWindow::Rolling => now - Duration::seconds(i64::from(cap.rolling_secs.unwrap_or(3600))),
+        CapWindow::Rolling => now - Duration::seconds(i64::from(rolling_secs.unwrap_or(3600))),
         CapWindow::Day => local_midnight(zone, now.with_timezone(&zone).date_naive()),
         CapWindow::Week => {
             let today = now.with_timezone(&zone).date_naive();
             let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
             local_midnight(zone, monday)
+        }
+    }
+}
+
+/// Where the next hour, day or week after the one holding `now` starts (a rolling
+/// window has no next one: `now`).
+pub fn next_start(window: CapWindow, zone: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    match window {
+        CapWindow::Hour => start_of(window, None, zone, now) + Duration::hours(1),
+        CapWindow::Rolling => now,
+        CapWindow::Day => local_midnight(
+            zone,
+            now.with_timezone(&zone).date_naive() + Duration::days(1),
+        ),
+        CapWindow::Week => {
+            let today = now.with_timezone(&zone).date_naive();
+            let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+            local_midnight(zone, monday + Duration::days(7))
         }
     }
 }
@@ -81,6 +109,24 @@ mod tests {
         assert_eq!(
             window_start(&cap(CapWindow::Rolling), tokyo, now),
             utc("2026-03-04T19:50:00Z")
+        );
+    }
+
+    #[test]
+    fn the_next_window_starts_at_the_next_local_hour_midnight_or_monday() {
+        let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+        let now = utc("2026-03-04T20:00:00Z"); // Thursday 05:00 in Tokyo
+        assert_eq!(
+            next_start(CapWindow::Hour, tokyo, now),
+            utc("2026-03-04T21:00:00Z")
+        );
+        assert_eq!(
+            next_start(CapWindow::Day, tokyo, now),
+            utc("2026-03-05T15:00:00Z")
+        );
+        assert_eq!(
+            next_start(CapWindow::Week, tokyo, now),
+            utc("2026-03-08T15:00:00Z")
         );
     }
 
