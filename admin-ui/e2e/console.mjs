@@ -720,6 +720,27 @@ try {
     ["sending.halt", "sending.halt", "sending.release", "sending.release"],
   );
 
+  // ---- the campaign and template lists search and sort on the server ----
+  await nav(adminPage, "Campaigns").click();
+  await adminPage.getByRole("heading", { name: "Campaigns" }).waitFor();
+  await adminPage.getByLabel("Search").fill("SPRING");
+  const campaignNames = () => [...document.querySelectorAll("table.campaigns tbody tr td:first-child a")].map((a) => a.textContent ?? "");
+  // The table shows the search's answer once every row matches (the old rows go first).
+  await adminPage.waitForFunction(`(${campaignNames})().length > 0 && (${campaignNames})().every((name) => /spring/i.test(name))`);
+  await adminPage.getByRole("link", { name: "Spring promo" }).waitFor();
+  await adminPage.getByLabel("Search").fill("no such campaign");
+  await adminPage.getByText("No campaign matches “no such campaign”.").waitFor();
+  await adminPage.getByLabel("Search").fill("");
+  await adminPage.getByLabel("Sort by").selectOption("name");
+  await adminPage.waitForFunction(
+    `(() => { const names = (${campaignNames})(); return names.length > 1 && names.join("|") === [...names].sort().join("|"); })()`,
+  );
+  await shot(adminPage, "campaigns-sorted");
+  await nav(adminPage, "Templates").click();
+  await adminPage.getByLabel("Sort by").selectOption("updated");
+  await adminPage.getByLabel("Search").fill("zzz-none");
+  await adminPage.getByText("No template matches “zzz-none”.").waitFor();
+
   // ---- delivery events to products: an admin registers an endpoint, copies its
   // secret, a send's events arrive signed, the batch shows in its log, then the
   // endpoint is turned off and removed ----

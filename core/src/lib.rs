@@ -21,6 +21,7 @@ pub mod error_code;
 pub mod events;
 pub mod halts;
 pub mod inbox;
+pub mod listing;
 pub mod messages;
 pub mod openmetrics;
 pub mod operators;

@@ -1,3 +1,5 @@
+// Campaigns by status, searched by name, sorted and paged on the server.
+import { useState } from "react";
 import { api, type Schemas } from "../api/client";
 import { call } from "../api/errors";
 import { useSession } from "../lib/auth";
@@ -5,10 +7,12 @@ import { label, when } from "../lib/format";
 import { Link, navigate, useLocation } from "../lib/router";
 import { useApi } from "../lib/useApi";
 import { Empty, Field, Loaded, PageHeader, StatusBadge } from "../ui/kit";
+import { OffsetPagerControls, useOffsetPage } from "../ui/Pager";
 import { LiveProgress } from "../ui/progress";
 import { scheduleText } from "../ui/schedule";
 
 type Status = Schemas["Status"];
+type Sort = "newest" | "oldest" | "name" | "status";
 const STATUSES: Status[] = ["draft", "in_review", "approved", "rejected", "scheduled", "running", "paused", "completed", "cancelled"];
 const SHOWS_PROGRESS = new Set(["scheduled", "running", "paused", "completed", "cancelled"]);
 
@@ -17,7 +21,19 @@ export function CampaignList() {
   const { query } = useLocation();
   const wanted = query.get("status");
   const status = STATUSES.find((s) => s === wanted) ?? null;
-  const campaigns = useApi(() => call(api.GET("/v1/campaigns", { params: { query: status ? { status } : {} } })), [status], { pollMs: 10000 });
+  const [search, setSearch] = useState("");
+  const [sort, setSort] = useState<Sort>("newest");
+  const page = useOffsetPage(`${status}|${search}|${sort}`);
+  const campaigns = useApi(
+    () =>
+      call(
+        api.GET("/v1/campaigns", {
+          params: { query: { status: status ?? undefined, search: search.trim() || undefined, sort, ...page.query } },
+        }),
+      ),
+    [status, search, sort, page.offset],
+    { pollMs: 10000 },
+  );
 
   return (
     <>
@@ -41,14 +57,37 @@ export function CampaignList() {
             </select>
           )}
         </Field>
+        <Field label="Search">
+          {(p) => <input {...p} type="search" value={search} placeholder="Part of the name" onChange={(e) => setSearch(e.target.value)} />}
+        </Field>
+        <Field label="Sort by">
+          {(p) => (
+            <select {...p} value={sort} onChange={(e) => setSort(e.target.value as Sort)}>
+              <option value="newest">newest</option>
+              <option value="oldest">oldest</option>
+              <option value="name">name</option>
+              <option value="status">status</option>
+            </select>
+          )}
+        </Field>
       </div>
       <Loaded state={campaigns} what="campaigns">
-        {(list) =>
-          list.length === 0 ? (
-            <Empty title={status ? `No ${label(status).toLowerCase()} campaigns.` : "No campaigns yet."}>
-              {can("campaigns:write") && !status && <p>Create one from a template and an audience.</p>}
+        {(all) => {
+          const { rows: list, more } = page.shown(all);
+          return list.length === 0 ? (
+            <Empty
+              title={
+                search.trim()
+                  ? `No campaign matches “${search.trim()}”.`
+                  : status
+                    ? `No ${label(status).toLowerCase()} campaigns.`
+                    : "No campaigns yet."
+              }
+            >
+              {can("campaigns:write") && !status && !search.trim() && <p>Create one from a template and an audience.</p>}
             </Empty>
           ) : (
+            <>
             <div className="table-wrap card">
               <table className="campaigns">
                 <thead>
@@ -78,8 +117,10 @@ export function CampaignList() {
                 </tbody>
               </table>
             </div>
-          )
-        }
+            <OffsetPagerControls page={page} more={more} />
+            </>
+          );
+        }}
       </Loaded>
     </>
   );

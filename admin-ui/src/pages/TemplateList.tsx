@@ -1,14 +1,25 @@
+// Templates, searched by name, sorted and paged on the server.
+import { useState } from "react";
 import { api } from "../api/client";
 import { call } from "../api/errors";
 import { useSession } from "../lib/auth";
 import { when } from "../lib/format";
 import { Link } from "../lib/router";
 import { useApi } from "../lib/useApi";
-import { Empty, Loaded, PageHeader } from "../ui/kit";
+import { Empty, Field, Loaded, PageHeader } from "../ui/kit";
+import { OffsetPagerControls, useOffsetPage } from "../ui/Pager";
+
+type Sort = "name" | "newest" | "updated";
 
 export function TemplateList() {
   const { can } = useSession();
-  const templates = useApi(() => call(api.GET("/v1/templates")), []);
+  const [search, setSearch] = useState("");
+  const [sort, setSort] = useState<Sort>("name");
+  const page = useOffsetPage(`${search}|${sort}`);
+  const templates = useApi(
+    () => call(api.GET("/v1/templates", { params: { query: { search: search.trim() || undefined, sort, ...page.query } } })),
+    [search, sort, page.offset],
+  );
   return (
     <>
       <PageHeader title="Templates" subtitle="Versioned content per channel, with variables checked when saved.">
@@ -18,13 +29,33 @@ export function TemplateList() {
           </Link>
         )}
       </PageHeader>
+      <div className="filters">
+        <Field label="Search">
+          {(p) => <input {...p} type="search" value={search} placeholder="Part of the name" onChange={(e) => setSearch(e.target.value)} />}
+        </Field>
+        <Field label="Sort by">
+          {(p) => (
+            <select {...p} value={sort} onChange={(e) => setSort(e.target.value as Sort)}>
+              <option value="name">name</option>
+              <option value="newest">newest</option>
+              <option value="updated">recently changed</option>
+            </select>
+          )}
+        </Field>
+      </div>
       <Loaded state={templates} what="templates">
-        {(list) =>
-          list.length === 0 ? (
-            <Empty title="No templates yet.">
-              {can("templates:write") ? <p>Create one to write the content of a campaign.</p> : <p>Editors create templates.</p>}
-            </Empty>
+        {(all) => {
+          const { rows: list, more } = page.shown(all);
+          return list.length === 0 ? (
+            search.trim() ? (
+              <Empty title={`No template matches “${search.trim()}”.`} />
+            ) : (
+              <Empty title="No templates yet.">
+                {can("templates:write") ? <p>Create one to write the content of a campaign.</p> : <p>Editors create templates.</p>}
+              </Empty>
+            )
           ) : (
+            <>
             <div className="table-wrap card">
               <table>
                 <thead>
@@ -49,8 +80,10 @@ export function TemplateList() {
                 </tbody>
               </table>
             </div>
-          )
-        }
+            <OffsetPagerControls page={page} more={more} />
+            </>
+          );
+        }}
       </Loaded>
     </>
   );

@@ -7,10 +7,11 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use herald_core::campaigns::progress::{CampaignProgress, progress};
 use herald_core::campaigns::simulate::{SimulateIn, Simulation, simulate};
-use herald_core::campaigns::store::{self, CampaignIn, Schedule};
+use herald_core::campaigns::store::{self, CampaignIn, CampaignSort, Schedule};
 use herald_core::campaigns::{Action, Status};
 use herald_core::channel::ChannelKind;
 use herald_core::entities::{campaign, campaign_review};
+use herald_core::listing::Window;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -163,23 +164,45 @@ pub struct StepIn {
 #[into_params(parameter_in = Query)]
 pub struct CampaignQuery {
     status: Option<Status>,
+    /// Part of the name, any case.
+    #[validate(length(min = 1, max = 200))]
+    search: Option<String>,
+    /// `newest` (default), `oldest`, `name` or `status`.
+    #[param(inline)]
+    sort: Option<CampaignSort>,
+    /// Campaigns to skip (paging).
+    #[validate(range(max = 1000000))]
+    offset: Option<u64>,
+    /// 1 to 500; without it, every campaign.
+    #[validate(range(min = 1, max = 500))]
+    limit: Option<u64>,
 }
 
-/// Campaigns, newest first.
+/// Campaigns, newest first unless sorted otherwise; searched by name and paged with
+/// `offset` and `limit`.
 #[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns",
     security(("session" = ["campaigns:read"])),
     params(CampaignQuery),
-    responses((status = 200, body = Vec<CampaignOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<CampaignOut>), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_campaigns(
     State(state): State<AppState>,
     ValidQuery(query): ValidQuery<CampaignQuery>,
 ) -> Result<Json<Vec<CampaignOut>>, ApiError> {
     Ok(Json(
-        store::list(&state.db, query.status)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
+        store::list_page(
+            &state.db,
+            query.status,
+            query.sort.unwrap_or_default(),
+            &Window {
+                search: query.search,
+                offset: query.offset.unwrap_or(0),
+                limit: query.limit,
+            },
+        )
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect(),
     ))
 }
 

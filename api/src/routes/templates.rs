@@ -5,15 +5,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use herald_core::entities::{template, template_version};
-use herald_core::templates::store::{self, DraftPreviewIn, NewTemplate, NewVersion, PreviewIn};
+use herald_core::listing::Window;
+use herald_core::templates::store::{
+    self, DraftPreviewIn, NewTemplate, NewVersion, PreviewIn, TemplateSort,
+};
 use herald_core::templates::{RenderedContent, TemplateContent};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use validator::Validate;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Path, ValidJson};
+use crate::extract::{Path, ValidJson, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -83,12 +87,38 @@ pub struct TemplateDetailOut {
 }
 
 /// All templates, by name.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TemplateQuery {
+    /// Part of the name, any case.
+    #[validate(length(min = 1, max = 200))]
+    search: Option<String>,
+    /// `name` (default), `newest` or `updated` (most recently changed first).
+    #[param(inline)]
+    sort: Option<TemplateSort>,
+    /// Templates to skip (paging).
+    #[validate(range(max = 1000000))]
+    offset: Option<u64>,
+    /// 1 to 500; without it, every template.
+    #[validate(range(min = 1, max = 500))]
+    limit: Option<u64>,
+}
+
 #[utoipa::path(get, path = "/v1/templates", tag = "templates",
     security(("session" = ["templates:read"])),
-    responses((status = 200, body = Vec<TemplateOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn list_templates(State(state): State<AppState>) -> Result<Json<Vec<TemplateOut>>, ApiError> {
+    params(TemplateQuery),
+    responses((status = 200, body = Vec<TemplateOut>), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_templates(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<TemplateQuery>,
+) -> Result<Json<Vec<TemplateOut>>, ApiError> {
+    let window = Window {
+        search: query.search,
+        offset: query.offset.unwrap_or(0),
+        limit: query.limit,
+    };
     Ok(Json(
-        store::list(&state.db)
+        store::list_page(&state.db, query.sort.unwrap_or_default(), &window)
             .await?
             .into_iter()
             .map(Into::into)

@@ -26,6 +26,7 @@ mod inbox;
 mod inbox_flow;
 mod inbox_stream;
 mod list_entries;
+mod lists;
 mod messages;
 mod openapi;
 mod operations;

@@ -18,6 +18,7 @@ use crate::channel::ChannelKind;
 use crate::entities::{campaign, campaign_review};
 use crate::error::{Error, Result};
 use crate::error_code::ErrorCode;
+use crate::listing::{Window, name_contains, paged};
 use crate::rules::check_keywords;
 use crate::templates::store as templates;
 
@@ -225,6 +226,44 @@ pub async fn list(
         query = query.filter(campaign::Column::Status.eq(status.as_str()));
     }
     Ok(query.order_by_desc(campaign::Column::Id).all(conn).await?)
+}
+
+/// How a page of campaigns is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignSort {
+    #[default]
+    Newest,
+    Oldest,
+    Name,
+    Status,
+}
+
+/// A page of campaigns: of `status` if given, whose name contains the window's search.
+pub async fn list_page(
+    conn: &impl ConnectionTrait,
+    status: Option<Status>,
+    sort: CampaignSort,
+    window: &Window,
+) -> Result<Vec<campaign::Model>> {
+    let mut query = campaign::Entity::find();
+    if let Some(status) = status {
+        query = query.filter(campaign::Column::Status.eq(status.as_str()));
+    }
+    if let Some(search) = &window.search {
+        query = query.filter(name_contains(campaign::Column::Name, search));
+    }
+    query = match sort {
+        CampaignSort::Newest => query.order_by_desc(campaign::Column::Id),
+        CampaignSort::Oldest => query.order_by_asc(campaign::Column::Id),
+        CampaignSort::Name => query
+            .order_by_asc(campaign::Column::Name)
+            .order_by_desc(campaign::Column::Id),
+        CampaignSort::Status => query
+            .order_by_asc(campaign::Column::Status)
+            .order_by_desc(campaign::Column::Id),
+    };
+    Ok(paged(query, window).all(conn).await?)
 }
 
 pub async fn history(conn: &impl ConnectionTrait, id: i64) -> Result<Vec<campaign_review::Model>> {

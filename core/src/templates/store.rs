@@ -18,6 +18,7 @@ use crate::channel::ChannelKind;
 use crate::entities::{template, template_version};
 use crate::error::{Error, Result};
 use crate::error_code::ErrorCode;
+use crate::listing::{Window, name_contains, paged};
 use crate::rules::check_keywords;
 use crate::subscribers::store as subscribers;
 
@@ -260,6 +261,37 @@ pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<template::Model>> {
         .order_by_asc(template::Column::Name)
         .all(conn)
         .await?)
+}
+
+/// How a page of templates is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateSort {
+    #[default]
+    Name,
+    Newest,
+    /// Most recently changed first.
+    Updated,
+}
+
+/// A page of templates whose name contains the window's search.
+pub async fn list_page(
+    conn: &impl ConnectionTrait,
+    sort: TemplateSort,
+    window: &Window,
+) -> Result<Vec<template::Model>> {
+    let mut query = template::Entity::find();
+    if let Some(search) = &window.search {
+        query = query.filter(name_contains(template::Column::Name, search));
+    }
+    query = match sort {
+        TemplateSort::Name => query.order_by_asc(template::Column::Name),
+        TemplateSort::Newest => query.order_by_desc(template::Column::Id),
+        TemplateSort::Updated => query
+            .order_by_desc(template::Column::UpdatedAt)
+            .order_by_desc(template::Column::Id),
+    };
+    Ok(paged(query, window).all(conn).await?)
 }
 
 pub async fn versions(

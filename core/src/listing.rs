@@ -1,0 +1,40 @@
+//! Lists the console shows a page at a time: a search on the name, a sort and an offset
+//! page. For tables of hundreds to thousands of rows (campaigns, templates); the
+//! delivery log and subscribers page by cursor instead.
+
+use sea_orm::QuerySelect;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoColumnRef, LikeExpr, SimpleExpr};
+
+/// Which page of a listing, and what it must match.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    /// Part of the name, any case.
+    pub search: Option<String>,
+    pub offset: u64,
+    /// `None`: the whole list (internal callers).
+    pub limit: Option<u64>,
+}
+
+/// `lower(column) LIKE '%text%'`, with the pattern characters of `text` taken literally.
+pub fn name_contains(column: impl IntoColumnRef, text: &str) -> SimpleExpr {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\'))
+}
+
+/// `query` limited to the window's page. SQLite takes an offset only after a limit.
+pub fn paged<Q: QuerySelect>(query: Q, window: &Window) -> Q {
+    match (window.offset, window.limit) {
+        (0, limit) => query.limit(limit),
+        (offset, limit) => query
+            .offset(offset)
+            .limit(limit.unwrap_or(i64::MAX.unsigned_abs())),
+    }
+}
