@@ -191,6 +191,17 @@ async fn a_recalled_message_leaves_every_inbox_on_every_transport_and_the_report
     );
     let audit = admin.get_json("/v1/audit-log?action=message.recall").await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 2);
+
+    // Cy's data export still holds the withdrawn item, saying it was recalled.
+    let export = admin.get_json("/v1/subscribers/cy/export").await;
+    let items = export["inbox"].as_array().unwrap();
+    let withdrawn = items.iter().find(|item| item["id"] == cy_item).unwrap();
+    assert_eq!(withdrawn["recalled_at"], report["recalled_at"], "{export}");
+    let kept = items
+        .iter()
+        .find(|item| item["title"] == "Welcome")
+        .unwrap();
+    assert!(kept.get("recalled_at").is_none());
 }
 
 #[tokio::test]

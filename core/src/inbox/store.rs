@@ -38,6 +38,10 @@ pub struct InboxItem {
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
     pub archived_at: Option<DateTime<Utc>>,
+    /// When its message was recalled. Only a subscriber's data export shows recalled
+    /// items; every inbox view leaves them out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recalled_at: Option<DateTime<Utc>>,
 }
 
 impl From<inbox_item::Model> for InboxItem {
@@ -51,6 +55,7 @@ impl From<inbox_item::Model> for InboxItem {
             created_at: m.created_at,
             read_at: m.read_at,
             archived_at: m.archived_at,
+            recalled_at: m.recalled_at,
         }
     }
 }
