@@ -192,6 +192,10 @@ async fn publish_loop(current: Arc<Current>, every: Duration) {
             Ok(backlog) => current.metrics.backlog(&backlog),
             Err(error) => tracing::warn!(%error, "reading the backlog failed"),
         }
+        match herald_core::events::batches::backlog(&current.db).await {
+            Ok((waiting, dead)) => current.metrics.event_batches(waiting, dead),
+            Err(error) => tracing::warn!(%error, "counting event batches failed"),
+        }
         match crate::pages::task_counts(&current.db).await {
             Ok(counts) => current.metrics.page_tasks(&counts),
             Err(error) => tracing::warn!(%error, "counting page tasks failed"),

@@ -58,6 +58,12 @@ struct BacklogLabels {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventBatchLabels {
+    /// `waiting` (queued or being sent) or `dead`.
+    state: &'static str,
+}
+
 #[derive(Clone, Debug)]
 pub struct WorkerMetrics {
     attempts: Family<AttemptLabels, Counter>,
@@ -71,6 +77,7 @@ pub struct WorkerMetrics {
     page_tasks: Family<TaskLabels, Gauge>,
     stops: Family<ScopeLabels, Gauge>,
     stopped: Counter,
+    event_batches: Family<EventBatchLabels, Gauge>,
 }
 
 /// What an attempt's outcome is called in the metrics.
@@ -93,6 +100,7 @@ impl Default for WorkerMetrics {
             let _zero = metrics.backlog.get_or_create(&BacklogLabels { state });
         }
         metrics.stops(&[("all", 0), ("channel", 0), ("campaign", 0)]);
+        metrics.event_batches(0, 0);
         metrics
     }
 }
@@ -114,6 +122,7 @@ impl WorkerMetrics {
             page_tasks: Family::default(),
             stops: Family::default(),
             stopped: Counter::default(),
+            event_batches: Family::default(),
         }
     }
 }
@@ -170,6 +179,11 @@ impl WorkerMetrics {
             "deliveries_stopped",
             "Sends the kill switch held back before they started (they wait queued)",
             self.stopped.clone(),
+        );
+        registry.register(
+            "event_batches",
+            "Batches of delivery events to products: waiting (queued or being sent) and dead",
+            self.event_batches.clone(),
         );
         registry.register(
             "dead_letters",
@@ -265,6 +279,15 @@ impl WorkerMetrics {
         self.stopped.inc_by(count as u64);
     }
 
+    /// Shows the batches of delivery events to products still to send, and the dead ones.
+    pub fn event_batches(&self, waiting: u64, dead: u64) {
+        for (state, count) in [("waiting", waiting), ("dead", dead)] {
+            self.event_batches
+                .get_or_create(&EventBatchLabels { state })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+
     /// Shows the kill switch's stops in force, by scope.
     pub fn stops(&self, counts: &[(&'static str, usize)]) {
         for (scope, count) in counts {
@@ -324,6 +347,26 @@ mod tests {
         assert!(
             shown.contains(r#"herald_pacing_rate_per_second{instance="mail"} 5.0"#),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn event_batches_are_shown_from_the_start_and_as_counted() {
+        let metrics = WorkerMetrics::default();
+        let before = text(&metrics);
+        assert!(
+            before.contains(r#"herald_event_batches{state="waiting"} 0"#),
+            "{before}"
+        );
+        metrics.event_batches(3, 1);
+        let after = text(&metrics);
+        assert!(
+            after.contains(r#"herald_event_batches{state="waiting"} 3"#),
+            "{after}"
+        );
+        assert!(
+            after.contains(r#"herald_event_batches{state="dead"} 1"#),
+            "{after}"
         );
     }
 
