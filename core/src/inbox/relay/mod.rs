@@ -164,6 +164,7 @@ mod tests {
             created_at: chrono::Utc::now(),
             read_at: None,
             archived_at: None,
+            recalled_at: None,
         }
     }
 
