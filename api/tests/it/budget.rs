@@ -4,15 +4,12 @@
 //! with several workers planning at once.
 
 use herald_core::access::Role;
-use herald_core::deliveries::Doorbell;
-use herald_core::inbox::Bus;
-use herald_worker::loops::run_loop;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Session, TestApp, error_of, spawn_app, test_config};
+use crate::helpers::{Session, TestApp, TestWorker, error_of, spawn_app, test_config};
 
 /// Two a day in total, one a day on the webhook channel; `security` is the highest
 /// class, `alerts` the next, everything else below.
@@ -281,24 +278,14 @@ async fn two_workers_planning_two_campaigns_at_once_keep_the_budget_exact() {
         )
         .await;
     let template_id = template["template"]["id"].as_i64().unwrap();
-    let mut workers = Vec::new();
-    for _ in 0..2 {
-        let mut config = test_config();
-        config.delivery.poll_interval_ms = 50;
-        config.delivery.batch_size = 7;
-        let (quit, quitting) = tokio::sync::oneshot::channel::<()>();
-        let worker = tokio::spawn(run_loop(
-            app.db.clone(),
-            config,
-            Bus::default(),
-            Doorbell::default(),
-            herald_worker::WorkerMetrics::default(),
-            async move {
-                let _ = quitting.await;
-            },
-        ));
-        workers.push((quit, worker));
-    }
+    let workers: Vec<TestWorker> = (0..2)
+        .map(|_| {
+            let mut config = test_config();
+            config.delivery.poll_interval_ms = 50;
+            config.delivery.batch_size = 7;
+            TestWorker::start(&app.db, config)
+        })
+        .collect();
     let mut campaigns = Vec::new();
     for _ in 0..2 {
         campaigns.push(
@@ -332,9 +319,8 @@ async fn two_workers_planning_two_campaigns_at_once_keep_the_budget_exact() {
         assert!(Instant::now() < deadline, "{decided:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    for (quit, worker) in workers {
-        quit.send(()).unwrap();
-        worker.await.unwrap().unwrap();
+    for worker in workers {
+        worker.stop().await;
     }
     assert_eq!(decided.len(), SUBSCRIBERS);
     for (subscriber, mut statuses) in decided {

@@ -7,12 +7,10 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_core::access::Role;
 use herald_core::deliveries::backlog::{Backlog, backlog};
-use herald_core::deliveries::{Doorbell, Recorded, claim_due, plan_batch};
+use herald_core::deliveries::{Recorded, claim_due, plan_batch};
 use herald_core::entities::{delivery, delivery_attempt, message, send_ledger, subscriber};
-use herald_core::inbox::Bus;
 use herald_core::rules::engine::{Recipient, RuleSet};
 use herald_worker::deliver::Deliverer;
-use herald_worker::loops::run_loop;
 use reqwest::Method;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -20,7 +18,9 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use crate::helpers::receiver::{Answer, Receiver};
-use crate::helpers::{Session, TestApp, insert_message, spawn_app, spawn_app_with, test_config};
+use crate::helpers::{
+    Session, TestApp, TestWorker, insert_message, spawn_app, spawn_app_with, test_config,
+};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -313,17 +313,7 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
     let (base, seen) = receiver().await;
     // The worker is running before any channel is configured: it picks the new
     // instance up for the very first attempt.
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(run_loop(
-        app.db.clone(),
-        test_config(),
-        Bus::default(),
-        Doorbell::default(),
-        herald_worker::WorkerMetrics::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let worker = TestWorker::start(&app.db, test_config());
     tokio::time::sleep(Duration::from_millis(200)).await;
     let template_id = setup(
         &admin,
@@ -350,12 +340,7 @@ async fn the_worker_loop_delivers_what_is_planned_and_stops_on_shutdown() {
         "delivered at the first attempt"
     );
     assert_eq!(seen.ids("ok").len(), 1);
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), worker)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    worker.stop().await;
 }
 
 /// The worker polls only hourly here: only the API's doorbell can make it send.
@@ -367,17 +352,12 @@ async fn a_message_sent_through_the_api_wakes_the_worker_of_the_same_process() {
     let app = spawn_app_with(hourly).await;
     let mut config = test_config();
     hourly(&mut config);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(run_loop(
-        app.db.clone(),
+    let worker = TestWorker::start_with(
+        &app.db,
         config,
-        Bus::default(),
         app.doorbell.clone(),
         herald_worker::WorkerMetrics::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    );
     let admin = app.operator(Role::Admin).await;
     let (base, seen) = receiver().await;
     // The loops have made their first (empty) round by the time this is set up.
@@ -406,12 +386,7 @@ async fn a_message_sent_through_the_api_wakes_the_worker_of_the_same_process() {
     }
     assert_eq!(status, "delivered", "sent long before the next poll");
     assert_eq!(seen.ids("ok").len(), 1);
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), worker)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    worker.stop().await;
 }
 
 #[tokio::test]

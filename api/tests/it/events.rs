@@ -6,19 +6,16 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use herald_core::access::Role;
-use herald_core::deliveries::Doorbell;
 use herald_core::entities::subscriber;
-use herald_core::inbox::Bus;
 use herald_core::unsubscribe::LinkSigner;
 use herald_worker::events::EventSender;
-use herald_worker::loops::run_loop;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::helpers::receiver::{Answer, Hook, Receiver};
 use crate::helpers::standard_webhooks::verify;
-use crate::helpers::{Session, TestApp, error_of, test_config};
+use crate::helpers::{TestApp, TestWorker, error_of, test_config, webhook_channel};
 use crate::inbox_stream::{app_with, token};
 
 const EVERY_EVENT: [&str; 7] = [
@@ -30,17 +27,6 @@ const EVERY_EVENT: [&str; 7] = [
     "subscriber.unsubscribed",
     "message.recalled",
 ];
-
-async fn webhook_channel(admin: &Session) {
-    admin
-        .ok(
-            Method::POST,
-            "/v1/channels",
-            &json!({ "name": "hooks", "settings": { "kind": "webhook",
-                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "allow_list": ["127.0.0.0/8"] } }),
-        )
-        .await;
-}
 
 async fn register(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
     app.anonymous()
@@ -149,17 +135,7 @@ async fn a_product_gets_the_events_it_asked_for_in_batches_the_reference_library
 
     let mut config = test_config();
     config.delivery.poll_interval_ms = 100;
-    let (quit, quitting) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(run_loop(
-        app.db.clone(),
-        config,
-        Bus::default(),
-        Doorbell::default(),
-        herald_worker::WorkerMetrics::default(),
-        async move {
-            let _ = quitting.await;
-        },
-    ));
+    let worker = TestWorker::start(&app.db, config);
     let sent = app
         .anonymous()
         .post(app.url("/v1/messages"))
@@ -239,8 +215,7 @@ async fn a_product_gets_the_events_it_asked_for_in_batches_the_reference_library
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    quit.send(()).unwrap();
-    worker.await.unwrap().unwrap();
+    worker.stop().await;
 
     let events = events_at(&receiver, "events");
     assert_eq!(
@@ -586,17 +561,7 @@ async fn a_campaigns_outcomes_reach_the_product_once_each_with_the_campaign_name
         .await;
     let mut config = test_config();
     config.delivery.poll_interval_ms = 100;
-    let (quit, quitting) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(run_loop(
-        app.db.clone(),
-        config,
-        Bus::default(),
-        Doorbell::default(),
-        herald_worker::WorkerMetrics::default(),
-        async move {
-            let _ = quitting.await;
-        },
-    ));
+    let worker = TestWorker::start(&app.db, config);
     let campaign = crate::campaign_run::scheduled_campaign_on(
         &app,
         &admin,
@@ -616,8 +581,7 @@ async fn a_campaigns_outcomes_reach_the_product_once_each_with_the_campaign_name
     }
     // Nothing more comes.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    quit.send(()).unwrap();
-    worker.await.unwrap().unwrap();
+    worker.stop().await;
 
     let events = events_at(&receiver, "events");
     assert_eq!(events.len(), RECIPIENTS);

@@ -8,8 +8,6 @@ use chrono::Utc;
 use herald_core::access::Role;
 use herald_core::deliveries::Doorbell;
 use herald_core::entities::delivery;
-use herald_core::inbox::Bus;
-use herald_worker::loops::run_loop;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -17,7 +15,9 @@ use serde_json::{Value, json};
 use crate::campaign_run::{scheduled_campaign_on, scheduled_campaign_with};
 use crate::delivery_send::ping;
 use crate::helpers::receiver::{Answer, Receiver};
-use crate::helpers::{Session, TestApp, error_of, spawn_app, test_config};
+use crate::helpers::{
+    Session, TestApp, TestWorker, error_of, spawn_app, test_config, webhook_channel,
+};
 use crate::support::smtp::SmtpServer;
 
 const RECIPIENTS: usize = 60;
@@ -71,14 +71,7 @@ async fn stopping_all_sending_stops_a_running_campaign_midway_and_loses_nothing(
     let admin = app.operator(Role::Admin).await;
     // Each answer takes a moment, so the campaign is still sending when it is stopped.
     let receiver = Receiver::start(|_, _| Answer::ok().after(Duration::from_millis(100))).await;
-    admin
-        .ok(
-            Method::POST,
-            "/v1/channels",
-            &json!({ "name": "hooks", "settings": { "kind": "webhook",
-                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "allow_list": ["127.0.0.0/8"] } }),
-        )
-        .await;
+    webhook_channel(&admin).await;
     let template = admin
         .ok(Method::POST, "/v1/templates", &ping(r#"{"n": 1}"#))
         .await;
@@ -102,17 +95,7 @@ async fn stopping_all_sending_stops_a_running_campaign_midway_and_loses_nothing(
     config.delivery.poll_interval_ms = 100;
     config.delivery.heartbeat_secs = 1;
     let metrics = herald_worker::WorkerMetrics::default();
-    let (quit, quitting) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(run_loop(
-        app.db.clone(),
-        config,
-        Bus::default(),
-        Doorbell::default(),
-        metrics.clone(),
-        async move {
-            let _ = quitting.await;
-        },
-    ));
+    let worker = TestWorker::start_with(&app.db, config, Doorbell::default(), metrics.clone());
     scheduled_campaign_on(
         &app,
         &admin,
@@ -222,8 +205,7 @@ async fn stopping_all_sending_stops_a_running_campaign_midway_and_loses_nothing(
         .map(|entry| entry["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["sending.release", "sending.halt"], "{audit}");
-    let _ = quit.send(());
-    worker.await.unwrap().unwrap();
+    worker.stop().await;
 }
 
 #[tokio::test]

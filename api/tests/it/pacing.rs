@@ -5,10 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use herald_core::access::Role;
-use herald_core::deliveries::Doorbell;
 use herald_core::entities::delivery;
-use herald_core::inbox::Bus;
-use herald_worker::loops::run_loop;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -16,7 +13,7 @@ use serde_json::{Value, json};
 use crate::campaign_run::scheduled_campaign_on;
 use crate::delivery_send::ping;
 use crate::helpers::receiver::{Answer, Receiver};
-use crate::helpers::{spawn_app, test_config};
+use crate::helpers::{TestWorker, spawn_app, test_config, webhook_channel};
 
 /// Requests accepted per second, at most.
 const LIMIT: usize = 40;
@@ -46,14 +43,7 @@ async fn a_throttling_receiver_gets_a_pace_near_its_rate_and_loses_nothing() {
     let app = spawn_app().await;
     let admin = app.operator(Role::Admin).await;
     let (url, receiver) = throttling_receiver().await;
-    admin
-        .ok(
-            Method::POST,
-            "/v1/channels",
-            &json!({ "name": "hooks", "settings": { "kind": "webhook",
-                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "allow_list": ["127.0.0.0/8"] } }),
-        )
-        .await;
+    webhook_channel(&admin).await;
     let template = admin
         .ok(Method::POST, "/v1/templates", &ping(r#"{"n": 1}"#))
         .await;
@@ -77,17 +67,7 @@ async fn a_throttling_receiver_gets_a_pace_near_its_rate_and_loses_nothing() {
     config.delivery.retry_jitter = 0.0;
     config.delivery.heartbeat_secs = 1;
     config.delivery.poll_interval_ms = 100;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(run_loop(
-        app.db.clone(),
-        config,
-        Bus::default(),
-        Doorbell::default(),
-        herald_worker::WorkerMetrics::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let worker = TestWorker::start(&app.db, config);
     scheduled_campaign_on(
         &app,
         &admin,
@@ -122,12 +102,7 @@ async fn a_throttling_receiver_gets_a_pace_near_its_rate_and_loses_nothing() {
         assert!(Instant::now() < deadline, "the pace was never published");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), worker)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    worker.stop().await;
 
     let hooks = receiver.hooks();
     let refused = hooks.iter().filter(|hook| hook.status == 429).count();

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::receiver::{Answer, Receiver};
-use crate::helpers::{TestApp, error_of};
+use crate::helpers::{TestApp, error_of, webhook_channel};
 use crate::inbox_stream::{EventReader, app_with, frame, socket, token};
 
 fn token_for(external_id: &str) -> String {
@@ -42,14 +42,7 @@ async fn a_recalled_message_leaves_every_inbox_on_every_transport_and_the_report
     let app = app_with(&["ana", "ben", "cy"]).await;
     let admin = app.operator(Role::Admin).await;
     let receiver = Receiver::start(|_, _| Answer::ok()).await;
-    admin
-        .ok(
-            Method::POST,
-            "/v1/channels",
-            &json!({ "name": "hooks", "settings": { "kind": "webhook",
-                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "allow_list": ["127.0.0.0/8"] } }),
-        )
-        .await;
+    webhook_channel(&admin).await;
     for id in ["ana", "ben"] {
         admin
             .ok(

@@ -5,6 +5,8 @@ use herald_core::entities::message;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 use serde_json::{Value, json};
 
+use super::Session;
+
 /// A transactional message in `category` on `channels`, from version 1 of `template_id`
 /// when given.
 pub async fn insert_message(
@@ -32,4 +34,16 @@ pub async fn insert_message(
     .insert(db)
     .await
     .expect("message")
+}
+
+/// A webhook channel instance named `hooks` that may reach the tests' loopback receivers.
+pub async fn webhook_channel(admin: &Session) {
+    admin
+        .ok(
+            reqwest::Method::POST,
+            "/v1/channels",
+            &json!({ "name": "hooks", "settings": { "kind": "webhook",
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "allow_list": ["127.0.0.0/8"] } }),
+        )
+        .await;
 }

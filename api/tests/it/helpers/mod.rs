@@ -13,6 +13,7 @@ pub mod receiver;
 mod session;
 pub mod standard_webhooks;
 mod tokens;
+mod worker;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,11 +28,12 @@ use tokio::sync::oneshot;
 
 #[allow(unused_imports)] // used by the worker process tests at the workspace root
 pub use database::{TestDatabase, backend_is_postgres};
-pub use fixtures::insert_message;
+pub use fixtures::{insert_message, webhook_channel};
 #[allow(unused_imports)] // used by the process tests at the workspace root
 pub use processes::{free_port, read_until};
 pub use session::Session;
 pub use tokens::{TOKEN_SECRET, claims, sign, subscriber_token};
+pub use worker::TestWorker;
 
 pub const PASSWORD: &str = "correct horse battery";
 
