@@ -40,8 +40,8 @@ pub enum ApiKeyCommand {
 
 #[derive(Subcommand)]
 pub enum SecretsCommand {
-    /// Seal every stored channel secret under `secrets.key` (after a key rotation, or
-    /// to seal secrets stored before sealing existed).
+    /// Seal every stored channel and event-endpoint secret under `secrets.key` (after a
+    /// key rotation, or to seal secrets stored before sealing existed).
     Reseal,
 }
 
@@ -52,7 +52,11 @@ pub async fn secrets(config: Config, command: SecretsCommand) -> anyhow::Result<
     match command {
         SecretsCommand::Reseal => {
             let changed = channel_instances::reseal_all(&db, &sealer).await?;
-            println!("Resealed the secrets of {changed} channel instance(s).");
+            let endpoints = herald_core::events::endpoints::reseal_all(&db, &sealer).await?;
+            println!(
+                "Resealed the secrets of {changed} channel instance(s) and {endpoints} event \
+                 endpoint(s)."
+            );
         }
     }
     Ok(())

@@ -4,9 +4,14 @@
 
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use herald_core::access::Role;
+use herald_core::config::SecretsConfig;
 use herald_core::entities::subscriber;
+use herald_core::events::endpoints::reseal_all;
+use herald_core::sealing::Sealer;
 use herald_core::unsubscribe::LinkSigner;
 use herald_worker::events::EventSender;
 use reqwest::Method;
@@ -417,6 +422,38 @@ async fn a_failing_endpoint_is_retried_under_one_webhook_id_then_dead_lettered_a
     let log = admin
         .get_json(&format!("/v1/event-endpoints/{}/batches", flaky["id"]))
         .await;
+    // After a key rotation and a reseal, the old key can go: the secret still signs.
+    let new_key = STANDARD.encode([9u8; 32]);
+    let rotated = Sealer::from_config(
+        &SecretsConfig {
+            key: new_key.clone().into(),
+            previous_keys: vec![crate::helpers::TEST_SEALING_KEY.to_owned().into()],
+        },
+        &std::env::temp_dir(),
+    )
+    .unwrap();
+    assert_eq!(reseal_all(&app.db, &rotated).await.unwrap(), 2);
+    assert_eq!(reseal_all(&app.db, &rotated).await.unwrap(), 0);
+    let mut only_new = config.clone();
+    only_new.secrets = SecretsConfig {
+        key: new_key.into(),
+        previous_keys: Vec::new(),
+    };
+    admin
+        .ok(
+            Method::POST,
+            "/v1/messages",
+            &json!({ "recipients": ["ana"], "channels": ["inbox"], "category": "orders",
+                "content": { "inbox": { "title": "Again" } } }),
+        )
+        .await;
+    app.deliverer().await.run_once(Utc::now()).await.unwrap();
+    let resealed = EventSender::new(app.db.clone(), &only_new)
+        .unwrap()
+        .run_once(Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(resealed.sent.delivered, 1, "{resealed:?}");
     assert_eq!(log["items"][0]["status"], "delivered");
     assert_eq!(log["items"][0]["last_response"], "200 OK");
     let audit = admin

@@ -12,7 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     TransactionSession, TransactionTrait,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 use utoipa::ToSchema;
@@ -106,6 +106,29 @@ fn new_secret() -> String {
 /// The endpoint's signing secret, opened.
 pub fn secret_of(sealer: &Sealer, model: &event_endpoint::Model) -> Result<SecretString> {
     sealer.open(SECRET_NAME, &model.secret)
+}
+
+/// Seals every endpoint's secret under the current key (after a key rotation).
+/// Returns how many changed.
+pub async fn reseal_all(conn: &impl TransactionTrait, sealer: &Sealer) -> Result<usize> {
+    let txn = crate::db::begin_write(conn).await?;
+    let mut changed = 0;
+    for model in event_endpoint::Entity::find().all(&txn).await? {
+        if sealer.is_current(&model.secret) {
+            continue;
+        }
+        let secret = secret_of(sealer, &model)?;
+        event_endpoint::ActiveModel {
+            id: Set(model.id),
+            secret: Set(sealer.seal(SECRET_NAME, secret.expose_secret())),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        changed += 1;
+    }
+    txn.commit().await?;
+    Ok(changed)
 }
 
 /// Every endpoint, oldest first.
