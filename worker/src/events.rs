@@ -60,6 +60,9 @@ impl EventSender {
 
     /// Gathers the outbox, then sends and records the batches due now.
     pub async fn run_once(&self, now: DateTime<Utc>) -> herald_core::Result<EventRound> {
+        if !batches::any_work(&self.db, now).await? {
+            return Ok(EventRound::default());
+        }
         let gathered = batches::gather(&self.db, now).await?;
         let due = batches::claim(&self.db, now, self.lease, BATCHES_PER_ROUND).await?;
         if due.is_empty() {

@@ -164,6 +164,23 @@ where
     Ok(redriven)
 }
 
+/// Whether there is anything to gather or send at `now`: read without a write lock, so
+/// an idle worker's rounds cost two indexed reads.
+pub async fn any_work(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<bool> {
+    if event_outbox::Entity::find().one(conn).await?.is_some() {
+        return Ok(true);
+    }
+    let due = event_batch::Entity::find()
+        .filter(
+            event_batch::Column::Status
+                .is_in([BatchStatus::Queued.as_str(), BatchStatus::Sending.as_str()]),
+        )
+        .filter(event_batch::Column::NotBefore.lte(now))
+        .one(conn)
+        .await?;
+    Ok(due.is_some())
+}
+
 /// Gathers waiting outbox rows into batches of at most [`EVENTS_PER_BATCH`] per
 /// endpoint and removes them from the outbox, in one transaction. Workers gathering
 /// at once take different rows (Postgres skips locked rows; SQLite has one writer).
