@@ -1,10 +1,11 @@
 //! The rules engine. For a batch of (subscriber, channel) candidates of one message at
 //! one instant it decides, for each: allow, filtered (which rule, and why in words), or
 //! deferred (until when). Checks run in a fixed order: opt-outs, an address to send to,
-//! block and allow lists, dedup, quiet hours, frequency caps. Everything it reads comes
-//! from one query per kind of fact over the whole batch, never one per recipient.
+//! block and allow lists, dedup, quiet hours, fatigue budgets, frequency caps. Everything
+//! it reads comes from one query per kind of fact over the whole batch, never one per
+//! recipient.
 //!
-//! Frequency caps count the send ledger plus what this batch already allowed, so two
+//! Frequency caps and budgets count the send ledger plus what this batch already allowed, so two
 //! candidates of one subscriber cannot both take the last slot. Reserving the slots
 //! against other workers is the delivery engine's job.
 
