@@ -5,9 +5,9 @@
 //! it reads comes from one query per kind of fact over the whole batch, never one per
 //! recipient.
 //!
-//! Frequency caps and budgets count the send ledger plus what this batch already allowed, so two
-//! candidates of one subscriber cannot both take the last slot. Reserving the slots
-//! against other workers is the delivery engine's job.
+//! Frequency caps and budgets count the send ledger plus what this batch already
+//! allowed, so two candidates of one subscriber cannot both take the last slot.
+//! Reserving the slots against other workers is the delivery engine's job.
 
 mod budget;
 pub mod facts;
