@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use herald_core::inbox::store;
 use herald_core::inbox::{Action, InboxItem, Page, Signal, Unread, act_now};
 use herald_core::subscribers::store as subscribers;
@@ -69,6 +70,7 @@ async fn poll(
         if !items.is_empty() {
             let unread = store::unread(&state.db, subscriber.id).await?;
             return Ok(Json(InboxPage {
+                as_of: Utc::now(),
                 items,
                 unread,
                 recalled: Vec::new(),
@@ -82,7 +84,12 @@ async fn poll(
             // closed bus ends the wait.
             signal = signals.recv() => match signal {
                 Ok(Signal::Recalled { ids, unread }) => {
-                    let page = InboxPage { items: Vec::new(), unread, recalled: ids };
+                    let page = InboxPage {
+                        items: Vec::new(),
+                        unread,
+                        recalled: ids,
+                        as_of: Utc::now(),
+                    };
                     return Ok(Json(page).into_response());
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
@@ -104,16 +111,28 @@ pub struct InboxQuery {
     /// 1 to 200 (default 50).
     #[validate(range(min = 1, max = 200))]
     limit: Option<u64>,
+    /// Polling clients: the `as_of` of the previous answer. The answer's `recalled`
+    /// then names the items recalled since (an id may come twice; removing it again
+    /// is harmless).
+    recalled_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InboxPage {
     items: Vec<InboxItem>,
     unread: Unread,
-    /// Long-poll only: items the sender recalled while the poll waited; remove them.
+    /// Items recalled by their sender: remove them. A long-poll names those recalled
+    /// while it waited; a page asked with `recalled_since`, those recalled since then.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     recalled: Vec<i64>,
+    /// When this answer was read: pass it as `recalled_since` on the next poll.
+    as_of: DateTime<Utc>,
 }
+
+/// How far back a poll's `recalled_since` looks before the time it names: a recall
+/// stamps its items before it commits, so one that commits while a poll is answered
+/// is still named by the next.
+const RECALL_GRACE: chrono::Duration = chrono::Duration::seconds(60);
 
 /// The subscriber's items (archived ones left out) and unread pair.
 #[utoipa::path(get, path = "/v1/inbox", tag = "inbox",
@@ -161,12 +180,20 @@ async fn inbox_page(
         (None, before) => Page::Before(before),
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    let as_of = Utc::now();
     let items = store::list(&state.db, subscriber_id, page, limit).await?;
     let unread = store::unread(&state.db, subscriber_id).await?;
+    let recalled = match query.recalled_since {
+        Some(since) => {
+            store::recalled_since(&state.db, subscriber_id, since - RECALL_GRACE).await?
+        }
+        None => Vec::new(),
+    };
     Ok(InboxPage {
         items,
         unread,
-        recalled: Vec::new(),
+        recalled,
+        as_of,
     })
 }
 

@@ -155,8 +155,28 @@ async fn a_recalled_message_leaves_every_inbox_on_every_transport_and_the_report
     assert_eq!(answer["recalled"], json!([cy_item]), "{answer}");
     assert_eq!(answer["unread"]["count"], 1);
 
+    // A client that polls the inbox page learns what was recalled since its last poll.
+    let since = cy_before["as_of"].as_str().unwrap();
+    let polled: Value = app
+        .anonymous()
+        // As UTC with a `Z`, the time needs no escaping in a query.
+        .get(app.url(&format!("/v1/inbox?recalled_since={since}")))
+        .bearer_auth(token_for("cy"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(polled["recalled"], json!([cy_item]), "{polled}");
+    assert_eq!(polled["items"].as_array().unwrap().len(), 1);
+
     // Gone from lists, counts and resumes; acknowledging it finds nothing.
     let cy_after = inbox_of(&app, "cy").await;
+    assert!(
+        cy_after.get("recalled").is_none(),
+        "only when asked: {cy_after}"
+    );
     assert_eq!(cy_after["items"].as_array().unwrap().len(), 1);
     assert_eq!(cy_after["items"][0]["title"], "Welcome");
     let mut resumed = EventReader::open(&app, &token_for("ana"), Some(0)).await;

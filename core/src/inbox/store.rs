@@ -520,6 +520,24 @@ async fn log_ack(
     Ok(Some(logged.message_id))
 }
 
+/// Ids of the subscriber's items recalled at or after `since`, oldest first (for
+/// clients that poll rather than stream).
+pub async fn recalled_since(
+    conn: &impl ConnectionTrait,
+    subscriber_id: i64,
+    since: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    Ok(inbox_item::Entity::find()
+        .select_only()
+        .column(inbox_item::Column::Id)
+        .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
+        .filter(inbox_item::Column::RecalledAt.gte(since))
+        .order_by_asc(inbox_item::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
 /// The subscriber's newest item id (0 before the first): where a new stream starts.
 pub async fn latest_id(conn: &impl ConnectionTrait, subscriber_id: i64) -> Result<i64> {
     Ok(inbox_item::Entity::find()
