@@ -6,6 +6,7 @@ import { call, fieldError } from "../api/errors";
 import { localInputToIso, when } from "../lib/format";
 import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, Notice, PageHeader } from "../ui/kit";
+import { useToast } from "../ui/toasts";
 
 const SCOPES: Schemas["Scope"][] = [
   "subscribers:read", "subscribers:write", "messages:send", "events:manage",
@@ -19,6 +20,7 @@ export function ApiKeys() {
   const [created, setCreated] = useState<Schemas["CreatedApiKeyOut"] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const toast = useToast();
 
   const create = async (event: FormEvent) => {
     event.preventDefault();
@@ -39,6 +41,7 @@ export function ApiKeys() {
     if (!window.confirm(`Revoke “${key.name}”? Services using it stop working at once.`)) return;
     try {
       await call(api.DELETE("/v1/api-keys/{id}", { params: { path: { id: key.id } } }));
+      toast.success("API key revoked.");
       keys.reload();
     } catch (e) {
       setError(e);

@@ -8,6 +8,7 @@ import { Link, navigate } from "../lib/router";
 import { useApi, useDebounced } from "../lib/useApi";
 import { Button, ErrorNotice, Field, PageHeader } from "../ui/kit";
 import { ATTRIBUTE_OPS, segmentOf, type AttributeOp, type Condition } from "../ui/segment";
+import { useToast } from "../ui/toasts";
 
 type Kind = Schemas["AudienceKind"];
 
@@ -26,6 +27,7 @@ export function AudienceEditor() {
   const [join, setJoin] = useState<"all" | "any">("all");
   const [conditions, setConditions] = useState<Condition[]>([{ kind: "tags", match: "any", tags: "" }]);
   const [error, setError] = useState<unknown>(null);
+  const toast = useToast();
   const [busy, setBusy] = useState(false);
 
   const segment = useMemo(() => segmentOf(join, conditions), [join, conditions]);
@@ -53,6 +55,7 @@ export function AudienceEditor() {
           }),
         );
       }
+      toast.success("Audience created.");
       navigate(`/audiences/${created.id}`, { replace: true });
     } catch (failure) {
       setError(failure);

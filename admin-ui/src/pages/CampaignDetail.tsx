@@ -14,6 +14,7 @@ import { ProgressDetail, ProgressSummary, useProgress } from "../ui/progress";
 import { scheduleText } from "../ui/schedule";
 import { SimulationPanel } from "../ui/Simulation";
 import { TemplatePreview } from "../ui/TemplatePreview";
+import { useToast } from "../ui/toasts";
 
 type Campaign = Schemas["CampaignOut"];
 type Step = "submit" | "approve" | "reject" | "schedule" | "pause" | "resume" | "cancel";
@@ -207,7 +208,7 @@ function Actions({ campaign: c, onChange }: { campaign: Campaign; onChange: (c: 
   const [comment, setComment] = useState("");
   const [busy, setBusy] = useState<Step | "recall" | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState<{ text: string; status: string } | null>(null);
+  const toast = useToast();
   const [recalled, setRecalled] = useState<string | null>(null);
   const author = c.created_by === me.id;
   const write = can("campaigns:write");
@@ -216,12 +217,11 @@ function Actions({ campaign: c, onChange }: { campaign: Campaign; onChange: (c: 
     if (step === "cancel" && !window.confirm("Cancel this campaign? Deliveries not yet made are dropped; this cannot be undone.")) return;
     setBusy(step);
     setError(null);
-    setDone(null);
     try {
       const path = `/v1/campaigns/{id}/${step}` as const;
       const next = await call(api.POST(path, { params: { path: { id: c.id } }, body: comment.trim() ? { comment: comment.trim() } : {} }));
       setComment("");
-      setDone({ text: `${STEP_LABEL[step]}: done. The campaign is now ${next.status.replace(/_/g, " ")}.`, status: next.status });
+      toast.success(`${STEP_LABEL[step]}: done. The campaign is now ${next.status.replace(/_/g, " ")}.`);
       onChange(next);
     } catch (failure) {
       setError(failure);
@@ -237,7 +237,6 @@ function Actions({ campaign: c, onChange }: { campaign: Campaign; onChange: (c: 
     if (!window.confirm(question)) return;
     setBusy("recall");
     setError(null);
-    setDone(null);
     try {
       const report = await call(api.POST("/v1/campaigns/{id}/recall", { params: { path: { id: c.id } } }));
       setRecalled(recallText(report));
@@ -259,14 +258,12 @@ function Actions({ campaign: c, onChange }: { campaign: Campaign; onChange: (c: 
   if (write && !["completed", "cancelled"].includes(c.status)) steps.push("cancel");
   const editable = write && ["draft", "rejected", "in_review", "approved"].includes(c.status);
   const needsComment = steps.includes("reject") || steps.includes("submit");
-  const notice = done && done.status === c.status ? done.text : null;
   const waiting = c.status === "in_review";
   const recallable = write && !c.recalled_at && ["running", "paused", "completed", "cancelled"].includes(c.status);
-  if (steps.length === 0 && !editable && !notice && !error && !waiting && !recallable && !recalled) return null;
+  if (steps.length === 0 && !editable && !error && !waiting && !recallable && !recalled) return null;
 
   return (
     <section className="card actions" aria-label="Actions">
-      {notice && <Notice kind="success">{notice}</Notice>}
       {recalled && <Notice kind="success">{recalled}</Notice>}
       <ErrorNotice error={error} />
       {c.status === "in_review" && can("campaigns:review") && author && (

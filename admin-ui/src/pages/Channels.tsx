@@ -9,6 +9,7 @@ import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
 import { NewChannel } from "./channels/NewChannel";
 import { KindSettings, isFormKind, settingsFrom, valuesFrom, type FormKind, type Values } from "./channels/KindSettings";
+import { useToast } from "../ui/toasts";
 
 export function Channels() {
   const channels = useApi(() => call(api.GET("/v1/channels")), []);
@@ -91,6 +92,7 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
   const [to, setTo] = useState("");
   const [result, setResult] = useState<Schemas["TestSendOut"] | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const toast = useToast();
   const [busy, setBusy] = useState(false);
   const [editing, setEditing] = useState(false);
   const formKind: FormKind | null = isFormKind(c.kind) ? c.kind : null;
@@ -113,6 +115,7 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
     try {
       // Secrets left out of an update keep their stored values.
       await call(api.PUT("/v1/channels/{name}", { ...name, body: { name: c.name, settings: c.settings, enabled: !c.enabled } }));
+      toast.success(c.enabled ? "Channel instance switched off." : "Channel instance switched on.");
       changed();
     } catch (e) {
       setError(e);
@@ -123,6 +126,7 @@ function ChannelCard({ channel: c, changed }: { channel: Schemas["ChannelInstanc
     setError(null);
     try {
       await call(api.DELETE("/v1/channels/{name}", name));
+      toast.success("Channel instance deleted.");
       changed();
     } catch (e) {
       setError(e);
@@ -194,6 +198,7 @@ function EditSettings({ channel: c, kind, done }: { channel: Schemas["ChannelIns
   const [values, setValues] = useState<Values>(() => valuesFrom(kind, c.settings));
   const [clear, setClear] = useState<Set<string>>(new Set());
   const [error, setError] = useState<unknown>(null);
+  const toast = useToast();
   const [busy, setBusy] = useState(false);
   const save = async (event: FormEvent) => {
     event.preventDefault();
@@ -206,6 +211,7 @@ function EditSettings({ channel: c, kind, done }: { channel: Schemas["ChannelIns
     setBusy(true);
     try {
       await call(api.PUT("/v1/channels/{name}", { params: { path: { name: c.name } }, body: { name: c.name, settings: made.settings, enabled: c.enabled } }));
+      toast.success("Settings saved.");
       done(true);
     } catch (e) {
       setError(e);

@@ -7,9 +7,10 @@ import { useSession } from "../lib/auth";
 import { count, recipient, when } from "../lib/format";
 import { navigate, useLocation } from "../lib/router";
 import { useApi } from "../lib/useApi";
-import { Button, Empty, ErrorNotice, Field, Loaded, Notice, PageHeader } from "../ui/kit";
+import { Button, Empty, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
 import { PagerControls, usePager } from "../ui/Pager";
 import { CHANNELS } from "../ui/templateContent";
+import { useToast } from "../ui/toasts";
 
 export function DeadLetters() {
   const { can } = useSession();
@@ -20,7 +21,7 @@ export function DeadLetters() {
   const key = `${campaignId}|${channel}|${error}`;
   const pager = usePager(key);
   const [chosen, setChosen] = useState<Set<number>>(new Set());
-  const [result, setResult] = useState<string | null>(null);
+  const toast = useToast();
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const filter: Schemas["DeadFilter"] = {
@@ -60,7 +61,7 @@ export function DeadLetters() {
     try {
       const body: Schemas["RedriveIn"] = all ? { filter } : { ids: [...chosen] };
       const done = await call(api.POST("/v1/dead-letters/redrive", { body }));
-      setResult(`${count(done.redriven)} deliveries queued again.`);
+      toast.success(`${count(done.redriven)} deliveries queued again.`);
       setChosen(new Set());
       page.reload();
     } catch (e) {
@@ -106,7 +107,6 @@ export function DeadLetters() {
         </Field>
         <Field label="Error contains">{(p) => <input {...p} defaultValue={error} placeholder="503" onBlur={(e) => setQuery("error", e.target.value.trim())} onKeyDown={(e) => e.key === "Enter" && setQuery("error", e.currentTarget.value.trim())} />}</Field>
       </div>
-      {result && <Notice kind="success">{result}</Notice>}
       <ErrorNotice error={failure} />
       <Loaded state={page} what="dead letters">
         {(p) =>

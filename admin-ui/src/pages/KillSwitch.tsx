@@ -7,7 +7,8 @@ import { call, fieldError } from "../api/errors";
 import { useSession } from "../lib/auth";
 import { when } from "../lib/format";
 import { useApi } from "../lib/useApi";
-import { Button, Empty, ErrorNotice, Field, Loaded, Notice, PageHeader } from "../ui/kit";
+import { Button, Empty, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
+import { useToast } from "../ui/toasts";
 
 type Halt = Schemas["HaltOut"];
 type Scope = Schemas["HaltScope"];
@@ -29,7 +30,7 @@ export function describeHalt(halt: Halt): string {
 export function KillSwitch() {
   const { can } = useSession();
   const halts = useApi(() => call(api.GET("/v1/halts")), [], { pollMs: 5000 });
-  const [released, setReleased] = useState<string | null>(null);
+  const toast = useToast();
   const [error, setError] = useState<unknown>(null);
   const changed = () => {
     halts.reload();
@@ -41,7 +42,7 @@ export function KillSwitch() {
     setError(null);
     try {
       await call(api.DELETE("/v1/halts/{id}", { params: { path: { id: halt.id } } }));
-      setReleased(`${describeHalt(halt)} released: what waited is going out, each send once.`);
+      toast.success(`${describeHalt(halt)} released: what waited is going out, each send once.`);
       changed();
     } catch (e) {
       setError(e);
@@ -54,7 +55,6 @@ export function KillSwitch() {
         title="Kill switch"
         subtitle="Stop sending at once: everything, one channel instance, or one campaign. Workers start no such send within a second; sends already under way finish; the rest wait, and go out once each when you release the stop."
       />
-      {released && <Notice kind="success">{released}</Notice>}
       {error ? <ErrorNotice error={error} /> : null}
       <Loaded state={halts} what="stops">
         {(list) =>
@@ -117,7 +117,7 @@ function StopForm({ stopped }: { stopped: () => void }) {
   const [reason, setReason] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState<string | null>(null);
+  const toast = useToast();
   const campaigns = useApi(() => call(api.GET("/v1/campaigns")), []);
   // Instance names are for admins (their settings hold secrets); others type the name.
   const channels = useApi(() => (can("channels:manage") ? call(api.GET("/v1/channels")) : Promise.resolve([])), []);
@@ -129,7 +129,6 @@ function StopForm({ stopped }: { stopped: () => void }) {
     if (!window.confirm(`Stop ${what} now?`)) return;
     setBusy(true);
     setError(null);
-    setDone(null);
     try {
       const halt = await call(
         api.POST("/v1/halts", {
@@ -141,7 +140,7 @@ function StopForm({ stopped }: { stopped: () => void }) {
           },
         }),
       );
-      setDone(`${describeHalt(halt)} stopped.`);
+      toast.success(`${describeHalt(halt)} stopped.`);
       setReason("");
       stopped();
     } catch (e) {
@@ -155,7 +154,6 @@ function StopForm({ stopped }: { stopped: () => void }) {
   return (
     <form className="card" onSubmit={submit} aria-label="Stop sending" noValidate>
       <h2>Stop sending</h2>
-      {done && <Notice kind="success">{done}</Notice>}
       {error && !known.some((f) => fieldError(error, f)) ? <ErrorNotice error={error} /> : null}
       <fieldset className="choices inline">
         <legend>What to stop</legend>

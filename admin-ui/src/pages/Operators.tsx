@@ -5,7 +5,8 @@ import { call, fieldError } from "../api/errors";
 import { useOperator } from "../lib/auth";
 import { when } from "../lib/format";
 import { useApi } from "../lib/useApi";
-import { Button, ErrorNotice, Field, Loaded, Notice, PageHeader } from "../ui/kit";
+import { Button, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
+import { useToast } from "../ui/toasts";
 
 type Role = Schemas["Role"];
 const ROLES: { role: Role; what: string }[] = [
@@ -21,17 +22,16 @@ export function Operators() {
   const [form, setForm] = useState({ username: "", display_name: "", password: "", role: "editor" as Role });
   const [error, setError] = useState<unknown>(null);
   const [rowError, setRowError] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
+  const toast = useToast();
   const [busy, setBusy] = useState(false);
 
   const create = async (event: FormEvent) => {
     event.preventDefault();
     setBusy(true);
     setError(null);
-    setDone(null);
     try {
       const created = await call(api.POST("/v1/operators", { body: { ...form, display_name: form.display_name || null } }));
-      setDone(`${created.username} can now log in as ${created.role}.`);
+      toast.success(`${created.username} can now log in as ${created.role}.`);
       setForm({ username: "", display_name: "", password: "", role: "editor" });
       operators.reload();
     } catch (e) {
@@ -57,7 +57,6 @@ export function Operators() {
       <PageHeader title="Operators" subtitle="People who use this console, and what their role lets them do." />
       <form className="card" onSubmit={create} aria-label="New operator" noValidate>
         <h2>New operator</h2>
-        {done && <Notice kind="success">{done}</Notice>}
         {error && !["username", "password", "role", "display_name"].some((f) => err(f)) ? <ErrorNotice error={error} /> : null}
         <div className="row">
           <Field label="Username" error={err("username")} hint="Letters, digits and . _ - @">

@@ -9,6 +9,7 @@ import { CHANNELS } from "../ui/templateContent";
 import { Backtest } from "./rules/Backtest";
 import { KindFields } from "./rules/KindFields";
 import { RULE_KINDS, blankRule, formOfRule, ruleIn, type RuleForm, type RuleKind } from "./rules/ruleForm";
+import { useToast } from "../ui/toasts";
 
 const SHOWN_FIELDS = ["name", "scope_value", "params.max", "max", "params.rolling_secs", "rolling_secs", "params.allowed_from", "allowed_from",
   "params.allowed_until", "allowed_until", "params.default_timezone", "default_timezone", "params.words", "words", "params.window_secs", "window_secs"];
@@ -17,6 +18,7 @@ export function RuleEditor({ params }: { params: Record<string, string> }) {
   const id = params.id ? Number(params.id) : null;
   const [form, setForm] = useState<RuleForm | null>(id === null ? blankRule : null);
   const [error, setError] = useState<unknown>(null);
+  const toast = useToast();
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
@@ -36,6 +38,7 @@ export function RuleEditor({ params }: { params: Record<string, string> }) {
       const body = ruleIn(form);
       if (id === null) await call(api.POST("/v1/rules", { body }));
       else await call(api.PUT("/v1/rules/{id}", { params: { path: { id } }, body }));
+      toast.success(id === null ? "Rule created." : "Rule saved.");
       navigate("/rules");
     } catch (e) {
       setError(e);
@@ -47,6 +50,7 @@ export function RuleEditor({ params }: { params: Record<string, string> }) {
     if (id === null || !window.confirm(`Delete the rule “${form.name}”?`)) return;
     try {
       await call(api.DELETE("/v1/rules/{id}", { params: { path: { id } } }));
+      toast.success("Rule deleted.");
       navigate("/rules");
     } catch (e) {
       setError(e);

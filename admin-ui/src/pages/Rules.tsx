@@ -10,6 +10,7 @@ import { Link } from "../lib/router";
 import { useApi } from "../lib/useApi";
 import { ListEntries } from "./rules/ListEntries";
 import { Button, Empty, ErrorNotice, Loaded, PageHeader } from "../ui/kit";
+import { useToast } from "../ui/toasts";
 
 type Rule = Schemas["RuleOut"];
 
@@ -40,6 +41,7 @@ export function Rules() {
   const { can } = useSession();
   const rules = useApi(() => call(api.GET("/v1/rules")), []);
   const [error, setError] = useState<unknown>(null);
+  const toast = useToast();
 
   const toggle = async (rule: Rule) => {
     setError(null);
@@ -49,6 +51,7 @@ export function Rules() {
         exempt_categories: rule.exempt_categories, kind: rule.kind, params: rule.params,
       } as unknown as Schemas["RuleIn"];
       await call(api.PUT("/v1/rules/{id}", { params: { path: { id: rule.id } }, body }));
+      toast.success(rule.enabled ? "Rule switched off." : "Rule switched on.");
       rules.reload();
     } catch (e) {
       setError(e);

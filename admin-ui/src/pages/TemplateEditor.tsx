@@ -10,6 +10,7 @@ import { useApi } from "../lib/useApi";
 import { Button, ErrorNotice, Field, Loading, Notice, PageHeader } from "../ui/kit";
 import { TemplatePreview, type DraftContent } from "../ui/TemplatePreview";
 import { CHANNEL_NAMES, CHANNELS, contentOf, draftOf, emptyDraft, parseKeys, type ChannelKind, type Draft } from "../ui/templateContent";
+import { useToast } from "../ui/toasts";
 
 /** How long typing must pause before the preview follows unsaved edits. */
 const PREVIEW_PAUSE_MS = 700;
@@ -40,6 +41,7 @@ function Editor({ detail }: { detail: Schemas["TemplateDetailOut"] | null }) {
   const [tab, setTab] = useState<ChannelKind>(() => CHANNELS.find((c) => draft[c].on) ?? "inbox");
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState<string | null>(null);
+  const toast = useToast();
   const [busy, setBusy] = useState(false);
   const [previewVersion, setPreviewVersion] = useState<number | null>(detail?.latest.version ?? null);
   /// The unsaved content last rendered (`POST /v1/templates/preview`): it follows the
@@ -88,6 +90,7 @@ function Editor({ detail }: { detail: Schemas["TemplateDetailOut"] | null }) {
     try {
       if (templateId === null) {
         const created = await call(api.POST("/v1/templates", { body: { name: name.trim(), description, data_keys, content } }));
+        toast.success(`Template ${created.template.name} created.`);
         navigate(`/templates/${created.template.id}`, { replace: true });
         return;
       }
@@ -96,7 +99,7 @@ function Editor({ detail }: { detail: Schemas["TemplateDetailOut"] | null }) {
       );
       setBase(version);
       setPreviewVersion(version.version);
-      setSaved(`Saved as version ${version.version}.`);
+      toast.success(`Saved as version ${version.version}.`);
       versions.reload();
     } catch (failure) {
       setError(failure);

@@ -5,6 +5,7 @@ import { api } from "../../api/client";
 import { call, fieldError } from "../../api/errors";
 import { Button, ErrorNotice, Field } from "../../ui/kit";
 import { KindSettings, isFormKind, settingsFrom, valuesFrom, type ChannelSettings, type Values } from "./KindSettings";
+import { useToast } from "../../ui/toasts";
 
 const KINDS = ["webhook", "smtp", "mqtt", "fcm", "apns", "jpush"] as const;
 type Kind = (typeof KINDS)[number];
@@ -27,6 +28,7 @@ export function NewChannel({ created }: { created: () => void }) {
   const [allow, setAllow] = useState("");
   const [values, setValues] = useState<Values>({});
   const [error, setError] = useState<unknown>(null);
+  const toast = useToast();
   const [busy, setBusy] = useState(false);
 
   const choose = (next: Kind) => {
@@ -51,6 +53,7 @@ export function NewChannel({ created }: { created: () => void }) {
       setSecret("");
       setAllow("");
       if (isFormKind(kind)) setValues(valuesFrom(kind));
+      toast.success("Channel instance created.");
       created();
     } catch (e) {
       setError(e);

@@ -10,6 +10,7 @@ import { useApi } from "../../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, Notice } from "../../ui/kit";
 import { PagerControls, usePager } from "../../ui/Pager";
 import { CHANNELS } from "../../ui/templateContent";
+import { useToast } from "../../ui/toasts";
 
 type ListName = Schemas["ListName"];
 type EntryKind = Schemas["EntryKind"];
@@ -24,11 +25,13 @@ export function ListEntries() {
     [list, pager.cursor],
   );
   const [error, setError] = useState<unknown>(null);
+  const toast = useToast();
 
   const remove = async (entry: Schemas["ListEntryOut"]) => {
     setError(null);
     try {
       await call(api.DELETE("/v1/list-entries/{id}", { params: { path: { id: entry.id } } }));
+      toast.success("List entry removed.");
       entries.reload();
     } catch (e) {
       setError(e);
