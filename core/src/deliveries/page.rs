@@ -360,7 +360,12 @@ pub async fn record_first(
     };
     // COPY runs outside a transaction: when an endpoint wants these outcomes, the rows
     // and their events go in one transaction instead.
-    if is_postgres(db) && interest.is_empty() {
+    let outcomes = [
+        EventType::Delivered,
+        EventType::Failed,
+        EventType::DeadLettered,
+    ];
+    if is_postgres(db) && !interest.wants_any(&outcomes) {
         match copy_all(db, &rows).await {
             Ok(_) => return Ok(recorded),
             Err(Error::Conflict { .. }) => {
