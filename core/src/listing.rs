@@ -15,17 +15,21 @@ pub struct Window {
     pub limit: Option<u64>,
 }
 
+/// `text` with the LIKE pattern characters (`%`, `_`, `\`) escaped by `\`.
+pub fn like_literal(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// `lower(column) LIKE '%text%'`, with the pattern characters of `text` taken literally.
 pub fn name_contains(column: impl IntoColumnRef, text: &str) -> SimpleExpr {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
+    let pattern = format!("%{}%", like_literal(&text.to_lowercase()));
     Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\'))
 }
 

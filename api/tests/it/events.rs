@@ -49,6 +49,18 @@ async fn registered(app: &TestApp, key: &str, body: Value) -> Value {
     answer.json().await.unwrap()
 }
 
+/// A receiver that answers 400 at `/refuses` and 200 everywhere else.
+async fn refusing_at_refuses() -> Receiver {
+    Receiver::start(|hook, _| {
+        if hook.path == "refuses" {
+            Answer::status(400)
+        } else {
+            Answer::ok()
+        }
+    })
+    .await
+}
+
 fn user(external_id: &str) -> String {
     token(external_id, Utc::now().timestamp() + 600)
 }
@@ -82,14 +94,7 @@ fn count_of(events: &[Value], kind: &str) -> usize {
 async fn a_product_gets_the_events_it_asked_for_in_batches_the_reference_library_verifies() {
     let app = app_with(&["ana", "ben", "cy", "dan"]).await;
     let admin = app.operator(Role::Admin).await;
-    let receiver = Receiver::start(|hook, _| {
-        if hook.path == "refuses" {
-            Answer::status(400)
-        } else {
-            Answer::ok()
-        }
-    })
-    .await;
+    let receiver = refusing_at_refuses().await;
     webhook_channel(&admin).await;
     for (id, path) in [
         ("ana", "hook"),
@@ -558,14 +563,7 @@ async fn a_campaigns_outcomes_reach_the_product_once_each_with_the_campaign_name
     const RECIPIENTS: usize = 40;
     let app = crate::helpers::spawn_app().await;
     let admin = app.operator(Role::Admin).await;
-    let receiver = Receiver::start(|hook, _| {
-        if hook.path == "refuses" {
-            Answer::status(400)
-        } else {
-            Answer::ok()
-        }
-    })
-    .await;
+    let receiver = refusing_at_refuses().await;
     webhook_channel(&admin).await;
     for i in 0..RECIPIENTS {
         let id = format!("s{i}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use herald_channels::DeliveryOutcome;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement, TransactionSession, TransactionTrait,
@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use crate::audit::{self, AuditContext, Change};
 use crate::db::{is_postgres, one_of};
 use crate::deliveries::RetryPolicy;
-use crate::entities::{event_batch, event_outbox, message, subscriber};
+use crate::entities::{event_batch, event_endpoint, event_outbox, message, subscriber};
 use crate::error::Result;
 
 /// Events in one request at most.
@@ -176,6 +176,16 @@ pub async fn any_work(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result
                 .is_in([BatchStatus::Queued.as_str(), BatchStatus::Sending.as_str()]),
         )
         .filter(event_batch::Column::NotBefore.lte(now))
+        // As claims see them: a turned-off endpoint's batches wait.
+        .filter(
+            event_batch::Column::EndpointId.in_subquery(
+                Query::select()
+                    .column(event_endpoint::Column::Id)
+                    .from(event_endpoint::Entity)
+                    .and_where(event_endpoint::Column::Enabled.eq(true))
+                    .to_owned(),
+            ),
+        )
         .one(conn)
         .await?;
     Ok(due.is_some())

@@ -21,15 +21,7 @@ pub struct SubscriberFilter {
 
 /// `LIKE 'text%'` with the pattern characters of `text` taken literally.
 fn starts_with(text: &str) -> LikeExpr {
-    let mut pattern = String::with_capacity(text.len() + 1);
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    LikeExpr::new(pattern).escape('\\')
+    LikeExpr::new(format!("{}%", crate::listing::like_literal(text))).escape('\\')
 }
 
 /// `key` is an identifier (checked by the caller), so it is safe inside a JSON path.
