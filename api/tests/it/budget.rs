@@ -4,7 +4,9 @@
 //! with several workers planning at once.
 
 use herald_core::access::Role;
+use herald_core::entities::send_ledger;
 use reqwest::Method;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -255,6 +257,87 @@ async fn a_channel_budget_holds_inside_the_total_and_bad_budgets_are_refused_nam
     );
     let third = statuses(&admin, send(&app, &key, "news", both).await).await;
     assert_eq!(status_of(&third, "webhook"), "deferred", "{third:?}");
+}
+
+#[tokio::test]
+async fn a_higher_class_send_puts_off_a_queued_lower_one_and_gives_its_slot_back() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
+    // No worker runs: allowed webhook sends wait queued, holding their budget slots.
+    admin
+        .ok(
+            Method::POST,
+            "/v1/subscribers/ana/endpoints",
+            &json!({ "channel": "webhook", "address": "http://127.0.0.1:9/hook" }),
+        )
+        .await;
+    let rule = admin
+        .ok(Method::POST, "/v1/rules", &budget(1, json!([])))
+        .await;
+    let key = app.api_key(&["messages:send"]).await;
+    let webhook = json!(["webhook"]);
+
+    let news = send(&app, &key, "news", webhook.clone()).await;
+    assert_eq!(
+        status_of(&statuses(&admin, news).await, "webhook"),
+        "queued"
+    );
+    // The alert is allowed (a lower class never holds it back) and takes the news
+    // send's place: the budget stays one a day.
+    let alert = send(&app, &key, "alerts", webhook.clone()).await;
+    assert_eq!(
+        status_of(&statuses(&admin, alert).await, "webhook"),
+        "queued"
+    );
+    let log = admin
+        .get_json(&format!("/v1/deliveries?message_id={news}"))
+        .await;
+    let put_off = &log["items"][0];
+    assert_eq!(put_off["status"], "deferred", "{log}");
+    assert_eq!(put_off["rule_id"], rule["id"]);
+    assert_eq!(
+        put_off["reason"],
+        "deferred by budget `Fatigue`: made room for a higher-class send (alert)"
+    );
+    let until = chrono::DateTime::parse_from_rfc3339(put_off["not_before"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(
+        until.time(),
+        chrono::NaiveTime::MIN,
+        "the next midnight (UTC)"
+    );
+    assert!(until > chrono::Utc::now());
+    let slots_of = |message: i64| {
+        send_ledger::Entity::find()
+            .filter(send_ledger::Column::MessageId.eq(message))
+            .count(&app.db)
+    };
+    assert_eq!(slots_of(news).await.unwrap(), 0, "the slot is given back");
+    assert_eq!(slots_of(alert).await.unwrap(), 1);
+
+    // The slot went back with it: only the alert counts now. A second alert is over
+    // budget (nothing lower is left to put off); a security send still goes, and puts
+    // off the alert it outranks.
+    let second = send(&app, &key, "alerts", webhook.clone()).await;
+    assert_eq!(
+        status_of(&statuses(&admin, second).await, "webhook"),
+        "deferred"
+    );
+    let security = send(&app, &key, "security", webhook).await;
+    assert_eq!(
+        status_of(&statuses(&admin, security).await, "webhook"),
+        "queued"
+    );
+    let alert = statuses(&admin, alert).await;
+    assert_eq!(status_of(&alert, "webhook"), "deferred");
+    assert_eq!(
+        alert[0].2.as_deref(),
+        Some("deferred by budget `Fatigue`: made room for a higher-class send (transactional)")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@
 pub mod backlog;
 pub mod dead;
 pub mod devices;
+mod displace;
 mod doorbell;
 pub mod erasure;
 pub mod log;

@@ -24,6 +24,7 @@ use sea_orm::{
 };
 
 use super::devices::{Devices, NO_ENDPOINT};
+use super::displace::{allowed_candidates, make_room};
 use super::plan::{
     PlanSummary, candidates_of, change_for, channels_of, engine_message, insert_deliveries,
     insert_slots, lock_subscribers, new_row, release_slots, slot,
@@ -140,6 +141,7 @@ where
         .evaluate(&txn, engine_message(message), now, &fresh)
         .await?;
 
+    let displacing = allowed_candidates(&fresh, &decided);
     let mut rows = Vec::new();
     let mut slots = Vec::new();
     let mut allowed: Vec<(i64, ChannelKind)> =
@@ -205,6 +207,7 @@ where
         }
     }
     insert_slots(&txn, slots).await?;
+    make_room(&txn, rules, message, &displacing, now).await?;
     insert_deliveries(&txn, rows).await?;
     if let Some(content) = inbox {
         let planned = Planned { message, content };

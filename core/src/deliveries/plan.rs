@@ -18,6 +18,7 @@ use sea_orm::{
 };
 
 use super::devices::{Devices, NO_ENDPOINT};
+use super::displace::{allowed_candidates, make_room};
 use super::queue::{Change, RECORD_CHUNK};
 use super::status::DeliveryStatus;
 use crate::bulk::insert_all;
@@ -352,10 +353,12 @@ pub async fn plan_in(
         slots: &mut slots,
         inbox_sends: None,
     };
+    let allowed = allowed_candidates(&candidates, &decided);
     rows.add(&candidates, decided, &mut summary);
 
     insert_deliveries(txn, deliveries).await?;
     insert_slots(txn, slots).await?;
+    make_room(txn, rules, message, &allowed, now).await?;
     Ok(summary)
 }
 
@@ -430,10 +433,9 @@ pub async fn plan_messages(
             candidates.extend(candidates_of(new.recipients, &channels_of(new.message)?));
             counts.push(candidates.len() - before);
         }
-        let mut decided = rules
-            .evaluate(txn, kind, now, &candidates)
-            .await?
-            .into_iter();
+        let decided = rules.evaluate(txn, kind, now, &candidates).await?;
+        let allowed = allowed_candidates(&candidates, &decided);
+        let mut decided = decided.into_iter();
         let mut slots = Vec::new();
         let mut from = 0;
         for (&index, count) in members.iter().zip(counts) {
@@ -452,6 +454,9 @@ pub async fn plan_messages(
         }
         // The next kind's caps count these.
         insert_slots(txn, slots).await?;
+        if let Some(&first) = members.first() {
+            make_room(txn, rules, messages[first].message, &allowed, now).await?;
+        }
     }
     insert_deliveries(txn, deliveries).await?;
     Ok(Plans {

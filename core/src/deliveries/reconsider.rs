@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use super::devices::{Devices, NO_ENDPOINT};
+use super::displace::{allowed_candidates, make_room};
 use super::plan::{
     PlanSummary, change_for, engine_message, insert_deliveries, insert_slots, lock_subscribers,
     new_row, slot,
@@ -68,7 +69,6 @@ where
     }
 
     let mut changes = Vec::new();
-    let mut slots = Vec::new();
     let mut fanned_out = Vec::new();
     for (message_id, rows) in by_message {
         let Some(message) = message::Entity::find_by_id(message_id).one(&txn).await? else {
@@ -97,6 +97,8 @@ where
         let decided = rules
             .evaluate(&txn, engine_message(&message), now, &candidates)
             .await?;
+        let allowed = allowed_candidates(&candidates, &decided);
+        let mut slots = Vec::new();
         let channels: Vec<ChannelKind> = candidates.iter().map(|c| c.channel).collect();
         let devices = Devices::load(&txn, &ids, &channels).await?;
         for ((row, candidate), decision) in rows.iter().zip(&candidates).zip(decided) {
@@ -128,12 +130,13 @@ where
             }
             changes.push(change);
         }
+        insert_slots(&txn, slots).await?;
+        make_room(&txn, rules, &message, &allowed, now).await?;
     }
     for chunk in changes.chunks(1_000) {
         update_each(&txn, chunk, now).await?;
     }
     insert_deliveries(&txn, fanned_out).await?;
-    insert_slots(&txn, slots).await?;
     txn.commit().await?;
     Ok(summary)
 }

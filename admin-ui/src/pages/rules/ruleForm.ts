@@ -10,7 +10,7 @@ export const RULE_KINDS: { kind: RuleKind; label: string; hint: string }[] = [
   {
     kind: "fatigue_budget",
     label: "Fatigue budget",
-    hint: "At most N sends per subscriber per hour, day or week across every channel and category, with priority classes: a lower class never holds back a higher one; over budget, a send waits for the next window.",
+    hint: "At most N sends per subscriber per hour, day or week across every channel and category, with priority classes: a lower class never holds back a higher one, and a higher send puts off queued lower ones that would go over; over budget, a send waits for the next window.",
   },
 ];
 

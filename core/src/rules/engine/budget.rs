@@ -1,7 +1,8 @@
 //! Fatigue budgets: at most so many messages per subscriber per hour, day or week
 //! across every channel and category (and tighter per channel), with priority classes.
 //! A send counts only the sends of its own class and higher, so a lower class never
-//! holds back a higher one; over budget it waits for the next window. Counted from the
+//! holds back a higher one (and queued lower sends make room, see `displace`); over
+//! budget it waits for the next window. Counted from the
 //! send ledger plus what the batch has allowed, under the subscribers' locks the
 //! planner holds, so budgets stay exact with several workers.
 
@@ -74,11 +75,12 @@ impl RuleSet {
                 .min()
                 .unwrap_or(now);
             let mut sends: HashMap<i64, Vec<_>> = HashMap::new();
-            for (id, channel, category, at) in facts::ledger_sends(conn, ids, earliest).await? {
-                sends
-                    .entry(id)
-                    .or_default()
-                    .push((channel, budget.class_of(&category), at));
+            for send in facts::ledger_sends(conn, ids, earliest).await? {
+                sends.entry(send.subscriber_id).or_default().push((
+                    send.channel,
+                    budget.class_of(&send.category),
+                    send.at,
+                ));
             }
             states.insert(
                 index,

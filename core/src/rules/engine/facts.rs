@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, one_of, with_limit};
+use crate::deliveries::status::DeliveryStatus;
 use crate::entities::{list_entry, send_ledger, subscriber_endpoint, subscriber_preference};
 use crate::error::Result;
 use crate::subscribers::preferences::ANY;
@@ -356,15 +357,27 @@ pub async fn ledger_times(
         .collect())
 }
 
-/// Every ledger row of `ids` since `since`: subscriber, channel, category and time (for
-/// budgets, which count across channels and categories by class).
+/// A ledger row as budgets see it.
+#[derive(Debug, Clone)]
+pub struct LedgerSend {
+    pub subscriber_id: i64,
+    pub channel: Option<ChannelKind>,
+    pub category: String,
+    pub at: DateTime<Utc>,
+    /// The message the slot was reserved for.
+    pub message_id: Option<i64>,
+}
+
+/// Every ledger row of `ids` since `since` (for budgets, which count across channels
+/// and categories by class).
 pub async fn ledger_sends(
     conn: &impl ConnectionTrait,
     ids: &[i64],
     since: DateTime<Utc>,
-) -> Result<Vec<(i64, Option<ChannelKind>, String, DateTime<Utc>)>> {
+) -> Result<Vec<LedgerSend>> {
     use send_ledger::Column;
-    let rows: Vec<(i64, String, String, DateTime<Utc>)> = send_ledger::Entity::find()
+    type Row = (i64, String, String, DateTime<Utc>, Option<i64>);
+    let rows: Vec<Row> = send_ledger::Entity::find()
         .select_only()
         .filter(ids_in(conn, Column::SubscriberId, ids))
         .filter(Column::SentAt.gte(since))
@@ -373,13 +386,58 @@ pub async fn ledger_sends(
             Column::Channel,
             Column::Category,
             Column::SentAt,
+            Column::MessageId,
         ])
         .into_tuple()
         .all(conn)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, channel, category, at)| (id, ChannelKind::parse(&channel), category, at))
+        .map(
+            |(subscriber_id, channel, category, at, message_id)| LedgerSend {
+                subscriber_id,
+                channel: ChannelKind::parse(&channel),
+                category,
+                at,
+                message_id,
+            },
+        )
+        .collect())
+}
+
+/// The slots (message, subscriber, channel) of these subscribers and messages whose
+/// deliveries all still wait in the queue unattempted, with how many delivery rows
+/// each has: sends that can still be put off.
+pub async fn waiting_slots(
+    conn: &impl ConnectionTrait,
+    subscriber_ids: &[i64],
+    message_ids: &[i64],
+) -> Result<HashMap<(i64, i64, ChannelKind), u64>> {
+    use crate::entities::delivery::{Column, Entity};
+    let queued_unattempted = Expr::col(Column::Status)
+        .eq(DeliveryStatus::Queued.as_str())
+        .and(Expr::col(Column::Attempts).eq(0));
+    let waiting = Expr::case(queued_unattempted, 1).finally(0).sum();
+    let rows: Vec<(i64, i64, String, i64, i64)> = Entity::find()
+        .select_only()
+        .columns([Column::MessageId, Column::SubscriberId, Column::Channel])
+        .expr(Expr::col(Column::Id).count())
+        .expr(waiting)
+        .filter(one_of(conn, Column::SubscriberId, subscriber_ids.to_vec()))
+        .filter(one_of(conn, Column::MessageId, message_ids.to_vec()))
+        .group_by(Column::MessageId)
+        .group_by(Column::SubscriberId)
+        .group_by(Column::Channel)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(.., rows, waiting)| rows == waiting)
+        .filter_map(|(message, subscriber, channel, rows, _)| {
+            let channel = ChannelKind::parse(&channel)?;
+            Some(((message, subscriber, channel), u64::try_from(rows).ok()?))
+        })
         .collect())
 }
 

@@ -10,6 +10,7 @@
 //! Reserving the slots against other workers is the delivery engine's job.
 
 mod budget;
+mod displace;
 pub mod facts;
 pub mod windows;
 
@@ -21,6 +22,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use self::displace::Displaced;
 use self::facts::{DedupMatch, LedgerScope, ListHit, ListProbe};
 use super::params::{CapPer, DedupBy, QuietAction, RuleParams};
 use super::quiet_hours::AllowedWindow;
