@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionSession, TransactionTrait,
+    TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,6 +15,7 @@ use crate::access::Scope;
 use crate::audit::{self, AuditContext, Change};
 use crate::entities::api_key;
 use crate::error::{Error, Result};
+use crate::listing::{NameSort, Window, name_page};
 use crate::secrets;
 
 const KEY_TAG: &str = "hk";
@@ -130,11 +131,21 @@ pub async fn create(
     Ok(CreatedKey { model, secret })
 }
 
-pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<api_key::Model>> {
-    Ok(api_key::Entity::find()
-        .order_by_asc(api_key::Column::Id)
-        .all(conn)
-        .await?)
+/// A page of API keys whose name contains the window's search.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    sort: NameSort,
+    window: &Window,
+) -> Result<Vec<api_key::Model>> {
+    use api_key::Column;
+    name_page(
+        conn,
+        api_key::Entity::find(),
+        (Column::Name, Column::Id),
+        sort,
+        window,
+    )
+    .await
 }
 
 pub async fn revoke(

@@ -10,7 +10,7 @@ use herald_channels::http::ssrf::SsrfGuard;
 use herald_channels::{ChannelConfig, Delivery, DeliveryOutcome, IdempotencyKey, Message};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, SqlErr, TransactionSession, TransactionTrait,
+    SqlErr, TransactionSession, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,7 @@ use crate::audit::{self, AuditContext, Change};
 use crate::entities::channel_instance::{self, Column};
 use crate::error::{Error, Result};
 use crate::error_code::ErrorCode;
+use crate::listing::{NameSort, Window, name_page};
 use crate::sealing::Sealer;
 
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
@@ -402,10 +403,17 @@ pub async fn get(conn: &impl ConnectionTrait, name: &str) -> Result<channel_inst
 }
 
 pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<channel_instance::Model>> {
-    Ok(channel_instance::Entity::find()
-        .order_by_asc(Column::Name)
-        .all(conn)
-        .await?)
+    list_page(conn, NameSort::Name, &Window::default()).await
+}
+
+/// A page of channel instances whose name contains the window's search.
+pub async fn list_page(
+    conn: &impl ConnectionTrait,
+    sort: NameSort,
+    window: &Window,
+) -> Result<Vec<channel_instance::Model>> {
+    let query = channel_instance::Entity::find();
+    name_page(conn, query, (Column::Name, Column::Id), sort, window).await
 }
 
 /// A channel instance as a campaign or a send may choose it: its name and what it

@@ -1,9 +1,47 @@
 //! Lists the console shows a page at a time: a search on the name, a sort and an offset
-//! page. For tables of hundreds to thousands of rows (campaigns, templates); the
-//! delivery log and subscribers page by cursor instead.
+//! page. For tables of tens to thousands of rows (campaigns, templates, audiences,
+//! rules, operators, API keys, channel instances, event endpoints); the delivery log
+//! and subscribers page by cursor instead.
 
-use sea_orm::QuerySelect;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoColumnRef, LikeExpr, SimpleExpr};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::error::Result;
+
+/// How a list that has no order of its own is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NameSort {
+    /// By name, A to Z.
+    Name,
+    /// Latest created first.
+    Newest,
+    /// First created first.
+    Oldest,
+}
+
+/// A page of `query`'s rows whose `name` contains the window's search, in `sort` order
+/// (ties by `id`).
+pub async fn name_page<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    query: Select<E>,
+    (name, id): (E::Column, E::Column),
+    sort: NameSort,
+    window: &Window,
+) -> Result<Vec<E::Model>> {
+    let mut query = query;
+    if let Some(search) = &window.search {
+        query = query.filter(name_contains(name, search));
+    }
+    query = match sort {
+        NameSort::Name => query.order_by_asc(name).order_by_asc(id),
+        NameSort::Newest => query.order_by_desc(id),
+        NameSort::Oldest => query.order_by_asc(id),
+    };
+    Ok(paged(query, window).all(conn).await?)
+}
 
 /// Which page of a listing, and what it must match.
 #[derive(Debug, Clone, Default)]

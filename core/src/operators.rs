@@ -4,7 +4,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    QueryFilter, TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,6 +15,7 @@ use crate::audit::{self, AuditContext, Change};
 use crate::entities::operator;
 use crate::error::{Error, Result};
 use crate::error_code::ErrorCode;
+use crate::listing::{NameSort, Window, name_page};
 use crate::{password, secrets, sessions};
 
 pub const MIN_PASSWORD_LEN: usize = 12;
@@ -134,11 +135,15 @@ pub async fn get(conn: &impl ConnectionTrait, id: i64) -> Result<operator::Model
         .ok_or(Error::NotFound { entity: "operator" })
 }
 
-pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<operator::Model>> {
-    Ok(operator::Entity::find()
-        .order_by_asc(operator::Column::Id)
-        .all(conn)
-        .await?)
+/// A page of operators whose username contains the window's search.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    sort: NameSort,
+    window: &Window,
+) -> Result<Vec<operator::Model>> {
+    use operator::Column;
+    let columns = (Column::Username, Column::Id);
+    name_page(conn, operator::Entity::find(), columns, sort, window).await
 }
 
 pub async fn update(

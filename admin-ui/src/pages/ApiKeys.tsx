@@ -6,6 +6,7 @@ import { call, fieldError } from "../api/errors";
 import { localInputToIso, when } from "../lib/format";
 import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, Notice, PageHeader } from "../ui/kit";
+import { ListFilters, Listed, useListing } from "../ui/ListControls";
 import { useToast } from "../ui/toasts";
 
 const SCOPES: Schemas["Scope"][] = [
@@ -13,7 +14,8 @@ const SCOPES: Schemas["Scope"][] = [
 ];
 
 export function ApiKeys() {
-  const keys = useApi(() => call(api.GET("/v1/api-keys")), []);
+  const listing = useListing("oldest");
+  const keys = useApi(() => call(api.GET("/v1/api-keys", { params: { query: listing.query } })), listing.deps);
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<string[]>(["subscribers:write", "messages:send"]);
   const [expires, setExpires] = useState("");
@@ -90,11 +92,11 @@ export function ApiKeys() {
           </Button>
         </div>
       </form>
+      <ListFilters listing={listing} />
       <Loaded state={keys} what="API keys">
-        {(list) =>
-          list.length === 0 ? (
-            <Empty title="No API keys yet." />
-          ) : (
+        {(all) => (
+          <Listed rows={all} listing={listing} what="API key" none={<Empty title="No API keys yet." />}>
+            {(list) => (
             <div className="table-wrap card">
               <table>
                 <thead>
@@ -131,8 +133,9 @@ export function ApiKeys() {
                 </tbody>
               </table>
             </div>
-          )
-        }
+            )}
+          </Listed>
+        )}
       </Loaded>
     </>
   );

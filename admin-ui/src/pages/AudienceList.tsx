@@ -5,10 +5,12 @@ import { count, label, when } from "../lib/format";
 import { Link } from "../lib/router";
 import { useApi } from "../lib/useApi";
 import { Empty, Loaded, PageHeader } from "../ui/kit";
+import { ListFilters, Listed, useListing } from "../ui/ListControls";
 
 export function AudienceList() {
   const { can } = useSession();
-  const audiences = useApi(() => call(api.GET("/v1/audiences")), []);
+  const listing = useListing("name");
+  const audiences = useApi(() => call(api.GET("/v1/audiences", { params: { query: listing.query } })), listing.deps);
   return (
     <>
       <PageHeader title="Audiences" subtitle="Who a campaign goes to: everyone, a list of ids, or a segment.">
@@ -18,11 +20,16 @@ export function AudienceList() {
           </Link>
         )}
       </PageHeader>
+      <ListFilters listing={listing} />
       <Loaded state={audiences} what="audiences">
-        {(list) =>
-          list.length === 0 ? (
-            <Empty title="No audiences yet.">{can("audiences:write") && <p>Create one to pick who receives a campaign.</p>}</Empty>
-          ) : (
+        {(all) => (
+          <Listed
+            rows={all}
+            listing={listing}
+            what="audience"
+            none={<Empty title="No audiences yet.">{can("audiences:write") && <p>Create one to pick who receives a campaign.</p>}</Empty>}
+          >
+            {(list) => (
             <div className="table-wrap card">
               <table>
                 <thead>
@@ -47,8 +54,9 @@ export function AudienceList() {
                 </tbody>
               </table>
             </div>
-          )
-        }
+            )}
+          </Listed>
+        )}
       </Loaded>
     </>
   );

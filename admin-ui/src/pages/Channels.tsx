@@ -7,29 +7,33 @@ import { call } from "../api/errors";
 import { when } from "../lib/format";
 import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
+import { ListFilters, Listed, useListing } from "../ui/ListControls";
 import { NewChannel } from "./channels/NewChannel";
 import { KindSettings, isFormKind, settingsFrom, valuesFrom, type FormKind, type Values } from "./channels/KindSettings";
 import { useToast } from "../ui/toasts";
 
 export function Channels() {
-  const channels = useApi(() => call(api.GET("/v1/channels")), []);
+  const listing = useListing("name");
+  const channels = useApi(() => call(api.GET("/v1/channels", { params: { query: listing.query } })), listing.deps);
   return (
     <>
       <PageHeader title="Channels" subtitle="Where messages go out. The worker sends through the first enabled instance of each kind." />
+      <ListFilters listing={listing} />
       <Loaded state={channels} what="channels">
-        {(list) =>
-          list.length === 0 ? (
-            <Empty title="No channel instances yet.">
-              <p>Inbox messages need none; email, webhook, push and MQTT do.</p>
-            </Empty>
-          ) : (
-            <>
-              {list.map((c) => (
-                <ChannelCard key={c.id} channel={c} changed={channels.reload} />
-              ))}
-            </>
-          )
-        }
+        {(all) => (
+          <Listed
+            rows={all}
+            listing={listing}
+            what="channel instance"
+            none={
+              <Empty title="No channel instances yet.">
+                <p>Inbox messages need none; email, webhook, push and MQTT do.</p>
+              </Empty>
+            }
+          >
+            {(list) => list.map((c) => <ChannelCard key={c.id} channel={c} changed={channels.reload} />)}
+          </Listed>
+        )}
       </Loaded>
       <NewChannel created={channels.reload} />
       <Pacing />

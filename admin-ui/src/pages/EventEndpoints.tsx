@@ -7,6 +7,7 @@ import { call, fieldError } from "../api/errors";
 import { when } from "../lib/format";
 import { useApi } from "../lib/useApi";
 import { Button, Empty, ErrorNotice, Field, Loaded, Notice, PageHeader, StatusBadge } from "../ui/kit";
+import { ListFilters, Listed, useListing } from "../ui/ListControls";
 import { useToast } from "../ui/toasts";
 
 type Endpoint = Schemas["EventEndpointOut"];
@@ -25,7 +26,8 @@ const EVENT_TYPES: [EventType, string][] = [
 const CHANNELS: Channel[] = ["inbox", "email", "push", "webhook", "mqtt"];
 
 export function EventEndpoints() {
-  const endpoints = useApi(() => call(api.GET("/v1/event-endpoints")), []);
+  const listing = useListing("oldest");
+  const endpoints = useApi(() => call(api.GET("/v1/event-endpoints", { params: { query: listing.query } })), listing.deps);
   const [created, setCreated] = useState<Schemas["CreatedEventEndpoint"] | null>(null);
   const [open, setOpen] = useState<number | null>(null);
   const toast = useToast();
@@ -76,13 +78,20 @@ export function EventEndpoints() {
           </p>
         </Notice>
       )}
+      <ListFilters listing={listing} field="URL" />
       <Loaded state={endpoints} what="event endpoints">
-        {(list) =>
-          list.length === 0 ? (
-            <Empty title="No event endpoints yet.">
-              <p>Register one below, or from a product with an API key holding events:manage.</p>
-            </Empty>
-          ) : (
+        {(all) => (
+          <Listed
+            rows={all}
+            listing={listing}
+            what="event endpoint"
+            none={
+              <Empty title="No event endpoints yet.">
+                <p>Register one below, or from a product with an API key holding events:manage.</p>
+              </Empty>
+            }
+          >
+            {(list) => (
             <div className="table-wrap card">
               <table className="stack-table" aria-label="Event endpoints">
                 <thead>
@@ -110,8 +119,9 @@ export function EventEndpoints() {
                 </tbody>
               </table>
             </div>
-          )
-        }
+            )}
+          </Listed>
+        )}
       </Loaded>
       {open !== null && <BatchLog endpointId={open} />}
       <NewEndpoint

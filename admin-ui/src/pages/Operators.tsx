@@ -6,6 +6,7 @@ import { useOperator } from "../lib/auth";
 import { when } from "../lib/format";
 import { useApi } from "../lib/useApi";
 import { Button, ErrorNotice, Field, Loaded, PageHeader } from "../ui/kit";
+import { ListFilters, Listed, useListing } from "../ui/ListControls";
 import { useToast } from "../ui/toasts";
 
 type Role = Schemas["Role"];
@@ -18,7 +19,8 @@ const ROLES: { role: Role; what: string }[] = [
 
 export function Operators() {
   const me = useOperator();
-  const operators = useApi(() => call(api.GET("/v1/operators")), []);
+  const listing = useListing("oldest");
+  const operators = useApi(() => call(api.GET("/v1/operators", { params: { query: listing.query } })), listing.deps);
   const [form, setForm] = useState({ username: "", display_name: "", password: "", role: "editor" as Role });
   const [error, setError] = useState<unknown>(null);
   const [rowError, setRowError] = useState<unknown>(null);
@@ -89,8 +91,11 @@ export function Operators() {
         </div>
       </form>
       <ErrorNotice error={rowError} />
+      <ListFilters listing={listing} field="username" />
       <Loaded state={operators} what="operators">
-        {(list) => (
+        {(all) => (
+          <Listed rows={all} listing={listing} what="operator" none={null}>
+            {(list) => (
           <div className="table-wrap card">
             <table>
               <thead>
@@ -131,6 +136,8 @@ export function Operators() {
               </tbody>
             </table>
           </div>
+            )}
+          </Listed>
         )}
       </Loaded>
     </>

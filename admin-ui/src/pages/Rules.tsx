@@ -10,6 +10,7 @@ import { Link } from "../lib/router";
 import { useApi } from "../lib/useApi";
 import { ListEntries } from "./rules/ListEntries";
 import { Button, Empty, ErrorNotice, Loaded, PageHeader } from "../ui/kit";
+import { ListFilters, Listed, useListing } from "../ui/ListControls";
 import { useToast } from "../ui/toasts";
 
 type Rule = Schemas["RuleOut"];
@@ -39,7 +40,8 @@ function summary(rule: Rule): string {
 
 export function Rules() {
   const { can } = useSession();
-  const rules = useApi(() => call(api.GET("/v1/rules")), []);
+  const listing = useListing("oldest");
+  const rules = useApi(() => call(api.GET("/v1/rules", { params: { query: listing.query } })), listing.deps);
   const [error, setError] = useState<unknown>(null);
   const toast = useToast();
 
@@ -68,13 +70,20 @@ export function Rules() {
         )}
       </PageHeader>
       <ErrorNotice error={error} />
+      <ListFilters listing={listing} />
       <Loaded state={rules} what="rules">
-        {(list) =>
-          list.length === 0 ? (
-            <Empty title="No rules yet.">
-              <p>Frequency caps, quiet hours, keyword filters and dedup windows apply to every send once created.</p>
-            </Empty>
-          ) : (
+        {(all) => (
+          <Listed
+            rows={all}
+            listing={listing}
+            what="rule"
+            none={
+              <Empty title="No rules yet.">
+                <p>Frequency caps, quiet hours, keyword filters, dedup windows and fatigue budgets apply to every send once created.</p>
+              </Empty>
+            }
+          >
+            {(list) => (
             <div className="table-wrap card">
               <table>
                 <thead>
@@ -113,8 +122,9 @@ export function Rules() {
                 </tbody>
               </table>
             </div>
-          )
-        }
+            )}
+          </Listed>
+        )}
       </Loaded>
       <ListEntries />
     </>

@@ -8,13 +8,15 @@ use chrono::{DateTime, Utc};
 use herald_core::access::Scope;
 use herald_core::api_keys::{self, NewApiKey};
 use herald_core::entities::api_key;
+use herald_core::listing::NameSort;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::pagination::ListQuery;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Path, ValidJson};
+use crate::extract::{Path, ValidJson, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -60,13 +62,19 @@ pub struct CreatedApiKeyOut {
     secret: String,
 }
 
-/// All API keys, revoked ones included.
+/// API keys whose name contains `search`, revoked ones included; oldest first unless
+/// `sort` says otherwise.
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys",
     security(("session" = ["api_keys:manage"])),
-    responses((status = 200, body = Vec<ApiKeyOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn list_api_keys(State(state): State<AppState>) -> Result<Json<Vec<ApiKeyOut>>, ApiError> {
+    params(ListQuery),
+    responses((status = 200, body = Vec<ApiKeyOut>), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_api_keys(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<ListQuery>,
+) -> Result<Json<Vec<ApiKeyOut>>, ApiError> {
+    let (sort, window) = query.split(NameSort::Oldest);
     Ok(Json(
-        api_keys::list(&state.db)
+        api_keys::list(&state.db, sort, &window)
             .await?
             .into_iter()
             .map(Into::into)

@@ -9,11 +9,13 @@ use herald_core::audiences::members::{self, MembersReport};
 use herald_core::audiences::store::{self, condition_for, count_matching, page_matching};
 use herald_core::audiences::{AudienceIn, Segment};
 use herald_core::entities::audience;
+use herald_core::listing::NameSort;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
 
+use super::pagination::ListQuery;
 use super::subscribers::SubscriberOut;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -93,12 +95,17 @@ pub struct SegmentPreviewIn {
     sample: Option<u64>,
 }
 
-/// All audiences.
+/// Audiences whose name contains `search`; by name unless `sort` says otherwise.
 #[utoipa::path(get, path = "/v1/audiences", tag = "audiences",
     security(("session" = ["audiences:read"])),
-    responses((status = 200, body = Vec<AudienceOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn list_audiences(State(state): State<AppState>) -> Result<Json<Vec<AudienceOut>>, ApiError> {
-    let all = store::list(&state.db).await?;
+    params(ListQuery),
+    responses((status = 200, body = Vec<AudienceOut>), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_audiences(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<ListQuery>,
+) -> Result<Json<Vec<AudienceOut>>, ApiError> {
+    let (sort, window) = query.split(NameSort::Name);
+    let all = store::list(&state.db, sort, &window).await?;
     Ok(Json(
         all.into_iter()
             .map(AudienceOut::try_from)

@@ -10,12 +10,14 @@ use herald_core::channel_instances::{
     self as instances, ChannelInstanceIn, ChannelInstanceOut, InstanceChoice, TestSendIn,
     TestSendOut,
 };
+use herald_core::listing::NameSort;
 use herald_core::pacing::{self, PublishedPace};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::pagination::ListQuery;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Path, ValidJson};
+use crate::extract::{Path, ValidJson, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -50,14 +52,18 @@ async fn list_pacing(State(state): State<AppState>) -> Result<Json<Vec<Published
     Ok(Json(pacing::list(&state.db, Utc::now()).await?))
 }
 
-/// Channel instances by name, without their secrets.
+/// Channel instances whose name contains `search`, without their secrets; by name
+/// unless `sort` says otherwise.
 #[utoipa::path(get, path = "/v1/channels", tag = "channels",
     security(("session" = ["channels:manage"])),
-    responses((status = 200, body = Vec<ChannelInstanceOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    params(ListQuery),
+    responses((status = 200, body = Vec<ChannelInstanceOut>), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_channels(
     State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<ListQuery>,
 ) -> Result<Json<Vec<ChannelInstanceOut>>, ApiError> {
-    let models = instances::list(&state.db).await?;
+    let (sort, window) = query.split(NameSort::Name);
+    let models = instances::list_page(&state.db, sort, &window).await?;
     Ok(Json(
         models
             .into_iter()

@@ -9,11 +9,13 @@ use herald_core::events::batches::{self, BatchStatus, EventBatchOut};
 use herald_core::events::endpoints::{
     self, CreatedEventEndpoint, EventEndpointIn, EventEndpointOut,
 };
+use herald_core::listing::NameSort;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
 
+use super::pagination::ListQuery;
 use super::pagination::{DEFAULT_LIMIT, next_cursor, parse_cursor};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -32,15 +34,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(redrive_event_batches))
 }
 
-/// Every event endpoint, oldest first.
+/// Event endpoints whose URL contains `search`; oldest first unless `sort` says
+/// otherwise.
 #[utoipa::path(get, path = "/v1/event-endpoints", tag = "events",
     security(("session" = ["events:manage"]), ("api_key" = ["events:manage"])),
+    params(ListQuery),
     responses((status = 200, body = Vec<EventEndpointOut>, description = "The endpoints"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_event_endpoints(
     State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<ListQuery>,
 ) -> Result<Json<Vec<EventEndpointOut>>, ApiError> {
-    Ok(Json(endpoints::list(&state.db).await?))
+    let (sort, window) = query.split(NameSort::Oldest);
+    Ok(Json(endpoints::list(&state.db, sort, &window).await?))
 }
 
 /// Registers an endpoint for the event types (and channels) it names. The answer

@@ -6,14 +6,16 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use herald_core::access::{Role, Scope};
 use herald_core::entities::operator;
+use herald_core::listing::NameSort;
 use herald_core::operators::{self, NewOperator, OperatorPatch};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::pagination::ListQuery;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Path, ValidJson};
+use crate::extract::{Path, ValidJson, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -57,12 +59,17 @@ impl From<operator::Model> for OperatorOut {
     }
 }
 
-/// All operators.
+/// Operators whose username contains `search`; oldest first unless `sort` says otherwise.
 #[utoipa::path(get, path = "/v1/operators", tag = "operators",
     security(("session" = ["operators:manage"])),
-    responses((status = 200, body = Vec<OperatorOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn list_operators(State(state): State<AppState>) -> Result<Json<Vec<OperatorOut>>, ApiError> {
-    let all = operators::list(&state.db).await?;
+    params(ListQuery),
+    responses((status = 200, body = Vec<OperatorOut>), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_operators(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<ListQuery>,
+) -> Result<Json<Vec<OperatorOut>>, ApiError> {
+    let (sort, window) = query.split(NameSort::Oldest);
+    let all = operators::list(&state.db, sort, &window).await?;
     Ok(Json(all.into_iter().map(Into::into).collect()))
 }
 

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use herald_core::entities::rule;
+use herald_core::listing::NameSort;
 use herald_core::rules::RuleIn;
 use herald_core::rules::backtest::{BacktestIn, BacktestOut, backtest};
 use herald_core::rules::store;
@@ -12,9 +13,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::pagination::ListQuery;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Path, ValidJson};
+use crate::extract::{Path, ValidJson, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -75,13 +77,18 @@ impl From<rule::Model> for RuleOut {
     }
 }
 
-/// All rules.
+/// Rules whose name contains `search`; oldest first unless `sort` says otherwise.
 #[utoipa::path(get, path = "/v1/rules", tag = "rules",
     security(("session" = ["rules:read"])),
-    responses((status = 200, body = Vec<RuleOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn list_rules(State(state): State<AppState>) -> Result<Json<Vec<RuleOut>>, ApiError> {
+    params(ListQuery),
+    responses((status = 200, body = Vec<RuleOut>), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_rules(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<ListQuery>,
+) -> Result<Json<Vec<RuleOut>>, ApiError> {
+    let (sort, window) = query.split(NameSort::Oldest);
     Ok(Json(
-        store::list(&state.db)
+        store::list(&state.db, sort, &window)
             .await?
             .into_iter()
             .map(Into::into)

@@ -1,6 +1,6 @@
-//! The campaign and template lists search by name (any case, pattern characters taken
-//! literally), sort, and page by offset.
-
+//! Every list the console manages searches by name (any case, pattern characters taken
+//! literally), sorts, and pages by offset: campaigns and templates, and the short lists
+//! (audiences, rules, operators, API keys, channel instances, event endpoints).
 use herald_core::access::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -108,5 +108,115 @@ async fn campaigns_and_templates_are_searched_sorted_and_paged() {
             error["field"] == field || error["message"].as_str().unwrap().contains(field),
             "{path}: {error}"
         );
+    }
+}
+
+/// A short list the console manages: where it is, how to create an item named `name`,
+/// and which field of an item carries the name.
+struct ShortList {
+    path: &'static str,
+    body: fn(&str) -> Value,
+    named_by: &'static str,
+}
+
+const SHORT_LISTS: [ShortList; 6] = [
+    ShortList {
+        path: "/v1/audiences",
+        body: |name| json!({ "name": name, "kind": "all" }),
+        named_by: "name",
+    },
+    ShortList {
+        path: "/v1/rules",
+        body: |name| {
+            json!({ "name": name, "scope": "global", "kind": "frequency_cap",
+                "params": { "max": 2, "window": "day", "per": "channel" } })
+        },
+        named_by: "name",
+    },
+    ShortList {
+        path: "/v1/operators",
+        body: |name| json!({ "username": name, "password": "a long enough password", "role": "viewer" }),
+        named_by: "username",
+    },
+    ShortList {
+        path: "/v1/api-keys",
+        body: |name| json!({ "name": name, "scopes": ["subscribers:read"] }),
+        named_by: "name",
+    },
+    ShortList {
+        path: "/v1/channels",
+        body: |name| {
+            json!({ "name": name, "settings": { "kind": "webhook",
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } })
+        },
+        named_by: "name",
+    },
+    ShortList {
+        path: "/v1/event-endpoints",
+        body: |name| json!({ "url": format!("http://127.0.0.1:9/{name}"), "event_types": ["delivery.failed"] }),
+        named_by: "url",
+    },
+];
+
+#[tokio::test]
+async fn every_short_list_is_searched_sorted_and_paged() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    for list in &SHORT_LISTS {
+        for name in ["list-beta-one", "list-alpha-two", "list-gamma-one"] {
+            admin.ok(Method::POST, list.path, &(list.body)(name)).await;
+        }
+        let names = |found: Value| -> Vec<String> {
+            found
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| {
+                    let name = item[list.named_by].as_str().unwrap();
+                    name.rsplit('/').next().unwrap().to_owned()
+                })
+                .collect()
+        };
+        let path = |query: &str| format!("{}?search=list-&{query}", list.path);
+        assert_eq!(
+            names(admin.get_json(&path("sort=name")).await),
+            ["list-alpha-two", "list-beta-one", "list-gamma-one"],
+            "{}",
+            list.path
+        );
+        assert_eq!(
+            names(admin.get_json(&path("sort=newest&limit=2")).await),
+            ["list-gamma-one", "list-alpha-two"],
+            "{}",
+            list.path
+        );
+        assert_eq!(
+            names(admin.get_json(&path("sort=newest&limit=2&offset=2")).await),
+            ["list-beta-one"],
+            "{}",
+            list.path
+        );
+        let one = admin
+            .get_json(&format!("{}?search=ONE&sort=oldest", list.path))
+            .await;
+        assert_eq!(
+            names(one),
+            ["list-beta-one", "list-gamma-one"],
+            "{}",
+            list.path
+        );
+        for (query, field) in [("sort=random", "sort"), ("limit=0", "limit")] {
+            let response = admin
+                .get(&format!("{}?{query}", list.path))
+                .send()
+                .await
+                .unwrap();
+            let error = error_of(response, 422).await;
+            assert!(
+                error["field"] == field || error["message"].as_str().unwrap().contains(field),
+                "{}?{query}: {error}",
+                list.path
+            );
+        }
     }
 }

@@ -19,6 +19,7 @@ use crate::audit::{self, AuditContext, Change};
 use crate::entities::{audience, audience_member, subscriber};
 use crate::error::{Error, Result};
 use crate::error_code::ErrorCode;
+use crate::listing::{NameSort, Window, name_page};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -152,11 +153,21 @@ pub async fn get(conn: &impl ConnectionTrait, id: i64) -> Result<audience::Model
         .ok_or(Error::NotFound { entity: "audience" })
 }
 
-pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<audience::Model>> {
-    Ok(audience::Entity::find()
-        .order_by_asc(audience::Column::Name)
-        .all(conn)
-        .await?)
+/// A page of audiences whose name contains the window's search.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    sort: NameSort,
+    window: &Window,
+) -> Result<Vec<audience::Model>> {
+    use audience::Column;
+    name_page(
+        conn,
+        audience::Entity::find(),
+        (Column::Name, Column::Id),
+        sort,
+        window,
+    )
+    .await
 }
 
 /// The SQL condition selecting an audience's subscribers.

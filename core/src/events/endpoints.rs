@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,7 @@ use crate::audit::{self, AuditContext, Change};
 use crate::channel::ChannelKind;
 use crate::entities::{event_batch, event_endpoint, event_endpoint_filter, event_outbox};
 use crate::error::{Error, Result};
+use crate::listing::{NameSort, Window, name_page};
 use crate::sealing::Sealer;
 use herald_channels::http::ssrf::SsrfGuard;
 
@@ -132,11 +133,15 @@ pub async fn reseal_all(conn: &impl TransactionTrait, sealer: &Sealer) -> Result
 }
 
 /// Every endpoint, oldest first.
-pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<EventEndpointOut>> {
-    let models = event_endpoint::Entity::find()
-        .order_by_asc(event_endpoint::Column::Id)
-        .all(conn)
-        .await?;
+/// A page of endpoints whose URL contains the window's search.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    sort: NameSort,
+    window: &Window,
+) -> Result<Vec<EventEndpointOut>> {
+    use event_endpoint::Column;
+    let query = event_endpoint::Entity::find();
+    let models = name_page(conn, query, (Column::Url, Column::Id), sort, window).await?;
     let mut filters = filters_by_endpoint(conn, None).await?;
     Ok(models
         .into_iter()

@@ -15,6 +15,7 @@ use crate::audit::{self, AuditContext, Change};
 use crate::channel::ChannelKind;
 use crate::entities::rule;
 use crate::error::{Error, Result};
+use crate::listing::{NameSort, Window, name_page};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -240,11 +241,21 @@ pub async fn get(conn: &impl ConnectionTrait, id: i64) -> Result<rule::Model> {
         .ok_or(Error::NotFound { entity: "rule" })
 }
 
-pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<rule::Model>> {
-    Ok(rule::Entity::find()
-        .order_by_asc(rule::Column::Id)
-        .all(conn)
-        .await?)
+/// A page of rules whose name contains the window's search.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    sort: NameSort,
+    window: &Window,
+) -> Result<Vec<rule::Model>> {
+    use rule::Column;
+    name_page(
+        conn,
+        rule::Entity::find(),
+        (Column::Name, Column::Id),
+        sort,
+        window,
+    )
+    .await
 }
 
 /// Enabled rules of these kinds, parsed: kind by kind in the order given, oldest first
