@@ -178,6 +178,9 @@ async fn serve_probes(
     metrics.register(&mut registry);
     let pool = herald_core::db_metrics::PoolGauges(db.clone());
     registry.register_collector(Box::new(pool));
+    let waits = herald_core::db_metrics::PoolWaits::default();
+    waits.register(&mut registry);
+    waits.spawn_probe(db.clone());
     bus.relay_lag().register(&mut registry);
     let shutdown = shutdown.clone().cancelled_owned();
     let db = db.clone();

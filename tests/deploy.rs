@@ -3,6 +3,12 @@
 //! a worker expose, so a renamed metric fails here rather than on a blank panel.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+// The channels tests' webhook receiver, which the helpers use as `support::receiver`.
+#[path = "../channels/tests/it/support/receiver.rs"]
+pub mod receiver;
+mod support {
+    pub use super::receiver;
+}
 #[allow(dead_code, unused_imports)] // the API tests' harness; this test uses part of it
 #[path = "../api/tests/it/helpers/mod.rs"]
 mod helpers;

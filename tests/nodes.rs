@@ -4,6 +4,12 @@
 //! SIGTERM closes open streams so the process can stop.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+// The channels tests' webhook receiver, which the helpers use as `support::receiver`.
+#[path = "../channels/tests/it/support/receiver.rs"]
+pub mod receiver;
+mod support {
+    pub use super::receiver;
+}
 #[allow(dead_code, unused_imports)] // the API tests' harness; these tests use part of it
 #[path = "../api/tests/it/helpers/mod.rs"]
 mod helpers;

@@ -173,12 +173,14 @@ impl AppState {
     }
 }
 
-/// `metrics` with the database pool's state added.
 /// `metrics` with what every process shows: its database pool and its inbox relay's lag.
 fn with_process(mut metrics: Metrics, db: &DatabaseConnection, bus: &Bus) -> Metrics {
     let pool = herald_core::db_metrics::PoolGauges(db.clone());
+    let waits = herald_core::db_metrics::PoolWaits::default();
+    waits.spawn_probe(db.clone());
     metrics.register(|registry| {
         registry.register_collector(Box::new(pool));
+        waits.register(registry);
         bus.relay_lag().register(registry);
     });
     metrics

@@ -54,6 +54,11 @@ async fn health_readiness_metrics_and_docs_answer() {
         metrics.contains("herald_db_pool_max_connections "),
         "{metrics}"
     );
+    // ... and the wait for a connection, probed from start-up on.
+    assert!(
+        metrics.contains("herald_db_pool_acquire_seconds_count "),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,9 @@ mod email;
 mod harness;
 mod webhook;
 
+// The tests' own peers: the SMTP server and the webhook receiver (as a sink).
+#[path = "../../tests/it/support/receiver.rs"]
+mod receiver;
 #[path = "../../tests/it/support/smtp.rs"]
 #[allow(dead_code)]
 mod smtp;

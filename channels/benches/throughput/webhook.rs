@@ -1,17 +1,14 @@
-//! Webhooks to an axum sink on 127.0.0.1: a bare reqwest loop against the plugin
+//! Webhooks to the tests' receiver as a sink on 127.0.0.1: a bare reqwest loop against the plugin
 //! (JSON body, Standard Webhooks signature, SSRF guard, outcome classification).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::http::StatusCode;
-use axum::routing::post;
 use herald_channels::webhook::{WebhookChannel, WebhookConfig};
 use herald_channels::{Channel, Delivery, IdempotencyKey, Message, WebhookMessage};
 
 use crate::harness::{Limits, Measurement, drive, median, report};
+use crate::receiver::Receiver;
 
 /// More, shorter rounds than the email part: webhook rates swing with any other
 /// load on a 2-core machine, and pairs of short rounds see the same load.
@@ -28,17 +25,6 @@ fn body() -> serde_json::Value {
         "type": "message.created",
         "data": { "subscriber": "u-1234", "title": "Your order shipped", "body": "Parcel A-17 is on its way" }
     })
-}
-
-async fn start_sink() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    let router = Router::new().route(
-        "/hooks",
-        post(|_body: Bytes| async { StatusCode::NO_CONTENT }),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    url
 }
 
 async fn raw_reqwest(url: &str) -> Measurement {
@@ -90,7 +76,7 @@ async fn plugin(url: &str) -> Measurement {
 }
 
 pub async fn run() {
-    let url = start_sink().await;
+    let url = Receiver::sink(0).await.url("hooks");
     println!(
         "webhook -> axum sink on 127.0.0.1, up to {} requests or {:?} per round, {} in flight, median of {PAIRED_ROUNDS}",
         LIMITS.messages, LIMITS.max_time, LIMITS.concurrency

@@ -4,8 +4,7 @@
 
 use herald_channels::{Channel, DeliveryOutcome};
 
-use crate::support::http::serve;
-use crate::support::webhook_receiver::Receiver;
+use crate::support::receiver::{Receiver, checking_signatures};
 use crate::support::{webhook, webhook_channel};
 
 fn assert_refused(outcome: &DeliveryOutcome, range: &str) {
@@ -18,8 +17,8 @@ fn assert_refused(outcome: &DeliveryOutcome, range: &str) {
 
 #[tokio::test]
 async fn loopback_is_refused_without_the_allow_list_by_address_and_by_name() {
-    let receiver = Receiver::default();
-    let base = serve(receiver.router()).await;
+    let receiver = Receiver::start(checking_signatures).await;
+    let base = receiver.base();
     let port = base.rsplit(':').next().unwrap();
     let channel = webhook_channel(&[], 5_000);
 
@@ -37,7 +36,7 @@ async fn loopback_is_refused_without_the_allow_list_by_address_and_by_name() {
         ))
         .await;
     assert_refused(&mapped, "loopback");
-    assert!(receiver.all().is_empty(), "nothing reached the receiver");
+    assert!(receiver.count() == 0, "nothing reached the receiver");
 }
 
 #[tokio::test]
@@ -62,8 +61,8 @@ async fn private_link_local_and_metadata_addresses_are_refused() {
 
 #[tokio::test]
 async fn an_allowed_network_opens_loopback_by_address_and_by_name() {
-    let receiver = Receiver::default();
-    let base = serve(receiver.router()).await;
+    let receiver = Receiver::start(checking_signatures).await;
+    let base = receiver.base();
     let port = base.rsplit(':').next().unwrap();
     let channel = webhook_channel(&["127.0.0.0/8".to_owned(), "::1".to_owned()], 5_000);
 
@@ -77,22 +76,21 @@ async fn an_allowed_network_opens_loopback_by_address_and_by_name() {
         .send(&webhook("m2", format!("http://localhost:{port}/hooks")))
         .await;
     assert!(by_name.is_delivered(), "{by_name:?}");
-    assert_eq!(receiver.all().len(), 2);
+    assert_eq!(receiver.count(), 2);
 }
 
 #[tokio::test]
 async fn a_host_port_entry_opens_exactly_that_port() {
-    let receiver = Receiver::default();
-    let base = serve(receiver.router()).await;
-    let other = serve(receiver.router()).await;
-    let port = base.rsplit(':').next().unwrap();
+    let receiver = Receiver::start(checking_signatures).await;
+    let other = Receiver::start(checking_signatures).await;
+    let port = receiver.base().rsplit(':').next().unwrap();
     let channel = webhook_channel(&[format!("localhost:{port}")], 5_000);
 
     let allowed = channel
         .send(&webhook("m1", format!("http://localhost:{port}/hooks")))
         .await;
     assert!(allowed.is_delivered(), "{allowed:?}");
-    let other_port = other.rsplit(':').next().unwrap();
+    let other_port = other.base().rsplit(':').next().unwrap();
     let refused = channel
         .send(&webhook(
             "m2",
@@ -100,5 +98,5 @@ async fn a_host_port_entry_opens_exactly_that_port() {
         ))
         .await;
     assert_refused(&refused, "loopback");
-    assert_eq!(receiver.all().len(), 1);
+    assert_eq!(receiver.count(), 1);
 }

@@ -1,14 +1,10 @@
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::post;
+use axum::http::header;
 use herald_channels::{Channel, DeliveryOutcome};
 
-use crate::support::http::{closed_port, serve};
-use crate::support::webhook_receiver::Receiver;
+use crate::support::http::closed_port;
+use crate::support::receiver::{Answer, Receiver, checking_signatures};
 use crate::support::{webhook, webhook_channel};
 
 fn loopback() -> Vec<String> {
@@ -17,19 +13,18 @@ fn loopback() -> Vec<String> {
 
 #[tokio::test]
 async fn delivers_a_signed_request_that_an_independent_verifier_accepts() {
-    let receiver = Receiver::default();
-    let base = serve(receiver.router()).await;
+    let receiver = Receiver::start(checking_signatures).await;
     let channel = webhook_channel(&loopback(), 5_000);
 
     let outcome = channel
-        .send(&webhook("msg_2Kv9", format!("{base}/hooks")))
+        .send(&webhook("msg_2Kv9", receiver.url("hooks")))
         .await;
 
     assert!(outcome.is_delivered(), "{outcome:?}");
-    let received = receiver.all();
+    let received = receiver.hooks();
     assert_eq!(received.len(), 1);
     let request = &received[0];
-    assert!(request.signature_valid);
+    assert!(request.signature_valid());
     assert_eq!(request.headers["webhook-id"], "msg_2Kv9");
     assert_eq!(request.headers[header::CONTENT_TYPE], "application/json");
     let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
@@ -38,79 +33,43 @@ async fn delivers_a_signed_request_that_an_independent_verifier_accepts() {
 
 #[tokio::test]
 async fn the_webhook_id_is_stable_across_retries() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let seen_ids = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (calls_in, ids_in) = (Arc::clone(&calls), Arc::clone(&seen_ids));
-    let router = Router::new().route(
-        "/flaky",
-        post(move |headers: HeaderMap| async move {
-            ids_in
-                .lock()
-                .unwrap()
-                .push(headers["webhook-id"].to_str().unwrap().to_owned());
-            // The first attempt fails, the second succeeds.
-            if calls_in.fetch_add(1, Ordering::SeqCst) == 0 {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::OK
-            }
-        }),
-    );
-    let base = serve(router).await;
+    // The first attempt fails, the second succeeds.
+    let receiver =
+        Receiver::start(|_, before| Answer::status(if before.is_empty() { 503 } else { 200 }))
+            .await;
     let channel = webhook_channel(&loopback(), 5_000);
-    let attempt = webhook("msg_retry_1", format!("{base}/flaky"));
+    let attempt = webhook("msg_retry_1", receiver.url("flaky"));
 
     assert!(matches!(
         channel.send(&attempt).await,
         DeliveryOutcome::Retryable { .. }
     ));
     assert!(channel.send(&attempt).await.is_delivered());
-    assert_eq!(
-        *seen_ids.lock().unwrap(),
-        vec!["msg_retry_1", "msg_retry_1"]
-    );
+    assert_eq!(receiver.ids("flaky"), ["msg_retry_1", "msg_retry_1"]);
 }
 
-fn status_router() -> Router {
+/// Answers by path: `/hooks` as [`checking_signatures`], the others as named.
+async fn answering_by_path() -> Receiver {
     let in_two_minutes = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
-    Router::new()
-        .route(
-            "/429-seconds",
-            post(|| async { (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "7")]) }),
-        )
-        .route(
-            "/429-date",
-            post(move || async move {
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    [(header::RETRY_AFTER, in_two_minutes)],
-                )
-            }),
-        )
-        .route("/500", post(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
-        .route(
-            "/400",
-            post(|| async { (StatusCode::BAD_REQUEST, "bad payload") }),
-        )
-        .route("/410", post(|| async { StatusCode::GONE }))
-        .route(
-            "/302",
-            post(|| async {
-                (
-                    StatusCode::FOUND,
-                    [(header::LOCATION, "http://169.254.169.254/")],
-                )
-            }),
-        )
-        .route("/hang", post(std::future::pending::<StatusCode>))
+    Receiver::start(move |hook, before| match hook.path.as_str() {
+        "429-seconds" => Answer::status(429).retry_after("7"),
+        "429-date" => Answer::status(429).retry_after(&in_two_minutes),
+        "500" => Answer::status(500),
+        "400" => Answer::status(400).body("bad payload"),
+        "410" => Answer::status(410),
+        "302" => Answer::status(302).header("location", "http://169.254.169.254/"),
+        "hang" => Answer::ok().after(Duration::from_secs(3600)),
+        _ => checking_signatures(hook, before),
+    })
+    .await
 }
 
 #[tokio::test]
 async fn answers_are_classified_and_retry_after_is_honoured() {
-    let base = serve(status_router()).await;
+    let receiver = answering_by_path().await;
     let channel = webhook_channel(&loopback(), 5_000);
     let send = |path: &str| {
-        let attempt = webhook("msg_status", format!("{base}{path}"));
+        let attempt = webhook("msg_status", format!("{}{path}", receiver.base()));
         let channel = &channel;
         async move { channel.send(&attempt).await }
     };
@@ -170,10 +129,10 @@ async fn answers_are_classified_and_retry_after_is_honoured() {
 
 #[tokio::test]
 async fn a_receiver_that_hangs_past_the_timeout_is_retryable() {
-    let base = serve(status_router()).await;
+    let receiver = answering_by_path().await;
     let channel = webhook_channel(&loopback(), 300);
     let outcome = channel
-        .send(&webhook("msg_hang", format!("{base}/hang")))
+        .send(&webhook("msg_hang", receiver.url("hang")))
         .await;
     assert!(
         matches!(&outcome, DeliveryOutcome::Retryable { reason, .. } if reason.contains("timed out")),
@@ -194,13 +153,12 @@ async fn a_refused_connection_is_retryable() {
 
 #[tokio::test]
 async fn a_batch_returns_one_outcome_per_message_in_order() {
-    let receiver = Receiver::default();
-    let base = serve(receiver.router().merge(status_router())).await;
+    let receiver = answering_by_path().await;
     let channel = webhook_channel(&loopback(), 5_000);
     let batch = vec![
-        webhook("b-1", format!("{base}/hooks")),
-        webhook("b-2", format!("{base}/400")),
-        webhook("b-3", format!("{base}/hooks")),
+        webhook("b-1", receiver.url("hooks")),
+        webhook("b-2", receiver.url("400")),
+        webhook("b-3", receiver.url("hooks")),
     ];
     let outcomes = channel.send_batch(&batch).await;
     assert!(
@@ -208,7 +166,12 @@ async fn a_batch_returns_one_outcome_per_message_in_order() {
         "{outcomes:?}"
     );
     assert!(matches!(outcomes[1], DeliveryOutcome::Permanent { .. }));
-    assert_eq!(receiver.all().len(), 2);
+    let signed = receiver
+        .hooks()
+        .iter()
+        .filter(|h| h.path == "hooks")
+        .count();
+    assert_eq!(signed, 2);
 }
 
 /// A receiver that answers `status` with a chunked body that never ends (up to 4 GiB),

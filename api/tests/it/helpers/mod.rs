@@ -9,7 +9,6 @@ mod contract;
 mod database;
 mod fixtures;
 mod processes;
-pub mod receiver;
 mod session;
 pub mod standard_webhooks;
 mod tokens;
@@ -34,6 +33,10 @@ pub use processes::{free_port, read_until};
 pub use session::Session;
 pub use tokens::{TOKEN_SECRET, claims, sign, subscriber_token};
 pub use worker::TestWorker;
+
+/// The webhook receiver: the channels tests' own (every test crate that includes these
+/// helpers includes it as `support::receiver`).
+pub use crate::support::receiver;
 
 pub const PASSWORD: &str = "correct horse battery";
 

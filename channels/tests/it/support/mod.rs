@@ -1,9 +1,9 @@
 pub mod http;
 pub mod jwt;
 pub mod push;
+pub mod receiver;
 pub mod smtp;
 pub mod tls;
-pub mod webhook_receiver;
 
 use herald_channels::{Delivery, IdempotencyKey, Message};
 
@@ -22,7 +22,7 @@ pub fn webhook_channel(
 ) -> herald_channels::webhook::WebhookChannel {
     let config: herald_channels::webhook::WebhookConfig =
         serde_json::from_value(serde_json::json!({
-            "secret": webhook_receiver::SECRET,
+            "secret": receiver::SECRET,
             "allow_list": allow,
             "http": { "request_timeout_ms": request_timeout_ms, "connect_timeout_ms": 2000 }
         }))
