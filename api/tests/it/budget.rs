@@ -340,6 +340,62 @@ async fn a_higher_class_send_puts_off_a_queued_lower_one_and_gives_its_slot_back
     );
 }
 
+#[tokio::test]
+async fn a_higher_class_send_to_some_subscribers_leaves_the_others_queued_sends_alone() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    for name in ["ana", "ben", "cleo"] {
+        admin
+            .ok(Method::PUT, &format!("/v1/subscribers/{name}"), &json!({}))
+            .await;
+        admin
+            .ok(
+                Method::POST,
+                &format!("/v1/subscribers/{name}/endpoints"),
+                &json!({ "channel": "webhook", "address": "http://127.0.0.1:9/hook" }),
+            )
+            .await;
+    }
+    admin
+        .ok(Method::POST, "/v1/rules", &budget(1, json!([])))
+        .await;
+    let key = app.api_key(&["messages:send"]).await;
+    let to = |recipients: Value, category: &str| {
+        app.anonymous()
+            .post(app.url("/v1/messages"))
+            .bearer_auth(&key)
+            .json(&json!({ "recipients": recipients, "channels": ["webhook"],
+                "category": category, "content": { "webhook": { "payload": "{}" } } }))
+            .send()
+    };
+    let news = to(json!(["ana", "ben", "cleo"]), "news").await.unwrap();
+    let news = news.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    // Ana and Cleo, not Ben (whose id lies between theirs): only theirs make room.
+    let alert = to(json!(["ana", "cleo"]), "alerts").await.unwrap();
+    assert_eq!(alert.status().as_u16(), 202);
+    let log = admin
+        .get_json(&format!("/v1/deliveries?message_id={news}"))
+        .await;
+    let mut found: Vec<(String, String)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let who = d["recipient"].as_str().unwrap().to_owned();
+            (who, d["status"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("ana".to_owned(), "deferred".to_owned()),
+            ("ben".to_owned(), "queued".to_owned()),
+            ("cleo".to_owned(), "deferred".to_owned()),
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_planning_two_campaigns_at_once_keep_the_budget_exact() {
     const SUBSCRIBERS: usize = 40;

@@ -80,9 +80,13 @@ impl RuleSet {
             let ids: Vec<i64> = starts.keys().copied().collect();
             let mut windows: HashMap<i64, Vec<LedgerSend>> = HashMap::new();
             for send in facts::ledger_sends(conn, &ids, earliest).await? {
+                // A dense batch is read by id range: other subscribers' rows come too.
+                let Some(&start) = starts.get(&send.subscriber_id) else {
+                    continue;
+                };
                 let key = send.message_id.zip(send.channel);
                 let gone = key.is_some_and(|(m, c)| taken.contains(&(m, send.subscriber_id, c)));
-                if !gone && send.at >= starts[&send.subscriber_id] {
+                if !gone && send.at >= start {
                     windows.entry(send.subscriber_id).or_default().push(send);
                 }
             }
