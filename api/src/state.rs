@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use herald_core::config::MAX_SUBSCRIBER_TOKEN_LIFETIME_SECS;
 use herald_core::config::{Config, SecretsConfig};
+use herald_core::db_metrics::PoolWaits;
 use herald_core::deliveries::Doorbell;
 use herald_core::inbox::Bus;
 use herald_core::inbox::tokens::{TokenKeys, TokenPolicy};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// Password hashes verified at once (each takes a blocking thread's core).
     pub hashing_slots: Arc<tokio::sync::Semaphore>,
+    /// The database pool's waits, probed by one task for the state's lifetime.
+    pool_waits: PoolWaits,
 }
 
 /// The parts of the configuration the HTTP layer reads.
@@ -122,15 +125,18 @@ impl AppState {
 
     /// Serves `metrics` (holding more than the API's own) instead of its own.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
-        self.metrics = Arc::new(with_process(metrics, &self.db, &self.bus));
+        self.metrics = Arc::new(with_process(metrics, &self.db, &self.bus, &self.pool_waits));
         self
     }
 
     /// A state that shares `bus` and `doorbell` with the worker of the same process
     /// (and, through the bus's relay, with other processes).
     pub fn sharing(db: DatabaseConnection, config: &Config, bus: Bus, doorbell: Doorbell) -> Self {
-        let metrics = Arc::new(with_process(Metrics::new(), &db, &bus));
+        let pool_waits = PoolWaits::default();
+        pool_waits.spawn_probe(db.clone());
+        let metrics = Arc::new(with_process(Metrics::new(), &db, &bus, &pool_waits));
         Self {
+            pool_waits,
             sends: SendQueue::start(db.clone(), bus.clone(), doorbell.clone()),
             api_keys: Arc::new(KeyCache::new(KEY_CACHE_TTL)),
             db,
@@ -174,10 +180,13 @@ impl AppState {
 }
 
 /// `metrics` with what every process shows: its database pool and its inbox relay's lag.
-fn with_process(mut metrics: Metrics, db: &DatabaseConnection, bus: &Bus) -> Metrics {
+fn with_process(
+    mut metrics: Metrics,
+    db: &DatabaseConnection,
+    bus: &Bus,
+    waits: &PoolWaits,
+) -> Metrics {
     let pool = herald_core::db_metrics::PoolGauges(db.clone());
-    let waits = herald_core::db_metrics::PoolWaits::default();
-    waits.spawn_probe(db.clone());
     metrics.register(|registry| {
         registry.register_collector(Box::new(pool));
         waits.register(registry);
