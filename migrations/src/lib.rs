@@ -23,6 +23,7 @@ mod m20261204_000011_halts;
 mod m20261204_000012_recall;
 mod m20261204_000013_campaign_recall;
 mod m20261204_000014_event_endpoints;
+mod m20261205_000015_rule_revision;
 mod schema_util;
 
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_recall::Migration),
             Box::new(m20261204_000013_campaign_recall::Migration),
             Box::new(m20261204_000014_event_endpoints::Migration),
+            Box::new(m20261205_000015_rule_revision::Migration),
         ]
     }
 }

@@ -33,7 +33,7 @@ use herald_core::halts::{HaltWatch, Halts};
 use herald_core::inbox::Bus;
 use herald_core::inbox::deliver::item_for;
 use herald_core::inbox::store::store_batch;
-use herald_core::rules::engine::RuleSet;
+use herald_core::rules::revision::RulesCache;
 use herald_core::rules::{KeywordHit, KeywordRules};
 use herald_core::sealing::Sealer;
 use herald_core::subscribers::endpoints::disable_dead;
@@ -149,6 +149,8 @@ pub struct Deliverer {
     metrics: WorkerMetrics,
     /// The kill switch's stops; kept across rebuilds.
     halts: HaltWatch,
+    /// The rules pages are decided with, loaded again only when they change.
+    rules: RulesCache,
 }
 
 /// What a delivery needs besides its row: its message, compiled content, subscriber
@@ -163,7 +165,7 @@ struct Round {
     /// deliveries had endpoints).
     oldest: HashMap<(i64, String), i64>,
     /// The keyword rules as they are now, checked against each rendered delivery.
-    keywords: KeywordRules,
+    keywords: Arc<KeywordRules>,
 }
 
 impl Deliverer {
@@ -184,6 +186,7 @@ impl Deliverer {
             pacer: Arc::new(Pacer::new(config.delivery.pacing.clone())),
             metrics: WorkerMetrics::default(),
             halts: HaltWatch::default(),
+            rules: RulesCache::default(),
             db,
         })
     }
@@ -247,7 +250,7 @@ impl Deliverer {
         let expired = expire_due(&self.db, now).await?;
         let mut reconsidered = 0;
         if any_deferred_due(&self.db, now).await? {
-            let rules = RuleSet::load(&self.db).await?;
+            let rules = self.rules.current(&self.db).await?.rules;
             let summary = reconsider_due(&self.db, &rules, now, self.config.batch_size).await?;
             reconsidered = summary.queued + summary.filtered + summary.deferred;
         }
@@ -294,7 +297,7 @@ impl Deliverer {
         let Some(claimed) = claim(&self.db, id, task, now).await? else {
             return Ok(None);
         };
-        let work = prepare(&self.db, &claimed, now).await?;
+        let work = prepare(&self.db, &claimed, &self.rules, now).await?;
         let page = claimed.page;
         if let Some(bus) = &self.bus {
             bus.stored(&work.stored);
@@ -481,7 +484,7 @@ impl Deliverer {
             messages,
             subscribers,
             endpoints,
-            KeywordRules::load(&self.db).await?,
+            self.rules.current(&self.db).await?.keywords,
         ))
     }
 
@@ -744,7 +747,7 @@ impl Round {
         messages: Vec<RoundMessage>,
         subscribers: HashMap<i64, subscriber::Model>,
         endpoints: Vec<subscriber_endpoint::Model>,
-        keywords: KeywordRules,
+        keywords: Arc<KeywordRules>,
     ) -> Self {
         let mut by_id = HashMap::with_capacity(endpoints.len());
         let mut oldest = HashMap::new();

@@ -6,6 +6,7 @@ use chrono::Utc;
 use herald_core::access::Role;
 use herald_core::entities::{delivery, delivery_attempt, inbox_item, send_ledger};
 use herald_core::inbox::Signal;
+use herald_core::rules::revision::RulesCache;
 use herald_worker::deliver::Deliverer;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -465,7 +466,7 @@ async fn a_campaign_paused_while_it_is_planned_stores_no_more_inbox_items() {
         .unwrap();
     let dispatching = {
         let db = app.db.clone();
-        tokio::spawn(async move { prepare(&db, &page, now).await })
+        tokio::spawn(async move { prepare(&db, &page, &RulesCache::default(), now).await })
     };
     // The page is planned and waits for the campaign's row.
     let waiting = Statement::from_string(
@@ -539,7 +540,9 @@ async fn a_page_run_again_after_a_crash_sends_what_it_reserved_once() {
         .unwrap()
         .unwrap();
     assert!(first.first_run);
-    let work = prepare(&app.db, &first, now).await.unwrap();
+    let work = prepare(&app.db, &first, &RulesCache::default(), now)
+        .await
+        .unwrap();
     assert_eq!(work.to_send.len(), 4);
     let slots = || async { send_ledger::Entity::find().count(&app.db).await.unwrap() };
     assert_eq!(slots().await, 4);

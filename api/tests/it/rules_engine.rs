@@ -2,11 +2,14 @@
 //! decides something: opt-outs, missing addresses, block/allow lists with expiry, dedup,
 //! quiet hours in several zones, and frequency caps counted in each subscriber's own day.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use herald_core::access::Role;
 use herald_core::channel::ChannelKind;
-use herald_core::entities::send_ledger;
+use herald_core::entities::{list_entry, send_ledger};
 use herald_core::rules::engine::{Candidate, Decision, FilterKind, Message, Recipient, RuleSet};
+use herald_core::rules::revision::RulesCache;
 use herald_core::subscribers::store::find;
 use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
@@ -599,4 +602,87 @@ async fn a_send_to_a_few_recipients_looks_large_lists_up_instead_of_reading_them
             .holds_list_entries()
     );
     assert!(RuleSet::load(&app.db).await.unwrap().holds_list_entries());
+}
+
+/// A worker holds the rules between pages and loads them again only after a change to a
+/// rule or a list entry, whoever made it: the API or plain SQL.
+#[tokio::test]
+async fn a_worker_holds_the_rules_until_a_rule_or_list_entry_changes() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    subscriber(&admin, "ana", json!({ "email": "ana@example.com" })).await;
+    let message = Message {
+        category: "news",
+        template_id: None,
+        dedup_key: None,
+    };
+    let cache = RulesCache::default();
+    let on_email = |rules: Arc<RuleSet>| {
+        let app = &app;
+        async move { short(&decide_each(app, &rules, message, &["ana"]).await[0].2) }
+    };
+
+    let first = cache.current(&app.db).await.unwrap();
+    let again = cache.current(&app.db).await.unwrap();
+    assert!(Arc::ptr_eq(&first.rules, &again.rules), "nothing changed");
+    assert_eq!(on_email(again.rules).await, "allow");
+
+    // Through the API: an entry blocks ana from the next page on; removing it frees her.
+    let entry = created(
+        &admin,
+        "/v1/list-entries",
+        json!({ "list": "block", "kind": "subscriber", "value": "ana" }),
+    )
+    .await;
+    let blocked = cache.current(&app.db).await.unwrap();
+    assert_eq!(on_email(Arc::clone(&blocked.rules)).await, "blocked");
+    let response = admin
+        .delete(&format!("/v1/list-entries/{}", entry["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    assert_eq!(
+        on_email(cache.current(&app.db).await.unwrap().rules).await,
+        "allow"
+    );
+
+    // A rule, and what its update and deletion change.
+    let rule = created(
+        &admin,
+        "/v1/rules",
+        json!({ "name": "no news", "scope": "channel", "scope_value": "email",
+                "kind": "keyword", "params": { "words": ["sale"] } }),
+    )
+    .await;
+    let with_rule = cache.current(&app.db).await.unwrap();
+    assert!(!Arc::ptr_eq(&blocked.keywords, &with_rule.keywords));
+    let response = admin
+        .delete(&format!("/v1/rules/{}", rule["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let without = cache.current(&app.db).await.unwrap();
+    assert!(!Arc::ptr_eq(&with_rule.keywords, &without.keywords));
+
+    // Plain SQL, past every code path of Herald's own.
+    list_entry::ActiveModel {
+        list: Set("block".into()),
+        kind: Set("subscriber".into()),
+        value: Set("ana".into()),
+        channel: Set(None),
+        reason: Set("by hand".into()),
+        expires_at: Set(None),
+        created_by: Set(None),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        on_email(cache.current(&app.db).await.unwrap().rules).await,
+        "blocked"
+    );
 }

@@ -9,6 +9,7 @@
 //! a page handed over twice is still run by one task at a time.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -32,8 +33,9 @@ use crate::error::{Error, Result};
 use crate::halts::{ALL_HALTED, HALTED_CAMPAIGN_MESSAGES};
 use crate::inbox::store::Stored;
 use crate::rules::KeywordRules;
-use crate::rules::engine::{Recipient, RuleSet};
+use crate::rules::engine::Recipient;
 use crate::rules::quiet_hours::opening_on;
+use crate::rules::revision::{LoadedRules, RulesCache};
 
 /// Recipients per page: one task's work.
 pub const PAGE: u64 = 1_000;
@@ -306,7 +308,7 @@ pub struct PageWork {
     /// Their enabled endpoints on the message's channels, oldest first.
     pub endpoints: Vec<subscriber_endpoint::Model>,
     /// The keyword rules the page was decided with.
-    pub keywords: KeywordRules,
+    pub keywords: Arc<KeywordRules>,
     pub summary: PlanSummary,
     /// Recipients waiting for their local send time.
     pub waiting: u64,
@@ -330,7 +332,12 @@ impl PageWork {
 /// Decides one page of a campaign and reserves the cap slots of what goes now (see
 /// [`crate::deliveries::page`]). A cancelled campaign's page decides nothing; a paused
 /// one's deliveries are written queued and wait for the campaign to resume.
-pub async fn prepare<C>(db: &C, claimed: &Claimed, now: DateTime<Utc>) -> Result<PageWork>
+pub async fn prepare<C>(
+    db: &C,
+    claimed: &Claimed,
+    rules: &RulesCache,
+    now: DateTime<Utc>,
+) -> Result<PageWork>
 where
     C: ConnectionTrait + TransactionTrait,
 {
@@ -390,9 +397,8 @@ where
             (due, later)
         }
     };
-    let rules = RuleSet::load(db).await?;
+    let LoadedRules { rules, keywords } = rules.current(db).await?;
     let inbox = inbox_content(db, &message).await;
-    let keywords = KeywordRules::load(db).await?;
     let reserved = reserve(
         db,
         PageInput {

@@ -8,6 +8,7 @@ pub mod keywords;
 pub mod lists;
 pub mod params;
 pub mod quiet_hours;
+pub mod revision;
 pub mod store;
 
 pub use params::RuleParams;
