@@ -149,7 +149,8 @@ pub struct Deliverer {
     metrics: WorkerMetrics,
     /// The kill switch's stops; kept across rebuilds.
     halts: HaltWatch,
-    /// The rules pages are decided with, loaded again only when they change.
+    /// The rules pages, due batches and decisions taken again go by, loaded again only
+    /// when they change.
     rules: RulesCache,
 }
 

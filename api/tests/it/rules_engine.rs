@@ -30,6 +30,11 @@ async fn created(session: &Session, path: &str, body: Value) -> Value {
     response.json().await.unwrap()
 }
 
+async fn deleted(session: &Session, path: &str) {
+    let response = session.delete(path).send().await.unwrap();
+    assert!(response.status().is_success(), "{path}");
+}
+
 async fn subscriber(session: &Session, id: &str, body: Value) {
     let response = session
         .put(&format!("/v1/subscribers/{id}"))
@@ -636,18 +641,13 @@ async fn a_worker_holds_the_rules_until_a_rule_or_list_entry_changes() {
     .await;
     let blocked = cache.current(&app.db).await.unwrap();
     assert_eq!(on_email(Arc::clone(&blocked.rules)).await, "blocked");
-    let response = admin
-        .delete(&format!("/v1/list-entries/{}", entry["id"]))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
+    deleted(&admin, &format!("/v1/list-entries/{}", entry["id"])).await;
     assert_eq!(
         on_email(cache.current(&app.db).await.unwrap().rules).await,
         "allow"
     );
 
-    // A rule, and what its update and deletion change.
+    // A rule's creation and deletion.
     let rule = created(
         &admin,
         "/v1/rules",
@@ -657,12 +657,7 @@ async fn a_worker_holds_the_rules_until_a_rule_or_list_entry_changes() {
     .await;
     let with_rule = cache.current(&app.db).await.unwrap();
     assert!(!Arc::ptr_eq(&blocked.keywords, &with_rule.keywords));
-    let response = admin
-        .delete(&format!("/v1/rules/{}", rule["id"]))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
+    deleted(&admin, &format!("/v1/rules/{}", rule["id"])).await;
     let without = cache.current(&app.db).await.unwrap();
     assert!(!Arc::ptr_eq(&with_rule.keywords, &without.keywords));
 
