@@ -109,15 +109,30 @@ where
             .unwrap_or(Value::Bool(None));
         definitions.push(format!("{} {}", quoted(column), sql_type(&value)?));
     }
-    let mut json_rows = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut object = serde_json::Map::with_capacity(columns.len());
-        for column in &columns {
-            let value = row.get(*column).into_value().unwrap_or(Value::Bool(None));
-            object.insert(column.as_str().to_owned(), json_of(value)?);
+    // Each row as a JSON object written straight into one buffer: no value tree per row.
+    let keys: Vec<String> = columns
+        .iter()
+        .map(|column| format!("{}:", serde_json::Value::from(column.as_str())))
+        .collect();
+    let mut json = Vec::with_capacity(rows.len() * 64 * columns.len().max(1));
+    json.push(b'[');
+    for (index, row) in rows.iter().enumerate() {
+        if index > 0 {
+            json.push(b',');
         }
-        json_rows.push(serde_json::Value::Object(object));
+        json.push(b'{');
+        for (position, (column, key)) in columns.iter().zip(&keys).enumerate() {
+            if position > 0 {
+                json.push(b',');
+            }
+            json.extend_from_slice(key.as_bytes());
+            let value = row.get(*column).into_value().unwrap_or(Value::Bool(None));
+            write_value(&mut json, &value, Spelling::Json)?;
+        }
+        json.push(b'}');
     }
+    json.push(b']');
+    let json = String::from_utf8(json).map_err(|e| DbErr::Custom(e.to_string()))?;
     let names: Vec<String> = columns.iter().map(quoted).collect();
     let names = names.join(", ");
     let conflict = if skip_conflicts_on.is_empty() {
@@ -135,7 +150,7 @@ where
     Ok(Statement::from_sql_and_values(
         conn.get_database_backend(),
         sql,
-        [Value::from(serde_json::Value::Array(json_rows).to_string())],
+        [Value::from(json)],
     ))
 }
 
@@ -155,16 +170,16 @@ where
     let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
         .filter(|column| first.get(*column).is_set())
         .collect();
-    let mut data = String::with_capacity(rows.len() * 128);
+    let mut data = Vec::with_capacity(rows.len() * 128);
     for row in rows {
         for (index, column) in columns.iter().enumerate() {
             if index > 0 {
-                data.push('\t');
+                data.push(b'\t');
             }
             let value = row.get(*column).into_value().unwrap_or(Value::Bool(None));
-            copy_text(&mut data, value)?;
+            write_value(&mut data, &value, Spelling::CopyText)?;
         }
-        data.push('\n');
+        data.push(b'\n');
     }
     let names: Vec<String> = columns.iter().map(quoted).collect();
     let statement = format!(
@@ -174,7 +189,7 @@ where
     );
     let pool = db.get_postgres_connection_pool();
     let mut copy = pool.copy_in_raw(&statement).await.map_err(copy_failed)?;
-    if let Err(error) = copy.send(data.into_bytes()).await {
+    if let Err(error) = copy.send(data).await {
         let _ = copy.abort("the data could not be sent").await;
         return Err(copy_failed(error));
     }
@@ -191,32 +206,6 @@ fn copy_failed(error: sea_orm::sqlx::Error) -> crate::error::Error {
         return crate::error::Error::conflict(crate::ErrorCode::AlreadyExists, error.to_string());
     }
     DbErr::Custom(error.to_string()).into()
-}
-
-/// `value` in COPY's text format: `\N` for null, backslash escapes for the
-/// characters that delimit fields and rows.
-fn copy_text(out: &mut String, value: Value) -> Result<()> {
-    use std::fmt::Write;
-    let text = match json_of(value)? {
-        serde_json::Value::Null => {
-            out.push_str("\\N");
-            return Ok(());
-        }
-        serde_json::Value::String(text) => text,
-        other => other.to_string(),
-    };
-    for character in text.chars() {
-        match character {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            other => {
-                let _ = out.write_char(other);
-            }
-        }
-    }
-    Ok(())
 }
 
 fn quoted(column: &impl Iden) -> String {
@@ -238,21 +227,80 @@ fn sql_type(value: &Value) -> Result<&'static str> {
     })
 }
 
-fn json_of(value: Value) -> Result<serde_json::Value> {
-    use serde_json::Value as Json;
-    Ok(match value {
-        Value::Bool(v) => v.map_or(Json::Null, Json::from),
-        Value::SmallInt(v) => v.map_or(Json::Null, Json::from),
-        Value::Int(v) => v.map_or(Json::Null, Json::from),
-        Value::BigInt(v) => v.map_or(Json::Null, Json::from),
-        Value::Double(v) => v.map_or(Json::Null, Json::from),
-        Value::String(v) => v.map_or(Json::Null, Json::from),
-        Value::Json(v) => v.map_or(Json::Null, |v| *v),
-        Value::ChronoDateTimeUtc(v) => v.map_or(Json::Null, |at| {
-            Json::from(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        }),
-        other => return Err(unsupported(&other)),
-    })
+/// How [`write_value`] spells a value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spelling {
+    /// A JSON value, for `json_to_recordset`.
+    Json,
+    /// COPY's text format: `\N` for null, backslash escapes for the characters that
+    /// delimit fields and rows.
+    CopyText,
+}
+
+/// Appends `value` to `out` as `spelling` says. A number that is not finite is null, as
+/// JSON has no spelling for it.
+fn write_value(out: &mut Vec<u8>, value: &Value, spelling: Spelling) -> Result<()> {
+    use std::io::Write;
+    let written = match value {
+        Value::Bool(Some(v)) => write!(out, "{v}"),
+        Value::SmallInt(Some(v)) => write!(out, "{v}"),
+        Value::Int(Some(v)) => write!(out, "{v}"),
+        Value::BigInt(Some(v)) => write!(out, "{v}"),
+        Value::Double(Some(v)) if v.is_finite() => write!(out, "{v}"),
+        Value::String(Some(text)) => {
+            write_text(out, text, spelling);
+            Ok(())
+        }
+        // Embedded as itself in JSON (the column reads it as jsonb), as text in COPY.
+        Value::Json(Some(json)) if spelling == Spelling::Json => {
+            serde_json::to_writer(&mut *out, json).map_err(|e| DbErr::Custom(e.to_string()))?;
+            Ok(())
+        }
+        Value::Json(Some(json)) => {
+            let json = serde_json::to_string(json).map_err(|e| DbErr::Custom(e.to_string()))?;
+            write_text(out, &json, spelling);
+            Ok(())
+        }
+        Value::ChronoDateTimeUtc(Some(at)) => {
+            let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            write_text(out, &at, spelling);
+            Ok(())
+        }
+        Value::Bool(None)
+        | Value::SmallInt(None)
+        | Value::Int(None)
+        | Value::BigInt(None)
+        | Value::Double(_)
+        | Value::String(None)
+        | Value::Json(None)
+        | Value::ChronoDateTimeUtc(None) => {
+            out.extend_from_slice(match spelling {
+                Spelling::Json => &b"null"[..],
+                Spelling::CopyText => &b"\\N"[..],
+            });
+            Ok(())
+        }
+        other => return Err(unsupported(other)),
+    };
+    written.map_err(|e| DbErr::Custom(e.to_string()).into())
+}
+
+/// Appends `text` as a JSON string, or escaped for COPY's text format.
+fn write_text(out: &mut Vec<u8>, text: &str, spelling: Spelling) {
+    if spelling == Spelling::Json {
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+        return;
+    }
+    for &byte in text.as_bytes() {
+        match byte {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            other => out.push(other),
+        }
+    }
 }
 
 fn unsupported(value: &Value) -> crate::error::Error {
@@ -260,4 +308,44 @@ fn unsupported(value: &Value) -> crate::error::Error {
         "bulk insert of a value of this kind is not supported: {value:?}"
     ))
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spelled(value: Value, spelling: Spelling) -> String {
+        let mut out = Vec::new();
+        write_value(&mut out, &value, spelling).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_is_escaped_for_json_and_for_copy() {
+        let text = Value::from("a\t\"b\"\\c\nd");
+        assert_eq!(spelled(text.clone(), Spelling::Json), r#""a\t\"b\"\\c\nd""#);
+        assert_eq!(spelled(text, Spelling::CopyText), r#"a\t"b"\\c\nd"#);
+    }
+
+    #[test]
+    fn nulls_numbers_and_times_are_spelled_for_each_format() {
+        assert_eq!(spelled(Value::String(None), Spelling::Json), "null");
+        assert_eq!(spelled(Value::BigInt(None), Spelling::CopyText), r"\N");
+        assert_eq!(
+            spelled(Value::Double(Some(f64::NAN)), Spelling::Json),
+            "null"
+        );
+        assert_eq!(spelled(Value::BigInt(Some(-42)), Spelling::CopyText), "-42");
+        assert_eq!(spelled(Value::Bool(Some(true)), Spelling::Json), "true");
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-05T10:00:00.5Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            spelled(Value::from(at), Spelling::Json),
+            r#""2026-12-05T10:00:00.500000Z""#
+        );
+        let json = Value::from(serde_json::json!({"k": "a\tb"}));
+        assert_eq!(spelled(json.clone(), Spelling::Json), r#"{"k":"a\tb"}"#);
+        assert_eq!(spelled(json, Spelling::CopyText), r#"{"k":"a\\tb"}"#);
+    }
 }

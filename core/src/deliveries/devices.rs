@@ -12,6 +12,9 @@ use crate::channel::ChannelKind;
 use crate::db::ids_in;
 use crate::entities::subscriber_endpoint;
 use crate::error::Result;
+use crate::rules::engine::Addresses;
+#[cfg(doc)]
+use crate::rules::engine::RuleSet;
 
 /// The endpoint of a delivery that goes to no endpoint of its own.
 pub const NO_ENDPOINT: i64 = 0;
@@ -91,6 +94,21 @@ impl Devices {
             Some(endpoints) if !endpoints.is_empty() => endpoints,
             _ => &[NO_ENDPOINT],
         }
+    }
+
+    /// The loaded endpoints' addresses by subscriber and channel: what the rules engine
+    /// checks ([`RuleSet::evaluate_knowing`]), so a batch reads its endpoints once.
+    pub fn addresses(&self) -> Addresses {
+        let mut addresses = Addresses::new();
+        for endpoint in &self.endpoints {
+            if let Some(channel) = ChannelKind::parse(&endpoint.channel) {
+                addresses
+                    .entry((endpoint.subscriber_id, channel))
+                    .or_default()
+                    .push(endpoint.address.clone());
+            }
+        }
+        addresses
     }
 
     /// The endpoints loaded, oldest first.

@@ -137,8 +137,15 @@ where
     let (again, fresh): (Vec<_>, Vec<_>) = candidates
         .into_iter()
         .partition(|c| slotted.contains(&(c.recipient.id, c.channel)));
+    let devices = Devices::load(&txn, &ids, &channels).await?;
     let decided = rules
-        .evaluate(&txn, engine_message(message), now, &fresh)
+        .evaluate_knowing(
+            &txn,
+            engine_message(message),
+            now,
+            &fresh,
+            &devices.addresses(),
+        )
         .await?;
 
     let displacing = allowed_candidates(&fresh, &decided);
@@ -175,7 +182,6 @@ where
         });
     }
 
-    let devices = Devices::load(&txn, &ids, &channels).await?;
     let mut inbox_sends = Vec::new();
     for (subscriber_id, channel) in allowed {
         for &endpoint in devices.targets(subscriber_id, channel) {

@@ -337,12 +337,18 @@ pub async fn plan_in(
         !done
     });
 
-    let decided = rules
-        .evaluate(txn, engine_message(message), now, &candidates)
-        .await?;
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     let devices = Devices::load(txn, &sorted, &channels).await?;
+    let decided = rules
+        .evaluate_knowing(
+            txn,
+            engine_message(message),
+            now,
+            &candidates,
+            &devices.addresses(),
+        )
+        .await?;
     let mut deliveries = Vec::with_capacity(candidates.len());
     let mut slots = Vec::new();
     let rows = Rows {

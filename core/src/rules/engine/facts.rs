@@ -80,7 +80,7 @@ pub async fn endpoints(
     conn: &impl ConnectionTrait,
     ids: &[i64],
     channels: &[ChannelKind],
-) -> Result<HashMap<(i64, ChannelKind), Vec<String>>> {
+) -> Result<super::Addresses> {
     use subscriber_endpoint::Column;
     if channels.is_empty() {
         return Ok(HashMap::new());
@@ -96,7 +96,7 @@ pub async fn endpoints(
         .await?;
     // The query may return neighbours of a dense batch; only the batch's own count.
     let batch: HashSet<i64> = ids.iter().copied().collect();
-    let mut by_subscriber: HashMap<(i64, ChannelKind), Vec<String>> = HashMap::new();
+    let mut by_subscriber = super::Addresses::new();
     for (id, channel, address) in rows.into_iter().filter(|row| batch.contains(&row.0)) {
         if let Some(channel) = ChannelKind::parse(&channel) {
             by_subscriber

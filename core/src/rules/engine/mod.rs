@@ -31,6 +31,10 @@ use crate::channel::ChannelKind;
 use crate::entities::subscriber;
 use crate::error::Result;
 
+/// Enabled endpoint addresses by subscriber and channel: what the address and list
+/// checks read.
+pub type Addresses = HashMap<(i64, ChannelKind), Vec<String>>;
+
 /// What the engine needs of a subscriber.
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct Recipient {
@@ -266,30 +270,37 @@ impl RuleSet {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = candidates
-            .iter()
-            .map(|c| c.recipient.id)
-            .collect::<HashSet<_>>()
+        let endpoint_channels: Vec<ChannelKind> = ChannelKind::ALL
             .into_iter()
+            .filter(|k| uses_endpoints(*k) && candidates.iter().any(|c| c.channel == *k))
             .collect();
-        let channels: Vec<ChannelKind> = ChannelKind::ALL
-            .into_iter()
-            .filter(|k| candidates.iter().any(|c| c.channel == *k))
-            .collect();
+        let endpoints = facts::endpoints(conn, &ids_of(candidates), &endpoint_channels).await?;
+        self.evaluate_knowing(conn, message, now, candidates, &endpoints)
+            .await
+    }
+
+    /// [`Self::evaluate`] with the candidates' enabled endpoint addresses already read
+    /// (on the push, webhook and MQTT channels; more subscribers may be in `endpoints`).
+    pub async fn evaluate_knowing(
+        &self,
+        conn: &impl ConnectionTrait,
+        message: Message<'_>,
+        now: DateTime<Utc>,
+        candidates: &[Candidate<'_>],
+        endpoints: &Addresses,
+    ) -> Result<Vec<Decision>> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = ids_of(candidates);
         let mut memo = Memo::default();
 
         let preferences = facts::preferences(conn, &ids, message.category).await?;
-        let endpoint_channels: Vec<ChannelKind> = channels
-            .iter()
-            .copied()
-            .filter(|c| uses_endpoints(*c))
-            .collect();
-        let endpoints = facts::endpoints(conn, &ids, &endpoint_channels).await?;
         let queried;
         let list_hits = match &self.lists {
             Some(all) => all,
             None => {
-                let probe = probe(candidates, &endpoints, &self.list_kinds);
+                let probe = probe(candidates, endpoints, &self.list_kinds);
                 queried = facts::list_hits(conn, probe, now).await?;
                 &queried
             }
@@ -314,9 +325,9 @@ impl RuleSet {
                         None,
                         format!("opted out of {} on {channel}", message.category),
                     )
-                } else if let Some(missing) = missing_address(candidate, &endpoints) {
+                } else if let Some(missing) = missing_address(candidate, endpoints) {
                     Decision::filtered(FilterKind::NoAddress, None, missing)
-                } else if let Some(blocked) = blocked(candidate, now, &endpoints, list_hits) {
+                } else if let Some(blocked) = blocked(candidate, now, endpoints, list_hits) {
                     blocked
                 } else if let Some(duplicate) =
                     self.duplicate(message, candidate, &sent_before, &allowed_pairs)
@@ -611,10 +622,17 @@ fn uses_endpoints(channel: ChannelKind) -> bool {
     )
 }
 
-fn missing_address(
-    candidate: &Candidate<'_>,
-    endpoints: &HashMap<(i64, ChannelKind), Vec<String>>,
-) -> Option<String> {
+/// The distinct subscribers of a batch.
+fn ids_of(candidates: &[Candidate<'_>]) -> Vec<i64> {
+    candidates
+        .iter()
+        .map(|c| c.recipient.id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+fn missing_address(candidate: &Candidate<'_>, endpoints: &Addresses) -> Option<String> {
     let has_endpoint = || endpoints.contains_key(&(candidate.recipient.id, candidate.channel));
     match candidate.channel {
         ChannelKind::Email if candidate.recipient.email.is_none() => {
@@ -631,11 +649,7 @@ fn email_domain(email: &str) -> Option<&str> {
     email.rsplit_once('@').map(|(_, domain)| domain)
 }
 
-fn probe(
-    candidates: &[Candidate<'_>],
-    endpoints: &HashMap<(i64, ChannelKind), Vec<String>>,
-    kinds: &[&str],
-) -> ListProbe {
+fn probe(candidates: &[Candidate<'_>], endpoints: &Addresses, kinds: &[&str]) -> ListProbe {
     let wanted = |kind: &str| kinds.contains(&kind);
     let mut probe = ListProbe::default();
     let mut seen = HashSet::new();
@@ -673,7 +687,7 @@ fn probe(
 fn blocked(
     candidate: &Candidate<'_>,
     now: DateTime<Utc>,
-    endpoints: &HashMap<(i64, ChannelKind), Vec<String>>,
+    endpoints: &Addresses,
     hits: &facts::ListHits,
 ) -> Option<Decision> {
     if hits.is_empty() {
