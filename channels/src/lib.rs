@@ -16,10 +16,10 @@
 //! let channel = config.build()?;
 //! let delivery = Delivery {
 //!     idempotency_key: IdempotencyKey::parse("msg_2Kv9")?,
-//!     message: Message::Webhook(WebhookMessage {
-//!         url: "https://hooks.example.com/herald".into(),
-//!         body: serde_json::json!({"type": "message.created"}),
-//!     }),
+//!     message: Message::Webhook(WebhookMessage::of(
+//!         "https://hooks.example.com/herald",
+//!         &serde_json::json!({"type": "message.created"}),
+//!     )?),
 //! };
 //! match channel.send(&delivery).await {
 //!     DeliveryOutcome::Delivered { .. } => {}

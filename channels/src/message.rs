@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// A stable key for one delivery, identical on every retry, so receivers can drop
 /// repeats. It becomes the `webhook-id`, the email `Message-ID`, the APNs `apns-id`.
@@ -105,11 +106,28 @@ pub struct EmailMessage {
     pub headers: Vec<(String, String)>,
 }
 
-/// A JSON body for a generic webhook endpoint.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A JSON body for a generic webhook endpoint, sent byte for byte as it was rendered
+/// (valid JSON, never parsed into a tree and written out again).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WebhookMessage {
     pub url: String,
-    pub body: serde_json::Value,
+    pub body: Box<RawValue>,
+}
+
+impl WebhookMessage {
+    /// A webhook to `url` whose body is `body` serialised as JSON.
+    pub fn of(url: impl Into<String>, body: &impl Serialize) -> serde_json::Result<Self> {
+        Ok(Self {
+            url: url.into(),
+            body: serde_json::value::to_raw_value(body)?,
+        })
+    }
+}
+
+impl PartialEq for WebhookMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url && self.body.get() == other.body.get()
+    }
 }
 
 /// A notification for a third-party push provider (FCM, APNs, JPush).

@@ -506,10 +506,10 @@ fn test_message(kind: &str, input: &TestSendIn) -> Result<Message> {
             text: input.body.clone(),
             ..Default::default()
         }),
-        PluginKind::Webhook => Message::Webhook(WebhookMessage {
-            url: input.to.clone(),
-            body,
-        }),
+        PluginKind::Webhook => Message::Webhook(
+            WebhookMessage::of(input.to.clone(), &body)
+                .map_err(|_| Error::Internal("a test webhook body serialises"))?,
+        ),
         PluginKind::Fcm | PluginKind::Apns | PluginKind::Jpush => Message::Push(PushMessage {
             token: input.to.clone(),
             title: input.subject.clone(),

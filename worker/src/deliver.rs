@@ -887,7 +887,7 @@ impl Deliverer {
                     route,
                     Message::Mqtt(MqttMessage {
                         topic,
-                        payload: payload.to_string().into_bytes(),
+                        payload: payload.get().as_bytes().to_vec(),
                     }),
                 ))
             }

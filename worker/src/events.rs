@@ -150,7 +150,8 @@ impl EventSender {
 
 /// The batch as a webhook request: its body as stored, its id as the `webhook-id`.
 fn request(batch: &event_batch::Model, url: &str) -> Delivery {
-    let body = serde_json::from_str(&batch.payload).unwrap_or(serde_json::Value::Null);
+    let body = serde_json::value::RawValue::from_string(batch.payload.clone())
+        .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned());
     Delivery {
         idempotency_key: IdempotencyKey::parse(format!("evb_{}", batch.id))
             .expect("a batch id makes a valid key"),

@@ -63,10 +63,7 @@ async fn plugin(url: &str) -> Measurement {
         let channel = Arc::clone(&channel);
         let delivery = Delivery {
             idempotency_key: IdempotencyKey::parse(format!("msg_{n}")).unwrap(),
-            message: Message::Webhook(WebhookMessage {
-                url: url.clone(),
-                body: body(),
-            }),
+            message: Message::Webhook(WebhookMessage::of(url.clone(), &body()).unwrap()),
         };
         async move { channel.send(&delivery).await.is_delivered() }
     })

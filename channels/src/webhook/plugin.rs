@@ -77,12 +77,7 @@ impl Channel for WebhookChannel {
             Ok(Route::Trusted) => self.trusted_client.as_ref().unwrap_or(&self.guarded_client),
             Err(refused) => return DeliveryOutcome::permanent(refused.to_string()),
         };
-        let body = match serde_json::to_vec(&message.body) {
-            Ok(body) => body,
-            Err(error) => {
-                return DeliveryOutcome::permanent(format!("unserialisable body: {error}"));
-            }
-        };
+        let body = message.body.get().as_bytes().to_vec();
         let message_id = delivery.idempotency_key.as_str();
         let timestamp = unix_now();
         let signature = self.signer.sign(message_id, timestamp, &body);

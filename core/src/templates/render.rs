@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::channel::ChannelKind;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use super::content::{Escaping, TemplateContent, escaping_of};
@@ -136,15 +137,17 @@ pub fn check(content: &TemplateContent, data_keys: &[String]) -> Result<()> {
 }
 
 /// What a recipient receives, per channel.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct RenderedContent {
     pub inbox: Option<RenderedInbox>,
     pub email: Option<RenderedEmail>,
     pub push: Option<RenderedPush>,
+    // Webhook and MQTT payloads stay the JSON text the template rendered (checked to
+    // be JSON), which is what goes out: never parsed into a tree to be written again.
     #[schema(value_type = Option<Object>)]
-    pub webhook: Option<Value>,
+    pub webhook: Option<Box<RawValue>>,
     #[schema(value_type = Option<Object>)]
-    pub mqtt: Option<Value>,
+    pub mqtt: Option<Box<RawValue>>,
 }
 
 impl RenderedContent {
@@ -178,12 +181,18 @@ impl RenderedContent {
                     }
                 }
             }
-            ChannelKind::Webhook => {
-                json_texts("webhook.payload", self.webhook.as_ref(), &mut texts)
-            }
-            ChannelKind::Mqtt => json_texts("mqtt.payload", self.mqtt.as_ref(), &mut texts),
+            ChannelKind::Webhook => payload_texts("webhook.payload", &self.webhook, &mut texts),
+            ChannelKind::Mqtt => payload_texts("mqtt.payload", &self.mqtt, &mut texts),
         }
         texts
+    }
+}
+
+/// Every string in a rendered payload, named by its path.
+fn payload_texts(path: &str, payload: &Option<Box<RawValue>>, texts: &mut Vec<(String, String)>) {
+    if let Some(payload) = payload {
+        let parsed: Option<Value> = serde_json::from_str(payload.get()).ok();
+        json_texts(path, parsed.as_ref(), texts);
     }
 }
 
@@ -322,9 +331,9 @@ impl CompiledContent {
         Ok(output.into_string())
     }
 
-    fn json(&self, path: &str, ctx: &minijinja::Value) -> Result<Value, RenderError> {
+    fn json(&self, path: &str, ctx: &minijinja::Value) -> Result<Box<RawValue>, RenderError> {
         let text = self.text(path, ctx)?;
-        serde_json::from_str(&text).map_err(|e| RenderError {
+        RawValue::from_string(text).map_err(|e| RenderError {
             part: path.to_owned(),
             message: format!("does not render to JSON: {e}"),
         })
@@ -568,7 +577,7 @@ mod tests {
         );
         assert_eq!(email.text.unwrap(), "<b>5 > 4</b>");
         assert_eq!(
-            out.webhook.unwrap(),
+            serde_json::from_str::<Value>(out.webhook.unwrap().get()).unwrap(),
             json!({ "to": "u\"1", "note": "<b>5 > 4</b>" })
         );
 

@@ -33,9 +33,12 @@ pub fn webhook_channel(
 pub fn webhook(key: &str, url: String) -> Delivery {
     delivery(
         key,
-        Message::Webhook(herald_channels::WebhookMessage {
-            url,
-            body: serde_json::json!({ "type": "message.created", "data": { "text": "hello" } }),
-        }),
+        Message::Webhook(
+            herald_channels::WebhookMessage::of(
+                url,
+                &serde_json::json!({ "type": "message.created", "data": { "text": "hello" } }),
+            )
+            .unwrap(),
+        ),
     )
 }
