@@ -2,9 +2,13 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "../api/tests/it/helpers/processes.rs"]
+mod processes;
+
+use processes::free_port;
 
 fn herald(data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
@@ -14,14 +18,6 @@ fn herald(data_dir: &std::path::Path) -> Command {
         .env("HERALD_DATA_DIR", data_dir)
         .env("HERALD_LOG__FILTER", "warn");
     command
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -10,6 +10,7 @@
 //! the sends of batches and pages already in hand.
 
 use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::IntoCondition;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::entities::halt;
@@ -33,23 +34,25 @@ pub(crate) const HALTED_CAMPAIGN_MESSAGES: &str = "SELECT m.id FROM messages m \
 
 /// Whether the kill switch stops campaign `id` (or all sending), as `conn` sees it now.
 pub async fn stops_campaign(conn: &impl ConnectionTrait, id: i64) -> Result<bool> {
-    Ok(halt::Entity::find()
-        .filter(
-            halt::Column::Scope
-                .eq(HaltScope::All.as_str())
-                .or(halt::Column::Scope
-                    .eq(HaltScope::Campaign.as_str())
-                    .and(halt::Column::TargetId.eq(id))),
-        )
-        .one(conn)
-        .await?
-        .is_some())
+    let campaign = halt::Column::Scope
+        .eq(HaltScope::Campaign.as_str())
+        .and(halt::Column::TargetId.eq(id));
+    any_halt(
+        conn,
+        halt::Column::Scope.eq(HaltScope::All.as_str()).or(campaign),
+    )
+    .await
 }
 
 /// Whether all sending is stopped, as `conn` sees it now.
 pub async fn stops_everything(conn: &impl ConnectionTrait) -> Result<bool> {
+    any_halt(conn, halt::Column::Scope.eq(HaltScope::All.as_str())).await
+}
+
+/// Whether a stop matching `condition` is in force.
+async fn any_halt(conn: &impl ConnectionTrait, condition: impl IntoCondition) -> Result<bool> {
     Ok(halt::Entity::find()
-        .filter(halt::Column::Scope.eq(HaltScope::All.as_str()))
+        .filter(condition)
         .one(conn)
         .await?
         .is_some())
