@@ -870,6 +870,9 @@ try {
   await keys.keyboard.type("Keyboard promo");
   await tabTo(keys, /^Template$/);
   await keys.keyboard.type("spring");
+  // The template's data fields appear once its details load: wait as a person would,
+  // or the walk can pass the spot before the field is there.
+  await keys.getByLabel("data.promo", { exact: true }).waitFor();
   await tabTo(keys, /^data\.promo$/);
   await keys.keyboard.type("KEYS");
   for (const step of ["Audience", "Channels", "Schedule", "Confirm"]) {
