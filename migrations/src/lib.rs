@@ -24,6 +24,7 @@ mod m20261204_000012_recall;
 mod m20261204_000013_campaign_recall;
 mod m20261204_000014_event_endpoints;
 mod m20261205_000015_rule_revision;
+mod m20261205_000016_shared_inbox_items;
 mod schema_util;
 
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_campaign_recall::Migration),
             Box::new(m20261204_000014_event_endpoints::Migration),
             Box::new(m20261205_000015_rule_revision::Migration),
+            Box::new(m20261205_000016_shared_inbox_items::Migration),
         ]
     }
 }

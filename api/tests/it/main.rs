@@ -37,6 +37,7 @@ mod reports;
 mod review;
 mod rules;
 mod rules_engine;
+mod shared_inbox;
 mod subscribers;
 // The channels crate's test peers (SMTP server, push providers, webhook receiver),
 // shared by path; these tests use part of them.

@@ -6,7 +6,7 @@ use herald_channels::DeliveryOutcome;
 use crate::rules::KeywordHit;
 
 /// Why a delivery goes no further than its preparation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Stop {
     /// It cannot be sent (no address, no content, …): its attempt's outcome.
     Failed(DeliveryOutcome),

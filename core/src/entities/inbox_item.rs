@@ -1,13 +1,16 @@
 use sea_orm::entity::prelude::*;
 
-/// One message in a subscriber's in-app inbox.
+/// One message in a subscriber's in-app inbox, or one shared by many (a broadcast).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "inbox_items")]
 pub struct Model {
     /// Only grows: the SSE event id and the resume cursor.
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub subscriber_id: i64,
+    /// None for an item shared by the recipients `inbox_shares` names.
+    pub subscriber_id: Option<i64>,
+    /// The message of a shared item (a personal item names its delivery instead).
+    pub message_id: Option<i64>,
     pub delivery_id: Option<i64>,
     pub category: String,
     pub title: String,

@@ -18,6 +18,8 @@ pub mod event_endpoint_filter;
 pub mod event_outbox;
 pub mod halt;
 pub mod inbox_item;
+pub mod inbox_receipt;
+pub mod inbox_share;
 pub mod inbox_state;
 pub mod list_entry;
 pub mod message;

@@ -143,19 +143,37 @@ impl Bus {
     }
 
     /// One `Items` signal per subscriber that got new items (`stored` is in id order,
-    /// as `store_batch` returns it).
+    /// as `store_batch` returns it). Subscribers whose one new item is a shared one
+    /// share one copy of it.
     pub fn stored(&self, stored: &[Stored]) {
-        let mut by_subscriber: HashMap<i64, (Unread, Vec<InboxItem>)> = HashMap::new();
+        let mut by_subscriber: HashMap<i64, (Unread, Vec<&Arc<InboxItem>>)> = HashMap::new();
         for one in stored {
-            by_subscriber
+            let (unread, items) = by_subscriber
                 .entry(one.subscriber_id)
-                .or_insert_with(|| (one.unread, Vec::new()))
-                .1
-                .push(one.item.clone());
+                .or_insert_with(|| (one.unread, Vec::new()));
+            // Personal and shared items stored together move the pair twice: announce
+            // the later pair (a stream then sees a skipped version and reads).
+            if one.unread.version > unread.version {
+                *unread = one.unread;
+            }
+            items.push(&one.item);
         }
+        let mut shared: HashMap<i64, Arc<[InboxItem]>> = HashMap::new();
         for (subscriber, (unread, items)) in by_subscriber {
-            let items = Some(Arc::from(items));
-            self.publish(subscriber, Signal::Items { unread, items });
+            let items: Arc<[InboxItem]> = match items.as_slice() {
+                [one] => shared
+                    .entry(one.id)
+                    .or_insert_with(|| Arc::from([InboxItem::clone(one)]))
+                    .clone(),
+                _ => items.iter().map(|item| InboxItem::clone(item)).collect(),
+            };
+            self.publish(
+                subscriber,
+                Signal::Items {
+                    unread,
+                    items: Some(items),
+                },
+            );
         }
     }
 }

@@ -7,13 +7,14 @@
 //! campaign) are stored by the worker's senders when their time comes, with
 //! [`item_for`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use herald_channels::DeliveryOutcome;
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
+use super::shared::SharedItem;
 use super::store::{NewItem, Stored, store_new};
 use crate::bulk::insert_all_returning;
 use crate::channel::ChannelKind;
@@ -97,6 +98,9 @@ pub async fn store_now(
     }
     let clock = Instant::now();
     let by_id: HashMap<i64, &Planned<'_>> = planned.iter().map(|p| (p.message.id, p)).collect();
+    let shared = shared_messages(planned, sends);
+    // A shared message's item, rendered for its first recipient: the same for all.
+    let mut rendered_once: HashMap<i64, std::result::Result<NewItem, Stop>> = HashMap::new();
     let mut items: HashMap<(i64, i64), NewItem> = HashMap::with_capacity(sends.len());
     let mut unstored = Vec::new();
     let mut held = Vec::new();
@@ -113,6 +117,12 @@ pub async fn store_now(
             subscribers.get(&send.subscriber_id),
         ) {
             // The delivery id is known once the row is written.
+            (Some(planned), Some(subscriber)) if shared.contains(&send.message_id) => rendered_once
+                .entry(send.message_id)
+                .or_insert_with(|| {
+                    item_for(0, planned.message, planned.content, subscriber, keywords)
+                })
+                .clone(),
             (Some(planned), Some(subscriber)) => {
                 item_for(0, planned.message, planned.content, subscriber, keywords)
             }
@@ -174,14 +184,23 @@ pub async fn store_now(
     // Only rows this call inserted come back: a delivery written before stores nothing.
     let written = insert_all_returning(txn, delivered, &DELIVERY_KEY).await?;
     let deliveries = (written.len() + unstored.len()) as u64;
-    let fresh: Vec<NewItem> = written
-        .iter()
-        .filter_map(|row| {
-            let mut item = items.remove(&(row.message_id, row.subscriber_id))?;
+    let mut fresh: Vec<NewItem> = Vec::new();
+    let mut sharing: HashMap<i64, (SharedItem, Vec<i64>)> = HashMap::new();
+    for row in &written {
+        let Some(mut item) = items.remove(&(row.message_id, row.subscriber_id)) else {
+            continue;
+        };
+        if shared.contains(&row.message_id) {
+            sharing
+                .entry(row.message_id)
+                .or_insert_with(|| (SharedItem::of(row.message_id, item), Vec::new()))
+                .1
+                .push(row.subscriber_id);
+        } else {
             item.delivery_id = row.id;
-            Some(item)
-        })
-        .collect();
+            fresh.push(item);
+        }
+    }
     let failed = unstored
         .iter()
         .filter(|row| row.status.as_ref() == DeliveryStatus::Failed.as_str())
@@ -214,6 +233,26 @@ pub async fn store_now(
         .map(|(message_id, subscriber_id)| (message_id, subscriber_id, ChannelKind::Inbox.as_str()))
         .collect();
     release_slots(txn, &held).await?;
-    let stored = store_new(txn, fresh, now).await?;
+    let mut stored = store_new(txn, fresh, now).await?;
+    for (item, mut recipients) in sharing.into_values() {
+        recipients.sort_unstable();
+        stored.extend(super::shared::store(txn, item, &recipients, now).await?);
+    }
+    stored.sort_by_key(|one| one.item.id);
     Ok(Finished { stored, deliveries })
+}
+
+/// The messages among `sends` whose inbox item is stored once for all their recipients
+/// here: content that reads nothing of the subscriber, going to more than one.
+fn shared_messages(planned: &[Planned<'_>], sends: &[InboxSend]) -> HashSet<i64> {
+    let mut recipients: HashMap<i64, usize> = HashMap::new();
+    for send in sends {
+        *recipients.entry(send.message_id).or_default() += 1;
+    }
+    planned
+        .iter()
+        .filter(|p| p.content.inbox_same_for_all())
+        .map(|p| p.message.id)
+        .filter(|id| recipients.get(id).is_some_and(|n| *n > 1))
+        .collect()
 }

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod bus;
 pub mod deliver;
 pub mod relay;
+pub mod shared;
 pub mod store;
 pub mod tokens;
 

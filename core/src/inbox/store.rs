@@ -73,7 +73,8 @@ pub struct Unread {
 #[derive(Debug, Clone, Serialize)]
 pub struct Stored {
     pub subscriber_id: i64,
-    pub item: InboxItem,
+    /// Shared by every recipient of a shared item.
+    pub item: std::sync::Arc<InboxItem>,
     pub unread: Unread,
 }
 
@@ -162,7 +163,7 @@ pub(crate) async fn store_new(
     let fresh: Vec<inbox_item::ActiveModel> = items
         .into_iter()
         .map(|item| inbox_item::ActiveModel {
-            subscriber_id: Set(item.subscriber_id),
+            subscriber_id: Set(Some(item.subscriber_id)),
             delivery_id: Set(Some(item.delivery_id)),
             category: Set(item.category),
             title: Set(item.title),
@@ -177,7 +178,7 @@ pub(crate) async fn store_new(
     // ids grow in commit order and a reader resuming "after the last id" misses nothing.
     let mut planned: std::collections::BTreeMap<i64, i64> = Default::default();
     for item in &fresh {
-        if let sea_orm::ActiveValue::Set(subscriber_id) = item.subscriber_id {
+        if let sea_orm::ActiveValue::Set(Some(subscriber_id)) = item.subscriber_id {
             *planned.entry(subscriber_id).or_default() += 1;
         }
     }
@@ -190,7 +191,9 @@ pub(crate) async fn store_new(
     // won a row: count only what this call inserted.
     let mut surplus = planned.clone();
     for model in &stored {
-        *surplus.entry(model.subscriber_id).or_default() -= 1;
+        *surplus
+            .entry(model.subscriber_id.unwrap_or_default())
+            .or_default() -= 1;
     }
     surplus.retain(|_, extra| *extra != 0);
     let corrections = surplus
@@ -200,13 +203,13 @@ pub(crate) async fn store_new(
     states.extend(bump(txn, &corrections).await?);
     Ok(stored
         .into_iter()
-        .map(|model| Stored {
-            subscriber_id: model.subscriber_id,
-            unread: states
-                .get(&model.subscriber_id)
-                .copied()
-                .unwrap_or_default(),
-            item: model.into(),
+        .map(|model| {
+            let subscriber_id = model.subscriber_id.unwrap_or_default();
+            Stored {
+                subscriber_id,
+                unread: states.get(&subscriber_id).copied().unwrap_or_default(),
+                item: std::sync::Arc::new(model.into()),
+            }
         })
         .collect())
 }
@@ -292,8 +295,30 @@ pub enum Page {
     Before(Option<i64>),
 }
 
-/// The subscriber's items that are neither archived nor recalled.
+/// The subscriber's items, personal and shared, that are neither archived nor
+/// recalled.
 pub async fn list(
+    conn: &impl ConnectionTrait,
+    subscriber_id: i64,
+    page: Page,
+    limit: u64,
+) -> Result<Vec<InboxItem>> {
+    let personal = personal_items(conn, subscriber_id, page, limit).await?;
+    let shared = super::shared::list(conn, subscriber_id, page, limit).await?;
+    if shared.is_empty() {
+        return Ok(personal);
+    }
+    // Both come in the page's order; merged by id, the window keeps its limit.
+    let mut merged: Vec<InboxItem> = personal.into_iter().chain(shared).collect();
+    match page {
+        Page::After(_) => merged.sort_unstable_by_key(|item| item.id),
+        Page::Before(_) => merged.sort_unstable_by_key(|item| std::cmp::Reverse(item.id)),
+    }
+    merged.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(merged)
+}
+
+async fn personal_items(
     conn: &impl ConnectionTrait,
     subscriber_id: i64,
     page: Page,
@@ -344,6 +369,16 @@ impl Ack {
         }
     }
 
+    fn receipt_column(self) -> crate::entities::inbox_receipt::Column {
+        use crate::entities::inbox_receipt::Column;
+        match self {
+            Ack::Received => Column::ReceivedAt,
+            Ack::Displayed => Column::DisplayedAt,
+            Ack::Read => Column::ReadAt,
+            Ack::Archived => Column::ArchivedAt,
+        }
+    }
+
     fn column(self) -> inbox_item::Column {
         match self {
             Ack::Received => inbox_item::Column::ReceivedAt,
@@ -368,30 +403,55 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let txn = crate::db::begin_write(db).await?;
-    let item = inbox_item::Entity::find_by_id(item_id)
+    let personal = inbox_item::Entity::find_by_id(item_id)
         .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
         .filter(inbox_item::Column::RecalledAt.is_null())
         .one(&txn)
-        .await?
-        .ok_or(Error::NotFound {
-            entity: "inbox item",
-        })?;
-    let changed = inbox_item::Entity::update_many()
-        .col_expr(ack.column(), Expr::value(now))
-        .filter(inbox_item::Column::Id.eq(item_id))
-        .filter(ack.column().is_null())
-        .exec(&txn)
-        .await?
-        .rows_affected
-        == 1;
+        .await?;
+    // (recorded now, was unread before, the delivery it logs to)
+    let (changed, was_unread, delivery_id) = match personal {
+        Some(item) => {
+            let changed = inbox_item::Entity::update_many()
+                .col_expr(ack.column(), Expr::value(now))
+                .filter(inbox_item::Column::Id.eq(item_id))
+                .filter(ack.column().is_null())
+                .exec(&txn)
+                .await?
+                .rows_affected
+                == 1;
+            let was_unread = item.read_at.is_none() && item.archived_at.is_none();
+            (changed, was_unread, item.delivery_id)
+        }
+        None => {
+            let (item, message_id) = super::shared::find(&txn, subscriber_id, item_id)
+                .await?
+                .ok_or(Error::NotFound {
+                    entity: "inbox item",
+                })?;
+            let changed = super::shared::record_receipt(
+                &txn,
+                subscriber_id,
+                item_id,
+                ack.receipt_column(),
+                now,
+            )
+            .await?;
+            let was_unread = item.read_at.is_none() && item.archived_at.is_none();
+            let delivery_id = if changed {
+                inbox_delivery(&txn, message_id, subscriber_id).await?
+            } else {
+                None
+            };
+            (changed, was_unread, delivery_id)
+        }
+    };
     if changed {
-        let was_unread = item.read_at.is_none() && item.archived_at.is_none();
         let leaves_unread = matches!(ack, Ack::Read | Ack::Archived) && was_unread;
         if leaves_unread || ack == Ack::Archived {
             let delta = if leaves_unread { -1 } else { 0 };
             bump(&txn, &[(subscriber_id, delta)].into_iter().collect()).await?;
         }
-        let message_id = match item.delivery_id {
+        let message_id = match delivery_id {
             Some(delivery_id) => log_ack(&txn, delivery_id, ack, now).await?,
             None => None,
         };
@@ -435,10 +495,13 @@ where
         .exec(&txn)
         .await?
         .rows_affected;
+    let shared_messages = super::shared::mark_all_read(&txn, subscriber_id, now).await?;
+    let read = read + shared_messages.len() as u64;
     if read > 0 {
         let delta = -i64::try_from(read).unwrap_or(i64::MAX);
         bump(&txn, &[(subscriber_id, delta)].into_iter().collect()).await?;
-        let messages = messages_of(&txn, unread_deliveries).await?;
+        let mut messages = messages_of(&txn, unread_deliveries).await?;
+        messages.extend(shared_messages);
         let occurred = acked(EventType::Read, subscriber_id, messages);
         crate::events::outbox::emit(&txn, &occurred, now).await?;
     }
@@ -490,6 +553,25 @@ fn acked(
         .collect()
 }
 
+/// The inbox delivery of a message to a subscriber (a shared item's recipient), while
+/// the log keeps it.
+async fn inbox_delivery(
+    txn: &impl ConnectionTrait,
+    message_id: i64,
+    subscriber_id: i64,
+) -> Result<Option<i64>> {
+    use crate::entities::delivery;
+    Ok(delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Id)
+        .filter(delivery::Column::MessageId.eq(message_id))
+        .filter(delivery::Column::SubscriberId.eq(subscriber_id))
+        .filter(delivery::Column::Channel.eq(crate::channel::ChannelKind::Inbox.as_str()))
+        .into_tuple()
+        .one(txn)
+        .await?)
+}
+
 /// The delivery log keeps what the client reported, beside the attempts.
 /// Returns the delivery's message, when the log still has it.
 async fn log_ack(
@@ -527,20 +609,24 @@ pub async fn recalled_since(
     subscriber_id: i64,
     since: DateTime<Utc>,
 ) -> Result<Vec<i64>> {
-    Ok(inbox_item::Entity::find()
+    let mut ids: Vec<i64> = inbox_item::Entity::find()
         .select_only()
         .column(inbox_item::Column::Id)
         .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
         .filter(inbox_item::Column::RecalledAt.gte(since))
-        .order_by_asc(inbox_item::Column::Id)
         .into_tuple()
         .all(conn)
-        .await?)
+        .await?;
+    ids.extend(super::shared::recalled_since(conn, subscriber_id, since).await?);
+    ids.sort_unstable();
+    Ok(ids)
 }
 
-/// The subscriber's newest item id (0 before the first): where a new stream starts.
+/// The subscriber's newest item id, personal or shared (0 before the first): where a
+/// new stream starts.
 pub async fn latest_id(conn: &impl ConnectionTrait, subscriber_id: i64) -> Result<i64> {
-    Ok(inbox_item::Entity::find()
+    let shared = super::shared::latest_id(conn, subscriber_id).await?;
+    let personal = inbox_item::Entity::find()
         .select_only()
         .column_as(inbox_item::Column::Id.max(), "latest")
         .filter(inbox_item::Column::SubscriberId.eq(subscriber_id))
@@ -548,5 +634,6 @@ pub async fn latest_id(conn: &impl ConnectionTrait, subscriber_id: i64) -> Resul
         .one(conn)
         .await?
         .flatten()
-        .unwrap_or(0))
+        .unwrap_or(0);
+    Ok(std::cmp::max(personal, shared))
 }

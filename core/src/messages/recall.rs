@@ -126,7 +126,13 @@ where
     let mut beyond_reach = by_channel(&txn, id, &[DeliveryStatus::Delivered]).await?;
     beyond_reach.remove(ChannelKind::Inbox.as_str());
 
-    let withdrawn = tombstone(&txn, id, now).await?;
+    let mut withdrawn = tombstone(&txn, id, now).await?;
+    let shared = crate::inbox::shared::withdraw(&txn, id, now).await?;
+    withdrawn.extend(shared.into_iter().map(|one| Withdrawn {
+        id: one.item_id,
+        subscriber_id: one.subscriber_id,
+        unread: one.unread,
+    }));
     let mut per_subscriber: BTreeMap<i64, (i64, Vec<i64>)> = BTreeMap::new();
     for item in &withdrawn {
         let entry = per_subscriber.entry(item.subscriber_id).or_default();

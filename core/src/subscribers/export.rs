@@ -35,7 +35,7 @@ pub async fn export(
 ) -> Result<Export> {
     let txn = crate::db::begin_write(conn).await?;
     let found = store::find(&txn, external_id).await?;
-    let inbox = inbox_item::Entity::find()
+    let mut inbox: Vec<InboxItem> = inbox_item::Entity::find()
         .filter(inbox_item::Column::SubscriberId.eq(found.id))
         .order_by_asc(inbox_item::Column::Id)
         .all(&txn)
@@ -43,6 +43,8 @@ pub async fn export(
         .into_iter()
         .map(InboxItem::from)
         .collect();
+    inbox.extend(crate::inbox::shared::all_of(&txn, found.id).await?);
+    inbox.sort_unstable_by_key(|item| item.id);
     let filter = DeliveryFilter {
         subscriber: Some(external_id.to_owned()),
         ..DeliveryFilter::default()

@@ -226,7 +226,9 @@ pub async fn delete(
             .flatten(),
     );
     crate::deliveries::erasure::anonymise(&txn, found.id, &identifiers, Utc::now()).await?;
-    // Endpoints, preferences and the inbox go with the row; the deliveries stay.
+    // Endpoints, preferences, the inbox and receipts go with the row; the deliveries
+    // stay. The bitmaps of shared items forget them here.
+    crate::inbox::shared::forget(&txn, found.id).await?;
     subscriber::Entity::delete_by_id(found.id)
         .exec(&txn)
         .await?;

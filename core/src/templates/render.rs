@@ -258,6 +258,8 @@ pub struct RenderedPush {
 pub struct CompiledContent {
     env: Environment<'static>,
     content: TemplateContent,
+    /// The inbox part reads nothing of the subscriber: it renders the same for all.
+    inbox_same_for_all: bool,
 }
 
 /// The variables of one recipient, borrowed from what the caller holds: a campaign
@@ -309,10 +311,23 @@ impl CompiledContent {
             env.add_template_owned(part.path.clone(), part.source.to_owned())
                 .map_err(|e| Error::invalid(format!("content.{}", part.path), describe(&e)))?;
         }
+        let inbox_same_for_all = content.parts().iter().all(|part| {
+            !part.path.starts_with("inbox.")
+                || env.get_template(&part.path).is_ok_and(|template| {
+                    !template.undeclared_variables(false).contains("subscriber")
+                })
+        });
         Ok(Self {
             env,
             content: content.clone(),
+            inbox_same_for_all,
         })
+    }
+
+    /// Whether the inbox part renders the same for every recipient of a message (it
+    /// reads no `subscriber` variable), so one item can be shared by them all.
+    pub fn inbox_same_for_all(&self) -> bool {
+        self.inbox_same_for_all
     }
 
     fn text(&self, path: &str, ctx: &minijinja::Value) -> Result<String, RenderError> {
@@ -538,6 +553,32 @@ mod tests {
         };
         let html = compiled.render(&ctx).unwrap().email.unwrap().html.unwrap();
         assert_eq!(html.len(), 500_000);
+    }
+
+    #[test]
+    fn an_inbox_part_reading_the_subscriber_is_not_shared() {
+        let inbox = |title: &str, link: &str| TemplateContent {
+            inbox: Some(InboxContent {
+                title: title.into(),
+                body: "{{ data.note }}".into(),
+                data: [("link".to_owned(), link.to_owned())].into(),
+            }),
+            email: Some(EmailContent {
+                subject: "Hi {{ subscriber.email }}".into(),
+                text: Some("x".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let same = CompiledContent::compile(&inbox("Sale", "/s/{{ data.id }}")).unwrap();
+        assert!(same.inbox_same_for_all(), "other channels may be personal");
+        for (title, link) in [
+            ("Hi {{ subscriber.external_id }}", "/s"),
+            ("Sale", "/u/{{ subscriber.attributes.plan }}"),
+        ] {
+            let personal = CompiledContent::compile(&inbox(title, link)).unwrap();
+            assert!(!personal.inbox_same_for_all(), "{title} {link}");
+        }
     }
 
     #[test]

@@ -1,0 +1,213 @@
+//! A broadcast stored once (ADR 0003): an inbox message whose content reads nothing of
+//! the subscriber, sent to many, is one shared item; each recipient reads, archives,
+//! resumes and exports it as their own, and what one does leaves the others alone.
+
+use chrono::Utc;
+use herald_core::access::Role;
+use herald_core::entities::{inbox_item, inbox_receipt, inbox_share};
+use reqwest::Method;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::inbox_stream::{EventReader, app_with, subscriber_id, token};
+
+fn token_for(external_id: &str) -> String {
+    token(external_id, Utc::now().timestamp() + 600)
+}
+
+async fn inbox_of(app: &TestApp, external_id: &str) -> Value {
+    app.anonymous()
+        .get(app.url("/v1/inbox"))
+        .bearer_auth(token_for(external_id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn as_subscriber(app: &TestApp, external_id: &str, path: &str) -> Value {
+    let answer = app
+        .anonymous()
+        .post(app.url(path))
+        .bearer_auth(token_for(external_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200, "{path}");
+    answer.json().await.unwrap()
+}
+
+async fn send(app: &TestApp, key: &str, body: Value) -> i64 {
+    let answer = app
+        .anonymous()
+        .post(app.url("/v1/messages"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 202);
+    answer.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+fn ids(inbox: &Value) -> Vec<i64> {
+    inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_broadcast_is_stored_once_and_each_recipient_keeps_their_own_state() {
+    let app = app_with(&["ana", "ben", "cy", "dee"]).await;
+    let key = app.api_key(&["messages:send"]).await;
+    let before = send(
+        &app,
+        &key,
+        json!({ "recipients": ["ana"], "channels": ["inbox"], "category": "news",
+        "content": { "inbox": { "title": "Just for you" } } }),
+    )
+    .await;
+    assert!(before > 0);
+    let ana_first = ids(&inbox_of(&app, "ana").await)[0];
+    let mut ana_resumed = EventReader::open(&app, &token_for("ana"), Some(ana_first)).await;
+
+    send(
+        &app,
+        &key,
+        json!({ "recipients": ["ana", "ben", "cy"], "channels": ["inbox"], "category": "news",
+        "content": { "inbox": { "title": "Sale", "body": "Everything half price",
+        "data": { "link": "/sale" } } } }),
+    )
+    .await;
+    let shared: Vec<inbox_item::Model> = inbox_item::Entity::find()
+        .filter(inbox_item::Column::SubscriberId.is_null())
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(shared.len(), 1, "one item for three recipients");
+    let item = shared[0].id;
+    // A personalised message to several stays one item each.
+    send(
+        &app,
+        &key,
+        json!({ "recipients": ["ben", "cy"], "channels": ["inbox"], "category": "news",
+        "content": { "inbox": { "title": "Hi {{ subscriber.external_id }}" } } }),
+    )
+    .await;
+    let personal = inbox_item::Entity::find()
+        .filter(inbox_item::Column::SubscriberId.is_not_null())
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        personal.len(),
+        3,
+        "ana's first item, then ben's and cy's own"
+    );
+
+    // Every recipient lists it as theirs, unread; dee was not meant for it.
+    for who in ["ana", "ben", "cy"] {
+        let inbox = inbox_of(&app, who).await;
+        assert!(ids(&inbox).contains(&item), "{who}: {inbox}");
+        let mine = inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == item)
+            .unwrap();
+        assert_eq!(mine["title"], "Sale");
+        assert_eq!(mine["data"]["link"], "/sale");
+        assert!(mine["read_at"].is_null());
+    }
+    assert_eq!(inbox_of(&app, "ana").await["unread"]["count"], 2);
+    assert_eq!(inbox_of(&app, "dee").await["items"], json!([]));
+    let foreign = app
+        .anonymous()
+        .post(app.url(&format!("/v1/inbox/{item}/read")))
+        .bearer_auth(token_for("dee"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status().as_u16(), 404, "not dee's to read");
+
+    // A stream resumed before it gets it from the database, with its id.
+    assert_eq!(ana_resumed.next_message().await, item);
+
+    // Ana reads it: her pair moves, ben's and cy's stay.
+    let ana = as_subscriber(&app, "ana", &format!("/v1/inbox/{item}/read")).await;
+    assert_eq!(ana["count"], 1);
+    let again = as_subscriber(&app, "ana", &format!("/v1/inbox/{item}/read")).await;
+    assert_eq!(again, ana, "reading twice changes nothing");
+    let listed = inbox_of(&app, "ana").await;
+    let mine = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == item)
+        .unwrap();
+    assert!(mine["read_at"].is_string(), "{listed}");
+    let ben = inbox_of(&app, "ben").await;
+    assert_eq!(ben["unread"]["count"], 2);
+    assert!(
+        ben["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["read_at"].is_null())
+    );
+    let logged = herald_core::entities::delivery_attempt::Entity::find()
+        .filter(herald_core::entities::delivery_attempt::Column::Outcome.eq("read"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 1, "ana's read reached her delivery's log");
+
+    // Ben archives it: it leaves his list only.
+    let ben_after = as_subscriber(&app, "ben", &format!("/v1/inbox/{item}/archive")).await;
+    assert_eq!(ben_after["count"], 1);
+    assert!(!ids(&inbox_of(&app, "ben").await).contains(&item));
+    assert!(ids(&inbox_of(&app, "cy").await).contains(&item));
+
+    // Cy reads everything: the shared item and her own.
+    let cy = as_subscriber(&app, "cy", "/v1/inbox/read-all").await;
+    assert_eq!(cy["count"], 0);
+    let receipts = inbox_receipt::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(receipts.len(), 3, "one receipt per recipient who acted");
+
+    // Ana's export holds it; deleting cy forgets she was meant for it.
+    let admin = app.operator(Role::Admin).await;
+    let export = admin
+        .ok(Method::GET, "/v1/subscribers/ana/export", &Value::Null)
+        .await;
+    let exported: Vec<i64> = export["inbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(exported, vec![ana_first, item]);
+    let cy_id = subscriber_id(&app, "cy").await;
+    admin
+        .ok(Method::DELETE, "/v1/subscribers/cy", &Value::Null)
+        .await;
+    let shares = inbox_share::Entity::find().all(&app.db).await.unwrap();
+    let still: Vec<i64> = shares
+        .iter()
+        .filter(|share| share.block == cy_id.div_euclid(64))
+        .filter(|share| share.bits & (1_i64 << cy_id.rem_euclid(64)) != 0)
+        .map(|share| share.item_id)
+        .collect();
+    assert_eq!(still, Vec::<i64>::new(), "cy's bit is cleared");
+    assert!(
+        ids(&inbox_of(&app, "ana").await).contains(&item),
+        "ana keeps it"
+    );
+}
