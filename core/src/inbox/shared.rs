@@ -26,8 +26,8 @@ use crate::error::Result;
 /// Subscriber ids per bitmap row.
 const BLOCK: i64 = 64;
 
-/// Bitmap rows written per statement.
-const SHARES_PER_STATEMENT: usize = 1_000;
+/// Bitmap or receipt rows written per statement.
+const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// The bitmap row and bit of a subscriber id.
 pub(crate) fn block_of(subscriber_id: i64) -> (i64, i64) {
@@ -117,7 +117,7 @@ pub(crate) async fn store(
             bits: Set(bits),
         })
         .collect();
-    for chunk in shares.chunks(SHARES_PER_STATEMENT) {
+    for chunk in shares.chunks(ROWS_PER_STATEMENT) {
         inbox_share::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(txn)
             .await?;
@@ -316,33 +316,53 @@ pub(crate) async fn record_receipt(
         == 1)
 }
 
-/// Marks every unread shared item of the subscriber read; returns the messages of the
-/// items it marked.
+/// Marks every unread shared item of the subscriber read; returns how many it marked
+/// and their messages.
 pub(crate) async fn mark_all_read(
     txn: &impl ConnectionTrait,
     subscriber_id: i64,
     now: DateTime<Utc>,
-) -> Result<Vec<i64>> {
+) -> Result<(u64, Vec<i64>)> {
     let mut query = seen_by(subscriber_id);
     query
         .and_where(Expr::col((inbox_item::Entity, inbox_item::Column::RecalledAt)).is_null())
         .and_where(Expr::col((inbox_receipt::Entity, inbox_receipt::Column::ReadAt)).is_null())
         .and_where(Expr::col((inbox_receipt::Entity, inbox_receipt::Column::ArchivedAt)).is_null());
     let unread = rows(txn, &query).await?;
-    for row in &unread {
-        record_receipt(
-            txn,
-            subscriber_id,
-            row.id,
-            inbox_receipt::Column::ReadAt,
-            now,
-        )
-        .await?;
+    let receipts: Vec<inbox_receipt::ActiveModel> = unread
+        .iter()
+        .map(|row| inbox_receipt::ActiveModel {
+            subscriber_id: Set(subscriber_id),
+            item_id: Set(row.id),
+            received_at: Set(None),
+            displayed_at: Set(None),
+            read_at: Set(Some(now)),
+            archived_at: Set(None),
+        })
+        .collect();
+    // Counted by what the statements changed: an item read meanwhile is not read twice.
+    let mut marked = 0;
+    for chunk in receipts.chunks(ROWS_PER_STATEMENT) {
+        marked += inbox_receipt::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    inbox_receipt::Column::SubscriberId,
+                    inbox_receipt::Column::ItemId,
+                ])
+                .update_column(inbox_receipt::Column::ReadAt)
+                .action_and_where(
+                    Expr::col((inbox_receipt::Entity, inbox_receipt::Column::ReadAt)).is_null(),
+                )
+                .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
     }
-    Ok(unread
+    let messages = unread
         .into_iter()
         .map(|row| row.message_id.unwrap_or_default())
-        .collect())
+        .collect();
+    Ok((marked, messages))
 }
 
 /// Ids of the subscriber's shared items recalled at or after `since`.

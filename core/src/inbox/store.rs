@@ -495,8 +495,9 @@ where
         .exec(&txn)
         .await?
         .rows_affected;
-    let shared_messages = super::shared::mark_all_read(&txn, subscriber_id, now).await?;
-    let read = read + shared_messages.len() as u64;
+    let (shared_read, shared_messages) =
+        super::shared::mark_all_read(&txn, subscriber_id, now).await?;
+    let read = read + shared_read;
     if read > 0 {
         let delta = -i64::try_from(read).unwrap_or(i64::MAX);
         bump(&txn, &[(subscriber_id, delta)].into_iter().collect()).await?;
