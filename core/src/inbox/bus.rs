@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
-use super::store::{InboxItem, Stored, Unread};
+use super::Announced;
+use super::store::{Stored, Unread};
 
 /// What changed in a subscriber's inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +32,7 @@ pub enum Signal {
     Items {
         unread: Unread,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        items: Option<Arc<[InboxItem]>>,
+        items: Option<Arc<[Announced]>>,
     },
     /// Items were read or archived (no ids: all were read).
     Read { ids: Vec<i64>, unread: Unread },
@@ -143,10 +144,10 @@ impl Bus {
     }
 
     /// One `Items` signal per subscriber that got new items (`stored` is in id order,
-    /// as `store_batch` returns it). Subscribers whose one new item is a shared one
-    /// share one copy of it.
+    /// as `store_batch` returns it). The items are shared, not copied: a shared item
+    /// reaches all its recipients' connections as one allocation.
     pub fn stored(&self, stored: &[Stored]) {
-        let mut by_subscriber: HashMap<i64, (Unread, Vec<&Arc<InboxItem>>)> = HashMap::new();
+        let mut by_subscriber: HashMap<i64, (Unread, Vec<Announced>)> = HashMap::new();
         for one in stored {
             let (unread, items) = by_subscriber
                 .entry(one.subscriber_id)
@@ -156,22 +157,14 @@ impl Bus {
             if one.unread.version > unread.version {
                 *unread = one.unread;
             }
-            items.push(&one.item);
+            items.push(one.item.clone());
         }
-        let mut shared: HashMap<i64, Arc<[InboxItem]>> = HashMap::new();
         for (subscriber, (unread, items)) in by_subscriber {
-            let items: Arc<[InboxItem]> = match items.as_slice() {
-                [one] => shared
-                    .entry(one.id)
-                    .or_insert_with(|| Arc::from([InboxItem::clone(one)]))
-                    .clone(),
-                _ => items.iter().map(|item| InboxItem::clone(item)).collect(),
-            };
             self.publish(
                 subscriber,
                 Signal::Items {
                     unread,
-                    items: Some(items),
+                    items: Some(Arc::from(items)),
                 },
             );
         }

@@ -3,6 +3,7 @@
 //! displayed, read, archived) written to the delivery log.
 
 pub mod actions;
+pub mod announced;
 pub mod bus;
 pub mod deliver;
 pub mod relay;
@@ -11,5 +12,6 @@ pub mod store;
 pub mod tokens;
 
 pub use actions::{Action, act_now};
+pub use announced::Announced;
 pub use bus::{Bus, Signal};
 pub use store::{Ack, InboxItem, NewItem, Page, Stored, Unread};

@@ -10,7 +10,6 @@
 //! id, so each subscriber's ids still grow in commit order.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Order, Query, SelectStatement};
@@ -122,7 +121,7 @@ pub(crate) async fn store(
             .exec_without_returning(txn)
             .await?;
     }
-    let item = Arc::new(InboxItem::from(model));
+    let item = super::Announced::new(InboxItem::from(model));
     Ok(recipients
         .iter()
         .map(|subscriber_id| Stored {

@@ -74,7 +74,7 @@ pub struct Unread {
 pub struct Stored {
     pub subscriber_id: i64,
     /// Shared by every recipient of a shared item.
-    pub item: std::sync::Arc<InboxItem>,
+    pub item: super::Announced,
     pub unread: Unread,
 }
 
@@ -208,7 +208,7 @@ pub(crate) async fn store_new(
             Stored {
                 subscriber_id,
                 unread: states.get(&subscriber_id).copied().unwrap_or_default(),
-                item: std::sync::Arc::new(model.into()),
+                item: InboxItem::from(model).into(),
             }
         })
         .collect())

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use herald_core::ErrorCode;
 use herald_core::inbox::store::{self, latest_id};
-use herald_core::inbox::{InboxItem, Page, Signal, Unread};
+use herald_core::inbox::{Announced, Page, Signal, Unread};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -31,8 +31,9 @@ const REPLAY_PAGE: u64 = 200;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Update {
-    /// A new item; its id is the resume cursor.
-    Message { id: i64, item: InboxItem },
+    /// A new item; its id is the resume cursor. Shared with every connection the item
+    /// reaches, its JSON encoded once.
+    Message { id: i64, item: Announced },
     /// The unread pair: keep the one with the highest version.
     Unread { count: i64, version: i64 },
     /// Read or archived elsewhere (no ids: everything was read).
@@ -242,8 +243,10 @@ impl Feed {
             let full = items.len() as u64 == REPLAY_PAGE;
             for item in items {
                 self.after = item.id;
-                self.pending
-                    .push_back(Update::Message { id: item.id, item });
+                self.pending.push_back(Update::Message {
+                    id: item.id,
+                    item: item.into(),
+                });
             }
             if !full {
                 break;

@@ -67,7 +67,7 @@ fn event_of(update: &Update) -> Event {
         Update::Message { id, item } => Event::default()
             .event("message")
             .id(id.to_string())
-            .data(serde_json::to_string(item).unwrap_or_default()),
+            .data(item.json()),
         Update::Unread { count, version } => Event::default().event("unread").data(data(
             serde_json::json!({ "count": count, "version": version }),
         )),

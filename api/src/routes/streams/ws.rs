@@ -11,7 +11,7 @@ use herald_core::inbox::{Action, act_now};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::feed::{End, Feed};
+use super::feed::{End, Feed, Update};
 use crate::auth::SubscriberCaller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ValidQuery;
@@ -136,7 +136,7 @@ async fn connection(
                 // unread pair that follows it, a page of replayed items).
                 let mut update = Some(update);
                 while let Some(next) = update.take().or_else(|| feed.next_queued()) {
-                    let text = serde_json::to_string(&next).unwrap_or_default();
+                    let text = frame_of(&next);
                     if sink.feed(Message::Text(text.into())).await.is_err() {
                         return;
                     }
@@ -167,6 +167,16 @@ async fn connection(
                 answered = false;
             }
         }
+    }
+}
+
+/// An update as a text frame; an item's JSON is the one every connection shares.
+fn frame_of(update: &Update) -> String {
+    match update {
+        Update::Message { id, item } => {
+            format!(r#"{{"event":"message","id":{id},"item":{}}}"#, item.json())
+        }
+        other => serde_json::to_string(other).unwrap_or_default(),
     }
 }
 
@@ -207,4 +217,33 @@ async fn handle(
 
 fn error_frame(message: &str) -> String {
     serde_json::json!({ "event": "error", "message": message }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use herald_core::inbox::InboxItem;
+
+    use super::*;
+
+    #[test]
+    fn a_message_frame_built_from_the_shared_encoding_is_the_update_serialised() {
+        let item = InboxItem {
+            id: 3,
+            category: "news".to_owned(),
+            title: "Sale".to_owned(),
+            body: "Half \"price\"".to_owned(),
+            data: serde_json::json!({ "link": "/sale" }),
+            created_at: chrono::Utc::now(),
+            read_at: None,
+            archived_at: None,
+            recalled_at: None,
+        };
+        let update = Update::Message {
+            id: 3,
+            item: item.into(),
+        };
+        let framed: serde_json::Value = serde_json::from_str(&frame_of(&update)).unwrap();
+        assert_eq!(framed, serde_json::to_value(&update).unwrap());
+        assert_eq!(framed["event"], "message");
+    }
 }

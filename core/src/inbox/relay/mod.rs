@@ -173,7 +173,7 @@ mod tests {
             count: id,
             version: id,
         };
-        let items = Some(Arc::from(vec![item(id, body)]));
+        let items = Some(Arc::from(vec![item(id, body).into()]));
         (id, Signal::Items { unread, items })
     }
 
