@@ -28,10 +28,18 @@ pub async fn insert_all<A>(
 where
     A: ActiveModelTrait + Send,
 {
-    for statement in statements(conn, rows, skip_conflicts_on, false)? {
+    for statement in statements(conn, rows, skip_conflicts_on, Returning::Nothing)? {
         conn.execute_raw(statement).await?;
     }
     Ok(())
+}
+
+/// What an insert answers about the rows it inserted.
+#[derive(Clone, Copy)]
+enum Returning<'a, C> {
+    Nothing,
+    All,
+    Columns(&'a [C]),
 }
 
 /// [`insert_all`], answering the rows it inserted (not the skipped ones), in no
@@ -45,7 +53,7 @@ where
     A: ActiveModelTrait + Send,
 {
     let mut inserted = Vec::with_capacity(rows.len());
-    for statement in statements(conn, rows, skip_conflicts_on, true)? {
+    for statement in statements(conn, rows, skip_conflicts_on, Returning::All)? {
         inserted.extend(
             <A::Entity as EntityTrait>::Model::find_by_statement(statement)
                 .all(conn)
@@ -55,11 +63,31 @@ where
     Ok(inserted)
 }
 
+/// [`insert_all_returning`], answering only `columns` of the rows it inserted, as `R`:
+/// a wide row read back whole costs more than writing it.
+pub async fn insert_all_returning_columns<A, R>(
+    conn: &impl ConnectionTrait,
+    rows: Vec<A>,
+    skip_conflicts_on: &[<A::Entity as EntityTrait>::Column],
+    columns: &[<A::Entity as EntityTrait>::Column],
+) -> Result<Vec<R>>
+where
+    A: ActiveModelTrait + Send,
+    R: FromQueryResult,
+{
+    let mut inserted = Vec::with_capacity(rows.len());
+    let returning = Returning::Columns(columns);
+    for statement in statements(conn, rows, skip_conflicts_on, returning)? {
+        inserted.extend(R::find_by_statement(statement).all(conn).await?);
+    }
+    Ok(inserted)
+}
+
 fn statements<A>(
     conn: &impl ConnectionTrait,
     mut rows: Vec<A>,
     skip_conflicts_on: &[<A::Entity as EntityTrait>::Column],
-    returning: bool,
+    returning: Returning<'_, <A::Entity as EntityTrait>::Column>,
 ) -> Result<Vec<Statement>>
 where
     A: ActiveModelTrait + Send,
@@ -81,8 +109,16 @@ where
                     .to_owned(),
             );
         }
-        if returning {
-            insert.returning_all();
+        match returning {
+            Returning::Nothing => {}
+            Returning::All => {
+                insert.returning_all();
+            }
+            Returning::Columns(columns) => {
+                insert.returning(
+                    sea_orm::sea_query::Query::returning().columns(columns.iter().copied()),
+                );
+            }
         }
         statements.push(conn.get_database_backend().build(&insert));
     }
@@ -93,7 +129,7 @@ fn as_json<A>(
     conn: &impl ConnectionTrait,
     rows: &[A],
     skip_conflicts_on: &[<A::Entity as EntityTrait>::Column],
-    returning: bool,
+    returning: Returning<'_, <A::Entity as EntityTrait>::Column>,
 ) -> Result<Statement>
 where
     A: ActiveModelTrait,
@@ -141,7 +177,14 @@ where
         let keys: Vec<String> = skip_conflicts_on.iter().map(quoted).collect();
         format!(" ON CONFLICT ({}) DO NOTHING", keys.join(", "))
     };
-    let returning = if returning { " RETURNING *" } else { "" };
+    let returning = match returning {
+        Returning::Nothing => String::new(),
+        Returning::All => " RETURNING *".to_owned(),
+        Returning::Columns(columns) => {
+            let names: Vec<String> = columns.iter().map(quoted).collect();
+            format!(" RETURNING {}", names.join(", "))
+        }
+    };
     let sql = format!(
         "INSERT INTO \"{table}\" ({names}) SELECT {names} FROM json_to_recordset($1::json) AS r({}){conflict}{returning}",
         definitions.join(", "),

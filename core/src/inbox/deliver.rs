@@ -16,7 +16,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
 use super::shared::SharedItem;
 use super::store::{NewItem, Stored, store_new};
-use crate::bulk::insert_all_returning;
+use crate::bulk::insert_all_returning_columns;
 use crate::channel::ChannelKind;
 use crate::deliveries::page::held_change;
 use crate::deliveries::plan::{DELIVERY_KEY, insert_deliveries, new_row, release_slots};
@@ -69,6 +69,22 @@ pub struct Planned<'a> {
 pub struct InboxSend {
     pub message_id: i64,
     pub subscriber_id: i64,
+}
+
+/// What [`store_now`] reads back of a delivery it wrote.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Written {
+    id: i64,
+    message_id: i64,
+    subscriber_id: i64,
+}
+
+impl Written {
+    const COLUMNS: [delivery::Column; 3] = [
+        delivery::Column::Id,
+        delivery::Column::MessageId,
+        delivery::Column::SubscriberId,
+    ];
 }
 
 /// What [`store_now`] did.
@@ -182,7 +198,8 @@ pub async fn store_now(
         })
         .collect();
     // Only rows this call inserted come back: a delivery written before stores nothing.
-    let written = insert_all_returning(txn, delivered, &DELIVERY_KEY).await?;
+    let written: Vec<Written> =
+        insert_all_returning_columns(txn, delivered, &DELIVERY_KEY, &Written::COLUMNS).await?;
     let deliveries = (written.len() + unstored.len()) as u64;
     let mut fresh: Vec<NewItem> = Vec::new();
     let mut sharing: HashMap<i64, (SharedItem, Vec<i64>)> = HashMap::new();
