@@ -211,3 +211,45 @@ async fn a_broadcast_is_stored_once_and_each_recipient_keeps_their_own_state() {
         "ana keeps it"
     );
 }
+
+/// A recipient reading an item while its message is recalled (shared items and personal
+/// ones, turn about): whichever commits first, the other sees it, and the unread count
+/// stays the number of unread items.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_while_a_broadcast_is_recalled_keeps_the_unread_count_exact() {
+    let app = app_with(&["ana", "ben"]).await;
+    let key = app.api_key(&["messages:send"]).await;
+    for round in 0..12 {
+        let message = send(
+            &app,
+            &key,
+            json!({ "recipients": ["ana", "ben"], "channels": ["inbox"], "category": "news",
+            "content": { "inbox": { "title": if round % 2 == 0 {
+                format!("Offer {round}")
+            } else {
+                format!("Offer {round} for {{{{ subscriber.external_id }}}}")
+            } } } }),
+        )
+        .await;
+        let item = ids(&inbox_of(&app, "ana").await)[0];
+        let read = app
+            .anonymous()
+            .post(app.url(&format!("/v1/inbox/{item}/read")))
+            .bearer_auth(token_for("ana"))
+            .send();
+        let recall = app
+            .anonymous()
+            .post(app.url(&format!("/v1/messages/{message}/recall")))
+            .bearer_auth(&key)
+            .send();
+        let (read, recall) = tokio::join!(read, recall);
+        let read = read.unwrap().status().as_u16();
+        assert!(read == 200 || read == 404, "read answered {read}");
+        assert_eq!(recall.unwrap().status().as_u16(), 200);
+    }
+    for who in ["ana", "ben"] {
+        let inbox = inbox_of(&app, who).await;
+        assert_eq!(inbox["items"], json!([]), "{who}: every offer was recalled");
+        assert_eq!(inbox["unread"]["count"], 0, "{who}: {inbox}");
+    }
+}

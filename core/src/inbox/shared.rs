@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, LockType, OnConflict, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
     FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
@@ -201,6 +201,15 @@ fn seen_by(subscriber_id: i64) -> SelectStatement {
         .to_owned()
 }
 
+/// Postgres: share-locks the items `query` finds until the transaction ends, so a
+/// recall (which tombstones them first) and an acknowledgement take turns, and each
+/// sees what the other did to the unread pair. SQLite serialises writers already.
+fn lock_items(conn: &impl ConnectionTrait, query: &mut SelectStatement) {
+    if crate::db::is_postgres(conn) {
+        query.lock_with_tables(LockType::Share, [inbox_item::Entity]);
+    }
+}
+
 async fn rows(conn: &impl ConnectionTrait, query: &SelectStatement) -> Result<Vec<SeenRow>> {
     let statement = conn.get_database_backend().build(query);
     Ok(SeenRow::find_by_statement(statement).all(conn).await?)
@@ -256,7 +265,8 @@ pub(crate) async fn latest_id(conn: &impl ConnectionTrait, subscriber_id: i64) -
 }
 
 /// A shared item meant for the subscriber and not recalled, with their receipt's
-/// read and archived times; `None` when it is not theirs.
+/// read and archived times; `None` when it is not theirs. Share-locked on Postgres
+/// (see [`lock_items`]): call it in the transaction that acknowledges it.
 pub(crate) async fn find(
     conn: &impl ConnectionTrait,
     subscriber_id: i64,
@@ -266,6 +276,7 @@ pub(crate) async fn find(
     query
         .and_where(Expr::col((inbox_share::Entity, inbox_share::Column::ItemId)).eq(item_id))
         .and_where(Expr::col((inbox_item::Entity, inbox_item::Column::RecalledAt)).is_null());
+    lock_items(conn, &mut query);
     Ok(rows(conn, &query).await?.into_iter().next().map(|row| {
         let message_id = row.message_id.unwrap_or_default();
         (InboxItem::from(row), message_id)
@@ -327,6 +338,7 @@ pub(crate) async fn mark_all_read(
         .and_where(Expr::col((inbox_item::Entity, inbox_item::Column::RecalledAt)).is_null())
         .and_where(Expr::col((inbox_receipt::Entity, inbox_receipt::Column::ReadAt)).is_null())
         .and_where(Expr::col((inbox_receipt::Entity, inbox_receipt::Column::ArchivedAt)).is_null());
+    lock_items(txn, &mut query);
     let unread = rows(txn, &query).await?;
     let receipts: Vec<inbox_receipt::ActiveModel> = unread
         .iter()

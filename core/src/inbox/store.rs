@@ -415,6 +415,9 @@ where
                 .col_expr(ack.column(), Expr::value(now))
                 .filter(inbox_item::Column::Id.eq(item_id))
                 .filter(ack.column().is_null())
+                // Checked again after waiting on a recall that tombstoned it: a
+                // recalled item has left the unread count already.
+                .filter(inbox_item::Column::RecalledAt.is_null())
                 .exec(&txn)
                 .await?
                 .rows_affected
