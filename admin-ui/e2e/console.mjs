@@ -431,6 +431,8 @@ try {
   await viewer.getByLabel("Subscriber").fill("u2");
   await viewer.getByRole("button", { name: "Apply" }).click();
   await viewer.getByText("Showing every delivery to subscriber").waitFor();
+  // The previous page's rows stay on screen until the filtered page arrives.
+  await viewer.getByRole("cell", { name: "u1", exact: true }).first().waitFor({ state: "detached" });
   await viewer.locator("tbody tr", { hasText: "webhook" }).getByRole("button", { name: "Trace" }).click();
   await viewer.locator(".trace-why").getByText("Attempts").waitFor();
   await viewer.locator(".attempts li").first().waitFor();
