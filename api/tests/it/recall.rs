@@ -11,11 +11,13 @@ use crate::helpers::receiver::{Answer, Receiver};
 use crate::helpers::{TestApp, error_of, webhook_channel};
 use crate::inbox_stream::{EventReader, app_with, frame, socket, token};
 
-fn token_for(external_id: &str) -> String {
+/// A product-signed token for `external_id`, valid for ten minutes.
+pub(crate) fn token_for(external_id: &str) -> String {
     token(external_id, Utc::now().timestamp() + 600)
 }
 
-async fn inbox_of(app: &TestApp, external_id: &str) -> Value {
+/// `GET /v1/inbox` as `external_id`.
+pub(crate) async fn inbox_of(app: &TestApp, external_id: &str) -> Value {
     app.anonymous()
         .get(app.url("/v1/inbox"))
         .bearer_auth(token_for(external_id))

@@ -2,7 +2,6 @@
 //! the subscriber, sent to many, is one shared item; each recipient reads, archives,
 //! resumes and exports it as their own, and what one does leaves the others alone.
 
-use chrono::Utc;
 use herald_core::access::Role;
 use herald_core::entities::{inbox_item, inbox_receipt, inbox_share};
 use reqwest::Method;
@@ -10,23 +9,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
-use crate::inbox_stream::{EventReader, app_with, subscriber_id, token};
-
-fn token_for(external_id: &str) -> String {
-    token(external_id, Utc::now().timestamp() + 600)
-}
-
-async fn inbox_of(app: &TestApp, external_id: &str) -> Value {
-    app.anonymous()
-        .get(app.url("/v1/inbox"))
-        .bearer_auth(token_for(external_id))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use crate::inbox_stream::{EventReader, app_with, subscriber_id};
+use crate::recall::{inbox_of, token_for};
 
 async fn as_subscriber(app: &TestApp, external_id: &str, path: &str) -> Value {
     let answer = app
