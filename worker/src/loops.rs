@@ -112,13 +112,15 @@ pub async fn run_loop(
         config: config.clone(),
         bus,
     });
+    // Each sender is a task of its own, so batches in flight spread over the runtime's
+    // threads instead of sharing the one that polls this function.
     let mut senders = Vec::new();
     for _ in 0..config.delivery.batches_in_flight {
-        senders.push(send_loop(
+        senders.push(tokio::spawn(send_loop(
             Arc::clone(&current),
             doorbell.clone(),
             stop.clone(),
-        ));
+        )));
     }
     let page_worker = {
         let run = pages.clone().run(
@@ -134,7 +136,11 @@ pub async fn run_loop(
         }
     };
     let senders = async move {
-        futures::future::join_all(senders).await;
+        for stopped in futures::future::join_all(senders).await {
+            if let Err(error) = stopped {
+                tracing::error!(%error, "a sender ended abnormally");
+            }
+        }
         tracing::info!("senders stopped");
     };
     let publishing = {

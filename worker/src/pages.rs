@@ -178,10 +178,11 @@ async fn run_page(
         .get()
         .await
         .ok_or("the channel instances could not be loaded")?;
-    match deliverer
-        .run_page(task.page_id, &id.to_string(), Utc::now())
-        .await?
-    {
+    // The page runs as a task of its own: the job queue's worker polls the pages in
+    // flight from one future, so they would otherwise share one thread.
+    let (page_id, task_id) = (task.page_id, id.to_string());
+    let ran = tokio::spawn(async move { deliverer.run_page(page_id, &task_id, Utc::now()).await });
+    match ran.await?? {
         Some(recorded) => tracing::debug!(page = task.page_id, ?recorded, "page done"),
         None => tracing::debug!(page = task.page_id, "page held by another task, or done"),
     }
