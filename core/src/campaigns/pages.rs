@@ -14,8 +14,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 
 use super::dispatch::{first_send_local_time, inbox_content, message_of, wait_for_local_time};
@@ -332,15 +332,12 @@ impl PageWork {
 /// Decides one page of a campaign and reserves the cap slots of what goes now (see
 /// [`crate::deliveries::page`]). A cancelled campaign's page decides nothing; a paused
 /// one's deliveries are written queued and wait for the campaign to resume.
-pub async fn prepare<C>(
-    db: &C,
+pub async fn prepare(
+    db: &DatabaseConnection,
     claimed: &Claimed,
     rules: &RulesCache,
     now: DateTime<Utc>,
-) -> Result<PageWork>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
+) -> Result<PageWork> {
     let page = &claimed.page;
     let message = message::Entity::find_by_id(page.message_id)
         .one(db)

@@ -287,7 +287,7 @@ fn refused(action: Action, status: Status) -> Error {
 }
 
 /// Ends a cancelled campaign's deliveries that have not started; those being sent finish.
-async fn cancel_deliveries(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<()> {
+pub(crate) async fn cancel_deliveries(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<()> {
     use crate::deliveries::DeliveryStatus;
     use crate::entities::{delivery, message};
     let of_campaign = sea_orm::sea_query::Query::select()

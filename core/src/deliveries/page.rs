@@ -84,10 +84,11 @@ pub struct Reserved {
 }
 
 /// Decides a page and reserves the slots of what goes now, in one write transaction.
-pub async fn reserve<C>(db: &C, input: PageInput<'_>) -> Result<Reserved>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
+/// On Postgres the rows of what does not go now (held back, deferred, waiting on a
+/// paused campaign) are copied in right after it: a page run again before they land
+/// decides those recipients again, as none of them has a delivery yet, and the slots of
+/// the waiting ones are found as its own.
+pub async fn reserve(db: &DatabaseConnection, input: PageInput<'_>) -> Result<Reserved> {
     let PageInput {
         rules,
         message,
@@ -214,7 +215,10 @@ where
     }
     insert_slots(&txn, slots).await?;
     make_room(&txn, rules, message, &displacing, now).await?;
-    insert_deliveries(&txn, rows).await?;
+    let copy_later = is_postgres(db);
+    if !copy_later {
+        insert_deliveries(&txn, std::mem::take(&mut rows)).await?;
+    }
     if let Some(content) = inbox {
         let planned = Planned { message, content };
         reserved.stored = store_now(&txn, &[planned], &inbox_sends, subscribers, keywords, now)
@@ -223,7 +227,51 @@ where
     }
     reserved.endpoints = devices.into_endpoints();
     txn.commit().await?;
+    if copy_later {
+        copy_deliveries(db, &rows).await?;
+        if let Some(id) = campaign_id {
+            end_if_cancelled_meanwhile(db, id, &rows).await?;
+        }
+    }
     Ok(reserved)
+}
+
+/// A cancel that landed between the page's commit and its copy ended the campaign's
+/// waiting deliveries without these: end them too.
+async fn end_if_cancelled_meanwhile(
+    db: &DatabaseConnection,
+    campaign_id: i64,
+    rows: &[delivery::ActiveModel],
+) -> Result<()> {
+    let waiting = rows.iter().any(|row| {
+        DeliveryStatus::parse(row.status.as_ref()).is_some_and(|status| !status.is_final())
+    });
+    if !waiting {
+        return Ok(());
+    }
+    let status: Option<String> = campaign::Entity::find_by_id(campaign_id)
+        .select_only()
+        .column(campaign::Column::Status)
+        .into_tuple()
+        .one(db)
+        .await?;
+    if status.as_deref() == Some(Status::Cancelled.as_str()) {
+        crate::campaigns::store::cancel_deliveries(db, campaign_id).await?;
+    }
+    Ok(())
+}
+
+/// Postgres: writes new delivery rows with one `COPY`, falling back to an insert that
+/// leaves rows written before as they are (a page run twice at once, after a takeover).
+async fn copy_deliveries(db: &DatabaseConnection, rows: &[delivery::ActiveModel]) -> Result<()> {
+    match copy_all(db, rows).await {
+        Ok(_) => Ok(()),
+        Err(Error::Conflict { .. }) => {
+            tracing::info!("some deliveries of the page were written before; skipping those");
+            insert_deliveries(db, rows.to_vec()).await
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// The (subscriber, channel, endpoint) of `ids` that already have a delivery of message
@@ -375,13 +423,8 @@ pub async fn record_first(
         EventType::DeadLettered,
     ];
     if is_postgres(db) && !interest.wants_any(&outcomes) {
-        match copy_all(db, &rows).await {
-            Ok(_) => return Ok(recorded),
-            Err(Error::Conflict { .. }) => {
-                tracing::info!("some deliveries of the batch were written before; skipping those");
-            }
-            Err(other) => return Err(other),
-        }
+        copy_deliveries(db, &rows).await?;
+        return Ok(recorded);
     }
     let txn = crate::db::begin_write(db).await?;
     limit_statement_time(&txn, QUEUE_STATEMENT_TIMEOUT).await?;
