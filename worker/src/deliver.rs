@@ -44,6 +44,7 @@ use herald_core::unsubscribe::LinkSigner;
 use crate::WorkerMetrics;
 use crate::pacing::{Lane, Pacer};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use tokio::task::JoinHandle;
 
 /// A channel instance deliveries go through.
 #[derive(Clone)]
@@ -321,19 +322,22 @@ impl Deliverer {
             usize::try_from(self.config.batch_size).unwrap_or(usize::MAX),
             RECORD_AT_LEAST_EVERY,
         ));
+        // A batch is written while the next one is sent, never more than one: sending
+        // does not stop for the write, and a crash repeats at most two batches.
         let mut recorded = Recorded::default();
+        let mut writing: Option<JoinHandle<herald_core::Result<Recorded>>> = None;
         while let Some(batch) = batches.next().await {
             let tried = Outcomes::of(batch);
             self.observe(&tried);
             let now = Utc::now().max(now);
-            recorded = add(
-                recorded,
-                record_first(&self.db, tried.attempts, &self.policy, now).await?,
-            );
-            recorded.held += record_held(&self.db, tried.held, now).await?;
-            recorded.paced += record_paced(&self.db, tried.paced, now).await?;
-            recorded.stopped += record_stopped(&self.db, tried.stopped, now).await?;
-            self.disable_dead(tried.dead_endpoints).await?;
+            if let Some(previous) = writing.take() {
+                recorded = add(recorded, written(previous).await?);
+            }
+            let write = record_batch(self.db.clone(), self.policy.clone(), tried, now);
+            writing = Some(tokio::spawn(write));
+        }
+        if let Some(last) = writing {
+            recorded = add(recorded, written(last).await?);
         }
         finish(&self.db, page.id, Utc::now()).await?;
         tracing::debug!(page = page.id, ?recorded, "page sent");
@@ -376,7 +380,7 @@ impl Deliverer {
         recorded.held = record_held(&self.db, held, now).await?;
         recorded.paced = record_paced(&self.db, tried.paced, now).await?;
         recorded.stopped = record_stopped(&self.db, tried.stopped, now).await?;
-        self.disable_dead(tried.dead_endpoints).await?;
+        disable_gone(&self.db, &tried.dead_endpoints).await?;
         tracing::debug!(?recorded, "batch sent");
         Ok(recorded)
     }
@@ -436,17 +440,6 @@ impl Deliverer {
             outcome,
         };
         Tried::Sent(attempt, endpoint)
-    }
-
-    async fn disable_dead(&self, endpoints: Vec<(i64, String)>) -> herald_core::Result<()> {
-        if !endpoints.is_empty() {
-            let disabled = disable_dead(&self.db, &endpoints).await?;
-            tracing::info!(
-                disabled,
-                "endpoints the provider reported gone were disabled"
-            );
-        }
-        Ok(())
     }
 
     async fn load_round(&self, claimed: &[delivery::Model]) -> herald_core::Result<Round> {
@@ -684,6 +677,47 @@ impl Deliverer {
 }
 
 /// Adds the counts of two rounds.
+/// Writes what a batch of sends did: each first attempt as its delivery, and the
+/// deliveries held back, paced or stopped before they went.
+async fn record_batch(
+    db: DatabaseConnection,
+    policy: RetryPolicy,
+    tried: Outcomes,
+    now: DateTime<Utc>,
+) -> herald_core::Result<Recorded> {
+    let mut recorded = record_first(&db, tried.attempts, &policy, now).await?;
+    recorded.held += record_held(&db, tried.held, now).await?;
+    recorded.paced += record_paced(&db, tried.paced, now).await?;
+    recorded.stopped += record_stopped(&db, tried.stopped, now).await?;
+    disable_gone(&db, &tried.dead_endpoints).await?;
+    Ok(recorded)
+}
+
+/// What a spawned [`record_batch`] answered.
+async fn written(
+    write: JoinHandle<herald_core::Result<Recorded>>,
+) -> herald_core::Result<Recorded> {
+    write.await.map_err(|error| {
+        tracing::error!(%error, "writing a batch of sends ended abnormally");
+        herald_core::Error::Internal("writing a batch of sends ended abnormally")
+    })?
+}
+
+/// Disables endpoints their providers reported gone.
+async fn disable_gone(
+    db: &DatabaseConnection,
+    endpoints: &[(i64, String)],
+) -> herald_core::Result<()> {
+    if !endpoints.is_empty() {
+        let disabled = disable_dead(db, endpoints).await?;
+        tracing::info!(
+            disabled,
+            "endpoints the provider reported gone were disabled"
+        );
+    }
+    Ok(())
+}
+
 fn add(a: Recorded, b: Recorded) -> Recorded {
     Recorded {
         delivered: a.delivered + b.delivered,

@@ -193,6 +193,19 @@ where
         if message.dispatched_at.is_none() {
             continue;
         }
+        let open_page = delivery_page::Entity::find()
+            .select_only()
+            .column(delivery_page::Column::Id)
+            .filter(delivery_page::Column::MessageId.eq(message.id))
+            .filter(delivery_page::Column::DoneAt.is_null())
+            .into_tuple::<i64>()
+            .one(db)
+            .await?;
+        // A page still open is the cheap answer while a campaign runs; the deliveries
+        // are looked at only once every page is done.
+        if open_page.is_some() {
+            continue;
+        }
         let unfinished = delivery::Entity::find()
             .select_only()
             .column(delivery::Column::Id)
@@ -208,15 +221,7 @@ where
             .into_tuple::<i64>()
             .one(db)
             .await?;
-        let open_page = delivery_page::Entity::find()
-            .select_only()
-            .column(delivery_page::Column::Id)
-            .filter(delivery_page::Column::MessageId.eq(message.id))
-            .filter(delivery_page::Column::DoneAt.is_null())
-            .into_tuple::<i64>()
-            .one(db)
-            .await?;
-        if unfinished.is_none() && open_page.is_none() {
+        if unfinished.is_none() {
             match store::transition(db, &worker(), model.id, Action::Complete, "").await {
                 Ok(_) => completed.push(model.id),
                 Err(Error::Conflict { .. }) => {}
