@@ -7,6 +7,7 @@
 //! campaign) are stored by the worker's senders when their time comes, with
 //! [`item_for`].
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -117,7 +118,9 @@ pub async fn store_now(
     let shared = shared_messages(planned, sends);
     // A shared message's item, rendered for its first recipient: the same for all.
     let mut rendered_once: HashMap<i64, std::result::Result<NewItem, Stop>> = HashMap::new();
-    let mut items: HashMap<(i64, i64), NewItem> = HashMap::with_capacity(sends.len());
+    // The personal items by (message, subscriber), and every send that has an item.
+    let mut items: HashMap<(i64, i64), NewItem> = HashMap::new();
+    let mut ready: HashSet<(i64, i64)> = HashSet::with_capacity(sends.len());
     let mut unstored = Vec::new();
     let mut held = Vec::new();
     for send in sends {
@@ -133,20 +136,26 @@ pub async fn store_now(
             subscribers.get(&send.subscriber_id),
         ) {
             // The delivery id is known once the row is written.
-            (Some(planned), Some(subscriber)) if shared.contains(&send.message_id) => rendered_once
-                .entry(send.message_id)
-                .or_insert_with(|| {
+            (Some(planned), Some(subscriber)) if shared.contains(&send.message_id) => {
+                match rendered_once.entry(send.message_id).or_insert_with(|| {
                     item_for(0, planned.message, planned.content, subscriber, keywords)
-                })
-                .clone(),
+                }) {
+                    Ok(_) => Ok(None),
+                    Err(stop) => Err(stop.clone()),
+                }
+            }
             (Some(planned), Some(subscriber)) => {
-                item_for(0, planned.message, planned.content, subscriber, keywords)
+                item_for(0, planned.message, planned.content, subscriber, keywords).map(Some)
             }
             _ => Err(DeliveryOutcome::permanent("the message or subscriber was not loaded").into()),
         };
         match rendered {
-            Ok(item) => {
-                items.insert((send.message_id, send.subscriber_id), item);
+            Ok(personal) => {
+                let key = (send.message_id, send.subscriber_id);
+                ready.insert(key);
+                if let Some(item) = personal {
+                    items.insert(key, item);
+                }
             }
             Err(Stop::Failed(outcome)) => {
                 let reason = match outcome {
@@ -181,7 +190,7 @@ pub async fn store_now(
     let millis = i32::try_from(clock.elapsed().as_millis()).unwrap_or(i32::MAX);
     let delivered: Vec<delivery::ActiveModel> = sends
         .iter()
-        .filter(|send| items.contains_key(&(send.message_id, send.subscriber_id)))
+        .filter(|send| ready.contains(&(send.message_id, send.subscriber_id)))
         .map(|send| delivery::ActiveModel {
             status: Set(DeliveryStatus::Delivered.as_str().to_owned()),
             attempts: Set(1),
@@ -204,19 +213,24 @@ pub async fn store_now(
     let mut fresh: Vec<NewItem> = Vec::new();
     let mut sharing: HashMap<i64, (SharedItem, Vec<i64>)> = HashMap::new();
     for row in &written {
-        let Some(mut item) = items.remove(&(row.message_id, row.subscriber_id)) else {
+        if !shared.contains(&row.message_id) {
+            if let Some(mut item) = items.remove(&(row.message_id, row.subscriber_id)) {
+                item.delivery_id = row.id;
+                fresh.push(item);
+            }
             continue;
-        };
-        if shared.contains(&row.message_id) {
-            sharing
-                .entry(row.message_id)
-                .or_insert_with(|| (SharedItem::of(row.message_id, item), Vec::new()))
-                .1
-                .push(row.subscriber_id);
-        } else {
-            item.delivery_id = row.id;
-            fresh.push(item);
         }
+        let (_, recipients) = match sharing.entry(row.message_id) {
+            Entry::Occupied(share) => share.into_mut(),
+            Entry::Vacant(share) => {
+                // Written rows of a shared message all had its item.
+                let Some(Ok(item)) = rendered_once.remove(&row.message_id) else {
+                    continue;
+                };
+                share.insert((SharedItem::of(row.message_id, item), Vec::new()))
+            }
+        };
+        recipients.push(row.subscriber_id);
     }
     let failed = unstored
         .iter()
