@@ -11,7 +11,9 @@
 //! the schema version so every connection reads it again.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::schema_util::{rewrite_sqlite_definition, sqlite_definition};
 
 pub struct Migration;
 
@@ -46,36 +48,13 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DbBackend::Sqlite {
             return Ok(());
         }
-        let db = manager.get_connection();
-        let one = |sql: &str| Statement::from_string(DbBackend::Sqlite, sql.to_owned());
-        let definition: String = db
-            .query_one_raw(one(
-                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'deliveries'",
-            ))
-            .await?
-            .ok_or_else(|| DbErr::Migration("no deliveries table".into()))?
-            .try_get_by_index(0)?;
+        let definition = sqlite_definition(manager, "deliveries").await?;
         let Some(edited) = without_subscriber_key(&definition) else {
             // Nothing to drop (a database made without the key): the log already
             // outlives its subscribers.
             return Ok(());
         };
-        let version: i64 = db
-            .query_one_raw(one("PRAGMA schema_version"))
-            .await?
-            .ok_or_else(|| DbErr::Migration("SQLite has no schema version".into()))?
-            .try_get_by_index(0)?;
-        db.execute_unprepared("PRAGMA writable_schema = ON").await?;
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'deliveries'",
-            [edited.into()],
-        ))
-        .await?;
-        db.execute_unprepared(&format!("PRAGMA schema_version = {}", version + 1))
-            .await?;
-        db.execute_unprepared("PRAGMA writable_schema = OFF")
-            .await?;
+        rewrite_sqlite_definition(manager, "deliveries", edited).await?;
         Ok(())
     }
 }

@@ -13,9 +13,9 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
-use crate::schema_util::{fk, index};
+use crate::schema_util::{fk, index, rewrite_sqlite_definition, sqlite_definition};
 
 pub struct Migration;
 
@@ -38,33 +38,11 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         match manager.get_database_backend() {
             DbBackend::Sqlite => {
-                let one = |sql: &str| Statement::from_string(DbBackend::Sqlite, sql.to_owned());
-                let definition: String = db
-                    .query_one_raw(one(
-                        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'inbox_items'",
-                    ))
-                    .await?
-                    .ok_or_else(|| DbErr::Migration("no inbox_items table".into()))?
-                    .try_get_by_index(0)?;
+                let definition = sqlite_definition(manager, "inbox_items").await?;
                 if definition.contains(REQUIRED_SUBSCRIBER) {
                     let edited =
                         definition.replacen(REQUIRED_SUBSCRIBER, r#""subscriber_id" integer"#, 1);
-                    let version: i64 = db
-                        .query_one_raw(one("PRAGMA schema_version"))
-                        .await?
-                        .ok_or_else(|| DbErr::Migration("SQLite has no schema version".into()))?
-                        .try_get_by_index(0)?;
-                    db.execute_unprepared("PRAGMA writable_schema = ON").await?;
-                    db.execute_raw(Statement::from_sql_and_values(
-                        DbBackend::Sqlite,
-                        "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'inbox_items'",
-                        [edited.into()],
-                    ))
-                    .await?;
-                    db.execute_unprepared(&format!("PRAGMA schema_version = {}", version + 1))
-                        .await?;
-                    db.execute_unprepared("PRAGMA writable_schema = OFF")
-                        .await?;
+                    rewrite_sqlite_definition(manager, "inbox_items", edited).await?;
                 }
             }
             _ => {
