@@ -131,6 +131,53 @@ async fn a_claim_looks_its_rows_up_by_key_even_in_a_generic_plan() {
     assert!(plan.contains("Index Cond: (id = picked.id)"), "{plan}");
 }
 
+#[tokio::test]
+async fn a_claim_planned_while_the_log_was_empty_still_reads_only_the_queue_indexes() {
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    // A worker's connection keeps the claim's plan from its first polls, made when the
+    // log was empty (a first campaign after an install); the campaign then fills the
+    // log with finished deliveries before anything plans the claim again.
+    app.db
+        .execute_unprepared("ANALYZE deliveries")
+        .await
+        .unwrap();
+    let txn = app.db.begin().await.unwrap();
+    txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
+        .await
+        .unwrap();
+    herald_core::deliveries::claim_settings(&txn).await.unwrap();
+    let prepare = format!(
+        "PREPARE claim(timestamptz, timestamptz) AS {}",
+        herald_core::deliveries::postgres_claim_sql(500, "")
+    );
+    txn.execute_unprepared(&prepare).await.unwrap();
+    txn.execute_unprepared("EXECUTE claim(now(), now())")
+        .await
+        .unwrap();
+    let delivered = format!(
+        "INSERT INTO deliveries (message_id, subscriber_id, channel, status, attempts, \
+             created_at, updated_at) \
+         SELECT 1, n, 'webhook', 'delivered', 1, now(), now() FROM generate_series(1, {ROWS}) n"
+    );
+    txn.execute_unprepared(&delivered).await.unwrap();
+    let plan: Vec<String> = txn
+        .query_all_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "EXPLAIN EXECUTE claim(now(), now())",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect();
+    txn.rollback().await.unwrap();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("Seq Scan on deliveries"), "{plan}");
+}
+
 /// A page's sends are written once each by `record_first` (one `COPY` on Postgres):
 /// text with tabs, newlines and backslashes arrives intact, and a batch holding a
 /// delivery written before (a page run twice at once) keeps the earlier row and still

@@ -19,7 +19,9 @@ mod stop;
 
 pub use doorbell::Doorbell;
 pub use plan::{NewMessage, PlanSummary, Plans, plan_batch, plan_in, plan_messages};
-pub use queue::{Attempt, Recorded, RetryPolicy, claim_due, postgres_claim_sql, record};
+pub use queue::{
+    Attempt, Recorded, RetryPolicy, claim_due, claim_settings, postgres_claim_sql, record,
+};
 pub use reconsider::{any_deferred_due, expire_due, reconsider_due};
 pub use status::DeliveryStatus;
 pub use stop::Stop;
