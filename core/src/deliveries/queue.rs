@@ -111,7 +111,9 @@ pub async fn claim_due(
 /// picked ids against a scan of the whole table. That plan (a hash semi-join over a
 /// sequential scan, in the earlier `IN (…)` form) made each claim cost a pass over
 /// every delivery, and under concurrent recordings it ran for over an hour. With the
-/// literal, every plan is the picked ids looked up by primary key.
+/// literal, and the picked ids handed over as one array (`id = ANY(…)` can only be an
+/// index condition), every plan looks them up by primary key; a join against the
+/// picked rows, planned while the log looked empty, walked the whole primary key.
 pub fn postgres_claim_sql(limit: i64, stopped: &str) -> String {
     format!(
         "WITH picked AS MATERIALIZED ( \
@@ -123,7 +125,7 @@ pub fn postgres_claim_sql(limit: i64, stopped: &str) -> String {
              ORDER BY id LIMIT {limit} FOR UPDATE SKIP LOCKED) \
          UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
              not_before = $2, updated_at = $1 \
-         FROM picked WHERE d.id = picked.id \
+         WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) \
          RETURNING {}",
         qualified(CLAIMED_COLUMNS, "d")
     )
