@@ -676,7 +676,6 @@ impl Deliverer {
     }
 }
 
-/// Adds the counts of two rounds.
 /// Writes what a batch of sends did: each first attempt as its delivery, and the
 /// deliveries held back, paced or stopped before they went.
 async fn record_batch(
@@ -718,6 +717,7 @@ async fn disable_gone(
     Ok(())
 }
 
+/// Adds the counts of two rounds.
 fn add(a: Recorded, b: Recorded) -> Recorded {
     Recorded {
         delivered: a.delivered + b.delivered,
