@@ -237,7 +237,8 @@ pub async fn reserve(db: &DatabaseConnection, input: PageInput<'_>) -> Result<Re
 }
 
 /// A cancel that landed between the page's commit and its copy ended the campaign's
-/// waiting deliveries without these: end them too.
+/// waiting deliveries without these: end them too. The share lock waits for a cancel
+/// in progress; one that starts later sees the copied rows.
 async fn end_if_cancelled_meanwhile(
     db: &DatabaseConnection,
     campaign_id: i64,
@@ -252,6 +253,7 @@ async fn end_if_cancelled_meanwhile(
     let status: Option<String> = campaign::Entity::find_by_id(campaign_id)
         .select_only()
         .column(campaign::Column::Status)
+        .lock_shared()
         .into_tuple()
         .one(db)
         .await?;
