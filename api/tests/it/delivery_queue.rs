@@ -92,6 +92,33 @@ async fn claims_and_recordings_side_by_side_finish_at_two_hundred_thousand_rows(
     assert_eq!(delivered, ROWS, "every delivery ended delivered");
 }
 
+/// Prepares the claim as `claim` on `txn`'s connection, planned generically (as a
+/// prepared statement is after a few runs).
+async fn prepare_generic_claim(txn: &impl ConnectionTrait) {
+    txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
+        .await
+        .unwrap();
+    let prepare = format!(
+        "PREPARE claim(timestamptz, timestamptz) AS {}",
+        herald_core::deliveries::postgres_claim_sql(500, "")
+    );
+    txn.execute_unprepared(&prepare).await.unwrap();
+}
+
+/// The plan the prepared `claim` runs with, as text.
+async fn claim_plan(txn: &impl ConnectionTrait) -> String {
+    txn.query_all_raw(sea_orm::Statement::from_string(
+        DbBackend::Postgres,
+        "EXPLAIN EXECUTE claim(now(), now())",
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.try_get_by_index::<String>(0).unwrap())
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
 #[tokio::test]
 async fn a_claim_looks_its_rows_up_by_key_even_in_a_generic_plan() {
     let app = spawn_app().await;
@@ -103,26 +130,9 @@ async fn a_claim_looks_its_rows_up_by_key_even_in_a_generic_plan() {
     // claim must still touch only the rows it picked (no scan of the whole table).
     // One connection for the setting, the prepared statement and its plan.
     let txn = app.db.begin().await.unwrap();
-    txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
-        .await
-        .unwrap();
-    let prepare = format!(
-        "PREPARE claim(timestamptz, timestamptz) AS {}",
-        herald_core::deliveries::postgres_claim_sql(500, "")
-    );
-    txn.execute_unprepared(&prepare).await.unwrap();
-    let plan: Vec<String> = txn
-        .query_all_raw(sea_orm::Statement::from_string(
-            DbBackend::Postgres,
-            "EXPLAIN EXECUTE claim(now(), now())",
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get_by_index::<String>(0).unwrap())
-        .collect();
+    prepare_generic_claim(&txn).await;
+    let plan = claim_plan(&txn).await;
     txn.rollback().await.unwrap();
-    let plan = plan.join("\n");
     assert!(!plan.contains("Seq Scan on deliveries"), "{plan}");
     assert!(
         plan.contains("Index Scan using deliveries_pkey on deliveries d"),
@@ -145,15 +155,8 @@ async fn a_claim_planned_while_the_log_was_empty_still_reads_only_the_queue_inde
         .await
         .unwrap();
     let txn = app.db.begin().await.unwrap();
-    txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
-        .await
-        .unwrap();
     herald_core::deliveries::claim_settings(&txn).await.unwrap();
-    let prepare = format!(
-        "PREPARE claim(timestamptz, timestamptz) AS {}",
-        herald_core::deliveries::postgres_claim_sql(500, "")
-    );
-    txn.execute_unprepared(&prepare).await.unwrap();
+    prepare_generic_claim(&txn).await;
     txn.execute_unprepared("EXECUTE claim(now(), now())")
         .await
         .unwrap();
@@ -163,18 +166,8 @@ async fn a_claim_planned_while_the_log_was_empty_still_reads_only_the_queue_inde
          SELECT 1, n, 'webhook', 'delivered', 1, now(), now() FROM generate_series(1, {ROWS}) n"
     );
     txn.execute_unprepared(&delivered).await.unwrap();
-    let plan: Vec<String> = txn
-        .query_all_raw(sea_orm::Statement::from_string(
-            DbBackend::Postgres,
-            "EXPLAIN EXECUTE claim(now(), now())",
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get_by_index::<String>(0).unwrap())
-        .collect();
+    let plan = claim_plan(&txn).await;
     txn.rollback().await.unwrap();
-    let plan = plan.join("\n");
     assert!(!plan.contains("Seq Scan on deliveries"), "{plan}");
     assert!(plan.contains("using idx_deliveries_claimable"), "{plan}");
     assert!(plan.contains("Index Cond: (id = ANY ("), "{plan}");
