@@ -111,9 +111,29 @@ fn shutdown_token() -> CancellationToken {
 }
 
 async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (HERALD_LISTEN)", config.listen))
+    let address = config.listen;
+    let bound = if config.http.reuse_port {
+        shared_listener(address)
+    } else {
+        TcpListener::bind(address).await
+    };
+    bound.with_context(|| format!("cannot listen on {address} (HERALD_LISTEN)"))
+}
+
+/// A listener other processes may bind as well (`http.reuse_port`): the kernel spreads
+/// new connections across all of them.
+fn shared_listener(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    /// What `TcpListener::bind` asks for; the kernel caps it at `net.core.somaxconn`.
+    const BACKLOG: u32 = 1024;
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(address)?;
+    socket.listen(BACKLOG)
 }
 
 async fn bootstrap_admin(config: &Config, db: &DatabaseConnection) -> anyhow::Result<()> {

@@ -391,6 +391,130 @@ async fn message_reaches_streams_on_two_api_processes(bus: &[(&str, &str)]) {
 
 const METRICS_TOKEN: &str = "metrics-token-for-the-nodes-test";
 
+/// With `http.reuse_port`, two `herald api` processes listen on one port: the kernel
+/// spreads streams across both, a message sent through the port reaches every stream
+/// on either, and when one process stops the other goes on serving the port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_processes_sharing_a_port_split_the_streams_and_outlive_each_other() {
+    if !helpers::backend_is_postgres() {
+        eprintln!("processes sharing a port share Postgres (HERALD_TEST_BACKEND=postgres)");
+        return;
+    }
+    const STREAMS: usize = 16;
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    admin
+        .ok(Method::PUT, "/v1/subscribers/ana", &json!({}))
+        .await;
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": "ping", "content": { "inbox": {
+                "title": "One port", "body": "hello" } } }),
+        )
+        .await;
+
+    let port = free_port();
+    let metrics = [
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    ];
+    let mut apis: Vec<Process> = metrics
+        .iter()
+        .map(|listen| {
+            let env = [
+                ("HERALD_HTTP__REUSE_PORT", "true"),
+                ("HERALD_HTTP__MAX_STREAMS_PER_SUBSCRIBER", "100"),
+                ("HERALD_METRICS__LISTEN", listen.as_str()),
+            ];
+            herald_with("api", app.database_url(), port, &env)
+        })
+        .collect();
+    for listen in &metrics {
+        wait_until_serving(listen).await;
+    }
+
+    // Each stream is a new connection to the shared port.
+    let token = helpers::subscriber_token("ana");
+    let mut streams = Vec::new();
+    for _ in 0..STREAMS {
+        let mut response = reqwest::get(format!(
+            "http://127.0.0.1:{port}/v1/stream/sse?token={token}"
+        ))
+        .await
+        .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        read_until(&mut response, &["event: unread"]).await;
+        streams.push(response);
+    }
+    let mut held = Vec::new();
+    for listen in &metrics {
+        held.push(gauge(
+            &metrics_of(listen).await,
+            "herald_inbox_streams_open",
+        ));
+    }
+    assert_eq!(held.iter().sum::<u64>(), STREAMS as u64, "{held:?}");
+    // Each new connection goes to either with even odds: all 16 on one is 1 in 32,768.
+    assert!(held.iter().all(|&open| open > 0), "{held:?}");
+
+    let key = app.api_key(&["messages:send"]).await;
+    let response = app
+        .anonymous()
+        .post(format!("http://127.0.0.1:{port}/v1/messages"))
+        .bearer_auth(&key)
+        .json(
+            &json!({ "recipients": ["ana"], "template_id": template["template"]["id"],
+            "channels": ["inbox"], "category": "news" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let waits: Vec<_> = streams
+        .iter_mut()
+        .map(|stream| read_until(stream, &["One port"]))
+        .collect();
+    futures::future::join_all(waits).await;
+
+    // One process stops; the port is the other's alone.
+    apis[0].terminate();
+    apis[0]
+        .exit_within(Duration::from_secs(30), "the first process did not stop")
+        .await;
+    for _ in 0..STREAMS {
+        let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .unwrap();
+        assert!(health.status().is_success());
+    }
+    assert!(apis[1].0.try_wait().unwrap().is_none(), "{}", apis[1].log());
+}
+
+/// Waits until the metrics listener at `address` answers: its process is up.
+async fn wait_until_serving(address: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "nothing serves {address}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A gauge in a metrics page, summed over its labels.
+fn gauge(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix(name))
+        .filter(|rest| rest.starts_with(['{', ' ']))
+        .filter_map(|rest| rest.rsplit(' ').next())
+        .map(|value| value.trim().parse::<f64>().unwrap() as u64)
+        .sum()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_open_streams_and_the_process() {
     let app = spawn_app().await;

@@ -119,6 +119,8 @@ pub struct HttpConfig {
     pub header_read_timeout_secs: u64,
     /// Open inbox streams (SSE, WebSocket, iframe) one subscriber may hold at once.
     pub max_streams_per_subscriber: usize,
+    /// Several processes on one machine share the `listen` port (SO_REUSEPORT).
+    pub reuse_port: bool,
     /// Seconds between the pings a WebSocket stream sends; a client that has not
     /// answered one by the next is dropped.
     pub stream_ping_secs: u64,
@@ -359,6 +361,12 @@ impl Config {
                 "must be dot-separated tokens without spaces or wildcards, e.g. herald.inbox",
             ));
         }
+        if self.http.reuse_port && self.uses_sqlite() {
+            return Err(invalid(
+                "http.reuse_port",
+                "needs Postgres: processes sharing a port relay inbox changes through it (or NATS)",
+            ));
+        }
         if self.http.stream_ping_secs == 0 {
             return Err(invalid("http.stream_ping_secs", "must be at least 1"));
         }
@@ -553,10 +561,19 @@ mod tests {
             (("BUS__NATS_URL", "http://127.0.0.1:4222"), "bus.nats_url"),
             (("BUS__NATS_SUBJECT", "herald.>"), "bus.nats_subject"),
             (("BUS__NATS_SUBJECT", "herald..inbox"), "bus.nats_subject"),
+            (("HTTP__REUSE_PORT", "true"), "http.reuse_port"),
         ] {
             let err = load(&[pair]).expect_err("must be refused").to_string();
             assert!(err.to_lowercase().contains(key), "{err} should name {key}");
         }
+    }
+
+    #[test]
+    fn processes_share_a_port_only_on_postgres() {
+        let share = ("HTTP__REUSE_PORT", "true");
+        let postgres = ("DATABASE_URL", "postgres://u@h/db");
+        assert!(load(&[share, postgres]).expect("valid").http.reuse_port);
+        assert!(!load(&[postgres]).expect("valid").http.reuse_port);
     }
 
     #[test]

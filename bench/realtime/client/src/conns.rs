@@ -7,6 +7,7 @@
 //! read; WebSocket: 101; socket.io: `40` connect acknowledged); the caller then spawns
 //! the matching `read_*` task, which lives until the server closes the connection.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -16,7 +17,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -25,8 +26,29 @@ use crate::stats::Shared;
 
 pub type Ws = WebSocketStream<TcpStream>;
 
-async fn tcp(addr: &str) -> anyhow::Result<TcpStream> {
-    let stream = TcpStream::connect(addr).await.context("TCP connect")?;
+/// Where connections go, and from which local address.
+#[derive(Clone)]
+pub struct Dial {
+    /// host:port of the server.
+    pub addr: String,
+    pub source: Option<IpAddr>,
+}
+
+async fn tcp(dial: &Dial) -> anyhow::Result<TcpStream> {
+    let stream = match dial.source {
+        None => TcpStream::connect(&dial.addr).await,
+        Some(source) => {
+            let server: SocketAddr = dial.addr.parse().context("--addr must be ip:port")?;
+            let socket = if source.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            socket.bind(SocketAddr::new(source, 0))?;
+            socket.connect(server).await
+        }
+    }
+    .context("TCP connect")?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
@@ -37,8 +59,9 @@ pub struct Sse {
     body: Incoming,
 }
 
-pub async fn connect_sse(addr: &str, path: &str) -> anyhow::Result<Sse> {
-    let stream = tcp(addr).await?;
+pub async fn connect_sse(dial: &Dial, path: &str) -> anyhow::Result<Sse> {
+    let stream = tcp(dial).await?;
+    let addr = dial.addr.as_str();
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .context("HTTP handshake")?;
@@ -139,9 +162,9 @@ fn ws_config() -> WebSocketConfig {
 }
 
 /// A WebSocket to `path` (Herald's `/v1/stream/ws?token=…` or the ws peer's `/?user=…`).
-pub async fn connect_ws(addr: &str, path: &str) -> anyhow::Result<Ws> {
-    let stream = tcp(addr).await?;
-    let url = format!("ws://{addr}{path}");
+pub async fn connect_ws(dial: &Dial, path: &str) -> anyhow::Result<Ws> {
+    let stream = tcp(dial).await?;
+    let url = format!("ws://{}{path}", dial.addr);
     let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config()))
         .await
         .context("WebSocket handshake")?;
@@ -161,9 +184,9 @@ pub async fn read_ws(shared: Arc<Shared>, conn: u32, mut ws: Ws) {
 }
 
 /// A socket.io client on the WebSocket transport, connected to the default namespace.
-pub async fn connect_socketio(addr: &str, user: &str) -> anyhow::Result<Ws> {
+pub async fn connect_socketio(dial: &Dial, user: &str) -> anyhow::Result<Ws> {
     let path = format!("/socket.io/?EIO=4&transport=websocket&user={user}");
-    let mut ws = connect_ws(addr, &path).await?;
+    let mut ws = connect_ws(dial, &path).await?;
     // Engine.io open packet: `0{"sid":…,"pingInterval":…}`.
     match ws.next().await {
         Some(Ok(Message::Text(text))) if text.starts_with('0') => {}

@@ -53,11 +53,24 @@ struct Args {
     /// host:port of the server.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: String,
-    /// The server's process id, for RSS and CPU readings.
-    #[arg(long)]
-    pid: u32,
+    /// The server's process ids (comma-separated when it runs as several), for RSS and
+    /// CPU readings, which are added up.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pid: Vec<u32>,
     #[arg(long, default_value_t = 10_000)]
     connections: u32,
+    /// The index of this client's first user: several client processes, each under its
+    /// open-file limit, hold disjoint ranges of users.
+    #[arg(long, default_value_t = 0)]
+    first_user: u64,
+    /// The local address connections are opened from. Each source address has its own
+    /// ~28,000 ephemeral ports towards one server port.
+    #[arg(long)]
+    source_ip: Option<std::net::IpAddr>,
+    /// With several client processes: once connected, write `ready.<first user>` (its
+    /// connection count) in this folder and start the phases when `go` appears there.
+    #[arg(long)]
+    barrier: Option<std::path::PathBuf>,
     /// Connection attempts in flight at once (kept well under the listen backlog).
     #[arg(long, default_value_t = 128)]
     connect_concurrency: usize,
@@ -145,12 +158,15 @@ async fn run(args: Args) -> anyhow::Result<i32> {
         dropped: AtomicU64::new(0),
         closing: Default::default(),
     });
-    let users: Arc<Vec<String>> =
-        Arc::new((0..n).map(|i| format!("{}{i}", args.user_prefix)).collect());
+    let users: Arc<Vec<String>> = Arc::new(
+        (args.first_user..args.first_user + n)
+            .map(|i| format!("{}{i}", args.user_prefix))
+            .collect(),
+    );
     let paths = paths(&args, &users)?;
 
     // --- connect
-    let rss_before = rss_kib(args.pid, "VmRSS");
+    let rss_before = rss_kib(&args.pid, "VmRSS");
     println!(
         "[{label}] opening {n} connections to {} ({} at a time); server RSS before: {} MiB",
         args.addr,
@@ -158,13 +174,17 @@ async fn run(args: Args) -> anyhow::Result<i32> {
         rss_before / 1024
     );
     let retries = Arc::new(AtomicU64::new(0));
+    let dial = conns::Dial {
+        addr: args.addr.clone(),
+        source: args.source_ip,
+    };
     let started = Instant::now();
     let mut outcomes = futures::stream::iter(0..args.connections)
         .map(|conn| {
             let (kind, path) = paths[conn as usize].clone();
-            let (shared, addr, retries) = (shared.clone(), args.addr.clone(), retries.clone());
+            let (shared, dial, retries) = (shared.clone(), dial.clone(), retries.clone());
             async move {
-                let outcome = open(kind, shared, conn, &addr, &path, &retries).await;
+                let outcome = open(kind, shared, conn, &dial, &path, &retries).await;
                 (conn, outcome)
             }
         })
@@ -197,10 +217,10 @@ async fn run(args: Args) -> anyhow::Result<i32> {
     if live == 0 {
         anyhow::bail!("no connection could be opened");
     }
-    let idle = Snapshot::take(args.pid);
+    let idle = Snapshot::take(&args.pid);
     tokio::time::sleep(Duration::from_secs_f64(args.idle_secs)).await;
-    let idle_cpu_pct = 100.0 * idle.since(args.pid).server_secs / args.idle_secs;
-    let rss_connected = rss_kib(args.pid, "VmRSS");
+    let idle_cpu_pct = 100.0 * idle.since(&args.pid).server_secs / args.idle_secs;
+    let rss_connected = rss_kib(&args.pid, "VmRSS");
     let kib_per_conn = rss_connected.saturating_sub(rss_before) as f64 / live as f64;
     println!(
         "[{label}] idle: server RSS {} MiB = {kib_per_conn:.1} KiB per connection over the {} MiB before; server CPU {idle_cpu_pct:.0}% of a core over {} s idle",
@@ -208,6 +228,10 @@ async fn run(args: Args) -> anyhow::Result<i32> {
         rss_before / 1024,
         args.idle_secs
     );
+
+    if let Some(folder) = &args.barrier {
+        wait_at_barrier(folder, args.first_user, live).await?;
+    }
 
     let sender = Arc::new(Sender::new(target(&args, &users, &connected)?)?);
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ u64::from(args.connections));
@@ -255,7 +279,7 @@ async fn run(args: Args) -> anyhow::Result<i32> {
             .expected
             .store(args.broadcasts * live, Ordering::Relaxed);
         let errors_before = sender.errors.load(Ordering::Relaxed);
-        let snapshot = Snapshot::take(args.pid);
+        let snapshot = Snapshot::take(&args.pid);
         let mut busy_us = 0u64;
         for seq in 0..args.broadcasts {
             let sent_at = now_us();
@@ -272,7 +296,7 @@ async fn run(args: Args) -> anyhow::Result<i32> {
             sent: args.broadcasts,
             errors: sender.errors.load(Ordering::Relaxed) - errors_before,
             active_secs: busy_us as f64 / 1e6,
-            cpu: snapshot.since(args.pid),
+            cpu: snapshot.since(&args.pid),
         };
         let how = match args.target {
             TargetKind::Herald => format!(
@@ -290,8 +314,8 @@ async fn run(args: Args) -> anyhow::Result<i32> {
 
     shared.closing.store(true, Ordering::Relaxed);
     let dropped = shared.dropped.load(Ordering::Relaxed);
-    let rss_end = rss_kib(args.pid, "VmRSS");
-    let rss_peak = rss_kib(args.pid, "VmHWM");
+    let rss_end = rss_kib(&args.pid, "VmRSS");
+    let rss_peak = rss_kib(&args.pid, "VmHWM");
     println!(
         "[{label}] end: {dropped} connections dropped by the server during the run; server RSS {} MiB (peak {} MiB)",
         rss_end / 1024,
@@ -388,25 +412,42 @@ fn target(args: &Args, users: &[String], connected: &[u32]) -> anyhow::Result<se
     })
 }
 
+/// Says this client is connected (`ready.<first user>` holding its connection count)
+/// and waits for the run's script to create `go`, once every client is connected and
+/// the servers' memory has been read.
+async fn wait_at_barrier(
+    folder: &std::path::Path,
+    first_user: u64,
+    live: u64,
+) -> anyhow::Result<()> {
+    let ready = folder.join(format!("ready.{first_user}"));
+    std::fs::write(&ready, live.to_string())
+        .with_context(|| format!("writing {}", ready.display()))?;
+    while !folder.join("go").exists() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 /// Opens one connection (three attempts) and spawns its reader.
 async fn open(
     kind: Kind,
     shared: Arc<Shared>,
     conn: u32,
-    addr: &str,
+    dial: &conns::Dial,
     path: &str,
     retries: &AtomicU64,
 ) -> anyhow::Result<()> {
     let mut attempt = 0u64;
     loop {
         let result = match kind {
-            Kind::Sse => conns::connect_sse(addr, path)
+            Kind::Sse => conns::connect_sse(dial, path)
                 .await
                 .map(|s| drop(tokio::spawn(conns::read_sse(shared.clone(), conn, s)))),
-            Kind::Ws => conns::connect_ws(addr, path)
+            Kind::Ws => conns::connect_ws(dial, path)
                 .await
                 .map(|w| drop(tokio::spawn(conns::read_ws(shared.clone(), conn, w)))),
-            Kind::Socketio => conns::connect_socketio(addr, path)
+            Kind::Socketio => conns::connect_socketio(dial, path)
                 .await
                 .map(|w| drop(tokio::spawn(conns::read_socketio(shared.clone(), conn, w)))),
         };
@@ -443,7 +484,7 @@ async fn per_user(
     let targets: Arc<Vec<u32>> = Arc::new(phase.targets.get().cloned().unwrap_or_default());
     let count = targets.len() as u64;
     let errors_before = sender.errors.load(Ordering::Relaxed);
-    let snapshot = Snapshot::take(args.pid);
+    let snapshot = Snapshot::take(&args.pid);
     let first_send = now_us();
     match rate {
         Some(rate) => {
@@ -503,7 +544,7 @@ async fn per_user(
         sent: count,
         errors: sender.errors.load(Ordering::Relaxed) - errors_before,
         active_secs: last.saturating_sub(first_send) as f64 / 1e6,
-        cpu: snapshot.since(args.pid),
+        cpu: snapshot.since(&args.pid),
     }
 }
 
@@ -576,6 +617,7 @@ fn report(label: &str, key: &str, name: &str, phase: &Phase, run: &PhaseRun) -> 
         "active_secs": run.active_secs,
         "msgs_per_sec": rate,
         "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max,
+        "latency_us_counts": phase.latency_counts(),
         "server_cpu_secs": run.cpu.server_secs,
         "server_us_per_delivery": per_delivery_us,
         "client_cpu_secs": run.cpu.client_secs,

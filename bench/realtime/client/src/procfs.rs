@@ -3,8 +3,13 @@
 /// Clock ticks per second of /proc's CPU times (USER_HZ; 100 on every Linux we run).
 const TICKS: f64 = 100.0;
 
-/// Resident set size of `pid` in KiB (`VmRSS`), or its peak (`VmHWM`).
-pub fn rss_kib(pid: u32, key: &str) -> u64 {
+/// Resident set size of the server's processes in KiB (`VmRSS`), or the sum of their
+/// peaks (`VmHWM`).
+pub fn rss_kib(pids: &[u32], key: &str) -> u64 {
+    pids.iter().map(|&pid| process_rss_kib(pid, key)).sum()
+}
+
+fn process_rss_kib(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
@@ -66,16 +71,20 @@ pub struct CpuUse {
 }
 
 impl Snapshot {
-    pub fn take(server_pid: u32) -> Self {
+    /// `server_pids`: the server's processes, whose CPU times are added.
+    pub fn take(server_pids: &[u32]) -> Self {
         Self {
-            server: cpu_secs(&server_pid.to_string()),
+            server: server_pids
+                .iter()
+                .map(|pid| cpu_secs(&pid.to_string()))
+                .sum(),
             client: cpu_secs("self"),
             cores: cores(),
         }
     }
 
-    pub fn since(&self, server_pid: u32) -> CpuUse {
-        let now = Self::take(server_pid);
+    pub fn since(&self, server_pids: &[u32]) -> CpuUse {
+        let now = Self::take(server_pids);
         CpuUse {
             server_secs: now.server - self.server,
             client_secs: now.client - self.client,

@@ -68,6 +68,23 @@ impl Phase {
         self.delivered.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Every recorded latency (µs, at the histogram's precision) with its count, so
+    /// that the runs of several client processes can be merged exactly.
+    pub fn latency_counts(&self) -> Vec<[u64; 2]> {
+        let h = self
+            .histogram
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        h.iter_recorded()
+            .map(|v| {
+                [
+                    h.highest_equivalent(v.value_iterated_to()),
+                    v.count_at_value(),
+                ]
+            })
+            .collect()
+    }
+
     /// p50, p90, p99, max in milliseconds.
     pub fn latency_ms(&self) -> [f64; 4] {
         let h = self
