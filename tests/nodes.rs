@@ -97,13 +97,25 @@ fn herald_with(command: &str, database_url: &str, port: u16, env: &[(&str, &str)
     Process(child, log)
 }
 
-async fn wait_until_healthy(port: u16) {
+/// Waits until `process` answers `/healthz` on `port`; fails with its log if it exits
+/// or takes a minute.
+async fn wait_until_healthy(process: &mut Process, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
         .await
         .is_err()
     {
-        assert!(Instant::now() < deadline, "herald api did not start");
+        if let Some(exit) = process.0.try_wait().unwrap() {
+            panic!(
+                "herald exited with {exit} before serving; its log:\n{}",
+                process.log()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "herald did not start; its log:\n{}",
+            process.log()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -186,7 +198,7 @@ async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
         .await;
 
     let port = free_port();
-    let _api = herald("api", app.database_url(), port);
+    let mut api = herald("api", app.database_url(), port);
     // The worker's own listener: probes and metrics.
     let probes = format!("127.0.0.1:{}", free_port());
     let worker_env = [
@@ -194,7 +206,7 @@ async fn a_send_accepted_by_an_api_process_rings_the_worker_process() {
         ("HERALD_METRICS__LISTEN", probes.as_str()),
     ];
     let _worker = herald_with("worker", app.database_url(), free_port(), &worker_env);
-    wait_until_healthy(port).await;
+    wait_until_healthy(&mut api, port).await;
     for probe in ["healthz", "readyz"] {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -310,12 +322,12 @@ async fn message_reaches_streams_on_two_api_processes(bus: &[(&str, &str)]) {
 
     let ports = [free_port(), free_port()];
     let api_env = [bus, &[("HERALD_METRICS__TOKEN", METRICS_TOKEN)]].concat();
-    let _apis: Vec<Process> = ports
+    let mut apis: Vec<Process> = ports
         .iter()
         .map(|port| herald_with("api", app.database_url(), *port, &api_env))
         .collect();
-    for port in ports {
-        wait_until_healthy(port).await;
+    for (api, port) in apis.iter_mut().zip(ports) {
+        wait_until_healthy(api, port).await;
     }
 
     // The subscriber is connected to both API processes.
@@ -528,7 +540,7 @@ async fn sigterm_ends_open_streams_and_the_process() {
         ("HERALD_LOG__FILTER", "info"),
     ];
     let mut serve = herald_with("serve", app.database_url(), port, &env);
-    wait_until_healthy(port).await;
+    wait_until_healthy(&mut serve, port).await;
     // One `/metrics` for the API and the worker of the process.
     let metrics = app
         .anonymous()
@@ -597,7 +609,7 @@ async fn a_stop_that_hangs_ends_after_the_grace_period() {
         ("HERALD_LOG__FILTER", "info"),
     ];
     let mut serve = herald_with("serve", app.database_url(), port, &env);
-    wait_until_healthy(port).await;
+    wait_until_healthy(&mut serve, port).await;
     // A request whose body never arrives keeps the server busy until its 30 s
     // request timeout: far past the grace period.
     let mut upload = tokio::net::TcpStream::connect(("127.0.0.1", port))

@@ -119,7 +119,7 @@ pub(crate) async fn app_with(subscribers: &[&str]) -> TestApp {
 }
 
 /// [`app_with`], with the configuration adjusted.
-async fn app_configured(
+pub(crate) async fn app_configured(
     subscribers: &[&str],
     adjust: impl FnOnce(&mut herald_core::config::Config),
 ) -> TestApp {

@@ -38,6 +38,7 @@ mod review;
 mod rules;
 mod rules_engine;
 mod shared_inbox;
+mod stream_connections;
 mod subscribers;
 // The channels crate's test peers (SMTP server, push providers, webhook receiver),
 // shared by path; these tests use part of them.

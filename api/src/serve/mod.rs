@@ -1,4 +1,5 @@
-//! The HTTP/1.1 connection loop.
+//! The HTTP/1.1 connection loop. Long-lived stream requests are answered without
+//! hyper's per-connection buffers ([`direct`]).
 //!
 //! Not `axum::serve`: it serves every connection through hyper-util's HTTP/1-or-2
 //! detector, whose first peek leaves hyper's read buffer to be grown from 8 to 16 KiB
@@ -23,8 +24,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+mod direct;
+
+use direct::FirstRequest;
+
 /// After an accept error (for example out of file descriptors), wait before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long a stream written directly may take to send its last events once the server
+/// stops (its feed ends at once); a client that reads nothing is cut off after it.
+const STREAM_FLUSH_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets
 /// every connection finish the request it is on, and returns when all have closed. A
@@ -62,6 +70,7 @@ pub async fn serve_http1(
         };
         connections.spawn(connection(
             builder.clone(),
+            header_read_timeout,
             stream,
             peer,
             app.clone(),
@@ -76,7 +85,8 @@ pub async fn serve_http1(
 
 async fn connection(
     builder: http1::Builder,
-    stream: TcpStream,
+    header_read_timeout: Duration,
+    mut stream: TcpStream,
     peer: SocketAddr,
     app: Router,
     stopping: CancellationToken,
@@ -84,6 +94,22 @@ async fn connection(
     // Realtime frames are small and must not wait for the previous one's ACK.
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, "TCP_NODELAY could not be set");
+    }
+    match direct::first_request(&mut stream, header_read_timeout).await {
+        FirstRequest::Stream(mut request) => {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let Ok(response) = app.oneshot(*request).await;
+            tokio::select! {
+                () = direct::write_response(stream, response) => {}
+                () = async {
+                    stopping.cancelled().await;
+                    tokio::time::sleep(STREAM_FLUSH_GRACE).await;
+                } => {}
+            }
+            return;
+        }
+        FirstRequest::Gone => return,
+        FirstRequest::Other => {}
     }
     // Handlers that need the client's address (login throttling) read it as axum's
     // `ConnectInfo`.
