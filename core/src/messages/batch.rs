@@ -19,7 +19,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
-    TransactionTrait,
+    TransactionTrait, TryIntoModel,
 };
 
 use super::{
@@ -284,11 +284,20 @@ where
         })
         .collect();
     // Ids come from one statement in the rows' order (SQLite's write lock, Postgres's
-    // sequence called row by row), so in id order they match the rows.
-    let mut messages = message::Entity::insert_many(rows)
-        .exec_with_returning(&txn)
+    // sequence called row by row), so in id order they match the rows. Only the ids are
+    // read back: the rest of each message is what was just written.
+    let mut ids = message::Entity::insert_many(rows.clone())
+        .exec_with_returning_keys(&txn)
         .await?;
-    messages.sort_unstable_by_key(|message| message.id);
+    ids.sort_unstable();
+    let messages = rows
+        .into_iter()
+        .zip(ids)
+        .map(|(mut row, id)| {
+            row.id = Set(id);
+            row.try_into_model()
+        })
+        .collect::<std::result::Result<Vec<message::Model>, _>>()?;
 
     let now = Utc::now();
     let records: Vec<message_request::ActiveModel> = ready

@@ -272,6 +272,7 @@ fn new_message(sender: &str, input: &SendIn, resolved: &Resolved) -> message::Ac
         dedup_key: Set(input.dedup_key.clone()),
         expires_at: Set(input.expires_at),
         dispatched_at: Set(Some(now)),
+        recalled_at: Set(None),
         created_at: Set(now),
         ..Default::default()
     }
