@@ -575,6 +575,13 @@ async fn sigterm_ends_open_streams_and_the_process() {
         "a retry hint first: {received}"
     );
 
+    // A client connected that has not sent a request yet is closed at the stop, not
+    // waited for.
+    let _silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
     serve.terminate();
     // The stream ends (the client would reconnect after the hint) and so does Herald.
     let ended = tokio::time::timeout(Duration::from_secs(20), async {

@@ -95,7 +95,12 @@ async fn connection(
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, "TCP_NODELAY could not be set");
     }
-    match direct::first_request(&mut stream, header_read_timeout).await {
+    // A client that has not sent its first request when the server stops is closed.
+    let first = tokio::select! {
+        first = direct::first_request(&mut stream, header_read_timeout) => first,
+        () = stopping.cancelled() => return,
+    };
+    match first {
         FirstRequest::Stream(mut request) => {
             request.extensions_mut().insert(ConnectInfo(peer));
             let Ok(response) = app.oneshot(*request).await;
