@@ -349,25 +349,7 @@ async fn message_reaches_streams_on_two_api_processes(bus: &[(&str, &str)]) {
     }
 
     // Sent through the first API process, as a product service would.
-    let key = app.api_key(&["messages:send"]).await;
-    let response = app
-        .anonymous()
-        .post(format!("http://127.0.0.1:{}/v1/messages", ports[0]))
-        .bearer_auth(&key)
-        .json(
-            &json!({ "recipients": ["ana"], "template_id": template["template"]["id"],
-            "channels": ["inbox"], "category": "news" }),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 202);
-
-    let waits: Vec<_> = streams
-        .iter_mut()
-        .map(|stream| read_until(stream, &["Across nodes"]))
-        .collect();
-    futures::future::join_all(waits).await;
+    send_to_ana_and_read(&app, ports[0], &template, &mut streams, "Across nodes").await;
 
     // Each process sent the item from the signal that announced it, not from a read.
     for port in ports {
@@ -402,6 +384,36 @@ async fn message_reaches_streams_on_two_api_processes(bus: &[(&str, &str)]) {
 }
 
 const METRICS_TOKEN: &str = "metrics-token-for-the-nodes-test";
+
+/// Sends `template` to ana's inbox through the API on `port`, as a product service
+/// would, and waits until every one of `streams` shows `title`.
+async fn send_to_ana_and_read(
+    app: &helpers::TestApp,
+    port: u16,
+    template: &serde_json::Value,
+    streams: &mut [reqwest::Response],
+    title: &str,
+) {
+    let key = app.api_key(&["messages:send"]).await;
+    let response = app
+        .anonymous()
+        .post(format!("http://127.0.0.1:{port}/v1/messages"))
+        .bearer_auth(&key)
+        .json(
+            &json!({ "recipients": ["ana"], "template_id": template["template"]["id"],
+            "channels": ["inbox"], "category": "news" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let needles = [title];
+    let waits: Vec<_> = streams
+        .iter_mut()
+        .map(|stream| read_until(stream, &needles))
+        .collect();
+    futures::future::join_all(waits).await;
+}
 
 /// With `http.reuse_port`, two `herald api` processes listen on one port: the kernel
 /// spreads streams across both, a message sent through the port reaches every stream
@@ -471,24 +483,7 @@ async fn api_processes_sharing_a_port_split_the_streams_and_outlive_each_other()
     // Each new connection goes to either with even odds: all 16 on one is 1 in 32,768.
     assert!(held.iter().all(|&open| open > 0), "{held:?}");
 
-    let key = app.api_key(&["messages:send"]).await;
-    let response = app
-        .anonymous()
-        .post(format!("http://127.0.0.1:{port}/v1/messages"))
-        .bearer_auth(&key)
-        .json(
-            &json!({ "recipients": ["ana"], "template_id": template["template"]["id"],
-            "channels": ["inbox"], "category": "news" }),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 202);
-    let waits: Vec<_> = streams
-        .iter_mut()
-        .map(|stream| read_until(stream, &["One port"]))
-        .collect();
-    futures::future::join_all(waits).await;
+    send_to_ana_and_read(&app, port, &template, &mut streams, "One port").await;
 
     // One process stops; the port is the other's alone.
     apis[0].terminate();
