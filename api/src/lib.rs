@@ -28,10 +28,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.closing.clone();
-    let header_read_timeout = state.settings.header_read_timeout;
+    let waits = serve::ClientWaits::of(&state.settings);
     let app = build(state).map_err(std::io::Error::other)?;
     // A `Router` clone shares its routes; each connection gets one.
-    serve::serve_http1(listener, app, header_read_timeout, async move {
+    serve::serve_http1(listener, app, waits, async move {
         shutdown.await;
         // Streams end (their clients reconnect elsewhere after the retry hint) so
         // the server can finish its other requests and stop.
@@ -48,9 +48,9 @@ pub async fn serve_metrics(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let header_read_timeout = state.settings.header_read_timeout;
+    let waits = serve::ClientWaits::of(&state.settings);
     let app = axum::Router::new()
         .route("/metrics", axum::routing::get(metrics::render))
         .with_state(state);
-    serve::serve_http1(listener, app, header_read_timeout, shutdown).await;
+    serve::serve_http1(listener, app, waits, shutdown).await;
 }

@@ -22,6 +22,8 @@ use futures::{FutureExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::routes::streams::written_within;
+
 /// GETs of these paths answer with a stream that lasts as long as the connection.
 const STREAM_PATHS: [&str; 2] = ["/v1/stream/sse", "/v1/stream/iframe"];
 /// A longer head (a large cookie, say) is left to hyper.
@@ -102,8 +104,14 @@ fn parse_stream_request(bytes: &[u8]) -> Option<(Request<Body>, usize)> {
 
 /// Writes `response` and closes the connection: the head, then the body as it comes,
 /// chunked unless its length is known. Stops when the client goes away, which only a
-/// read notices while the stream is idle.
-pub(super) async fn write_response(mut stream: TcpStream, response: Response<Body>) {
+/// read notices while the stream is idle, or when a write waits longer than `stall`:
+/// a client that stopped reading would otherwise hold the stream, and its place among
+/// the subscriber's streams, for as long as its connection stays open.
+pub(super) async fn write_response(
+    mut stream: TcpStream,
+    response: Response<Body>,
+    stall: Duration,
+) {
     let (parts, body) = response.into_parts();
     let length = body.size_hint().exact();
     let mut head = Vec::with_capacity(256);
@@ -133,7 +141,7 @@ pub(super) async fn write_response(mut stream: TcpStream, response: Response<Bod
         None => write!(head, "transfer-encoding: chunked\r\n"),
     };
     head.extend_from_slice(b"connection: close\r\n\r\n");
-    if stream.write_all(&head).await.is_err() {
+    if !written_within(stall, stream.write_all(&head)).await {
         return;
     }
     drop(head);
@@ -180,7 +188,8 @@ pub(super) async fn write_response(mut stream: TcpStream, response: Response<Bod
                 None => break End::More,
             }
         };
-        if !out.is_empty() && writer.write_all(&out).await.is_err() {
+        if !out.is_empty() && !written_within(stall, writer.write_all(&out)).await {
+            tracing::debug!("a stream's client stopped reading or left; cut off");
             return;
         }
         match end {

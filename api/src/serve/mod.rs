@@ -34,14 +34,31 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// stops (its feed ends at once); a client that reads nothing is cut off after it.
 const STREAM_FLUSH_GRACE: Duration = Duration::from_secs(2);
 
+/// How long the connection loop waits on a client.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientWaits {
+    /// For a request head (a slow-loris guard); a keep-alive connection idle for as
+    /// long is closed.
+    pub header_read: Duration,
+    /// For a write of a stream answered directly to go through.
+    pub stream_write_stall: Duration,
+}
+
+impl ClientWaits {
+    pub fn of(settings: &crate::state::Settings) -> Self {
+        Self {
+            header_read: settings.header_read_timeout,
+            stream_write_stall: settings.stream_write_stall,
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets
-/// every connection finish the request it is on, and returns when all have closed. A
-/// client has `header_read_timeout` to send a request head (a slow-loris guard); a
-/// keep-alive connection idle for as long is closed.
+/// every connection finish the request it is on, and returns when all have closed.
 pub async fn serve_http1(
     listener: TcpListener,
     app: Router,
-    header_read_timeout: Duration,
+    waits: ClientWaits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let stopping = CancellationToken::new();
@@ -49,7 +66,7 @@ pub async fn serve_http1(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(waits.header_read);
     let stop_on_signal = stopping.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -70,7 +87,7 @@ pub async fn serve_http1(
         };
         connections.spawn(connection(
             builder.clone(),
-            header_read_timeout,
+            waits,
             stream,
             peer,
             app.clone(),
@@ -85,7 +102,7 @@ pub async fn serve_http1(
 
 async fn connection(
     builder: http1::Builder,
-    header_read_timeout: Duration,
+    waits: ClientWaits,
     mut stream: TcpStream,
     peer: SocketAddr,
     app: Router,
@@ -97,7 +114,7 @@ async fn connection(
     }
     // A client that has not sent its first request when the server stops is closed.
     let first = tokio::select! {
-        first = direct::first_request(&mut stream, header_read_timeout) => first,
+        first = direct::first_request(&mut stream, waits.header_read) => first,
         () = stopping.cancelled() => return,
     };
     match first {
@@ -105,7 +122,7 @@ async fn connection(
             request.extensions_mut().insert(ConnectInfo(peer));
             let Ok(response) = app.oneshot(*request).await;
             tokio::select! {
-                () = direct::write_response(stream, response) => {}
+                () = direct::write_response(stream, response, waits.stream_write_stall) => {}
                 () = async {
                     stopping.cancelled().await;
                     tokio::time::sleep(STREAM_FLUSH_GRACE).await;

@@ -2,16 +2,21 @@
 //! request is a stream is answered on the socket directly, without hyper's buffers;
 //! these tests speak raw HTTP/1.1 to see the difference a client could notice: a
 //! stream whose client leaves gives back its place at once, and a head that arrives
-//! in pieces, or a stream asked for on a kept-alive connection, is still served.
+//! in pieces, or a stream asked for on a kept-alive connection, is still served. And a
+//! client that stops reading is cut off, over SSE and WebSocket alike, rather than
+//! holding its stream open.
 
 use std::time::Duration;
 
 use chrono::Utc;
+use herald_core::inbox::NewItem;
+use herald_core::inbox::store::store_batch;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::helpers::TestApp;
-use crate::inbox_stream::{app_configured, token};
+use crate::inbox_stream::{app_configured, subscriber_id, token};
 
 fn sse_request(app: &TestApp, token: &str) -> String {
     format!(
@@ -112,4 +117,99 @@ async fn a_stream_asked_for_in_pieces_or_after_another_request_is_served() {
         .unwrap();
     let events = read_until(&mut tcp, String::new(), "event: unread").await;
     assert!(events.starts_with("HTTP/1.1 200 OK"), "{events}");
+}
+
+/// A connection to the app whose receive buffer is as small as the kernel allows, so
+/// that a client which does not read stops taking data after a few KiB.
+async fn small_window(app: &TestApp) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(app.addr).await.unwrap()
+}
+
+/// Stores and announces items of 16 KiB for `subscriber` until `total` bytes went out:
+/// far more than the socket buffers between the server and a client that reads nothing.
+async fn flood(app: &TestApp, subscriber: i64, total: usize) {
+    const BODY: usize = 16 * 1024;
+    for n in 0..total / BODY {
+        let item = NewItem {
+            subscriber_id: subscriber,
+            delivery_id: 1_000 + n as i64,
+            category: "news".into(),
+            title: format!("item {n}"),
+            body: "x".repeat(BODY),
+            data: json!({}),
+        };
+        let stored = store_batch(&app.db, vec![item], Utc::now()).await.unwrap();
+        app.bus.stored(&stored);
+    }
+}
+
+/// Opens SSE streams for `token` until one is let in (its place was given back); fails
+/// after `within`.
+async fn until_let_in(app: &TestApp, token: &str, within: Duration, why: &str) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let (_stream, answer) = open(app, token).await;
+        if status_of(&answer) == "HTTP/1.1 200 OK" {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{why}: {answer}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_client_that_stops_reading_is_cut_off_and_gives_back_its_place() {
+    let app = app_configured(&["ana"], |config| {
+        config.http.max_streams_per_subscriber = 1;
+        // Writes may wait two ping intervals: 2 s.
+        config.http.stream_ping_secs = 1;
+    })
+    .await;
+    let ana_id = subscriber_id(&app, "ana").await;
+    let ana = token("ana", Utc::now().timestamp() + 600);
+    let mut stuck = small_window(&app).await;
+    stuck
+        .write_all(sse_request(&app, &ana).as_bytes())
+        .await
+        .unwrap();
+    read_until(&mut stuck, String::new(), "event: unread").await;
+
+    // The client reads nothing more and keeps its connection open.
+    flood(&app, ana_id, 8 << 20).await;
+    until_let_in(
+        &app,
+        &ana,
+        Duration::from_secs(30),
+        "a stream whose client stopped reading still holds its place",
+    )
+    .await;
+    drop(stuck);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_that_stops_reading_is_cut_off_and_gives_back_its_place() {
+    let app = app_configured(&["ana"], |config| {
+        config.http.max_streams_per_subscriber = 1;
+        config.http.stream_ping_secs = 1;
+    })
+    .await;
+    let ana_id = subscriber_id(&app, "ana").await;
+    let ana = token("ana", Utc::now().timestamp() + 600);
+    let url = format!("ws://{}/v1/stream/ws?token={ana}", app.addr);
+    // Upgraded, then never read again.
+    let (stuck, _) = tokio_tungstenite::client_async(url, small_window(&app).await)
+        .await
+        .unwrap();
+
+    flood(&app, ana_id, 8 << 20).await;
+    until_let_in(
+        &app,
+        &ana,
+        Duration::from_secs(30),
+        "a WebSocket whose client stopped reading still holds its place",
+    )
+    .await;
+    drop(stuck);
 }
