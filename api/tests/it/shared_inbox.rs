@@ -237,3 +237,39 @@ async fn reading_while_a_broadcast_is_recalled_keeps_the_unread_count_exact() {
         assert_eq!(inbox["unread"]["count"], 0, "{who}: {inbox}");
     }
 }
+
+/// Items are announced as they were built, not read back: what a stream shows must be
+/// exactly what the inbox lists afterwards, to the microsecond.
+#[tokio::test]
+async fn a_streamed_item_is_the_item_the_inbox_lists() {
+    let app = app_with(&["ana", "ben"]).await;
+    let key = app.api_key(&["messages:send"]).await;
+    let mut stream = EventReader::open(&app, &token_for("ana"), None).await;
+    assert_eq!(stream.next().await.event, "unread");
+
+    let personal = json!({ "recipients": ["ana"], "channels": ["inbox"], "category": "news",
+        "content": { "inbox": { "title": "Hello {{ subscriber.external_id }}",
+        "body": "Yours", "data": { "link": "/you" } } } });
+    let shared = json!({ "recipients": ["ana", "ben"], "channels": ["inbox"],
+        "category": "news", "content": { "inbox": { "title": "Sale",
+        "body": "Everything half price", "data": { "link": "/sale" } } } });
+    let mut streamed = Vec::new();
+    for body in [personal, shared] {
+        send(&app, &key, body).await;
+        let event = loop {
+            let event = stream.next().await;
+            if event.event == "message" {
+                break event;
+            }
+        };
+        streamed.push(event.data);
+    }
+    assert_eq!(streamed[0]["title"], "Hello ana", "{streamed:?}");
+
+    let mut listed = inbox_of(&app, "ana").await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    listed.reverse(); // newest first
+    assert_eq!(streamed, listed);
+}

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, LockType, OnConflict, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
@@ -95,24 +95,27 @@ pub(crate) async fn store(
     // The pairs first: their rows stay locked until commit, so the item's id is taken
     // after any other change to these inboxes that commits before this one.
     let states = bump(txn, &recipients.iter().map(|id| (*id, 1)).collect()).await?;
-    let model = inbox_item::Entity::insert(inbox_item::ActiveModel {
+    // Microseconds, as Postgres keeps them: the item is announced as built here.
+    let created_at = now.trunc_subsecs(6);
+    let id = inbox_item::Entity::insert(inbox_item::ActiveModel {
         subscriber_id: Set(None),
         message_id: Set(Some(item.message_id)),
         delivery_id: Set(None),
-        category: Set(item.category),
-        title: Set(item.title),
-        body: Set(item.body),
-        data: Set(item.data),
-        created_at: Set(now),
+        category: Set(item.category.clone()),
+        title: Set(item.title.clone()),
+        body: Set(item.body.clone()),
+        data: Set(item.data.clone()),
+        created_at: Set(created_at),
         ..Default::default()
     })
-    .exec_with_returning(txn)
-    .await?;
+    .exec(txn)
+    .await?
+    .last_insert_id;
     let shares: Vec<inbox_share::ActiveModel> = bitmaps(recipients.iter().copied())
         .into_iter()
         .map(|(block, bits)| inbox_share::ActiveModel {
             block: Set(block),
-            item_id: Set(model.id),
+            item_id: Set(id),
             bits: Set(bits),
         })
         .collect();
@@ -121,7 +124,17 @@ pub(crate) async fn store(
             .exec_without_returning(txn)
             .await?;
     }
-    let item = super::Announced::new(InboxItem::from(model));
+    let item = super::Announced::new(InboxItem {
+        id,
+        category: item.category,
+        title: item.title,
+        body: item.body,
+        data: item.data,
+        created_at,
+        read_at: None,
+        archived_at: None,
+        recalled_at: None,
+    });
     Ok(recipients
         .iter()
         .map(|subscriber_id| Stored {

@@ -2,7 +2,7 @@
 //! items moves their `(unread, version)` pair in the same transaction, so a client that
 //! keeps the pair with the highest version can never drift.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult,
@@ -160,16 +160,19 @@ pub(crate) async fn store_new(
     if items.is_empty() {
         return Ok(Vec::new());
     }
+    // Microseconds, as Postgres keeps them: the items are announced as built here, and
+    // a later read must show the same time.
+    let created_at = now.trunc_subsecs(6);
     let fresh: Vec<inbox_item::ActiveModel> = items
-        .into_iter()
+        .iter()
         .map(|item| inbox_item::ActiveModel {
             subscriber_id: Set(Some(item.subscriber_id)),
             delivery_id: Set(Some(item.delivery_id)),
-            category: Set(item.category),
-            title: Set(item.title),
-            body: Set(item.body),
-            data: Set(item.data),
-            created_at: Set(now),
+            category: Set(item.category.clone()),
+            title: Set(item.title.clone()),
+            body: Set(item.body.clone()),
+            data: Set(item.data.clone()),
+            created_at: Set(created_at),
             ..Default::default()
         })
         .collect();
@@ -183,17 +186,43 @@ pub(crate) async fn store_new(
         }
     }
     let mut states = bump(txn, &planned).await?;
-    let mut stored =
-        crate::bulk::insert_all_returning(txn, fresh, &[inbox_item::Column::DeliveryId]).await?;
-    stored.sort_unstable_by_key(|model| model.id);
+    // Only the keys come back: the rest of each row is what was just written.
+    let mut inserted: Vec<Inserted> = crate::bulk::insert_all_returning_columns(
+        txn,
+        fresh,
+        &[inbox_item::Column::DeliveryId],
+        &Inserted::COLUMNS,
+    )
+    .await?;
+    inserted.sort_unstable_by_key(|row| row.id);
+    let mut items: std::collections::HashMap<i64, NewItem> = items
+        .into_iter()
+        .map(|item| (item.delivery_id, item))
+        .collect();
+    let stored: Vec<(i64, InboxItem)> = inserted
+        .into_iter()
+        .filter_map(|row| {
+            let item = items.remove(&row.delivery_id?)?;
+            let shown = InboxItem {
+                id: row.id,
+                category: item.category,
+                title: item.title,
+                body: item.body,
+                data: item.data,
+                created_at,
+                read_at: None,
+                archived_at: None,
+                recalled_at: None,
+            };
+            Some((item.subscriber_id, shown))
+        })
+        .collect();
 
     // A concurrent store of the same delivery (a lease that ran out mid-send) may have
     // won a row: count only what this call inserted.
     let mut surplus = planned.clone();
-    for model in &stored {
-        *surplus
-            .entry(model.subscriber_id.unwrap_or_default())
-            .or_default() -= 1;
+    for (subscriber_id, _) in &stored {
+        *surplus.entry(*subscriber_id).or_default() -= 1;
     }
     surplus.retain(|_, extra| *extra != 0);
     let corrections = surplus
@@ -203,15 +232,24 @@ pub(crate) async fn store_new(
     states.extend(bump(txn, &corrections).await?);
     Ok(stored
         .into_iter()
-        .map(|model| {
-            let subscriber_id = model.subscriber_id.unwrap_or_default();
-            Stored {
-                subscriber_id,
-                unread: states.get(&subscriber_id).copied().unwrap_or_default(),
-                item: InboxItem::from(model).into(),
-            }
+        .map(|(subscriber_id, item)| Stored {
+            subscriber_id,
+            unread: states.get(&subscriber_id).copied().unwrap_or_default(),
+            item: item.into(),
         })
         .collect())
+}
+
+/// What [`store_new`] reads back of an item it inserted.
+#[derive(Debug, FromQueryResult)]
+struct Inserted {
+    id: i64,
+    delivery_id: Option<i64>,
+}
+
+impl Inserted {
+    const COLUMNS: [inbox_item::Column; 2] =
+        [inbox_item::Column::Id, inbox_item::Column::DeliveryId];
 }
 
 /// Adds `unread` to each subscriber's count and moves the version on, creating the

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QuerySelect, SqlErr, TransactionSession, TransactionTrait,
@@ -254,7 +254,8 @@ fn precheck(input: &SendIn) -> Result<()> {
 
 /// The message row for an accepted send.
 fn new_message(sender: &str, input: &SendIn, resolved: &Resolved) -> message::ActiveModel {
-    let now = Utc::now();
+    // Microseconds, as Postgres keeps them: the row is answered as built, not read back.
+    let now = Utc::now().trunc_subsecs(6);
     message::ActiveModel {
         kind: Set("transactional".to_owned()),
         campaign_id: Set(None),
