@@ -78,9 +78,9 @@ pub struct Settings {
     pub max_streams_per_subscriber: usize,
     /// Between a WebSocket stream's pings.
     pub stream_ping: Duration,
-    /// How long a stream's write may wait on a client that takes none of it (it stopped
-    /// reading) before the stream is cut off and its place freed: two ping intervals.
-    pub stream_write_stall: Duration,
+    /// How long a write may wait on a client that takes none of it (it stopped reading)
+    /// before the connection is ended, and a stream's place freed: two ping intervals.
+    pub write_stall: Duration,
     pub inbox_cors_origins: Vec<String>,
     pub secrets: SecretsConfig,
     pub data_dir: PathBuf,
@@ -120,7 +120,7 @@ impl Settings {
             },
             max_streams_per_subscriber: config.http.max_streams_per_subscriber,
             stream_ping: Duration::from_secs(config.http.stream_ping_secs),
-            stream_write_stall: Duration::from_secs(config.http.stream_ping_secs).saturating_mul(2),
+            write_stall: Duration::from_secs(config.http.stream_ping_secs).saturating_mul(2),
             inbox_cors_origins: config.http.inbox_cors_origins.clone(),
             secrets: config.secrets.clone(),
             data_dir: config.data_dir.clone(),

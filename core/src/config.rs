@@ -122,8 +122,8 @@ pub struct HttpConfig {
     /// Several processes on one machine share the `listen` port (SO_REUSEPORT).
     pub reuse_port: bool,
     /// Seconds between the pings a WebSocket stream sends; a client that has not
-    /// answered one by the next is dropped, as is a stream client of any transport
-    /// that takes nothing written to it for two intervals.
+    /// answered one by the next is dropped, as is any HTTP client that takes nothing
+    /// written to it for two intervals.
     pub stream_ping_secs: u64,
     /// Origins whose pages may call the inbox routes cross-origin (CORS).
     pub inbox_cors_origins: Vec<String>,

@@ -22,7 +22,7 @@ mod operators;
 mod pagination;
 mod reports;
 mod rules;
-pub(crate) mod streams;
+mod streams;
 mod subscriber_endpoints;
 mod subscriber_import;
 mod subscriber_tokens;

@@ -22,8 +22,6 @@ use futures::{FutureExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::routes::streams::written_within;
-
 /// GETs of these paths answer with a stream that lasts as long as the connection.
 const STREAM_PATHS: [&str; 2] = ["/v1/stream/sse", "/v1/stream/iframe"];
 /// A longer head (a large cookie, say) is left to hyper.
@@ -199,6 +197,12 @@ pub(super) async fn write_response(
         }
     }
     let _ = writer.shutdown().await;
+}
+
+/// Whether `write` went through within `stall` (this writer's counterpart of
+/// [`super::stall::StallGuard`], which guards the connections hyper serves).
+async fn written_within(stall: Duration, write: impl Future<Output = std::io::Result<()>>) -> bool {
+    matches!(tokio::time::timeout(stall, write).await, Ok(Ok(())))
 }
 
 /// Where the body stands after a write.

@@ -25,8 +25,10 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 mod direct;
+mod stall;
 
 use direct::FirstRequest;
+use stall::StallGuard;
 
 /// After an accept error (for example out of file descriptors), wait before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -40,15 +42,16 @@ pub struct ClientWaits {
     /// For a request head (a slow-loris guard); a keep-alive connection idle for as
     /// long is closed.
     pub header_read: Duration,
-    /// For a write of a stream answered directly to go through.
-    pub stream_write_stall: Duration,
+    /// For a write to make progress: a client that takes nothing written to it for
+    /// this long (it stopped reading) is disconnected.
+    pub write_stall: Duration,
 }
 
 impl ClientWaits {
     pub fn of(settings: &crate::state::Settings) -> Self {
         Self {
             header_read: settings.header_read_timeout,
-            stream_write_stall: settings.stream_write_stall,
+            write_stall: settings.write_stall,
         }
     }
 }
@@ -122,7 +125,7 @@ async fn connection(
             request.extensions_mut().insert(ConnectInfo(peer));
             let Ok(response) = app.oneshot(*request).await;
             tokio::select! {
-                () = direct::write_response(stream, response, waits.stream_write_stall) => {}
+                () = direct::write_response(stream, response, waits.write_stall) => {}
                 () = async {
                     stopping.cancelled().await;
                     tokio::time::sleep(STREAM_FLUSH_GRACE).await;
@@ -140,6 +143,7 @@ async fn connection(
             request.extensions_mut().insert(ConnectInfo(peer));
             request
         }));
+    let stream = StallGuard::new(stream, waits.write_stall);
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();

@@ -3,8 +3,8 @@
 //! these tests speak raw HTTP/1.1 to see the difference a client could notice: a
 //! stream whose client leaves gives back its place at once, and a head that arrives
 //! in pieces, or a stream asked for on a kept-alive connection, is still served. And a
-//! client that stops reading is cut off, over SSE and WebSocket alike, rather than
-//! holding its stream open.
+//! client that stops reading is cut off, whoever serves its stream (the direct writer,
+//! hyper, a WebSocket), rather than holding it open.
 
 use std::time::Duration;
 
@@ -183,6 +183,37 @@ async fn an_sse_client_that_stops_reading_is_cut_off_and_gives_back_its_place() 
         &ana,
         Duration::from_secs(30),
         "a stream whose client stopped reading still holds its place",
+    )
+    .await;
+    drop(stuck);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_a_stream_hyper_serves_is_cut_off_too() {
+    let app = app_configured(&["ana"], |config| {
+        config.http.max_streams_per_subscriber = 1;
+        config.http.stream_ping_secs = 1;
+    })
+    .await;
+    let ana_id = subscriber_id(&app, "ana").await;
+    let ana = token("ana", Utc::now().timestamp() + 600);
+    // Another request first keeps the connection with hyper for the stream.
+    let mut stuck = small_window(&app).await;
+    let health = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr);
+    stuck.write_all(health.as_bytes()).await.unwrap();
+    let answer = read_until(&mut stuck, String::new(), "ok").await;
+    stuck
+        .write_all(sse_request(&app, &ana).as_bytes())
+        .await
+        .unwrap();
+    read_until(&mut stuck, answer, "event: unread").await;
+
+    flood(&app, ana_id, 8 << 20).await;
+    until_let_in(
+        &app,
+        &ana,
+        Duration::from_secs(30),
+        "a stream hyper serves to a client that stopped reading still holds its place",
     )
     .await;
     drop(stuck);

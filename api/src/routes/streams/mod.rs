@@ -6,8 +6,6 @@ pub(crate) mod iframe;
 mod sse;
 mod ws;
 
-use std::time::Duration;
-
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
@@ -17,14 +15,4 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sse::sse))
         .routes(routes!(ws::ws))
         .routes(routes!(iframe::iframe))
-}
-
-/// Whether a write to a stream's client went through within `stall`. One that waits
-/// longer is on a client that stopped reading: the stream is cut off rather than held,
-/// with its place among the subscriber's streams, until the socket errors.
-pub(crate) async fn written_within<E>(
-    stall: Duration,
-    write: impl Future<Output = Result<(), E>>,
-) -> bool {
-    matches!(tokio::time::timeout(stall, write).await, Ok(Ok(())))
 }

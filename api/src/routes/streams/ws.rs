@@ -12,7 +12,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::feed::{End, Feed, Update};
-use super::written_within;
 use crate::auth::SubscriberCaller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ValidQuery;
@@ -115,9 +114,8 @@ async fn connection(
     mut feed: Feed,
 ) {
     let (mut sink, mut incoming) = socket.split();
-    // Every write is bounded: a peer that stopped reading would otherwise hold this
-    // loop, pings included.
-    let stall = state.settings.stream_write_stall;
+    // A peer that stops reading fails a write here after the connection's stall limit
+    // (see `serve::stall`); the loop, pings included, ends with it.
     // A ping every interval; a peer that has not answered the previous one is dropped.
     let mut ping = tokio::time::interval(state.settings.stream_ping);
     ping.reset();
@@ -133,19 +131,19 @@ async fn connection(
                         Some(End::Closing) | None => (RESTARTING, "resume from your last id"),
                     };
                     let close = CloseFrame { code, reason: reason.into() };
-                    written_within(stall, sink.send(Message::Close(Some(close)))).await;
+                    let _ = sink.send(Message::Close(Some(close))).await;
                     return;
                 };
                 // Everything already queued goes out in one write (a new item and the
                 // unread pair that follows it, a page of replayed items).
                 let mut update = Some(update);
-                let write = async {
-                    while let Some(next) = update.take().or_else(|| feed.next_queued()) {
-                        sink.feed(Message::Text(frame_of(&next).into())).await?;
+                while let Some(next) = update.take().or_else(|| feed.next_queued()) {
+                    let text = frame_of(&next);
+                    if sink.feed(Message::Text(text.into())).await.is_err() {
+                        return;
                     }
-                    sink.flush().await
-                };
-                if !written_within(stall, write).await {
+                }
+                if sink.flush().await.is_err() {
                     return;
                 }
             }
@@ -155,7 +153,7 @@ async fn connection(
                     // database calls behind a client frame (kilobytes) while it waits.
                     let handled = Box::pin(handle(&state, &subscriber, &mut feed, &text));
                     if let Some(reply) = handled.await
-                        && !written_within(stall, sink.send(Message::Text(reply.into()))).await
+                        && sink.send(Message::Text(reply.into())).await.is_err()
                     {
                         return;
                     }
@@ -165,7 +163,7 @@ async fn connection(
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
-                if !answered || !written_within(stall, sink.send(Message::Ping(Vec::new().into()))).await {
+                if !answered || sink.send(Message::Ping(Vec::new().into())).await.is_err() {
                     return;
                 }
                 answered = false;
