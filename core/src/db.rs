@@ -54,6 +54,12 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
 
+/// `time` as the databases keep it (microseconds, Postgres's precision), for a row that
+/// is answered as it was built rather than read back: a later read shows the same time.
+pub fn as_stored(time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::SubsecRound::trunc_subsecs(time, 6)
+}
+
 pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }

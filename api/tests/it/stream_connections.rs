@@ -145,102 +145,73 @@ async fn flood(app: &TestApp, subscriber: i64, total: usize) {
     }
 }
 
-/// Opens SSE streams for `token` until one is let in (its place was given back); fails
-/// after `within`.
-async fn until_let_in(app: &TestApp, token: &str, within: Duration, why: &str) {
-    let deadline = tokio::time::Instant::now() + within;
+/// An app where ana may hold one stream and a write may wait two ping intervals (2 s);
+/// with her subscriber id and a token.
+async fn one_stream_for_ana() -> (TestApp, i64, String) {
+    let app = app_configured(&["ana"], |config| {
+        config.http.max_streams_per_subscriber = 1;
+        config.http.stream_ping_secs = 1;
+    })
+    .await;
+    let ana_id = subscriber_id(&app, "ana").await;
+    (app, ana_id, token("ana", Utc::now().timestamp() + 600))
+}
+
+/// Floods ana while `stuck`, her stream whose client reads nothing more, keeps its
+/// connection open; then opens SSE streams until one is let in (the stuck one gave
+/// back its place), failing with `why` after 30 s.
+async fn place_given_back<T>(app: &TestApp, ana_id: i64, ana: &str, stuck: T, why: &str) {
+    flood(app, ana_id, 8 << 20).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let (_stream, answer) = open(app, token).await;
+        let (_stream, answer) = open(app, ana).await;
         if status_of(&answer) == "HTTP/1.1 200 OK" {
-            return;
+            break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{why}: {answer}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    drop(stuck);
+}
+
+/// Asks for an SSE stream on `tcp` and reads until its first event.
+async fn ask_for_stream(tcp: &mut TcpStream, app: &TestApp, token: &str, seen: String) {
+    tcp.write_all(sse_request(app, token).as_bytes())
+        .await
+        .unwrap();
+    read_until(tcp, seen, "event: unread").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sse_client_that_stops_reading_is_cut_off_and_gives_back_its_place() {
-    let app = app_configured(&["ana"], |config| {
-        config.http.max_streams_per_subscriber = 1;
-        // Writes may wait two ping intervals: 2 s.
-        config.http.stream_ping_secs = 1;
-    })
-    .await;
-    let ana_id = subscriber_id(&app, "ana").await;
-    let ana = token("ana", Utc::now().timestamp() + 600);
+    let (app, ana_id, ana) = one_stream_for_ana().await;
     let mut stuck = small_window(&app).await;
-    stuck
-        .write_all(sse_request(&app, &ana).as_bytes())
-        .await
-        .unwrap();
-    read_until(&mut stuck, String::new(), "event: unread").await;
-
-    // The client reads nothing more and keeps its connection open.
-    flood(&app, ana_id, 8 << 20).await;
-    until_let_in(
-        &app,
-        &ana,
-        Duration::from_secs(30),
-        "a stream whose client stopped reading still holds its place",
-    )
-    .await;
-    drop(stuck);
+    ask_for_stream(&mut stuck, &app, &ana, String::new()).await;
+    let why = "a stream whose client stopped reading still holds its place";
+    place_given_back(&app, ana_id, &ana, stuck, why).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_a_stream_hyper_serves_is_cut_off_too() {
-    let app = app_configured(&["ana"], |config| {
-        config.http.max_streams_per_subscriber = 1;
-        config.http.stream_ping_secs = 1;
-    })
-    .await;
-    let ana_id = subscriber_id(&app, "ana").await;
-    let ana = token("ana", Utc::now().timestamp() + 600);
+    let (app, ana_id, ana) = one_stream_for_ana().await;
     // Another request first keeps the connection with hyper for the stream.
     let mut stuck = small_window(&app).await;
     let health = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr);
     stuck.write_all(health.as_bytes()).await.unwrap();
     let answer = read_until(&mut stuck, String::new(), "ok").await;
-    stuck
-        .write_all(sse_request(&app, &ana).as_bytes())
-        .await
-        .unwrap();
-    read_until(&mut stuck, answer, "event: unread").await;
-
-    flood(&app, ana_id, 8 << 20).await;
-    until_let_in(
-        &app,
-        &ana,
-        Duration::from_secs(30),
-        "a stream hyper serves to a client that stopped reading still holds its place",
-    )
-    .await;
-    drop(stuck);
+    ask_for_stream(&mut stuck, &app, &ana, answer).await;
+    let why = "a stream hyper serves to a client that stopped reading still holds its place";
+    place_given_back(&app, ana_id, &ana, stuck, why).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_client_that_stops_reading_is_cut_off_and_gives_back_its_place() {
-    let app = app_configured(&["ana"], |config| {
-        config.http.max_streams_per_subscriber = 1;
-        config.http.stream_ping_secs = 1;
-    })
-    .await;
-    let ana_id = subscriber_id(&app, "ana").await;
-    let ana = token("ana", Utc::now().timestamp() + 600);
+    let (app, ana_id, ana) = one_stream_for_ana().await;
     let url = format!("ws://{}/v1/stream/ws?token={ana}", app.addr);
     // Upgraded, then never read again.
     let (stuck, _) = tokio_tungstenite::client_async(url, small_window(&app).await)
         .await
         .unwrap();
-
-    flood(&app, ana_id, 8 << 20).await;
-    until_let_in(
-        &app,
-        &ana,
-        Duration::from_secs(30),
-        "a WebSocket whose client stopped reading still holds its place",
-    )
-    .await;
-    drop(stuck);
+    let why = "a WebSocket whose client stopped reading still holds its place";
+    place_given_back(&app, ana_id, &ana, stuck, why).await;
 }

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockType, OnConflict, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
@@ -95,8 +95,8 @@ pub(crate) async fn store(
     // The pairs first: their rows stay locked until commit, so the item's id is taken
     // after any other change to these inboxes that commits before this one.
     let states = bump(txn, &recipients.iter().map(|id| (*id, 1)).collect()).await?;
-    // Microseconds, as Postgres keeps them: the item is announced as built here.
-    let created_at = now.trunc_subsecs(6);
+    // The item is announced as built here.
+    let created_at = crate::db::as_stored(now);
     let id = inbox_item::Entity::insert(inbox_item::ActiveModel {
         subscriber_id: Set(None),
         message_id: Set(Some(item.message_id)),
@@ -124,17 +124,14 @@ pub(crate) async fn store(
             .exec_without_returning(txn)
             .await?;
     }
-    let item = super::Announced::new(InboxItem {
+    let item = super::Announced::new(InboxItem::just_stored(
         id,
-        category: item.category,
-        title: item.title,
-        body: item.body,
-        data: item.data,
         created_at,
-        read_at: None,
-        archived_at: None,
-        recalled_at: None,
-    });
+        item.category,
+        item.title,
+        item.body,
+        item.data,
+    ));
     Ok(recipients
         .iter()
         .map(|subscriber_id| Stored {

@@ -2,7 +2,7 @@
 //! items moves their `(unread, version)` pair in the same transaction, so a client that
 //! keeps the pair with the highest version can never drift.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult,
@@ -42,6 +42,30 @@ pub struct InboxItem {
     /// items; every inbox view leaves them out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recalled_at: Option<DateTime<Utc>>,
+}
+
+impl InboxItem {
+    /// An item as it is stored: unread, kept, not recalled.
+    pub(crate) fn just_stored(
+        id: i64,
+        created_at: DateTime<Utc>,
+        category: String,
+        title: String,
+        body: String,
+        data: serde_json::Value,
+    ) -> Self {
+        Self {
+            id,
+            category,
+            title,
+            body,
+            data,
+            created_at,
+            read_at: None,
+            archived_at: None,
+            recalled_at: None,
+        }
+    }
 }
 
 impl From<inbox_item::Model> for InboxItem {
@@ -160,9 +184,8 @@ pub(crate) async fn store_new(
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    // Microseconds, as Postgres keeps them: the items are announced as built here, and
-    // a later read must show the same time.
-    let created_at = now.trunc_subsecs(6);
+    // The items are announced as built here.
+    let created_at = crate::db::as_stored(now);
     let fresh: Vec<inbox_item::ActiveModel> = items
         .iter()
         .map(|item| inbox_item::ActiveModel {
@@ -203,17 +226,14 @@ pub(crate) async fn store_new(
         .into_iter()
         .filter_map(|row| {
             let item = items.remove(&row.delivery_id?)?;
-            let shown = InboxItem {
-                id: row.id,
-                category: item.category,
-                title: item.title,
-                body: item.body,
-                data: item.data,
+            let shown = InboxItem::just_stored(
+                row.id,
                 created_at,
-                read_at: None,
-                archived_at: None,
-                recalled_at: None,
-            };
+                item.category,
+                item.title,
+                item.body,
+                item.data,
+            );
             Some((item.subscriber_id, shown))
         })
         .collect();

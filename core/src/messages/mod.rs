@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QuerySelect, SqlErr, TransactionSession, TransactionTrait,
@@ -254,8 +254,8 @@ fn precheck(input: &SendIn) -> Result<()> {
 
 /// The message row for an accepted send.
 fn new_message(sender: &str, input: &SendIn, resolved: &Resolved) -> message::ActiveModel {
-    // Microseconds, as Postgres keeps them: the row is answered as built, not read back.
-    let now = Utc::now().trunc_subsecs(6);
+    // The row is answered as built, not read back.
+    let now = crate::db::as_stored(Utc::now());
     message::ActiveModel {
         kind: Set("transactional".to_owned()),
         campaign_id: Set(None),

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
@@ -65,8 +65,8 @@ pub async fn recall<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    // As the databases keep it (microseconds), so a repeat reports the same time.
-    let now = Utc::now().trunc_subsecs(6);
+    // A repeat reports the same time.
+    let now = crate::db::as_stored(Utc::now());
     let txn = crate::db::begin_write(db).await?;
     let mut find = message::Entity::find_by_id(id);
     if is_postgres(&txn) {
