@@ -6,6 +6,7 @@ pub mod access;
 pub mod api_keys;
 pub mod audiences;
 pub mod audit;
+pub mod blocks;
 pub mod bulk;
 pub mod campaigns;
 pub mod channel;

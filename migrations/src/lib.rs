@@ -25,6 +25,7 @@ mod m20261204_000013_campaign_recall;
 mod m20261204_000014_event_endpoints;
 mod m20261205_000015_rule_revision;
 mod m20261205_000016_shared_inbox_items;
+mod m20261206_000017_ledger_bitmaps;
 mod schema_util;
 
 pub struct Migrator;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000014_event_endpoints::Migration),
             Box::new(m20261205_000015_rule_revision::Migration),
             Box::new(m20261205_000016_shared_inbox_items::Migration),
+            Box::new(m20261206_000017_ledger_bitmaps::Migration),
         ]
     }
 }

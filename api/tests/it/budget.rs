@@ -4,9 +4,8 @@
 //! with several workers planning at once.
 
 use herald_core::access::Role;
-use herald_core::entities::send_ledger;
+use herald_core::deliveries::ledger::slots_taken;
 use reqwest::Method;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -311,11 +310,7 @@ async fn a_higher_class_send_puts_off_a_queued_lower_one_and_gives_its_slot_back
         "the next midnight (UTC)"
     );
     assert!(until > chrono::Utc::now());
-    let slots_of = |message: i64| {
-        send_ledger::Entity::find()
-            .filter(send_ledger::Column::MessageId.eq(message))
-            .count(&app.db)
-    };
+    let slots_of = |message: i64| slots_taken(&app.db, Some(message), None);
     assert_eq!(slots_of(news).await.unwrap(), 0, "the slot is given back");
     assert_eq!(slots_of(alert).await.unwrap(), 1);
 

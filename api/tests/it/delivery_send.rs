@@ -7,8 +7,9 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_core::access::Role;
 use herald_core::deliveries::backlog::{Backlog, backlog};
+use herald_core::deliveries::ledger::slots_taken;
 use herald_core::deliveries::{Recorded, claim_due, plan_batch};
-use herald_core::entities::{delivery, delivery_attempt, message, send_ledger, subscriber};
+use herald_core::entities::{delivery, delivery_attempt, message, subscriber};
 use herald_core::rules::engine::{Recipient, RuleSet};
 use herald_worker::deliver::Deliverer;
 use reqwest::Method;
@@ -502,11 +503,7 @@ async fn deferred_deliveries_are_decided_again_and_expired_ones_end() {
     assert_eq!(keys.len(), 2);
     assert_ne!(keys[0], keys[1], "each device has its own key");
     assert_eq!(
-        send_ledger::Entity::find()
-            .all(&app.db)
-            .await
-            .unwrap()
-            .len(),
+        slots_taken(&app.db, None, None).await.unwrap(),
         1,
         "one slot, taken when sent"
     );

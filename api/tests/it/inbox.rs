@@ -626,7 +626,8 @@ async fn a_send_whose_render_exceeds_a_limit_fails_only_that_recipients_delivery
 /// as it answers a send or the worker stores it later; the others are stored.
 #[tokio::test]
 async fn a_keyword_in_a_rendered_inbox_item_holds_that_item_back() {
-    use herald_core::entities::{delivery_attempt, send_ledger};
+    use herald_core::deliveries::ledger::slots_taken;
+    use herald_core::entities::delivery_attempt;
     use sea_orm::PaginatorTrait;
 
     let app = spawn_app_with_token_secret().await;
@@ -716,10 +717,6 @@ async fn a_keyword_in_a_rendered_inbox_item_holds_that_item_back() {
         .await
         .unwrap();
     assert_eq!(attempts, 0);
-    let ben_slots = send_ledger::Entity::find()
-        .filter(send_ledger::Column::SubscriberId.eq(ben_id))
-        .count(&app.db)
-        .await
-        .unwrap();
+    let ben_slots = slots_taken(&app.db, None, Some(ben_id)).await.unwrap();
     assert_eq!(ben_slots, 0, "the held items' slots were given back");
 }

@@ -47,3 +47,4 @@ mod subscribers;
 mod support;
 mod templates;
 mod unsubscribe;
+mod upgrades;

@@ -54,8 +54,10 @@ async fn ledger(
     at: &str,
 ) {
     let subscriber = find(&app.db, external_id).await.unwrap();
+    let (block, bits) = herald_core::blocks::block_of(subscriber.id);
     send_ledger::ActiveModel {
-        subscriber_id: Set(subscriber.id),
+        block: Set(block),
+        bits: Set(bits),
         channel: Set(channel.into()),
         category: Set(category.into()),
         template_id: Set(template),

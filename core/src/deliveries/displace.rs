@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::plan::{engine_message, release_slots};
+use super::ledger;
+use super::plan::engine_message;
 use super::queue::RECORD_CHUNK;
 use super::status::DeliveryStatus;
 use crate::entities::{delivery, message};
@@ -104,6 +105,6 @@ async fn defer(
         .filter(|(key, rows)| deferred.get(key) == Some(rows))
         .map(|(key, _)| key)
         .collect();
-    release_slots(txn, &whole).await?;
+    ledger::release(txn, &whole).await?;
     Ok(whole.len() as u64)
 }

@@ -9,6 +9,7 @@ pub mod devices;
 mod displace;
 mod doorbell;
 pub mod erasure;
+pub mod ledger;
 pub mod log;
 pub mod page;
 pub mod plan;

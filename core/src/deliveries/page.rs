@@ -25,9 +25,10 @@ use sea_orm::{
 
 use super::devices::{Devices, NO_ENDPOINT};
 use super::displace::{allowed_candidates, make_room};
+use super::ledger::{self, Slots};
 use super::plan::{
     PlanSummary, candidates_of, change_for, channels_of, engine_message, insert_deliveries,
-    insert_slots, lock_subscribers, new_row, release_slots, slot,
+    lock_subscribers, new_row,
 };
 use super::queue::{
     Attempt, Change, QUEUE_STATEMENT_TIMEOUT, RECORD_CHUNK, Recorded, RetryPolicy,
@@ -38,7 +39,7 @@ use crate::bulk::copy_all;
 use crate::campaigns::Status;
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, one_of, prefer_generic_plans};
-use crate::entities::{campaign, delivery, message, send_ledger, subscriber, subscriber_endpoint};
+use crate::entities::{campaign, delivery, message, subscriber, subscriber_endpoint};
 use crate::error::{Error, Result};
 use crate::events::outbox::Interest;
 use crate::events::{EventType, Occurred};
@@ -151,17 +152,12 @@ pub async fn reserve(db: &DatabaseConnection, input: PageInput<'_>) -> Result<Re
 
     let displacing = allowed_candidates(&fresh, &decided);
     let mut rows = Vec::new();
-    let mut slots = Vec::new();
+    let mut slots = Slots::default();
     let mut allowed: Vec<(i64, ChannelKind)> =
         again.iter().map(|c| (c.recipient.id, c.channel)).collect();
     for (candidate, decision) in fresh.iter().zip(decided) {
         if matches!(decision, Decision::Allow) {
-            slots.push(slot(
-                message,
-                candidate.recipient.id,
-                candidate.channel,
-                now,
-            ));
+            slots.take(message, candidate.recipient.id, candidate.channel, now);
             allowed.push((candidate.recipient.id, candidate.channel));
             continue;
         }
@@ -213,7 +209,7 @@ pub async fn reserve(db: &DatabaseConnection, input: PageInput<'_>) -> Result<Re
             }
         }
     }
-    insert_slots(&txn, slots).await?;
+    ledger::write(&txn, slots).await?;
     make_room(&txn, rules, message, &displacing, now).await?;
     let copy_later = is_postgres(db);
     if !copy_later {
@@ -287,20 +283,7 @@ async fn decided_before(
     HashSet<(i64, ChannelKind)>,
 )> {
     let written = written_before(txn, message_id, ids).await?;
-    let slotted = send_ledger::Entity::find()
-        .select_only()
-        .columns([
-            send_ledger::Column::SubscriberId,
-            send_ledger::Column::Channel,
-        ])
-        .filter(send_ledger::Column::MessageId.eq(message_id))
-        .filter(ids_in(txn, send_ledger::Column::SubscriberId, ids))
-        .into_tuple::<(i64, String)>()
-        .all(txn)
-        .await?
-        .into_iter()
-        .filter_map(|(id, channel)| Some((id, ChannelKind::parse(&channel)?)))
-        .collect();
+    let slotted = ledger::reserved_for(txn, message_id, ids).await?;
     Ok((written, slotted))
 }
 
@@ -557,7 +540,7 @@ pub(crate) async fn give_back(txn: &impl ConnectionTrait, held: &[&delivery::Mod
         .iter()
         .map(|row| (row.message_id, row.subscriber_id, row.channel.as_str()))
         .collect();
-    release_slots(txn, &keys).await
+    ledger::release(txn, &keys).await
 }
 
 /// Takes back the try a claim counted for rows written before (`id` > 0) that were not

@@ -13,18 +13,19 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 
 use super::devices::{Devices, NO_ENDPOINT};
 use super::displace::{allowed_candidates, make_room};
-use super::queue::{Change, RECORD_CHUNK};
+use super::ledger::{self, Slots};
+use super::queue::Change;
 use super::status::DeliveryStatus;
 use crate::bulk::insert_all;
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, one_of, prefer_generic_plans};
-use crate::entities::{delivery, message, send_ledger, subscriber};
+use crate::entities::{delivery, message, subscriber};
 use crate::error::{Error, Result};
 use crate::inbox::deliver::InboxSend;
 use crate::rules::engine::{Candidate, Decision, Message, Recipient, RuleSet};
@@ -59,25 +60,6 @@ pub(crate) async fn lock_subscribers(txn: &impl ConnectionTrait, ids: &[i64]) ->
             .await?;
     }
     Ok(())
-}
-
-/// The send-ledger slot an allowed delivery takes.
-pub(crate) fn slot(
-    message: &message::Model,
-    subscriber_id: i64,
-    channel: ChannelKind,
-    now: DateTime<Utc>,
-) -> send_ledger::ActiveModel {
-    send_ledger::ActiveModel {
-        subscriber_id: Set(subscriber_id),
-        channel: Set(channel.as_str().to_owned()),
-        category: Set(message.category.clone()),
-        template_id: Set(message.template_id),
-        dedup_key: Set(message.dedup_key.clone()),
-        sent_at: Set(now),
-        message_id: Set(Some(message.id)),
-        ..Default::default()
-    }
 }
 
 /// The state a decision leaves a delivery in, counted in `summary`.
@@ -147,37 +129,6 @@ pub(crate) async fn insert_deliveries(
     insert_all(txn, rows, &DELIVERY_KEY).await
 }
 
-pub(crate) async fn insert_slots(
-    txn: &impl ConnectionTrait,
-    slots: Vec<send_ledger::ActiveModel>,
-) -> Result<()> {
-    insert_all(txn, slots, &[]).await
-}
-
-/// Gives back the ledger slots of deliveries, by (message, subscriber, channel), that
-/// were held back after all: a cap counts what was sent, and these were not.
-pub(crate) async fn release_slots(
-    txn: &impl ConnectionTrait,
-    deliveries: &[(i64, i64, &str)],
-) -> Result<()> {
-    for chunk in deliveries.chunks(RECORD_CHUNK) {
-        let slots = chunk.iter().fold(Condition::any(), |slots, key| {
-            let &(message_id, subscriber_id, channel) = key;
-            slots.add(
-                Condition::all()
-                    .add(send_ledger::Column::MessageId.eq(message_id))
-                    .add(send_ledger::Column::SubscriberId.eq(subscriber_id))
-                    .add(send_ledger::Column::Channel.eq(channel)),
-            )
-        });
-        send_ledger::Entity::delete_many()
-            .filter(slots)
-            .exec(txn)
-            .await?;
-    }
-    Ok(())
-}
-
 /// A delivery row as first written: queued, unattempted.
 pub(crate) fn new_row(
     message_id: i64,
@@ -213,7 +164,7 @@ struct Rows<'a> {
     devices: &'a Devices,
     now: DateTime<Utc>,
     deliveries: &'a mut Vec<delivery::ActiveModel>,
-    slots: &'a mut Vec<send_ledger::ActiveModel>,
+    slots: &'a mut Slots,
     /// Where allowed inbox deliveries go when the caller stores them in the same
     /// transaction (written then, in their final state); otherwise they are queued.
     inbox_sends: Option<&'a mut Vec<InboxSend>>,
@@ -232,7 +183,7 @@ impl Rows<'_> {
             let queued = change.status == DeliveryStatus::Queued.as_str();
             let (subscriber, channel) = (candidate.recipient.id, candidate.channel);
             if queued {
-                self.slots.push(slot(message, subscriber, channel, now));
+                self.slots.take(message, subscriber, channel, now);
             }
             if let (true, ChannelKind::Inbox, Some(sends)) =
                 (queued, channel, self.inbox_sends.as_deref_mut())
@@ -350,7 +301,7 @@ pub async fn plan_in(
         )
         .await?;
     let mut deliveries = Vec::with_capacity(candidates.len());
-    let mut slots = Vec::new();
+    let mut slots = Slots::default();
     let rows = Rows {
         message,
         devices: &devices,
@@ -363,7 +314,7 @@ pub async fn plan_in(
     rows.add(&candidates, decided, &mut summary);
 
     insert_deliveries(txn, deliveries).await?;
-    insert_slots(txn, slots).await?;
+    ledger::write(txn, slots).await?;
     make_room(txn, rules, message, &allowed, now).await?;
     Ok(summary)
 }
@@ -442,7 +393,7 @@ pub async fn plan_messages(
         let decided = rules.evaluate(txn, kind, now, &candidates).await?;
         let allowed = allowed_candidates(&candidates, &decided);
         let mut decided = decided.into_iter();
-        let mut slots = Vec::new();
+        let mut slots = Slots::default();
         let mut from = 0;
         for (&index, count) in members.iter().zip(counts) {
             let new = &messages[index];
@@ -459,7 +410,7 @@ pub async fn plan_messages(
             from += count;
         }
         // The next kind's caps count these.
-        insert_slots(txn, slots).await?;
+        ledger::write(txn, slots).await?;
         if let Some(&first) = members.first() {
             make_room(txn, rules, messages[first].message, &allowed, now).await?;
         }

@@ -13,9 +13,9 @@ use sea_orm::{
 
 use super::devices::{Devices, NO_ENDPOINT};
 use super::displace::{allowed_candidates, make_room};
+use super::ledger::{self, Slots};
 use super::plan::{
-    PlanSummary, change_for, engine_message, insert_deliveries, insert_slots, lock_subscribers,
-    new_row, slot,
+    PlanSummary, change_for, engine_message, insert_deliveries, lock_subscribers, new_row,
 };
 use super::queue::{Change, HELD_MESSAGES, update_each};
 use super::status::DeliveryStatus;
@@ -98,13 +98,13 @@ where
             .evaluate(&txn, engine_message(&message), now, &candidates)
             .await?;
         let allowed = allowed_candidates(&candidates, &decided);
-        let mut slots = Vec::new();
+        let mut slots = Slots::default();
         let channels: Vec<ChannelKind> = candidates.iter().map(|c| c.channel).collect();
         let devices = Devices::load(&txn, &ids, &channels).await?;
         for ((row, candidate), decision) in rows.iter().zip(&candidates).zip(decided) {
             let change = change_for(row.id, decision, &mut summary);
             if change.status == DeliveryStatus::Queued.as_str() {
-                slots.push(slot(&message, row.subscriber_id, candidate.channel, now));
+                slots.take(&message, row.subscriber_id, candidate.channel, now);
                 // Decided for the subscriber while it waited; allowed now, it goes to
                 // each of their devices: the waiting row to the first, a new row to
                 // each other.
@@ -130,7 +130,7 @@ where
             }
             changes.push(change);
         }
-        insert_slots(&txn, slots).await?;
+        ledger::write(&txn, slots).await?;
         make_room(&txn, rules, &message, &allowed, now).await?;
     }
     for chunk in changes.chunks(1_000) {

@@ -19,8 +19,9 @@ use super::shared::SharedItem;
 use super::store::{NewItem, Stored, store_new};
 use crate::bulk::insert_all_returning_columns;
 use crate::channel::ChannelKind;
+use crate::deliveries::ledger;
 use crate::deliveries::page::held_change;
-use crate::deliveries::plan::{DELIVERY_KEY, insert_deliveries, new_row, release_slots};
+use crate::deliveries::plan::{DELIVERY_KEY, insert_deliveries, new_row};
 use crate::deliveries::{DeliveryStatus, Stop};
 use crate::entities::{delivery, message, subscriber};
 use crate::error::Result;
@@ -263,7 +264,7 @@ pub async fn store_now(
         .into_iter()
         .map(|(message_id, subscriber_id)| (message_id, subscriber_id, ChannelKind::Inbox.as_str()))
         .collect();
-    release_slots(txn, &held).await?;
+    ledger::release(txn, &held).await?;
     let mut stored = store_new(txn, fresh, now).await?;
     for (item, mut recipients) in sharing.into_values() {
         recipients.sort_unstable();

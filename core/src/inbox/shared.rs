@@ -9,8 +9,6 @@
 //! one resume cursor; the page's planner locks its subscribers before the item gets its
 //! id, so each subscriber's ids still grow in commit order.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockType, OnConflict, Order, Query, SelectStatement};
 use sea_orm::{
@@ -19,43 +17,12 @@ use sea_orm::{
 };
 
 use super::store::{InboxItem, Stored, bump};
+use crate::blocks::{bitmaps, block_of, marks, members};
 use crate::entities::{inbox_item, inbox_receipt, inbox_share};
 use crate::error::Result;
 
-/// Subscriber ids per bitmap row.
-const BLOCK: i64 = 64;
-
 /// Bitmap or receipt rows written per statement.
 const ROWS_PER_STATEMENT: usize = 1_000;
-
-/// The bitmap row and bit of a subscriber id.
-pub(crate) fn block_of(subscriber_id: i64) -> (i64, i64) {
-    let bit = u32::try_from(subscriber_id.rem_euclid(BLOCK)).unwrap_or(0);
-    (subscriber_id.div_euclid(BLOCK), 1_i64.wrapping_shl(bit))
-}
-
-/// `bits` has the bit of `mask` set.
-fn marks(bits: impl sea_orm::sea_query::IntoColumnRef, mask: i64) -> Expr {
-    Expr::col(bits).bit_and(mask).ne(0)
-}
-
-/// The bitmaps marking `recipients`, by block.
-pub(crate) fn bitmaps(recipients: impl IntoIterator<Item = i64>) -> BTreeMap<i64, i64> {
-    let mut bits = BTreeMap::new();
-    for id in recipients {
-        let (block, mask) = block_of(id);
-        *bits.entry(block).or_insert(0) |= mask;
-    }
-    bits
-}
-
-/// The recipients a bitmap row marks.
-pub(crate) fn members(block: i64, bits: i64) -> impl Iterator<Item = i64> {
-    (0..BLOCK).filter_map(move |bit| {
-        (bits & 1_i64.wrapping_shl(u32::try_from(bit).unwrap_or(0)) != 0)
-            .then_some(block * BLOCK + bit)
-    })
-}
 
 /// The content of an item shared by a page's recipients.
 #[derive(Debug, Clone)]
@@ -495,24 +462,4 @@ pub(crate) async fn forget(txn: &impl ConnectionTrait, subscriber_id: i64) -> Re
         .exec(txn)
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bitmaps_mark_exactly_their_recipients() {
-        let recipients = [0, 1, 63, 64, 127, 1_000_000, 9_223_372_036_854_775_807];
-        let bits = bitmaps(recipients);
-        let mut back: Vec<i64> = bits
-            .iter()
-            .flat_map(|(block, bits)| members(*block, *bits))
-            .collect();
-        back.sort_unstable();
-        assert_eq!(back, recipients);
-        let (block, mask) = block_of(63);
-        assert_eq!(block, 0);
-        assert!(mask < 0, "bit 63 is the sign bit");
-    }
 }

@@ -26,6 +26,13 @@ pub fn backend_is_postgres() -> bool {
 
 impl TestDatabase {
     pub async fn create() -> Self {
+        let database = Self::empty().await;
+        database.migrate().await;
+        database
+    }
+
+    /// A database of its own with no tables yet.
+    pub async fn empty() -> Self {
         if backend_is_postgres() {
             let admin_url = admin_url();
             let name = format!("herald_test_{}", uuid::Uuid::new_v4().simple());
@@ -38,22 +45,18 @@ impl TestDatabase {
                 .expect("create test database");
             let (base, _) = admin_url.rsplit_once('/').expect("URL has a database");
             let url = format!("{base}/{name}");
-            let database = Self::Postgres {
+            Self::Postgres {
                 admin_url,
                 name,
                 url,
-            };
-            database.migrate().await;
-            database
+            }
         } else {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!(
                 "sqlite://{}?mode=rwc",
                 dir.path().join("herald.db").display()
             );
-            let database = Self::Sqlite { _dir: dir, url };
-            database.migrate().await;
-            database
+            Self::Sqlite { _dir: dir, url }
         }
     }
 

@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, one_of, with_limit};
+use crate::deliveries::ledger;
 use crate::deliveries::status::DeliveryStatus;
 use crate::entities::{list_entry, send_ledger, subscriber_endpoint, subscriber_preference};
 use crate::error::Result;
@@ -273,6 +274,8 @@ pub enum LedgerScope<'a> {
     Category(&'a str),
 }
 
+/// The ledger rows since `since` in `scope` whose blocks hold any of `ids`, selecting
+/// block and bits first.
 fn ledger_query(
     conn: &impl ConnectionTrait,
     ids: &[i64],
@@ -280,10 +283,7 @@ fn ledger_query(
     since: DateTime<Utc>,
 ) -> sea_orm::Select<send_ledger::Entity> {
     use send_ledger::Column;
-    let query = send_ledger::Entity::find()
-        .select_only()
-        .filter(ids_in(conn, Column::SubscriberId, ids))
-        .filter(Column::SentAt.gte(since));
+    let query = ledger::rows_near(conn, ids, since);
     match scope {
         LedgerScope::Channels(channels) => {
             query.filter(Column::Channel.is_in(channels.iter().map(|c| c.as_str())))
@@ -292,45 +292,23 @@ fn ledger_query(
     }
 }
 
-/// Ledger rows since `since`, counted per subscriber (and channel when the scope is
-/// channels; the category scope reports them under no channel).
+/// Slots since `since`, counted per subscriber (and channel when the scope is channels;
+/// the category scope reports them under no channel).
 pub async fn ledger_counts(
     conn: &impl ConnectionTrait,
     ids: &[i64],
     scope: &LedgerScope<'_>,
     since: DateTime<Utc>,
 ) -> Result<HashMap<(i64, Option<ChannelKind>), u32>> {
-    use send_ledger::Column;
-    let query = ledger_query(conn, ids, scope, since)
-        .column(Column::SubscriberId)
-        .group_by(Column::SubscriberId);
-    let counted = Expr::col(Column::Id).count();
-    let rows: Vec<(i64, Option<ChannelKind>, i64)> = match scope {
-        LedgerScope::Channels(_) => {
-            let rows: Vec<(i64, String, i64)> = query
-                .column(Column::Channel)
-                .group_by(Column::Channel)
-                .expr(counted)
-                .into_tuple()
-                .all(conn)
-                .await?;
-            rows.into_iter()
-                .map(|(id, channel, n)| (id, ChannelKind::parse(&channel), n))
-                .collect()
-        }
-        LedgerScope::Category(_) => {
-            let rows: Vec<(i64, i64)> = query.expr(counted).into_tuple().all(conn).await?;
-            rows.into_iter().map(|(id, n)| (id, None, n)).collect()
-        }
-    };
-    Ok(rows
-        .into_iter()
-        .map(|(id, channel, n)| ((id, channel), u32::try_from(n).unwrap_or(u32::MAX)))
-        .collect())
+    let mut counts: HashMap<(i64, Option<ChannelKind>), u32> = HashMap::new();
+    for (id, channel, _) in ledger_times(conn, ids, scope, since).await? {
+        *counts.entry((id, channel)).or_default() += 1;
+    }
+    Ok(counts)
 }
 
-/// Ledger rows since `since` one by one, for windows that start at a different instant
-/// for each subscriber.
+/// Slots since `since` one by one, for windows that start at a different instant for
+/// each subscriber.
 pub async fn ledger_times(
     conn: &impl ConnectionTrait,
     ids: &[i64],
@@ -338,23 +316,23 @@ pub async fn ledger_times(
     since: DateTime<Utc>,
 ) -> Result<Vec<(i64, Option<ChannelKind>, DateTime<Utc>)>> {
     use send_ledger::Column;
-    let rows: Vec<(i64, String, DateTime<Utc>)> = ledger_query(conn, ids, scope, since)
-        .columns([Column::SubscriberId, Column::Channel, Column::SentAt])
+    let rows: Vec<(i64, i64, String, DateTime<Utc>)> = ledger_query(conn, ids, scope, since)
+        .columns([Column::Channel, Column::SentAt])
         .into_tuple()
         .all(conn)
         .await?;
     let per_channel = matches!(scope, LedgerScope::Channels(_));
-    Ok(rows
-        .into_iter()
-        .map(|(id, channel, at)| {
-            let channel = if per_channel {
-                ChannelKind::parse(&channel)
-            } else {
-                None
-            };
-            (id, channel, at)
-        })
-        .collect())
+    let wanted = ledger::Wanted::new(ids);
+    let mut times = Vec::new();
+    for (block, bits, channel, at) in rows {
+        let channel = if per_channel {
+            ChannelKind::parse(&channel)
+        } else {
+            None
+        };
+        times.extend(wanted.marked(block, bits).map(|id| (id, channel, at)));
+    }
+    Ok(times)
 }
 
 /// A ledger row as budgets see it.
@@ -376,13 +354,9 @@ pub async fn ledger_sends(
     since: DateTime<Utc>,
 ) -> Result<Vec<LedgerSend>> {
     use send_ledger::Column;
-    type Row = (i64, String, String, DateTime<Utc>, Option<i64>);
-    let rows: Vec<Row> = send_ledger::Entity::find()
-        .select_only()
-        .filter(ids_in(conn, Column::SubscriberId, ids))
-        .filter(Column::SentAt.gte(since))
+    type Row = (i64, i64, String, String, DateTime<Utc>, Option<i64>);
+    let rows: Vec<Row> = ledger::rows_near(conn, ids, since)
         .columns([
-            Column::SubscriberId,
             Column::Channel,
             Column::Category,
             Column::SentAt,
@@ -391,18 +365,19 @@ pub async fn ledger_sends(
         .into_tuple()
         .all(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(subscriber_id, channel, category, at, message_id)| LedgerSend {
-                subscriber_id,
-                channel: ChannelKind::parse(&channel),
-                category,
-                at,
-                message_id,
-            },
-        )
-        .collect())
+    let wanted = ledger::Wanted::new(ids);
+    let mut sends = Vec::new();
+    for (block, bits, channel, category, at, message_id) in rows {
+        let channel = ChannelKind::parse(&channel);
+        sends.extend(wanted.marked(block, bits).map(|subscriber_id| LedgerSend {
+            subscriber_id,
+            channel,
+            category: category.clone(),
+            at,
+            message_id,
+        }));
+    }
+    Ok(sends)
 }
 
 /// The slots (message, subscriber, channel) of these subscribers and messages whose
@@ -456,16 +431,19 @@ pub async fn already_sent(
     since: DateTime<Utc>,
 ) -> Result<HashSet<(i64, ChannelKind)>> {
     use send_ledger::Column;
-    let query = ledger_query(conn, ids, &LedgerScope::Channels(channels), since)
-        .columns([Column::SubscriberId, Column::Channel])
-        .distinct();
+    let query =
+        ledger_query(conn, ids, &LedgerScope::Channels(channels), since).column(Column::Channel);
     let query = match matching {
         DedupMatch::Template(id) => query.filter(Column::TemplateId.eq(id)),
         DedupMatch::Key(key) => query.filter(Column::DedupKey.eq(key)),
     };
-    let rows: Vec<(i64, String)> = query.into_tuple().all(conn).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, channel)| ChannelKind::parse(&channel).map(|c| (id, c)))
-        .collect())
+    let rows: Vec<(i64, i64, String)> = query.into_tuple().all(conn).await?;
+    let wanted = ledger::Wanted::new(ids);
+    let mut sent = HashSet::new();
+    for (block, bits, channel) in rows {
+        if let Some(channel) = ChannelKind::parse(&channel) {
+            sent.extend(wanted.marked(block, bits).map(|id| (id, channel)));
+        }
+    }
+    Ok(sent)
 }
