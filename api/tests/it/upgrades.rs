@@ -97,6 +97,14 @@ async fn ledger_slots_written_before_bitmaps_are_all_kept() {
     assert_eq!(count(1, ChannelKind::Push), Some(1));
     assert_eq!(count(64, ChannelKind::Push), Some(1));
     assert_eq!(counts.len(), 7, "{counts:?}");
+    // Asked about subscribers in a hundred blocks, the ledger reads those blocks whole
+    // and still counts only who was asked about.
+    let mut many = ids.to_vec();
+    many.extend((3..100).map(|block| block * 64 + 10));
+    let wide = ledger_counts(&db, &many, &LedgerScope::Channels(&channels), early)
+        .await
+        .unwrap();
+    assert_eq!(wide, counts);
     let since_late = ledger_counts(&db, &ids, &LedgerScope::Category("alerts"), late)
         .await
         .unwrap();

@@ -12,11 +12,12 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 
 use super::queue::RECORD_CHUNK;
-use crate::blocks::{block_of, blocks_of, marks, members};
+use crate::blocks::{bitmaps, block_of, blocks_of, marks, members};
 use crate::bulk::insert_all;
 use crate::channel::ChannelKind;
 use crate::db::ids_in;
@@ -119,8 +120,28 @@ pub(crate) async fn release(
     Ok(())
 }
 
-/// The ledger rows since `since` whose blocks hold any of `ids`, selecting their block
-/// and bits first; expand each with [`Wanted::marked`].
+/// Up to this many blocks, a ledger query also tests the wanted bits of each block.
+const EXACT_BLOCKS: usize = 64;
+
+/// Rows whose blocks hold any of `ids`. When the ids fall in a few blocks (a send to a
+/// handful of subscribers), each block's test includes the wanted bits, so one
+/// subscriber's rows are read without their neighbours'. A page's many blocks are read
+/// whole: on a dense page they hold little else.
+fn holding(conn: &impl ConnectionTrait, ids: &[i64]) -> Condition {
+    use send_ledger::Column;
+    let masks = bitmaps(ids.iter().copied());
+    if masks.is_empty() || masks.len() > EXACT_BLOCKS {
+        return Condition::all().add(ids_in(conn, Column::Block, &blocks_of(ids)));
+    }
+    masks
+        .into_iter()
+        .fold(Condition::any(), |any, (block, mask)| {
+            any.add(Column::Block.eq(block).and(marks(Column::Bits, mask)))
+        })
+}
+
+/// The ledger rows since `since` holding any of `ids`, selecting their block and bits
+/// first; expand each with [`Wanted::marked`].
 pub(crate) fn rows_near(
     conn: &impl ConnectionTrait,
     ids: &[i64],
@@ -130,7 +151,7 @@ pub(crate) fn rows_near(
     send_ledger::Entity::find()
         .select_only()
         .columns([Column::Block, Column::Bits])
-        .filter(ids_in(conn, Column::Block, &blocks_of(ids)))
+        .filter(holding(conn, ids))
         .filter(Column::SentAt.gte(since))
 }
 
@@ -160,7 +181,7 @@ pub(crate) async fn reserved_for(
         .select_only()
         .columns([Column::Block, Column::Bits, Column::Channel])
         .filter(Column::MessageId.eq(message_id))
-        .filter(ids_in(txn, Column::Block, &blocks_of(ids)))
+        .filter(holding(txn, ids))
         .into_tuple()
         .all(txn)
         .await?;
