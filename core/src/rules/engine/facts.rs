@@ -274,8 +274,8 @@ pub enum LedgerScope<'a> {
     Category(&'a str),
 }
 
-/// The ledger rows since `since` in `scope` whose blocks hold any of `ids`, selecting
-/// block and bits first.
+/// The ledger rows since `since` in `scope` holding any of `ids`, selecting block and
+/// bits first.
 fn ledger_query(
     conn: &impl ConnectionTrait,
     ids: &[i64],
