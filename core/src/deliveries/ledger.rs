@@ -167,6 +167,17 @@ impl Wanted {
     pub(crate) fn marked(&self, block: i64, bits: i64) -> impl Iterator<Item = i64> + '_ {
         members(block, bits).filter(|id| self.0.contains(id))
     }
+
+    /// The (subscriber, channel) pairs that rows of (block, bits, channel) mark.
+    pub(crate) fn on_channels(&self, rows: Vec<(i64, i64, String)>) -> HashSet<(i64, ChannelKind)> {
+        let mut pairs = HashSet::new();
+        for (block, bits, channel) in rows {
+            if let Some(channel) = ChannelKind::parse(&channel) {
+                pairs.extend(self.marked(block, bits).map(|id| (id, channel)));
+            }
+        }
+        pairs
+    }
 }
 
 /// The (subscriber, channel) pairs among `ids` holding a slot of message `message_id`:
@@ -185,14 +196,7 @@ pub(crate) async fn reserved_for(
         .into_tuple()
         .all(txn)
         .await?;
-    let wanted = Wanted::new(ids);
-    let mut reserved = HashSet::new();
-    for (block, bits, channel) in rows {
-        if let Some(channel) = ChannelKind::parse(&channel) {
-            reserved.extend(wanted.marked(block, bits).map(|id| (id, channel)));
-        }
-    }
-    Ok(reserved)
+    Ok(Wanted::new(ids).on_channels(rows))
 }
 
 /// How many slots the ledger holds, of one message and/or one subscriber when given:

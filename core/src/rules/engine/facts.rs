@@ -438,12 +438,5 @@ pub async fn already_sent(
         DedupMatch::Key(key) => query.filter(Column::DedupKey.eq(key)),
     };
     let rows: Vec<(i64, i64, String)> = query.into_tuple().all(conn).await?;
-    let wanted = ledger::Wanted::new(ids);
-    let mut sent = HashSet::new();
-    for (block, bits, channel) in rows {
-        if let Some(channel) = ChannelKind::parse(&channel) {
-            sent.extend(wanted.marked(block, bits).map(|id| (id, channel)));
-        }
-    }
-    Ok(sent)
+    Ok(ledger::Wanted::new(ids).on_channels(rows))
 }
