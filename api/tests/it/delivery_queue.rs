@@ -271,6 +271,11 @@ async fn first_attempts_are_written_once_with_their_text_intact() {
     assert_eq!(failed.reason.as_deref(), Some(awkward));
     assert_eq!(failed.first_attempt_detail.as_deref(), Some(awkward));
     assert_eq!(failed.first_attempt_ms, Some(12));
+    // Times arrive to the microsecond the database keeps.
+    assert_eq!(
+        failed.first_attempt_at.map(|at| at.timestamp_micros()),
+        Some(now.timestamp_micros())
+    );
     let delivered = of(subscribers[1]);
     assert_eq!(delivered.status, "delivered");
     assert_eq!(

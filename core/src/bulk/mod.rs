@@ -8,12 +8,15 @@
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait,
-    FromQueryResult, Iden, IdenStatic, Iterable, QueryTrait, Statement, Value,
+    ActiveModelTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, FromQueryResult, Iden,
+    IdenStatic, Iterable, QueryTrait, Statement, Value,
 };
 
 use crate::db::is_postgres;
 use crate::error::Result;
+
+mod copy;
+pub use copy::copy_all;
 
 /// Rows per statement on SQLite: under its parameter limit with room to spare.
 const SQLITE_CHUNK: usize = 1_000;
@@ -163,7 +166,7 @@ where
             }
             json.extend_from_slice(key.as_bytes());
             let value = row.get(*column).into_value().unwrap_or(Value::Bool(None));
-            write_value(&mut json, &value, Spelling::Json)?;
+            write_json(&mut json, &value)?;
         }
         json.push(b'}');
     }
@@ -197,60 +200,6 @@ where
     ))
 }
 
-/// Postgres: writes `rows` (each setting the same columns) with one `COPY … FROM
-/// STDIN`, the cheapest way into a table (measured on the delivery log: a third of the
-/// cost of the same rows through `json_to_recordset`). A `COPY` is one statement in its
-/// own transaction, all or nothing; it cannot skip conflicting rows, so a row that
-/// collides with a unique key fails the whole call. Returns the rows written.
-pub async fn copy_all<A>(db: &DatabaseConnection, rows: &[A]) -> Result<u64>
-where
-    A: ActiveModelTrait,
-{
-    use sea_orm::sqlx::postgres::PgPoolCopyExt;
-    let Some(first) = rows.first() else {
-        return Ok(0);
-    };
-    let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
-        .filter(|column| first.get(*column).is_set())
-        .collect();
-    let mut data = Vec::with_capacity(rows.len() * 128);
-    for row in rows {
-        for (index, column) in columns.iter().enumerate() {
-            if index > 0 {
-                data.push(b'\t');
-            }
-            let value = row.get(*column).into_value().unwrap_or(Value::Bool(None));
-            write_value(&mut data, &value, Spelling::CopyText)?;
-        }
-        data.push(b'\n');
-    }
-    let names: Vec<String> = columns.iter().map(quoted).collect();
-    let statement = format!(
-        "COPY \"{table}\" ({names}) FROM STDIN",
-        table = A::Entity::default().table_name(),
-        names = names.join(", "),
-    );
-    let pool = db.get_postgres_connection_pool();
-    let mut copy = pool.copy_in_raw(&statement).await.map_err(copy_failed)?;
-    if let Err(error) = copy.send(data).await {
-        let _ = copy.abort("the data could not be sent").await;
-        return Err(copy_failed(error));
-    }
-    copy.finish().await.map_err(copy_failed)
-}
-
-/// A unique-key collision is a conflict ([`crate::Error::Conflict`], `already_exists`),
-/// so a caller can fall back to a write that skips the existing rows.
-fn copy_failed(error: sea_orm::sqlx::Error) -> crate::error::Error {
-    let unique = error
-        .as_database_error()
-        .is_some_and(|e| e.kind() == sea_orm::sqlx::error::ErrorKind::UniqueViolation);
-    if unique {
-        return crate::error::Error::conflict(crate::ErrorCode::AlreadyExists, error.to_string());
-    }
-    DbErr::Custom(error.to_string()).into()
-}
-
 fn quoted(column: &impl Iden) -> String {
     format!("\"{}\"", column.to_string())
 }
@@ -270,19 +219,9 @@ fn sql_type(value: &Value) -> Result<&'static str> {
     })
 }
 
-/// How [`write_value`] spells a value.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Spelling {
-    /// A JSON value, for `json_to_recordset`.
-    Json,
-    /// COPY's text format: `\N` for null, backslash escapes for the characters that
-    /// delimit fields and rows.
-    CopyText,
-}
-
-/// Appends `value` to `out` as `spelling` says. A number that is not finite is null, as
-/// JSON has no spelling for it.
-fn write_value(out: &mut Vec<u8>, value: &Value, spelling: Spelling) -> Result<()> {
+/// Appends `value` to `out` as JSON. A number that is not finite is null, as JSON has
+/// no spelling for it.
+fn write_json(out: &mut Vec<u8>, value: &Value) -> Result<()> {
     use std::io::Write;
     let written = match value {
         Value::Bool(Some(v)) => write!(out, "{v}"),
@@ -290,24 +229,12 @@ fn write_value(out: &mut Vec<u8>, value: &Value, spelling: Spelling) -> Result<(
         Value::Int(Some(v)) => write!(out, "{v}"),
         Value::BigInt(Some(v)) => write!(out, "{v}"),
         Value::Double(Some(v)) if v.is_finite() => write!(out, "{v}"),
-        Value::String(Some(text)) => {
-            write_text(out, text, spelling);
-            Ok(())
-        }
-        // Embedded as itself in JSON (the column reads it as jsonb), as text in COPY.
-        Value::Json(Some(json)) if spelling == Spelling::Json => {
-            serde_json::to_writer(&mut *out, json).map_err(|e| DbErr::Custom(e.to_string()))?;
-            Ok(())
-        }
-        Value::Json(Some(json)) => {
-            let json = serde_json::to_string(json).map_err(|e| DbErr::Custom(e.to_string()))?;
-            write_text(out, &json, spelling);
-            Ok(())
-        }
+        // Embedded as itself: the column reads it as jsonb.
+        Value::Json(Some(json)) => serde_json::to_writer(&mut *out, json).map_err(Into::into),
+        Value::String(Some(text)) => serde_json::to_writer(&mut *out, text).map_err(Into::into),
         Value::ChronoDateTimeUtc(Some(at)) => {
             let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            write_text(out, &at, spelling);
-            Ok(())
+            serde_json::to_writer(&mut *out, &at).map_err(Into::into)
         }
         Value::Bool(None)
         | Value::SmallInt(None)
@@ -317,33 +244,12 @@ fn write_value(out: &mut Vec<u8>, value: &Value, spelling: Spelling) -> Result<(
         | Value::String(None)
         | Value::Json(None)
         | Value::ChronoDateTimeUtc(None) => {
-            out.extend_from_slice(match spelling {
-                Spelling::Json => &b"null"[..],
-                Spelling::CopyText => &b"\\N"[..],
-            });
+            out.extend_from_slice(b"null");
             Ok(())
         }
         other => return Err(unsupported(other)),
     };
     written.map_err(|e| DbErr::Custom(e.to_string()).into())
-}
-
-/// Appends `text` as a JSON string, or escaped for COPY's text format.
-fn write_text(out: &mut Vec<u8>, text: &str, spelling: Spelling) {
-    if spelling == Spelling::Json {
-        // Writing a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, text);
-        return;
-    }
-    for &byte in text.as_bytes() {
-        match byte {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            other => out.push(other),
-        }
-    }
 }
 
 fn unsupported(value: &Value) -> crate::error::Error {
@@ -357,38 +263,27 @@ fn unsupported(value: &Value) -> crate::error::Error {
 mod tests {
     use super::*;
 
-    fn spelled(value: Value, spelling: Spelling) -> String {
+    fn spelled(value: Value) -> String {
         let mut out = Vec::new();
-        write_value(&mut out, &value, spelling).unwrap();
+        write_json(&mut out, &value).unwrap();
         String::from_utf8(out).unwrap()
     }
 
     #[test]
-    fn text_is_escaped_for_json_and_for_copy() {
-        let text = Value::from("a\t\"b\"\\c\nd");
-        assert_eq!(spelled(text.clone(), Spelling::Json), r#""a\t\"b\"\\c\nd""#);
-        assert_eq!(spelled(text, Spelling::CopyText), r#"a\t"b"\\c\nd"#);
-    }
-
-    #[test]
-    fn nulls_numbers_and_times_are_spelled_for_each_format() {
-        assert_eq!(spelled(Value::String(None), Spelling::Json), "null");
-        assert_eq!(spelled(Value::BigInt(None), Spelling::CopyText), r"\N");
+    fn values_are_spelled_as_json() {
         assert_eq!(
-            spelled(Value::Double(Some(f64::NAN)), Spelling::Json),
-            "null"
+            spelled(Value::from("a\t\"b\"\\c\nd")),
+            r#""a\t\"b\"\\c\nd""#
         );
-        assert_eq!(spelled(Value::BigInt(Some(-42)), Spelling::CopyText), "-42");
-        assert_eq!(spelled(Value::Bool(Some(true)), Spelling::Json), "true");
+        assert_eq!(spelled(Value::String(None)), "null");
+        assert_eq!(spelled(Value::Double(Some(f64::NAN))), "null");
+        assert_eq!(spelled(Value::BigInt(Some(-42))), "-42");
+        assert_eq!(spelled(Value::Bool(Some(true))), "true");
         let at = chrono::DateTime::parse_from_rfc3339("2026-12-05T10:00:00.5Z")
             .unwrap()
             .to_utc();
-        assert_eq!(
-            spelled(Value::from(at), Spelling::Json),
-            r#""2026-12-05T10:00:00.500000Z""#
-        );
+        assert_eq!(spelled(Value::from(at)), r#""2026-12-05T10:00:00.500000Z""#);
         let json = Value::from(serde_json::json!({"k": "a\tb"}));
-        assert_eq!(spelled(json.clone(), Spelling::Json), r#"{"k":"a\tb"}"#);
-        assert_eq!(spelled(json, Spelling::CopyText), r#"{"k":"a\\tb"}"#);
+        assert_eq!(spelled(json), r#"{"k":"a\tb"}"#);
     }
 }
