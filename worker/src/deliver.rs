@@ -165,7 +165,7 @@ struct Round {
     /// The oldest enabled endpoint of each subscriber and channel: where a delivery
     /// without an endpoint of its own goes (MQTT's topic, rows planned before
     /// deliveries had endpoints).
-    oldest: HashMap<(i64, String), i64>,
+    oldest: HashMap<(i64, ChannelKind), i64>,
     /// The keyword rules as they are now, checked against each rendered delivery.
     keywords: Arc<KeywordRules>,
 }
@@ -787,9 +787,11 @@ impl Round {
         let mut by_id = HashMap::with_capacity(endpoints.len());
         let mut oldest = HashMap::new();
         for endpoint in endpoints {
-            oldest
-                .entry((endpoint.subscriber_id, endpoint.channel.clone()))
-                .or_insert(endpoint.id);
+            if let Some(channel) = ChannelKind::parse(&endpoint.channel) {
+                oldest
+                    .entry((endpoint.subscriber_id, channel))
+                    .or_insert(endpoint.id);
+            }
             by_id.insert(endpoint.id, endpoint);
         }
         Self {
@@ -820,9 +822,8 @@ impl Round {
                     ))
                 });
         }
-        Ok(self
-            .oldest
-            .get(&(row.subscriber_id, row.channel.clone()))
+        Ok(ChannelKind::parse(&row.channel)
+            .and_then(|channel| self.oldest.get(&(row.subscriber_id, channel)))
             .and_then(|id| self.endpoints.get(id)))
     }
 }
