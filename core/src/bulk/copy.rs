@@ -8,7 +8,7 @@ use sea_orm::{
     Value,
 };
 
-use super::{quoted, unsupported};
+use super::{is_null, quoted, unsupported};
 use crate::error::Result;
 
 /// The binary format's signature, flags and header extension length.
@@ -125,20 +125,6 @@ fn integer(value: &Value) -> Option<i64> {
         Value::BigInt(Some(n)) => Some(*n),
         _ => None,
     }
-}
-
-fn is_null(value: &Value) -> bool {
-    matches!(
-        value,
-        Value::Bool(None)
-            | Value::SmallInt(None)
-            | Value::Int(None)
-            | Value::BigInt(None)
-            | Value::Double(None)
-            | Value::String(None)
-            | Value::Json(None)
-            | Value::ChronoDateTimeUtc(None)
-    )
 }
 
 /// A unique-key collision is a conflict ([`crate::Error::Conflict`], `already_exists`),

@@ -236,20 +236,32 @@ fn write_json(out: &mut Vec<u8>, value: &Value) -> Result<()> {
             let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
             serde_json::to_writer(&mut *out, &at).map_err(Into::into)
         }
-        Value::Bool(None)
-        | Value::SmallInt(None)
-        | Value::Int(None)
-        | Value::BigInt(None)
-        | Value::Double(_)
-        | Value::String(None)
-        | Value::Json(None)
-        | Value::ChronoDateTimeUtc(None) => {
+        Value::Double(Some(_)) => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+        value if is_null(value) => {
             out.extend_from_slice(b"null");
             Ok(())
         }
         other => return Err(unsupported(other)),
     };
     written.map_err(|e| DbErr::Custom(e.to_string()).into())
+}
+
+/// A null of one of the kinds bulk writes support.
+fn is_null(value: &Value) -> bool {
+    matches!(
+        value,
+        Value::Bool(None)
+            | Value::SmallInt(None)
+            | Value::Int(None)
+            | Value::BigInt(None)
+            | Value::Double(None)
+            | Value::String(None)
+            | Value::Json(None)
+            | Value::ChronoDateTimeUtc(None)
+    )
 }
 
 fn unsupported(value: &Value) -> crate::error::Error {
