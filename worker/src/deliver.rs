@@ -28,6 +28,7 @@ use herald_core::deliveries::{
     Attempt, Recorded, RetryPolicy, Stop, any_deferred_due, claim_due, expire_due, reconsider_due,
     record,
 };
+use herald_core::entities::by_position::all_by_position;
 use herald_core::entities::{delivery, message, subscriber, subscriber_endpoint};
 use herald_core::halts::{HaltWatch, Halts};
 use herald_core::inbox::Bus;
@@ -457,23 +458,26 @@ impl Deliverer {
         let mut ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let subscribers = subscriber::Entity::find()
-            .filter(ids_in(&self.db, subscriber::Column::Id, &ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s))
-            .collect();
-        let endpoints = subscriber_endpoint::Entity::find()
-            .filter(ids_in(
-                &self.db,
-                subscriber_endpoint::Column::SubscriberId,
-                &ids,
-            ))
-            .filter(subscriber_endpoint::Column::Enabled.eq(true))
-            .order_by_asc(subscriber_endpoint::Column::Id)
-            .all(&self.db)
-            .await?;
+        let subscribers = all_by_position::<subscriber::Model>(
+            &self.db,
+            subscriber::Entity::find().filter(ids_in(&self.db, subscriber::Column::Id, &ids)),
+        )
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
+        let endpoints = all_by_position(
+            &self.db,
+            subscriber_endpoint::Entity::find()
+                .filter(ids_in(
+                    &self.db,
+                    subscriber_endpoint::Column::SubscriberId,
+                    &ids,
+                ))
+                .filter(subscriber_endpoint::Column::Enabled.eq(true))
+                .order_by_asc(subscriber_endpoint::Column::Id),
+        )
+        .await?;
         Ok(Round::new(
             messages,
             subscribers,
@@ -834,8 +838,13 @@ fn render<'r>(
     row: &delivery::Model,
 ) -> Result<(&'r message::Model, &'r subscriber::Model, RenderedContent), DeliveryOutcome> {
     let (message, subscriber, compiled) = parts_of(round, row)?;
+    let channel = ChannelKind::parse(&row.channel)
+        .ok_or_else(|| DeliveryOutcome::permanent(format!("unknown channel {}", row.channel)))?;
     let rendered = compiled
-        .render(&RenderContext::for_subscriber(subscriber, &message.data))
+        .render_for(
+            channel,
+            &RenderContext::for_subscriber(subscriber, &message.data),
+        )
         .map_err(|e| DeliveryOutcome::permanent(format!("rendering failed: {e}")))?;
     Ok((message, subscriber, rendered))
 }

@@ -23,9 +23,11 @@ use super::lifecycle::Status;
 use super::snapshot;
 use super::store;
 use crate::audiences::store as audiences;
+use crate::blocks::block_of;
 use crate::db::is_postgres;
 use crate::deliveries::PlanSummary;
 use crate::deliveries::page::{PageInput, cancel, reserve};
+use crate::entities::by_position::all_by_position;
 use crate::entities::{
     campaign, delivery, delivery_page, message, subscriber, subscriber_endpoint,
 };
@@ -115,9 +117,10 @@ where
         if let Some(after) = after {
             query = query.filter(subscriber::Column::Id.gt(after));
         }
+        let limit = PAGE * PAGES_PER_CUT;
         let ids: Vec<i64> = query
             .order_by_asc(subscriber::Column::Id)
-            .limit(PAGE * PAGES_PER_CUT)
+            .limit(limit)
             .into_tuple()
             .all(&txn)
             .await?;
@@ -126,8 +129,9 @@ where
             return Ok(added);
         }
         let mut previous = after;
-        let pages: Vec<delivery_page::ActiveModel> = ids
-            .chunks(PAGE as usize)
+        let more = ids.len() as u64 == limit;
+        let pages: Vec<delivery_page::ActiveModel> = block_aligned(&ids, PAGE as usize, more)
+            .into_iter()
             .map(|chunk| {
                 let last = chunk[chunk.len() - 1];
                 let page = delivery_page::ActiveModel {
@@ -157,6 +161,30 @@ where
         .await?;
         txn.commit().await?;
     }
+}
+
+/// Cuts `ids` (ascending) into pages of at least `size` ids, each ending where a block
+/// of subscribers ([`crate::blocks`], 64 ids) ends, so two pages never share a block:
+/// planners lock subscribers by block, and pages sharing one waited on each other at
+/// every boundary. With `more` (further ids may follow these), a last page that may not
+/// be whole is left for the next cut, unless it would be the only one.
+fn block_aligned(ids: &[i64], size: usize, more: bool) -> Vec<&[i64]> {
+    let mut pages = Vec::new();
+    let mut start = 0;
+    for (i, &id) in ids.iter().enumerate() {
+        let block_ends = ids
+            .get(i + 1)
+            .map_or(!more, |&next| block_of(next).0 != block_of(id).0);
+        if i + 1 - start >= size && block_ends {
+            pages.push(&ids[start..=i]);
+            start = i + 1;
+        }
+    }
+    // Never nothing, even for ids too few to see a block end: a cut must move on.
+    if (!more || pages.is_empty()) && start < ids.len() {
+        pages.push(&ids[start..]);
+    }
+    pages
 }
 
 /// Pages to hand to the job queue: never handed over, or handed over or claimed so long
@@ -362,7 +390,7 @@ pub async fn prepare(
         query = query.filter(subscriber::Column::Id.gt(after));
     }
     let subscribers: Vec<subscriber::Model> =
-        query.order_by_asc(subscriber::Column::Id).all(db).await?;
+        all_by_position(db, query.order_by_asc(subscriber::Column::Id)).await?;
     let recipients: Vec<Recipient> = subscribers.iter().map(Recipient::from).collect();
     let subscribers: HashMap<i64, subscriber::Model> =
         subscribers.into_iter().map(|s| (s.id, s)).collect();
@@ -423,4 +451,45 @@ pub async fn prepare(
         cancelled: 0,
         stored: reserved.stored,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::block_aligned;
+
+    #[test]
+    fn pages_end_where_a_block_of_subscribers_ends() {
+        let ids: Vec<i64> = (1..=300).collect();
+        let pages = block_aligned(&ids, 100, false);
+        // 1..=127 ends block 1 (64..=127), the first end after 100 ids.
+        let bounds: Vec<(i64, i64)> = pages.iter().map(|p| (p[0], p[p.len() - 1])).collect();
+        assert_eq!(bounds, [(1, 127), (128, 255), (256, 300)]);
+    }
+
+    #[test]
+    fn sparse_ids_still_make_pages_of_at_least_the_size() {
+        let ids: Vec<i64> = (0..50).map(|i| i * 10).collect();
+        let pages = block_aligned(&ids, 10, false);
+        assert!(pages[..pages.len() - 1].iter().all(|p| p.len() >= 10));
+        assert_eq!(pages.concat(), ids);
+        for pair in pages.windows(2) {
+            let (last, next) = (pair[0][pair[0].len() - 1], pair[1][0]);
+            assert_ne!(last / 64, next / 64, "{last} and {next} share a block");
+        }
+    }
+
+    #[test]
+    fn with_more_to_come_an_unfinished_last_page_waits_for_the_next_cut() {
+        let ids: Vec<i64> = (1..=300).collect();
+        let pages = block_aligned(&ids, 100, true);
+        let bounds: Vec<(i64, i64)> = pages.iter().map(|p| (p[0], p[p.len() - 1])).collect();
+        // 256..=300 may continue past 300: its block (256..=319) is not seen to end.
+        assert_eq!(bounds, [(1, 127), (128, 255)]);
+    }
+
+    #[test]
+    fn a_cut_always_moves_on() {
+        let ids: Vec<i64> = (1..=50).collect();
+        assert_eq!(block_aligned(&ids, 100, true), [&ids[..]]);
+    }
 }

@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use crate::channel::ChannelKind;
 use crate::db::ids_in;
+use crate::entities::by_position::all_by_position;
 use crate::entities::subscriber_endpoint;
 use crate::error::Result;
 use crate::rules::engine::Addresses;
@@ -55,17 +56,19 @@ impl Devices {
         if kinds.is_empty() || subscribers.is_empty() {
             return Ok(Self::default());
         }
-        let rows = subscriber_endpoint::Entity::find()
-            .filter(ids_in(
-                conn,
-                subscriber_endpoint::Column::SubscriberId,
-                subscribers,
-            ))
-            .filter(subscriber_endpoint::Column::Channel.is_in(kinds))
-            .filter(subscriber_endpoint::Column::Enabled.eq(true))
-            .order_by_asc(subscriber_endpoint::Column::Id)
-            .all(conn)
-            .await?;
+        let rows: Vec<subscriber_endpoint::Model> = all_by_position(
+            conn,
+            subscriber_endpoint::Entity::find()
+                .filter(ids_in(
+                    conn,
+                    subscriber_endpoint::Column::SubscriberId,
+                    subscribers,
+                ))
+                .filter(subscriber_endpoint::Column::Channel.is_in(kinds))
+                .filter(subscriber_endpoint::Column::Enabled.eq(true))
+                .order_by_asc(subscriber_endpoint::Column::Id),
+        )
+        .await?;
         let mut devices = Self::default();
         // `ids_in` may read a range around the ids asked for.
         for endpoint in rows

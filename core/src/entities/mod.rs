@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod audience;
 pub mod audience_member;
 pub mod audit_log;
+pub mod by_position;
 pub mod campaign;
 pub mod campaign_audience;
 pub mod campaign_contributor;

@@ -21,6 +21,7 @@ use validator::Validate;
 use crate::channel::ChannelKind;
 use crate::db::one_of;
 use crate::deliveries::{PlanSummary, plan_batch};
+use crate::entities::by_position::all_by_position;
 use crate::entities::{delivery, message, message_request, subscriber, template_version};
 use crate::error::{Error, Result};
 use crate::rules::KeywordRules;
@@ -192,10 +193,15 @@ async fn subscribers_named(
     conn: &impl ConnectionTrait,
     external_ids: Vec<String>,
 ) -> Result<HashMap<String, subscriber::Model>> {
-    let found: Vec<subscriber::Model> = subscriber::Entity::find()
-        .filter(one_of(conn, subscriber::Column::ExternalId, external_ids))
-        .all(conn)
-        .await?;
+    let found: Vec<subscriber::Model> = all_by_position(
+        conn,
+        subscriber::Entity::find().filter(one_of(
+            conn,
+            subscriber::Column::ExternalId,
+            external_ids,
+        )),
+    )
+    .await?;
     Ok(found
         .into_iter()
         .map(|s| (s.external_id.clone(), s))

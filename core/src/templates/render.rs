@@ -389,15 +389,40 @@ impl CompiledContent {
             .transpose()
     }
 
+    /// Every part, rendered for one recipient.
     pub fn render(&self, ctx: &RenderContext) -> Result<RenderedContent, RenderError> {
+        self.render_parts(ctx, None)
+    }
+
+    /// The part a delivery on `channel` sends, alone: a message with several channels
+    /// renders each delivery's own part, and one part failing fails only its channel.
+    pub fn render_for(
+        &self,
+        channel: ChannelKind,
+        ctx: &RenderContext,
+    ) -> Result<RenderedContent, RenderError> {
+        self.render_parts(ctx, Some(channel))
+    }
+
+    fn render_parts(
+        &self,
+        ctx: &RenderContext,
+        only: Option<ChannelKind>,
+    ) -> Result<RenderedContent, RenderError> {
+        let wanted = |channel: ChannelKind| only.is_none_or(|only| only == channel);
         // Converted once per recipient; every part renders from the same value.
         let ctx = &minijinja::Value::from(minijinja::value::Serde(ctx));
         let c = &self.content;
         Ok(RenderedContent {
-            inbox: self.inbox(ctx)?,
+            inbox: if wanted(ChannelKind::Inbox) {
+                self.inbox(ctx)?
+            } else {
+                None
+            },
             email: c
                 .email
                 .as_ref()
+                .filter(|_| wanted(ChannelKind::Email))
                 .map(|email| {
                     Ok::<_, RenderError>(RenderedEmail {
                         from: email.from.clone(),
@@ -419,6 +444,7 @@ impl CompiledContent {
             push: c
                 .push
                 .as_ref()
+                .filter(|_| wanted(ChannelKind::Push))
                 .map(|push| {
                     Ok::<_, RenderError>(RenderedPush {
                         title: self.text("push.title", ctx)?,
@@ -430,11 +456,13 @@ impl CompiledContent {
             webhook: c
                 .webhook
                 .as_ref()
+                .filter(|_| wanted(ChannelKind::Webhook))
                 .map(|_| self.json("webhook.payload", ctx))
                 .transpose()?,
             mqtt: c
                 .mqtt
                 .as_ref()
+                .filter(|_| wanted(ChannelKind::Mqtt))
                 .map(|_| self.json("mqtt.payload", ctx))
                 .transpose()?,
         })
@@ -629,5 +657,34 @@ mod tests {
         };
         let error = compiled.render(&missing).unwrap_err();
         assert_eq!(error.part, "inbox.title");
+    }
+
+    #[test]
+    fn a_delivery_renders_its_own_channel_alone() {
+        let content = TemplateContent {
+            email: Some(EmailContent {
+                subject: "{{ subscriber.nickname }}".into(),
+                text: Some("hi".into()),
+                ..Default::default()
+            }),
+            webhook: Some(PayloadContent {
+                payload: r#"{"to": {{ subscriber.external_id }}}"#.into(),
+            }),
+            ..Default::default()
+        };
+        let compiled = CompiledContent::compile(&content).unwrap();
+        let sample = json!({"external_id": "ada"});
+        let data = json!({});
+        let ctx = RenderContext {
+            subscriber: SubscriberVars::Sample(&sample),
+            data: &data,
+        };
+        // The email subject reads a field this subscriber lacks: all parts fail…
+        assert!(compiled.render(&ctx).is_err());
+        // …but the webhook delivery renders its payload and nothing else.
+        let webhook = compiled.render_for(ChannelKind::Webhook, &ctx).unwrap();
+        assert_eq!(webhook.webhook.unwrap().get(), r#"{"to": "ada"}"#);
+        assert!(webhook.email.is_none());
+        assert!(compiled.render_for(ChannelKind::Email, &ctx).is_err());
     }
 }
