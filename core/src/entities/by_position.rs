@@ -30,11 +30,13 @@ pub async fn all_by_position<M: ByPosition>(
         .select_only()
         .columns(M::COLUMNS.iter().copied())
         .build(conn.get_database_backend());
+    // Each row is dropped once decoded: a page's rows and its models never all
+    // coexist.
     let rows = conn.query_all_raw(statement).await?;
-    rows.iter()
+    rows.into_iter()
         .map(|row| match row.try_as_pg_row() {
             Some(pg) => M::from_pg_row(pg).map_err(|e| DbErr::Type(e.to_string())),
-            None => M::from_query_result(row, ""),
+            None => M::from_query_result(&row, ""),
         })
         .collect()
 }
