@@ -521,12 +521,14 @@ impl Deliverer {
     /// keyword rule that finds a banned word in the content as rendered for this
     /// subscriber (per-send data and subscriber fields included).
     fn prepare(&self, round: &Round, row: &delivery::Model) -> Result<Prepared, Stop> {
-        let (message, subscriber, rendered) = render(round, row)?;
-        if let Some(channel) = ChannelKind::parse(&row.channel)
-            && let Some(hit) =
-                round
-                    .keywords
-                    .first_hit(|| rendered.texts_for(channel), channel, &message.category)
+        let channel = ChannelKind::parse(&row.channel).ok_or_else(|| {
+            DeliveryOutcome::permanent(format!("unknown channel {}", row.channel))
+        })?;
+        let (message, subscriber, rendered) = render(round, row, channel)?;
+        if let Some(hit) =
+            round
+                .keywords
+                .first_hit(|| rendered.texts_for(channel), channel, &message.category)
         {
             return Err(Stop::Held(hit));
         }
@@ -535,11 +537,12 @@ impl Deliverer {
             .messages
             .get(&row.message_id)
             .map_or(&[][..], |m| &m.instances);
-        let (route, content) = self.route(row, message, subscriber, endpoint, chosen, rendered)?;
+        let (route, content) =
+            self.route(channel, message, subscriber, endpoint, chosen, rendered)?;
         let key = IdempotencyKey::parse(idempotency_key(row))
             .map_err(|e| DeliveryOutcome::permanent(e.to_string()))?;
         Ok(Prepared {
-            kind: ChannelKind::parse(&row.channel).map_or("unknown", ChannelKind::as_str),
+            kind: channel.as_str(),
             campaign: message.campaign_id,
             lane: Lane::of(&route.name, &content),
             channel: route.channel,
@@ -832,14 +835,13 @@ impl Round {
     }
 }
 
-/// A delivery's message and subscriber, and its content rendered for them.
+/// A delivery's message and subscriber, and its `channel`'s content rendered for them.
 fn render<'r>(
     round: &'r Round,
     row: &delivery::Model,
+    channel: ChannelKind,
 ) -> Result<(&'r message::Model, &'r subscriber::Model, RenderedContent), DeliveryOutcome> {
     let (message, subscriber, compiled) = parts_of(round, row)?;
-    let channel = ChannelKind::parse(&row.channel)
-        .ok_or_else(|| DeliveryOutcome::permanent(format!("unknown channel {}", row.channel)))?;
     let rendered = compiled
         .render_for(
             channel,
@@ -852,16 +854,13 @@ fn render<'r>(
 impl Deliverer {
     fn route(
         &self,
-        row: &delivery::Model,
+        channel: ChannelKind,
         message: &message::Model,
         subscriber: &subscriber::Model,
         endpoint: Option<&subscriber_endpoint::Model>,
         chosen: &[String],
         rendered: RenderedContent,
     ) -> Result<(Route, Message), DeliveryOutcome> {
-        let channel = ChannelKind::parse(&row.channel).ok_or_else(|| {
-            DeliveryOutcome::permanent(format!("unknown channel {}", row.channel))
-        })?;
         let missing = |what: &str| DeliveryOutcome::permanent(format!("no {what} to send to"));
         let no_content =
             || DeliveryOutcome::permanent(format!("the template has no {channel} content"));

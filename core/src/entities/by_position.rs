@@ -41,67 +41,50 @@ pub async fn all_by_position<M: ByPosition>(
         .collect()
 }
 
-impl ByPosition for subscriber::Model {
-    type Entity = subscriber::Entity;
-    const COLUMNS: &'static [subscriber::Column] = &[
-        subscriber::Column::Id,
-        subscriber::Column::ExternalId,
-        subscriber::Column::Email,
-        subscriber::Column::Phone,
-        subscriber::Column::Timezone,
-        subscriber::Column::Locale,
-        subscriber::Column::Tags,
-        subscriber::Column::Attributes,
-        subscriber::Column::CreatedAt,
-        subscriber::Column::UpdatedAt,
-        subscriber::Column::TokensRevokedBefore,
-    ];
+/// Implements [`ByPosition`] for an entity's model from one list of its fields and
+/// columns, so the select and the decoder cannot disagree on the order.
+macro_rules! by_position {
+    ($entity:ident { $($field:ident: $column:ident),+ $(,)? }) => {
+        impl ByPosition for $entity::Model {
+            type Entity = $entity::Entity;
+            const COLUMNS: &'static [$entity::Column] = &[$($entity::Column::$column),+];
 
-    fn from_pg_row(row: &PgRow) -> Result<Self, sea_orm::sqlx::Error> {
-        Ok(Self {
-            id: row.try_get(0)?,
-            external_id: row.try_get(1)?,
-            email: row.try_get(2)?,
-            phone: row.try_get(3)?,
-            timezone: row.try_get(4)?,
-            locale: row.try_get(5)?,
-            tags: row.try_get(6)?,
-            attributes: row.try_get(7)?,
-            created_at: row.try_get(8)?,
-            updated_at: row.try_get(9)?,
-            tokens_revoked_before: row.try_get(10)?,
-        })
-    }
+            fn from_pg_row(row: &PgRow) -> Result<Self, sea_orm::sqlx::Error> {
+                // Struct fields are evaluated in the order written: the list's order.
+                let mut position = 0_usize..;
+                Ok(Self {
+                    $($field: row.try_get(position.next().unwrap_or_default())?),+
+                })
+            }
+        }
+    };
 }
 
-impl ByPosition for subscriber_endpoint::Model {
-    type Entity = subscriber_endpoint::Entity;
-    const COLUMNS: &'static [subscriber_endpoint::Column] = &[
-        subscriber_endpoint::Column::Id,
-        subscriber_endpoint::Column::SubscriberId,
-        subscriber_endpoint::Column::Channel,
-        subscriber_endpoint::Column::Provider,
-        subscriber_endpoint::Column::Address,
-        subscriber_endpoint::Column::Enabled,
-        subscriber_endpoint::Column::DisabledReason,
-        subscriber_endpoint::Column::CreatedAt,
-        subscriber_endpoint::Column::UpdatedAt,
-    ];
+by_position!(subscriber {
+    id: Id,
+    external_id: ExternalId,
+    email: Email,
+    phone: Phone,
+    timezone: Timezone,
+    locale: Locale,
+    tags: Tags,
+    attributes: Attributes,
+    created_at: CreatedAt,
+    updated_at: UpdatedAt,
+    tokens_revoked_before: TokensRevokedBefore,
+});
 
-    fn from_pg_row(row: &PgRow) -> Result<Self, sea_orm::sqlx::Error> {
-        Ok(Self {
-            id: row.try_get(0)?,
-            subscriber_id: row.try_get(1)?,
-            channel: row.try_get(2)?,
-            provider: row.try_get(3)?,
-            address: row.try_get(4)?,
-            enabled: row.try_get(5)?,
-            disabled_reason: row.try_get(6)?,
-            created_at: row.try_get(7)?,
-            updated_at: row.try_get(8)?,
-        })
-    }
-}
+by_position!(subscriber_endpoint {
+    id: Id,
+    subscriber_id: SubscriberId,
+    channel: Channel,
+    provider: Provider,
+    address: Address,
+    enabled: Enabled,
+    disabled_reason: DisabledReason,
+    created_at: CreatedAt,
+    updated_at: UpdatedAt,
+});
 
 #[cfg(test)]
 mod tests {
