@@ -16,7 +16,9 @@ use crate::db::is_postgres;
 use crate::error::Result;
 
 mod copy;
+mod pairs;
 pub use copy::copy_all;
+pub(crate) use pairs::PairRows;
 
 /// Rows per statement on SQLite: under its parameter limit with room to spare.
 const SQLITE_CHUNK: usize = 1_000;

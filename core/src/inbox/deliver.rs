@@ -15,13 +15,13 @@ use chrono::{DateTime, Utc};
 use herald_channels::DeliveryOutcome;
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
+use super::logged::log_delivered;
 use super::shared::SharedItem;
 use super::store::{NewItem, Stored, store_new};
-use crate::bulk::insert_all_returning_columns;
 use crate::channel::ChannelKind;
 use crate::deliveries::ledger;
 use crate::deliveries::page::held_change;
-use crate::deliveries::plan::{DELIVERY_KEY, insert_deliveries, new_row};
+use crate::deliveries::plan::{insert_deliveries, new_row};
 use crate::deliveries::{DeliveryStatus, Stop};
 use crate::entities::{delivery, message, subscriber};
 use crate::error::Result;
@@ -71,22 +71,6 @@ pub struct Planned<'a> {
 pub struct InboxSend {
     pub message_id: i64,
     pub subscriber_id: i64,
-}
-
-/// What [`store_now`] reads back of a delivery it wrote.
-#[derive(Debug, sea_orm::FromQueryResult)]
-struct Written {
-    id: i64,
-    message_id: i64,
-    subscriber_id: i64,
-}
-
-impl Written {
-    const COLUMNS: [delivery::Column; 3] = [
-        delivery::Column::Id,
-        delivery::Column::MessageId,
-        delivery::Column::SubscriberId,
-    ];
 }
 
 /// What [`store_now`] did.
@@ -189,27 +173,13 @@ pub async fn store_now(
     }
 
     let millis = i32::try_from(clock.elapsed().as_millis()).unwrap_or(i32::MAX);
-    let delivered: Vec<delivery::ActiveModel> = sends
+    let delivered: Vec<InboxSend> = sends
         .iter()
         .filter(|send| ready.contains(&(send.message_id, send.subscriber_id)))
-        .map(|send| delivery::ActiveModel {
-            status: Set(DeliveryStatus::Delivered.as_str().to_owned()),
-            attempts: Set(1),
-            first_attempt_at: Set(Some(now)),
-            first_attempt_ms: Set(Some(millis)),
-            first_attempt_detail: Set(Some(STORED.to_owned())),
-            ..new_row(
-                send.message_id,
-                send.subscriber_id,
-                ChannelKind::Inbox,
-                crate::deliveries::devices::NO_ENDPOINT,
-                now,
-            )
-        })
+        .copied()
         .collect();
     // Only rows this call inserted come back: a delivery written before stores nothing.
-    let written: Vec<Written> =
-        insert_all_returning_columns(txn, delivered, &DELIVERY_KEY, &Written::COLUMNS).await?;
+    let written = log_delivered(txn, &delivered, now, millis, STORED).await?;
     let deliveries = (written.len() + unstored.len()) as u64;
     let mut fresh: Vec<NewItem> = Vec::new();
     let mut sharing: HashMap<i64, (SharedItem, Vec<i64>)> = HashMap::new();

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod announced;
 pub mod bus;
 pub mod deliver;
+mod logged;
 pub mod relay;
 pub mod shared;
 pub mod store;

@@ -3,14 +3,15 @@
 //! keeps the pair with the highest version can never drift.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::bulk::PairRows;
 use crate::entities::{inbox_item, inbox_state};
 use crate::error::{Error, Result};
 use crate::events::{EventType, Occurred};
@@ -281,31 +282,21 @@ pub(crate) async fn bump(
     if unread.is_empty() {
         return Ok(Default::default());
     }
-    let rows = unread
-        .iter()
-        .map(|(subscriber_id, added)| inbox_state::ActiveModel {
-            subscriber_id: Set(*subscriber_id),
-            unread: Set(*added),
-            version: Set(1),
-        });
-    let excluded = sea_orm::sea_query::Alias::new("excluded");
-    let mut upsert = inbox_state::Entity::insert_many(rows).into_query();
-    upsert
-        .on_conflict(
-            OnConflict::column(inbox_state::Column::SubscriberId)
-                .value(
-                    inbox_state::Column::Unread,
-                    Expr::col((inbox_state::Entity, inbox_state::Column::Unread))
-                        .add(Expr::col((excluded, inbox_state::Column::Unread))),
-                )
-                .value(
-                    inbox_state::Column::Version,
-                    Expr::col((inbox_state::Entity, inbox_state::Column::Version)).add(1),
-                )
-                .to_owned(),
-        )
-        .returning_all();
-    let statement = txn.get_database_backend().build(&upsert);
+    let pairs: Vec<(i64, i64)> = unread.iter().map(|(id, added)| (*id, *added)).collect();
+    // One statement for any number of rows, in subscriber order (the order Postgres
+    // locks them in). The WHERE keeps SQLite's parser from reading `ON CONFLICT` as a
+    // join's ON.
+    let rows = PairRows::new(txn, &pairs);
+    let sql = format!(
+        "INSERT INTO inbox_states (subscriber_id, unread, version) \
+         SELECT r.a, r.b, 1 FROM {source} WHERE true \
+         ON CONFLICT (subscriber_id) DO UPDATE SET \
+         unread = inbox_states.unread + excluded.unread, version = inbox_states.version + 1 \
+         RETURNING subscriber_id, unread, version",
+        source = rows.source(),
+    );
+    let statement =
+        Statement::from_sql_and_values(txn.get_database_backend(), sql, rows.values([]));
     Ok(inbox_state::Model::find_by_statement(statement)
         .all(txn)
         .await?
