@@ -26,6 +26,7 @@ mod m20261204_000014_event_endpoints;
 mod m20261205_000015_rule_revision;
 mod m20261205_000016_shared_inbox_items;
 mod m20261206_000017_ledger_bitmaps;
+mod m20261206_000018_expiring_messages;
 mod schema_util;
 
 pub struct Migrator;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000015_rule_revision::Migration),
             Box::new(m20261205_000016_shared_inbox_items::Migration),
             Box::new(m20261206_000017_ledger_bitmaps::Migration),
+            Box::new(m20261206_000018_expiring_messages::Migration),
         ]
     }
 }

@@ -32,6 +32,7 @@ mod openapi;
 mod operations;
 mod operators;
 mod pacing;
+mod polls;
 mod recall;
 mod reports;
 mod review;

@@ -304,6 +304,7 @@ pub(crate) async fn cancel_deliveries(conn: &impl ConnectionTrait, campaign_id: 
             delivery::Column::UpdatedAt,
             sea_orm::sea_query::Expr::value(Utc::now()),
         )
+        .filter(crate::deliveries::unfinished())
         .filter(delivery::Column::Status.is_in([
             DeliveryStatus::Queued.as_str(),
             DeliveryStatus::Deferred.as_str(),

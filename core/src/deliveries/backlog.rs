@@ -2,12 +2,10 @@
 //! partial indexes over unfinished deliveries and dead letters, never row by row.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ConnectionTrait, PaginatorTrait};
 
+use super::polls;
 use super::status::DeliveryStatus;
-use crate::entities::delivery;
 use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,36 +23,16 @@ pub struct Backlog {
 }
 
 pub async fn backlog(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Backlog> {
-    let unfinished = [
-        DeliveryStatus::Queued,
-        DeliveryStatus::Deferred,
-        DeliveryStatus::Sending,
-    ]
-    .map(DeliveryStatus::as_str);
-    let by_status: Vec<(String, i64)> = delivery::Entity::find()
-        .select_only()
-        .column(delivery::Column::Status)
-        .column_as(delivery::Column::Id.count(), "n")
-        .filter(delivery::Column::Status.is_in(unfinished))
-        .group_by(delivery::Column::Status)
-        .into_tuple()
-        .all(conn)
-        .await?;
+    let by_status: Vec<(String, i64)> =
+        polls::unfinished_by_status().into_tuple().all(conn).await?;
     let count = |status: DeliveryStatus| {
         by_status
             .iter()
             .find(|(s, _)| s == status.as_str())
             .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
     };
-    let waiting = delivery::Entity::find()
-        .filter(delivery::Column::Status.eq(DeliveryStatus::Queued.as_str()))
-        .filter(delivery::Column::NotBefore.gt(now))
-        .count(conn)
-        .await?;
-    let dead = delivery::Entity::find()
-        .filter(delivery::Column::Status.eq(DeliveryStatus::Dead.as_str()))
-        .count(conn)
-        .await?;
+    let waiting = polls::waiting(now).count(conn).await?;
+    let dead = polls::dead().count(conn).await?;
     Ok(Backlog {
         due: count(DeliveryStatus::Queued).saturating_sub(waiting),
         waiting,

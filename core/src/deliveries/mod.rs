@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod log;
 pub mod page;
 pub mod plan;
+pub mod polls;
 pub mod queue;
 pub mod reconsider;
 pub mod status;
@@ -25,4 +26,5 @@ pub use queue::{
 };
 pub use reconsider::{any_deferred_due, expire_due, reconsider_due};
 pub use status::DeliveryStatus;
+pub(crate) use status::unfinished;
 pub use stop::Stop;

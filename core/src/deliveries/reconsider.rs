@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{LockBehavior, LockType, Query};
+use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionSession, TransactionTrait,
+    ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession,
+    TransactionTrait,
 };
 
 use super::devices::{Devices, NO_ENDPOINT};
@@ -17,6 +17,7 @@ use super::ledger::{self, Slots};
 use super::plan::{
     PlanSummary, change_for, engine_message, insert_deliveries, lock_subscribers, new_row,
 };
+use super::polls;
 use super::queue::{Change, HELD_MESSAGES, update_each};
 use super::status::DeliveryStatus;
 use crate::channel::ChannelKind;
@@ -27,11 +28,9 @@ use crate::rules::engine::{Candidate, Recipient, RuleSet};
 
 /// Whether any deferred delivery is due, so a worker loads rules only when needed.
 pub async fn any_deferred_due(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<bool> {
-    Ok(delivery::Entity::find()
+    Ok(polls::deferred_due(now)
         .select_only()
         .column(delivery::Column::Id)
-        .filter(delivery::Column::Status.eq(DeliveryStatus::Deferred.as_str()))
-        .filter(delivery::Column::NotBefore.lte(now))
         .into_tuple::<i64>()
         .one(conn)
         .await?
@@ -51,9 +50,7 @@ where
     let mut summary = PlanSummary::default();
     let txn = crate::db::begin_write(db).await?;
     prefer_generic_plans(&txn).await?;
-    let mut due = delivery::Entity::find()
-        .filter(delivery::Column::Status.eq(DeliveryStatus::Deferred.as_str()))
-        .filter(delivery::Column::NotBefore.lte(now))
+    let mut due = polls::deferred_due(now)
         .filter(sea_orm::sea_query::Expr::cust(format!(
             "message_id NOT IN ({HELD_MESSAGES})"
         )))
@@ -143,26 +140,6 @@ where
 
 /// Ends the unfinished deliveries of messages that expired by `now`; returns how many.
 pub async fn expire_due(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64> {
-    let expired_messages = Query::select()
-        .column(message::Column::Id)
-        .from(message::Entity)
-        .and_where(message::Column::ExpiresAt.lte(now))
-        .to_owned();
-    let result = delivery::Entity::update_many()
-        .col_expr(
-            delivery::Column::Status,
-            sea_orm::sea_query::Expr::value(DeliveryStatus::Expired.as_str()),
-        )
-        .col_expr(
-            delivery::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(delivery::Column::Status.is_in([
-            DeliveryStatus::Queued.as_str(),
-            DeliveryStatus::Deferred.as_str(),
-        ]))
-        .filter(delivery::Column::MessageId.in_subquery(expired_messages))
-        .exec(conn)
-        .await?;
+    let result = polls::expire(now).exec(conn).await?;
     Ok(result.rows_affected)
 }

@@ -1,0 +1,80 @@
+//! The statements the worker runs every round whatever the load: whether deferred
+//! deliveries are due, the expiry of unfinished deliveries, and the backlog for the
+//! metrics. Each reads through an index, never the whole delivery log or every
+//! message; [`statements`] hands them to the plan tests.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select, Statement,
+    UpdateMany,
+};
+
+use super::status::{DeliveryStatus, unfinished};
+use crate::entities::{delivery, message};
+
+/// Deferred deliveries whose time has come.
+pub(crate) fn deferred_due(now: DateTime<Utc>) -> Select<delivery::Entity> {
+    delivery::Entity::find()
+        .filter(unfinished())
+        .filter(delivery::Column::Status.eq(DeliveryStatus::Deferred.as_str()))
+        .filter(delivery::Column::NotBefore.lte(now))
+}
+
+/// Ends the unfinished deliveries of messages that expired by `now`.
+pub(crate) fn expire(now: DateTime<Utc>) -> UpdateMany<delivery::Entity> {
+    let expired_messages = Query::select()
+        .column(message::Column::Id)
+        .from(message::Entity)
+        .and_where(message::Column::ExpiresAt.lte(now))
+        .to_owned();
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            Expr::value(DeliveryStatus::Expired.as_str()),
+        )
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(unfinished())
+        .filter(delivery::Column::Status.is_in([
+            DeliveryStatus::Queued.as_str(),
+            DeliveryStatus::Deferred.as_str(),
+        ]))
+        .filter(delivery::Column::MessageId.in_subquery(expired_messages))
+}
+
+/// Unfinished deliveries counted by status (the rows of `status, n`).
+pub(crate) fn unfinished_by_status() -> Select<delivery::Entity> {
+    delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Status)
+        .column_as(delivery::Column::Id.count(), "n")
+        .filter(unfinished())
+        .group_by(delivery::Column::Status)
+}
+
+/// Queued deliveries that wait for a later time.
+pub(crate) fn waiting(now: DateTime<Utc>) -> Select<delivery::Entity> {
+    delivery::Entity::find()
+        .filter(unfinished())
+        .filter(delivery::Column::Status.eq(DeliveryStatus::Queued.as_str()))
+        .filter(delivery::Column::NotBefore.gt(now))
+}
+
+/// Dead letters (their own partial index).
+pub(crate) fn dead() -> Select<delivery::Entity> {
+    delivery::Entity::find().filter(delivery::Column::Status.eq(DeliveryStatus::Dead.as_str()))
+}
+
+/// Every polling statement as `backend` runs it, named, for plan tests.
+pub fn statements(backend: DbBackend, now: DateTime<Utc>) -> Vec<(&'static str, Statement)> {
+    vec![
+        ("deferred_due", deferred_due(now).build(backend)),
+        ("expire", expire(now).build(backend)),
+        (
+            "unfinished_by_status",
+            unfinished_by_status().build(backend),
+        ),
+        ("waiting", waiting(now).build(backend)),
+        ("dead", dead().build(backend)),
+    ]
+}
