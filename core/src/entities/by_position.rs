@@ -3,22 +3,24 @@
 //! sea-orm finds every column of a row by name and formats an error text for each NULL
 //! it meets, which an optional field then throws away. For the thousand subscribers
 //! and endpoints of a page that was about 6% of a sending worker's CPU (profiled during
-//! `bench/deliver`). On Postgres these rows are read by position instead, from a select
-//! that names its columns in the order the decoder reads them; SQLite rows go through
-//! sea-orm as before.
+//! `bench/deliver`), and reading a thousand recipients by name was a fifth of a SQLite
+//! API batch's work for a broadcast. These rows are read by position instead, from a
+//! select that names its columns in the order the decoder reads them.
 
 use sea_orm::sqlx::Row;
 use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::sqlite::SqliteRow;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QuerySelect, QueryTrait};
 
 use super::{subscriber, subscriber_endpoint};
 
-/// A model read from a Postgres row by the position of its columns.
+/// A model read from a row by the position of its columns.
 pub trait ByPosition: FromQueryResult + Sized {
     type Entity: EntityTrait;
-    /// The columns selected, in the order [`ByPosition::from_pg_row`] reads them.
+    /// The columns selected, in the order the decoders read them.
     const COLUMNS: &'static [<Self::Entity as EntityTrait>::Column];
     fn from_pg_row(row: &PgRow) -> Result<Self, sea_orm::sqlx::Error>;
+    fn from_sqlite_row(row: &SqliteRow) -> Result<Self, sea_orm::sqlx::Error>;
 }
 
 /// Every row `select` finds, as `M`.
@@ -33,12 +35,16 @@ pub async fn all_by_position<M: ByPosition>(
     // Each row is dropped once decoded: a page's rows and its models never all
     // coexist.
     let rows = conn.query_all_raw(statement).await?;
-    rows.into_iter()
-        .map(|row| match row.try_as_pg_row() {
-            Some(pg) => M::from_pg_row(pg).map_err(|e| DbErr::Type(e.to_string())),
-            None => M::from_query_result(&row, ""),
-        })
-        .collect()
+    let decoded = |row: &sea_orm::QueryResult| {
+        if let Some(pg) = row.try_as_pg_row() {
+            M::from_pg_row(pg).map_err(|e| DbErr::Type(e.to_string()))
+        } else if let Some(lite) = row.try_as_sqlite_row() {
+            M::from_sqlite_row(lite).map_err(|e| DbErr::Type(e.to_string()))
+        } else {
+            M::from_query_result(row, "")
+        }
+    };
+    rows.into_iter().map(|row| decoded(&row)).collect()
 }
 
 /// Implements [`ByPosition`] for an entity's model from one list of its fields and
@@ -51,6 +57,13 @@ macro_rules! by_position {
 
             fn from_pg_row(row: &PgRow) -> Result<Self, sea_orm::sqlx::Error> {
                 // Struct fields are evaluated in the order written: the list's order.
+                let mut position = 0_usize..;
+                Ok(Self {
+                    $($field: row.try_get(position.next().unwrap_or_default())?),+
+                })
+            }
+
+            fn from_sqlite_row(row: &SqliteRow) -> Result<Self, sea_orm::sqlx::Error> {
                 let mut position = 0_usize..;
                 Ok(Self {
                     $($field: row.try_get(position.next().unwrap_or_default())?),+
