@@ -25,6 +25,7 @@ use crate::deliveries::plan::{insert_deliveries, new_row};
 use crate::deliveries::{DeliveryStatus, Stop};
 use crate::entities::{delivery, message, subscriber};
 use crate::error::Result;
+use crate::events::outbox::{Interest, record};
 use crate::events::{EventType, Occurred};
 use crate::rules::KeywordRules;
 use crate::templates::render::{CompiledContent, RenderContext};
@@ -108,14 +109,17 @@ pub async fn store_now(
     let mut ready: HashSet<(i64, i64)> = HashSet::with_capacity(sends.len());
     let mut unstored = Vec::new();
     let mut held = Vec::new();
-    for send in sends {
-        let row = new_row(
+    // The row of a send that is not stored (most are, and are logged set-based).
+    let row_of = |send: &InboxSend| {
+        new_row(
             send.message_id,
             send.subscriber_id,
             ChannelKind::Inbox,
             crate::deliveries::devices::NO_ENDPOINT,
             now,
-        );
+        )
+    };
+    for send in sends {
         let rendered = match (
             by_id.get(&send.message_id),
             subscribers.get(&send.subscriber_id),
@@ -155,7 +159,7 @@ pub async fn store_now(
                     first_attempt_at: Set(Some(now)),
                     first_attempt_ms: Set(Some(0)),
                     first_attempt_detail: Set(Some(reason)),
-                    ..row
+                    ..row_of(send)
                 });
             }
             Err(Stop::Held(hit)) => {
@@ -166,7 +170,7 @@ pub async fn store_now(
                     filter: Set(change.filter.map(str::to_owned)),
                     rule_id: Set(change.rule_id),
                     reason: Set(change.reason),
-                    ..row
+                    ..row_of(send)
                 });
             }
         }
@@ -203,32 +207,36 @@ pub async fn store_now(
         };
         recipients.push(row.subscriber_id);
     }
-    let failed = unstored
-        .iter()
-        .filter(|row| row.status.as_ref() == DeliveryStatus::Failed.as_str())
-        .map(|row| {
-            Occurred::outcome(
-                EventType::Failed,
-                *row.message_id.as_ref(),
-                *row.subscriber_id.as_ref(),
-                ChannelKind::Inbox.as_str(),
-                row.reason.as_ref().as_deref().unwrap_or_default(),
-            )
-        });
-    let occurred: Vec<Occurred> = written
-        .iter()
-        .map(|row| {
-            Occurred::outcome(
-                EventType::Delivered,
-                row.message_id,
-                row.subscriber_id,
-                ChannelKind::Inbox.as_str(),
-                STORED,
-            )
-        })
-        .chain(failed)
-        .collect();
-    crate::events::outbox::emit(txn, &occurred, now).await?;
+    // A thousand events are built only when some endpoint listens for them.
+    let interest = Interest::load(txn).await?;
+    if !interest.is_empty() {
+        let failed = unstored
+            .iter()
+            .filter(|row| row.status.as_ref() == DeliveryStatus::Failed.as_str())
+            .map(|row| {
+                Occurred::outcome(
+                    EventType::Failed,
+                    *row.message_id.as_ref(),
+                    *row.subscriber_id.as_ref(),
+                    ChannelKind::Inbox.as_str(),
+                    row.reason.as_ref().as_deref().unwrap_or_default(),
+                )
+            });
+        let occurred: Vec<Occurred> = written
+            .iter()
+            .map(|row| {
+                Occurred::outcome(
+                    EventType::Delivered,
+                    row.message_id,
+                    row.subscriber_id,
+                    ChannelKind::Inbox.as_str(),
+                    STORED,
+                )
+            })
+            .chain(failed)
+            .collect();
+        record(txn, &interest, &occurred, now).await?;
+    }
     insert_deliveries(txn, unstored).await?;
     let held: Vec<(i64, i64, &str)> = held
         .into_iter()
