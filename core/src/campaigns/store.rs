@@ -288,28 +288,7 @@ fn refused(action: Action, status: Status) -> Error {
 
 /// Ends a cancelled campaign's deliveries that have not started; those being sent finish.
 pub(crate) async fn cancel_deliveries(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<()> {
-    use crate::deliveries::DeliveryStatus;
-    use crate::entities::{delivery, message};
-    let of_campaign = sea_orm::sea_query::Query::select()
-        .column(message::Column::Id)
-        .from(message::Entity)
-        .and_where(message::Column::CampaignId.eq(campaign_id))
-        .to_owned();
-    delivery::Entity::update_many()
-        .col_expr(
-            delivery::Column::Status,
-            sea_orm::sea_query::Expr::value(DeliveryStatus::Cancelled.as_str()),
-        )
-        .col_expr(
-            delivery::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
-        )
-        .filter(crate::deliveries::unfinished())
-        .filter(delivery::Column::Status.is_in([
-            DeliveryStatus::Queued.as_str(),
-            DeliveryStatus::Deferred.as_str(),
-        ]))
-        .filter(delivery::Column::MessageId.in_subquery(of_campaign))
+    crate::deliveries::polls::cancel(campaign_id, Utc::now())
         .exec(conn)
         .await?;
     Ok(())

@@ -26,5 +26,4 @@ pub use queue::{
 };
 pub use reconsider::{any_deferred_due, expire_due, reconsider_due};
 pub use status::DeliveryStatus;
-pub(crate) use status::unfinished;
 pub use stop::Stop;

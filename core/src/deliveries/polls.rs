@@ -1,10 +1,11 @@
 //! The statements the worker runs every round whatever the load: whether deferred
-//! deliveries are due, the expiry of unfinished deliveries, and the backlog for the
-//! metrics. Each reads through an index, never the whole delivery log or every
-//! message; [`statements`] hands them to the plan tests.
+//! deliveries are due, the expiry of unfinished deliveries (the same update a
+//! campaign's cancel runs), and the backlog for the metrics. Each reads through an
+//! index, never the whole delivery log or every message; [`statements`] hands them to
+//! the plan tests.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select, Statement,
     UpdateMany,
@@ -28,18 +29,35 @@ pub(crate) fn expire(now: DateTime<Utc>) -> UpdateMany<delivery::Entity> {
         .from(message::Entity)
         .and_where(message::Column::ExpiresAt.lte(now))
         .to_owned();
+    end_unstarted(expired_messages, DeliveryStatus::Expired, now)
+}
+
+/// Ends a cancelled campaign's deliveries that have not started.
+pub(crate) fn cancel(campaign_id: i64, now: DateTime<Utc>) -> UpdateMany<delivery::Entity> {
+    let of_campaign = Query::select()
+        .column(message::Column::Id)
+        .from(message::Entity)
+        .and_where(message::Column::CampaignId.eq(campaign_id))
+        .to_owned();
+    end_unstarted(of_campaign, DeliveryStatus::Cancelled, now)
+}
+
+/// Ends the deliveries of `messages` (a select of message ids) that have not started
+/// (queued or deferred) as `ending` at `now`; those being sent finish.
+fn end_unstarted(
+    messages: SelectStatement,
+    ending: DeliveryStatus,
+    now: DateTime<Utc>,
+) -> UpdateMany<delivery::Entity> {
     delivery::Entity::update_many()
-        .col_expr(
-            delivery::Column::Status,
-            Expr::value(DeliveryStatus::Expired.as_str()),
-        )
+        .col_expr(delivery::Column::Status, Expr::value(ending.as_str()))
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(unfinished())
         .filter(delivery::Column::Status.is_in([
             DeliveryStatus::Queued.as_str(),
             DeliveryStatus::Deferred.as_str(),
         ]))
-        .filter(delivery::Column::MessageId.in_subquery(expired_messages))
+        .filter(delivery::Column::MessageId.in_subquery(messages))
 }
 
 /// Unfinished deliveries counted by status (the rows of `status, n`).
@@ -70,6 +88,7 @@ pub fn statements(backend: DbBackend, now: DateTime<Utc>) -> Vec<(&'static str, 
     vec![
         ("deferred_due", deferred_due(now).build(backend)),
         ("expire", expire(now).build(backend)),
+        ("cancel", cancel(1, now).build(backend)),
         (
             "unfinished_by_status",
             unfinished_by_status().build(backend),

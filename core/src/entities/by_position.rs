@@ -50,24 +50,25 @@ pub async fn all_by_position<M: ByPosition>(
 /// Implements [`ByPosition`] for an entity's model from one list of its fields and
 /// columns, so the select and the decoder cannot disagree on the order.
 macro_rules! by_position {
+    // The model from `row`'s columns in the list's order (struct fields are evaluated
+    // in the order written), for either database's row type.
+    (@decode $row:ident; $($field:ident),+) => {{
+        let mut position = 0_usize..;
+        Ok(Self {
+            $($field: $row.try_get(position.next().unwrap_or_default())?),+
+        })
+    }};
     ($entity:ident { $($field:ident: $column:ident),+ $(,)? }) => {
         impl ByPosition for $entity::Model {
             type Entity = $entity::Entity;
             const COLUMNS: &'static [$entity::Column] = &[$($entity::Column::$column),+];
 
             fn from_pg_row(row: &PgRow) -> Result<Self, sea_orm::sqlx::Error> {
-                // Struct fields are evaluated in the order written: the list's order.
-                let mut position = 0_usize..;
-                Ok(Self {
-                    $($field: row.try_get(position.next().unwrap_or_default())?),+
-                })
+                by_position!(@decode row; $($field),+)
             }
 
             fn from_sqlite_row(row: &SqliteRow) -> Result<Self, sea_orm::sqlx::Error> {
-                let mut position = 0_usize..;
-                Ok(Self {
-                    $($field: row.try_get(position.next().unwrap_or_default())?),+
-                })
+                by_position!(@decode row; $($field),+)
             }
         }
     };
