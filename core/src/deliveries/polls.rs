@@ -5,7 +5,7 @@
 //! the plan tests.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select, Statement,
     UpdateMany,
@@ -24,28 +24,20 @@ pub(crate) fn deferred_due(now: DateTime<Utc>) -> Select<delivery::Entity> {
 
 /// Ends the unfinished deliveries of messages that expired by `now`.
 pub(crate) fn expire(now: DateTime<Utc>) -> UpdateMany<delivery::Entity> {
-    let expired_messages = Query::select()
-        .column(message::Column::Id)
-        .from(message::Entity)
-        .and_where(message::Column::ExpiresAt.lte(now))
-        .to_owned();
-    end_unstarted(expired_messages, DeliveryStatus::Expired, now)
+    let expired = message::Column::ExpiresAt.lte(now);
+    end_unstarted(expired, DeliveryStatus::Expired, now)
 }
 
 /// Ends a cancelled campaign's deliveries that have not started.
 pub(crate) fn cancel(campaign_id: i64, now: DateTime<Utc>) -> UpdateMany<delivery::Entity> {
-    let of_campaign = Query::select()
-        .column(message::Column::Id)
-        .from(message::Entity)
-        .and_where(message::Column::CampaignId.eq(campaign_id))
-        .to_owned();
+    let of_campaign = message::Column::CampaignId.eq(campaign_id);
     end_unstarted(of_campaign, DeliveryStatus::Cancelled, now)
 }
 
-/// Ends the deliveries of `messages` (a select of message ids) that have not started
+/// Ends the deliveries of the messages `of_messages` selects that have not started
 /// (queued or deferred) as `ending` at `now`; those being sent finish.
 fn end_unstarted(
-    messages: SelectStatement,
+    of_messages: SimpleExpr,
     ending: DeliveryStatus,
     now: DateTime<Utc>,
 ) -> UpdateMany<delivery::Entity> {
@@ -57,7 +49,15 @@ fn end_unstarted(
             DeliveryStatus::Queued.as_str(),
             DeliveryStatus::Deferred.as_str(),
         ]))
-        .filter(delivery::Column::MessageId.in_subquery(messages))
+        .filter(
+            delivery::Column::MessageId.in_subquery(
+                Query::select()
+                    .column(message::Column::Id)
+                    .from(message::Entity)
+                    .and_where(of_messages)
+                    .to_owned(),
+            ),
+        )
 }
 
 /// Unfinished deliveries counted by status (the rows of `status, n`).
