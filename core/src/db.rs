@@ -64,9 +64,11 @@ pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
 
-/// `column IN (values)` for batch queries: one array parameter on Postgres
-/// (`= ANY($1)`), so a batch of thousands is one bind and one plan; a parameter list on
-/// SQLite, whose limit (32,766) is above any batch Herald builds.
+/// `column IN (values)` for batch queries, as one parameter whatever the number of
+/// values: an array on Postgres (`= ANY($1)`), a JSON array read by `json_each` on
+/// SQLite. A batch of thousands is one bind, and the statement's text stays the same
+/// from batch to batch, so it is prepared once and its plan reused (a list of
+/// placeholders was a new statement for each batch size).
 pub fn one_of<T>(
     conn: &impl ConnectionTrait,
     column: impl sea_orm::sea_query::IntoColumnRef,
@@ -77,11 +79,34 @@ where
         + sea_orm::sea_query::ValueType
         + sea_orm::sea_query::value::postgres_array::NotU8,
 {
-    use sea_orm::sea_query::{Expr, ExprTrait, extension::postgres::PgFunc};
-    if is_postgres(conn) {
+    one_of_on(conn.get_database_backend(), column, values)
+}
+
+fn one_of_on<T>(
+    backend: DbBackend,
+    column: impl sea_orm::sea_query::IntoColumnRef,
+    values: Vec<T>,
+) -> sea_orm::sea_query::SimpleExpr
+where
+    T: Into<sea_orm::Value>
+        + sea_orm::sea_query::ValueType
+        + sea_orm::sea_query::value::postgres_array::NotU8,
+{
+    use sea_orm::sea_query::{Expr, ExprTrait, extension::postgres::PgFunc, value};
+    if backend == DbBackend::Postgres {
         Expr::col(column).eq(PgFunc::any(Expr::val(sea_orm::Value::from(values))))
     } else {
-        Expr::col(column).is_in(values)
+        let array: Vec<serde_json::Value> = values
+            .into_iter()
+            .map(|v| value::sea_value_to_json_value(&v.into()))
+            .collect();
+        Expr::cust_with_exprs(
+            "? IN (SELECT value FROM json_each(?))",
+            [
+                Expr::col(column),
+                Expr::val(serde_json::Value::Array(array).to_string()),
+            ],
+        )
     }
 }
 
@@ -159,4 +184,27 @@ pub fn with_limit(
     let mut statement = conn.get_database_backend().build(query);
     statement.sql.push_str(&format!(" LIMIT {limit}"));
     statement
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{EntityTrait, QueryFilter, QueryTrait};
+
+    use super::*;
+    use crate::entities::subscriber;
+
+    #[test]
+    fn a_batch_filter_is_one_statement_text_whatever_its_size() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            let built = |names: Vec<&str>| {
+                let names = names.into_iter().map(str::to_owned).collect();
+                subscriber::Entity::find()
+                    .filter(one_of_on(backend, subscriber::Column::ExternalId, names))
+                    .build(backend)
+            };
+            let (two, three) = (built(vec!["a", "b"]), built(vec!["a", "b", "c"]));
+            assert_eq!(two.sql, three.sql, "{backend:?}");
+            assert_eq!(three.values.map(|v| v.0.len()), Some(1), "{backend:?}");
+        }
+    }
 }
