@@ -9,6 +9,7 @@ use herald_core::Error;
 use herald_core::access::Role;
 use herald_core::entities::delivery;
 use herald_core::messages::{SendRequest, send_many};
+use herald_core::rules::revision::RulesCache;
 use reqwest::{Method, StatusCode};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
@@ -227,6 +228,7 @@ async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_bat
     let sent = send_many(
         &app.db,
         &app.bus,
+        &RulesCache::default(),
         vec![
             request("ana", "promo", None, None, "first"),
             request("ana", "promo", None, None, "second"),
@@ -291,6 +293,74 @@ async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_bat
         let queued = mine[0].status == "queued";
         assert_eq!(u64::from(queued), accepted.queued);
     }
+}
+
+/// Batches keep the rules between them, and see a rule or a block-list entry added in
+/// between: the cache reads them again when their revision moves.
+#[tokio::test]
+async fn batches_see_rules_and_list_entries_added_between_them() {
+    let app = spawn_app().await;
+    let admin = app.operator(Role::Admin).await;
+    let (base, _) = receiver().await;
+    setup(
+        &admin,
+        json!({ "name": "unused", "content": { "webhook": { "payload": "{}" } } }),
+        &[("ana", format!("{base}/ok")), ("ben", format!("{base}/ok"))],
+    )
+    .await;
+    let request = |to: &str, text: &str| SendRequest {
+        sender: "api_key:1".to_owned(),
+        idempotency_key: None,
+        input: serde_json::from_value(json!({
+            "recipients": [to], "channels": ["webhook"], "category": "news",
+            "content": { "webhook": { "payload": format!(r#"{{"t": "{text}"}}"#) } } }))
+        .unwrap(),
+    };
+    let rules = RulesCache::default();
+    let first = send_many(
+        &app.db,
+        &app.bus,
+        &rules,
+        vec![request("ana", "win the lottery"), request("ben", "hello")],
+    )
+    .await;
+    for answer in &first.answers {
+        assert_eq!(answer.as_ref().unwrap().queued, 1, "{answer:?}");
+    }
+
+    admin
+        .ok(
+            Method::POST,
+            "/v1/rules",
+            &json!({ "name": "no spam", "scope": "global",
+            "kind": "keyword", "params": { "words": ["lottery"] } }),
+        )
+        .await;
+    admin
+        .ok(
+            Method::POST,
+            "/v1/list-entries",
+            &json!({ "list": "block", "kind": "subscriber", "value": "ben", "reason": "asked" }),
+        )
+        .await;
+    let second = send_many(
+        &app.db,
+        &app.bus,
+        &rules,
+        vec![request("ana", "win the lottery"), request("ben", "hello")],
+    )
+    .await;
+    assert!(
+        matches!(&second.answers[0], Err(Error::Banned { .. })),
+        "{:?}",
+        second.answers[0]
+    );
+    let to_ben = second.answers[1].as_ref().unwrap();
+    assert_eq!(
+        (to_ben.queued, to_ben.filtered),
+        (0, 1),
+        "ben is blocked now"
+    );
 }
 
 /// Many clients sending at once through the API: every send is accepted once, with
@@ -375,6 +445,7 @@ async fn a_failed_batch_write_answers_each_request_on_its_own() {
     let sent = send_many(
         &app.db,
         &app.bus,
+        &RulesCache::default(),
         vec![request("first"), request("boom"), request("last")],
     )
     .await;
@@ -404,7 +475,13 @@ async fn a_failed_batch_write_answers_each_request_on_its_own() {
         sent.queued,
         "requests accepted alone leave their inbox deliveries to a worker"
     );
-    let again = send_many(&app.db, &app.bus, vec![request("first")]).await;
+    let again = send_many(
+        &app.db,
+        &app.bus,
+        &RulesCache::default(),
+        vec![request("first")],
+    )
+    .await;
     assert_eq!(
         again.answers[0].as_ref().unwrap().id,
         first.id,

@@ -33,8 +33,7 @@ use crate::entities::{message, message_request, subscriber};
 use crate::error::Result;
 use crate::inbox::Bus;
 use crate::inbox::deliver::{Finished, Planned, store_now};
-use crate::rules::KeywordRules;
-use crate::rules::engine::RuleSet;
+use crate::rules::revision::{LoadedRules, RulesCache};
 use crate::templates::TemplateContent;
 use crate::templates::render::CompiledContent;
 
@@ -71,11 +70,12 @@ impl Compiled {
     }
 }
 
-/// The requests ready to write, and their recipients' subscribers by id.
+/// The requests ready to write, their recipients' subscribers by id, and the rules
+/// they were checked against.
 struct Prepared {
     ready: Vec<Ready>,
     subscribers: HashMap<i64, subscriber::Model>,
-    keywords: KeywordRules,
+    rules: LoadedRules,
 }
 
 /// What accepting a batch did.
@@ -87,8 +87,9 @@ pub struct Sent {
     pub queued: bool,
 }
 
-/// Accepts `requests` together, announcing the inbox items it stored on `bus`.
-pub async fn send_many<C>(db: &C, bus: &Bus, requests: Vec<SendRequest>) -> Sent
+/// Accepts `requests` together, announcing the inbox items it stored on `bus`. The
+/// rules come from `rules`, read again only when they changed.
+pub async fn send_many<C>(db: &C, bus: &Bus, rules: &RulesCache, requests: Vec<SendRequest>) -> Sent
 where
     C: ConnectionTrait + TransactionTrait,
 {
@@ -112,21 +113,23 @@ where
         }),
         Err(_) => alone.append(&mut pending),
     }
-    match prepare(db, &requests, pending, &mut answers).await {
-        Ok(prepared) if !prepared.ready.is_empty() => match write(db, &requests, &prepared).await {
-            Ok((written, finished)) => {
-                bus.stored(&finished.stored);
-                let planned: u64 = written.iter().map(|a| a.queued).sum();
-                queued |= planned > finished.deliveries;
-                for (ready, answer) in prepared.ready.iter().zip(written) {
-                    answers[ready.index] = Some(Ok(answer));
+    match prepare(db, rules, &requests, pending, &mut answers).await {
+        Ok(Some(prepared)) if !prepared.ready.is_empty() => {
+            match write(db, &requests, &prepared).await {
+                Ok((written, finished)) => {
+                    bus.stored(&finished.stored);
+                    let planned: u64 = written.iter().map(|a| a.queued).sum();
+                    queued |= planned > finished.deliveries;
+                    for (ready, answer) in prepared.ready.iter().zip(written) {
+                        answers[ready.index] = Some(Ok(answer));
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, requests = prepared.ready.len(), "batched send failed; accepting its requests one by one");
+                    alone.extend(prepared.ready.iter().map(|r| r.index));
                 }
             }
-            Err(error) => {
-                tracing::warn!(%error, requests = prepared.ready.len(), "batched send failed; accepting its requests one by one");
-                alone.extend(prepared.ready.iter().map(|r| r.index));
-            }
-        },
+        }
         Ok(_) => {}
         Err(pending) => alone.extend(pending),
     }
@@ -205,21 +208,19 @@ async fn keys_answered_alone(
 }
 
 /// Resolves content and recipients for every pending request, answering the ones the
-/// checks refuse. A database error leaves every pending request to be answered alone.
+/// checks refuse (`None` when none is pending). A database error leaves every pending
+/// request to be answered alone.
 async fn prepare(
     conn: &impl ConnectionTrait,
+    rules: &RulesCache,
     requests: &[SendRequest],
     pending: Vec<usize>,
     answers: &mut [Option<Result<Accepted>>],
-) -> std::result::Result<Prepared, Vec<usize>> {
+) -> std::result::Result<Option<Prepared>, Vec<usize>> {
     if pending.is_empty() {
-        return Ok(Prepared {
-            ready: Vec::new(),
-            subscribers: HashMap::new(),
-            keywords: KeywordRules::default(),
-        });
+        return Ok(None);
     }
-    let Ok(keywords) = KeywordRules::load(conn).await else {
+    let Ok(rules) = rules.current(conn).await else {
         return Err(pending);
     };
     let names: HashSet<&String> = pending
@@ -234,7 +235,7 @@ async fn prepare(
     let mut ready = Vec::with_capacity(pending.len());
     for index in pending {
         let input = &requests[index].input;
-        let checked = match resolve(conn, input, &keywords, &mut memo).await {
+        let checked = match resolve(conn, input, &rules.keywords, &mut memo).await {
             Ok(resolved) => recipients_of(&known, &input.recipients).and_then(|recipients| {
                 let inbox = input
                     .channels
@@ -255,11 +256,11 @@ async fn prepare(
             Err(error) => answers[index] = Some(Err(error)),
         }
     }
-    Ok(Prepared {
+    Ok(Some(Prepared {
         ready,
         subscribers: known.into_values().map(|s| (s.id, s)).collect(),
-        keywords,
-    })
+        rules,
+    }))
 }
 
 /// Writes the ready requests' messages, idempotency records and deliveries, and stores
@@ -316,8 +317,6 @@ where
         .collect();
     insert_all(&txn, records, &[]).await?;
 
-    let recipients: usize = ready.iter().map(|r| r.recipients.found.len()).sum();
-    let rules = RuleSet::load_for(&txn, recipients).await?;
     let new: Vec<NewMessage<'_>> = ready
         .iter()
         .zip(&messages)
@@ -327,7 +326,7 @@ where
             stores_inbox: r.inbox.is_some() && !halted,
         })
         .collect();
-    let plans = plan_messages(&txn, &rules, &new, now).await?;
+    let plans = plan_messages(&txn, &prepared.rules.rules, &new, now).await?;
     let inbox: Vec<Planned<'_>> = ready
         .iter()
         .zip(&messages)
@@ -344,7 +343,7 @@ where
         &inbox,
         &plans.inbox_sends,
         &prepared.subscribers,
-        &prepared.keywords,
+        &prepared.rules.keywords,
         now,
     )
     .await?;

@@ -15,6 +15,7 @@ use crate::db::is_postgres;
 use crate::deliveries::Doorbell;
 use crate::error::{Error, Result};
 use crate::inbox::Bus;
+use crate::rules::revision::RulesCache;
 
 /// Requests in one batch: bounds a batch's statement sizes and its transaction.
 const MAX_BATCH: usize = 128;
@@ -79,6 +80,9 @@ async fn accept_batches(
     at_once: usize,
 ) {
     let writers = Arc::new(Semaphore::new(at_once));
+    // Each batch reads one revision number instead of the rules, the keyword rules and
+    // the lists again.
+    let rules = Arc::new(RulesCache::default());
     let mut next: Option<Job> = None;
     loop {
         // Wait for a writer first, so requests keep gathering while every one is busy.
@@ -109,11 +113,11 @@ async fn accept_batches(
             .into_iter()
             .map(|job| (job.request, job.answer))
             .unzip();
-        let (db, sinks) = (db.clone(), sinks.clone());
+        let (db, sinks, rules) = (db.clone(), sinks.clone(), Arc::clone(&rules));
         // Its own task: a panic while writing one batch drops that batch's answers
         // (its callers get an error) and leaves the queue running.
         tokio::spawn(async move {
-            let sent = send_many(&db, &sinks.bus, requests).await;
+            let sent = send_many(&db, &sinks.bus, &rules, requests).await;
             drop(writer);
             if sent.queued {
                 sinks.doorbell.ring();
