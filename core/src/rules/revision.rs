@@ -1,8 +1,9 @@
-//! The rules a worker decides with, kept in memory between pages while nothing changed.
+//! The rules a worker decides with, and the API's send batches, kept in memory between
+//! pages and batches while nothing changed.
 //!
 //! Triggers move `rule_revision.revision` with every change to the rules or the block
-//! and allow lists (migration `m20261205_000015`), so a page costs one one-row read
-//! instead of reading every rule and every list entry again.
+//! and allow lists (migration `m20261205_000015`), so a page or a batch costs one
+//! one-row read instead of reading every rule and every list entry again.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
