@@ -79,21 +79,8 @@ where
         + sea_orm::sea_query::ValueType
         + sea_orm::sea_query::value::postgres_array::NotU8,
 {
-    one_of_on(conn.get_database_backend(), column, values)
-}
-
-fn one_of_on<T>(
-    backend: DbBackend,
-    column: impl sea_orm::sea_query::IntoColumnRef,
-    values: Vec<T>,
-) -> sea_orm::sea_query::SimpleExpr
-where
-    T: Into<sea_orm::Value>
-        + sea_orm::sea_query::ValueType
-        + sea_orm::sea_query::value::postgres_array::NotU8,
-{
     use sea_orm::sea_query::{Expr, ExprTrait, extension::postgres::PgFunc, value};
-    if backend == DbBackend::Postgres {
+    if is_postgres(conn) {
         Expr::col(column).eq(PgFunc::any(Expr::val(sea_orm::Value::from(values))))
     } else {
         let array: Vec<serde_json::Value> = values
@@ -188,23 +175,52 @@ pub fn with_limit(
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{EntityTrait, QueryFilter, QueryTrait};
+    use sea_orm::sea_query::{Alias, Query};
+    use sea_orm::{ConnectOptions, Database};
 
     use super::*;
-    use crate::entities::subscriber;
 
-    #[test]
-    fn a_batch_filter_is_one_statement_text_whatever_its_size() {
-        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
-            let built = |names: Vec<&str>| {
-                let names = names.into_iter().map(str::to_owned).collect();
-                subscriber::Entity::find()
-                    .filter(one_of_on(backend, subscriber::Column::ExternalId, names))
-                    .build(backend)
-            };
-            let (two, three) = (built(vec!["a", "b"]), built(vec!["a", "b", "c"]));
-            assert_eq!(two.sql, three.sql, "{backend:?}");
-            assert_eq!(three.values.map(|v| v.0.len()), Some(1), "{backend:?}");
+    #[tokio::test]
+    async fn a_batch_filter_on_sqlite_is_one_statement_text_that_reads_the_index() {
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        options.max_connections(1).sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        db.execute_unprepared(
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+             INSERT INTO people (name) VALUES ('a'), ('b'), ('c'), ('d');",
+        )
+        .await
+        .unwrap();
+        let named = |names: &[&str]| {
+            let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+            db.get_database_backend().build(
+                Query::select()
+                    .column(Alias::new("id"))
+                    .from(Alias::new("people"))
+                    .and_where(one_of(&db, Alias::new("name"), names)),
+            )
+        };
+        let (two, three) = (named(&["a", "c"]), named(&["a", "b", "zz"]));
+        assert_eq!(two.sql, three.sql, "the text does not depend on the count");
+        assert_eq!(three.values.as_ref().map(|v| v.0.len()), Some(1));
+        for (statement, expected) in [(two.clone(), 2), (three, 2)] {
+            let rows = db.query_all_raw(statement).await.unwrap();
+            assert_eq!(rows.len(), expected);
         }
+        let mut plan = two;
+        plan.sql = format!("EXPLAIN QUERY PLAN {}", plan.sql);
+        let details: Vec<String> = db
+            .query_all_raw(plan)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(3).unwrap())
+            .collect();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("USING") && d.contains("INDEX")),
+            "{details:?}"
+        );
     }
 }

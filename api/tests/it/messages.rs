@@ -15,7 +15,7 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::delivery_send::{receiver, setup};
-use crate::helpers::{error_of, spawn_app};
+use crate::helpers::{Session, TestApp, error_of, spawn_app};
 
 #[tokio::test]
 async fn a_send_is_accepted_once_per_key_and_delivered() {
@@ -180,10 +180,9 @@ async fn a_send_is_accepted_once_per_key_and_delivered() {
     assert_eq!(deliverer.run_once(Utc::now()).await.unwrap().delivered, 2);
 }
 
-/// Sends that arrive together are accepted in one transaction, yet each gets its own
-/// answer, and rules count the batch's earlier messages as sent.
-#[tokio::test]
-async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_batch() {
+/// An app and its admin, with subscribers ana and ben, each with a webhook endpoint on a
+/// receiver that answers 200.
+async fn ana_and_ben_on_webhooks() -> (TestApp, Session) {
     let app = spawn_app().await;
     let admin = app.operator(Role::Admin).await;
     let (base, _) = receiver().await;
@@ -193,6 +192,14 @@ async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_bat
         &[("ana", format!("{base}/ok")), ("ben", format!("{base}/ok"))],
     )
     .await;
+    (app, admin)
+}
+
+/// Sends that arrive together are accepted in one transaction, yet each gets its own
+/// answer, and rules count the batch's earlier messages as sent.
+#[tokio::test]
+async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_batch() {
+    let (app, admin) = ana_and_ben_on_webhooks().await;
     for rule in [
         json!({ "name": "one promo", "scope": "category", "scope_value": "promo", "kind": "frequency_cap",
                 "params": { "max": 1, "window": "rolling", "rolling_secs": 3600, "per": "category" } }),
@@ -299,15 +306,7 @@ async fn sends_accepted_together_each_get_their_own_answer_and_rules_see_the_bat
 /// between: the cache reads them again when their revision moves.
 #[tokio::test]
 async fn batches_see_rules_and_list_entries_added_between_them() {
-    let app = spawn_app().await;
-    let admin = app.operator(Role::Admin).await;
-    let (base, _) = receiver().await;
-    setup(
-        &admin,
-        json!({ "name": "unused", "content": { "webhook": { "payload": "{}" } } }),
-        &[("ana", format!("{base}/ok")), ("ben", format!("{base}/ok"))],
-    )
-    .await;
+    let (app, admin) = ana_and_ben_on_webhooks().await;
     let request = |to: &str, text: &str| SendRequest {
         sender: "api_key:1".to_owned(),
         idempotency_key: None,
