@@ -21,7 +21,7 @@ use crate::blocks::{bitmaps, block_of, marks, members};
 use crate::entities::{inbox_item, inbox_receipt, inbox_share};
 use crate::error::Result;
 
-/// Bitmap or receipt rows written per statement.
+/// Receipt rows written per statement.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// The content of an item shared by a page's recipients.
@@ -86,11 +86,7 @@ pub(crate) async fn store(
             bits: Set(bits),
         })
         .collect();
-    for chunk in shares.chunks(ROWS_PER_STATEMENT) {
-        inbox_share::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(txn)
-            .await?;
-    }
+    crate::bulk::insert_all(txn, shares, &[]).await?;
     let item = super::Announced::new(InboxItem::just_stored(
         id,
         created_at,

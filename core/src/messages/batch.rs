@@ -18,15 +18,15 @@ use std::sync::Arc;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
-    TransactionTrait, TryIntoModel,
+    ActiveValue::Set, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    TransactionSession, TransactionTrait, TryIntoModel,
 };
 
 use super::{
     Accepted, Recipients, Resolved, Resolving, SendIn, accepted, digest, new_message, precheck,
     recipients_of, resolve, send, subscribers_named,
 };
-use crate::bulk::insert_all;
+use crate::bulk::{insert_all, insert_all_returning_columns};
 use crate::channel::ChannelKind;
 use crate::deliveries::{NewMessage, plan_messages};
 use crate::entities::{message, message_request, subscriber};
@@ -36,6 +36,12 @@ use crate::inbox::deliver::{Finished, Planned, store_now};
 use crate::rules::revision::{LoadedRules, RulesCache};
 use crate::templates::TemplateContent;
 use crate::templates::render::CompiledContent;
+
+/// A message row's key, as its insert answers it.
+#[derive(FromQueryResult)]
+struct MessageId {
+    id: i64,
+}
 
 /// One send as the API received it.
 #[derive(Debug, Clone)]
@@ -287,14 +293,13 @@ where
     // Ids come from one statement in the rows' order (SQLite's write lock, Postgres's
     // sequence called row by row), so in id order they match the rows. Only the ids are
     // read back: the rest of each message is what was just written.
-    let mut ids = message::Entity::insert_many(rows.clone())
-        .exec_with_returning_keys(&txn)
-        .await?;
-    ids.sort_unstable();
+    let mut ids: Vec<MessageId> =
+        insert_all_returning_columns(&txn, rows.clone(), &[], &[message::Column::Id]).await?;
+    ids.sort_unstable_by_key(|row| row.id);
     let messages = rows
         .into_iter()
         .zip(ids)
-        .map(|(mut row, id)| {
+        .map(|(mut row, MessageId { id })| {
             row.id = Set(id);
             row.try_into_model()
         })
