@@ -19,9 +19,6 @@ mod pairs;
 pub use copy::copy_all;
 pub(crate) use pairs::PairRows;
 
-/// Rows per statement: bounds the JSON text one statement carries.
-const CHUNK: usize = 1_000;
-
 /// Inserts `rows` (each setting the same columns); with `skip_conflicts_on`, rows that
 /// collide with an existing one on those columns are skipped.
 pub async fn insert_all<A>(
@@ -32,7 +29,7 @@ pub async fn insert_all<A>(
 where
     A: ActiveModelTrait + Send,
 {
-    for statement in statements(conn, rows, skip_conflicts_on, Returning::Nothing)? {
+    if let Some(statement) = statement(conn, &rows, skip_conflicts_on, Returning::Nothing)? {
         conn.execute_raw(statement).await?;
     }
     Ok(())
@@ -56,15 +53,14 @@ pub async fn insert_all_returning<A>(
 where
     A: ActiveModelTrait + Send,
 {
-    let mut inserted = Vec::with_capacity(rows.len());
-    for statement in statements(conn, rows, skip_conflicts_on, Returning::All)? {
-        inserted.extend(
+    match statement(conn, &rows, skip_conflicts_on, Returning::All)? {
+        Some(statement) => Ok(
             <A::Entity as EntityTrait>::Model::find_by_statement(statement)
                 .all(conn)
                 .await?,
-        );
+        ),
+        None => Ok(Vec::new()),
     }
-    Ok(inserted)
 }
 
 /// [`insert_all_returning`], answering only `columns` of the rows it inserted, as `R`:
@@ -79,41 +75,36 @@ where
     A: ActiveModelTrait + Send,
     R: FromQueryResult,
 {
-    let mut inserted = Vec::with_capacity(rows.len());
-    let returning = Returning::Columns(columns);
-    for statement in statements(conn, rows, skip_conflicts_on, returning)? {
-        inserted.extend(R::find_by_statement(statement).all(conn).await?);
+    match statement(conn, &rows, skip_conflicts_on, Returning::Columns(columns))? {
+        Some(statement) => Ok(R::find_by_statement(statement).all(conn).await?),
+        None => Ok(Vec::new()),
     }
-    Ok(inserted)
 }
 
-fn statements<A>(
+/// One statement inserting every row (none when there are no rows).
+fn statement<A>(
     conn: &impl ConnectionTrait,
-    rows: Vec<A>,
+    rows: &[A],
     skip_conflicts_on: &[<A::Entity as EntityTrait>::Column],
     returning: Returning<'_, <A::Entity as EntityTrait>::Column>,
-) -> Result<Vec<Statement>>
+) -> Result<Option<Statement>>
 where
-    A: ActiveModelTrait + Send,
+    A: ActiveModelTrait,
 {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
     let backend = conn.get_database_backend();
     let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
-        .filter(|column| rows[0].get(*column).is_set())
+        .filter(|column| first.get(*column).is_set())
         .collect();
-    let sql = insert_sql::<A>(backend, &rows[0], &columns, skip_conflicts_on, returning)?;
-    rows.chunks(CHUNK)
-        .map(|chunk| {
-            let json = rows_as_json(backend, chunk, &columns)?;
-            Ok(Statement::from_sql_and_values(
-                backend,
-                sql.clone(),
-                [Value::from(json)],
-            ))
-        })
-        .collect()
+    let sql = insert_sql::<A>(backend, first, &columns, skip_conflicts_on, returning)?;
+    let json = rows_as_json(backend, rows, &columns)?;
+    Ok(Some(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [Value::from(json)],
+    )))
 }
 
 /// The insert of `columns` from the rows in the statement's one JSON parameter.
@@ -349,10 +340,13 @@ mod tests {
             message("one by one", at).insert(&db).await.unwrap();
         }
         let bulk = || times.map(|at| message("in bulk", at)).to_vec();
-        let two = statements(&db, bulk(), &[], Returning::<message::Column>::Nothing).unwrap();
-        let one = statements(&db, bulk()[..1].to_vec(), &[], Returning::Nothing).unwrap();
+        let text = |rows: &[message::ActiveModel]| {
+            let returning = Returning::<message::Column>::Nothing;
+            statement(&db, rows, &[], returning).unwrap().unwrap().sql
+        };
         assert_eq!(
-            two[0].sql, one[0].sql,
+            text(&bulk()),
+            text(&bulk()[..1]),
             "the text does not depend on the count"
         );
         insert_all(&db, bulk(), &[]).await.unwrap();
