@@ -442,13 +442,7 @@ async fn deferred_deliveries_are_decided_again_and_expired_ones_end() {
     assert_eq!(deferred.len(), 4, "both messages wait for the window");
 
     // ben is blocked while his delivery waits.
-    admin
-        .ok(
-            Method::POST,
-            "/v1/list-entries",
-            &json!({ "list": "block", "kind": "subscriber", "value": "ben", "reason": "asked" }),
-        )
-        .await;
+    admin.block_subscriber("ben").await;
 
     let deliverer = app.deliverer().await;
     let round = deliverer

@@ -316,13 +316,11 @@ async fn batches_see_rules_and_list_entries_added_between_them() {
         .unwrap(),
     };
     let rules = RulesCache::default();
-    let first = send_many(
-        &app.db,
-        &app.bus,
-        &rules,
-        vec![request("ana", "win the lottery"), request("ben", "hello")],
-    )
-    .await;
+    let send_both = || {
+        let both = vec![request("ana", "win the lottery"), request("ben", "hello")];
+        send_many(&app.db, &app.bus, &rules, both)
+    };
+    let first = send_both().await;
     for answer in &first.answers {
         assert_eq!(answer.as_ref().unwrap().queued, 1, "{answer:?}");
     }
@@ -335,20 +333,8 @@ async fn batches_see_rules_and_list_entries_added_between_them() {
             "kind": "keyword", "params": { "words": ["lottery"] } }),
         )
         .await;
-    admin
-        .ok(
-            Method::POST,
-            "/v1/list-entries",
-            &json!({ "list": "block", "kind": "subscriber", "value": "ben", "reason": "asked" }),
-        )
-        .await;
-    let second = send_many(
-        &app.db,
-        &app.bus,
-        &rules,
-        vec![request("ana", "win the lottery"), request("ben", "hello")],
-    )
-    .await;
+    admin.block_subscriber("ben").await;
+    let second = send_both().await;
     assert!(
         matches!(&second.answers[0], Err(Error::Banned { .. })),
         "{:?}",

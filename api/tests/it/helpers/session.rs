@@ -87,4 +87,11 @@ impl Session {
         assert!(status.is_success(), "{method} {path}: {status} {text}");
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
+
+    /// Puts the subscriber `external_id` on the block list.
+    pub async fn block_subscriber(&self, external_id: &str) {
+        let entry = serde_json::json!({ "list": "block", "kind": "subscriber",
+            "value": external_id, "reason": "asked" });
+        self.ok(Method::POST, "/v1/list-entries", &entry).await;
+    }
 }
