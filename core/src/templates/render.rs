@@ -144,9 +144,10 @@ pub struct RenderedContent {
     pub push: Option<RenderedPush>,
     // Webhook and MQTT payloads stay the JSON text the template rendered (checked to
     // be JSON), which is what goes out: never parsed into a tree to be written again.
-    #[schema(value_type = Option<Object>)]
+    // Any JSON value, not only an object: a payload template may render `8` or a list.
+    #[schema(value_type = Option<serde_json::Value>)]
     pub webhook: Option<Box<RawValue>>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub mqtt: Option<Box<RawValue>>,
 }
 
