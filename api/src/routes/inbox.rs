@@ -5,8 +5,8 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use herald_core::inbox::store;
 use herald_core::inbox::{Action, InboxItem, Page, Signal, Unread, act_now};
+use herald_core::inbox::{pairs, store};
 use herald_core::subscribers::store as subscribers;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -68,7 +68,7 @@ async fn poll(
     loop {
         let items = store::list(&state.db, subscriber.id, Page::After(query.after), 200).await?;
         if !items.is_empty() {
-            let unread = store::unread(&state.db, subscriber.id).await?;
+            let unread = pairs::unread(&state.db, subscriber.id).await?;
             return Ok(Json(InboxPage {
                 as_of: Utc::now(),
                 items,
@@ -182,7 +182,7 @@ async fn inbox_page(
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let as_of = Utc::now();
     let items = store::list(&state.db, subscriber_id, page, limit).await?;
-    let unread = store::unread(&state.db, subscriber_id).await?;
+    let unread = pairs::unread(&state.db, subscriber_id).await?;
     let recalled = match query.recalled_since {
         Some(since) => {
             store::recalled_since(&state.db, subscriber_id, since - RECALL_GRACE).await?
@@ -206,7 +206,7 @@ async fn unread_count(
     State(state): State<AppState>,
     subscriber: SubscriberCaller,
 ) -> Result<Json<Unread>, ApiError> {
-    Ok(Json(store::unread(&state.db, subscriber.id).await?))
+    Ok(Json(pairs::unread(&state.db, subscriber.id).await?))
 }
 
 /// Marks one item read (again is harmless); answers the new unread pair.

@@ -407,7 +407,7 @@ async fn storing_a_batch_twice_stores_each_delivery_once() {
     };
     let stored = store_batch(&app.db, vec![item], Utc::now()).await.unwrap();
     assert!(stored.is_empty(), "already stored by the worker");
-    let unread = herald_core::inbox::store::unread(&app.db, ana)
+    let unread = herald_core::inbox::pairs::unread(&app.db, ana)
         .await
         .unwrap();
     assert_eq!((unread.count, unread.version), (1, 1));

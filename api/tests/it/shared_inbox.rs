@@ -273,3 +273,82 @@ async fn a_streamed_item_is_the_item_the_inbox_lists() {
     listed.reverse(); // newest first
     assert_eq!(streamed, listed);
 }
+
+/// The lazy fold (ADR 0003): a broadcast writes no recipient's unread pair; each counts
+/// it when read, their first change of their own stores it, and a planner stores the
+/// pairs of those who let `FOLD_AT` broadcasts pile up, none of which moves the pair.
+#[tokio::test]
+async fn a_broadcast_moves_no_stored_pair_until_its_recipient_acts_or_many_pile_up() {
+    let fold_at = i64::try_from(herald_core::inbox::pairs::FOLD_AT).unwrap();
+
+    let app = app_with(&["ana", "ben"]).await;
+    let key = app.api_key(&["messages:send"]).await;
+    let broadcast = json!({ "recipients": ["ana", "ben"], "channels": ["inbox"],
+        "category": "news", "content": { "inbox": { "title": "Sale" } } });
+    let pair_of = |inbox: &Value| {
+        (
+            inbox["unread"]["count"].as_i64().unwrap(),
+            inbox["unread"]["version"].as_i64().unwrap(),
+        )
+    };
+
+    send(&app, &key, broadcast.clone()).await;
+    send(&app, &key, broadcast.clone()).await;
+    assert!(
+        stored(&app, "ana").await.is_none(),
+        "no pair written for ana"
+    );
+    assert!(
+        stored(&app, "ben").await.is_none(),
+        "no pair written for ben"
+    );
+    assert_eq!(pair_of(&inbox_of(&app, "ana").await), (2, 2));
+    let first = ids(&inbox_of(&app, "ana").await)[1];
+
+    // Ana reads one: her pair is stored with both broadcasts folded in.
+    let read = as_subscriber(&app, "ana", &format!("/v1/inbox/{first}/read")).await;
+    assert_eq!(
+        (read["count"].as_i64(), read["version"].as_i64()),
+        (Some(1), Some(3))
+    );
+    let ana = stored(&app, "ana").await.expect("ana acted");
+    assert_eq!((ana.unread, ana.version), (1, 3));
+    assert_eq!(ana.shared_through, ids(&inbox_of(&app, "ana").await)[0]);
+    send(&app, &key, broadcast.clone()).await;
+    assert_eq!(pair_of(&inbox_of(&app, "ana").await), (2, 4));
+
+    // Ben never acts: his pair is stored once FOLD_AT broadcasts wait for him, and
+    // reads the same before and after.
+    for _ in 3..fold_at - 1 {
+        send(&app, &key, broadcast.clone()).await;
+    }
+    assert!(stored(&app, "ben").await.is_none());
+    assert_eq!(
+        pair_of(&inbox_of(&app, "ben").await),
+        (fold_at - 1, fold_at - 1)
+    );
+    send(&app, &key, broadcast.clone()).await;
+    let ben = stored(&app, "ben").await.expect("folded at FOLD_AT");
+    assert_eq!((ben.unread, ben.version), (fold_at, fold_at));
+    assert_eq!(pair_of(&inbox_of(&app, "ben").await), (fold_at, fold_at));
+    send(&app, &key, broadcast).await;
+    assert_eq!(
+        pair_of(&inbox_of(&app, "ben").await),
+        (fold_at + 1, fold_at + 1)
+    );
+    let all = as_subscriber(&app, "ben", "/v1/inbox/read-all").await;
+    let pair = (all["count"].as_i64(), all["version"].as_i64());
+    assert_eq!(pair, (Some(0), Some(fold_at + 2)));
+}
+
+/// The subscriber's unread pair as stored, if any was.
+async fn stored(
+    app: &TestApp,
+    external_id: &str,
+) -> Option<herald_core::entities::inbox_state::Model> {
+    let id = subscriber_id(app, external_id).await;
+    herald_core::entities::inbox_state::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+}

@@ -127,3 +127,73 @@ async fn ledger_slots_written_before_bitmaps_are_all_kept() {
         ]
     );
 }
+
+/// Pairs stored before the lazy fold (m20261207_000019) already count every shared
+/// item: the upgrade marks them folded, so none is counted twice.
+#[tokio::test]
+async fn unread_pairs_stored_before_the_lazy_fold_count_each_shared_item_once() {
+    let database = TestDatabase::empty().await;
+    let db = database.connect().await;
+    migrate_up_to(&db, "m20261207_000019_lazy_unread_fold").await;
+    let now = at("2026-12-06T10:00:00Z");
+    let rows = |table: &str, columns: &[&str], values: Vec<sea_orm::Value>| {
+        let mut insert = Query::insert();
+        insert
+            .into_table(Alias::new(table))
+            .columns(columns.iter().map(|column| Alias::new(*column)))
+            .values_panic(values.into_iter().map(Into::into));
+        insert
+    };
+    let statements = [
+        rows(
+            "subscribers",
+            &[
+                "id",
+                "external_id",
+                "tags",
+                "attributes",
+                "created_at",
+                "updated_at",
+            ],
+            vec![
+                70.into(),
+                "ana".into(),
+                "[]".into(),
+                "{}".into(),
+                now.into(),
+                now.into(),
+            ],
+        ),
+        rows(
+            "inbox_items",
+            &["id", "category", "title", "body", "data", "created_at"],
+            vec![
+                5.into(),
+                "news".into(),
+                "Sale".into(),
+                "".into(),
+                "{}".into(),
+                now.into(),
+            ],
+        ),
+        // Subscriber 70 is bit 6 of block 1.
+        rows(
+            "inbox_shares",
+            &["block", "item_id", "bits"],
+            vec![1.into(), 5.into(), (1_i64 << 6).into()],
+        ),
+        rows(
+            "inbox_states",
+            &["subscriber_id", "unread", "version"],
+            vec![70.into(), 1.into(), 1.into()],
+        ),
+    ];
+    for statement in statements {
+        db.execute(&statement).await.unwrap();
+    }
+
+    Migrator::up(&db, None).await.expect("the upgrade applies");
+
+    let pair = herald_core::inbox::pairs::unread(&db, 70).await.unwrap();
+    assert_eq!((pair.count, pair.version), (1, 1));
+}

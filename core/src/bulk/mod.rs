@@ -15,9 +15,9 @@ use sea_orm::{
 use crate::error::Result;
 
 mod copy;
-mod pairs;
+mod int_rows;
 pub use copy::copy_all;
-pub(crate) use pairs::PairRows;
+pub(crate) use int_rows::IntRows;
 
 /// Inserts `rows` (each setting the same columns); with `skip_conflicts_on`, rows that
 /// collide with an existing one on those columns are skipped.

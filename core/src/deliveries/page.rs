@@ -27,8 +27,8 @@ use super::devices::{Devices, NO_ENDPOINT};
 use super::displace::{allowed_candidates, make_room};
 use super::ledger::{self, Slots};
 use super::plan::{
-    PlanSummary, candidates_of, change_for, channels_of, engine_message, insert_deliveries,
-    lock_subscribers, new_row,
+    PlanSummary, candidates_of, change_for, channels_of, engine_message, hold_messages,
+    insert_deliveries, lock_subscribers, new_row,
 };
 use super::queue::{
     Attempt, Change, QUEUE_STATEMENT_TIMEOUT, RECORD_CHUNK, Recorded, RetryPolicy,
@@ -110,6 +110,7 @@ pub async fn reserve(db: &DatabaseConnection, input: PageInput<'_>) -> Result<Re
     let txn = crate::db::begin_write(db).await?;
     limit_statement_time(&txn, QUEUE_STATEMENT_TIMEOUT).await?;
     prefer_generic_plans(&txn).await?;
+    hold_messages(&txn, &[message.id]).await?;
     lock_subscribers(&txn, &ids).await?;
     let send_now = match campaign_id {
         Some(id) => still_running(&txn, id).await?,

@@ -13,9 +13,10 @@
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, Statement, TransactionSession, TransactionTrait,
+    QueryOrder, QuerySelect, Statement, TransactionSession, TransactionTrait,
 };
 
 use super::devices::{Devices, NO_ENDPOINT};
@@ -43,6 +44,27 @@ pub struct PlanSummary {
 pub(crate) fn channels_of(message: &message::Model) -> Result<Vec<ChannelKind>> {
     serde_json::from_value(message.channels.clone())
         .map_err(|e| Error::invalid("channels", format!("stored channels unreadable: {e}")))
+}
+
+/// Postgres: key-share locks `messages` (in id order) for a planner of existing
+/// messages, before it takes its subscribers' planning locks. A recall locks its message
+/// for update and then takes the planning locks of its recipients (to move their unread
+/// pairs); a planner holding planning locks and waiting on that message's row (its
+/// delivery rows' foreign key) would wait for the recall as the recall waits for it.
+pub(crate) async fn hold_messages(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<()> {
+    if !is_postgres(txn) || ids.is_empty() {
+        return Ok(());
+    }
+    message::Entity::find()
+        .select_only()
+        .column(message::Column::Id)
+        .filter(message::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(message::Column::Id)
+        .lock(LockType::KeyShare)
+        .into_tuple::<i64>()
+        .all(txn)
+        .await?;
+    Ok(())
 }
 
 /// Whoever plans next for any of `ids` waits until `txn` ends, then counts the slots
@@ -283,6 +305,7 @@ pub async fn plan_in(
     let channels = channels_of(message)?;
     let ids: Vec<i64> = recipients.iter().map(|r| r.id).collect();
     prefer_generic_plans(txn).await?;
+    hold_messages(txn, &[message.id]).await?;
     lock_subscribers(txn, &ids).await?;
 
     let planned: HashSet<(i64, ChannelKind)> = delivery::Entity::find()

@@ -15,7 +15,8 @@ use super::devices::{Devices, NO_ENDPOINT};
 use super::displace::{allowed_candidates, make_room};
 use super::ledger::{self, Slots};
 use super::plan::{
-    PlanSummary, change_for, engine_message, insert_deliveries, lock_subscribers, new_row,
+    PlanSummary, change_for, engine_message, hold_messages, insert_deliveries, lock_subscribers,
+    new_row,
 };
 use super::polls;
 use super::queue::{Change, HELD_MESSAGES, update_each};
@@ -65,6 +66,8 @@ where
         by_message.entry(row.message_id).or_default().push(row);
     }
 
+    let messages: Vec<i64> = by_message.keys().copied().collect();
+    hold_messages(&txn, &messages).await?;
     let mut changes = Vec::new();
     let mut fanned_out = Vec::new();
     for (message_id, rows) in by_message {

@@ -8,6 +8,9 @@ pub struct Model {
     pub subscriber_id: i64,
     pub unread: i64,
     pub version: i64,
+    /// Shared items up to this id are counted in `unread` and `version`; those after it
+    /// and meant for the subscriber are not yet (see `inbox::unread`).
+    pub shared_through: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

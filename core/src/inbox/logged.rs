@@ -1,11 +1,11 @@
 //! The delivery rows of inbox sends stored now, written by one statement whose text
-//! and parameter count do not depend on how many there are (see [`PairRows`]).
+//! and parameter count do not depend on how many there are (see [`IntRows`]).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, FromQueryResult, Statement, Value};
 
 use super::deliver::InboxSend;
-use crate::bulk::PairRows;
+use crate::bulk::IntRows;
 use crate::channel::ChannelKind;
 use crate::deliveries::DeliveryStatus;
 use crate::deliveries::devices::NO_ENDPOINT;
@@ -32,11 +32,11 @@ pub(crate) async fn log_delivered(
     if sends.is_empty() {
         return Ok(Vec::new());
     }
-    let pairs: Vec<(i64, i64)> = sends
+    let pairs: Vec<[i64; 2]> = sends
         .iter()
-        .map(|send| (send.message_id, send.subscriber_id))
+        .map(|send| [send.message_id, send.subscriber_id])
         .collect();
-    let rows = PairRows::new(txn, &pairs);
+    let rows = IntRows::new(txn, &pairs);
     let p = |n| rows.param(n);
     // The columns left out keep their defaults (null). The WHERE keeps SQLite's parser
     // from reading `ON CONFLICT` as a join's ON.

@@ -7,6 +7,7 @@ pub mod announced;
 pub mod bus;
 pub mod deliver;
 mod logged;
+pub mod pairs;
 pub mod relay;
 pub mod shared;
 pub mod store;

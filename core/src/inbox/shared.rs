@@ -16,7 +16,7 @@ use sea_orm::{
     FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::store::{InboxItem, Stored, bump};
+use super::store::{InboxItem, Stored};
 use crate::blocks::{bitmaps, block_of, marks, members};
 use crate::entities::{inbox_item, inbox_receipt, inbox_share};
 use crate::error::Result;
@@ -48,8 +48,9 @@ impl SharedItem {
 }
 
 /// Stores `item` once for `recipients` (who have no item of its message yet) in `txn`,
-/// a write transaction that locked them, and moves each recipient's unread pair.
-/// Returns what their streams are told, one entry per recipient, all sharing one item.
+/// the write transaction that planned them, without writing their unread pairs (they
+/// count it lazily, see [`super::pairs`]). Returns what their streams are told, one
+/// entry per recipient, all sharing one item.
 pub(crate) async fn store(
     txn: &impl ConnectionTrait,
     item: SharedItem,
@@ -59,9 +60,10 @@ pub(crate) async fn store(
     if recipients.is_empty() {
         return Ok(Vec::new());
     }
-    // The pairs first: their rows stay locked until commit, so the item's id is taken
-    // after any other change to these inboxes that commits before this one.
-    let states = bump(txn, &recipients.iter().map(|id| (*id, 1)).collect()).await?;
+    // The recipients' planning locks first (the planner holds them already): the
+    // item's id is then taken after any other change to these inboxes that commits
+    // before this one.
+    crate::deliveries::plan::lock_subscribers(txn, recipients).await?;
     // The item is announced as built here.
     let created_at = crate::db::as_stored(now);
     let id = inbox_item::Entity::insert(inbox_item::ActiveModel {
@@ -87,6 +89,7 @@ pub(crate) async fn store(
         })
         .collect();
     crate::bulk::insert_all(txn, shares, &[]).await?;
+    let pairs = super::pairs::after_shared(txn, recipients).await?;
     let item = super::Announced::new(InboxItem::just_stored(
         id,
         created_at,
@@ -99,7 +102,7 @@ pub(crate) async fn store(
         .iter()
         .map(|subscriber_id| Stored {
             subscriber_id: *subscriber_id,
-            unread: states.get(subscriber_id).copied().unwrap_or_default(),
+            unread: pairs.get(subscriber_id).copied().unwrap_or_default(),
             item: item.clone(),
         })
         .collect())

@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionSession, TransactionTrait,
+    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::bulk::PairRows;
-use crate::entities::{inbox_item, inbox_state};
+use super::pairs::{bump, bump_locked, unread};
+use crate::entities::inbox_item;
 use crate::error::{Error, Result};
 use crate::events::{EventType, Occurred};
 
@@ -126,10 +126,12 @@ where
         .flatten()
         .collect();
     skipped.extend(of_recalled_messages(&txn, delivery_ids).await?);
-    let fresh = items
+    let fresh: Vec<NewItem> = items
         .into_iter()
         .filter(|item| !skipped.contains(&item.delivery_id))
         .collect();
+    let subscribers: Vec<i64> = fresh.iter().map(|item| item.subscriber_id).collect();
+    crate::deliveries::plan::lock_subscribers(&txn, &subscribers).await?;
     let stored = store_new(&txn, fresh, now).await?;
     txn.commit().await?;
     Ok(stored)
@@ -175,8 +177,8 @@ async fn of_recalled_messages(
         .collect())
 }
 
-/// Stores items of deliveries that have none yet, in `txn` (a write transaction), and
-/// moves each subscriber's unread pair. Returns what was stored, in id order.
+/// Stores items of deliveries that have none yet, in `txn` (a write transaction that
+/// holds the subscribers' planning locks), and moves each subscriber's unread pair. Returns what was stored, in id order.
 pub(crate) async fn store_new(
     txn: &impl ConnectionTrait,
     items: Vec<NewItem>,
@@ -200,7 +202,7 @@ pub(crate) async fn store_new(
             ..Default::default()
         })
         .collect();
-    // Lock (and move) the subscribers' unread pairs before the items get their ids: two
+    // The pairs move before the items get their ids, under the planning locks: two
     // batches for one subscriber then insert one after the other, so that subscriber's
     // ids grow in commit order and a reader resuming "after the last id" misses nothing.
     let mut planned: std::collections::BTreeMap<i64, i64> = Default::default();
@@ -209,7 +211,7 @@ pub(crate) async fn store_new(
             *planned.entry(subscriber_id).or_default() += 1;
         }
     }
-    let mut states = bump(txn, &planned).await?;
+    let mut states = bump_locked(txn, &planned).await?;
     // Only the keys come back: the rest of each row is what was just written.
     let mut inserted: Vec<Inserted> = crate::bulk::insert_all_returning_columns(
         txn,
@@ -250,7 +252,7 @@ pub(crate) async fn store_new(
         .into_iter()
         .map(|(id, extra)| (id, -extra))
         .collect();
-    states.extend(bump(txn, &corrections).await?);
+    states.extend(bump_locked(txn, &corrections).await?);
     Ok(stored
         .into_iter()
         .map(|(subscriber_id, item)| Stored {
@@ -271,68 +273,6 @@ struct Inserted {
 impl Inserted {
     const COLUMNS: [inbox_item::Column; 2] =
         [inbox_item::Column::Id, inbox_item::Column::DeliveryId];
-}
-
-/// Adds `unread` to each subscriber's count and moves the version on, creating the
-/// state on first use; answers the subscribers' pairs after the change.
-pub(crate) async fn bump(
-    txn: &impl ConnectionTrait,
-    unread: &std::collections::BTreeMap<i64, i64>,
-) -> Result<std::collections::HashMap<i64, Unread>> {
-    if unread.is_empty() {
-        return Ok(Default::default());
-    }
-    let pairs: Vec<(i64, i64)> = unread.iter().map(|(id, added)| (*id, *added)).collect();
-    // One statement for any number of rows, in subscriber order (the order Postgres
-    // locks them in). The WHERE keeps SQLite's parser from reading `ON CONFLICT` as a
-    // join's ON.
-    let rows = PairRows::new(txn, &pairs);
-    let sql = format!(
-        "INSERT INTO inbox_states (subscriber_id, unread, version) \
-         SELECT r.a, r.b, 1 FROM {source} WHERE true \
-         ON CONFLICT (subscriber_id) DO UPDATE SET \
-         unread = inbox_states.unread + excluded.unread, version = inbox_states.version + 1 \
-         RETURNING subscriber_id, unread, version",
-        source = rows.source(),
-    );
-    let statement =
-        Statement::from_sql_and_values(txn.get_database_backend(), sql, rows.values([]));
-    Ok(inbox_state::Model::find_by_statement(statement)
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|s| (s.subscriber_id, Unread::from(&s)))
-        .collect())
-}
-
-async fn states_of(
-    conn: &impl ConnectionTrait,
-    subscribers: Vec<i64>,
-) -> Result<std::collections::HashMap<i64, Unread>> {
-    Ok(inbox_state::Entity::find()
-        .filter(inbox_state::Column::SubscriberId.is_in(subscribers))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|s| (s.subscriber_id, Unread::from(&s)))
-        .collect())
-}
-
-impl From<&inbox_state::Model> for Unread {
-    fn from(state: &inbox_state::Model) -> Self {
-        Unread {
-            count: state.unread,
-            version: state.version,
-        }
-    }
-}
-
-/// The subscriber's unread pair (zero, version zero, before their first item).
-pub async fn unread(conn: &impl ConnectionTrait, subscriber_id: i64) -> Result<Unread> {
-    Ok(states_of(conn, vec![subscriber_id])
-        .await?
-        .remove(&subscriber_id)
-        .unwrap_or_default())
 }
 
 /// Which page of a subscriber's items to read.

@@ -24,7 +24,7 @@ use crate::deliveries::DeliveryStatus;
 use crate::entities::{delivery, message};
 use crate::error::{Error, Result};
 use crate::events::{EventType, Occurred};
-use crate::inbox::store::bump;
+use crate::inbox::pairs::bump;
 use crate::inbox::{Bus, Signal, Unread};
 
 /// Subscribers whose unread pairs move per statement.

@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 
 use herald_core::ErrorCode;
+use herald_core::inbox::pairs;
 use herald_core::inbox::store::{self, latest_id};
 use herald_core::inbox::{Announced, Page, Signal, Unread};
 use sea_orm::DatabaseConnection;
@@ -235,7 +236,7 @@ impl Feed {
     /// Queues every item after the last one given out, then the unread pair. The pair
     /// is read first: every item stored at its version is then among the items read.
     async fn try_read_new(&mut self) -> herald_core::Result<()> {
-        let unread = store::unread(&self.db, self.subscriber_id).await?;
+        let unread = pairs::unread(&self.db, self.subscriber_id).await?;
         let before = self.pending.len();
         loop {
             let page = Page::After(self.after);
