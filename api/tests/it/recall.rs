@@ -356,3 +356,95 @@ async fn an_inbox_send_under_way_when_its_message_is_recalled_stores_nothing() {
     );
     assert_eq!(inbox["unread"]["count"], 0);
 }
+
+/// Postgres: a recall holds its message's row and its campaign's, then takes its
+/// recipients' planning locks to move their unread pairs. A planner of one of the
+/// message's pages reads the campaign's row, but waits for the message's before it
+/// takes any planning lock, so the two cannot wait for each other: here a transaction
+/// standing in for the recall holds both rows, the page's planner starts, and the
+/// transaction then takes the planning lock of the page's first block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recall_and_a_planner_of_its_message_take_their_locks_in_one_order() {
+    use herald_core::blocks::block_of;
+    use herald_core::deliveries::plan::PLANNING_LOCKS;
+    use herald_core::entities::message;
+    use sea_orm::{
+        ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
+        TransactionTrait,
+    };
+
+    use crate::campaign_run::scheduled_campaign_on;
+    use crate::inbox_stream::subscriber_id;
+
+    let app = app_with(&["ana", "ben"]).await;
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        return; // SQLite has one writer at a time.
+    }
+    let admin = app.operator(Role::Admin).await;
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": "news", "content": { "inbox": { "title": "Hello" } } }),
+        )
+        .await;
+    let template_id = template["template"]["id"].as_i64().unwrap();
+    let campaign = scheduled_campaign_on(
+        &app,
+        &admin,
+        template_id,
+        json!({ "kind": "now" }),
+        json!(["inbox"]),
+    )
+    .await;
+    // Started and cut into pages as the worker's upkeep does, but not yet planned.
+    herald_core::campaigns::dispatch::start_due(&app.db, Utc::now())
+        .await
+        .unwrap();
+    herald_core::campaigns::pages::cut_pages(&app.db, Utc::now())
+        .await
+        .unwrap();
+    let message_id = message::Entity::find()
+        .filter(message::Column::CampaignId.eq(campaign))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the campaign's message")
+        .id;
+
+    // The recall's first steps: its message's row, then its campaign's (recalled_at).
+    let recall = app.db.begin().await.unwrap();
+    for (sql, id) in [
+        (
+            "SELECT id FROM messages WHERE id = $1 FOR UPDATE",
+            message_id,
+        ),
+        (
+            "SELECT id FROM campaigns WHERE id = $1 FOR NO KEY UPDATE",
+            campaign,
+        ),
+    ] {
+        let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, [id.into()]);
+        recall.execute_raw(statement).await.unwrap();
+    }
+    let deliverer = app.deliverer().await;
+    let planner = tokio::spawn(async move { deliverer.run_once(Utc::now()).await });
+    // Long enough for the planner to reach the page and wait.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (block, _) = block_of(subscriber_id(&app, "ana").await);
+    recall
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            [PLANNING_LOCKS.into(), i32::try_from(block).unwrap().into()],
+        ))
+        .await
+        .expect("the planning lock is free: the planner waits for the message");
+    recall.commit().await.unwrap();
+    let planned = planner.await.unwrap().expect("the page is planned");
+    assert_eq!(planned.planned, 2);
+    for who in ["ana", "ben"] {
+        let items = inbox_of(&app, who).await["items"].as_array().unwrap().len();
+        assert_eq!(items, 1, "{who}");
+    }
+}

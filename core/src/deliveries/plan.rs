@@ -48,9 +48,10 @@ pub(crate) fn channels_of(message: &message::Model) -> Result<Vec<ChannelKind>> 
 
 /// Postgres: key-share locks `messages` (in id order) for a planner of existing
 /// messages, before it takes its subscribers' planning locks. A recall locks its message
-/// for update and then takes the planning locks of its recipients (to move their unread
-/// pairs); a planner holding planning locks and waiting on that message's row (its
-/// delivery rows' foreign key) would wait for the recall as the recall waits for it.
+/// for update and writes its campaign's row, then takes the planning locks of its
+/// recipients (to move their unread pairs); a planner holding planning locks that then
+/// reads its campaign's row would wait for the recall as the recall waits for it
+/// (Postgres ends one of them as deadlocked).
 pub(crate) async fn hold_messages(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<()> {
     if !is_postgres(txn) || ids.is_empty() {
         return Ok(());
@@ -99,7 +100,7 @@ pub(crate) async fn lock_subscribers(txn: &impl ConnectionTrait, ids: &[i64]) ->
 
 /// The first key of the planners' advisory locks (the second is a block of subscribers):
 /// "HPLN" in ASCII, apart from any other user of advisory locks.
-const PLANNING_LOCKS: i32 = 0x4850_4C4E;
+pub const PLANNING_LOCKS: i32 = 0x4850_4C4E;
 
 /// The state a decision leaves a delivery in, counted in `summary`.
 pub(crate) fn change_for(id: i64, decision: Decision, summary: &mut PlanSummary) -> Change {
