@@ -47,7 +47,9 @@ pub(crate) fn channels_of(message: &message::Model) -> Result<Vec<ChannelKind>> 
 }
 
 /// Postgres: key-share locks `messages` (in id order) for a planner of existing
-/// messages, before it takes its subscribers' planning locks. A recall locks its message
+/// messages, before it takes its subscribers' planning locks and while it holds no
+/// other lock (the worker's reconsidering holds its deliveries' rows, which a recall
+/// updates after locking its message, so it must not wait for the message). A recall locks its message
 /// for update and writes its campaign's row, then takes the planning locks of its
 /// recipients (to move their unread pairs); a planner holding planning locks that then
 /// reads its campaign's row would wait for the recall as the recall waits for it

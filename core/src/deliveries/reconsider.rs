@@ -15,8 +15,7 @@ use super::devices::{Devices, NO_ENDPOINT};
 use super::displace::{allowed_candidates, make_room};
 use super::ledger::{self, Slots};
 use super::plan::{
-    PlanSummary, change_for, engine_message, hold_messages, insert_deliveries, lock_subscribers,
-    new_row,
+    PlanSummary, change_for, engine_message, insert_deliveries, lock_subscribers, new_row,
 };
 use super::polls;
 use super::queue::{Change, HELD_MESSAGES, update_each};
@@ -66,8 +65,14 @@ where
         by_message.entry(row.message_id).or_default().push(row);
     }
 
-    let messages: Vec<i64> = by_message.keys().copied().collect();
-    hold_messages(&txn, &messages).await?;
+    // Every message's subscribers at once, so the planning locks are taken in block
+    // order like every other planner's (message by message, two could deadlock).
+    let everyone: Vec<i64> = by_message
+        .values()
+        .flatten()
+        .map(|row| row.subscriber_id)
+        .collect();
+    lock_subscribers(&txn, &everyone).await?;
     let mut changes = Vec::new();
     let mut fanned_out = Vec::new();
     for (message_id, rows) in by_message {
@@ -77,7 +82,6 @@ where
         let mut ids: Vec<i64> = rows.iter().map(|r| r.subscriber_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        lock_subscribers(&txn, &ids).await?;
         let recipients: HashMap<i64, Recipient> = Recipient::select()
             .filter(ids_in(&txn, subscriber::Column::Id, &ids))
             .into_model::<Recipient>()
