@@ -8,6 +8,7 @@ use herald_core::rules::engine::facts::{LedgerScope, ledger_counts, ledger_sends
 use herald_migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::json;
 
 use crate::helpers::TestDatabase;
 
@@ -158,8 +159,8 @@ async fn unread_pairs_stored_before_the_lazy_fold_count_each_shared_item_once() 
             vec![
                 70.into(),
                 "ana".into(),
-                "[]".into(),
-                "{}".into(),
+                json!([]).into(),
+                json!({}).into(),
                 now.into(),
                 now.into(),
             ],
@@ -172,7 +173,7 @@ async fn unread_pairs_stored_before_the_lazy_fold_count_each_shared_item_once() 
                 "news".into(),
                 "Sale".into(),
                 "".into(),
-                "{}".into(),
+                json!({}).into(),
                 now.into(),
             ],
         ),
