@@ -60,6 +60,20 @@ pub fn as_stored(time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono
     chrono::SubsecRound::trunc_subsecs(time, 6)
 }
 
+/// SQLite's plan for `statement`, a line per step (`EXPLAIN QUERY PLAN`'s detail), to
+/// show that a query reads through an index.
+pub async fn sqlite_plan(
+    conn: &impl ConnectionTrait,
+    mut statement: Statement,
+) -> Result<Vec<String>, DbErr> {
+    statement.sql = format!("EXPLAIN QUERY PLAN {}", statement.sql);
+    conn.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(3))
+        .collect()
+}
+
 pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
@@ -207,15 +221,7 @@ mod tests {
             let rows = db.query_all_raw(statement).await.unwrap();
             assert_eq!(rows.len(), expected);
         }
-        let mut plan = two;
-        plan.sql = format!("EXPLAIN QUERY PLAN {}", plan.sql);
-        let details: Vec<String> = db
-            .query_all_raw(plan)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get_by_index::<String>(3).unwrap())
-            .collect();
+        let details = sqlite_plan(&db, two).await.unwrap();
         assert!(
             details
                 .iter()

@@ -4,8 +4,9 @@
 //! realtime benchmark, a million after a campaign of that size.
 
 use chrono::Utc;
+use herald_core::db::sqlite_plan;
 use herald_core::deliveries::polls;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::DbBackend;
 
 use crate::helpers::spawn_app;
 
@@ -16,19 +17,7 @@ async fn every_poll_reads_through_an_index_on_sqlite() {
         return; // Postgres proves a partial index's predicate from `status = $1`.
     }
     for (name, statement) in polls::statements(DbBackend::Sqlite, Utc::now()) {
-        let explain = Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            format!("EXPLAIN QUERY PLAN {}", statement.sql),
-            statement.values.map(|values| values.0).unwrap_or_default(),
-        );
-        let plan: Vec<String> = app
-            .db
-            .query_all_raw(explain)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get_by_index::<String>(3).unwrap())
-            .collect();
+        let plan = sqlite_plan(&app.db, statement).await.unwrap();
         // A scan of a partial index (`SCAN deliveries USING INDEX idx_deliveries_dead`)
         // reads only its rows; a bare `SCAN deliveries` reads them all.
         assert!(

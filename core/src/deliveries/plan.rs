@@ -46,14 +46,14 @@ pub(crate) fn channels_of(message: &message::Model) -> Result<Vec<ChannelKind>> 
         .map_err(|e| Error::invalid("channels", format!("stored channels unreadable: {e}")))
 }
 
-/// Postgres: key-share locks `messages` (in id order) for a planner of existing
-/// messages, before it takes its subscribers' planning locks and while it holds no
-/// other lock (the worker's reconsidering holds its deliveries' rows, which a recall
-/// updates after locking its message, so it must not wait for the message). A recall locks its message
-/// for update and writes its campaign's row, then takes the planning locks of its
-/// recipients (to move their unread pairs); a planner holding planning locks that then
-/// reads its campaign's row would wait for the recall as the recall waits for it
-/// (Postgres ends one of them as deadlocked).
+/// Postgres: key-share locks `messages` (in id order) before a planner of existing
+/// messages takes its subscribers' planning locks. A recall locks its message for
+/// update and writes its campaign's row, then takes its recipients' planning locks to
+/// move their unread pairs; a planner that held planning locks and then read its
+/// campaign's row would wait for the recall while the recall waited for it (Postgres
+/// ends one as deadlocked). Call it while the transaction holds no other lock: the
+/// worker's reconsidering does not, as it holds its due deliveries' rows, which a
+/// recall cancels after locking its message.
 pub(crate) async fn hold_messages(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<()> {
     if !is_postgres(txn) || ids.is_empty() {
         return Ok(());
