@@ -8,12 +8,24 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::receiver::{Answer, Receiver};
-use crate::helpers::{TestApp, error_of, webhook_channel};
+use crate::helpers::{Session, TestApp, error_of, webhook_channel};
 use crate::inbox_stream::{EventReader, app_with, frame, socket, token};
 
 /// A product-signed token for `external_id`, valid for ten minutes.
 pub(crate) fn token_for(external_id: &str) -> String {
     token(external_id, Utc::now().timestamp() + 600)
+}
+
+/// An inbox template that reads nothing of the subscriber; answers its id.
+async fn hello_template(admin: &Session) -> i64 {
+    let template = admin
+        .ok(
+            Method::POST,
+            "/v1/templates",
+            &json!({ "name": "news", "content": { "inbox": { "title": "Hello" } } }),
+        )
+        .await;
+    template["template"]["id"].as_i64().unwrap()
 }
 
 /// `GET /v1/inbox` as `external_id`.
@@ -225,14 +237,7 @@ async fn recalling_a_campaign_cancels_what_it_has_not_sent_and_withdraws_what_it
 
     let app = app_with(&["ana", "ben"]).await;
     let admin = app.operator(Role::Admin).await;
-    let template = admin
-        .ok(
-            Method::POST,
-            "/v1/templates",
-            &json!({ "name": "news", "content": { "inbox": { "title": "Hello" } } }),
-        )
-        .await;
-    let template_id = template["template"]["id"].as_i64().unwrap();
+    let template_id = hello_template(&admin).await;
     let sent = scheduled_campaign_on(
         &app,
         &admin,
@@ -381,14 +386,7 @@ async fn a_recall_and_a_planner_of_its_message_take_their_locks_in_one_order() {
         return; // SQLite has one writer at a time.
     }
     let admin = app.operator(Role::Admin).await;
-    let template = admin
-        .ok(
-            Method::POST,
-            "/v1/templates",
-            &json!({ "name": "news", "content": { "inbox": { "title": "Hello" } } }),
-        )
-        .await;
-    let template_id = template["template"]["id"].as_i64().unwrap();
+    let template_id = hello_template(&admin).await;
     let campaign = scheduled_campaign_on(
         &app,
         &admin,
