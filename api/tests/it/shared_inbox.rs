@@ -341,6 +341,46 @@ async fn a_broadcast_moves_no_stored_pair_until_its_recipient_acts_or_many_pile_
     assert_eq!(pair, (Some(0), Some(fold_at + 2)));
 }
 
+/// A change to a subscriber's pair counts the shared items meant for them and folds
+/// past the ones of their block meant for others.
+#[tokio::test]
+async fn a_change_to_a_pair_counts_only_the_shared_items_meant_for_its_subscriber() {
+    let app = app_with(&["ana", "ben", "cy"]).await;
+    let ana = subscriber_id(&app, "ana").await;
+    let cy = subscriber_id(&app, "cy").await;
+    let block = |id: i64| herald_core::blocks::block_of(id).0;
+    assert_eq!(
+        block(ana),
+        block(cy),
+        "a fresh database's ids share a block"
+    );
+    let key = app.api_key(&["messages:send"]).await;
+    let to = |recipients: &[&str]| {
+        json!({ "recipients": recipients, "channels": ["inbox"], "category": "news",
+            "content": { "inbox": { "title": "Sale" } } })
+    };
+
+    send(&app, &key, to(&["ana", "ben"])).await;
+    send(&app, &key, to(&["ben", "cy"])).await;
+    // One recipient: a personal item, which writes ana's pair.
+    send(&app, &key, to(&["ana"])).await;
+
+    let state = stored(&app, "ana")
+        .await
+        .expect("a personal item stores the pair");
+    assert_eq!(
+        (state.unread, state.version),
+        (2, 2),
+        "one shared, one personal"
+    );
+    let newest_shared = ids(&inbox_of(&app, "ben").await)[0];
+    assert_eq!(state.shared_through, newest_shared);
+    let inbox = inbox_of(&app, "ana").await;
+    assert_eq!(ids(&inbox).len(), 2);
+    assert_eq!(inbox["unread"]["count"], 2);
+    assert_eq!(inbox["unread"]["version"], 2);
+}
+
 /// The subscriber's unread pair as stored, if any was.
 async fn stored(
     app: &TestApp,

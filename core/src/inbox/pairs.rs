@@ -11,7 +11,8 @@
 //! row serves its 64 subscribers). They are written under the planning locks of their
 //! subscribers on Postgres (SQLite serialises writers), the locks under which shared
 //! items are stored, so a fold can move `shared_through` to the newest share row of
-//! the block: any item stored later takes a larger id.
+//! the block: any item stored later takes a larger id. On Postgres a change to pairs
+//! counts and writes in one statement (`fold_and_write`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,6 +21,7 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use super::Unread;
 use crate::blocks::{BLOCK, block_of};
 use crate::bulk::IntRows;
+use crate::db::is_postgres;
 use crate::deliveries::plan::lock_subscribers;
 use crate::error::Result;
 
@@ -93,13 +95,53 @@ pub(crate) async fn bump_locked(
     if changes.is_empty() {
         return Ok(HashMap::new());
     }
+    if is_postgres(txn) {
+        return fold_and_write(txn, changes).await;
+    }
     let subscribers: Vec<i64> = changes.keys().copied().collect();
     let rows: Vec<[i64; 4]> = read(txn, &subscribers)
         .await?
         .iter()
-        .map(|folding| folding.stored_with(changes[&folding.subscriber_id], 1))
+        .map(|folding| {
+            let delta = changes.get(&folding.subscriber_id).copied().unwrap_or(0);
+            folding.stored_with(delta, 1)
+        })
         .collect();
     write(txn, &rows).await
+}
+
+/// [`bump_locked`] on Postgres as one statement: each subscriber's pending shared items
+/// are counted by an index scan of their block's share rows after their
+/// `shared_through` (at most [`FOLD_AT`] or so), inside the upsert. Reading the pairs
+/// first and writing them after, as SQLite does, was a second round trip per batch
+/// and cost per-user sends about a fifth of their rate. (On SQLite, counting per
+/// subscriber in SQL visits the share rows once per subscriber: slower there.)
+async fn fold_and_write(
+    txn: &impl ConnectionTrait,
+    changes: &BTreeMap<i64, i64>,
+) -> Result<HashMap<i64, Unread>> {
+    let rows: Vec<[i64; 2]> = changes.iter().map(|(id, delta)| [*id, *delta]).collect();
+    let rows = IntRows::new(txn, &rows);
+    let sql = format!(
+        "INSERT INTO inbox_states (subscriber_id, unread, version, shared_through) \
+         SELECT r.a, f.pending + r.b, f.pending + 1, \
+         GREATEST(f.through, COALESCE(st.shared_through, 0)) \
+         FROM {source} \
+         LEFT JOIN inbox_states st ON st.subscriber_id = r.a \
+         CROSS JOIN LATERAL (SELECT COUNT(*) FILTER \
+         (WHERE sh.bits & (CAST(1 AS BIGINT) << CAST(r.a % {BLOCK} AS INT)) <> 0) AS pending, \
+         COALESCE(MAX(sh.item_id), 0) AS through FROM inbox_shares sh \
+         WHERE sh.block = r.a / {BLOCK} AND sh.item_id > COALESCE(st.shared_through, 0)) f \
+         ORDER BY r.a \
+         ON CONFLICT (subscriber_id) DO UPDATE SET \
+         unread = inbox_states.unread + excluded.unread, \
+         version = inbox_states.version + excluded.version, \
+         shared_through = excluded.shared_through \
+         RETURNING subscriber_id, unread, version",
+        source = rows.source(),
+    );
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, rows.values([]));
+    written(txn, statement).await
 }
 
 /// The pairs of the recipients of a shared item just stored for them in `txn`, which
@@ -231,6 +273,11 @@ async fn write(txn: &impl ConnectionTrait, rows: &[[i64; 4]]) -> Result<HashMap<
     );
     let statement =
         Statement::from_sql_and_values(txn.get_database_backend(), sql, rows.values([]));
+    written(txn, statement).await
+}
+
+/// The pairs an upsert of `inbox_states` returned.
+async fn written(txn: &impl ConnectionTrait, statement: Statement) -> Result<HashMap<i64, Unread>> {
     Ok(Written::find_by_statement(statement)
         .all(txn)
         .await?
