@@ -1,11 +1,12 @@
 //! Opening the database: Postgres in production, an SQLite file as the embedded default.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
+    SqlxSqliteConnector, Statement, TransactionTrait, sqlx,
 };
 use secrecy::ExposeSecret;
 
@@ -47,6 +48,28 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
         options.test_before_acquire_if_idle_for(idle);
     }
     Database::connect(options).await
+}
+
+/// A handle for one busy writer that runs one transaction at a time (the send queue):
+/// on SQLite a connection of its own, so its page cache stays warm from one
+/// transaction to the next; on Postgres, whose cache is the server's, the shared pool.
+///
+/// SQLite empties a connection's page cache when another connection wrote since its
+/// last transaction, and sqlx lends the connection idle the longest: with two, each
+/// transaction went to the one the other had just made stale, and began by reading its
+/// pages from the file again.
+pub async fn own_writer(db: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(db.clone());
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with((*options).clone())
+        .await
+        .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(error))))?;
+    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
 /// Answers whether the database accepts a trivial query (the readiness probe).

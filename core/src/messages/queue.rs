@@ -79,6 +79,13 @@ async fn accept_batches(
     mut queued: mpsc::Receiver<Job>,
     at_once: usize,
 ) {
+    let db = match crate::db::own_writer(&db).await {
+        Ok(own) => own,
+        Err(error) => {
+            tracing::warn!(%error, "the send queue shares the pool: no connection of its own");
+            db
+        }
+    };
     let writers = Arc::new(Semaphore::new(at_once));
     // Each batch reads one revision number instead of the rules, the keyword rules and
     // the lists again.
