@@ -218,6 +218,51 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn a_writer_of_its_own_writes_to_the_same_sqlite_file_while_the_pool_is_busy() {
+        let file = std::env::temp_dir().join(format!(
+            "herald-own-writer-{}-{}.db",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        let mut options = ConnectOptions::new(format!("sqlite://{}?mode=rwc", file.display()));
+        options
+            .max_connections(1)
+            .acquire_timeout(Duration::from_millis(500))
+            .sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        db.execute_unprepared("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+            .await
+            .unwrap();
+        let writer = own_writer(&db).await.unwrap();
+
+        // The pool's one connection is taken: a write through the pool would wait for
+        // it and give up after the acquire timeout.
+        let reading = db.begin().await.unwrap();
+        writer
+            .execute_unprepared("INSERT INTO notes (body) VALUES ('hello')")
+            .await
+            .expect("the writer has a connection of its own");
+        reading.rollback().await.unwrap();
+
+        let count = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT COUNT(*) AS n FROM notes",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(count, 1, "the same database file");
+        db.close().await.unwrap();
+        writer.close().await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+    }
+
+    #[tokio::test]
     async fn a_batch_filter_on_sqlite_is_one_statement_text_that_reads_the_index() {
         let mut options = ConnectOptions::new("sqlite::memory:");
         options.max_connections(1).sqlx_logging(false);
