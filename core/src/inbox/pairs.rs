@@ -112,7 +112,9 @@ pub(crate) async fn bump_locked(
 
 /// [`bump_locked`] on Postgres as one statement: each subscriber's pending shared items
 /// are counted by an index scan of their block's share rows after their
-/// `shared_through` (at most [`FOLD_AT`] or so), inside the upsert. Reading the pairs
+/// `shared_through`, inside the upsert (few for a recipient of broadcasts: planners fold
+/// them once [`FOLD_AT`] wait; a subscriber left out of their block's broadcasts is
+/// folded only by a change of their own, so theirs can be more). Reading the pairs
 /// first and writing them after, as SQLite does, was a second round trip per batch
 /// and cost per-user sends about a fifth of their rate. (On SQLite, counting per
 /// subscriber in SQL visits the share rows once per subscriber: slower there.)
