@@ -217,7 +217,8 @@ mod tests {
 
         /// Across two years (every DST change in these zones, including half-hour and
         /// 45-minute offsets and Lord Howe's half-hour DST), an opening is after `at`,
-        /// inside the window, within a day and a bit, and no earlier minute was allowed.
+        /// inside the window, within two days and an hour, and no earlier minute was
+        /// allowed.
         #[test]
         fn openings_are_correct_and_minimal(
             zone in 0..ZONES.len(),
@@ -236,7 +237,10 @@ mod tests {
                 None => prop_assert!(w.contains(at.with_timezone(&zone).time())),
                 Some(next) => {
                     prop_assert!(next > at);
-                    prop_assert!(next - at <= Duration::hours(27), "{} after {}", next, at);
+                    // Within two days and the hour a clock change moves: a window that
+                    // lies in the hour skipped by a change to summer time has no minute
+                    // that day, so it opens the day after.
+                    prop_assert!(next - at <= Duration::hours(49), "{} after {}", next, at);
                     prop_assert!(w.contains(next.with_timezone(&zone).time()), "opening {} is outside", next);
                     let mut probe = at;
                     while probe < next {
