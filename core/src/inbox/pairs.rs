@@ -29,6 +29,14 @@ use crate::error::Result;
 /// planner folds the recipient.
 pub const FOLD_AT: usize = 16;
 
+/// The end of an insert into `inbox_states`: adds the rows' unread and version to a
+/// stored pair, sets how far it has folded, and answers the pairs after.
+const ADD_TO_PAIRS: &str = "ON CONFLICT (subscriber_id) DO UPDATE SET \
+     unread = inbox_states.unread + excluded.unread, \
+     version = inbox_states.version + excluded.version, \
+     shared_through = excluded.shared_through \
+     RETURNING subscriber_id, unread, version";
+
 /// A subscriber's stored pair and the shared items not yet counted in it.
 #[derive(Debug, Clone, Copy)]
 struct Folding {
@@ -134,12 +142,7 @@ async fn fold_and_write(
          (WHERE sh.bits & (CAST(1 AS BIGINT) << CAST(r.a % {BLOCK} AS INT)) <> 0) AS pending, \
          COALESCE(MAX(sh.item_id), 0) AS through FROM inbox_shares sh \
          WHERE sh.block = r.a / {BLOCK} AND sh.item_id > COALESCE(st.shared_through, 0)) f \
-         ORDER BY r.a \
-         ON CONFLICT (subscriber_id) DO UPDATE SET \
-         unread = inbox_states.unread + excluded.unread, \
-         version = inbox_states.version + excluded.version, \
-         shared_through = excluded.shared_through \
-         RETURNING subscriber_id, unread, version",
+         ORDER BY r.a {ADD_TO_PAIRS}",
         source = rows.source(),
     );
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, rows.values([]));
@@ -265,12 +268,7 @@ async fn write(txn: &impl ConnectionTrait, rows: &[[i64; 4]]) -> Result<HashMap<
     // The WHERE keeps SQLite's parser from reading `ON CONFLICT` as a join's ON.
     let sql = format!(
         "INSERT INTO inbox_states (subscriber_id, unread, version, shared_through) \
-         SELECT r.a, r.b, r.c, r.d FROM {source} WHERE true \
-         ON CONFLICT (subscriber_id) DO UPDATE SET \
-         unread = inbox_states.unread + excluded.unread, \
-         version = inbox_states.version + excluded.version, \
-         shared_through = excluded.shared_through \
-         RETURNING subscriber_id, unread, version",
+         SELECT r.a, r.b, r.c, r.d FROM {source} WHERE true {ADD_TO_PAIRS}",
         source = rows.source(),
     );
     let statement =
