@@ -37,6 +37,9 @@ def main(path):
             "connect s": f"{top(label, 'connect_secs'):.1f}",
             "KiB/idle conn": f"{top(label, 'kib_per_idle_conn'):.1f}",
         }
+        opening = [r.get("connect_server_us_per_conn") for r in runs[label]]
+        if all(v is not None for v in opening):
+            row["server µs/conn opened"] = f"{median(opening):.0f}"
         idle = [r.get("idle_server_cpu_pct") for r in runs[label]]
         if any(v is not None for v in idle):
             row["idle server CPU %"] = f"{median(idle):.0f}"

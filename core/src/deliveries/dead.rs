@@ -13,7 +13,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::status::DeliveryStatus;
+use super::status::{DeliveryStatus, dead_letter};
 use crate::audit::{self, AuditContext, Change};
 use crate::channel::ChannelKind;
 use crate::entities::{delivery, subscriber};
@@ -32,8 +32,7 @@ pub struct DeadFilter {
 
 impl DeadFilter {
     fn condition(&self) -> Condition {
-        let mut condition =
-            Condition::all().add(delivery::Column::Status.eq(DeliveryStatus::Dead.as_str()));
+        let mut condition = Condition::all().add(dead_letter());
         if let Some(campaign) = self.campaign_id {
             condition = condition.add(super::log::of_campaign(campaign));
         }
@@ -119,7 +118,7 @@ pub async fn redrive(
     let mut condition = input.filter.condition();
     if let Some(ids) = &input.ids {
         condition = Condition::all()
-            .add(delivery::Column::Status.eq(DeliveryStatus::Dead.as_str()))
+            .add(dead_letter())
             .add(delivery::Column::Id.is_in(ids.iter().copied()));
     }
     let txn = crate::db::begin_write(db).await?;

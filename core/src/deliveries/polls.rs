@@ -11,7 +11,7 @@ use sea_orm::{
     UpdateMany,
 };
 
-use super::status::{DeliveryStatus, unfinished};
+use super::status::{DeliveryStatus, dead_letter, unfinished};
 use crate::entities::{delivery, message};
 
 /// Deferred deliveries whose time has come.
@@ -80,7 +80,7 @@ pub(crate) fn waiting(now: DateTime<Utc>) -> Select<delivery::Entity> {
 
 /// Dead letters (their own partial index).
 pub(crate) fn dead() -> Select<delivery::Entity> {
-    delivery::Entity::find().filter(delivery::Column::Status.eq(DeliveryStatus::Dead.as_str()))
+    delivery::Entity::find().filter(dead_letter())
 }
 
 /// Every polling statement as `backend` runs it, named, for plan tests.

@@ -178,6 +178,7 @@ async fn run(args: Args) -> anyhow::Result<i32> {
         addr: args.addr.clone(),
         source: args.source_ip,
     };
+    let before_connecting = Snapshot::take(&args.pid);
     let started = Instant::now();
     let mut outcomes = futures::stream::iter(0..args.connections)
         .map(|conn| {
@@ -203,10 +204,13 @@ async fn run(args: Args) -> anyhow::Result<i32> {
     }
     drop(outcomes);
     let connect_secs = started.elapsed().as_secs_f64();
+    // The server's work to open a stream (authenticate, position the feed, catch up).
+    let connect_server_secs = before_connecting.since(&args.pid).server_secs;
     connected.sort_unstable();
     let live = connected.len() as u64;
+    let connect_server_us = 1e6 * connect_server_secs / live.max(1) as f64;
     println!(
-        "[{label}] connected {live}/{n} in {connect_secs:.1} s ({:.0}/s), {} retried, {failures} failed{}",
+        "[{label}] connected {live}/{n} in {connect_secs:.1} s ({:.0}/s), server CPU {connect_server_us:.0} µs per connection, {} retried, {failures} failed{}",
         live as f64 / connect_secs,
         retries.load(Ordering::Relaxed),
         first_failure
@@ -334,6 +338,7 @@ async fn run(args: Args) -> anyhow::Result<i32> {
         "target": format!("{:?}", args.target).to_lowercase(),
         "connections": n,
         "connected": live,
+        "connect_server_us_per_conn": connect_server_us,
         "connect_failures": failures,
         "connect_retries": retries.load(Ordering::Relaxed),
         "connect_secs": connect_secs,

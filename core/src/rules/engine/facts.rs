@@ -9,7 +9,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use crate::channel::ChannelKind;
-use crate::db::{ids_in, one_of, with_limit};
+use crate::db::{ids_in, one_of};
 use crate::deliveries::ledger;
 use crate::deliveries::status::DeliveryStatus;
 use crate::entities::{list_entry, send_ledger, subscriber_endpoint, subscriber_preference};
@@ -253,9 +253,10 @@ pub async fn all_list_entries(conn: &impl ConnectionTrait, limit: u64) -> Result
     let query = list_entry::Entity::find()
         .select_only()
         .columns(ENTRY_COLUMNS)
-        .into_query();
+        .limit(limit + 1)
+        .build(conn.get_database_backend());
     let rows = conn
-        .query_all_raw(with_limit(conn, &query, limit + 1))
+        .query_all_raw(query)
         .await?
         .iter()
         .map(|row| row.try_get_many_by_index::<EntryRow>())
