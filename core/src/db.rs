@@ -249,6 +249,15 @@ mod tests {
         }
     }
 
+    /// An in-memory SQLite database on one connection, with `schema` run in it.
+    async fn memory_db(schema: &str) -> DatabaseConnection {
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        options.max_connections(1).sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        db.execute_unprepared(schema).await.unwrap();
+        db
+    }
+
     /// SQLite plans without looking at bound values (`SQLITE_ENABLE_QPSG`, set for the
     /// bundled library in `.cargo/config.toml`), so a cached statement is never planned
     /// again because a value was bound anew (every `LIMIT ?` was, on each run). The
@@ -256,15 +265,11 @@ mod tests {
     /// spells out the index's predicate reaches.
     #[tokio::test]
     async fn sqlite_plans_do_not_depend_on_bound_values() {
-        let mut options = ConnectOptions::new("sqlite::memory:");
-        options.max_connections(1).sqlx_logging(false);
-        let db = Database::connect(options).await.unwrap();
-        db.execute_unprepared(
+        let db = memory_db(
             "CREATE TABLE letters (id INTEGER PRIMARY KEY, status TEXT NOT NULL);
              CREATE INDEX letters_dead ON letters (id) WHERE status = 'dead';",
         )
-        .await
-        .unwrap();
+        .await;
         let plan_of = |sql: &str| {
             sqlite_plan(
                 &db,
@@ -289,15 +294,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_filter_on_sqlite_is_one_statement_text_that_reads_the_index() {
-        let mut options = ConnectOptions::new("sqlite::memory:");
-        options.max_connections(1).sqlx_logging(false);
-        let db = Database::connect(options).await.unwrap();
-        db.execute_unprepared(
+        let db = memory_db(
             "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
              INSERT INTO people (name) VALUES ('a'), ('b'), ('c'), ('d');",
         )
-        .await
-        .unwrap();
+        .await;
         let named = |names: &[&str]| {
             let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
             db.get_database_backend().build(
