@@ -6,7 +6,7 @@ use std::time::Duration;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
-    SqlxSqliteConnector, Statement, TransactionTrait, sqlx,
+    SqlxSqliteConnector, Statement, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 
@@ -62,11 +62,14 @@ pub async fn own_writer(db: &DatabaseConnection) -> Result<DatabaseConnection, D
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(db.clone());
     }
-    let options = db.get_sqlite_connection_pool().connect_options();
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+    let shared = db.get_sqlite_connection_pool();
+    // The shared pool's settings (acquire timeout, ping after idle), with one connection.
+    let pool = shared
+        .options()
+        .clone()
         .max_connections(1)
-        .test_before_acquire(false)
-        .connect_with((*options).clone())
+        .min_connections(0)
+        .connect_with((*shared.connect_options()).clone())
         .await
         .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(error))))?;
     Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
@@ -221,6 +224,13 @@ mod tests {
             .await
             .unwrap();
         let writer = own_writer(&db).await.unwrap();
+        let writer_pool = writer.get_sqlite_connection_pool().options();
+        assert_eq!(writer_pool.get_max_connections(), 1);
+        assert_eq!(
+            writer_pool.get_acquire_timeout(),
+            Duration::from_millis(500),
+            "the writer keeps the shared pool's acquire timeout"
+        );
 
         // The pool's one connection is taken: a write through the pool would wait for
         // it and give up after the acquire timeout.
