@@ -3,16 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::sea_query::{Alias, Expr, Func, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Status, store};
-use crate::deliveries::DeliveryStatus;
-use crate::entities::{delivery, message, rule};
+use crate::deliveries::{DeliveryStatus, counts};
+use crate::entities::{message, rule};
 use crate::error::Result;
 
 /// Deliveries by where they stand.
@@ -91,16 +88,6 @@ pub struct CampaignProgress {
     pub deferred_by: Vec<DeferredBy>,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct Group {
-    status: String,
-    channel: String,
-    filter: Option<String>,
-    rule_id: Option<i64>,
-    count: i64,
-    sent: i64,
-}
-
 /// The campaign's counters now. 404 when the campaign does not exist.
 pub async fn progress(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<CampaignProgress> {
     let campaign = store::get(conn, campaign_id).await?;
@@ -109,7 +96,7 @@ pub async fn progress(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<C
         .one(conn)
         .await?;
     let groups = match &message {
-        Some(message) => groups_of(conn, message.id).await?,
+        Some(message) => counts::of_message(conn, message.id).await?,
         None => Vec::new(),
     };
 
@@ -171,34 +158,6 @@ pub async fn progress(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<C
             })
             .collect(),
     })
-}
-
-/// Delivery counts of one message by status, channel, filter and rule.
-async fn groups_of(conn: &impl ConnectionTrait, message_id: i64) -> Result<Vec<Group>> {
-    let sent = Expr::case(delivery::Column::Attempts.into_expr().gt(0), 1).finally(0);
-    let query = Query::select()
-        .columns([
-            delivery::Column::Status,
-            delivery::Column::Channel,
-            delivery::Column::Filter,
-            delivery::Column::RuleId,
-        ])
-        .expr_as(
-            Func::count(Expr::col(delivery::Column::Id)),
-            Alias::new("count"),
-        )
-        .expr_as(Func::sum(sent), Alias::new("sent"))
-        .from(delivery::Entity)
-        .and_where(delivery::Column::MessageId.eq(message_id))
-        .group_by_columns([
-            delivery::Column::Status,
-            delivery::Column::Channel,
-            delivery::Column::Filter,
-            delivery::Column::RuleId,
-        ])
-        .to_owned();
-    let statement = conn.get_database_backend().build(&query);
-    Ok(Group::find_by_statement(statement).all(conn).await?)
 }
 
 /// Names of the rules with these ids (a deleted rule has none).

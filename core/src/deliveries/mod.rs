@@ -4,6 +4,7 @@
 //! deliveries to workers under a lease and records what each attempt did.
 
 pub mod backlog;
+pub(crate) mod counts;
 pub mod dead;
 pub mod devices;
 mod displace;

@@ -9,8 +9,8 @@ use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect, SqlErr, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, QueryFilter, SqlErr,
+    TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -20,9 +20,10 @@ use validator::Validate;
 
 use crate::channel::ChannelKind;
 use crate::db::one_of;
-use crate::deliveries::{PlanSummary, plan_batch};
+use crate::deliveries::counts::{self, Group};
+use crate::deliveries::{DeliveryStatus, PlanSummary, plan_batch};
 use crate::entities::by_position::all_by_position;
-use crate::entities::{delivery, message, message_request, subscriber, template_version};
+use crate::entities::{message, message_request, subscriber, template_version};
 use crate::error::{Error, Result};
 use crate::rules::KeywordRules;
 use crate::rules::engine::{Recipient, RuleSet};
@@ -389,24 +390,19 @@ where
 {
     let rules = RuleSet::load_for(db, recipients.found.len()).await?;
     plan_batch(db, &rules, message, &recipients.found, Utc::now()).await?;
-    let counts: Vec<(String, i64)> = delivery::Entity::find()
-        .select_only()
-        .column(delivery::Column::Status)
-        .column_as(delivery::Column::Id.count(), "n")
-        .filter(delivery::Column::MessageId.eq(message.id))
-        .group_by(delivery::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let count = |status: &str| {
-        counts
+    let groups = counts::of_message(db, message.id).await?;
+    let count = |status: DeliveryStatus| {
+        groups
             .iter()
-            .filter(|(s, _)| s == status)
-            .map(|(_, n)| *n as u64)
+            .filter(|group| group.is(status))
+            .map(Group::counted)
             .sum::<u64>()
     };
-    let total: u64 = counts.iter().map(|(_, n)| *n as u64).sum();
-    let (filtered, deferred) = (count("filtered"), count("deferred"));
+    let total: u64 = groups.iter().map(Group::counted).sum();
+    let (filtered, deferred) = (
+        count(DeliveryStatus::Filtered),
+        count(DeliveryStatus::Deferred),
+    );
     let planned = PlanSummary {
         queued: total - filtered - deferred,
         filtered,

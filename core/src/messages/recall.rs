@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use crate::audit::{self, AuditContext, Change};
 use crate::channel::ChannelKind;
 use crate::db::is_postgres;
-use crate::deliveries::DeliveryStatus;
+use crate::deliveries::{DeliveryStatus, counts};
 use crate::entities::{delivery, message};
 use crate::error::{Error, Result};
 use crate::events::{EventType, Occurred};
@@ -222,20 +222,13 @@ async fn by_channel(
     id: i64,
     statuses: &[DeliveryStatus],
 ) -> Result<BTreeMap<String, u64>> {
-    let counts: Vec<(String, i64)> = delivery::Entity::find()
-        .select_only()
-        .column(delivery::Column::Channel)
-        .column_as(delivery::Column::Id.count(), "n")
-        .filter(delivery::Column::MessageId.eq(id))
-        .filter(delivery::Column::Status.is_in(statuses.iter().map(|s| s.as_str())))
-        .group_by(delivery::Column::Channel)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(counts
-        .into_iter()
-        .map(|(channel, n)| (channel, u64::try_from(n).unwrap_or(0)))
-        .collect())
+    let mut by_channel = BTreeMap::new();
+    for group in counts::of_message(conn, id).await? {
+        if statuses.iter().any(|status| group.is(*status)) {
+            *by_channel.entry(group.channel.clone()).or_default() += group.counted();
+        }
+    }
+    Ok(by_channel)
 }
 
 /// Makes every live inbox item of message `id` a tombstone, in one statement; returns
