@@ -341,6 +341,43 @@ async fn a_broadcast_moves_no_stored_pair_until_its_recipient_acts_or_many_pile_
     assert_eq!(pair, (Some(0), Some(fold_at + 2)));
 }
 
+/// A subscriber left out of their block's broadcasts is folded with the recipients, so
+/// reading their pair does not visit more and more of their neighbours' share rows.
+#[tokio::test]
+async fn a_subscriber_left_out_of_their_blocks_broadcasts_is_folded_with_its_recipients() {
+    let fold_at = herald_core::inbox::pairs::FOLD_AT;
+    let app = app_with(&["ana", "ben", "cy"]).await;
+    let block = |id: i64| herald_core::blocks::block_of(id).0;
+    assert_eq!(
+        block(subscriber_id(&app, "ana").await),
+        block(subscriber_id(&app, "cy").await),
+        "a fresh database's ids share a block"
+    );
+    let key = app.api_key(&["messages:send"]).await;
+    let broadcast = json!({ "recipients": ["ana", "ben"], "channels": ["inbox"],
+        "category": "news", "content": { "inbox": { "title": "Sale" } } });
+    for _ in 1..fold_at {
+        send(&app, &key, broadcast.clone()).await;
+    }
+    assert!(stored(&app, "cy").await.is_none());
+    send(&app, &key, broadcast).await;
+
+    let ana = stored(&app, "ana").await.expect("ana folded at FOLD_AT");
+    let cy = stored(&app, "cy")
+        .await
+        .expect("cy folded with her block's recipients");
+    assert_eq!(
+        (cy.unread, cy.version),
+        (0, 0),
+        "none of it was meant for cy"
+    );
+    assert_eq!(cy.shared_through, ana.shared_through);
+    let inbox = inbox_of(&app, "cy").await;
+    assert!(ids(&inbox).is_empty());
+    assert_eq!(inbox["unread"]["count"].as_i64(), Some(0));
+    assert_eq!(inbox["unread"]["version"].as_i64(), Some(0));
+}
+
 /// A change to a subscriber's pair counts the shared items meant for them and folds
 /// past the ones of their block meant for others.
 #[tokio::test]

@@ -4,7 +4,8 @@
 //! `shared_through`, one unread and one version. Every write to a pair folds those in
 //! first and moves `shared_through` on, so what is left to count is the broadcasts
 //! since the subscriber's last change; a planner also folds recipients whose block
-//! holds [`FOLD_AT`] shared items after theirs, so no read visits more.
+//! holds [`FOLD_AT`] shared items after theirs, and with them the block's other
+//! subscribers, so no read visits many more.
 //!
 //! Pairs are read by one statement (one snapshot): the stored pairs and the share rows
 //! of their blocks after the oldest of them, counted here a block at a time (a share
@@ -14,15 +15,19 @@
 //! the block: any item stored later takes a larger id. On Postgres a change to pairs
 //! counts and writes in one statement (`fold_and_write`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Statement,
+    Value,
+};
 
 use super::Unread;
 use crate::blocks::{BLOCK, block_of};
 use crate::bulk::IntRows;
-use crate::db::is_postgres;
+use crate::db::{is_postgres, one_of};
 use crate::deliveries::plan::lock_subscribers;
+use crate::entities::subscriber;
 use crate::error::Result;
 
 /// Share rows a recipient's block may hold after their `shared_through` before a
@@ -121,8 +126,7 @@ pub(crate) async fn bump_locked(
 /// [`bump_locked`] on Postgres as one statement: each subscriber's pending shared items
 /// are counted by an index scan of their block's share rows after their
 /// `shared_through`, inside the upsert (few for a recipient of broadcasts: planners fold
-/// them once [`FOLD_AT`] wait; a subscriber left out of their block's broadcasts is
-/// folded only by a change of their own, so theirs can be more). Reading the pairs
+/// them and their block's other subscribers once [`FOLD_AT`] wait). Reading the pairs
 /// first and writing them after, as SQLite does, was a second round trip per batch
 /// and cost per-user sends about a fifth of their rate. (On SQLite, counting per
 /// subscriber in SQL visits the share rows once per subscriber: slower there.)
@@ -151,23 +155,69 @@ async fn fold_and_write(
 
 /// The pairs of the recipients of a shared item just stored for them in `txn`, which
 /// holds their planning locks (the item is among their pending ones); folds in those
-/// whose block holds [`FOLD_AT`] or more share rows after theirs, which leaves their
-/// pairs as they were.
+/// whose block holds [`FOLD_AT`] or more share rows after theirs, and the other
+/// subscribers of those blocks who have as many, which leaves every pair as it was.
 pub(crate) async fn after_shared(
     txn: &impl ConnectionTrait,
     recipients: &[i64],
 ) -> Result<HashMap<i64, Unread>> {
     let foldings = read(txn, recipients).await?;
-    let folded: Vec<[i64; 4]> = foldings
+    let due = |folding: &&Folding| folding.scanned >= FOLD_AT;
+    let mut folded: Vec<[i64; 4]> = foldings
         .iter()
-        .filter(|folding| folding.scanned >= FOLD_AT)
+        .filter(due)
         .map(|folding| folding.stored_with(0, 0))
         .collect();
+    // Where recipients are folded, the block's other subscribers may have as many
+    // share rows waiting, and nothing else would fold them until they change.
+    let busy: BTreeSet<i64> = foldings
+        .iter()
+        .filter(due)
+        .map(|folding| block_of(folding.subscriber_id).0)
+        .collect();
+    let others = others_in(txn, &busy, recipients).await?;
+    folded.extend(
+        read(txn, &others)
+            .await?
+            .iter()
+            .filter(due)
+            .map(|folding| folding.stored_with(0, 0)),
+    );
+    // Rows in subscriber order, the order every writer of pairs locks them in.
+    folded.sort_unstable_by_key(|row| row[0]);
     write(txn, &folded).await?;
     Ok(foldings
         .iter()
         .map(|folding| (folding.subscriber_id, folding.pair()))
         .collect())
+}
+
+/// The subscribers of `blocks` other than `recipients`. The caller holds the blocks'
+/// planning locks, which every writer of their pairs takes.
+async fn others_in(
+    conn: &impl ConnectionTrait,
+    blocks: &BTreeSet<i64>,
+    recipients: &[i64],
+) -> Result<Vec<i64>> {
+    if blocks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let recipients: HashSet<i64> = recipients.iter().copied().collect();
+    let candidates: Vec<i64> = blocks
+        .iter()
+        .flat_map(|block| block * BLOCK..(block + 1) * BLOCK)
+        .filter(|id| !recipients.contains(id))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(subscriber::Entity::find()
+        .select_only()
+        .column(subscriber::Column::Id)
+        .filter(one_of(conn, subscriber::Column::Id, candidates))
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// A row of [`read`]'s statement: a stored pair (`kind` 0: subscriber, unread,
