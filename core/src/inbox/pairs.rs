@@ -17,9 +17,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Statement,
-    Value,
+    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Statement, Value,
 };
 
 use super::Unread;
@@ -193,7 +194,9 @@ pub(crate) async fn after_shared(
 }
 
 /// The subscribers of `blocks` other than `recipients`. The caller holds the blocks'
-/// planning locks, which every writer of their pairs takes.
+/// planning locks, which every writer of their pairs takes. On Postgres their rows are
+/// key-share locked, so a subscriber deleted meanwhile is either not found or waits
+/// for the fold (whose pair write would otherwise fail its foreign key).
 async fn others_in(
     conn: &impl ConnectionTrait,
     blocks: &BTreeSet<i64>,
@@ -211,13 +214,15 @@ async fn others_in(
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(subscriber::Entity::find()
+    let mut query = subscriber::Entity::find()
         .select_only()
         .column(subscriber::Column::Id)
         .filter(one_of(conn, subscriber::Column::Id, candidates))
-        .into_tuple()
-        .all(conn)
-        .await?)
+        .order_by_asc(subscriber::Column::Id);
+    if is_postgres(conn) {
+        query = query.lock(LockType::KeyShare);
+    }
+    Ok(query.into_tuple().all(conn).await?)
 }
 
 /// A row of [`read`]'s statement: a stored pair (`kind` 0: subscriber, unread,
