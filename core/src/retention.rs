@@ -43,8 +43,14 @@ pub async fn prune(
     }
     let cutoff = now - Duration::days(i64::from(config.delivery_log_days));
     let batch = i64::try_from(config.batch_size).unwrap_or(i64::MAX);
-    let deliveries = walk(db, "deliveries", batch, cutoff, |after, last| {
+    let rows = walk(db, "deliveries", batch, cutoff, |after, last| {
         prune_chunk(db, after, last, cutoff)
+    })
+    .await?;
+    // The shared entries of items still in inboxes: counted into the totals, and the
+    // items stay (they are what their recipients' inboxes show).
+    let shared = walk(db, LOGGING_ITEMS, batch, cutoff, |after, last| {
+        prune_shared(db, after, last, cutoff)
     })
     .await?;
     // Messages the same way, so a table of millions of sends is never scanned whole.
@@ -54,11 +60,15 @@ pub async fn prune(
     .await?;
     let event_batches = crate::events::batches::prune(db, cutoff, config.batch_size).await?;
     Ok(Pruned {
-        deliveries,
+        deliveries: rows + shared,
         messages,
         event_batches,
     })
 }
+
+/// The shared items whose share bits are log entries (see
+/// [`crate::deliveries::shared`]), walked through their partial index.
+const LOGGING_ITEMS: &str = "inbox_items WHERE logged_recipients > 0 AND";
 
 /// Walks `table` in chunks of `batch` ids from its oldest row, calling `prune` with each
 /// chunk's bounds (after, last], until a chunk reaches past `cutoff` or
@@ -99,7 +109,7 @@ fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
 }
 
 /// The id and creation time of the last of the next `batch` rows of `table`
-/// (`deliveries` or `messages`) after id `after`.
+/// (`deliveries`, `messages` or [`LOGGING_ITEMS`]) after id `after`.
 async fn chunk_end(
     db: &DatabaseConnection,
     table: &'static str,
@@ -107,12 +117,17 @@ async fn chunk_end(
     batch: i64,
 ) -> Result<Option<(i64, DateTime<Utc>)>> {
     let backend = db.get_database_backend();
+    let rows = if table.contains(" WHERE ") {
+        table.to_owned()
+    } else {
+        format!("{table} WHERE")
+    };
     let row = db
         .query_one_raw(statement(
             backend,
             &format!(
                 "SELECT id, created_at FROM \
-                   (SELECT id, created_at FROM {table} WHERE id > $1 ORDER BY id LIMIT $2) chunk \
+                   (SELECT id, created_at FROM {rows} id > $1 ORDER BY id LIMIT $2) chunk \
                  ORDER BY id DESC LIMIT 1"
             ),
             vec![after.into(), batch.into()],
@@ -205,7 +220,7 @@ async fn prune_chunk(
 }
 
 /// Deletes the transactional messages among ids `after` (exclusive) to `last`, created
-/// before `cutoff`, that no delivery refers to any more (their idempotency keys go with
+/// before `cutoff`, that no delivery or shared entry refers to any more (their idempotency keys go with
 /// them).
 async fn prune_messages(
     db: &DatabaseConnection,
@@ -219,9 +234,96 @@ async fn prune_messages(
             backend,
             "DELETE FROM messages WHERE id > $1 AND id <= $2 AND campaign_id IS NULL \
                AND created_at < $3 \
-               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id)",
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id) \
+               AND NOT EXISTS (SELECT 1 FROM inbox_items i \
+                 WHERE i.message_id = messages.id AND i.logged_recipients > 0)",
             vec![after.into(), last.into(), cutoff.into()],
         ))
         .await?
         .rows_affected())
+}
+
+/// Adds the shared entries of logging items among ids `after` (exclusive) to `last`,
+/// created before `cutoff`, to the totals and makes those items log nothing,
+/// atomically. Returns how many entries moved.
+async fn prune_shared(
+    db: &DatabaseConnection,
+    after: i64,
+    last: i64,
+    cutoff: DateTime<Utc>,
+) -> Result<u64> {
+    let backend = db.get_database_backend();
+    let values = || vec![after.into(), last.into(), cutoff.into()];
+    let chunk = "inbox_items.id > $1 AND inbox_items.id <= $2 \
+                 AND inbox_items.created_at < $3 AND inbox_items.logged_recipients > 0";
+    if backend == DbBackend::Postgres {
+        // Locked first: a worker pruning the same chunk waits, then finds none left.
+        let sql = format!(
+            "WITH old AS (SELECT id, logged_recipients, created_at, message_id \
+               FROM inbox_items WHERE {chunk} FOR UPDATE), \
+             moved AS (UPDATE inbox_items SET logged_recipients = 0 FROM old \
+               WHERE inbox_items.id = old.id \
+               RETURNING old.logged_recipients, old.created_at, old.message_id), \
+             counted AS ({}) \
+             SELECT CAST(COALESCE(SUM(logged_recipients), 0) AS BIGINT) AS moved FROM moved",
+            add_shared_to_totals(backend, "moved AS inbox_items", "true")
+        );
+        let row = db.query_one_raw(statement(backend, &sql, values())).await?;
+        let moved: i64 = match row {
+            Some(row) => row.try_get("", "moved")?,
+            None => 0,
+        };
+        return Ok(moved.max(0) as u64);
+    }
+    let txn = begin_write(db).await?;
+    let counted = txn
+        .query_one_raw(statement(
+            backend,
+            &format!(
+                "SELECT CAST(COALESCE(SUM(logged_recipients), 0) AS BIGINT) AS moved \
+                 FROM inbox_items WHERE {chunk}"
+            ),
+            values(),
+        ))
+        .await?;
+    let moved: i64 = match counted {
+        Some(row) => row.try_get("", "moved")?,
+        None => 0,
+    };
+    txn.execute_raw(statement(
+        backend,
+        &add_shared_to_totals(backend, "inbox_items", chunk),
+        values(),
+    ))
+    .await?;
+    txn.execute_raw(statement(
+        backend,
+        &format!("UPDATE inbox_items SET logged_recipients = 0 WHERE {chunk}"),
+        values(),
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(moved.max(0) as u64)
+}
+
+/// Adds the shared entries of the items of `source` that meet `condition` to the
+/// totals: delivered inbox deliveries of the item's message on the item's day.
+fn add_shared_to_totals(backend: DbBackend, source: &str, condition: &str) -> String {
+    let day = match backend {
+        DbBackend::Postgres => "(inbox_items.created_at AT TIME ZONE 'UTC')::date",
+        _ => "date(inbox_items.created_at)",
+    };
+    format!(
+        "INSERT INTO delivery_totals (day, campaign_id, channel, status, filter, rule_id, count, sent) \
+         SELECT {day}, COALESCE(messages.campaign_id, 0), '{channel}', '{status}', '', 0, \
+                SUM(inbox_items.logged_recipients), SUM(inbox_items.logged_recipients) \
+         FROM {source} LEFT JOIN messages ON messages.id = inbox_items.message_id \
+         WHERE {condition} \
+         GROUP BY 1, 2 \
+         ON CONFLICT (day, campaign_id, channel, status, filter, rule_id) DO UPDATE \
+         SET count = delivery_totals.count + excluded.count, \
+             sent = delivery_totals.sent + excluded.sent",
+        channel = crate::channel::ChannelKind::Inbox.as_str(),
+        status = DeliveryStatus::Delivered.as_str(),
+    )
 }

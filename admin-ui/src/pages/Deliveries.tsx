@@ -2,6 +2,7 @@
 // subscriber, channel or status; a row opens its trace (every attempt and its answer).
 import { useState, type FormEvent } from "react";
 import { api, type Schemas } from "../api/client";
+import { entryKey } from "../api/deliveries";
 import type { paths } from "../api/schema";
 import { call } from "../api/errors";
 import { label, recipient, when } from "../lib/format";
@@ -23,7 +24,7 @@ export function Deliveries() {
   const filter = Object.fromEntries(FILTERS.map((k) => [k, query.get(k) ?? ""])) as Record<(typeof FILTERS)[number], string>;
   const key = JSON.stringify(filter);
   const pager = usePager(key);
-  const [open, setOpen] = useState<number | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
   const page = useApi(
     () =>
       call(
@@ -78,7 +79,7 @@ export function Deliveries() {
                   </thead>
                   <tbody>
                     {p.items.map((d) => (
-                      <Row key={d.id} delivery={d} open={open === d.id} toggle={() => setOpen(open === d.id ? null : d.id)} />
+                      <Row key={entryKey(d)} delivery={d} open={open === entryKey(d)} toggle={() => setOpen(open === entryKey(d) ? null : entryKey(d))} />
                     ))}
                   </tbody>
                 </table>
@@ -158,7 +159,7 @@ function Row({ delivery: d, open, toggle }: { delivery: Schemas["DeliveryEntry"]
       {open && (
         <tr className="trace-row">
           <td colSpan={7}>
-            <Trace id={d.id} />
+            <Trace entry={d} />
           </td>
         </tr>
       )}
@@ -166,15 +167,24 @@ function Row({ delivery: d, open, toggle }: { delivery: Schemas["DeliveryEntry"]
   );
 }
 
-function Trace({ id }: { id: number }) {
-  const trace = useApi(() => call(api.GET("/v1/deliveries/{id}", { params: { path: { id } } })), [id]);
+function Trace({ entry }: { entry: Schemas["DeliveryEntry"] }) {
+  const { id, item_id, recipient: who } = entry;
+  const trace = useApi(
+    () =>
+      call(
+        id != null
+          ? api.GET("/v1/deliveries/{id}", { params: { path: { id } } })
+          : api.GET("/v1/deliveries/shared/{item_id}/{recipient}", { params: { path: { item_id: item_id ?? 0, recipient: who } } }),
+      ),
+    [id, item_id, who],
+  );
   if (trace.error) return <ErrorNotice error={trace.error} />;
   if (!trace.data) return <Loading />;
   const t = trace.data;
   return (
     <div className="trace">
       <p className="small">
-        Delivery #{t.id} of message #{t.message_id} to {recipient(t.recipient)} over {t.channel} · created {when(t.created_at)}
+        {t.id != null ? `Delivery #${t.id}` : `Shared inbox item #${t.item_id}`} of message #{t.message_id} to {recipient(t.recipient)} over {t.channel} · created {when(t.created_at)}
       </p>
       <dl className="trace-why">
         <dt>Outcome</dt>

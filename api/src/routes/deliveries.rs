@@ -7,14 +7,15 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use herald_core::channel::ChannelKind;
 use herald_core::deliveries::DeliveryStatus;
-use herald_core::deliveries::log::{self, DeliveryEntry, DeliveryFilter, DeliveryTrace};
+use herald_core::deliveries::log::{self, DeliveryEntry, DeliveryFilter, DeliveryTrace, LogCursor};
+use herald_core::deliveries::shared_entries;
 use herald_core::reports::delivery_log_csv;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
 
-use super::pagination::{DEFAULT_LIMIT, next_cursor, parse_cursor};
+use super::pagination::DEFAULT_LIMIT;
 use super::reports::{Format, csv_download};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, ValidQuery};
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_deliveries))
         .routes(routes!(get_delivery))
+        .routes(routes!(get_shared_delivery))
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
@@ -67,14 +69,18 @@ pub struct DeliveryPage {
     responses(
         (status = 200, description = "A page of the log, or all of it as CSV", content(
             (DeliveryPage = "application/json"),
-            (String = "text/csv", example = "id,message_id,recipient,channel,status,filter,rule_id,list_entry_id,reason,attempts,not_before,created_at,updated_at\n\
-                17,2,user-42,email,delivered,,,,,1,,2026-11-22T09:00:00.000000Z,2026-11-22T09:00:01.250000Z\n"))),
+            (String = "text/csv", example = "id,item_id,message_id,recipient,channel,status,filter,rule_id,list_entry_id,reason,attempts,not_before,created_at,updated_at\n\
+                17,,2,user-42,email,delivered,,,,,1,,2026-11-22T09:00:00.000000Z,2026-11-22T09:00:01.250000Z\n"))),
         (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_deliveries(
     State(state): State<AppState>,
     ValidQuery(query): ValidQuery<DeliveryQuery>,
 ) -> Result<Response, ApiError> {
-    let before_id = parse_cursor(query.cursor.as_deref())?;
+    let from = match query.cursor.as_deref() {
+        None => LogCursor::START,
+        Some(text) => LogCursor::parse(text)
+            .ok_or_else(|| ApiError::validation("cursor", "is not a cursor this API gave out"))?,
+    };
     let filter = DeliveryFilter {
         campaign_id: query.campaign_id,
         message_id: query.message_id,
@@ -85,12 +91,12 @@ async fn list_deliveries(
         until: query.until,
     };
     if query.format == Some(Format::Csv) {
-        let chunks = delivery_log_csv(state.db.clone(), filter, before_id).await?;
+        let chunks = delivery_log_csv(state.db.clone(), filter, from).await?;
         return Ok(csv_download("deliveries.csv", chunks));
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    let items = log::list(&state.db, &filter, before_id, limit).await?;
-    let next_cursor = next_cursor(&items, limit, |d| d.id);
+    let (items, next) = log::list(&state.db, &filter, from, limit).await?;
+    let next_cursor = next.map(|cursor| cursor.encode());
     Ok(Json(DeliveryPage { items, next_cursor }).into_response())
 }
 
@@ -105,4 +111,22 @@ async fn get_delivery(
     Path(id): Path<i64>,
 ) -> Result<Json<DeliveryTrace>, ApiError> {
     Ok(Json(log::trace(&state.db, id).await?))
+}
+
+/// A shared entry of the log (one without a delivery id: a broadcast's recipient,
+/// logged by its shared inbox item) with its attempt and what the recipient's client
+/// reported.
+#[utoipa::path(get, path = "/v1/deliveries/shared/{item_id}/{recipient}", tag = "deliveries",
+    security(("session" = ["deliveries:read"])),
+    params(("item_id" = i64, Path, description = "The shared inbox item"),
+        ("recipient" = String, Path, description = "The subscriber's external id")),
+    responses((status = 200, body = DeliveryTrace), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_shared_delivery(
+    State(state): State<AppState>,
+    Path((item_id, recipient)): Path<(i64, String)>,
+) -> Result<Json<DeliveryTrace>, ApiError> {
+    let recipient = super::subscribers::external_id(&recipient)?;
+    Ok(Json(
+        shared_entries::trace(&state.db, item_id, recipient).await?,
+    ))
 }

@@ -39,6 +39,7 @@ mod review;
 mod rules;
 mod rules_engine;
 mod shared_inbox;
+mod shared_log;
 mod stream_connections;
 mod subscribers;
 // The channels crate's test peers (SMTP server, push providers, webhook receiver),

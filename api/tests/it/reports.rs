@@ -455,6 +455,7 @@ async fn the_delivery_log_downloads_as_csv_with_the_same_filters() {
         records[0],
         [
             "id",
+            "item_id",
             "message_id",
             "recipient",
             "channel",
@@ -474,14 +475,15 @@ async fn the_delivery_log_downloads_as_csv_with_the_same_filters() {
     assert_eq!(items.len(), 3, "campaign, A and B");
     for (record, item) in records[1..].iter().zip(items) {
         assert_eq!(record[0], item["id"].to_string());
-        assert_eq!(record[2], "bad");
-        assert_eq!(record[4], item["status"].as_str().unwrap());
-        assert_eq!(record[8], item["reason"].as_str().unwrap_or(""));
-        assert_eq!(record[9], item["attempts"].to_string());
+        assert_eq!(record[1], "", "a row has no shared item");
+        assert_eq!(record[3], "bad");
+        assert_eq!(record[5], item["status"].as_str().unwrap());
+        assert_eq!(record[9], item["reason"].as_str().unwrap_or(""));
+        assert_eq!(record[10], item["attempts"].to_string());
     }
-    let statuses: Vec<&str> = records[1..].iter().map(|r| r[4].as_str()).collect();
+    let statuses: Vec<&str> = records[1..].iter().map(|r| r[5].as_str()).collect();
     assert_eq!(statuses, ["filtered", "failed", "failed"]);
-    assert_eq!(records[1][5], "frequency_cap");
+    assert_eq!(records[1][6], "frequency_cap");
 
     // Other filters apply too.
     let filtered = csv(
@@ -491,7 +493,7 @@ async fn the_delivery_log_downloads_as_csv_with_the_same_filters() {
     )
     .await;
     assert_eq!(filtered.len() - 1, 9);
-    assert!(filtered[1..].iter().all(|r| r[4] == "filtered"));
+    assert!(filtered[1..].iter().all(|r| r[5] == "filtered"));
 }
 
 #[tokio::test]
@@ -517,7 +519,7 @@ async fn a_csv_export_pages_through_more_deliveries_than_one_query_reads() {
         "newest first, each once"
     );
     let recipients: std::collections::HashSet<&str> =
-        records[1..].iter().map(|r| r[2].as_str()).collect();
+        records[1..].iter().map(|r| r[3].as_str()).collect();
     assert_eq!(recipients.len(), count);
 
     // A cursor from the JSON log starts the download below it.

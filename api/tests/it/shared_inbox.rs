@@ -147,12 +147,41 @@ async fn a_broadcast_is_stored_once_and_each_recipient_keeps_their_own_state() {
             .iter()
             .all(|i| i["read_at"].is_null())
     );
-    let logged = herald_core::entities::delivery_attempt::Entity::find()
-        .filter(herald_core::entities::delivery_attempt::Column::Outcome.eq("read"))
-        .all(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(logged.len(), 1, "ana's read reached her delivery's log");
+    // Her entry in the delivery log is the shared item's bit; its trace shows the read.
+    let admin = app.operator(Role::Admin).await;
+    let log = admin
+        .ok(
+            Method::GET,
+            "/v1/deliveries?subscriber=ana&channel=inbox",
+            &Value::Null,
+        )
+        .await;
+    let entry = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["item_id"] == item)
+        .unwrap_or_else(|| panic!("ana's shared entry is in the log: {log}"));
+    assert!(entry["id"].is_null(), "{entry}");
+    assert_eq!(entry["status"], "delivered");
+    let trace = admin
+        .ok(
+            Method::GET,
+            &format!("/v1/deliveries/shared/{item}/ana"),
+            &Value::Null,
+        )
+        .await;
+    let outcomes: Vec<&str> = trace["attempts_made"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["delivered", "read"],
+        "ana's read reached her log entry"
+    );
 
     // Ben archives it: it leaves his list only.
     let ben_after = as_subscriber(&app, "ben", &format!("/v1/inbox/{item}/archive")).await;
@@ -167,7 +196,6 @@ async fn a_broadcast_is_stored_once_and_each_recipient_keeps_their_own_state() {
     assert_eq!(receipts.len(), 3, "one receipt per recipient who acted");
 
     // Ana's export holds it; deleting cy forgets she was meant for it.
-    let admin = app.operator(Role::Admin).await;
     let export = admin
         .ok(Method::GET, "/v1/subscribers/ana/export", &Value::Null)
         .await;
@@ -190,6 +218,28 @@ async fn a_broadcast_is_stored_once_and_each_recipient_keeps_their_own_state() {
         .map(|share| share.item_id)
         .collect();
     assert_eq!(still, Vec::<i64>::new(), "cy's bit is cleared");
+    // Her delivery stays in the log, as a row now.
+    let message_of_item = inbox_item::Entity::find_by_id(item)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let kept = herald_core::entities::delivery::Entity::find()
+        .filter(herald_core::entities::delivery::Column::SubscriberId.eq(cy_id))
+        .filter(
+            herald_core::entities::delivery::Column::MessageId
+                .eq(message_of_item.message_id.unwrap()),
+        )
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.len(),
+        1,
+        "cy's delivery of the broadcast stays in the log"
+    );
+    assert_eq!(kept[0].status, "delivered");
+    assert_eq!(message_of_item.logged_recipients, 2, "ana's and ben's bits");
     assert!(
         ids(&inbox_of(&app, "ana").await).contains(&item),
         "ana keeps it"

@@ -1,11 +1,12 @@
 //! One message's deliveries counted by where they stand, in one aggregate over the
-//! delivery log: what a send answers, what a recall withdrew and a campaign's live
-//! counters all read this.
+//! delivery log and its shared entries: what a send answers, what a recall withdrew
+//! and a campaign's live counters all read this.
 
 use sea_orm::sea_query::{Alias, Expr, Func, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, ExprTrait, FromQueryResult};
 
 use super::DeliveryStatus;
+use crate::channel::ChannelKind;
 use crate::entities::delivery;
 use crate::error::Result;
 
@@ -56,5 +57,31 @@ pub(crate) async fn of_message(conn: &impl ConnectionTrait, message_id: i64) -> 
         ])
         .to_owned();
     let statement = conn.get_database_backend().build(&query);
-    Ok(Group::find_by_statement(statement).all(conn).await?)
+    let mut groups = Group::find_by_statement(statement).all(conn).await?;
+    // A shared item's delivered recipients are log entries without a row.
+    let shared =
+        i64::try_from(super::shared::count_of_message(conn, message_id).await?).unwrap_or(i64::MAX);
+    if shared > 0 {
+        let delivered = |g: &Group| {
+            g.is(DeliveryStatus::Delivered)
+                && g.channel == ChannelKind::Inbox.as_str()
+                && g.filter.is_none()
+                && g.rule_id.is_none()
+        };
+        match groups.iter_mut().find(|g| delivered(g)) {
+            Some(group) => {
+                group.count += shared;
+                group.sent += shared;
+            }
+            None => groups.push(Group {
+                status: DeliveryStatus::Delivered.as_str().to_owned(),
+                channel: ChannelKind::Inbox.as_str().to_owned(),
+                filter: None,
+                rule_id: None,
+                count: shared,
+                sent: shared,
+            }),
+        }
+    }
+    Ok(groups)
 }

@@ -10,6 +10,7 @@ use sea_orm::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::shared_entries::SharedPosition;
 use super::status::DeliveryStatus;
 use crate::channel::ChannelKind;
 use crate::deliveries::devices::NO_ENDPOINT;
@@ -80,7 +81,12 @@ impl DeliveryFilter {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryEntry {
-    pub id: i64,
+    /// Absent for a shared entry: a broadcast's delivered recipient, logged by the
+    /// shared inbox item `item_id` (its trace is
+    /// `/v1/deliveries/shared/{item_id}/{recipient}`).
+    pub id: Option<i64>,
+    /// The shared inbox item of a shared entry.
+    pub item_id: Option<i64>,
     pub message_id: i64,
     /// The subscriber's external id; empty once the subscriber was deleted (their
     /// deliveries stay, anonymised).
@@ -108,7 +114,8 @@ pub struct DeliveryEntry {
 
 fn entry(d: delivery::Model, s: Option<subscriber::Model>) -> DeliveryEntry {
     DeliveryEntry {
-        id: d.id,
+        id: Some(d.id),
+        item_id: None,
         message_id: d.message_id,
         recipient: s.map(|s| s.external_id).unwrap_or_default(),
         channel: d.channel,
@@ -125,18 +132,61 @@ fn entry(d: delivery::Model, s: Option<subscriber::Model>) -> DeliveryEntry {
     }
 }
 
-/// Deliveries matching `filter`, newest first, after the cursor `before_id`.
+/// Where a page of the log starts: below a delivery id among the rows, and below a
+/// position among the shared entries. The two are read side by side and merged by
+/// time, so each moves on only past what a page took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogCursor {
+    pub rows_before: i64,
+    pub shared: SharedPosition,
+}
+
+impl LogCursor {
+    /// The newest end of the log.
+    pub const START: Self = Self {
+        rows_before: i64::MAX,
+        shared: SharedPosition::START,
+    };
+
+    /// A cursor as [`Self::encode`] wrote it; a bare delivery id (as cursors were
+    /// before shared entries) starts the shared entries from the newest.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split('.').map(str::parse::<i64>);
+        let rows_before = parts.next()?.ok()?;
+        let shared = match (parts.next(), parts.next(), parts.next()) {
+            (None, None, None) => SharedPosition::START,
+            (Some(Ok(item_id)), Some(Ok(subscriber_id)), None) => SharedPosition {
+                item_id,
+                subscriber_id,
+            },
+            _ => return None,
+        };
+        Some(Self {
+            rows_before,
+            shared,
+        })
+    }
+
+    pub fn encode(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            self.rows_before, self.shared.item_id, self.shared.subscriber_id
+        )
+    }
+}
+
+/// Deliveries matching `filter`, newest first, from `from`: rows and shared entries
+/// merged by creation time. Answers the page and, when it is full, where the next
+/// starts.
 pub async fn list(
     conn: &impl ConnectionTrait,
     filter: &DeliveryFilter,
-    before_id: Option<i64>,
+    from: LogCursor,
     limit: u64,
-) -> Result<Vec<DeliveryEntry>> {
-    let mut query = delivery::Entity::find().filter(filter.condition());
-    if let Some(id) = before_id {
-        query = query.filter(delivery::Column::Id.lt(id));
-    }
-    Ok(query
+) -> Result<(Vec<DeliveryEntry>, Option<LogCursor>)> {
+    let rows: Vec<DeliveryEntry> = delivery::Entity::find()
+        .filter(filter.condition())
+        .filter(delivery::Column::Id.lt(from.rows_before))
         .order_by_desc(delivery::Column::Id)
         .limit(limit)
         .find_also_related(subscriber::Entity)
@@ -144,7 +194,32 @@ pub async fn list(
         .await?
         .into_iter()
         .map(|(d, s)| entry(d, s))
-        .collect())
+        .collect();
+    let shared = super::shared_entries::list(conn, filter, from.shared, limit).await?;
+    let (mut rows, mut shared) = (rows.into_iter().peekable(), shared.into_iter().peekable());
+    let mut next = from;
+    let mut page = Vec::new();
+    while (page.len() as u64) < limit {
+        let take_row = match (rows.peek(), shared.peek()) {
+            (Some(row), Some((entry, _))) => row.created_at >= entry.created_at,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if take_row {
+            let Some(row) = rows.next() else { break };
+            next.rows_before = row.id.unwrap_or_default();
+            page.push(row);
+        } else {
+            let Some((entry, position)) = shared.next() else {
+                break;
+            };
+            next.shared = position;
+            page.push(entry);
+        }
+    }
+    let full = page.len() as u64 == limit;
+    Ok((page, full.then_some(next)))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -17,6 +17,8 @@ pub mod plan;
 pub mod polls;
 pub mod queue;
 pub mod reconsider;
+pub(crate) mod shared;
+pub mod shared_entries;
 pub mod status;
 mod stop;
 

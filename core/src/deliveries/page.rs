@@ -294,7 +294,7 @@ async fn written_before(
     message_id: i64,
     ids: &[i64],
 ) -> Result<HashSet<(i64, ChannelKind, i64)>> {
-    Ok(delivery::Entity::find()
+    let mut written: HashSet<(i64, ChannelKind, i64)> = delivery::Entity::find()
         .select_only()
         .columns([
             delivery::Column::SubscriberId,
@@ -308,7 +308,15 @@ async fn written_before(
         .await?
         .into_iter()
         .filter_map(|(id, channel, endpoint)| Some((id, ChannelKind::parse(&channel)?, endpoint)))
-        .collect())
+        .collect();
+    // Recipients of its shared inbox items are in the log without a row.
+    let shared = super::shared::decided_among(txn, message_id, ids).await?;
+    written.extend(
+        shared
+            .into_iter()
+            .map(|id| (id, ChannelKind::Inbox, super::devices::NO_ENDPOINT)),
+    );
+    Ok(written)
 }
 
 /// Whether the campaign still runs and the kill switch stops neither it nor all

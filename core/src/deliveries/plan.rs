@@ -311,7 +311,7 @@ pub async fn plan_in(
     hold_messages(txn, &[message.id]).await?;
     lock_subscribers(txn, &ids).await?;
 
-    let planned: HashSet<(i64, ChannelKind)> = delivery::Entity::find()
+    let mut planned: HashSet<(i64, ChannelKind)> = delivery::Entity::find()
         .select_only()
         .columns([delivery::Column::SubscriberId, delivery::Column::Channel])
         .filter(delivery::Column::MessageId.eq(message.id))
@@ -322,6 +322,9 @@ pub async fn plan_in(
         .into_iter()
         .filter_map(|(id, channel)| Some((id, ChannelKind::parse(&channel)?)))
         .collect();
+    // Recipients of its shared inbox items are in the log without a row.
+    let shared = super::shared::decided_among(txn, message.id, &ids).await?;
+    planned.extend(shared.into_iter().map(|id| (id, ChannelKind::Inbox)));
     let mut candidates = candidates_of(recipients, &channels);
     candidates.retain(|c| {
         let done = planned.contains(&(c.recipient.id, c.channel));

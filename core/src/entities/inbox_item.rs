@@ -23,6 +23,10 @@ pub struct Model {
     pub archived_at: Option<DateTimeUtc>,
     /// Its message was recalled: a tombstone, out of every list, count and resume.
     pub recalled_at: Option<DateTimeUtc>,
+    /// How many delivered recipients of a shared item have its share bits as their
+    /// entry in the delivery log (and no delivery row). 0 for items stored with a row
+    /// per recipient, and once retention has moved the entries to the totals.
+    pub logged_recipients: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

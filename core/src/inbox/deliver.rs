@@ -22,6 +22,7 @@ use crate::channel::ChannelKind;
 use crate::deliveries::ledger;
 use crate::deliveries::page::held_change;
 use crate::deliveries::plan::{insert_deliveries, new_row};
+use crate::deliveries::shared::STORED;
 use crate::deliveries::{DeliveryStatus, Stop};
 use crate::entities::{delivery, message, subscriber};
 use crate::error::Result;
@@ -29,9 +30,6 @@ use crate::events::outbox::{Interest, record};
 use crate::events::{EventType, Occurred};
 use crate::rules::KeywordRules;
 use crate::templates::render::{CompiledContent, RenderContext};
-
-/// What the attempt of an inbox delivery that was stored says.
-const STORED: &str = "stored in the subscriber's inbox";
 
 /// The item an inbox delivery stores: its message's inbox content, rendered for its
 /// subscriber, unless a keyword rule finds a banned word in it. A render error is the
@@ -86,8 +84,9 @@ pub struct Finished {
 /// Writes each of `sends` (of `planned` messages, to `subscribers`) in `txn`, the write
 /// transaction that decided them, in its final state: delivered with its item stored,
 /// failed when its item cannot be rendered, or filtered when `keywords` hold it back
-/// (its ledger slot then given back: a cap counts what was sent). A send whose delivery
-/// exists already (a page run again) is left as it is and stores nothing.
+/// (its ledger slot then given back: a cap counts what was sent). A personal send whose
+/// delivery exists already is left as it is and stores nothing; a shared message's
+/// sends must be new (a page's planner leaves out the recipients it decided before).
 pub async fn store_now(
     txn: &impl ConnectionTrait,
     planned: &[Planned<'_>],
@@ -177,35 +176,36 @@ pub async fn store_now(
     }
 
     let millis = i32::try_from(clock.elapsed().as_millis()).unwrap_or(i32::MAX);
-    let delivered: Vec<InboxSend> = sends
+    // A shared message's delivered recipients get no delivery row: its item's share
+    // bits are their log entries (ADR 0003). The page's planner left out recipients
+    // it decided before, so each of these is new.
+    let (shared_sends, personal_sends): (Vec<InboxSend>, Vec<InboxSend>) = sends
         .iter()
         .filter(|send| ready.contains(&(send.message_id, send.subscriber_id)))
-        .copied()
-        .collect();
+        .partition(|send| shared.contains(&send.message_id));
     // Only rows this call inserted come back: a delivery written before stores nothing.
-    let written = log_delivered(txn, &delivered, now, millis, STORED).await?;
-    let deliveries = (written.len() + unstored.len()) as u64;
+    let written = log_delivered(txn, &personal_sends, now, millis, STORED).await?;
+    let deliveries = (written.len() + shared_sends.len() + unstored.len()) as u64;
     let mut fresh: Vec<NewItem> = Vec::new();
-    let mut sharing: HashMap<i64, (SharedItem, Vec<i64>)> = HashMap::new();
     for row in &written {
-        if !shared.contains(&row.message_id) {
-            if let Some(mut item) = items.remove(&(row.message_id, row.subscriber_id)) {
-                item.delivery_id = row.id;
-                fresh.push(item);
-            }
-            continue;
+        if let Some(mut item) = items.remove(&(row.message_id, row.subscriber_id)) {
+            item.delivery_id = row.id;
+            fresh.push(item);
         }
-        let (_, recipients) = match sharing.entry(row.message_id) {
+    }
+    let mut sharing: HashMap<i64, (SharedItem, Vec<i64>)> = HashMap::new();
+    for send in &shared_sends {
+        let (_, recipients) = match sharing.entry(send.message_id) {
             Entry::Occupied(share) => share.into_mut(),
             Entry::Vacant(share) => {
-                // Written rows of a shared message all had its item.
-                let Some(Ok(item)) = rendered_once.remove(&row.message_id) else {
+                // Ready sends of a shared message all had its item.
+                let Some(Ok(item)) = rendered_once.remove(&send.message_id) else {
                     continue;
                 };
-                share.insert((SharedItem::of(row.message_id, item), Vec::new()))
+                share.insert((SharedItem::of(send.message_id, item), Vec::new()))
             }
         };
-        recipients.push(row.subscriber_id);
+        recipients.push(send.subscriber_id);
     }
     // A thousand events are built only when some endpoint listens for them.
     let interest = Interest::load(txn).await?;
@@ -222,13 +222,16 @@ pub async fn store_now(
                     row.reason.as_ref().as_deref().unwrap_or_default(),
                 )
             });
-        let occurred: Vec<Occurred> = written
+        let delivered = written
             .iter()
-            .map(|row| {
+            .map(|row| (row.message_id, row.subscriber_id))
+            .chain(shared_sends.iter().map(|s| (s.message_id, s.subscriber_id)));
+        let occurred: Vec<Occurred> = delivered
+            .map(|(message_id, subscriber_id)| {
                 Occurred::outcome(
                     EventType::Delivered,
-                    row.message_id,
-                    row.subscriber_id,
+                    message_id,
+                    subscriber_id,
                     ChannelKind::Inbox.as_str(),
                     STORED,
                 )

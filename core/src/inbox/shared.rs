@@ -49,7 +49,8 @@ impl SharedItem {
 
 /// Stores `item` once for `recipients` (who have no item of its message yet) in `txn`,
 /// the write transaction that planned them, without writing their unread pairs (they
-/// count it lazily, see [`super::pairs`]). Returns what their streams are told, one
+/// count it lazily, see [`super::pairs`]) or their delivery rows (its share bits are
+/// their entries in the delivery log, see [`crate::deliveries::shared`]). Returns what their streams are told, one
 /// entry per recipient, all sharing one item.
 pub(crate) async fn store(
     txn: &impl ConnectionTrait,
@@ -75,6 +76,7 @@ pub(crate) async fn store(
         body: Set(item.body.clone()),
         data: Set(item.data.clone()),
         created_at: Set(created_at),
+        logged_recipients: Set(recipients.len() as i64),
         ..Default::default()
     })
     .exec(txn)

@@ -397,8 +397,9 @@ where
         .filter(inbox_item::Column::RecalledAt.is_null())
         .one(&txn)
         .await?;
-    // (recorded now, was unread before, the delivery it logs to)
-    let (changed, was_unread, delivery_id) = match personal {
+    // (recorded now, was unread before, the delivery row it logs to, a shared item's
+    // message)
+    let (changed, was_unread, delivery_id, shared_message) = match personal {
         Some(item) => {
             let changed = inbox_item::Entity::update_many()
                 .col_expr(ack.column(), Expr::value(now))
@@ -412,7 +413,7 @@ where
                 .rows_affected
                 == 1;
             let was_unread = item.read_at.is_none() && item.archived_at.is_none();
-            (changed, was_unread, item.delivery_id)
+            (changed, was_unread, item.delivery_id, None)
         }
         None => {
             let (item, message_id) = super::shared::find(&txn, subscriber_id, item_id)
@@ -429,12 +430,14 @@ where
             )
             .await?;
             let was_unread = item.read_at.is_none() && item.archived_at.is_none();
+            // Items stored before the log's shared entries have a row per recipient;
+            // otherwise the receipt is what the log shows.
             let delivery_id = if changed {
                 inbox_delivery(&txn, message_id, subscriber_id).await?
             } else {
                 None
             };
-            (changed, was_unread, delivery_id)
+            (changed, was_unread, delivery_id, Some(message_id))
         }
     };
     if changed {
@@ -445,7 +448,7 @@ where
         }
         let message_id = match delivery_id {
             Some(delivery_id) => log_ack(&txn, delivery_id, ack, now).await?,
-            None => None,
+            None => shared_message,
         };
         let event = match ack {
             Ack::Read => Some(EventType::Read),

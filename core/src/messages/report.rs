@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::get;
 use crate::channel::ChannelKind;
+use crate::deliveries::shared_entries;
 use crate::entities::{delivery, subscriber};
 use crate::error::{Error, Result};
 
@@ -47,6 +48,18 @@ pub async fn report(conn: &impl ConnectionTrait, sender: &str, id: i64) -> Resul
         .find_also_related(subscriber::Entity)
         .all(conn)
         .await?;
+    // A shared inbox item's recipients are in the log without a row.
+    let shared = shared_entries::of_message(conn, id).await?;
+    let shared = shared.into_iter().map(|entry| DeliveryReport {
+        recipient: entry.recipient,
+        channel: entry.channel,
+        status: entry.status,
+        reason: entry.reason,
+        rule_id: entry.rule_id,
+        attempts: entry.attempts,
+        not_before: entry.not_before,
+        updated_at: entry.updated_at,
+    });
     Ok(MessageReport {
         id: message.id,
         category: message.category,
@@ -64,6 +77,7 @@ pub async fn report(conn: &impl ConnectionTrait, sender: &str, id: i64) -> Resul
                 not_before: d.not_before,
                 updated_at: d.updated_at,
             })
+            .chain(shared)
             .collect(),
     })
 }

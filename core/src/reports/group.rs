@@ -164,7 +164,8 @@ fn read(row: &QueryResult, keys: &[Key], with_sent: bool) -> Result<Group> {
 }
 
 /// Deliveries matching `filter`, counted per combination of `keys`, in no set order:
-/// those in the log and those the retention period pruned (kept as totals).
+/// those in the log (rows and shared entries) and those the retention period pruned
+/// (kept as totals).
 pub(super) async fn grouped(
     conn: &impl ConnectionTrait,
     keys: &[Key],
@@ -176,6 +177,7 @@ pub(super) async fn grouped(
     let mut groups = Vec::new();
     for query in [
         select(backend, keys, filter, with_sent),
+        super::shared::select(backend, keys, filter),
         totals::select(keys, filter),
     ] {
         for row in conn.query_all(&query).await? {

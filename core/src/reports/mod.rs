@@ -19,6 +19,7 @@ mod funnel;
 pub(crate) mod group;
 mod keys;
 mod outcomes;
+mod shared;
 mod totals;
 
 pub use export::delivery_log_csv;

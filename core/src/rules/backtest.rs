@@ -134,15 +134,29 @@ where
     let placeholder = if backend == DbBackend::Postgres {
         "$1"
     } else {
-        "?"
+        "?1"
     };
+    // The rows, and the shared entries (a bit per recipient of a shared inbox item,
+    // see `deliveries::shared`) expanded to one row each by the 64 bit positions.
     let sql = format!(
-        "SELECT d.subscriber_id, s.external_id, s.timezone, d.channel, m.category, \
+        "WITH RECURSIVE bit_positions(n) AS \
+           (SELECT 0 UNION ALL SELECT n + 1 FROM bit_positions WHERE n < 63) \
+         SELECT d.subscriber_id, s.external_id, s.timezone, d.channel, m.category, \
                 m.template_id, m.dedup_key, COALESCE(d.first_attempt_at, d.created_at) AS at \
          FROM deliveries d JOIN messages m ON m.id = d.message_id \
          LEFT JOIN subscribers s ON s.id = d.subscriber_id \
          WHERE d.created_at >= {placeholder} AND d.status IN ('delivered', 'failed', 'dead') \
-         ORDER BY d.subscriber_id, at"
+         UNION ALL \
+         SELECT sh.block * {block} + b.n, s.external_id, s.timezone, '{inbox}', m.category, \
+                m.template_id, m.dedup_key, i.created_at \
+         FROM inbox_items i JOIN messages m ON m.id = i.message_id \
+         JOIN inbox_shares sh ON sh.item_id = i.id \
+         JOIN bit_positions b ON ((sh.bits >> b.n) & 1) = 1 \
+         LEFT JOIN subscribers s ON s.id = sh.block * {block} + b.n \
+         WHERE i.logged_recipients > 0 AND i.created_at >= {placeholder} \
+         ORDER BY 1, 8",
+        block = crate::blocks::BLOCK,
+        inbox = crate::channel::ChannelKind::Inbox.as_str(),
     );
     let statement = Statement::from_sql_and_values(backend, sql, [from.into()]);
     let mut rows = Sent::find_by_statement(statement).stream(conn).await?;

@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::{endpoints, preferences, store};
 use crate::audit::{self, AuditContext, Change};
-use crate::deliveries::log::{self, DeliveryEntry, DeliveryFilter};
+use crate::deliveries::log::{self, DeliveryEntry, DeliveryFilter, LogCursor};
 use crate::entities::{inbox_item, subscriber, subscriber_endpoint};
 use crate::error::Result;
 use crate::inbox::InboxItem;
@@ -50,14 +50,11 @@ pub async fn export(
         ..DeliveryFilter::default()
     };
     let mut deliveries: Vec<DeliveryEntry> = Vec::new();
-    loop {
-        let before = deliveries.last().map(|d| d.id);
-        let page = log::list(&txn, &filter, before, LOG_PAGE).await?;
-        let last_page = (page.len() as u64) < LOG_PAGE;
+    let mut from = Some(LogCursor::START);
+    while let Some(cursor) = from {
+        let (page, next) = log::list(&txn, &filter, cursor, LOG_PAGE).await?;
         deliveries.extend(page);
-        if last_page {
-            break;
-        }
+        from = next;
     }
     let export = Export {
         endpoints: endpoints::list(&txn, found.id).await?,

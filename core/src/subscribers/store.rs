@@ -227,7 +227,8 @@ pub async fn delete(
     );
     crate::deliveries::erasure::anonymise(&txn, found.id, &identifiers, Utc::now()).await?;
     // Endpoints, preferences, the inbox and receipts go with the row; the deliveries
-    // stay. The bitmaps of shared items forget them here.
+    // stay, their shared entries as rows, and the bitmaps of shared items forget them.
+    crate::deliveries::shared::keep_as_rows(&txn, found.id).await?;
     crate::inbox::shared::forget(&txn, found.id).await?;
     subscriber::Entity::delete_by_id(found.id)
         .exec(&txn)

@@ -1,5 +1,6 @@
 // One subscriber's latest deliveries on one channel or all: what, when, and why not.
 import { api } from "../../api/client";
+import { entryKey } from "../../api/deliveries";
 import { call } from "../../api/errors";
 import { csvUrl } from "../../api/reports";
 import { label, when } from "../../lib/format";
@@ -44,7 +45,7 @@ export function DeliveryHistory({ subscriber, channel, title, empty }: { subscri
                   </thead>
                   <tbody>
                     {p.items.map((d) => (
-                      <tr key={d.id}>
+                      <tr key={entryKey(d)}>
                         <td data-label="When">{when(d.created_at)}</td>
                         {!channel && <td data-label="Channel">{d.channel}</td>}
                         <td data-label="Message">#{d.message_id}</td>
