@@ -443,9 +443,9 @@ try {
     viewer.getByRole("link", { name: "Download CSV of the delivery log" }).click(),
   ]);
   const logText = readFileSync(await logCsv.path(), "utf8").trim().split("\n");
-  assert.match(logText[0], /^id,message_id,recipient,channel,status/);
+  assert.match(logText[0], /^id,item_id,message_id,recipient,channel,status/);
   assert.ok(logText.slice(1).length >= 2, `u2's deliveries in the CSV: ${logText.join(" / ")}`);
-  for (const row of logText.slice(1)) assert.equal(row.split(",")[2], "u2", row);
+  for (const row of logText.slice(1)) assert.equal(row.split(",")[3], "u2", row);
   assert.ok(logText.some((row) => /,u2,webhook,delivered,/.test(row)), "u2's webhook delivery in the CSV");
 
   // The same subscriber found by typing the start of their id, opened from the keyboard:
@@ -798,6 +798,22 @@ try {
   await adminPage.getByRole("button", { name: "Batches", exact: true }).click();
   await adminPage.getByRole("table", { name: "Batches" }).getByText("delivered", { exact: true }).waitFor();
   await shot(adminPage, "event-endpoint-batches");
+  // A broadcast's recipients are logged by its shared inbox item, not by a row each:
+  // the delivery log lists them, and a trace opens from the item.
+  await admin("PUT", "/v1/subscribers/orders-demo-2", {});
+  await admin("POST", "/v1/messages", {
+    recipients: ["orders-demo", "orders-demo-2"],
+    channels: ["inbox"],
+    category: "security",
+    content: { inbox: { title: "Maintenance tonight" } },
+  });
+  await adminPage.goto(`${base}/deliveries?subscriber=orders-demo-2`);
+  await adminPage.getByRole("button", { name: "Trace" }).first().click();
+  await adminPage.locator(".trace").getByText(/Shared inbox item #\d+ of message #\d+ to orders-demo-2/).waitFor();
+  await adminPage.locator(".trace").getByText("stored in the subscriber's inbox").waitFor();
+  await shot(adminPage, "deliveries-shared-entry");
+  await adminPage.goto(`${base}/event-endpoints`);
+  await adminPage.getByRole("table", { name: "Event endpoints" }).getByText("orders service").waitFor();
   await adminPage.getByRole("button", { name: "Turn off" }).click();
   await adminPage.getByText("turned off", { exact: false }).waitFor();
   await adminPage.getByRole("table", { name: "Event endpoints" }).getByRole("button", { name: "Turn on" }).waitFor();
