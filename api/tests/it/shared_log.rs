@@ -405,5 +405,8 @@ async fn one_subscribers_shared_entries_page_one_at_a_time() {
     let log = whole_log(&auditor, "subscriber=ana", 1).await;
     let items: Vec<i64> = log.iter().map(|e| e["item_id"].as_i64().unwrap()).collect();
     assert_eq!(items.len(), 3, "{log:#?}");
-    assert!(items.windows(2).all(|w| w[0] > w[1]), "newest first: {items:?}");
+    assert!(
+        items.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {items:?}"
+    );
 }
