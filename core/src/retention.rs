@@ -1,7 +1,9 @@
 //! The delivery log is kept for `retention.delivery_log_days`: older finished
 //! deliveries are deleted with their attempts, a bounded chunk at a time, and their
 //! counts are added to `delivery_totals`, which the reports read beside the log (see
-//! [`crate::reports`]). Transactional messages left without deliveries go too.
+//! [`crate::reports`]). A shared inbox item's entries (see [`crate::deliveries::shared`])
+//! are added to the totals the same way, and the item, still in its recipients'
+//! inboxes, logs nothing more. Transactional messages left without deliveries go too.
 //!
 //! Chunks walk the log in id order from its oldest row, which needs no index beyond the
 //! primary key: ids grow with creation time, so a pass stops at the first chunk that
@@ -43,7 +45,7 @@ pub async fn prune(
     }
     let cutoff = now - Duration::days(i64::from(config.delivery_log_days));
     let batch = i64::try_from(config.batch_size).unwrap_or(i64::MAX);
-    let rows = walk(db, "deliveries", batch, cutoff, |after, last| {
+    let rows = walk(db, "deliveries WHERE", batch, cutoff, |after, last| {
         prune_chunk(db, after, last, cutoff)
     })
     .await?;
@@ -54,7 +56,7 @@ pub async fn prune(
     })
     .await?;
     // Messages the same way, so a table of millions of sends is never scanned whole.
-    let messages = walk(db, "messages", batch, cutoff, |after, last| {
+    let messages = walk(db, "messages WHERE", batch, cutoff, |after, last| {
         prune_messages(db, after, last, cutoff)
     })
     .await?;
@@ -70,12 +72,13 @@ pub async fn prune(
 /// [`crate::deliveries::shared`]), walked through their partial index.
 const LOGGING_ITEMS: &str = "inbox_items WHERE logged_recipients > 0 AND";
 
-/// Walks `table` in chunks of `batch` ids from its oldest row, calling `prune` with each
+/// Walks `rows` (a table and the start of its `WHERE`, ready for one more condition) in
+/// chunks of `batch` ids from its oldest row, calling `prune` with each
 /// chunk's bounds (after, last], until a chunk reaches past `cutoff` or
 /// [`CHUNKS_PER_PASS`] have been pruned. Returns what `prune` removed.
 async fn walk<F, Fut>(
     db: &DatabaseConnection,
-    table: &'static str,
+    rows: &'static str,
     batch: i64,
     cutoff: DateTime<Utc>,
     mut prune: F,
@@ -86,7 +89,7 @@ where
 {
     let (mut after, mut removed) = (0, 0);
     for _ in 0..CHUNKS_PER_PASS {
-        let Some((last, last_created)) = chunk_end(db, table, after, batch).await? else {
+        let Some((last, last_created)) = chunk_end(db, rows, after, batch).await? else {
             break;
         };
         removed += prune(after, last).await?;
@@ -108,20 +111,15 @@ fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// The id and creation time of the last of the next `batch` rows of `table`
-/// (`deliveries`, `messages` or [`LOGGING_ITEMS`]) after id `after`.
+/// The id and creation time of the last of the next `batch` of `rows` (deliveries,
+/// messages or [`LOGGING_ITEMS`]) after id `after`.
 async fn chunk_end(
     db: &DatabaseConnection,
-    table: &'static str,
+    rows: &'static str,
     after: i64,
     batch: i64,
 ) -> Result<Option<(i64, DateTime<Utc>)>> {
     let backend = db.get_database_backend();
-    let rows = if table.contains(" WHERE ") {
-        table.to_owned()
-    } else {
-        format!("{table} WHERE")
-    };
     let row = db
         .query_one_raw(statement(
             backend,
@@ -220,8 +218,8 @@ async fn prune_chunk(
 }
 
 /// Deletes the transactional messages among ids `after` (exclusive) to `last`, created
-/// before `cutoff`, that no delivery or shared entry refers to any more (their idempotency keys go with
-/// them).
+/// before `cutoff`, that no delivery or shared entry refers to any more (their
+/// idempotency keys go with them).
 async fn prune_messages(
     db: &DatabaseConnection,
     after: i64,
