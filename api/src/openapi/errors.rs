@@ -58,6 +58,11 @@ const OWN_CODES: &[(&str, &[ErrorCode])] = &[
     // A link whose token does not verify.
     ("GET /v1/unsubscribe/{token}", &[ValidationFailed]),
     ("POST /v1/unsubscribe/{token}", &[ValidationFailed]),
+    // A recipient that could never be an external id.
+    (
+        "GET /v1/deliveries/shared/{item_id}/{recipient}",
+        &[ValidationFailed],
+    ),
     ("GET /v1/inbox/poll", &[TooManyStreams]),
     ("GET /v1/stream/sse", &[TooManyStreams]),
     ("GET /v1/stream/iframe", &[TooManyStreams]),

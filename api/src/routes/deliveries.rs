@@ -10,6 +10,7 @@ use herald_core::deliveries::DeliveryStatus;
 use herald_core::deliveries::log::{self, DeliveryEntry, DeliveryFilter, DeliveryTrace, LogCursor};
 use herald_core::deliveries::shared_entries;
 use herald_core::reports::delivery_log_csv;
+use herald_core::subscribers::input::parse_external_id;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -120,12 +121,18 @@ async fn get_delivery(
     security(("session" = ["deliveries:read"])),
     params(("item_id" = i64, Path, description = "The shared inbox item"),
         ("recipient" = String, Path, description = "The subscriber's external id")),
-    responses((status = 200, body = DeliveryTrace), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = DeliveryTrace), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn get_shared_delivery(
     State(state): State<AppState>,
     Path((item_id, recipient)): Path<(i64, String)>,
 ) -> Result<Json<DeliveryTrace>, ApiError> {
-    let recipient = super::subscribers::external_id(&recipient)?;
+    let recipient = parse_external_id(&recipient).map_err(|_| {
+        ApiError::validation(
+            "recipient",
+            "is no external id (1 to 255 bytes, no control characters)",
+        )
+    })?;
     Ok(Json(
         shared_entries::trace(&state.db, item_id, recipient).await?,
     ))

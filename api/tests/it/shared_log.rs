@@ -193,6 +193,13 @@ async fn a_broadcast_logs_its_recipients_by_its_item_and_the_held_back_by_rows()
         .await
         .unwrap();
     assert_eq!(missing.status().as_u16(), 404);
+    let bad = auditor
+        .get(&format!("/v1/deliveries/shared/{}/a%1Fb", item.id))
+        .send()
+        .await
+        .unwrap();
+    let error = crate::helpers::error_of(bad, 422).await;
+    assert_eq!(error["field"], "recipient", "{error}");
 
     // Reports count them like rows.
     let by_status = auditor
