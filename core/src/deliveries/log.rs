@@ -289,3 +289,30 @@ fn first_attempt(row: &delivery::Model) -> Option<AttemptEntry> {
         detail: row.first_attempt_detail.clone().unwrap_or_default(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_what_it_wrote_and_bare_ids_still_read() {
+        let cursor = LogCursor {
+            rows_before: 17,
+            shared: SharedPosition {
+                item_id: 9,
+                subscriber_id: 4_000_000,
+            },
+        };
+        assert_eq!(LogCursor::parse(&cursor.encode()), Some(cursor));
+        assert_eq!(
+            LogCursor::parse("42"),
+            Some(LogCursor {
+                rows_before: 42,
+                shared: SharedPosition::START,
+            })
+        );
+        for bad in ["", "x", "1.2", "1.2.3.4", "1..3", "1.2.x"] {
+            assert_eq!(LogCursor::parse(bad), None, "{bad}");
+        }
+    }
+}
