@@ -219,6 +219,11 @@ async fn a_broadcast_logs_its_recipients_by_its_item_and_the_held_back_by_rows()
         ))
         .await;
     assert_eq!(by_day["total"], 5, "{by_day}");
+    assert_eq!(
+        by_day["rows"],
+        json!([{ "day": today.to_string(), "count": 5 }]),
+        "rows and shared entries fall on the same day"
+    );
     let funnel = auditor.get_json("/v1/reports/funnel").await;
     assert_eq!(funnel[0]["delivered"], 5, "{funnel}");
     assert_eq!(funnel[0]["sent"], 5, "{funnel}");
