@@ -28,7 +28,7 @@ mod m20261205_000016_shared_inbox_items;
 mod m20261206_000017_ledger_bitmaps;
 mod m20261206_000018_expiring_messages;
 mod m20261207_000019_lazy_unread_fold;
-mod m20261208_000020_shares_as_delivery_log;
+mod m20261207_000020_shares_as_delivery_log;
 mod schema_util;
 
 pub struct Migrator;
@@ -63,7 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_ledger_bitmaps::Migration),
             Box::new(m20261206_000018_expiring_messages::Migration),
             Box::new(m20261207_000019_lazy_unread_fold::Migration),
-            Box::new(m20261208_000020_shares_as_delivery_log::Migration),
+            Box::new(m20261207_000020_shares_as_delivery_log::Migration),
         ]
     }
 }

@@ -12,7 +12,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261208_000020_shares_as_delivery_log"
+        "m20261207_000020_shares_as_delivery_log"
     }
 }
 
