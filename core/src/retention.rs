@@ -12,7 +12,7 @@
 //! deleted nor counted again); on SQLite the chunk's transaction holds the write lock.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, Value};
 
 use crate::config::RetentionConfig;
 use crate::db::begin_write;
@@ -192,11 +192,7 @@ async fn prune_chunk(
             add_to_totals(backend, "pruned AS deliveries", "true")
         );
         let row = db.query_one_raw(statement(backend, &sql, values())).await?;
-        let pruned: i64 = match row {
-            Some(row) => row.try_get("", "pruned")?,
-            None => 0,
-        };
-        return Ok(pruned.max(0) as u64);
+        return count_in(row, "pruned");
     }
     let txn = begin_write(db).await?;
     txn.execute_raw(statement(
@@ -267,11 +263,7 @@ async fn prune_shared(
             add_shared_to_totals(backend, "moved AS inbox_items", "true")
         );
         let row = db.query_one_raw(statement(backend, &sql, values())).await?;
-        let moved: i64 = match row {
-            Some(row) => row.try_get("", "moved")?,
-            None => 0,
-        };
-        return Ok(moved.max(0) as u64);
+        return count_in(row, "moved");
     }
     let txn = begin_write(db).await?;
     let counted = txn
@@ -284,10 +276,7 @@ async fn prune_shared(
             values(),
         ))
         .await?;
-    let moved: i64 = match counted {
-        Some(row) => row.try_get("", "moved")?,
-        None => 0,
-    };
+    let moved = count_in(counted, "moved")?;
     txn.execute_raw(statement(
         backend,
         &add_shared_to_totals(backend, "inbox_items", chunk),
@@ -301,16 +290,22 @@ async fn prune_shared(
     ))
     .await?;
     txn.commit().await?;
-    Ok(moved.max(0) as u64)
+    Ok(moved)
+}
+
+/// The count in `column` of the one row a statement answered (none counts 0).
+fn count_in(row: Option<QueryResult>, column: &str) -> Result<u64> {
+    let count: i64 = match row {
+        Some(row) => row.try_get("", column)?,
+        None => 0,
+    };
+    Ok(count.max(0) as u64)
 }
 
 /// Adds the shared entries of the items of `source` that meet `condition` to the
 /// totals: delivered inbox deliveries of the item's message on the item's day.
 fn add_shared_to_totals(backend: DbBackend, source: &str, condition: &str) -> String {
-    let day = match backend {
-        DbBackend::Postgres => "(inbox_items.created_at AT TIME ZONE 'UTC')::date",
-        _ => "date(inbox_items.created_at)",
-    };
+    let day = crate::reports::shared::day_of_item_sql(backend);
     format!(
         "INSERT INTO delivery_totals (day, campaign_id, channel, status, filter, rule_id, count, sent) \
          SELECT {day}, COALESCE(messages.campaign_id, 0), '{channel}', '{status}', '', 0, \

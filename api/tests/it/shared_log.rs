@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use herald_core::access::Role;
 use herald_core::entities::{delivery, inbox_item};
 use reqwest::Method;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp};
@@ -42,6 +42,16 @@ async fn four_with_one_opted_out() -> (TestApp, String) {
         .await;
     let key = app.api_key(&["messages:send"]).await;
     (app, key)
+}
+
+/// The shared inbox items, oldest first.
+async fn shared_items(app: &TestApp) -> Vec<inbox_item::Model> {
+    inbox_item::Entity::find()
+        .filter(inbox_item::Column::SubscriberId.is_null())
+        .order_by_asc(inbox_item::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
 }
 
 /// Every entry of the log matching `query`, page by page (`limit` each).
@@ -92,12 +102,7 @@ async fn a_broadcast_logs_its_recipients_by_its_item_and_the_held_back_by_rows()
     let rows = delivery::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(rows.len(), 1, "only the exclusion is a row: {rows:?}");
     assert_eq!(rows[0].status, "filtered");
-    let item = inbox_item::Entity::find()
-        .filter(inbox_item::Column::SubscriberId.is_null())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let item = shared_items(&app).await.remove(0);
     assert_eq!(item.logged_recipients, 3);
 
     // A personal message beside it, so lists merge rows and shared entries.
@@ -267,12 +272,7 @@ async fn retention_moves_shared_entries_to_the_totals_and_keeps_the_items() {
     assert!(whole_log(&auditor, "channel=inbox", 50).await.is_empty());
     assert_eq!(message::Entity::find().count(&app.db).await.unwrap(), 0);
     // The item stays in its recipients' inboxes.
-    let item = inbox_item::Entity::find()
-        .filter(inbox_item::Column::SubscriberId.is_null())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let item = shared_items(&app).await.remove(0);
     assert_eq!(item.logged_recipients, 0);
     let inbox = crate::recall::inbox_of(&app, "ana").await;
     assert_eq!(inbox["items"][0]["id"], item.id, "{inbox}");
@@ -372,21 +372,18 @@ async fn a_page_run_again_after_its_shared_item_was_stored_stores_nothing_twice(
     prepare(&app.db, &first, &RulesCache::default(), now)
         .await
         .unwrap();
-    let shared = || async {
-        inbox_item::Entity::find()
-            .filter(inbox_item::Column::SubscriberId.is_null())
-            .all(&app.db)
-            .await
-            .unwrap()
-    };
-    assert_eq!(shared().await.len(), 1, "stored as the page was prepared");
+    assert_eq!(
+        shared_items(&app).await.len(),
+        1,
+        "stored as the page was prepared"
+    );
 
     deliverer
         .run_page(page.id, "task-a", Utc::now())
         .await
         .unwrap()
         .unwrap();
-    let items = shared().await;
+    let items = shared_items(&app).await;
     assert_eq!(items.len(), 1, "not stored again: {items:?}");
     assert_eq!(items[0].logged_recipients, 3);
     let inbox_rows = delivery::Entity::find()

@@ -288,8 +288,9 @@ async fn decided_before(
     Ok((written, slotted))
 }
 
-/// The (subscriber, channel, endpoint) of `ids` that have a delivery of `message_id`.
-async fn written_before(
+/// The (subscriber, channel, endpoint) of `ids` that have a delivery of `message_id`,
+/// as a row or as a shared inbox item's entry.
+pub(crate) async fn written_before(
     txn: &impl ConnectionTrait,
     message_id: i64,
     ids: &[i64],

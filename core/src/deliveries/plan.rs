@@ -26,7 +26,7 @@ use super::queue::Change;
 use super::status::DeliveryStatus;
 use crate::bulk::insert_all;
 use crate::channel::ChannelKind;
-use crate::db::{ids_in, is_postgres, prefer_generic_plans};
+use crate::db::{is_postgres, prefer_generic_plans};
 use crate::entities::{delivery, message};
 use crate::error::{Error, Result};
 use crate::inbox::deliver::InboxSend;
@@ -311,20 +311,11 @@ pub async fn plan_in(
     hold_messages(txn, &[message.id]).await?;
     lock_subscribers(txn, &ids).await?;
 
-    let mut planned: HashSet<(i64, ChannelKind)> = delivery::Entity::find()
-        .select_only()
-        .columns([delivery::Column::SubscriberId, delivery::Column::Channel])
-        .filter(delivery::Column::MessageId.eq(message.id))
-        .filter(ids_in(txn, delivery::Column::SubscriberId, &ids))
-        .into_tuple::<(i64, String)>()
-        .all(txn)
+    let planned: HashSet<(i64, ChannelKind)> = super::page::written_before(txn, message.id, &ids)
         .await?
         .into_iter()
-        .filter_map(|(id, channel)| Some((id, ChannelKind::parse(&channel)?)))
+        .map(|(id, channel, _)| (id, channel))
         .collect();
-    // Recipients of its shared inbox items are in the log without a row.
-    let shared = super::shared::decided_among(txn, message.id, &ids).await?;
-    planned.extend(shared.into_iter().map(|id| (id, ChannelKind::Inbox)));
     let mut candidates = candidates_of(recipients, &channels);
     candidates.retain(|c| {
         let done = planned.contains(&(c.recipient.id, c.channel));

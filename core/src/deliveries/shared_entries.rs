@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
 };
@@ -44,6 +44,23 @@ struct ShareRow {
     created_at: DateTime<Utc>,
 }
 
+/// The share rows of items that log deliveries, as [`ShareRow`]s.
+fn share_rows() -> SelectStatement {
+    let (items, shares) = (inbox_item::Entity, inbox_share::Entity);
+    let mut query = logged_shares();
+    query
+        .columns([
+            (shares, inbox_share::Column::ItemId),
+            (shares, inbox_share::Column::Block),
+            (shares, inbox_share::Column::Bits),
+        ])
+        .columns([
+            (items, inbox_item::Column::MessageId),
+            (items, inbox_item::Column::CreatedAt),
+        ]);
+    query
+}
+
 /// One shared entry before its recipient is named.
 struct Entry {
     row_at: usize,
@@ -66,18 +83,8 @@ pub(crate) async fn list(
         return Ok(Vec::new());
     }
     let (items, shares) = (inbox_item::Entity, inbox_share::Entity);
-    let mut query = logged_shares();
-    query
-        .columns([
-            (shares, inbox_share::Column::ItemId),
-            (shares, inbox_share::Column::Block),
-            (shares, inbox_share::Column::Bits),
-        ])
-        .columns([
-            (items, inbox_item::Column::MessageId),
-            (items, inbox_item::Column::CreatedAt),
-        ])
-        .and_where(Expr::col((shares, inbox_share::Column::Bits)).ne(0));
+    let mut query = share_rows();
+    query.and_where(Expr::col((shares, inbox_share::Column::Bits)).ne(0));
     let mut one_subscriber = None;
     if let Some(external_id) = &filter.subscriber {
         let Some(id) = subscriber_id(conn, external_id).await? else {
@@ -256,17 +263,8 @@ pub async fn trace(
         return Err(not_found);
     };
     let (block, mask) = block_of(subscriber_id);
-    let mut query = logged_shares();
+    let mut query = share_rows();
     query
-        .columns([
-            (inbox_share::Entity, inbox_share::Column::ItemId),
-            (inbox_share::Entity, inbox_share::Column::Block),
-            (inbox_share::Entity, inbox_share::Column::Bits),
-        ])
-        .columns([
-            (inbox_item::Entity, inbox_item::Column::MessageId),
-            (inbox_item::Entity, inbox_item::Column::CreatedAt),
-        ])
         .and_where(Expr::col((inbox_share::Entity, inbox_share::Column::ItemId)).eq(item_id))
         .and_where(Expr::col((inbox_share::Entity, inbox_share::Column::Block)).eq(block))
         .and_where(marks(

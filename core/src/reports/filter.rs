@@ -22,7 +22,8 @@ pub struct ReportFilter {
     pub status: Option<DeliveryStatus>,
 }
 
-fn midnight(day: NaiveDate) -> DateTime<Utc> {
+/// The start of `day`, UTC.
+pub(super) fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 

@@ -19,7 +19,7 @@ mod funnel;
 pub(crate) mod group;
 mod keys;
 mod outcomes;
-mod shared;
+pub(crate) mod shared;
 mod totals;
 
 pub use export::delivery_log_csv;

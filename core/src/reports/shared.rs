@@ -3,22 +3,24 @@
 //! delivered inbox deliveries of its message, on the item's UTC day, with no filter or
 //! rule. One row per planned page is read, not one per recipient.
 
-use chrono::{Days, NaiveDate, NaiveTime};
+use chrono::Days;
 use sea_orm::sea_query::{Alias, Expr, JoinType, Query, SelectStatement};
 use sea_orm::{DbBackend, ExprTrait};
 
-use super::filter::ReportFilter;
+use super::filter::{ReportFilter, midnight};
 use super::group::{Key, with_campaign_names};
 use super::keys::GroupKey;
 use crate::channel::ChannelKind;
 use crate::deliveries::DeliveryStatus;
 use crate::entities::{inbox_item, message};
 
-fn day(backend: DbBackend) -> Expr {
-    Expr::cust(match backend {
+/// The UTC day of a shared item's `created_at` as SQL text: its entries' day, as
+/// [`super::group::day_of_creation_sql`] is a row's (retention's totals use it too).
+pub(crate) fn day_of_item_sql(backend: DbBackend) -> &'static str {
+    match backend {
         DbBackend::Postgres => r#"("inbox_items"."created_at" AT TIME ZONE 'UTC')::date"#,
         _ => r#"date("inbox_items"."created_at")"#,
-    })
+    }
 }
 
 /// The column for `key` and whether it is grouped by (constants are not: Postgres
@@ -31,7 +33,7 @@ fn column(backend: DbBackend, key: Key) -> (&'static str, Expr, bool) {
             true,
         ),
         Key::Group(GroupKey::Channel) => ("channel", Expr::val(ChannelKind::Inbox.as_str()), false),
-        Key::Group(GroupKey::Day) => ("day", day(backend), true),
+        Key::Group(GroupKey::Day) => ("day", Expr::cust(day_of_item_sql(backend)), true),
         Key::Group(GroupKey::Status) => (
             "status",
             Expr::val(DeliveryStatus::Delivered.as_str()),
@@ -40,10 +42,6 @@ fn column(backend: DbBackend, key: Key) -> (&'static str, Expr, bool) {
         Key::Filter => ("filter", Expr::cust("CAST(NULL AS TEXT)"), false),
         Key::Rule => ("rule_id", Expr::cust("CAST(NULL AS BIGINT)"), false),
     }
-}
-
-fn midnight(day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
-    day.and_time(NaiveTime::MIN).and_utc()
 }
 
 /// The shared entries matching `filter`, summed per combination of `keys`, with the
