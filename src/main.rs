@@ -15,7 +15,10 @@ use herald_core::config::Config;
 /// buffers (rows, JSON, HTTP bodies), and a profile of a 300k-recipient campaign spent
 /// ~17% of the worker's CPU in glibc's allocator. Its v2 rather than v3 (the crate's
 /// default): at a million recipients a worker peaked at 79–99 MiB with v2 and 133–137
-/// MiB with v3, for the same CPU per delivery (`bench/deliver`, 2026-12-06).
+/// MiB with v3, for the same CPU per delivery (`bench/deliver`, 2026-12-06). It also
+/// stands in for C's `malloc` (the `override` feature), which the embedded SQLite
+/// allocates with: glibc's allocator took about 4% of the server's CPU in a broadcast
+/// to 10,000 connections (`bench/realtime/run`, 2026-12-07).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

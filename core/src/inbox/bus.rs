@@ -112,21 +112,33 @@ impl Bus {
 
     /// Wakes the subscriber's connections here and, through the relay, elsewhere.
     pub fn publish(&self, subscriber_id: i64, signal: Signal) {
-        if let Some(outbox) = &*self.outbox.lock().unwrap_or_else(PoisonError::into_inner) {
-            let _ = outbox.send((subscriber_id, signal.clone()));
+        self.publish_all([(subscriber_id, signal)]);
+    }
+
+    /// [`Self::publish`] for many subscribers, taking the locks once per
+    /// [`LOCKED_SENDS`] signals rather than once per subscriber.
+    fn publish_all(&self, signals: impl IntoIterator<Item = (i64, Signal)>) {
+        let outbox = self
+            .outbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut signals = signals.into_iter().peekable();
+        while signals.peek().is_some() {
+            let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+            for (subscriber_id, signal) in signals.by_ref().take(LOCKED_SENDS) {
+                if let Some(outbox) = &outbox {
+                    let _ = outbox.send((subscriber_id, signal.clone()));
+                }
+                send_here(&mut channels, subscriber_id, signal);
+            }
         }
-        self.publish_here(subscriber_id, signal);
     }
 
     /// Wakes the subscriber's connections in this process only.
     pub(super) fn publish_here(&self, subscriber_id: i64, signal: Signal) {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        // An error means nobody listens any more.
-        if let Some(sender) = channels.get(&subscriber_id)
-            && sender.send(signal).is_err()
-        {
-            channels.remove(&subscriber_id);
-        }
+        send_here(&mut channels, subscriber_id, signal);
     }
 
     /// Wakes every connection here, to look for anything it may have missed (after the
@@ -145,29 +157,57 @@ impl Bus {
 
     /// One `Items` signal per subscriber that got new items (`stored` is in id order,
     /// as `store_batch` returns it). The items are shared, not copied: a shared item
-    /// reaches all its recipients' connections as one allocation.
+    /// reaches all its recipients' connections as one allocation, and so does the
+    /// one-item list a broadcast's recipients are sent.
     pub fn stored(&self, stored: &[Stored]) {
-        let mut by_subscriber: HashMap<i64, (Unread, Vec<Announced>)> = HashMap::new();
-        for one in stored {
-            let (unread, items) = by_subscriber
-                .entry(one.subscriber_id)
-                .or_insert_with(|| (one.unread, Vec::new()));
-            // Personal and shared items stored together move the pair twice: announce
-            // the later pair (a stream then sees a skipped version and reads).
-            if one.unread.version > unread.version {
-                *unread = one.unread;
-            }
-            items.push(one.item.clone());
-        }
-        for (subscriber, (unread, items)) in by_subscriber {
-            self.publish(
-                subscriber,
-                Signal::Items {
+        // By subscriber, each subscriber's items staying in id order.
+        let mut order: Vec<&Stored> = stored.iter().collect();
+        order.sort_by_key(|one| one.subscriber_id);
+        let mut alone: HashMap<i64, Arc<[Announced]>> = HashMap::new();
+        let signals = order
+            .chunk_by(|a, b| a.subscriber_id == b.subscriber_id)
+            .map(|group| {
+                // Personal and shared items stored together move the pair twice:
+                // announce the later pair (a stream then sees a skipped version and
+                // reads).
+                let unread = group
+                    .iter()
+                    .map(|one| one.unread)
+                    .max_by_key(|unread| unread.version)
+                    .unwrap_or_default();
+                let items = match group {
+                    [one] => Arc::clone(
+                        alone
+                            .entry(one.item.id)
+                            .or_insert_with(|| Arc::from([one.item.clone()])),
+                    ),
+                    many => many.iter().map(|one| one.item.clone()).collect(),
+                };
+                let signal = Signal::Items {
                     unread,
-                    items: Some(Arc::from(items)),
-                },
-            );
-        }
+                    items: Some(items),
+                };
+                (group[0].subscriber_id, signal)
+            });
+        self.publish_all(signals);
+    }
+}
+
+/// Signals sent under one hold of the subscribers' map: a broadcast's thousands do not
+/// keep new connections waiting for the lock.
+const LOCKED_SENDS: usize = 256;
+
+/// Wakes the subscriber's connections in this process; forgets a subscriber nobody
+/// listens for any more.
+fn send_here(
+    channels: &mut HashMap<i64, broadcast::Sender<Signal>>,
+    subscriber_id: i64,
+    signal: Signal,
+) {
+    if let Some(sender) = channels.get(&subscriber_id)
+        && sender.send(signal).is_err()
+    {
+        channels.remove(&subscriber_id);
     }
 }
 

@@ -9,6 +9,7 @@
 //! [`End::Overflow`]; its client resumes from its last id.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 
 use herald_core::ErrorCode;
 use herald_core::inbox::pairs;
@@ -17,8 +18,8 @@ use herald_core::inbox::{Announced, Page, Signal, Unread};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::auth::SubscriberCaller;
 use crate::error::ApiError;
@@ -70,9 +71,11 @@ pub struct Feed {
     /// version or before has an id of at most `after`.
     version: i64,
     signals: broadcast::Receiver<Signal>,
-    closing: CancellationToken,
-    /// When the connection's token expires.
-    token_expires: Instant,
+    /// The server's shutdown and the token's expiry, kept across waits: a broadcast
+    /// wakes every connection, and futures made anew on each wait would register with
+    /// the shutdown token and the timer wheel, and leave them, once per delivery.
+    closing: Pin<Box<WaitForCancellationFutureOwned>>,
+    token_expires: Pin<Box<Sleep>>,
     pending: VecDeque<Update>,
     caught_up: bool,
     ended: Option<End>,
@@ -112,7 +115,7 @@ impl Feed {
         let lifetime = (subscriber.token_expires_at - chrono::Utc::now())
             .to_std()
             .unwrap_or_default();
-        let token_expires = Instant::now() + lifetime;
+        let token_expires = Box::pin(tokio::time::sleep_until(Instant::now() + lifetime));
         let after = match resume {
             Some(id) => id,
             None => latest_id(&state.db, subscriber_id).await?,
@@ -121,7 +124,7 @@ impl Feed {
             db: state.db.clone(),
             counters: state.metrics.streams.clone(),
             _open: state.metrics.streams.opened(transport),
-            closing: state.closing.clone(),
+            closing: Box::pin(state.closing.clone().cancelled_owned()),
             token_expires,
             subscriber_id,
             after,
@@ -166,34 +169,36 @@ impl Feed {
                 Box::pin(self.read_new()).await;
                 continue;
             }
+            // Biased: shutdown and expiry are rare, and checked first.
             let signal = tokio::select! {
-                () = self.closing.cancelled() => Err(End::Closing),
-                () = tokio::time::sleep_until(self.token_expires) => Err(End::TokenEnded),
+                biased;
+                () = self.closing.as_mut() => Err(End::Closing),
+                () = self.token_expires.as_mut() => Err(End::TokenEnded),
                 signal = self.signals.recv() => signal.map_err(|error| match error {
                     RecvError::Lagged(_) => End::Overflow,
                     RecvError::Closed => End::Closing,
                 }),
             };
-            match signal {
+            match signal.map(|signal| self.apply_from_memory(signal)) {
+                Ok(None) => {}
                 // Boxed: the database reads behind it are large futures, and an idle
                 // connection should not carry their space while it waits for a signal.
-                Ok(signal) => Box::pin(self.apply(signal)).await,
+                Ok(Some(signal)) => Box::pin(self.apply(signal)).await,
                 Err(end) => self.ended = Some(end),
             }
         }
     }
 
-    /// Queues what a signal says, straight from it when it is the very next change
-    /// this feed expects, else from the database.
-    async fn apply(&mut self, signal: Signal) {
-        let next_version = self.version + 1;
+    /// Queues what a signal says when it needs no database read (a live item, the
+    /// very next change this feed expects: what a broadcast brings); hands any other
+    /// signal back.
+    fn apply_from_memory(&mut self, signal: Signal) -> Option<Signal> {
         match signal {
-            Signal::Revoked => self.ended = Some(End::TokenEnded),
             Signal::Items { unread, .. } if unread.version <= self.version => {}
             Signal::Items {
                 unread,
                 items: Some(items),
-            } if unread.version == next_version => {
+            } if unread.version == self.version + 1 => {
                 let seen = self.after;
                 let before = self.pending.len();
                 for item in items.iter().filter(|item| item.id > seen) {
@@ -205,6 +210,16 @@ impl Feed {
                 self.version = unread.version;
                 self.pending.push_back(unread_update(unread));
             }
+            other => return Some(other),
+        }
+        None
+    }
+
+    /// Queues what a signal [`Self::apply_from_memory`] handed back says, reading from
+    /// the database where it must.
+    async fn apply(&mut self, signal: Signal) {
+        match signal {
+            Signal::Revoked => self.ended = Some(End::TokenEnded),
             Signal::Read { ids, unread } => self.changed(Update::Read { ids }, unread).await,
             Signal::Recalled { ids, unread } => {
                 self.changed(Update::Recalled { ids }, unread).await;

@@ -1,12 +1,16 @@
 //! Server-sent events (`text/event-stream`), for EventSource.
 
 use std::convert::Infallible;
+use std::fmt::Write;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -18,8 +22,9 @@ use crate::state::AppState;
 
 /// How long a client waits before reconnecting after the stream ends.
 const RETRY: Duration = Duration::from_secs(3);
-/// Comments sent on an idle stream, so proxies and clients see it alive.
-const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How often an idle stream sends a comment, so proxies and clients see it alive: a
+/// stream that sent nothing for one to two of these sends one.
+const HEARTBEAT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Deserialize, IntoParams, validator::Validate)]
 #[into_params(parameter_in = Query)]
@@ -45,37 +50,124 @@ pub(super) async fn sse(
     subscriber: SubscriberCaller,
     headers: HeaderMap,
     ValidQuery(query): ValidQuery<StreamQuery>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .or(query.last_event_id);
     let feed = Feed::open(&state, &subscriber, resume, "sse").await?;
-    let hint = futures::stream::once(async { Ok(Event::default().retry(RETRY)) });
-    let updates = futures::stream::unfold(feed, |mut feed| async move {
-        let update = feed.next().await?;
-        Some((Ok(event_of(&update)), feed))
-    });
-    Ok(Sse::new(futures::StreamExt::chain(hint, updates))
-        .keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+    let hint = format!("retry: {}\n\n", RETRY.as_millis());
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.reset();
+    // The events are written here rather than through axum's `Sse`: a broadcast
+    // reaches every connection at once, and this writes each wake-up's events (an item
+    // and the unread pair after it) as one chunk in one buffer, where `Sse` built each
+    // event in a growing buffer and re-armed its keep-alive timer after every event.
+    let chunks = futures::stream::unfold(
+        (feed, heartbeat, false),
+        |(mut feed, mut heartbeat, mut sent)| async move {
+            loop {
+                let update = tokio::select! {
+                    biased;
+                    update = feed.next() => update?,
+                    _ = heartbeat.tick() => {
+                        if std::mem::take(&mut sent) {
+                            continue;
+                        }
+                        return Some((Ok(Bytes::from_static(b":\n\n")), (feed, heartbeat, sent)));
+                    }
+                };
+                let mut chunk = String::new();
+                write_event(&mut chunk, &update);
+                while let Some(next) = feed.next_queued() {
+                    write_event(&mut chunk, &next);
+                }
+                sent = true;
+                return Some((Ok(Bytes::from(chunk)), (feed, heartbeat, sent)));
+            }
+        },
+    );
+    let body =
+        futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(hint)) }).chain(chunks);
+    Response::builder()
+        .header(CONTENT_TYPE, "text/event-stream")
+        .header(CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(body))
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
-fn event_of(update: &Update) -> Event {
-    let data = |value: serde_json::Value| value.to_string();
-    match update {
-        Update::Message { id, item } => Event::default()
-            .event("message")
-            .id(id.to_string())
-            .data(item.json()),
-        Update::Unread { count, version } => Event::default().event("unread").data(data(
-            serde_json::json!({ "count": count, "version": version }),
-        )),
-        Update::Read { ids } => Event::default()
-            .event("read")
-            .data(data(serde_json::json!({ "ids": ids }))),
-        Update::Recalled { ids } => Event::default()
-            .event("recalled")
-            .data(data(serde_json::json!({ "ids": ids }))),
+/// Appends one update as an event. Every `data` is compact JSON, which holds no line
+/// break (JSON strings escape them), so it fits one `data:` line.
+fn write_event(out: &mut String, update: &Update) {
+    // Writing to a String cannot fail.
+    let _ = match update {
+        Update::Message { id, item } => {
+            let json = item.json();
+            out.reserve(json.len() + 48);
+            write!(out, "event: message\nid: {id}\ndata: {json}\n\n")
+        }
+        Update::Unread { count, version } => write!(
+            out,
+            "event: unread\ndata: {{\"count\":{count},\"version\":{version}}}\n\n"
+        ),
+        Update::Read { ids } => write!(out, "event: read\ndata: {}\n\n", ids_json(ids)),
+        Update::Recalled { ids } => {
+            write!(out, "event: recalled\ndata: {}\n\n", ids_json(ids))
+        }
+    };
+}
+
+fn ids_json(ids: &[i64]) -> String {
+    serde_json::json!({ "ids": ids }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use herald_core::inbox::InboxItem;
+
+    use super::*;
+
+    #[test]
+    fn events_hold_one_data_line_of_the_shared_json() {
+        let item = InboxItem {
+            id: 9,
+            category: "news".to_owned(),
+            title: "Two\nlines".to_owned(),
+            body: "Half \"price\"".to_owned(),
+            data: serde_json::json!({ "link": "/sale" }),
+            created_at: chrono::Utc::now(),
+            read_at: None,
+            archived_at: None,
+            recalled_at: None,
+        };
+        let mut out = String::new();
+        write_event(
+            &mut out,
+            &Update::Message {
+                id: 9,
+                item: item.clone().into(),
+            },
+        );
+        write_event(
+            &mut out,
+            &Update::Unread {
+                count: 2,
+                version: 7,
+            },
+        );
+        write_event(&mut out, &Update::Read { ids: vec![3, 4] });
+        let events: Vec<&str> = out.split_terminator("\n\n").collect();
+        assert_eq!(events.len(), 3, "{out}");
+        let message: Vec<&str> = events[0].lines().collect();
+        assert_eq!(message[..2], ["event: message", "id: 9"]);
+        let data = message[2].strip_prefix("data: ").unwrap();
+        assert_eq!(serde_json::from_str::<InboxItem>(data).unwrap(), item);
+        assert_eq!(message.len(), 3, "the item's line break stays escaped");
+        assert_eq!(
+            events[1],
+            "event: unread\ndata: {\"count\":2,\"version\":7}"
+        );
+        assert_eq!(events[2], "event: read\ndata: {\"ids\":[3,4]}");
     }
 }

@@ -285,9 +285,12 @@ async fn run(args: Args) -> anyhow::Result<i32> {
         let errors_before = sender.errors.load(Ordering::Relaxed);
         let snapshot = Snapshot::take(&args.pid);
         let mut busy_us = 0u64;
+        // Until the last request is answered: what follows it is the fan-out.
+        let mut answered_us = 0u64;
         for seq in 0..args.broadcasts {
             let sent_at = now_us();
             sender.broadcast(BROADCAST, seq).await;
+            answered_us += now_us().saturating_sub(sent_at);
             wait_for(phase, (seq + 1) * live, args.grace_secs).await;
             busy_us += phase
                 .last_recv_us
@@ -313,7 +316,13 @@ async fn run(args: Args) -> anyhow::Result<i32> {
                 args.broadcasts
             ),
         };
-        phases.push(report(&label, "broadcast", &how, phase, &result));
+        let mut reported = report(&label, "broadcast", &how, phase, &result);
+        let answered_ms = answered_us as f64 / 1e3 / args.broadcasts as f64;
+        println!(
+            "[{label}]   each broadcast's requests answered after {answered_ms:.1} ms on average"
+        );
+        reported["answered_ms"] = json!(answered_ms);
+        phases.push(reported);
     }
 
     shared.closing.store(true, Ordering::Relaxed);
