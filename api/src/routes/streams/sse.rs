@@ -130,17 +130,7 @@ mod tests {
 
     #[test]
     fn events_hold_one_data_line_of_the_shared_json() {
-        let item = InboxItem {
-            id: 9,
-            category: "news".to_owned(),
-            title: "Two\nlines".to_owned(),
-            body: "Half \"price\"".to_owned(),
-            data: serde_json::json!({ "link": "/sale" }),
-            created_at: chrono::Utc::now(),
-            read_at: None,
-            archived_at: None,
-            recalled_at: None,
-        };
+        let item = crate::routes::streams::sample_item(9);
         let mut out = String::new();
         write_event(
             &mut out,

@@ -223,26 +223,13 @@ fn error_frame(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use herald_core::inbox::InboxItem;
-
     use super::*;
 
     #[test]
     fn a_message_frame_built_from_the_shared_encoding_is_the_update_serialised() {
-        let item = InboxItem {
-            id: 3,
-            category: "news".to_owned(),
-            title: "Sale".to_owned(),
-            body: "Half \"price\"".to_owned(),
-            data: serde_json::json!({ "link": "/sale" }),
-            created_at: chrono::Utc::now(),
-            read_at: None,
-            archived_at: None,
-            recalled_at: None,
-        };
         let update = Update::Message {
             id: 3,
-            item: item.into(),
+            item: crate::routes::streams::sample_item(3).into(),
         };
         let framed: serde_json::Value = serde_json::from_str(&frame_of(&update)).unwrap();
         assert_eq!(framed, serde_json::to_value(&update).unwrap());
