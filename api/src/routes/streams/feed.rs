@@ -9,8 +9,13 @@
 //! [`End::Overflow`]; its client resumes from its last id.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::pin::Pin;
+use std::time::Duration;
 
+use axum::body::Body;
+use bytes::Bytes;
+use futures::StreamExt;
 use herald_core::ErrorCode;
 use herald_core::inbox::pairs;
 use herald_core::inbox::store::{self, latest_id};
@@ -28,6 +33,9 @@ use crate::state::AppState;
 
 /// Items read from the database per query while catching up.
 const REPLAY_PAGE: u64 = 200;
+/// How often a streamed body that sent nothing since the last tick sends its heartbeat,
+/// so proxies and clients see it alive: an idle stream sends one every 10 to 20 s.
+const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// What a transport sends.
 #[derive(Debug, Clone, Serialize)]
@@ -273,6 +281,48 @@ impl Feed {
         self.pending.push_back(unread_update(unread));
         Ok(())
     }
+}
+
+/// A streamed response body (SSE, the iframe stream): `opening`, then each wake-up's
+/// updates as one chunk written by `write` (an item and the unread pair after it go out
+/// together), and `heartbeat` after a [`HEARTBEAT`] tick with nothing sent. A broadcast
+/// reaches every connection at once, so the chunk is built in one buffer and no timer
+/// is re-armed per update.
+pub fn streamed_body(
+    feed: Feed,
+    opening: String,
+    heartbeat: &'static str,
+    write: impl Fn(&mut String, &Update) + Send + 'static,
+) -> Body {
+    let mut ticks = tokio::time::interval(HEARTBEAT);
+    ticks.reset();
+    let chunks = futures::stream::unfold(
+        (feed, ticks, false, write),
+        move |(mut feed, mut ticks, mut sent, write)| async move {
+            loop {
+                let update = tokio::select! {
+                    biased;
+                    update = feed.next() => update?,
+                    _ = ticks.tick() => {
+                        if std::mem::take(&mut sent) {
+                            continue;
+                        }
+                        let beat = Bytes::from_static(heartbeat.as_bytes());
+                        return Some((beat, (feed, ticks, sent, write)));
+                    }
+                };
+                let mut chunk = String::new();
+                write(&mut chunk, &update);
+                while let Some(next) = feed.next_queued() {
+                    write(&mut chunk, &next);
+                }
+                sent = true;
+                return Some((Bytes::from(chunk), (feed, ticks, sent, write)));
+            }
+        },
+    );
+    let body = futures::stream::once(async move { Bytes::from(opening) }).chain(chunks);
+    Body::from_stream(body.map(Ok::<_, Infallible>))
 }
 
 fn unread_update(unread: Unread) -> Update {

@@ -1,26 +1,20 @@
 //! The iframe stream for legacy browsers: a never-ending HTML document whose script
 //! chunks hand each update to the embedding page with `parent.postMessage`.
 
-use std::time::Duration;
+use std::fmt::Write;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::Response;
-use bytes::Bytes;
-use futures::StreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use validator::Validate;
 
-use super::feed::{Feed, Update};
+use super::feed::{Feed, Update, streamed_body};
 use crate::auth::SubscriberCaller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ValidQuery;
 use crate::state::AppState;
-
-/// An HTML comment on an idle stream, so proxies do not time it out.
-const HEARTBEAT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -75,33 +69,25 @@ pub(super) async fn iframe(
         "<!doctype html><html><head><meta charset=\"utf-8\"></head><body>{}\n",
         " ".repeat(1024)
     );
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    heartbeat.reset();
-    let chunks = futures::stream::unfold(
-        (feed, heartbeat, origin),
-        |(mut feed, mut heartbeat, origin)| async move {
-            let chunk = tokio::select! {
-                update = feed.next() => script(&update?, &origin),
-                _ = heartbeat.tick() => "<!-- -->\n".to_owned(),
-            };
-            Some((
-                Ok::<_, std::convert::Infallible>(Bytes::from(chunk)),
-                (feed, heartbeat, origin),
-            ))
-        },
-    );
-    let body = futures::stream::once(async move { Ok(Bytes::from(opening)) }).chain(chunks);
+    let body = streamed_body(feed, opening, "<!-- -->\n", move |out, update| {
+        script(out, update, &origin);
+    });
     Response::builder()
         .header(CONTENT_TYPE, "text/html; charset=utf-8")
         .header(CACHE_CONTROL, "no-store")
-        .body(Body::from_stream(body))
+        .body(body)
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
-/// One update as a script chunk. `<` is escaped so no string in it can close the tag.
-fn script(update: &Update, origin: &str) -> String {
+/// Appends one update as a script chunk. `<` is escaped so no string in it can close
+/// the tag.
+fn script(out: &mut String, update: &Update, origin: &str) {
     let json = serde_json::to_string(update)
         .unwrap_or_default()
         .replace('<', "\\u003c");
-    format!("<script>parent.postMessage({json}, {origin});</script>\n")
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "<script>parent.postMessage({json}, {origin});</script>"
+    );
 }

@@ -1,20 +1,16 @@
 //! Server-sent events (`text/event-stream`), for EventSource.
 
-use std::convert::Infallible;
 use std::fmt::Write;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::Response;
-use bytes::Bytes;
-use futures::StreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::feed::{Feed, Update};
+use super::feed::{Feed, Update, streamed_body};
 use crate::auth::SubscriberCaller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ValidQuery;
@@ -22,9 +18,6 @@ use crate::state::AppState;
 
 /// How long a client waits before reconnecting after the stream ends.
 const RETRY: Duration = Duration::from_secs(3);
-/// How often an idle stream sends a comment, so proxies and clients see it alive: a
-/// stream that sent nothing for one to two of these sends one.
-const HEARTBEAT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Deserialize, IntoParams, validator::Validate)]
 #[into_params(parameter_in = Query)]
@@ -58,42 +51,13 @@ pub(super) async fn sse(
         .or(query.last_event_id);
     let feed = Feed::open(&state, &subscriber, resume, "sse").await?;
     let hint = format!("retry: {}\n\n", RETRY.as_millis());
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    heartbeat.reset();
-    // The events are written here rather than through axum's `Sse`: a broadcast
-    // reaches every connection at once, and this writes each wake-up's events (an item
-    // and the unread pair after it) as one chunk in one buffer, where `Sse` built each
-    // event in a growing buffer and re-armed its keep-alive timer after every event.
-    let chunks = futures::stream::unfold(
-        (feed, heartbeat, false),
-        |(mut feed, mut heartbeat, mut sent)| async move {
-            loop {
-                let update = tokio::select! {
-                    biased;
-                    update = feed.next() => update?,
-                    _ = heartbeat.tick() => {
-                        if std::mem::take(&mut sent) {
-                            continue;
-                        }
-                        return Some((Ok(Bytes::from_static(b":\n\n")), (feed, heartbeat, sent)));
-                    }
-                };
-                let mut chunk = String::new();
-                write_event(&mut chunk, &update);
-                while let Some(next) = feed.next_queued() {
-                    write_event(&mut chunk, &next);
-                }
-                sent = true;
-                return Some((Ok(Bytes::from(chunk)), (feed, heartbeat, sent)));
-            }
-        },
-    );
-    let body =
-        futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(hint)) }).chain(chunks);
+    // Written here rather than through axum's `Sse`, which built each event in a
+    // growing buffer and re-armed its keep-alive timer after every event.
+    let body = streamed_body(feed, hint, ":\n\n", write_event);
     Response::builder()
         .header(CONTENT_TYPE, "text/event-stream")
         .header(CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(body))
+        .body(body)
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
