@@ -42,21 +42,60 @@ pub fn item_for(
     keywords: &KeywordRules,
 ) -> std::result::Result<NewItem, Stop> {
     let context = RenderContext::for_subscriber(subscriber, &message.data);
+    rendered_item(
+        delivery_id,
+        message,
+        content,
+        subscriber.id,
+        &context,
+        keywords,
+    )
+}
+
+/// [`item_for`] with the render's variables given.
+fn rendered_item(
+    delivery_id: i64,
+    message: &message::Model,
+    content: &CompiledContent,
+    subscriber_id: i64,
+    context: &RenderContext<'_>,
+    keywords: &KeywordRules,
+) -> std::result::Result<NewItem, Stop> {
     let inbox = content
-        .render_inbox(&context)
+        .render_inbox(context)
         .map_err(|e| DeliveryOutcome::permanent(format!("rendering failed: {e}")))?
         .ok_or_else(|| DeliveryOutcome::permanent("the template has no inbox content"))?;
     if let Some(hit) = keywords.first_hit(|| inbox.texts(), ChannelKind::Inbox, &message.category) {
         return Err(Stop::Held(hit));
     }
     Ok(NewItem {
-        subscriber_id: subscriber.id,
+        subscriber_id,
         delivery_id,
         category: message.category.clone(),
         title: inbox.title,
         body: inbox.body,
         data: serde_json::to_value(inbox.data).unwrap_or_default(),
     })
+}
+
+/// The item of a send whose delivery id is not known yet. Content that reads no
+/// subscriber variable is rendered without their row: callers load whole rows only
+/// for the recipients of content that does.
+fn item_of_send(
+    planned: &Planned<'_>,
+    subscriber_id: i64,
+    subscribers: &HashMap<i64, subscriber::Model>,
+    keywords: &KeywordRules,
+) -> std::result::Result<NewItem, Stop> {
+    let (message, content) = (planned.message, planned.content);
+    if content.inbox_same_for_all() {
+        let context = RenderContext::for_anyone(&message.data);
+        return rendered_item(0, message, content, subscriber_id, &context, keywords);
+    }
+    match subscribers.get(&subscriber_id) {
+        Some(subscriber) => item_for(0, message, content, subscriber, keywords),
+        None => Err(DeliveryOutcome::permanent("the subscriber was not loaded").into()),
+    }
 }
 
 /// A message planned in the current transaction, with its compiled content.
@@ -81,7 +120,8 @@ pub struct Finished {
     pub deliveries: u64,
 }
 
-/// Writes each of `sends` (of `planned` messages, to `subscribers`) in `txn`, the write
+/// Writes each of `sends` (of `planned` messages; `subscribers` holds the whole rows of
+/// those whose content reads the subscriber) in `txn`, the write
 /// transaction that decided them, in its final state: delivered with its item stored,
 /// failed when its item cannot be rendered, or filtered when `keywords` hold it back
 /// (its ledger slot then given back: a cap counts what was sent). A personal send whose
@@ -119,23 +159,20 @@ pub async fn store_now(
         )
     };
     for send in sends {
-        let rendered = match (
-            by_id.get(&send.message_id),
-            subscribers.get(&send.subscriber_id),
-        ) {
+        let rendered = match by_id.get(&send.message_id) {
             // The delivery id is known once the row is written.
-            (Some(planned), Some(subscriber)) if shared.contains(&send.message_id) => {
+            Some(planned) if shared.contains(&send.message_id) => {
                 match rendered_once.entry(send.message_id).or_insert_with(|| {
-                    item_for(0, planned.message, planned.content, subscriber, keywords)
+                    item_of_send(planned, send.subscriber_id, subscribers, keywords)
                 }) {
                     Ok(_) => Ok(None),
                     Err(stop) => Err(stop.clone()),
                 }
             }
-            (Some(planned), Some(subscriber)) => {
-                item_for(0, planned.message, planned.content, subscriber, keywords).map(Some)
+            Some(planned) => {
+                item_of_send(planned, send.subscriber_id, subscribers, keywords).map(Some)
             }
-            _ => Err(DeliveryOutcome::permanent("the message or subscriber was not loaded").into()),
+            None => Err(DeliveryOutcome::permanent("the message was not loaded").into()),
         };
         match rendered {
             Ok(personal) => {

@@ -24,11 +24,13 @@ use sea_orm::{
 
 use super::{
     Accepted, Recipients, Resolved, Resolving, SendIn, accepted, digest, new_message, precheck,
-    recipients_of, resolve, send, subscribers_named,
+    recipients_named, recipients_of, resolve, send,
 };
 use crate::bulk::{insert_all, insert_all_returning_columns};
 use crate::channel::ChannelKind;
+use crate::db::one_of;
 use crate::deliveries::{NewMessage, plan_messages};
+use crate::entities::by_position::all_by_position;
 use crate::entities::{message, message_request, subscriber};
 use crate::error::Result;
 use crate::inbox::Bus;
@@ -76,8 +78,8 @@ impl Compiled {
     }
 }
 
-/// The requests ready to write, their recipients' subscribers by id, and the rules
-/// they were checked against.
+/// The requests ready to write, the whole rows of the recipients whose inbox item is
+/// rendered for each of them, by id, and the rules they were checked against.
 struct Prepared {
     ready: Vec<Ready>,
     subscribers: HashMap<i64, subscriber::Model>,
@@ -229,44 +231,79 @@ async fn prepare(
     let Ok(rules) = rules.current(conn).await else {
         return Err(pending);
     };
-    let names: HashSet<&String> = pending
-        .iter()
-        .flat_map(|&index| &requests[index].input.recipients)
-        .collect();
-    let Ok(known) = subscribers_named(conn, names.into_iter().cloned().collect()).await else {
-        return Err(pending);
-    };
     let mut memo = Resolving::default();
     let mut compiled = Compiled::default();
-    let mut ready = Vec::with_capacity(pending.len());
+    let mut contents = Vec::with_capacity(pending.len());
     for index in pending {
         let input = &requests[index].input;
-        let checked = match resolve(conn, input, &rules.keywords, &mut memo).await {
-            Ok(resolved) => recipients_of(&known, &input.recipients).and_then(|recipients| {
+        let checked = resolve(conn, input, &rules.keywords, &mut memo)
+            .await
+            .and_then(|resolved| {
                 let inbox = input
                     .channels
                     .contains(&ChannelKind::Inbox)
                     .then(|| compiled.get(&resolved.content))
                     .transpose()?;
-                Ok(Ready {
-                    index,
-                    resolved,
-                    recipients,
-                    inbox,
-                })
-            }),
-            Err(error) => Err(error),
-        };
+                Ok((index, resolved, inbox))
+            });
         match checked {
-            Ok(checked) => ready.push(checked),
+            Ok(content) => contents.push(content),
+            Err(error) => answers[index] = Some(Err(error)),
+        }
+    }
+    let still_pending = || contents.iter().map(|(index, ..)| *index).collect();
+    let names_of = |index: &usize| &requests[*index].input.recipients;
+    let names: HashSet<&String> = contents
+        .iter()
+        .flat_map(|(index, ..)| names_of(index))
+        .collect();
+    let Ok(known) = recipients_named(conn, names.into_iter().cloned().collect()).await else {
+        return Err(still_pending());
+    };
+    // Inbox content that reads the subscriber is rendered here, for each recipient.
+    let rendered_per_recipient: HashSet<&String> = contents
+        .iter()
+        .filter(|(_, _, inbox)| inbox.as_ref().is_some_and(|c| !c.inbox_same_for_all()))
+        .flat_map(|(index, ..)| names_of(index))
+        .collect();
+    let Ok(subscribers) = subscribers_named(conn, rendered_per_recipient).await else {
+        return Err(still_pending());
+    };
+    let mut ready = Vec::with_capacity(contents.len());
+    for (index, resolved, inbox) in contents {
+        match recipients_of(&known, &requests[index].input.recipients) {
+            Ok(recipients) => ready.push(Ready {
+                index,
+                resolved,
+                recipients,
+                inbox,
+            }),
             Err(error) => answers[index] = Some(Err(error)),
         }
     }
     Ok(Some(Prepared {
         ready,
-        subscribers: known.into_values().map(|s| (s.id, s)).collect(),
+        subscribers,
         rules,
     }))
+}
+
+/// The whole rows of the subscribers named, by id, in one query (none when none is
+/// named).
+async fn subscribers_named(
+    conn: &impl ConnectionTrait,
+    external_ids: HashSet<&String>,
+) -> Result<HashMap<i64, subscriber::Model>> {
+    if external_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let names: Vec<String> = external_ids.into_iter().cloned().collect();
+    let found: Vec<subscriber::Model> = all_by_position(
+        conn,
+        subscriber::Entity::find().filter(one_of(conn, subscriber::Column::ExternalId, names)),
+    )
+    .await?;
+    Ok(found.into_iter().map(|s| (s.id, s)).collect())
 }
 
 /// Writes the ready requests' messages, idempotency records and deliveries, and stores

@@ -22,7 +22,6 @@ use crate::channel::ChannelKind;
 use crate::db::one_of;
 use crate::deliveries::counts::{self, Group};
 use crate::deliveries::{DeliveryStatus, PlanSummary, plan_batch};
-use crate::entities::by_position::all_by_position;
 use crate::entities::{message, message_request, subscriber, template_version};
 use crate::error::{Error, Result};
 use crate::rules::KeywordRules;
@@ -189,39 +188,35 @@ async fn resolve(
     Ok(resolved)
 }
 
-/// The subscribers behind the external ids of many requests, in one query.
-async fn subscribers_named(
+/// The recipients behind the external ids of many requests, in one query: only the
+/// columns the rules read (a batch of sends names thousands).
+async fn recipients_named(
     conn: &impl ConnectionTrait,
     external_ids: Vec<String>,
-) -> Result<HashMap<String, subscriber::Model>> {
-    let found: Vec<subscriber::Model> = all_by_position(
-        conn,
-        subscriber::Entity::find().filter(one_of(
-            conn,
-            subscriber::Column::ExternalId,
-            external_ids,
-        )),
-    )
-    .await?;
+) -> Result<HashMap<String, Recipient>> {
+    let found: Vec<Recipient> = Recipient::select()
+        .filter(one_of(conn, subscriber::Column::ExternalId, external_ids))
+        .into_model()
+        .all(conn)
+        .await?;
     Ok(found
         .into_iter()
-        .map(|s| (s.external_id.clone(), s))
+        .map(|r| (r.external_id.clone(), r))
         .collect())
 }
 
-/// The recipients of one request, in id order; an unknown id is refused.
 /// The recipients among `external_ids` that exist, in id order without repeats, and
 /// the external ids that name no subscriber, in the request's order. A send none of
 /// whose recipients exist is refused, naming the first.
 fn recipients_of(
-    known: &HashMap<String, subscriber::Model>,
+    known: &HashMap<String, Recipient>,
     external_ids: &[String],
 ) -> Result<Recipients> {
     let mut found = Vec::with_capacity(external_ids.len());
     let mut unknown: Vec<String> = Vec::new();
     for id in external_ids {
         match known.get(id) {
-            Some(subscriber) => found.push(Recipient::from(subscriber)),
+            Some(recipient) => found.push(recipient.clone()),
             None if !unknown.contains(id) => unknown.push(id.clone()),
             None => {}
         }
@@ -246,7 +241,7 @@ struct Recipients {
 }
 
 async fn recipients(conn: &impl ConnectionTrait, external_ids: &[String]) -> Result<Recipients> {
-    let known = subscribers_named(conn, external_ids.to_vec()).await?;
+    let known = recipients_named(conn, external_ids.to_vec()).await?;
     recipients_of(&known, external_ids)
 }
 

@@ -303,6 +303,15 @@ impl<'a> RenderContext<'a> {
             data,
         }
     }
+
+    /// The variables of content that reads no `subscriber` (see
+    /// [`CompiledContent::inbox_same_for_all`]): it renders alike for everyone.
+    pub fn for_anyone(data: &'a Value) -> Self {
+        Self {
+            subscriber: SubscriberVars::Sample(&Value::Null),
+            data,
+        }
+    }
 }
 
 impl CompiledContent {
@@ -601,6 +610,22 @@ mod tests {
         };
         let same = CompiledContent::compile(&inbox("Sale", "/s/{{ data.id }}")).unwrap();
         assert!(same.inbox_same_for_all(), "other channels may be personal");
+        // Such content renders without a subscriber's row, as it would with one.
+        let data = json!({ "note": "50% off", "id": 7 });
+        let subscriber = json!({ "external_id": "u1", "email": "a@b.co" });
+        let with_row = RenderContext {
+            subscriber: SubscriberVars::Sample(&subscriber),
+            data: &data,
+        };
+        let rendered = |ctx: &RenderContext| {
+            let inbox = same.render_inbox(ctx).unwrap().unwrap();
+            (inbox.title, inbox.body, inbox.data)
+        };
+        assert_eq!(
+            rendered(&RenderContext::for_anyone(&data)),
+            rendered(&with_row)
+        );
+        assert_eq!(rendered(&with_row).1, "50% off");
         for (title, link) in [
             ("Hi {{ subscriber.external_id }}", "/s"),
             ("Sale", "/u/{{ subscriber.attributes.plan }}"),
