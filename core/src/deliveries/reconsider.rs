@@ -22,6 +22,7 @@ use super::queue::{Change, HELD_MESSAGES, update_each};
 use super::status::DeliveryStatus;
 use crate::channel::ChannelKind;
 use crate::db::{ids_in, is_postgres, prefer_generic_plans};
+use crate::entities::by_position::all_by_position;
 use crate::entities::{delivery, message, subscriber};
 use crate::error::Result;
 use crate::rules::engine::{Candidate, Recipient, RuleSet};
@@ -82,10 +83,8 @@ where
         let mut ids: Vec<i64> = rows.iter().map(|r| r.subscriber_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let recipients: HashMap<i64, Recipient> = Recipient::select()
-            .filter(ids_in(&txn, subscriber::Column::Id, &ids))
-            .into_model::<Recipient>()
-            .all(&txn)
+        let query = subscriber::Entity::find().filter(ids_in(&txn, subscriber::Column::Id, &ids));
+        let recipients: HashMap<i64, Recipient> = all_by_position::<Recipient>(&txn, query)
             .await?
             .into_iter()
             .map(|r| (r.id, r))

@@ -1,4 +1,4 @@
-//! Subscribers and endpoints read on the delivery path, by column position.
+//! Subscribers, recipients and endpoints read on the delivery path, by column position.
 //!
 //! sea-orm finds every column of a row by name and formats an error text for each NULL
 //! it meets, which an optional field then throws away. For the thousand subscribers
@@ -13,6 +13,7 @@ use sea_orm::sqlx::sqlite::SqliteRow;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QuerySelect, QueryTrait};
 
 use super::{subscriber, subscriber_endpoint};
+use crate::rules::engine::Recipient;
 
 /// A model read from a row by the position of its columns.
 pub trait ByPosition: FromQueryResult + Sized {
@@ -59,7 +60,10 @@ macro_rules! by_position {
         })
     }};
     ($entity:ident { $($field:ident: $column:ident),+ $(,)? }) => {
-        impl ByPosition for $entity::Model {
+        by_position!($entity::Model: $entity { $($field: $column),+ });
+    };
+    ($model:ty: $entity:ident { $($field:ident: $column:ident),+ $(,)? }) => {
+        impl ByPosition for $model {
             type Entity = $entity::Entity;
             const COLUMNS: &'static [$entity::Column] = &[$($entity::Column::$column),+];
 
@@ -86,6 +90,15 @@ by_position!(subscriber {
     created_at: CreatedAt,
     updated_at: UpdatedAt,
     tokens_revoked_before: TokensRevokedBefore,
+});
+
+// What the rules read of a recipient.
+by_position!(Recipient: subscriber {
+    id: Id,
+    external_id: ExternalId,
+    email: Email,
+    phone: Phone,
+    timezone: Timezone,
 });
 
 by_position!(subscriber_endpoint {

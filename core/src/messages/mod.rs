@@ -22,6 +22,7 @@ use crate::channel::ChannelKind;
 use crate::db::one_of;
 use crate::deliveries::counts::{self, Group};
 use crate::deliveries::{DeliveryStatus, PlanSummary, plan_batch};
+use crate::entities::by_position::all_by_position;
 use crate::entities::{message, message_request, subscriber, template_version};
 use crate::error::{Error, Result};
 use crate::rules::KeywordRules;
@@ -194,11 +195,12 @@ async fn recipients_named(
     conn: &impl ConnectionTrait,
     external_ids: Vec<String>,
 ) -> Result<HashMap<String, Recipient>> {
-    let found: Vec<Recipient> = Recipient::select()
-        .filter(one_of(conn, subscriber::Column::ExternalId, external_ids))
-        .into_model()
-        .all(conn)
-        .await?;
+    let query = subscriber::Entity::find().filter(one_of(
+        conn,
+        subscriber::Column::ExternalId,
+        external_ids,
+    ));
+    let found: Vec<Recipient> = all_by_position(conn, query).await?;
     Ok(found
         .into_iter()
         .map(|r| (r.external_id.clone(), r))

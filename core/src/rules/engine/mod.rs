@@ -28,6 +28,7 @@ use super::params::{CapPer, DedupBy, QuietAction, RuleParams};
 use super::quiet_hours::AllowedWindow;
 use super::store::{Rule, enabled_of_kinds};
 use crate::channel::ChannelKind;
+use crate::entities::by_position::all_by_position;
 use crate::entities::subscriber;
 use crate::error::Result;
 
@@ -58,18 +59,6 @@ impl From<&subscriber::Model> for Recipient {
 }
 
 impl Recipient {
-    /// Subscribers with only the columns the engine reads.
-    pub fn select() -> sea_orm::Select<subscriber::Entity> {
-        use sea_orm::{EntityTrait, QuerySelect};
-        subscriber::Entity::find().select_only().columns([
-            subscriber::Column::Id,
-            subscriber::Column::ExternalId,
-            subscriber::Column::Email,
-            subscriber::Column::Phone,
-            subscriber::Column::Timezone,
-        ])
-    }
-
     /// One page of an audience (`filter`) in id order; `after_id` is the previous
     /// page's last id.
     pub async fn page(
@@ -78,17 +67,13 @@ impl Recipient {
         after_id: Option<i64>,
         limit: u64,
     ) -> Result<Vec<Recipient>> {
-        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
-        let mut query = Self::select().filter(filter);
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+        let mut query = subscriber::Entity::find().filter(filter);
         if let Some(id) = after_id {
             query = query.filter(subscriber::Column::Id.gt(id));
         }
-        Ok(query
-            .order_by_asc(subscriber::Column::Id)
-            .limit(limit)
-            .into_model()
-            .all(conn)
-            .await?)
+        let query = query.order_by_asc(subscriber::Column::Id).limit(limit);
+        Ok(all_by_position(conn, query).await?)
     }
 }
 
