@@ -121,12 +121,12 @@ pub struct Finished {
 }
 
 /// Writes each of `sends` (of `planned` messages; `subscribers` holds the whole rows of
-/// those whose content reads the subscriber) in `txn`, the write
-/// transaction that decided them, in its final state: delivered with its item stored,
-/// failed when its item cannot be rendered, or filtered when `keywords` hold it back
-/// (its ledger slot then given back: a cap counts what was sent). A personal send whose
-/// delivery exists already is left as it is and stores nothing; a shared message's
-/// sends must be new (a page's planner leaves out the recipients it decided before).
+/// the recipients of content that reads the subscriber) in `txn`, the write transaction
+/// that decided them, in its final state: delivered with its item stored, failed when
+/// its item cannot be rendered, or filtered when `keywords` hold it back (its ledger
+/// slot then given back: a cap counts what was sent). A personal send whose delivery
+/// exists already is left as it is and stores nothing; a shared message's sends must
+/// be new (a page's planner leaves out the recipients it decided before).
 pub async fn store_now(
     txn: &impl ConnectionTrait,
     planned: &[Planned<'_>],
