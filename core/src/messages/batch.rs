@@ -23,14 +23,12 @@ use sea_orm::{
 };
 
 use super::{
-    Accepted, Recipients, Resolved, Resolving, SendIn, accepted, digest, new_message, precheck,
-    recipients_named, recipients_of, resolve, send,
+    Accepted, Recipients, Resolved, Resolving, SendIn, accepted, digest, named, new_message,
+    precheck, recipients_named, recipients_of, resolve, send,
 };
 use crate::bulk::{insert_all, insert_all_returning_columns};
 use crate::channel::ChannelKind;
-use crate::db::one_of;
 use crate::deliveries::{NewMessage, plan_messages};
-use crate::entities::by_position::all_by_position;
 use crate::entities::{message, message_request, subscriber};
 use crate::error::Result;
 use crate::inbox::Bus;
@@ -266,9 +264,12 @@ async fn prepare(
         .filter(|(_, _, inbox)| inbox.as_ref().is_some_and(|c| !c.inbox_same_for_all()))
         .flat_map(|(index, ..)| names_of(index))
         .collect();
-    let Ok(subscribers) = subscribers_named(conn, rendered_per_recipient).await else {
+    let whole_rows =
+        named::<subscriber::Model>(conn, rendered_per_recipient.into_iter().cloned().collect());
+    let Ok(subscribers) = whole_rows.await else {
         return Err(still_pending());
     };
+    let subscribers = subscribers.into_iter().map(|s| (s.id, s)).collect();
     let mut ready = Vec::with_capacity(contents.len());
     for (index, resolved, inbox) in contents {
         match recipients_of(&known, &requests[index].input.recipients) {
@@ -286,24 +287,6 @@ async fn prepare(
         subscribers,
         rules,
     }))
-}
-
-/// The whole rows of the subscribers named, by id, in one query (none when none is
-/// named).
-async fn subscribers_named(
-    conn: &impl ConnectionTrait,
-    external_ids: HashSet<&String>,
-) -> Result<HashMap<i64, subscriber::Model>> {
-    if external_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let names: Vec<String> = external_ids.into_iter().cloned().collect();
-    let found: Vec<subscriber::Model> = all_by_position(
-        conn,
-        subscriber::Entity::find().filter(one_of(conn, subscriber::Column::ExternalId, names)),
-    )
-    .await?;
-    Ok(found.into_iter().map(|s| (s.id, s)).collect())
 }
 
 /// Writes the ready requests' messages, idempotency records and deliveries, and stores

@@ -22,7 +22,7 @@ use crate::channel::ChannelKind;
 use crate::db::one_of;
 use crate::deliveries::counts::{self, Group};
 use crate::deliveries::{DeliveryStatus, PlanSummary, plan_batch};
-use crate::entities::by_position::all_by_position;
+use crate::entities::by_position::{ByPosition, all_by_position};
 use crate::entities::{message, message_request, subscriber, template_version};
 use crate::error::{Error, Result};
 use crate::rules::KeywordRules;
@@ -189,18 +189,29 @@ async fn resolve(
     Ok(resolved)
 }
 
-/// The recipients behind the external ids of many requests, in one query: only the
-/// columns the rules read (a batch of sends names thousands).
-async fn recipients_named(
+/// The subscribers behind the external ids of many requests, in one query, read as
+/// `M`: the rules' columns ([`Recipient`]) or whole rows.
+async fn named<M: ByPosition<Entity = subscriber::Entity>>(
     conn: &impl ConnectionTrait,
     external_ids: Vec<String>,
-) -> Result<HashMap<String, Recipient>> {
+) -> Result<Vec<M>> {
+    if external_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let query = subscriber::Entity::find().filter(one_of(
         conn,
         subscriber::Column::ExternalId,
         external_ids,
     ));
-    let found: Vec<Recipient> = all_by_position(conn, query).await?;
+    Ok(all_by_position(conn, query).await?)
+}
+
+/// The recipients behind the external ids of many requests, by external id.
+async fn recipients_named(
+    conn: &impl ConnectionTrait,
+    external_ids: Vec<String>,
+) -> Result<HashMap<String, Recipient>> {
+    let found: Vec<Recipient> = named(conn, external_ids).await?;
     Ok(found
         .into_iter()
         .map(|r| (r.external_id.clone(), r))
