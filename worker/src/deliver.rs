@@ -3,7 +3,7 @@
 //! attempt. Each outgoing message carries `hd-<delivery id>` as its idempotency key
 //! (the webhook `webhook-id`, the email Message-ID), the same on every retry.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

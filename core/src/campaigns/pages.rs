@@ -8,7 +8,7 @@
 //! idempotent and exclusive per campaign, so several workers at once cut each page once;
 //! a page handed over twice is still run by one task at a time.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};

@@ -4,7 +4,7 @@
 //! and have one delivery, with endpoint 0. A cap counts the message once per
 //! subscriber and channel, however many devices it reaches.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 

@@ -2,7 +2,8 @@
 //! [`crate::rules::engine::Displaced`]): their rows become deferred until the budget's
 //! next window, with the reason in their trace, and their ledger slots are given back.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;

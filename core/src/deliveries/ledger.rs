@@ -7,7 +7,8 @@
 //! about 16 rows instead of 1,000, and a cap over that page reads as few. A lone
 //! recipient still takes one row.
 
-use std::collections::{BTreeMap, HashSet};
+use foldhash::{HashSet, HashSetExt};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};

@@ -13,7 +13,7 @@
 //! the slots it reserved before (by message) and sends those again, with the same
 //! idempotency key, rather than counting them against a cap.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use chrono::{DateTime, Utc};
 use herald_channels::DeliveryOutcome;

@@ -10,7 +10,8 @@
 //! deliveries go through the same steps again when their time comes. Planning a
 //! batch again (a retried job) finds its deliveries and plans only what is missing.
 
-use std::collections::{BTreeSet, HashSet};
+use foldhash::HashSet;
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::LockType;

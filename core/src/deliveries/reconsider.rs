@@ -2,7 +2,8 @@
 //! rules may say send, filter, or wait longer; a cap slot is taken only now), and
 //! unfinished deliveries of an expired message end as expired.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{LockBehavior, LockType};

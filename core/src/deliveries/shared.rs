@@ -5,7 +5,7 @@
 //! an item's entries, so aggregates add a column rather than count bits; an item with
 //! none (stored with a row per recipient, or pruned to the totals) is no log entry.
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, FromQueryResult, Statement};

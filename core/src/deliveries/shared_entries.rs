@@ -3,7 +3,7 @@
 //! subscriber id first. Such an entry has no delivery id: it is named by its item and
 //! its recipient.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};

@@ -13,7 +13,7 @@
 //! carries every signal to the other processes (Postgres LISTEN/NOTIFY or NATS), so an
 //! item stored by any worker reaches streams on any API node from memory.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -7,8 +7,8 @@
 //! campaign) are stored by the worker's senders when their time comes, with
 //! [`item_for`].
 
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};

@@ -15,7 +15,8 @@
 //! the block: any item stored later takes a larger id. On Postgres a change to pairs
 //! counts and writes in one statement (`fold_and_write`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::sea_query::LockType;
 use sea_orm::{

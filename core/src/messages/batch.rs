@@ -12,7 +12,7 @@
 //! The batch's inbox deliveries that may go now are stored in the same transaction
 //! (see [`crate::inbox::deliver`]) and announced on the bus once it commits.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use chrono::Utc;

@@ -4,7 +4,7 @@
 //! answer instead of sending again. The API accepts sends that arrive together in one
 //! transaction ([`SendQueue`], [`send_many`]); [`send`] accepts one on its own.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
@@ -75,6 +75,13 @@ pub struct SendIn {
     #[serde(default)]
     #[validate(length(max = 6))]
     pub instances: Vec<String>,
+}
+
+impl SendIn {
+    /// Sent on the inbox channel alone.
+    pub fn is_inbox_only(&self) -> bool {
+        self.channels.iter().all(|kind| *kind == ChannelKind::Inbox)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -6,7 +6,7 @@
 //! send ledger plus what the batch has allowed, under the subscribers' locks the
 //! planner holds, so budgets stay exact with several workers.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;

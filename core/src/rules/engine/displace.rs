@@ -7,7 +7,7 @@
 //! Run by the planner in the transaction that reserved the higher sends' slots, under
 //! the subscribers' locks, so two planners never displace for the same room.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;

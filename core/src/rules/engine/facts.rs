@@ -2,7 +2,7 @@
 //! keyed by the batch's subscriber ids: opt-outs, endpoint addresses, matching list
 //! entries, and what the send ledger holds.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
