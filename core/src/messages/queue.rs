@@ -22,6 +22,10 @@ const MAX_BATCH: usize = 128;
 /// Recipients in one batch, past its first request: large sends go in batches of
 /// their own, so the worker starts on one while the next is planned.
 const MAX_BATCH_RECIPIENTS: usize = 1_000;
+/// The same for a batch of inbox-only sends, whose items the batch stores itself
+/// (none waits for a worker): a broadcast sent as many requests at once is stored in
+/// a few transactions rather than one per request.
+const MAX_INBOX_BATCH_RECIPIENTS: usize = 10_000;
 /// Requests that may wait; callers beyond that wait to enqueue.
 const MAX_WAITING: usize = 4 * MAX_BATCH;
 /// Batches written at once on Postgres, which writes in parallel; SQLite has one
@@ -73,6 +77,31 @@ struct Sinks {
     doorbell: Doorbell,
 }
 
+/// `first` and the requests waiting behind it, as many as one batch takes; the first
+/// one that does not fit is handed back to start the next batch.
+fn gather(first: Job, queued: &mut mpsc::Receiver<Job>) -> (Vec<Job>, Option<Job>) {
+    let mut recipients = first.request.input.recipients.len();
+    let mut inbox_only = first.request.input.is_inbox_only();
+    let mut jobs = vec![first];
+    while jobs.len() < MAX_BATCH {
+        let Ok(job) = queued.try_recv() else {
+            break;
+        };
+        recipients += job.request.input.recipients.len();
+        inbox_only &= job.request.input.is_inbox_only();
+        let most = if inbox_only {
+            MAX_INBOX_BATCH_RECIPIENTS
+        } else {
+            MAX_BATCH_RECIPIENTS
+        };
+        if recipients > most {
+            return (jobs, Some(job));
+        }
+        jobs.push(job);
+    }
+    (jobs, None)
+}
+
 async fn accept_batches(
     db: DatabaseConnection,
     sinks: Sinks,
@@ -103,19 +132,8 @@ async fn accept_batches(
                 None => return,
             },
         };
-        let mut recipients = first.request.input.recipients.len();
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            let Ok(job) = queued.try_recv() else {
-                break;
-            };
-            recipients += job.request.input.recipients.len();
-            if recipients > MAX_BATCH_RECIPIENTS {
-                next = Some(job);
-                break;
-            }
-            jobs.push(job);
-        }
+        let (jobs, left) = gather(first, &mut queued);
+        next = left;
         let (requests, answers): (Vec<_>, Vec<_>) = jobs
             .into_iter()
             .map(|job| (job.request, job.answer))
@@ -134,5 +152,69 @@ async fn accept_batches(
                 let _ = answer.send(result);
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request to `recipients` subscribers over `channels`, queued.
+    fn queue(jobs: &mpsc::Sender<Job>, recipients: usize, channels: &[&str]) {
+        let names: Vec<String> = (0..recipients).map(|n| format!("user-{n}")).collect();
+        let input = serde_json::from_value(serde_json::json!({
+            "recipients": names, "channels": channels, "category": "news",
+            "content": { "inbox": { "title": "Hi", "body": "News" } } }))
+        .unwrap();
+        let request = SendRequest {
+            sender: "api_key:1".to_owned(),
+            idempotency_key: None,
+            input,
+        };
+        jobs.try_send(Job {
+            request,
+            answer: oneshot::channel().0,
+        })
+        .unwrap();
+    }
+
+    /// The number of requests in each batch the queued ones are gathered into.
+    fn batches(queued: &mut mpsc::Receiver<Job>) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        let mut next = None;
+        while let Some(first) = next.take().or_else(|| queued.try_recv().ok()) {
+            let (jobs, left) = gather(first, queued);
+            sizes.push(jobs.len());
+            next = left;
+        }
+        sizes
+    }
+
+    #[test]
+    fn inbox_only_sends_gather_into_larger_batches_than_sends_a_worker_makes() {
+        let (jobs, mut queued) = mpsc::channel(MAX_WAITING);
+        for _ in 0..12 {
+            queue(&jobs, 1_000, &["inbox"]);
+        }
+        assert_eq!(
+            batches(&mut queued),
+            [10, 2],
+            "10,000 inbox recipients a batch"
+        );
+
+        for _ in 0..3 {
+            queue(&jobs, 1_000, &["inbox", "webhook"]);
+        }
+        assert_eq!(batches(&mut queued), [1, 1, 1], "1,000 when a worker sends");
+
+        queue(&jobs, 600, &["inbox"]);
+        queue(&jobs, 600, &["inbox"]);
+        queue(&jobs, 300, &["email"]);
+        queue(&jobs, 100, &["inbox"]);
+        assert_eq!(
+            batches(&mut queued),
+            [2, 2],
+            "the smaller limit once one needs a worker"
+        );
     }
 }
