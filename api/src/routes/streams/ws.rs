@@ -121,7 +121,11 @@ async fn connection(
     ping.reset();
     let mut answered = true;
     loop {
+        // Biased, updates first: a broadcast wakes every connection for one, and the
+        // client's frames and the ping timer are polled whenever none waits, which is
+        // after every burst (a connection that stays behind is cut off by its feed).
         tokio::select! {
+            biased;
             update = feed.next() => {
                 let Some(update) = update else {
                     let (code, reason) = match feed.ended() {
