@@ -40,6 +40,7 @@ mod rules;
 mod rules_engine;
 mod shared_inbox;
 mod shared_log;
+mod sqlite_settings;
 mod stream_connections;
 mod subscribers;
 // The channels crate's test peers (SMTP server, push providers, webhook receiver),
